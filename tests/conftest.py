@@ -1,0 +1,20 @@
+"""Shared test set-up: retries without sleeping, fixture paths."""
+
+import json
+from pathlib import Path
+
+import pytest
+import stamina
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries():
+    """Retries keep their attempt counts but skip the backoff sleeps."""
+    with stamina.set_testing(True, attempts=3, cap=True):
+        yield
+
+
+def load_fixture(relative: str):
+    return json.loads((FIXTURES / relative).read_text())

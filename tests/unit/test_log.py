@@ -1,0 +1,60 @@
+"""No secret reaches a log line, whatever the call site passes."""
+
+import io
+import json
+import logging
+
+import pytest
+
+from tevo_bridge.log import Redactor, configure_logging, get_logger
+
+SECRETS = ["T0kenT0kenT0kenT0kenT0kenT0ken12", "S" * 40, "oi-api-key-123456", "webhook-path-token-abcdefghijklmnop"]
+
+
+@pytest.fixture
+def stream():
+    out = io.StringIO()
+    configure_logging("debug", "json", SECRETS, stream=out)
+    yield out
+    configure_logging("info", "json", stream=io.StringIO())
+
+
+def lines(stream):
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_secrets_are_masked_in_values_messages_and_nesting(stream):
+    log = get_logger("t")
+    log.info(f"calling with {SECRETS[0]}", url=f"/webhooks/tevo/{SECRETS[3]}",
+             headers={"X-Token": "anything", "X-Signature": "sig==", "Accept": "application/json"},
+             nested=[{"key": SECRETS[2]}], raw=SECRETS[1].encode())
+    text = stream.getvalue()
+    for secret in [*SECRETS, "sig=="]:
+        assert secret not in text
+    record = lines(stream)[0]
+    assert record["headers"]["X-Token"] == "***" and record["headers"]["Accept"] == "application/json"
+    assert record["url"] == "/webhooks/tevo/***"
+
+
+def test_exceptions_are_masked(stream):
+    try:
+        raise RuntimeError(f"boom {SECRETS[1]}")
+    except RuntimeError:
+        get_logger("t").exception("failed")
+    assert SECRETS[1] not in stream.getvalue() and "boom ***" in stream.getvalue()
+
+
+def test_stdlib_logging_goes_through_the_redactor(stream):
+    logging.getLogger("uvicorn.error").warning("key %s", SECRETS[2])
+    assert SECRETS[2] not in stream.getvalue() and "key ***" in stream.getvalue()
+
+
+def test_json_lines_when_not_a_tty(stream):
+    get_logger("t").info("hello", order_id=1)
+    record = lines(stream)[0]
+    assert record["event"] == "hello" and record["order_id"] == 1 and record["level"] == "info"
+
+
+def test_redactor_masks_a_longer_secret_before_a_shorter_one_inside_it():
+    redactor = Redactor(["abcd", "abcdefgh"])
+    assert redactor.scrub("xx abcdefgh yy") == "xx *** yy"

@@ -1,0 +1,172 @@
+"""The ``tevo-bridge`` command: run, demo, check, orders, plugins, sign, sandbox.
+
+Errors a seller can fix are printed as one clear message and exit 2, never as
+a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+from urllib.parse import parse_qsl, urlsplit
+
+import typer
+
+from tevo_bridge import __version__
+from tevo_bridge.config import ConfigError, Settings, load_settings
+from tevo_bridge.tevo.signing import canonical_query, string_to_sign, x_signature
+
+app = typer.Typer(
+    name="tevo-bridge",
+    help="Automate Ticket Evolution order processing for a seller's point of sale.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML config file (default: $TEVO_BRIDGE_CONFIG).", show_default=False),
+]
+
+TOKEN_RE = re.compile(r"^[a-zA-Z0-9]{32}$")
+SECRET_RE = re.compile(r"^\S{40}$")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        fail(f"error: {exc}")
+
+
+def _mask(value: Any) -> str:
+    secret = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+    return "(not set)" if not secret else f"*** ({len(secret)} characters)"
+
+
+def config_warnings(settings: Settings) -> list[str]:
+    """What is legal but probably wrong (TEVO_API.md §1: warn, don't refuse)."""
+    tevo = settings.tevo
+    warnings = []
+    token, secret = tevo.token.get_secret_value(), tevo.secret.get_secret_value()
+    if not token or not secret:
+        warnings.append("[tevo] token/secret are not set: set them in the file or in "
+                        "TEVO_BRIDGE_TEVO__TOKEN / TEVO_BRIDGE_TEVO__SECRET before `run`.")
+    else:
+        if not TOKEN_RE.match(token):
+            warnings.append("[tevo] token does not look like a TEvo token (32 letters and digits).")
+        if not SECRET_RE.match(secret):
+            warnings.append("[tevo] secret does not look like a TEvo secret (40 characters, no spaces).")
+    if not tevo.reviewer_id:
+        warnings.append("[tevo] reviewer_id is 0: accepting and rejecting orders needs the id of a user of your "
+                        "brokerage, e.g. reviewer_id = 4711.")
+    if not settings.server.webhook_token.get_secret_value():
+        warnings.append("[server] webhook_token is not set: the webhook route stays closed until it is.")
+    elif len(settings.server.webhook_token.get_secret_value()) < 32:
+        warnings.append("[server] webhook_token is shorter than 32 characters; use a long random value.")
+    if not settings.server.order_integration.api_keys:
+        warnings.append("[server.order_integration] api_keys is empty: Order Integration calls will all get 401.")
+    return warnings
+
+
+def summary(settings: Settings) -> list[str]:
+    t, s = settings.tevo, settings.server
+    return [
+        f"tevo:      {t.base_url} (office {t.office_id}, brokerage {t.brokerage_id}, reviewer {t.reviewer_id})",
+        f"           token {_mask(t.token)}, secret {_mask(t.secret)}",
+        f"server:    http://{s.host}:{s.port}  webhook token {_mask(s.webhook_token)}, "
+        f"{len(s.order_integration.api_keys)} Order Integration key(s)",
+        f"           hold budget {s.hold_budget}s, hold ttl {s.hold_ttl}s, body limit {s.max_body_bytes} bytes",
+        f"store:     {settings.store.path}",
+        f"poller:    {'every ' + str(settings.poller.interval) + 's' if settings.poller.enabled else 'off'}",
+        f"pipeline:  {settings.pipeline.workers} workers, {settings.pipeline.max_attempts} attempts, "
+        f"auto_reject={settings.pipeline.auto_reject}",
+        f"pos:       plugin {settings.pos.plugin!r}",
+        f"log:       {settings.log.level}, {settings.log.format}",
+    ]
+
+
+@app.command()
+def check(
+    config: ConfigOption = None,
+    online: Annotated[bool, typer.Option("--online", help="Also prove the credentials with one signed call.")] = False,
+) -> None:
+    """Validate a config file offline (and, with --online, the TEvo credentials)."""
+    settings = settings_or_exit(config)
+    typer.echo(f"config OK ({config or 'environment'})")
+    for line in summary(settings):
+        typer.echo("  " + line)
+    for warning in config_warnings(settings):
+        typer.echo(f"warning: {warning}")
+    if online:
+        asyncio.run(_check_online(settings))
+
+
+async def _check_online(settings: Settings) -> None:
+    from tevo_bridge.tevo.client import TevoClient
+    from tevo_bridge.tevo.errors import AuthError, NotFound, TevoError
+
+    if not settings.tevo.token.get_secret_value() or not settings.tevo.secret.get_secret_value():
+        fail("error: --online needs [tevo] token and secret.")
+    async with TevoClient.from_settings(settings.tevo) as tevo:
+        try:
+            user = await tevo.get_user(settings.tevo.reviewer_id)
+        except AuthError as exc:
+            fail(f"error: TEvo refused the credentials ({exc}). Check [tevo] token and secret, and that "
+                 f"base_url is the environment they were issued for; `tevo-bridge sign` shows what was signed.")
+        except NotFound:
+            fail(f"error: credentials OK, but reviewer_id {settings.tevo.reviewer_id} is not a user TEvo knows. "
+                 "Fix: set [tevo] reviewer_id to a user of your brokerage.")
+        except TevoError as exc:
+            fail(f"error: could not reach TEvo at {settings.tevo.base_url}: {exc}")
+    name = user.get("name") or user.get("email") or ""
+    typer.echo(f"online OK: signed call accepted; reviewer {settings.tevo.reviewer_id} {name}".rstrip())
+
+
+@app.command()
+def sign(
+    method: Annotated[str, typer.Argument(help="HTTP method, e.g. GET")],
+    url: Annotated[str, typer.Argument(help="Full URL, e.g. https://api.ticketevolution.com/v9/orders?state=pending")],
+    body: Annotated[str | None, typer.Option("--body", help="The exact JSON body text that is sent.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Print the string TEvo signs and its X-Signature: the tool for a 401."""
+    settings = settings_or_exit(config)
+    secret = settings.tevo.secret.get_secret_value()
+    if not secret:
+        fail("error: no secret: set [tevo] secret in the config or TEVO_BRIDGE_TEVO__SECRET.")
+    parts = urlsplit(url)
+    if not parts.hostname or not parts.path:
+        fail(f"error: {url!r} is not a full URL. Example: https://api.ticketevolution.com/v9/orders?state=pending")
+    query = canonical_query(dict(parse_qsl(parts.query, keep_blank_values=True)))
+    if parts.query and query != parts.query:
+        typer.echo(f"note: TEvo requires the sorted, encoded query; send ?{query}", err=True)
+    if body is not None and query:
+        fail("error: a request with both a query and a body has no defined signature (TEVO_API.md §2.1).")
+    message = string_to_sign(method, parts.hostname, parts.path, query, (body or "").encode("utf-8"))
+    typer.echo(f"string to sign: {message.decode('utf-8')}")
+    typer.echo(f"X-Signature:    {x_signature(secret, message)}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,288 @@
+"""Settings: one TOML file plus ``TEVO_BRIDGE_<SECTION>__<KEY>`` environment overrides.
+
+Secrets may live only in the environment, so a config file can be committed to
+a seller's own repository.  Every section forbids unknown keys: a typo in a
+money-handling daemon's config must be an error, not a silently ignored line.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import difflib
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "TEVO_BRIDGE_"
+CONFIG_ENV = "TEVO_BRIDGE_CONFIG"
+
+_config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar("_config_file", default=None)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class TevoSettings(Section):
+    """How to reach TEvo and who the seller is (TEVO_API.md §1)."""
+
+    base_url: str = Field("https://api.sandbox.ticketevolution.com", examples=["https://api.ticketevolution.com"])
+    token: SecretStr = Field(SecretStr(""), examples=["a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4"])
+    secret: SecretStr = Field(SecretStr(""), examples=["40 characters without spaces"])
+    office_id: int = Field(0, ge=0, examples=[2187])
+    brokerage_id: int = Field(0, ge=0, examples=[2241])
+    reviewer_id: int = Field(0, ge=0, examples=[4711])
+    connect_timeout: float = Field(10.0, gt=0, examples=[10.0])
+    read_timeout: float = Field(30.0, gt=0, examples=[30.0])
+    upload_timeout: float = Field(120.0, gt=0, examples=[120.0])
+    max_concurrency: int = Field(4, ge=1, le=64, examples=[4])
+    max_retries: int = Field(4, ge=0, le=20, examples=[4])
+    backoff_base: float = Field(2.0, gt=0, examples=[2.0])
+    backoff_cap: float = Field(300.0, gt=0, examples=[300.0])
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_has_no_version(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        if value.endswith("/v9"):
+            # The client appends /v9 itself (TEVO_API.md §1 decision).
+            raise ValueError("must not end in /v9: give the scheme and host only")
+        return value
+
+
+class OrderIntegrationSettings(Section):
+    """Where TEvo's Order Integration calls land (TEVO_API.md §7.3): config, not code, once TEvo's spec is known."""
+
+    hold_path: str = Field("/order-integration/holds", examples=["/order-integration/holds"])
+    release_path: str = Field(
+        "/order-integration/holds/{global_id}/release", examples=["/order-integration/holds/{global_id}/release"]
+    )
+    invoice_path: str = Field("/order-integration/invoices", examples=["/order-integration/invoices"])
+    api_key_header: str = Field("X-Api-Key", examples=["X-Api-Key"])
+    api_keys: list[SecretStr] = Field(default_factory=list, examples=[["a-long-random-key"]])
+    queued_status: Literal[200, 202] = Field(202, examples=[202])
+    aliases: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "remote_id": ["remoteId"],
+            "global_id": ["globalId"],
+            "order_id": ["orderId", "tevo_order_id"],
+            "ticket_group_id": ["ticketGroupId"],
+        },
+        examples=[{"remote_id": ["remoteId"]}],
+    )
+
+
+class ServerSettings(Section):
+    host: str = Field("127.0.0.1", examples=["0.0.0.0"])
+    port: int = Field(8080, ge=0, le=65535, examples=[8080])
+    webhook_token: SecretStr = Field(SecretStr(""), examples=["at-least-32-url-safe-random-characters"])
+    max_body_bytes: int = Field(1_048_576, ge=1024, examples=[1048576])
+    hold_budget: float = Field(3.5, gt=0, le=30, examples=[3.5])
+    hold_ttl: float = Field(900.0, gt=0, examples=[900.0])
+    invoice_budget: float = Field(2.0, ge=0, examples=[2.0])
+    allowed_ips: list[str] = Field(default_factory=list, examples=[["203.0.113.7"]])
+    order_integration: OrderIntegrationSettings = Field(default_factory=OrderIntegrationSettings)
+
+
+class StoreSettings(Section):
+    path: Path = Field(Path("tevo-bridge.sqlite3"), examples=["/var/lib/tevo-bridge/state.sqlite3"])
+
+
+class PollerSettings(Section):
+    enabled: bool = Field(True, examples=[True])
+    interval: float = Field(300.0, ge=60, examples=[300.0])
+    per_page: int = Field(100, ge=1, le=100, examples=[100])
+    max_pages: int = Field(50, ge=1, examples=[50])
+    direct_buyer_type: Literal["Office", "Client"] | None = Field(None, examples=["Office"])
+
+
+class PipelineSettings(Section):
+    workers: int = Field(4, ge=1, le=64, examples=[4])
+    max_attempts: int = Field(8, ge=1, examples=[8])
+    backoff_base: float = Field(2.0, gt=0, examples=[2.0])
+    backoff_cap: float = Field(300.0, gt=0, examples=[300.0])
+    lease_seconds: float = Field(120.0, gt=0, examples=[120.0])
+    auto_reject: bool = Field(True, examples=[True])
+    other_office_buyers: Literal["needs_review", "process"] = Field("needs_review", examples=["process"])
+    fraud_approved_values: list[str] = Field(default_factory=lambda: ["approved"], examples=[["approved"]])
+    fraud_declined: Literal["reject", "needs_review"] = Field("reject", examples=["needs_review"])
+
+
+class LocalPickupSettings(Section):
+    contact_name: str = Field("", examples=["Box Office Window 3"])
+    phone_number: str = Field("", examples=["212-555-0142"])
+    street_address: str = Field("", examples=["1 Main St"])
+    extended_address: str = Field("", examples=["Suite 4"])
+    locality: str = Field("", examples=["New York"])
+    region: str = Field("", examples=["NY"])
+    postal_code: str = Field("", examples=["10001"])
+    country_code: str = Field("US", examples=["US"])
+    time_range: str = Field("", examples=["Doors open 6:00 PM - 7:30 PM"])
+    instructions: str = Field("", examples=["Bring photo ID"])
+
+
+class FulfillmentSettings(Section):
+    eticket_method: Literal["per_page", "single_file"] = Field("per_page", examples=["single_file"])
+    max_upload_bytes: int = Field(4_000_000, ge=10_000, examples=[4000000])
+    airbill_dir: Path = Field(Path("airbills"), examples=["/var/lib/tevo-bridge/airbills"])
+    local_pickup: LocalPickupSettings = Field(default_factory=LocalPickupSettings)
+
+
+class PosSettings(Section):
+    plugin: str = Field("sqlite_pos", examples=["csv_pos"])
+    budgets: dict[str, float] = Field(default_factory=dict, examples=[{"pos_hold": 3.0}])
+
+
+class LogSettings(Section):
+    level: Literal["debug", "info", "warning", "error"] = Field("info", examples=["debug"])
+    format: Literal["auto", "json", "console"] = Field("auto", examples=["json"])
+
+
+class Settings(BaseSettings):
+    """Everything the daemon reads at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    tevo: TevoSettings = Field(default_factory=TevoSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    poller: PollerSettings = Field(default_factory=PollerSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    fulfillment: FulfillmentSettings = Field(default_factory=FulfillmentSettings)
+    pos: PosSettings = Field(default_factory=PosSettings)
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file.get()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def config_dir(self) -> Path:
+        path = _config_file.get()
+        return path.parent if path else Path.cwd()
+
+    def secrets(self) -> list[str]:
+        """Every secret value in force, for the log redactor."""
+        values = [self.tevo.token, self.tevo.secret, self.server.webhook_token, *self.server.order_integration.api_keys]
+        return [v.get_secret_value() for v in values if v.get_secret_value()]
+
+
+class ConfigError(Exception):
+    """A config file a human must fix; the message says where and how."""
+
+
+def resolve_config_path(path: Path | str | None) -> Path | None:
+    if path is None:
+        env = os.environ.get(CONFIG_ENV)
+        path = Path(env) if env else None
+    return Path(path) if path is not None else None
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Read the file (``--config`` or ``TEVO_BRIDGE_CONFIG``) and the environment, or raise ``ConfigError``."""
+    file = resolve_config_path(path)
+    if file is not None:
+        if not file.is_file():
+            raise ConfigError(f"{file}: no such file. Fix: pass --config with the path of your TOML config.")
+        try:
+            tomllib.loads(file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}. Fix: check quotes and brackets near that line.") from None
+    token = _config_file.set(file.resolve() if file else None)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise ConfigError(_describe(file, exc)) from None
+    finally:
+        _config_file.reset(token)
+    if file is not None:
+        _anchor_paths(settings, file.resolve().parent)
+    return settings
+
+
+def _anchor_paths(settings: Settings, base: Path) -> None:
+    """Relative paths in a config file mean 'next to the file', whatever the working directory."""
+    if not settings.store.path.is_absolute():
+        settings.store.path = base / settings.store.path
+    if not settings.fulfillment.airbill_dir.is_absolute():
+        settings.fulfillment.airbill_dir = base / settings.fulfillment.airbill_dir
+
+
+def _describe(file: Path | None, exc: ValidationError) -> str:
+    where = str(file) if file else "configuration"
+    lines = [f"{where}: {exc.error_count()} problem(s)"]
+    for error in exc.errors():
+        loc = [str(p) for p in error["loc"]]
+        section, key = (loc[0], ".".join(loc[1:])) if len(loc) > 1 else ("", ".".join(loc))
+        env = ENV_PREFIX + "__".join(p.upper() for p in loc)
+        got = "" if error["type"] in ("missing", "extra_forbidden") or _is_secret(loc) else f" (got {error['input']!r})"
+        head = f"[{section}] {key}" if section else key
+        if error["type"] == "extra_forbidden":
+            lines.append(f"  {head}: unknown key.{_did_you_mean(loc)}")
+            continue
+        example = _example(loc)
+        fix = f" Example: {loc[-1]} = {example}" if example is not None else ""
+        lines.append(f"  {head}: {error['msg']}{got}.{fix} (or set {env})")
+    return "\n".join(lines)
+
+
+def _did_you_mean(loc: list[str]) -> str:
+    model: Any = Settings
+    for part in loc[:-1]:
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:
+            return ""
+        model = fields[part].annotation
+    known = list(getattr(model, "model_fields", {}))
+    close = difflib.get_close_matches(loc[-1], known, n=1)
+    if close:
+        return f" Fix: did you mean {close[0]!r}?"
+    return f" Fix: remove it; valid keys are {', '.join(known)}." if known else ""
+
+
+def _is_secret(loc: list[str]) -> bool:
+    return any(p in ("token", "secret", "webhook_token", "api_keys") for p in loc)
+
+
+def _example(loc: list[str]) -> str | None:
+    model: Any = Settings
+    field = None
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return None
+        field = fields[part]
+        model = field.annotation
+    if field is None or not field.examples:
+        return None
+    value = field.examples[0]
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).replace("'", '"')
