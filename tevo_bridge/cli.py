@@ -159,6 +159,91 @@ def sign(
 
 
 @app.command()
+def run(config: ConfigOption = None) -> None:
+    """Run the daemon: Order Integration and webhook server, worker and poller."""
+    from tevo_bridge.daemon import serve
+    from tevo_bridge.pos.errors import PluginLoadError
+
+    settings = settings_or_exit(config)
+    missing = [w for w in config_warnings(settings) if "token/secret are not set" in w or "reviewer_id is 0" in w]
+    if missing:
+        fail("error: cannot run yet:\n  " + "\n  ".join(missing))
+    try:
+        serve(settings)
+    except PluginLoadError as exc:
+        fail(f"error: POS plugin {settings.pos.plugin!r} cannot be used: {exc}")
+
+
+orders_app = typer.Typer(help="Look at and act on the orders the daemon knows.", no_args_is_help=True)
+app.add_typer(orders_app, name="orders")
+
+
+def _store(config: Path | None) -> Any:
+    from tevo_bridge.store import SqliteStore
+
+    settings = settings_or_exit(config)
+    if not settings.store.path.exists():
+        fail(f"error: no database at {settings.store.path}: has the daemon run with this config? "
+             "Fix: set [store] path to the daemon's database.")
+    return SqliteStore(settings.store.path)
+
+
+@orders_app.command("list")
+def orders_list(
+    config: ConfigOption = None,
+    state: Annotated[str | None, typer.Option("--state", help="Only orders in this state, e.g. needs_review.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+) -> None:
+    """Orders with their state, buyer, items, age and last error."""
+    from tevo_bridge.cli_views import order_rows
+
+    rows = order_rows(_store(config).list_orders(state))
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "buyer", "items", "state", "age", "last error")
+    for row in rows:
+        table.add_row(str(row["id"]), row["buyer"], row["items"], row["state"], row["age"], row["last_error"] or "")
+    Console().print(table)
+
+
+@orders_app.command("show")
+def orders_show(
+    order_id: int,
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One order: TEvo snapshot and the audit trail of everything done to it."""
+    store = _store(config)
+    row = store.get_order(order_id)
+    if row is None:
+        fail(f"error: order {order_id} is not in the store.")
+    trail = [a.__dict__ for a in store.audit_trail(order_id)]
+    if as_json:
+        typer.echo(json.dumps({"order": {**row.__dict__, "snapshot": row.snapshot_json()}, "audit": trail}))
+        return
+    typer.echo(f"order {row.id}: {row.state} (TEvo: {row.seller_state}); buyer {row.buyer_type} {row.buyer_id}; "
+               f"invoice {row.invoice_id or '-'}; via {row.source}")
+    if row.last_error:
+        typer.echo(f"last error: {row.last_error}")
+    for entry in trail:
+        move = f"{entry['from_state'] or ''} -> {entry['to_state']}" if entry["to_state"] else entry["action"]
+        typer.echo(f"  {entry['at']}  {move:<32} {entry['reason'] or ''}")
+
+
+@orders_app.command("retry")
+def orders_retry(order_id: int, config: ConfigOption = None) -> None:
+    """Send an order back through the pipeline (e.g. from needs_review after fixing the POS)."""
+    if not _store(config).retry_order(order_id):
+        fail(f"error: order {order_id} is not in the store.")
+    typer.echo(f"order {order_id} queued again; a running daemon picks it up within a second.")
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)

@@ -1,1 +1,6 @@
-"""store."""
+"""Durable state: inbox, orders, holds, jobs and the audit log (SQLite; one interface for other backends)."""
+
+from tevo_bridge.store.aio import AsyncStore
+from tevo_bridge.store.sqlite import Event, HoldRow, Job, OrderRow, SqliteStore, now_iso
+
+__all__ = ["AsyncStore", "Event", "HoldRow", "Job", "OrderRow", "SqliteStore", "now_iso"]

@@ -1,0 +1,158 @@
+"""The durable store: one transaction per event, dedupe, leases, holds, audit."""
+
+import sqlite3
+import time
+
+import pytest
+
+from tevo_bridge.store import Event, SqliteStore
+from tevo_bridge.store.schema import MIGRATIONS
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SqliteStore(tmp_path / "state.sqlite3")
+    yield s
+    s.close()
+
+
+def order_event(order_id=402117, key="k1", channel="webhook"):
+    return Event(channel, "order_created", key, "{}", order_id=order_id)
+
+
+def test_schema_is_migrated_and_wal(store, tmp_path):
+    assert store.schema_version == len(MIGRATIONS)
+    conn = sqlite3.connect(tmp_path / "state.sqlite3")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    SqliteStore(tmp_path / "state.sqlite3").close()  # reopening does not migrate twice
+
+
+def test_event_records_inbox_order_and_job_once(store):
+    assert store.record_event(order_event())
+    assert not store.record_event(order_event())  # same dedupe key
+    assert (store.count("inbox"), store.count("orders"), store.count("jobs")) == (1, 1, 1)
+    assert store.get_order(402117).state == "new"
+
+
+def test_ignored_event_queues_nothing(store):
+    store.record_event(Event("webhook", "event_updated", "k", "{}", ignored=True))
+    assert (store.count("inbox"), store.count("jobs")) == (1, 0)
+
+
+def test_a_failed_transaction_leaves_nothing(store, monkeypatch):
+    def broken(*args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store, "_enqueue", broken)
+    with pytest.raises(sqlite3.OperationalError):
+        store.record_event(order_event())
+    assert (store.count("inbox"), store.count("orders"), store.count("jobs")) == (0, 0, 0)
+
+
+def test_claim_complete_and_requeue_on_news(store):
+    store.record_event(order_event(key="a"))
+    job = store.claim_job(lease_seconds=60)
+    assert job.key == "order:402117" and store.claim_job(60) is None
+    store.record_event(order_event(key="b"))  # news while running
+    store.complete_job(job)
+    again = store.claim_job(60)
+    assert again is not None and again.id == job.id  # it runs once more
+    store.complete_job(again)
+    assert store.claim_job(60) is None and store.job_counts() == {"done": 1}
+
+
+def test_expired_lease_is_claimed_again(store):
+    store.record_event(order_event())
+    first = store.claim_job(lease_seconds=0.01)
+    time.sleep(0.03)
+    second = store.claim_job(lease_seconds=60)
+    assert second.id == first.id
+    store.complete_job(first)  # the dead worker's late completion is ignored
+    assert store.job_counts() == {"running": 1}
+
+
+def test_retry_delays_the_job(store):
+    store.record_event(order_event())
+    job = store.claim_job(60)
+    store.retry_job(job, "TEvo 503", delay=30)
+    assert store.claim_job(60) is None
+    assert store.next_job_due() > time.time() + 20
+
+
+def test_order_transitions_are_audited(store):
+    store.record_event(order_event())
+    store.update_order(402117, state="checking", reason="buyer is tevo")
+    store.update_order(402117, state="checking", reason="again")  # no move, no transition row
+    store.audit("accept", order_id=402117, reason="calling TEvo accept")
+    trail = store.audit_trail(402117)
+    assert [(a.action, a.to_state) for a in trail] == [("transition", "new"), ("transition", "checking"),
+                                                       ("accept", None)]
+
+
+def test_update_refuses_unknown_fields(store):
+    store.record_event(order_event())
+    with pytest.raises(ValueError):
+        store.update_order(402117, state="x", bogus=1)
+
+
+def hold_event(global_id="g1"):
+    return Event("order_integration", "hold", f"oi:hold:{global_id}", "{}", global_id=global_id)
+
+
+def test_hold_lifecycle_and_replay(store):
+    assert store.begin_hold(hold_event(), "91508", 2, "415.0", 318233019, "2099-01-01T00:00:00Z") is None
+    again = store.begin_hold(hold_event(), "91508", 2, "415.0", 318233019, "2099-01-01T00:00:00Z")
+    assert again.state == "pending" and again.response is None
+    store.finish_hold("g1", "held", 200, '{"status":"held"}', hold_id="h1")
+    assert store.get_hold("g1").response == '{"status":"held"}'
+    before = store.release_hold(Event("order_integration", "release", "r1", "{}", global_id="g1"))
+    assert before.state == "held" and store.get_hold("g1").state == "released"
+    assert store.claim_job(60).kind == "release_hold"
+
+
+def test_expired_holds_are_queued_for_release(store):
+    store.begin_hold(hold_event("old"), "1", 1, None, None, "2000-01-01T00:00:00Z")
+    store.finish_hold("old", "held", 200, "{}")
+    store.begin_hold(hold_event("new"), "1", 1, None, None, "2999-01-01T00:00:00Z")
+    store.finish_hold("new", "held", 200, "{}")
+    assert store.expire_holds("2026-11-27T00:00:00Z") == ["old"]
+    assert store.get_hold("old").state == "expired" and store.get_hold("new").state == "held"
+
+
+def test_interrupted_pending_holds_fail_closed(store):
+    store.begin_hold(hold_event(), "1", 1, None, None, "2999-01-01T00:00:00Z")
+    assert store.fail_stale_pending_holds("2999-01-01T00:00:00Z") == ["g1"]
+    hold = store.get_hold("g1")
+    assert hold.state == "failed" and hold.status == 503
+
+
+def test_oi_invoice_is_recorded_once_and_links_the_hold(store):
+    store.begin_hold(hold_event(), "91508", 2, None, None, "2999-01-01T00:00:00Z")
+    store.finish_hold("g1", "held", 200, "{}")
+    event = Event("order_integration", "invoice", "oi:invoice:g1", "{}", order_id=402190, global_id="g1")
+    earlier, hold = store.record_oi_invoice(event)
+    assert earlier is None and hold.global_id == "g1"
+    assert store.hold_for_order(402190).global_id == "g1"
+    assert store.get_order(402190).global_id == "g1"
+    store.set_oi_invoice_response("g1", 202, '{"status":"queued"}')
+    store.set_oi_invoice_response("g1", 200, '{"status":"invoiced"}')  # the first answer stays
+    earlier, _ = store.record_oi_invoice(event)
+    assert (earlier.status, earlier.response) == (202, '{"status":"queued"}')
+
+
+def test_retry_order_requeues(store):
+    store.record_event(order_event())
+    job = store.claim_job(60)
+    store.fail_job(job, "boom")
+    store.update_order(402117, state="needs_review", reason="boom")
+    assert store.retry_order(402117)
+    assert store.get_order(402117).state == "new" and store.claim_job(60) is not None
+
+
+def test_read_only_database_cannot_record(tmp_path):
+    path = tmp_path / "ro.sqlite3"
+    SqliteStore(path).close()
+    conn_store = SqliteStore(path)
+    conn_store._conn.execute("PRAGMA query_only = ON")
+    with pytest.raises(sqlite3.OperationalError):
+        conn_store.check_writable()

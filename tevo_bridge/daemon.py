@@ -1,0 +1,160 @@
+"""Wires the parts together: store, POS host, TEvo client, intake app, worker, poller, hold sweeper.
+
+Everything long-lived starts and stops in the ASGI lifespan, so SIGTERM (handled
+by uvicorn) stops intake first, then drains the background tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import uvicorn
+
+from tevo_bridge.config import Settings
+from tevo_bridge.intake.app import create_app
+from tevo_bridge.intake.poller import run_poller
+from tevo_bridge.log import configure_logging, get_logger
+from tevo_bridge.pipeline.processor import Fulfil, OrderProcessor
+from tevo_bridge.pipeline.worker import Worker
+from tevo_bridge.store import AsyncStore, SqliteStore
+from tevo_bridge.tevo.client import TevoClient
+
+log = get_logger(__name__)
+
+POS_TROUBLE_WINDOW = 60.0
+SHUTDOWN_GRACE = 8.0
+
+
+class Runtime:
+    """What the routes and background tasks share."""
+
+    def __init__(self, settings: Settings, store: AsyncStore, pos_host: Any, tevo: TevoClient,
+                 fulfil: Fulfil | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.pos = pos_host
+        self.tevo = tevo
+        self.wake_event = asyncio.Event()
+        self.processor = OrderProcessor(store, tevo, pos_host, settings, fulfil)
+        self.worker = Worker(self, self.processor)
+        self._pos_trouble: tuple[float, str] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def wake(self) -> None:
+        """Called after intake commits a job: workers start on it now, not at their next tick."""
+        self.wake_event.set()
+
+    def note_pos_trouble(self, message: str) -> None:
+        self._pos_trouble = (time.monotonic(), message)
+
+    def pos_trouble(self) -> str | None:
+        if self._pos_trouble and time.monotonic() - self._pos_trouble[0] < POS_TROUBLE_WINDOW:
+            return self._pos_trouble[1]
+        return None
+
+    def release_when_done(self, timeout: Any, global_id: str) -> None:
+        """A hold that timed out may still succeed in the POS: release it the moment it does."""
+        loop = asyncio.get_running_loop()
+        self.note_pos_trouble(str(timeout))
+
+        def done(future: Any) -> None:
+            if future.cancelled() or future.exception() is not None:
+                return
+            if getattr(future.result(), "held", False):
+                loop.call_soon_threadsafe(lambda: loop.create_task(self._requeue_release(global_id)))
+
+        future = getattr(timeout, "future", None)
+        if future is not None:
+            future.add_done_callback(done)
+
+    async def _requeue_release(self, global_id: str) -> None:
+        await self.store.queue_release(global_id, "POS hold finished after the budget: releasing it")
+        self.wake()
+
+    async def start(self, stop: asyncio.Event) -> list[asyncio.Task[Any]]:
+        await self.store.fail_stale_pending_holds(_iso(datetime.now(UTC)))
+        tasks = [asyncio.create_task(self.worker.run(stop), name="worker"),
+                 asyncio.create_task(self._sweep_holds(stop), name="hold-sweeper")]
+        if self.settings.poller.enabled:
+            tasks.append(asyncio.create_task(run_poller(self, stop), name="poller"))
+        return tasks
+
+    async def _sweep_holds(self, stop: asyncio.Event) -> None:
+        every = max(0.5, min(30.0, self.settings.server.hold_ttl / 4))
+        while not stop.is_set():
+            try:
+                now = datetime.now(UTC)
+                expired = await self.store.expire_holds(_iso(now))
+                stale = await self.store.fail_stale_pending_holds(
+                    _iso(now - timedelta(seconds=self.settings.server.hold_budget * 4 + 5)))
+                if expired or stale:
+                    log.info("holds.swept", expired=len(expired), interrupted=len(stale))
+                    self.wake()
+            except Exception as exc:
+                log.warning("holds.sweep_failed", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def build_runtime(settings: Settings, pos_host: Any | None = None, fulfil: Fulfil | None = None) -> Runtime:
+    from tevo_bridge.pos.host import PluginHost
+
+    store = AsyncStore(SqliteStore(settings.store.path))
+    if pos_host is None:
+        pos_host = PluginHost.load(settings.pos.plugin, settings.plugins.get(settings.pos.plugin, {}),
+                                   settings.pos.budgets)
+    tevo = TevoClient.from_settings(settings.tevo)
+    if fulfil is None:
+        fulfil = _default_fulfil(settings, tevo, pos_host, store)
+    return Runtime(settings, store, pos_host, tevo, fulfil)
+
+
+def _default_fulfil(settings: Settings, tevo: TevoClient, pos_host: Any, store: AsyncStore) -> Fulfil | None:
+    try:
+        from tevo_bridge.fulfillment import make_fulfil
+    except ImportError:
+        return None
+    return make_fulfil(settings, tevo, pos_host, store)
+
+
+def build_app(runtime: Runtime) -> Any:
+    """The ASGI app with the runtime's background tasks bound to its lifespan."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        tasks = await runtime.start(stop)
+        log.info("daemon.started", plugin=runtime.settings.pos.plugin, tevo=runtime.settings.tevo.base_url)
+        try:
+            yield
+        finally:
+            stop.set()
+            runtime.wake()
+            done, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE)
+            for task in pending:  # a job cut short re-runs after its lease: safe by design
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            await runtime.tevo.aclose()
+            runtime.pos.close()
+            runtime.store.close()
+            log.info("daemon.stopped")
+
+    asgi, _ = create_app(runtime, lifespan)
+    return asgi
+
+
+def serve(settings: Settings) -> None:
+    configure_logging(settings.log.level, settings.log.format, settings.secrets())
+    runtime = build_runtime(settings)
+    config = uvicorn.Config(build_app(runtime), host=settings.server.host, port=settings.server.port,
+                            log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2)
+    uvicorn.Server(config).run()

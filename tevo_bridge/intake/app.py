@@ -1,0 +1,88 @@
+"""The ASGI app: Order Integration, webhooks, health and metrics on one FastAPI server."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from tevo_bridge import __version__
+from tevo_bridge.intake import order_integration, webhooks
+from tevo_bridge.intake.http import BodyLimit, json_response
+from tevo_bridge.log import get_logger
+from tevo_bridge.metrics import JOBS, ORDERS
+
+log = get_logger(__name__)
+
+WORKER_STALE_SECONDS = 30.0
+
+
+def create_app(runtime: Any, lifespan: Any = None) -> Any:
+    app = FastAPI(title="tevo-bridge", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.runtime = runtime
+    app.include_router(order_integration.build_router(runtime))
+    app.include_router(webhooks.build_router(runtime))
+
+    @app.get("/livez", tags=["Health"])
+    async def livez() -> Response:
+        return json_response(200, {"status": "ok"})
+
+    @app.get("/readyz", tags=["Health"])
+    async def readyz() -> Response:
+        checks = await readiness(runtime)
+        ready = all(check["ok"] for check in checks.values())
+        return json_response(200 if ready else 503, {"status": "ready" if ready else "not_ready", "checks": checks})
+
+    @app.get("/metrics", tags=["Health"])
+    async def metrics() -> Response:
+        try:
+            for state, count in (await runtime.store.job_counts()).items():
+                JOBS.labels(state).set(count)
+            for state, count in (await runtime.store.order_counts()).items():
+                ORDERS.labels(state).set(count)
+        except Exception as exc:  # metrics must answer even when the store does not
+            log.warning("metrics.store_unavailable", error=str(exc))
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        reason = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        return json_response(exc.status_code, {"status": "error", "error": reason})
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors: dict[str, list[str]] = {}
+        for error in exc.errors():
+            errors.setdefault(".".join(map(str, error["loc"])), []).append(error["msg"])
+        return json_response(422, {"status": "invalid", "errors": errors})
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> Response:
+        # Most often the store could not commit (disk full, read-only): 503 makes TEvo try again.
+        log.exception("intake.error", path=request.url.path, error=str(exc))
+        return json_response(503, {"status": "error", "error": "temporarily_unavailable"})
+
+    return BodyLimit(app, runtime.settings.server.max_body_bytes), app
+
+
+async def readiness(runtime: Any) -> dict[str, dict[str, Any]]:
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        await runtime.store.check_writable()
+        checks["store"] = {"ok": True}
+    except Exception as exc:
+        checks["store"] = {"ok": False, "error": str(exc)}
+    trouble = runtime.pos_trouble()
+    checks["plugin"] = {"ok": runtime.pos is not None and trouble is None, "name": runtime.settings.pos.plugin}
+    if trouble:
+        checks["plugin"]["error"] = trouble
+    worker = runtime.worker
+    age = time.monotonic() - worker.last_tick if worker else None
+    checks["worker"] = {"ok": age is not None and age < WORKER_STALE_SECONDS,
+                        "last_tick_seconds_ago": round(age, 1) if age is not None else None}
+    return checks

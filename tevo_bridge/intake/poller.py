@@ -1,0 +1,58 @@
+"""Polling, the fail-safe channel (TEVO_API.md §8): find what webhooks and Order Integration missed."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tevo_bridge.log import get_logger
+from tevo_bridge.metrics import INBOUND
+from tevo_bridge.store import Event
+from tevo_bridge.tevo.errors import TevoError
+
+log = get_logger(__name__)
+
+# Orders in these local states need nothing more from a poll (needs_review waits for a human).
+SETTLED = frozenset({"done", "rejected", "canceled", "needs_review"})
+
+
+async def poll_once(runtime: Any) -> int:
+    """One cycle: pending orders to decide, accepted ones to invoice and fulfil.  Returns orders queued."""
+    settings = runtime.settings.poller
+    queued = 0
+    for state in ("pending", "accepted"):
+        filters: dict[str, Any] = {"state": state, "type": "Order"}  # `type` is case-sensitive (§3.2)
+        if settings.direct_buyer_type:
+            filters["direct_buyer_type"] = settings.direct_buyer_type
+        if runtime.settings.tevo.office_id:
+            filters["seller_id"] = runtime.settings.tevo.office_id
+        orders = [o async for o in runtime.tevo.iter_orders(settings.per_page, settings.max_pages, **filters)]
+        known = await runtime.store.known_order_states([o.id for o in orders])
+        for order in orders:
+            if known.get(order.id) in SETTLED:
+                continue
+            event = Event("poll", state, f"poll:{order.id}:{order.updated_at}", f'{{"id":{order.id}}}',
+                          order_id=order.id)
+            if await runtime.store.record_event(event):
+                queued += 1
+                INBOUND.labels("poll", "queued").inc()
+    if queued:
+        runtime.wake()
+    return queued
+
+
+async def run_poller(runtime: Any, stop: asyncio.Event) -> None:
+    """Poll at start-up (to close the gap left by downtime), then every interval."""
+    interval = runtime.settings.poller.interval
+    while not stop.is_set():
+        try:
+            queued = await poll_once(runtime)
+            log.info("poll.done", queued=queued)
+        except TevoError as exc:
+            log.warning("poll.failed", error=str(exc))
+        except Exception as exc:  # the poller must outlive any one bad cycle
+            log.exception("poll.crashed", error=str(exc))
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            pass

@@ -1,0 +1,48 @@
+"""TEvo payloads → the POS contract's types: the one place the core translates for plugins."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tevo_bridge.pos import types as pos
+from tevo_bridge.tevo.models import Item, Order
+
+
+def pos_item(order: Order, item: Item) -> pos.Item:
+    group = item.ticket_group
+    event = group.event
+    return pos.Item(
+        order_id=order.id,
+        item_id=item.id,
+        remote_id=group.remote_id or "",
+        quantity=item.quantity,
+        price=item.price,
+        seats=tuple(item.seat_list),
+        ticket_group_id=group.id,
+        event_name=(event.name or "") if event else "",
+        occurs_at=(event.occurs_at or "") if event else "",
+        section=group.section or "",
+        row=group.row or "",
+        format=group.format or "",
+        needs_eticket=item.needs_eticket,
+    )
+
+
+def pos_buyer(order: Order) -> pos.Buyer:
+    buyer = order.buyer
+    source = order.client if order.client is not None else buyer
+    emails = [e.address for e in (source.email_addresses if source else []) if e.address]
+    phones = [p.number for p in (source.phone_numbers if source else []) if p.number]
+    return pos.Buyer(
+        type=buyer.type if buyer else "",
+        id=buyer.id if buyer else 0,
+        name=(source.name or "") if source else "",
+        email=emails[0] if emails else None,
+        phone=phones[0] if phones else None,
+    )
+
+
+def pos_order(order: Order, global_id: str | None = None) -> pos.Order:
+    items = tuple(pos_item(order, item) for item in order.items)
+    total = order.total if order.total is not None else sum((i.price * i.quantity for i in items), Decimal("0"))
+    return pos.Order(order_id=order.id, buyer=pos_buyer(order), items=items, total=total, global_id=global_id)

@@ -1,0 +1,119 @@
+"""The job worker: claims due jobs under a lease and runs them, retrying with backoff.
+
+A killed worker leaves its job's lease to expire, and the job runs again from
+the top: the processor's steps are written for exactly that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from decimal import Decimal
+from typing import Any
+
+from tevo_bridge.log import get_logger
+from tevo_bridge.pipeline.processor import OrderProcessor, StepFailed
+from tevo_bridge.pos import types as pos
+from tevo_bridge.pos.errors import PosError, PosTimeout
+from tevo_bridge.store import Job
+from tevo_bridge.tevo.errors import AuthError, TevoError
+
+log = get_logger(__name__)
+
+
+class Worker:
+    def __init__(self, runtime: Any, processor: OrderProcessor) -> None:
+        self.runtime = runtime
+        self.processor = processor
+        self.settings = runtime.settings.pipeline
+        self.last_tick = time.monotonic()
+        self.in_flight = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await asyncio.gather(*(self._loop(stop) for _ in range(self.settings.workers)))
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.last_tick = time.monotonic()
+            try:
+                job = await self.runtime.store.claim_job(self.settings.lease_seconds)
+            except Exception as exc:  # the store may be briefly unwritable; keep ticking
+                log.warning("worker.claim_failed", error=str(exc))
+                job = None
+            if job is None:
+                await self._sleep(stop)
+                continue
+            self.in_flight += 1
+            try:
+                await self.run_job(job)
+            finally:
+                self.in_flight -= 1
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        due = await self.runtime.store.next_job_due()
+        timeout = 1.0 if due is None else min(1.0, max(0.0, due - time.time()))
+        wake = self.runtime.wake_event
+        try:
+            await asyncio.wait_for(wake.wait(), timeout=timeout)
+        except TimeoutError:
+            pass
+        wake.clear()
+
+    async def run_job(self, job: Job) -> None:
+        store = self.runtime.store
+        try:
+            if job.kind == "order" and job.order_id is not None:
+                await self.processor.process(job.order_id)
+            elif job.kind == "release_hold" and job.global_id is not None:
+                await self._release(job.global_id)
+            else:
+                raise StepFailed(f"unknown job kind {job.kind!r}", final=True)
+        except StepFailed as exc:
+            await self._failed(job, str(exc), final=exc.final)
+            return
+        except (PosTimeout, PosError) as exc:
+            self.runtime.note_pos_trouble(str(exc))
+            await self._failed(job, f"POS: {exc}")
+            return
+        except AuthError as exc:
+            log.error("tevo.credentials_refused", error=str(exc))
+            await self._failed(job, f"TEvo refused the credentials: {exc}", delay=self.settings.backoff_cap)
+            return
+        except TevoError as exc:
+            await self._failed(job, f"TEvo: {exc}")
+            return
+        except Exception as exc:  # a bug must not kill the worker; the order waits for review instead
+            log.exception("worker.job_crashed", job=job.key)
+            await self._failed(job, f"{type(exc).__name__}: {exc}")
+            return
+        await store.complete_job(job)
+
+    async def _failed(self, job: Job, error: str, *, final: bool = False, delay: float | None = None) -> None:
+        store = self.runtime.store
+        attempts = job.attempts + 1
+        if final or attempts >= self.settings.max_attempts:
+            log.warning("job.needs_review", job=job.key, attempts=attempts, error=error)
+            await store.fail_job(job, error)
+            if job.order_id is not None:
+                await store.update_order(job.order_id, state="needs_review", reason=error, last_error=error)
+            return
+        wait = delay if delay is not None else self._backoff(attempts)
+        log.info("job.retry", job=job.key, attempts=attempts, in_seconds=round(wait, 2), error=error)
+        if job.order_id is not None:
+            await store.update_order(job.order_id, last_error=error)
+        await store.retry_job(job, error, wait)
+
+    def _backoff(self, attempts: int) -> float:
+        """Exponential backoff with full jitter (TEVO_API.md §9)."""
+        ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * 2 ** (attempts - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+    async def _release(self, global_id: str) -> None:
+        hold = await self.runtime.store.get_hold(global_id)
+        if hold is None or hold.state in ("held", "invoiced"):
+            return  # re-held or sold since the job was queued: nothing to free
+        args = pos.Hold(global_id=hold.global_id, remote_id=hold.remote_id, quantity=hold.quantity,
+                        price=Decimal(hold.price) if hold.price else None, ticket_group_id=hold.ticket_group_id)
+        released = await self.runtime.pos.release_hold(args)
+        await self.runtime.store.audit("release_hold", global_id=global_id, reason=f"POS released: {released}")

@@ -1,0 +1,99 @@
+"""The store's schema, as numbered migrations applied in order on start (``PRAGMA user_version``).
+
+A migration is only ever appended: a seller's database at version N is brought
+forward by running N+1.. in order, each in its own transaction.
+"""
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema.
+    """
+    CREATE TABLE inbox (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,              -- webhook | order_integration | poll | operator
+        kind TEXT NOT NULL,                 -- order_created, hold, invoice, ...
+        dedupe_key TEXT NOT NULL UNIQUE,
+        order_id INTEGER,
+        global_id TEXT,
+        outcome TEXT NOT NULL,              -- queued | ignored | answered
+        payload TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    CREATE INDEX inbox_order ON inbox(order_id);
+
+    CREATE TABLE orders (
+        id INTEGER PRIMARY KEY,             -- the TEvo order id
+        state TEXT NOT NULL,
+        seller_state TEXT,
+        buyer_type TEXT,
+        buyer_id INTEGER,
+        global_id TEXT,                     -- the Order Integration hold it came from
+        customer_id TEXT,
+        invoice_id TEXT,
+        reject_reason TEXT,
+        last_error TEXT,
+        snapshot TEXT,                      -- the last TEvo order JSON seen
+        source TEXT NOT NULL,               -- the channel that first told us
+        created_at TEXT,                    -- TEvo's created_at
+        first_seen_at TEXT NOT NULL,
+        accepted_at TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX orders_state ON orders(state);
+
+    CREATE TABLE holds (
+        global_id TEXT PRIMARY KEY,
+        remote_id TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        price TEXT,
+        ticket_group_id INTEGER,
+        state TEXT NOT NULL,                -- pending | held | failed | released | invoiced | expired
+        hold_id TEXT,
+        reason TEXT,
+        status INTEGER,                     -- the HTTP answer, replayed byte for byte
+        response TEXT,
+        order_id INTEGER,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX holds_state ON holds(state, expires_at);
+
+    CREATE TABLE oi_invoices (
+        global_id TEXT PRIMARY KEY,
+        order_id INTEGER NOT NULL,
+        status INTEGER,
+        response TEXT,
+        created_at TEXT NOT NULL
+    );
+
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,                 -- order | release_hold
+        key TEXT NOT NULL UNIQUE,
+        order_id INTEGER,
+        global_id TEXT,
+        state TEXT NOT NULL,                -- queued | running | done | failed
+        rerun INTEGER NOT NULL DEFAULT 0,   -- news arrived while it ran: run again
+        attempts INTEGER NOT NULL DEFAULT 0,
+        run_at REAL NOT NULL,
+        lease_until REAL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX jobs_due ON jobs(state, run_at);
+
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        order_id INTEGER,
+        global_id TEXT,
+        at TEXT NOT NULL,
+        action TEXT NOT NULL,               -- a transition (from -> to) or a call made
+        from_state TEXT,
+        to_state TEXT,
+        reason TEXT,
+        details TEXT
+    );
+    CREATE INDEX audit_order ON audit(order_id);
+    """,
+]

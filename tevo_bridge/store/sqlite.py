@@ -1,0 +1,527 @@
+"""The durable store on SQLite: every SQL statement of the daemon lives in this file.
+
+Each public method is one transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), so an
+inbound event, its inbox row and its job are committed together or not at all,
+and the HTTP answer is sent only after the commit.  ``synchronous=FULL`` makes
+a commit survive power loss, not just a killed process: an order acknowledged
+to TEvo must never be lost.  A PostgreSQL backend would implement the same
+methods (see ``store/base.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tevo_bridge.store.schema import MIGRATIONS
+
+TERMINAL_STATES = frozenset({"done", "rejected", "canceled", "needs_review"})
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    key: str
+    order_id: int | None
+    global_id: str | None
+    attempts: int
+    lease_until: float
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    id: int
+    state: str
+    seller_state: str | None
+    buyer_type: str | None
+    buyer_id: int | None
+    global_id: str | None
+    customer_id: str | None
+    invoice_id: str | None
+    reject_reason: str | None
+    last_error: str | None
+    snapshot: str | None
+    source: str
+    created_at: str | None
+    first_seen_at: str
+    accepted_at: str | None
+    updated_at: str
+
+    def snapshot_json(self) -> Any:
+        return json.loads(self.snapshot) if self.snapshot else None
+
+
+@dataclass(frozen=True)
+class HoldRow:
+    global_id: str
+    remote_id: str
+    quantity: int
+    price: str | None
+    ticket_group_id: int | None
+    state: str
+    hold_id: str | None
+    reason: str | None
+    status: int | None
+    response: str | None
+    order_id: int | None
+    created_at: str
+    expires_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class OiInvoiceRow:
+    global_id: str
+    order_id: int
+    status: int | None
+    response: str | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    at: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    reason: str | None
+    details: str | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """An inbound event to record: the inbox row and, unless ignored, the job it queues."""
+
+    channel: str
+    kind: str
+    dedupe_key: str
+    payload: str
+    order_id: int | None = None
+    global_id: str | None = None
+    ignored: bool = False
+
+
+class SqliteStore:
+    """One connection, serialised by a lock; the daemon calls it from a worker thread."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self._tx() as conn:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return self._conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def check_writable(self) -> None:
+        """Raise if a write transaction cannot start (read-only file, full disk, locked)."""
+        with self._tx() as conn:
+            conn.execute("UPDATE jobs SET id = id WHERE 0")
+
+    # Inbound events ----------------------------------------------------------------
+
+    def record_event(self, event: Event, source_state: str = "new") -> bool:
+        """Record an event and queue its order job in one transaction.  False for a duplicate."""
+        now = now_iso()
+        with self._tx() as conn:
+            if not self._insert_inbox(conn, event, now):
+                return False
+            if event.order_id is not None and not event.ignored:
+                self._ensure_order(conn, event.order_id, event.channel, now, global_id=event.global_id,
+                                   state=source_state)
+                self._enqueue(conn, "order", f"order:{event.order_id}", event.order_id, None, time.time(), now)
+            return True
+
+    def _insert_inbox(self, conn: sqlite3.Connection, event: Event, now: str) -> bool:
+        cursor = conn.execute(
+            "INSERT INTO inbox (channel, kind, dedupe_key, order_id, global_id, outcome, payload, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
+            (event.channel, event.kind, event.dedupe_key, event.order_id, event.global_id,
+             "ignored" if event.ignored else "queued", event.payload, now),
+        )
+        return cursor.rowcount == 1
+
+    def _ensure_order(
+        self, conn: sqlite3.Connection, order_id: int, source: str, now: str, *, global_id: str | None = None,
+        state: str = "new",
+    ) -> None:
+        inserted = conn.execute(
+            "INSERT INTO orders (id, state, source, global_id, first_seen_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO NOTHING",
+            (order_id, state, source, global_id, now, now),
+        ).rowcount
+        if inserted:
+            conn.execute(
+                "INSERT INTO audit (order_id, at, action, to_state, reason) VALUES (?, ?, 'transition', ?, ?)",
+                (order_id, now, state, f"first seen via {source}"),
+            )
+        elif global_id is not None:
+            conn.execute("UPDATE orders SET global_id = COALESCE(global_id, ?) WHERE id = ?", (global_id, order_id))
+
+    def _enqueue(
+        self, conn: sqlite3.Connection, kind: str, key: str, order_id: int | None, global_id: str | None,
+        run_at: float, now: str,
+    ) -> None:
+        # A finished job is re-opened; a queued one runs no later than asked; a running one runs again after.
+        conn.execute(
+            """
+            INSERT INTO jobs (kind, key, order_id, global_id, state, run_at, created_at, updated_at)
+            VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)
+            ON CONFLICT(key) DO UPDATE SET
+                rerun = CASE WHEN jobs.state = 'running' THEN 1 ELSE jobs.rerun END,
+                attempts = CASE WHEN jobs.state IN ('done', 'failed') THEN 0 ELSE jobs.attempts END,
+                run_at = CASE WHEN jobs.state IN ('done', 'failed') THEN excluded.run_at
+                              ELSE MIN(jobs.run_at, excluded.run_at) END,
+                state = CASE WHEN jobs.state = 'running' THEN 'running' ELSE 'queued' END,
+                updated_at = excluded.updated_at
+            """,
+            (kind, key, order_id, global_id, run_at, now, now),
+        )
+
+    def ensure_order(self, order_id: int, source: str) -> None:
+        with self._tx() as conn:
+            self._ensure_order(conn, order_id, source, now_iso())
+
+    def enqueue_order(self, order_id: int, source: str = "operator", delay: float = 0.0) -> None:
+        now = now_iso()
+        with self._tx() as conn:
+            self._ensure_order(conn, order_id, source, now)
+            self._enqueue(conn, "order", f"order:{order_id}", order_id, None, time.time() + delay, now)
+
+    def known_order_states(self, order_ids: list[int]) -> dict[int, str]:
+        if not order_ids:
+            return {}
+        with self._lock:
+            marks = ",".join("?" * len(order_ids))
+            rows = self._conn.execute(f"SELECT id, state FROM orders WHERE id IN ({marks})", order_ids).fetchall()
+        return {row["id"]: row["state"] for row in rows}
+
+    # Order Integration holds -----------------------------------------------------------
+
+    def begin_hold(self, event: Event, remote_id: str, quantity: int, price: str | None,
+                   ticket_group_id: int | None, expires_at: str) -> HoldRow | None:
+        """Record a new hold as pending before the POS is asked; the existing row if the global id is known."""
+        now = now_iso()
+        with self._tx() as conn:
+            existing = self._hold(conn, event.global_id or "")
+            if existing is not None:
+                return existing
+            self._insert_inbox(conn, event, now)
+            conn.execute(
+                "INSERT INTO holds (global_id, remote_id, quantity, price, ticket_group_id, state, created_at, "
+                "expires_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                (event.global_id, remote_id, quantity, price, ticket_group_id, now, expires_at, now),
+            )
+            conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) VALUES (?, ?, 'hold', 'pending', ?)",
+                         (event.global_id, now, f"{quantity} x {remote_id}"))
+            return None
+
+    def finish_hold(self, global_id: str, state: str, status: int, response: str, *, hold_id: str | None = None,
+                    reason: str | None = None, release_in_pos: bool = False) -> None:
+        now = now_iso()
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE holds SET state = ?, status = ?, response = ?, hold_id = ?, reason = ?, updated_at = ? "
+                "WHERE global_id = ?",
+                (state, status, response, hold_id, reason, now, global_id),
+            )
+            conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) VALUES (?, ?, 'hold', ?, ?)",
+                         (global_id, now, state, reason))
+            if release_in_pos:
+                self._enqueue(conn, "release_hold", f"release:{global_id}", None, global_id, time.time(), now)
+
+    def get_hold(self, global_id: str) -> HoldRow | None:
+        with self._lock:
+            return self._hold(self._conn, global_id)
+
+    def _hold(self, conn: sqlite3.Connection, global_id: str) -> HoldRow | None:
+        row = conn.execute("SELECT * FROM holds WHERE global_id = ?", (global_id,)).fetchone()
+        return HoldRow(**dict(row)) if row else None
+
+    def hold_for_order(self, order_id: int) -> HoldRow | None:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM holds WHERE order_id = ?", (order_id,)).fetchone()
+        return HoldRow(**dict(row)) if row else None
+
+    def release_hold(self, event: Event) -> HoldRow | None:
+        """TEvo's release: a held hold becomes released and a job frees it in the POS.  Returns the hold as it was."""
+        now = now_iso()
+        global_id = event.global_id or ""
+        with self._tx() as conn:
+            self._insert_inbox(conn, event, now)
+            hold = self._hold(conn, global_id)
+            if hold is not None and hold.state in ("held", "pending"):
+                conn.execute("UPDATE holds SET state = 'released', updated_at = ? WHERE global_id = ?", (now, global_id))
+                conn.execute("INSERT INTO audit (global_id, at, action, from_state, to_state, reason) "
+                             "VALUES (?, ?, 'hold', ?, 'released', 'TEvo released the hold')", (global_id, now, hold.state))
+                self._enqueue(conn, "release_hold", f"release:{global_id}", None, global_id, time.time(), now)
+            return hold
+
+    def mark_hold(self, global_id: str, state: str, reason: str) -> None:
+        now = now_iso()
+        with self._tx() as conn:
+            conn.execute("UPDATE holds SET state = ?, updated_at = ? WHERE global_id = ?", (state, now, global_id))
+            conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) VALUES (?, ?, 'hold', ?, ?)",
+                         (global_id, now, state, reason))
+
+    def queue_release(self, global_id: str, reason: str) -> None:
+        now = now_iso()
+        with self._tx() as conn:
+            conn.execute("INSERT INTO audit (global_id, at, action, reason) VALUES (?, ?, 'hold', ?)",
+                         (global_id, now, reason))
+            self._enqueue(conn, "release_hold", f"release:{global_id}", None, global_id, time.time(), now)
+
+    def expire_holds(self, now_text: str) -> list[str]:
+        """Holds past their TTL without an invoice: mark expired and queue their POS release."""
+        now = now_iso()
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT global_id FROM holds WHERE state = 'held' AND order_id IS NULL AND expires_at < ?", (now_text,)
+            ).fetchall()
+            for row in rows:
+                conn.execute("UPDATE holds SET state = 'expired', updated_at = ? WHERE global_id = ?",
+                             (now, row["global_id"]))
+                conn.execute("INSERT INTO audit (global_id, at, action, from_state, to_state, reason) "
+                             "VALUES (?, ?, 'hold', 'held', 'expired', 'hold TTL passed without an invoice')",
+                             (row["global_id"], now))
+                self._enqueue(conn, "release_hold", f"release:{row['global_id']}", None, row["global_id"],
+                              time.time(), now)
+        return [row["global_id"] for row in rows]
+
+    def fail_stale_pending_holds(self, older_than: str) -> list[str]:
+        """Holds left pending by a crash mid-call: fail closed and release whatever the POS may have held."""
+        now = now_iso()
+        with self._tx() as conn:
+            rows = conn.execute("SELECT global_id FROM holds WHERE state = 'pending' AND created_at < ?",
+                                (older_than,)).fetchall()
+            for row in rows:
+                body = json.dumps({"status": "error", "global_id": row["global_id"], "reason": "pos_error"},
+                                  separators=(",", ":"))
+                conn.execute("UPDATE holds SET state = 'failed', status = 503, response = ?, reason = 'interrupted', "
+                             "updated_at = ? WHERE global_id = ?", (body, now, row["global_id"]))
+                self._enqueue(conn, "release_hold", f"release:{row['global_id']}", None, row["global_id"],
+                              time.time(), now)
+        return [row["global_id"] for row in rows]
+
+    def record_oi_invoice(self, event: Event) -> tuple[OiInvoiceRow | None, HoldRow | None]:
+        """Record TEvo's invoice call and queue the order; the earlier row for this global id if there is one."""
+        now = now_iso()
+        global_id, order_id = event.global_id or "", event.order_id
+        assert order_id is not None
+        with self._tx() as conn:
+            row = conn.execute("SELECT * FROM oi_invoices WHERE global_id = ?", (global_id,)).fetchone()
+            hold = self._hold(conn, global_id)
+            if row is not None:
+                return OiInvoiceRow(**dict(row)), hold
+            self._insert_inbox(conn, event, now)
+            conn.execute("INSERT INTO oi_invoices (global_id, order_id, created_at) VALUES (?, ?, ?)",
+                         (global_id, order_id, now))
+            if hold is not None:
+                conn.execute("UPDATE holds SET order_id = ?, updated_at = ? WHERE global_id = ?",
+                             (order_id, now, global_id))
+            self._ensure_order(conn, order_id, event.channel, now, global_id=global_id)
+            self._enqueue(conn, "order", f"order:{order_id}", order_id, None, time.time(), now)
+            return None, hold
+
+    def set_oi_invoice_response(self, global_id: str, status: int, response: str) -> None:
+        with self._tx() as conn:
+            conn.execute("UPDATE oi_invoices SET status = ?, response = ? WHERE global_id = ? AND status IS NULL",
+                         (status, response, global_id))
+
+    def get_oi_invoice(self, global_id: str) -> OiInvoiceRow | None:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM oi_invoices WHERE global_id = ?", (global_id,)).fetchone()
+        return OiInvoiceRow(**dict(row)) if row else None
+
+    # Jobs ------------------------------------------------------------------------------
+
+    def claim_job(self, lease_seconds: float) -> Job | None:
+        """Take the most overdue job, or one whose worker died (lease expired)."""
+        now = time.time()
+        with self._tx() as conn:
+            row = conn.execute(
+                """
+                UPDATE jobs SET state = 'running', lease_until = ?, updated_at = ?
+                WHERE id = (
+                    SELECT id FROM jobs
+                    WHERE (state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?)
+                    ORDER BY run_at LIMIT 1
+                )
+                RETURNING id, kind, key, order_id, global_id, attempts, lease_until
+                """,
+                (now + lease_seconds, now_iso(), now, now),
+            ).fetchone()
+        return Job(**dict(row)) if row else None
+
+    def complete_job(self, job: Job) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE jobs SET state = CASE WHEN rerun THEN 'queued' ELSE 'done' END, rerun = 0, attempts = 0, "
+                "run_at = ?, lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND lease_until = ?",
+                (time.time(), now_iso(), job.id, job.lease_until),
+            )
+
+    def retry_job(self, job: Job, error: str, delay: float) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE jobs SET state = 'queued', rerun = 0, attempts = attempts + 1, run_at = ?, lease_until = NULL, "
+                "last_error = ?, updated_at = ? WHERE id = ? AND lease_until = ?",
+                (time.time() + delay, error[:2000], now_iso(), job.id, job.lease_until),
+            )
+
+    def fail_job(self, job: Job, error: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE jobs SET state = 'failed', rerun = 0, attempts = attempts + 1, lease_until = NULL, "
+                "last_error = ?, updated_at = ? WHERE id = ? AND lease_until = ?",
+                (error[:2000], now_iso(), job.id, job.lease_until),
+            )
+
+    def next_job_due(self) -> float | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT MIN(CASE WHEN state = 'queued' THEN run_at ELSE lease_until END) FROM jobs "
+                "WHERE state IN ('queued', 'running')"
+            ).fetchone()
+        return row[0]
+
+    def job_counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
+        return {row[0]: row[1] for row in rows}
+
+    def order_counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._conn.execute("SELECT state, COUNT(*) FROM orders GROUP BY state").fetchall()
+        return {row[0]: row[1] for row in rows}
+
+    # Orders ------------------------------------------------------------------------------
+
+    def get_order(self, order_id: int) -> OrderRow | None:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
+        return OrderRow(**dict(row)) if row else None
+
+    def update_order(self, order_id: int, *, state: str | None = None, reason: str | None = None,
+                     **fields: Any) -> None:
+        """Change an order's fields and, when the state moves, write the transition to the audit log."""
+        allowed = {"seller_state", "buyer_type", "buyer_id", "global_id", "customer_id", "invoice_id",
+                   "reject_reason", "last_error", "snapshot", "created_at", "accepted_at"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"unknown order fields {sorted(unknown)}")
+        now = now_iso()
+        with self._tx() as conn:
+            current = conn.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
+            if current is None:
+                raise KeyError(order_id)
+            updates = dict(fields, updated_at=now)
+            if state is not None:
+                updates["state"] = state
+            assignments = ", ".join(f"{key} = ?" for key in updates)
+            conn.execute(f"UPDATE orders SET {assignments} WHERE id = ?", (*updates.values(), order_id))
+            if state is not None and state != current["state"]:
+                conn.execute(
+                    "INSERT INTO audit (order_id, at, action, from_state, to_state, reason) "
+                    "VALUES (?, ?, 'transition', ?, ?, ?)",
+                    (order_id, now, current["state"], state, reason),
+                )
+
+    def audit(self, action: str, *, order_id: int | None = None, global_id: str | None = None,
+              reason: str | None = None, details: Any = None) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO audit (order_id, global_id, at, action, reason, details) VALUES (?, ?, ?, ?, ?, ?)",
+                (order_id, global_id, now_iso(), action, reason,
+                 json.dumps(details, default=str, separators=(",", ":")) if details is not None else None),
+            )
+
+    def audit_trail(self, order_id: int) -> list[AuditRow]:
+        with self._lock:
+            order = self._conn.execute("SELECT global_id FROM orders WHERE id = ?", (order_id,)).fetchone()
+            global_id = order["global_id"] if order else None
+            rows = self._conn.execute(
+                "SELECT at, action, from_state, to_state, reason, details FROM audit "
+                "WHERE order_id = ? OR (global_id IS NOT NULL AND global_id = ?) ORDER BY id",
+                (order_id, global_id),
+            ).fetchall()
+        return [AuditRow(**dict(row)) for row in rows]
+
+    def list_orders(self, state: str | None = None, limit: int = 1000) -> list[OrderRow]:
+        with self._lock:
+            if state:
+                rows = self._conn.execute("SELECT * FROM orders WHERE state = ? ORDER BY id DESC LIMIT ?",
+                                          (state, limit)).fetchall()
+            else:
+                rows = self._conn.execute("SELECT * FROM orders ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [OrderRow(**dict(row)) for row in rows]
+
+    def job_for_order(self, order_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM jobs WHERE key = ?", (f"order:{order_id}",)).fetchone()
+        return dict(row) if row else None
+
+    def retry_order(self, order_id: int, reason: str = "operator retry") -> bool:
+        """Send an order back through the pipeline (from needs_review, or to re-run a step)."""
+        now = now_iso()
+        with self._tx() as conn:
+            current = conn.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
+            if current is None:
+                return False
+            conn.execute("UPDATE orders SET state = 'new', last_error = NULL, updated_at = ? WHERE id = ?",
+                         (now, order_id))
+            conn.execute("INSERT INTO audit (order_id, at, action, from_state, to_state, reason) "
+                         "VALUES (?, ?, 'transition', ?, 'new', ?)", (order_id, now, current["state"], reason))
+            self._enqueue(conn, "order", f"order:{order_id}", order_id, None, time.time(), now)
+            return True
+
+    def count(self, table: str) -> int:
+        if table not in ("inbox", "orders", "holds", "jobs", "audit", "oi_invoices"):
+            raise ValueError(table)
+        with self._lock:
+            return self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
