@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from tevo_bridge.config import Settings
+from tevo_bridge.crashpoints import crashpoint
 from tevo_bridge.log import get_logger
 from tevo_bridge.pipeline import pos_args
 from tevo_bridge.pipeline.rules import (
@@ -30,6 +31,7 @@ from tevo_bridge.pipeline.rules import (
     seller_state_action,
 )
 from tevo_bridge.pos import types as pos
+from tevo_bridge.pos.errors import CannotSupply, PosError
 from tevo_bridge.store import AsyncStore, OrderRow
 from tevo_bridge.tevo.client import RejectReason, TevoClient
 from tevo_bridge.tevo.errors import NotFound, OutcomeUnknown, ValidationFailed
@@ -177,6 +179,7 @@ class OrderProcessor:
         await self.store.audit("accept", order_id=order.id, reason="calling TEvo accept")
         try:
             accepted = await self.tevo.accept_order(order.id, self.settings.tevo.reviewer_id)
+            crashpoint("after_accept")  # accepted at TEvo, not yet recorded here
         except (OutcomeUnknown, ValidationFailed) as exc:
             # Never repeat blindly: look at what TEvo now says, then decide (§9).
             order = await self.tevo.get_order(order.id)
@@ -220,7 +223,14 @@ class OrderProcessor:
         customer = await self._customer(order)
         hold = await self.store.hold_for_order(order.id)
         global_id = hold.global_id if hold is not None and hold.state in ("held", "invoiced", "expired") else None
-        invoice = await self.pos.create_invoice(pos_args.pos_order(order, global_id), customer)
+        try:
+            invoice = await self.pos.create_invoice(pos_args.pos_order(order, global_id), customer)
+        except PosError as exc:
+            if isinstance(exc.original, CannotSupply):
+                # Accepted at TEvo but the POS cannot sell it: a human must source or cancel it.
+                raise StepFailed(f"accepted, but the POS cannot invoice it: {exc.original}", final=True) from None
+            raise
+        crashpoint("after_invoice")  # invoiced in the POS, not yet recorded here
         if hold is not None and hold.state != "invoiced":
             await self.store.mark_hold(hold.global_id, "invoiced", f"invoice {invoice.invoice_id} for order {order.id}")
         await self.store.audit("invoice", order_id=order.id, reason=f"POS invoice {invoice.invoice_id}",
