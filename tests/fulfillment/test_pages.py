@@ -74,6 +74,25 @@ def test_without_seats_from_tevo_every_named_page_is_taken_in_file_order():
     assert selected.seats == ("105", "106", "107")
 
 
+def test_entries_for_other_buyers_seats_are_not_checked():
+    files = [TicketFile(FIVE_PAGES, {"105": 2, "106": 3, "107": 4, "108": 9, "109": 4})]
+
+    assert select_pages(files, ["105", "106"], item_id=812431, quantity=2).seats == ("105", "106")
+
+
+def test_without_seats_from_tevo_pages_are_taken_in_page_order():
+    pages = {str(seat): page for page, seat in enumerate(range(1, 12), start=1)}
+    eleven = PdfWriter()
+    for _ in range(11):
+        eleven.add_blank_page(width=72, height=72)
+    buffer = io.BytesIO()
+    eleven.write(buffer)
+
+    selected = select_pages([TicketFile(buffer.getvalue(), pages)], [], item_id=1, quantity=11)
+
+    assert selected.seats == tuple(str(n) for n in range(1, 12))
+
+
 def test_corrupt_pdf_names_the_item_and_the_file():
     message = problem([TicketFile(b"%PDF-1.4 this is not really a pdf", {"105": 1}, name="broken.pdf")], ["105"])
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from tevo_bridge.config import Settings
-from tevo_bridge.fulfillment.context import Context, Download, Outcome
+from tevo_bridge.fulfillment.context import Context, Download, Outcome, PosFacade
 from tevo_bridge.fulfillment.pages import SelectedPages, TicketFileProblem, select_pages
 from tevo_bridge.fulfillment.runner import fulfil_order
 from tevo_bridge.pipeline.processor import Fulfil
@@ -19,11 +19,11 @@ from tevo_bridge.store import OrderRow
 from tevo_bridge.tevo.client import TevoClient
 from tevo_bridge.tevo.models import Order
 
-__all__ = ["Outcome", "SelectedPages", "TicketFileProblem", "make_fulfil", "select_pages"]
+__all__ = ["Outcome", "PosFacade", "SelectedPages", "TicketFileProblem", "make_fulfil", "select_pages"]
 
 
 def make_fulfil(
-    settings: Settings, tevo: TevoClient, pos_host: Any, store: Any, *, download: Download | None = None
+    settings: Settings, tevo: TevoClient, pos_host: PosFacade, store: Any, *, download: Download | None = None
 ) -> Fulfil:
     """The pipeline's fulfil step: ``await fulfil(order, row) -> ("done" | "fulfilling" | "needs_review", reason)``.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from tevo_bridge.config import FulfillmentSettings
 from tevo_bridge.log import get_logger
@@ -15,6 +15,18 @@ from tevo_bridge.tevo.models import Order, Shipment
 log = get_logger(__name__)
 
 Download = Callable[[str], Awaitable[bytes]]
+
+
+class PosFacade(Protocol):
+    """The part of ``PluginHost`` fulfilment uses; each call may raise ``PosTimeout`` or ``PosError``."""
+
+    async def ticket_files(self, order: pos.Order, item: pos.Item) -> list[pos.TicketFile] | None: ...
+
+    async def mobile_transfer(self, order: pos.Order, item: pos.Item) -> pos.MobileTransfer | None: ...
+
+    async def notify(self, event: pos.OrderEvent) -> None: ...
+
+    def has_hook(self, hook: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,7 @@ class Outcome:
 class Context:
     settings: FulfillmentSettings
     tevo: TevoClient
-    pos: Any  # the PluginHost façade: ticket_files, mobile_transfer, notify, has_hook
+    pos: PosFacade
     store: Any  # an AsyncStore: every method is awaitable
     download: Download
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 
 from tevo_bridge.fulfillment.context import Context, Outcome
 from tevo_bridge.fulfillment.pages import SelectedPages, TicketFileProblem, select_pages
+from tevo_bridge.log import get_logger
 from tevo_bridge.pipeline import pos_args
 from tevo_bridge.pipeline.processor import StepFailed
 from tevo_bridge.pos.errors import CannotSupply, PosError, PosTimeout
@@ -22,6 +23,8 @@ from tevo_bridge.tevo.errors import OutcomeUnknown, TevoError, ValidationFailed
 from tevo_bridge.tevo.models import Item, Order
 
 __all__ = ["batches", "fulfil_item"]
+
+log = get_logger(__name__)
 
 ATTEMPTS = 2  # a refused or doubtful upload is started again once in the same run, then left to the pipeline
 
@@ -135,6 +138,9 @@ async def _deliver_single_file(ctx: Context, order: Order, item: Item, selected:
     # The file must hold every ticket of the item and nothing else (§4), and the body
     # names the item by order_item_id; the client makes that choice (§4 conflict decision).
     merged = selected.merged()
+    if _b64_len(merged) > ctx.settings.max_upload_bytes:
+        # One file cannot be split across requests; TEvo's body limit is Unknown (§4 step 3), so try anyway.
+        log.warning("fulfil.etickets.large_upload", order_id=order.id, item_id=item.id, bytes=len(merged))
     try:
         await ctx.tevo.deliver_etickets(order.id, [(item, merged)])
     except (OutcomeUnknown, ValidationFailed) as exc:

@@ -62,22 +62,36 @@ def select_pages(files: Sequence[TicketFile], seats: Sequence[str], *, item_id: 
     if not files:
         raise TicketFileProblem(item_id, "the POS returned no ticket files")
     readers = [_open(f, n, item_id) for n, f in enumerate(files, 1)]
-    located = _locate(files, readers, item_id)
+    named = _named_pages(files)
 
-    wanted = [normalise_seat(s) for s in seats] or list(located)
-    missing = [s for s in wanted if s not in located]
-    if missing:
-        raise TicketFileProblem(item_id, f"no page for seat(s) {', '.join(missing)} in the POS's ticket files")
+    wanted = [normalise_seat(s) for s in seats] or list(named)
     if len(set(wanted)) != len(wanted):
         raise TicketFileProblem(item_id, f"TEvo lists a seat twice: {', '.join(wanted)}")
+    missing = [s for s in wanted if s not in named]
+    if missing:
+        raise TicketFileProblem(item_id, f"no page for seat(s) {', '.join(missing)} in the POS's ticket files")
     if len(wanted) != quantity:
         raise TicketFileProblem(item_id, f"{len(wanted)} ticket page(s) for a quantity of {quantity}")
 
+    # Only the item's own seats are checked: entries for other buyers' seats are never used.
+    owner: dict[tuple[int, int], str] = {}
     pages: list[bytes] = []
     for seat in wanted:
-        file_index, page_number = located[seat]
-        pages.append(_single_page(readers[file_index], page_number, _label(files[file_index], file_index + 1),
-                                  item_id))
+        places = named[seat]
+        if len(places) > 1:
+            raise TicketFileProblem(item_id, f"seat {seat} is named twice in the POS's ticket files")
+        file_index, page = places[0]
+        label = _label(files[file_index], file_index + 1)
+        page_count = len(readers[file_index].pages)
+        if not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= page_count:
+            raise TicketFileProblem(item_id, f"seat {seat} is on page {page!r} of {label}, which has "
+                                             f"{page_count} page(s)")
+        if (file_index, page) in owner:
+            # One ticket per page: TEvo's quantity rule counts pages (§4).
+            raise TicketFileProblem(item_id, f"seats {owner[(file_index, page)]} and {seat} share page {page} "
+                                             f"of {label}; each ticket needs its own page")
+        owner[(file_index, page)] = seat
+        pages.append(_single_page(readers[file_index], page, label, item_id))
     return SelectedPages(seats=tuple(wanted), pages=tuple(pages))
 
 
@@ -100,28 +114,15 @@ def _open(ticket_file: TicketFile, number: int, item_id: int) -> PdfReader:
     return reader
 
 
-def _locate(files: Sequence[TicketFile], readers: Sequence[PdfReader], item_id: int) -> dict[str, tuple[int, int]]:
-    """seat → (file index, 1-based page), refusing pages that do not exist or hold two seats."""
-    located: dict[str, tuple[int, int]] = {}
-    owner: dict[tuple[int, int], str] = {}
-    for index, (ticket_file, reader) in enumerate(zip(files, readers, strict=True)):
-        label = _label(ticket_file, index + 1)
-        page_count = len(reader.pages)
-        for raw_seat, page in sorted(ticket_file.seat_pages.items(), key=lambda kv: kv[1]):
-            seat = normalise_seat(raw_seat)
-            if not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= page_count:
-                raise TicketFileProblem(
-                    item_id, f"seat {seat} is on page {page!r} of {label}, which has {page_count} page(s)"
-                )
-            if seat in located:
-                raise TicketFileProblem(item_id, f"seat {seat} is named twice in the POS's ticket files")
-            if (index, page) in owner:
-                # One ticket per page: TEvo's quantity rule counts pages (§4).
-                raise TicketFileProblem(item_id, f"seats {owner[(index, page)]} and {seat} share page {page} "
-                                                 f"of {label}; each ticket needs its own page")
-            located[seat] = (index, page)
-            owner[(index, page)] = seat
-    return located
+def _named_pages(files: Sequence[TicketFile]) -> dict[str, list[tuple[int, int]]]:
+    """seat → every (file index, 1-based page) naming it, in file then page order."""
+    named: dict[str, list[tuple[int, int]]] = {}
+    for index, ticket_file in enumerate(files):
+        entries = sorted(ticket_file.seat_pages.items(),
+                         key=lambda kv: (kv[1] if isinstance(kv[1], int) else 1 << 30, str(kv[0])))
+        for raw_seat, page in entries:
+            named.setdefault(normalise_seat(raw_seat), []).append((index, page))
+    return named
 
 
 def _single_page(reader: PdfReader, page_number: int, label: str, item_id: int) -> bytes:

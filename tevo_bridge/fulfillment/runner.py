@@ -16,10 +16,13 @@ from pathlib import Path
 from tevo_bridge.fulfillment.context import Context, Outcome, items_of
 from tevo_bridge.fulfillment.etickets import fulfil_item
 from tevo_bridge.fulfillment.shipments import MOBILE_KINDS, fulfil_fedex, fulfil_local_pickup, fulfil_mobile
+from tevo_bridge.log import get_logger
 from tevo_bridge.pipeline.processor import StepFailed
 from tevo_bridge.tevo.models import Item, Order, Shipment
 
 __all__ = ["Plan", "fulfil_order", "plan"]
+
+log = get_logger(__name__)
 
 MAX_PASSES = 3  # a TBD shipment turned Eticket needs a second pass; a third would mean TEvo keeps changing it
 
@@ -77,8 +80,10 @@ async def fulfil_order(ctx: Context, order_id: int) -> tuple[str, str]:
             return "done", "TEvo says the order is completed"
         current = plan(ctx, order)
         outcomes = list(current.settled)
-        for _label, step in current.steps:
-            outcomes.append(await step())
+        for label, step in current.steps:
+            outcome = await step()
+            log.info("fulfil.step", order_id=order_id, step=label, outcome=outcome.state, reason=outcome.reason)
+            outcomes.append(outcome)
         if any(o.state == "again" for o in outcomes):
             continue
         return _verdict(outcomes)
