@@ -1,0 +1,41 @@
+"""The plan for one order, from TEvo's current state; make_fulfil as the daemon finds it."""
+
+from __future__ import annotations
+
+from tests.fulfillment.conftest import CLIENT_ORDER, ETICKET_ORDER, FEDEX_ORDER
+from tevo_bridge.config import Settings
+from tevo_bridge.daemon import _default_fulfil
+from tevo_bridge.fulfillment import make_fulfil
+from tevo_bridge.tevo.models import Order
+
+
+async def test_a_delivery_type_without_automatic_handling_goes_to_review(fake, run):
+    fake.shipments[291877]["type"] = "UPS"
+
+    state, reason = await run(ETICKET_ORDER)
+
+    assert (state, reason) == ("needs_review", "shipment 291877 is UPS: no automatic handling; deliver it in TEvo")
+
+
+async def test_an_order_tevo_has_completed_is_done_without_further_calls(fake, run):
+    fake.orders[FEDEX_ORDER]["seller_state"] = "completed"
+
+    assert await run(FEDEX_ORDER) == ("done", "TEvo says the order is completed")
+    assert [c.endpoint for c in fake.calls] == ["orders.show"]
+
+
+async def test_the_plan_comes_from_a_fresh_fetch_not_from_the_order_handed_in(fake, host, store, settings, run):
+    stale = Order.model_validate(fake.order_json(CLIENT_ORDER))  # before the e-tickets went up
+    await run(CLIENT_ORDER)
+    fake.orders[CLIENT_ORDER]["seller_state"] = "accepted"
+    host.asked.clear()
+
+    async with fake.client() as tevo:
+        state, _ = await make_fulfil(settings(), tevo, host, store)(stale, None)  # type: ignore[arg-type]
+
+    assert (state, host.asked) == ("done", [])
+
+
+async def test_the_daemon_finds_make_fulfil(fake, host, store):
+    async with fake.client() as tevo:
+        assert callable(_default_fulfil(Settings(), tevo, host, store))
