@@ -1,0 +1,121 @@
+"""Errors of the POS layer: what plugins raise, and what the host raises about plugins.
+
+Three families, because callers handle them differently:
+- ``CannotSupply``: a plugin's honest "no" (raised by ``pos_create_invoice``); the order goes to
+  review or is rejected, it is not retried.
+- ``PosCallError``: a hook call went wrong (it raised, or overran its budget); the daemon retries
+  or compensates.
+- ``PluginLoadError``: the configured plugin cannot be used at all; the daemon refuses to start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Any
+
+__all__ = [
+    "CannotSupply",
+    "OutOfStock",
+    "PluginConfigError",
+    "PluginHookError",
+    "PluginImportError",
+    "PluginLoadError",
+    "PluginMissingHooks",
+    "PluginNotFound",
+    "PluginStartError",
+    "PosCallError",
+    "PosError",
+    "PosTimeout",
+    "UnknownRemoteId",
+]
+
+
+class CannotSupply(Exception):
+    """The POS cannot sell what was asked; nothing was written."""
+
+
+class OutOfStock(CannotSupply):
+    def __init__(self, remote_id: str, requested: int, available: int) -> None:
+        super().__init__(f"remote_id {remote_id!r}: {requested} requested, {available} available")
+        self.remote_id = remote_id
+        self.requested = requested
+        self.available = available
+
+
+class UnknownRemoteId(CannotSupply):
+    def __init__(self, remote_id: str) -> None:
+        super().__init__(f"remote_id {remote_id!r} is not in the POS")
+        self.remote_id = remote_id
+
+
+class PosCallError(Exception):
+    """A hook call failed; ``hook`` is the hook's name (``pos_hold``…)."""
+
+    def __init__(self, hook: str, message: str) -> None:
+        super().__init__(message)
+        self.hook = hook
+
+
+class PosError(PosCallError):
+    """The plugin raised. ``original`` is its exception (a ``CannotSupply`` is a refusal, not a fault)."""
+
+    def __init__(self, hook: str, original: BaseException) -> None:
+        super().__init__(hook, f"{hook}: {type(original).__name__}: {original}")
+        self.original = original
+
+
+class PosTimeout(PosCallError):
+    """The hook overran its budget. It may still finish: ``future`` is the running call, so the
+    caller can attach compensation (release a hold that succeeds late)."""
+
+    def __init__(self, hook: str, budget: float, future: Future[Any]) -> None:
+        super().__init__(hook, f"{hook}: no answer within its {budget:g} s budget")
+        self.budget = budget
+        self.future = future
+
+
+class PluginLoadError(Exception):
+    """The configured POS plugin cannot be used; ``plugin`` is its entry-point name."""
+
+    def __init__(self, plugin: str, message: str) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+
+
+class PluginNotFound(PluginLoadError):
+    def __init__(self, plugin: str, available: Sequence[str]) -> None:
+        names = ", ".join(sorted(available)) or "none installed"
+        super().__init__(plugin, f"no POS plugin named {plugin!r} (installed: {names})")
+        self.available = tuple(sorted(available))
+
+
+class PluginImportError(PluginLoadError):
+    def __init__(self, plugin: str, original: BaseException) -> None:
+        super().__init__(plugin, f"POS plugin {plugin!r} failed to import: {type(original).__name__}: {original}")
+        self.original = original
+
+
+class PluginConfigError(PluginLoadError):
+    """``problems`` pairs a dotted config key (``plugins.sqlite_pos.database``) with what is wrong."""
+
+    def __init__(self, plugin: str, problems: Sequence[tuple[str, str]]) -> None:
+        detail = "; ".join(f"{key}: {problem}" for key, problem in problems)
+        super().__init__(plugin, f"invalid configuration for POS plugin {plugin!r}: {detail}")
+        self.problems = tuple(problems)
+
+
+class PluginStartError(PluginLoadError):
+    def __init__(self, plugin: str, original: BaseException) -> None:
+        super().__init__(plugin, f"POS plugin {plugin!r} failed to start: {type(original).__name__}: {original}")
+        self.original = original
+
+
+class PluginHookError(PluginLoadError):
+    """A hook implementation that matches no spec (a misspelt name) or takes unknown arguments."""
+
+
+class PluginMissingHooks(PluginLoadError):
+    def __init__(self, plugin: str, missing: Sequence[str]) -> None:
+        super().__init__(plugin, f"POS plugin {plugin!r} lacks required hooks: {', '.join(missing)}")
+        self.missing = tuple(missing)
