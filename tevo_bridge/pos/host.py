@@ -20,7 +20,7 @@ import structlog
 
 from tevo_bridge import PROJECT_NAME
 from tevo_bridge.pos import hookspecs
-from tevo_bridge.pos.discovery import PluginInfo, discover_plugins, load_plugin_class
+from tevo_bridge.pos.discovery import PluginInfo, discover_plugins, implemented_hooks, load_plugin_class
 from tevo_bridge.pos.errors import (
     PluginConfigError,
     PluginHookError,
@@ -154,6 +154,20 @@ class PluginHost:
         except Exception as exc:
             raise PluginStartError(name, exc) from exc
         return cls(name, plugin, budgets)
+
+    def add_listener(self, listener: object, name: str | None = None) -> None:
+        """Register one more ``pos_order_event`` implementation (a chat notifier, a metrics feed).
+
+        A listener implements nothing else: the POS hooks are ``firstresult``, and a second
+        implementation would silently answer for the active POS.
+        """
+        others = [h for h in implemented_hooks(listener) if h != "pos_order_event"]
+        if others:
+            raise ValueError(f"a listener may implement only pos_order_event, not {', '.join(others)}")
+        try:
+            self._pm.register(listener, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginHookError(name or type(listener).__name__, str(exc)) from exc
 
     def has_hook(self, hook: str) -> bool:
         """Whether the plugin implements ``hook`` (``pos_`` prefix optional)."""
