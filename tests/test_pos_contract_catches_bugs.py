@@ -161,7 +161,10 @@ def test_the_suite_fails_exactly_the_careless_plugins_bugs(failures: dict[str, s
         ("test_racing_holds_never_oversell", "8 racing holds of 3 of 10: "),
         ("test_repeating_a_hold_returns_the_same_hold_and_takes_nothing_more", "a replayed hold must not hold twice"),
         ("test_invoicing_an_order_twice_returns_the_first_invoice_and_sells_nothing_more", "replayed invoice: "),
-        ("test_an_invoice_consumes_its_hold_instead_of_taking_stock_twice", "hold + invoice of the same 2 tickets took 4"),
+        (
+            "test_an_invoice_consumes_its_hold_instead_of_taking_stock_twice",
+            "hold + invoice of the same 2 tickets took 4",
+        ),
         (
             "test_ticket_files_are_pdfs_with_one_page_per_seat",
             "seat -> text 'SEAT n' on its page: got {'5': '', '6': '5'}, expected {'5': '5', '6': '6'}",

@@ -35,7 +35,7 @@ def sections(guide: str) -> dict[str, tuple[str, str]]:
     """Hook name -> (argument list of its heading, body of its section)."""
     found = {}
     matches = list(HEADING_RE.finditer(guide))
-    for match, following in zip(matches, [*matches[1:], None]):
+    for match, following in zip(matches, [*matches[1:], None], strict=True):
         end = following.start() if following else guide.index("\n## ", match.end())
         found[match.group(1)] = (match.group(2), guide[match.end() : end])
     return found
@@ -69,7 +69,11 @@ def test_the_guide_documents_no_hook_that_does_not_exist(sections: dict[str, tup
 @pytest.mark.parametrize("hook", HOOKS)
 def test_each_spec_docstring_states_arguments_return_idempotency_and_budget(hook: str) -> None:
     doc = inspect.getdoc(getattr(hookspecs, hook)) or ""
-    stated = [part for part in ("Arguments:", "Returns:", "Idempotency:", f"Budget: {DEFAULT_BUDGETS[hook]:g} s") if part in doc]
+    stated = [
+        part
+        for part in ("Arguments:", "Returns:", "Idempotency:", f"Budget: {DEFAULT_BUDGETS[hook]:g} s")
+        if part in doc
+    ]
     assert stated == ["Arguments:", "Returns:", "Idempotency:", f"Budget: {DEFAULT_BUDGETS[hook]:g} s"]
 
 

@@ -9,8 +9,8 @@ from pos_stubs import HOLD, ITEM, FailingPos, HangingHoldPos, StubPos
 
 from tevo_bridge import hookimpl
 from tevo_bridge.pos.errors import PluginMissingHooks, PosError, PosTimeout
-from tevo_bridge.pos.host import PluginHost, resolve_budgets
 from tevo_bridge.pos.hookspecs import DEFAULT_BUDGETS
+from tevo_bridge.pos.host import PluginHost, resolve_budgets
 from tevo_bridge.pos.types import Availability, HoldResult, OrderEvent
 
 SHORT = {"hold": 0.05, "order_event": 0.05}

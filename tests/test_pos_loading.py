@@ -104,12 +104,21 @@ def test_a_plugin_lacking_required_hooks_is_refused_naming_them(fake_plugins: Pa
         PluginHost.load("without_holds", {})
     assert (raised.value.plugin, raised.value.missing) == (
         "without_holds",
-        ("pos_find_customer", "pos_create_customer", "pos_hold", "pos_release_hold", "pos_create_invoice", "pos_ticket_files"),
+        (
+            "pos_find_customer",
+            "pos_create_customer",
+            "pos_hold",
+            "pos_release_hold",
+            "pos_create_invoice",
+            "pos_ticket_files",
+        ),
     )
 
 
 def test_the_refusal_message_names_plugin_and_hooks(fake_plugins: Path) -> None:
-    with pytest.raises(PluginMissingHooks, match=r"'without_holds' lacks required hooks: pos_find_customer, .*pos_ticket_files"):
+    with pytest.raises(
+        PluginMissingHooks, match=r"'without_holds' lacks required hooks: pos_find_customer, .*pos_ticket_files"
+    ):
         PluginHost.load("without_holds", {})
 
 
@@ -149,7 +158,11 @@ def test_discovery_reports_missing_hooks_as_broken(fake_plugins: Path) -> None:
 
 def test_discovery_lists_the_hooks_of_a_good_plugin() -> None:
     info = _by_name("sqlite_pos")
-    assert (info.status, "pos_mobile_transfer" in info.hooks, info.distribution) == ("ok", True, "tevo-bridge-sqlite-pos")
+    assert (info.status, "pos_mobile_transfer" in info.hooks, info.distribution) == (
+        "ok",
+        True,
+        "tevo-bridge-sqlite-pos",
+    )
 
 
 def _run_plugins(active: str | None, as_json: bool) -> tuple[int, str]:
@@ -177,4 +190,3 @@ def test_plugins_command_fails_when_the_active_plugin_is_broken(fake_plugins: Pa
 def test_plugins_command_fails_when_the_active_plugin_is_not_installed() -> None:
     status, out = _run_plugins("nope_pos", as_json=False)
     assert (status, "'nope_pos' is not installed" in out) == (1, True)
-

@@ -132,9 +132,7 @@ class PluginHost:
         self._pool = WorkerPool(pool_size, name=f"pos-{name}")
 
     @classmethod
-    def load(
-        cls, name: str, config: Mapping[str, Any], budgets: Mapping[str, float] | None = None
-    ) -> PluginHost:
+    def load(cls, name: str, config: Mapping[str, Any], budgets: Mapping[str, float] | None = None) -> PluginHost:
         """Build the plugin installed under entry point ``name`` from its ``[plugins.<name>]`` table.
 
         Raises a ``PluginLoadError``: ``PluginNotFound`` (listing the installed names),

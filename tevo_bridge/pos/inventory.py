@@ -36,6 +36,7 @@ CSV_COLUMNS = (
     "transfer_source",
 )
 
+
 def timestamp(moment: datetime | None = None) -> str:
     """A time as a simple store keeps it: UTC and fixed width, so times compare correctly as text."""
     moment = moment or datetime.now(UTC)
@@ -190,4 +191,3 @@ class InventoryRow:
             transfer_links=tuple(text("transfer_links").split()),
             transfer_source=text("transfer_source") or None,
         )
-

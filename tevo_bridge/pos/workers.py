@@ -40,9 +40,7 @@ class WorkerPool:
                 raise RuntimeError("worker pool is closed")
             self._queue.put((future, fn, args, kwargs))
             if self._idle == 0 and len(self._threads) < self._size:
-                thread = threading.Thread(
-                    target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
-                )
+                thread = threading.Thread(target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True)
                 self._threads.append(thread)
                 thread.start()
             else:

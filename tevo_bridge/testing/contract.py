@@ -91,21 +91,36 @@ class PosContract:
         return {row.remote_id: row for row in pos_inventory}
 
     @staticmethod
-    def item(group: InventoryRow, quantity: int, *, order_id: int | None = None, price: Decimal | None = None,
-             seats: tuple[str, ...] | None = None) -> Item:
+    def item(
+        group: InventoryRow,
+        quantity: int,
+        *,
+        order_id: int | None = None,
+        price: Decimal | None = None,
+        seats: tuple[str, ...] | None = None,
+    ) -> Item:
         """An order line for ``quantity`` tickets of ``group`` at (by default) its minimum price."""
         return Item(
-            order_id=order_id, item_id=900000 + (order_id or 0), remote_id=group.remote_id, quantity=quantity,
+            order_id=order_id,
+            item_id=900000 + (order_id or 0),
+            remote_id=group.remote_id,
+            quantity=quantity,
             price=group.min_price if price is None else price,
             seats=group.seats[:quantity] if seats is None else seats,
-            event_name=group.event, section=group.section, row=group.row, format=group.format,
+            event_name=group.event,
+            section=group.section,
+            row=group.row,
+            format=group.format,
         )
 
     def order(self, order_id: int, *items: Item, global_id: str | None = None) -> Order:
         items = tuple(replace(i, order_id=order_id) for i in items)
         return Order(
-            order_id, Buyer("Office", 6, "Ticket Evolution"), items,
-            total=sum((i.price * i.quantity for i in items), Decimal(0)), global_id=global_id,
+            order_id,
+            Buyer("Office", 6, "Ticket Evolution"),
+            items,
+            total=sum((i.price * i.quantity for i in items), Decimal(0)),
+            global_id=global_id,
         )
 
     @staticmethod
@@ -127,7 +142,9 @@ class PosContract:
 
     # -- stock -----------------------------------------------------------------------------------
 
-    def test_a_fresh_store_has_every_group_on_hand(self, pos: PluginHost, pos_inventory: Sequence[InventoryRow]) -> None:
+    def test_a_fresh_store_has_every_group_on_hand(
+        self, pos: PluginHost, pos_inventory: Sequence[InventoryRow]
+    ) -> None:
         seen = {row.remote_id: self.available(pos, row.remote_id) for row in pos_inventory}
         expected = {row.remote_id: row.quantity for row in pos_inventory}
         assert seen == expected, f"pos_check_inventory on a fresh store: got {seen}, expected on-hand {expected}"
@@ -147,7 +164,9 @@ class PosContract:
     ) -> None:
         group = groups["88213"]
         decision = pos.call_sync("pos_accept_price", item=self.item(group, 2, price=group.min_price - Decimal("0.01")))
-        assert not decision.acceptable and decision.reason, f"a price under the minimum must be refused with a reason: {decision}"
+        assert not decision.acceptable and decision.reason, (
+            f"a price under the minimum must be refused with a reason: {decision}"
+        )
 
     def test_a_price_for_an_unknown_remote_id_is_refused(self, pos: PluginHost) -> None:
         decision = pos.call_sync("pos_accept_price", item=Item(None, 0, UNKNOWN_REMOTE_ID, 1, Decimal(1000)))
@@ -229,14 +248,18 @@ class PosContract:
         assert self.available(pos, group.remote_id) == group.quantity - 2, "a repeated release freed other tickets"
 
     def test_releasing_an_unknown_hold_returns_false(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
-        assert self.release(pos, "G-never", groups["90417"], 1) is False, "releasing a hold never made must return False"
+        assert self.release(pos, "G-never", groups["90417"], 1) is False, (
+            "releasing a hold never made must return False"
+        )
 
     def test_a_released_global_id_cannot_hold_again(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
         group = groups["90417"]
         self.hold(pos, "G-1", group, 3)
         self.release(pos, "G-1", group, 3)
         result = self.hold(pos, "G-1", group, 3)
-        assert (result.held, result.reason) == (False, "global_id_used"), f"holding a released global id again: {result}"
+        assert (result.held, result.reason) == (False, "global_id_used"), (
+            f"holding a released global id again: {result}"
+        )
 
     # -- invoices --------------------------------------------------------------------------------
 
@@ -291,7 +314,9 @@ class PosContract:
         item = Item(None, 1, UNKNOWN_REMOTE_ID, 1, Decimal(100))
         with pytest.raises(PosError) as raised:
             self.invoice(pos, self.order(1, item))
-        assert isinstance(raised.value.original, CannotSupply), f"expected UnknownRemoteId, got {raised.value.original!r}"
+        assert isinstance(raised.value.original, CannotSupply), (
+            f"expected UnknownRemoteId, got {raised.value.original!r}"
+        )
 
     def test_a_multi_item_invoice_is_all_or_nothing(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
         self.invoice(pos, self.order(1, self.item(groups["90422"], 1)))  # 90422 now has 3 of the 4 it needs
@@ -306,7 +331,9 @@ class PosContract:
         results = _race(CONCURRENCY, lambda i: self.hold(pos, f"G-race-{i}", group, 3))
         held = sum(isinstance(r, HoldResult) and r.held for r in results)
         remaining = self.available(pos, group.remote_id)
-        assert (held, remaining) == (3, 1), f"{CONCURRENCY} racing holds of 3 of 10: {held} held, {remaining} left; {results}"
+        assert (held, remaining) == (3, 1), (
+            f"{CONCURRENCY} racing holds of 3 of 10: {held} held, {remaining} left; {results}"
+        )
 
     def test_racing_invoices_never_oversell(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
         group = groups["90417"]
@@ -315,7 +342,8 @@ class PosContract:
         refused = sum(isinstance(r, PosError) and isinstance(r.original, CannotSupply) for r in results)
         remaining = self.available(pos, group.remote_id)
         assert (created, refused, remaining) == (3, CONCURRENCY - 3, 1), (
-            f"{CONCURRENCY} racing invoices of 3 of 10: {created} invoiced, {refused} refused, {remaining} left; {results}"
+            f"{CONCURRENCY} racing invoices of 3 of 10: {created} invoiced, {refused} refused, "
+            f"{remaining} left; {results}"
         )
 
     def test_racing_repeats_of_one_hold_hold_once(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:

@@ -39,30 +39,68 @@ def contract_inventory(pdf_dir: Path) -> list[InventoryRow]:
     Every group's ``min_price`` is below what the sample orders pay.
     """
     knicks = InventoryRow(
-        "88213", "Boston Celtics at New York Knicks", "Madison Square Garden", "2026-12-11T19:30:00Z",
-        "112", "8", ("5", "6", "7", "8"), 4, Decimal("200.00"),
+        "88213",
+        "Boston Celtics at New York Knicks",
+        "Madison Square Garden",
+        "2026-12-11T19:30:00Z",
+        "112",
+        "8",
+        ("5", "6", "7", "8"),
+        4,
+        Decimal("200.00"),
     )
     hamilton = InventoryRow(
-        "88507", "Hamilton", "Richard Rodgers Theatre", "2026-12-19T20:00:00Z",
-        "Orchestra", "K", ("105", "106", "107", "108", "109", "110"), 6, Decimal("350.00"),
+        "88507",
+        "Hamilton",
+        "Richard Rodgers Theatre",
+        "2026-12-19T20:00:00Z",
+        "Orchestra",
+        "K",
+        ("105", "106", "107", "108", "109", "110"),
+        6,
+        Decimal("350.00"),
     )
     lakers_seats = ("9", "10", "11", "12")
     return [
         with_ticket_pdf(knicks, pdf_dir),
         with_ticket_pdf(hamilton, pdf_dir, cover=False, advert=False),
         InventoryRow(
-            "91508", "Los Angeles Lakers at Golden State Warriors", "Chase Center", "2026-12-25T17:00:00Z",
-            "112", "14", lakers_seats, 4, Decimal("400.00"), format="TM_mobile",
+            "91508",
+            "Los Angeles Lakers at Golden State Warriors",
+            "Chase Center",
+            "2026-12-25T17:00:00Z",
+            "112",
+            "14",
+            lakers_seats,
+            4,
+            Decimal("400.00"),
+            format="TM_mobile",
             transfer_links=tuple(f"https://tickets.example/claim/91508-{seat}" for seat in lakers_seats),
             transfer_source="TM",
         ),
         InventoryRow(
-            "90417", "Philadelphia Eagles at Dallas Cowboys", "AT&T Stadium", "2027-01-03T15:25:00Z",
-            "C117", "12", tuple(str(s) for s in range(1, 11)), 10, Decimal("250.00"), format="Physical",
+            "90417",
+            "Philadelphia Eagles at Dallas Cowboys",
+            "AT&T Stadium",
+            "2027-01-03T15:25:00Z",
+            "C117",
+            "12",
+            tuple(str(s) for s in range(1, 11)),
+            10,
+            Decimal("250.00"),
+            format="Physical",
         ),
         InventoryRow(
-            "90422", "Philadelphia Eagles at Dallas Cowboys", "AT&T Stadium", "2027-01-03T15:25:00Z",
-            "C118", "14", ("7", "8", "9", "10"), 4, Decimal("250.00"), format="Physical",
+            "90422",
+            "Philadelphia Eagles at Dallas Cowboys",
+            "AT&T Stadium",
+            "2027-01-03T15:25:00Z",
+            "C118",
+            "14",
+            ("7", "8", "9", "10"),
+            4,
+            Decimal("250.00"),
+            format="Physical",
         ),
     ]
 
@@ -120,4 +158,3 @@ def seed_sqlite_pos(db_path: Path, pdf_dir: Path, groups: int, seed: int) -> lis
     with store.connect(db_path) as conn:
         store.upsert_ticket_groups(conn, rows)
     return rows
-

@@ -3,10 +3,10 @@
 import csv
 
 import pytest
+from tevo_bridge_csv_pos import CsvPos
 
 from tevo_bridge.pos.inventory import CSV_COLUMNS
 from tevo_bridge.testing.contract import PosContract
-from tevo_bridge_csv_pos import CsvPos
 
 
 class TestCsvPosContract(PosContract):

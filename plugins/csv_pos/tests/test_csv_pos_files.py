@@ -13,14 +13,24 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
-from tevo_bridge.pos.inventory import CSV_COLUMNS, InventoryRow
-from tevo_bridge.pos.types import Buyer, Hold, Item, Order
 from tevo_bridge_csv_pos import CsvPos
 from tevo_bridge_csv_pos.files import HOLDS, INVOICES
 
-GROUP = InventoryRow("TG-40", "Wicked", "Gershwin Theatre", "2026-12-05T14:00:00Z", "Orch", "C",
-                     tuple(str(n) for n in range(1, 41)), 40, Decimal("100"), format="Physical")
+from tevo_bridge.pos.inventory import CSV_COLUMNS, InventoryRow
+from tevo_bridge.pos.types import Buyer, Hold, Item, Order
+
+GROUP = InventoryRow(
+    "TG-40",
+    "Wicked",
+    "Gershwin Theatre",
+    "2026-12-05T14:00:00Z",
+    "Orch",
+    "C",
+    tuple(str(n) for n in range(1, 41)),
+    40,
+    Decimal("100"),
+    format="Physical",
+)
 TEVO = Buyer("Office", 6, "Ticket Evolution")
 
 # Each process tries 20 one-ticket holds of a 40-ticket group: 80 attempts for 40 tickets.
@@ -128,10 +138,14 @@ def test_a_hold_before_its_expiry_counts(pos: CsvPos) -> None:
 
 def test_the_plugin_creates_the_files_it_writes(directory: Path) -> None:
     CsvPos(CsvPos.Config(directory=directory))
-    assert sorted(p.name for p in directory.glob("*.csv")) == ["customers.csv", "holds.csv", "inventory.csv", "invoices.csv"]
+    assert sorted(p.name for p in directory.glob("*.csv")) == [
+        "customers.csv",
+        "holds.csv",
+        "inventory.csv",
+        "invoices.csv",
+    ]
 
 
 def test_the_plugin_refuses_a_folder_without_inventory(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="inventory.csv does not exist"):
         CsvPos(CsvPos.Config(directory=tmp_path))
-

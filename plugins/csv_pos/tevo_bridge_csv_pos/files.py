@@ -17,7 +17,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from tevo_bridge.pos.inventory import CSV_COLUMNS, InventoryRow, timestamp
+from tevo_bridge.pos.inventory import CSV_COLUMNS, InventoryRow
 
 INVENTORY = "inventory.csv"
 CUSTOMERS = "customers.csv"
@@ -30,8 +30,16 @@ COLUMNS: dict[str, Sequence[str]] = {
     HOLDS: ("global_id", "remote_id", "quantity", "state", "created_at", "expires_at"),
     # One row per invoice line, the invoice's own columns repeated: one sheet a person can filter.
     INVOICES: (
-        "invoice_id", "tevo_order_id", "global_id", "customer_id", "buyer", "total", "created_at",
-        "remote_id", "quantity", "price",
+        "invoice_id",
+        "tevo_order_id",
+        "global_id",
+        "customer_id",
+        "buyer",
+        "total",
+        "created_at",
+        "remote_id",
+        "quantity",
+        "price",
     ),
 }
 LOCK_FILE = ".tevo-bridge.lock"
@@ -48,7 +56,7 @@ class CsvFolder:
     def create_missing(self) -> None:
         """Give every file its header row; existing files are left alone."""
         with self.locked():
-            for name, columns in COLUMNS.items():
+            for name in COLUMNS:
                 if not (self.directory / name).exists():
                     self.write(name, [])
 

@@ -176,8 +176,10 @@ class CsvPos:
             for item in order.items:
                 needed[item.remote_id] += item.quantity
             hold = books.hold(order.global_id) if order.global_id is not None else None
-            if hold is not None and hold["state"] == "held" and any(
-                (i.remote_id, str(i.quantity)) == (hold["remote_id"], hold["quantity"]) for i in order.items
+            if (
+                hold is not None
+                and hold["state"] == "held"
+                and any((i.remote_id, str(i.quantity)) == (hold["remote_id"], hold["quantity"]) for i in order.items)
             ):
                 # The held tickets are already out of `available`; take only the rest from stock.
                 needed[hold["remote_id"]] -= int(hold["quantity"])

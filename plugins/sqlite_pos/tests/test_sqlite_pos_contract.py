@@ -1,9 +1,9 @@
 """The SQLite POS passes the POS contract suite."""
 
 import pytest
+from tevo_bridge_sqlite_pos import SqlitePos, store
 
 from tevo_bridge.testing.contract import PosContract
-from tevo_bridge_sqlite_pos import SqlitePos, store
 
 
 class TestSqlitePosContract(PosContract):

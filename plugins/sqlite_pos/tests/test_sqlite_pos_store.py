@@ -13,15 +13,25 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tevo_bridge_sqlite_pos import SqlitePos, store
+from tevo_bridge_sqlite_pos.cli import app
 from typer.testing import CliRunner
 
 from tevo_bridge.pos.inventory import CSV_COLUMNS, InventoryRow
 from tevo_bridge.pos.types import Hold, Item
-from tevo_bridge_sqlite_pos import SqlitePos, store
-from tevo_bridge_sqlite_pos.cli import app
 
-GROUP = InventoryRow("TG-50", "Wicked", "Gershwin Theatre", "2026-12-05T14:00:00Z", "Orch", "C",
-                     tuple(str(n) for n in range(1, 51)), 50, Decimal("100"), format="Physical")
+GROUP = InventoryRow(
+    "TG-50",
+    "Wicked",
+    "Gershwin Theatre",
+    "2026-12-05T14:00:00Z",
+    "Orch",
+    "C",
+    tuple(str(n) for n in range(1, 51)),
+    50,
+    Decimal("100"),
+    format="Physical",
+)
 
 # Each process tries 30 one-ticket holds of a 50-ticket group: 120 attempts for 50 tickets.
 HOLDER = textwrap.dedent(
@@ -62,7 +72,9 @@ def _available(pos: SqlitePos) -> int:
 
 def test_four_processes_racing_for_fifty_tickets_hold_exactly_fifty(database: Path, tmp_path: Path) -> None:
     procs = [
-        subprocess.Popen([sys.executable, "-c", HOLDER, str(database), str(tmp_path), str(n)], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(database), str(tmp_path), str(n)], stdout=subprocess.PIPE, text=True
+        )
         for n in range(4)
     ]
     deadline = time.monotonic() + 60

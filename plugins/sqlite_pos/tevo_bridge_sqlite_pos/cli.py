@@ -58,8 +58,13 @@ def show(database: Annotated[Path, typer.Argument(exists=True, dir_okay=False)])
     """Print stock (on hand, held, sold, available), holds and invoices."""
     now = timestamp()
     with store.connect(database) as conn:
-        events = {r["remote_id"]: tuple(r)[1:] for r in conn.execute("SELECT remote_id, event, section, row FROM ticket_groups")}
-        stock = [(s.remote_id, *events[s.remote_id], s.on_hand, s.held, s.sold, s.available) for s in store.stock(conn, now)]
+        events = {
+            r["remote_id"]: tuple(r)[1:]
+            for r in conn.execute("SELECT remote_id, event, section, row FROM ticket_groups")
+        }
+        stock = [
+            (s.remote_id, *events[s.remote_id], s.on_hand, s.held, s.sold, s.available) for s in store.stock(conn, now)
+        ]
         holds = [tuple(r) for r in conn.execute("SELECT * FROM holds ORDER BY created_at")]
         invoices = [
             tuple(r)
@@ -69,6 +74,8 @@ def show(database: Annotated[Path, typer.Argument(exists=True, dir_okay=False)])
                 " FROM invoices i LEFT JOIN invoice_lines l ON l.invoice_id = i.id GROUP BY i.id ORDER BY i.id"
             )
         ]
-    console.print(_table("Stock", ["remote_id", "event", "section", "row", "on hand", "held", "sold", "available"], stock))
+    console.print(
+        _table("Stock", ["remote_id", "event", "section", "row", "on hand", "held", "sold", "available"], stock)
+    )
     console.print(_table("Holds", ["global_id", "remote_id", "quantity", "state", "created", "expires"], holds))
     console.print(_table("Invoices", ["invoice", "TEvo order", "buyer", "total", "created", "lines"], invoices))

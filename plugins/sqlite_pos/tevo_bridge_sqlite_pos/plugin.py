@@ -93,7 +93,10 @@ class SqlitePos:
             conn.execute(
                 "INSERT INTO holds VALUES (?,?,?,'held',?,?)",
                 (
-                    hold.global_id, hold.remote_id, hold.quantity, now,
+                    hold.global_id,
+                    hold.remote_id,
+                    hold.quantity,
+                    now,
                     timestamp(hold.expires_at) if hold.expires_at else None,
                 ),
             )
@@ -142,8 +145,11 @@ class SqlitePos:
             cursor = conn.execute(
                 "INSERT INTO invoices (tevo_order_id, customer_id, buyer, total, created_at) VALUES (?,?,?,?,?)",
                 (
-                    order.order_id, int(customer.id) if customer else None,
-                    order.buyer.name or f"{order.buyer.type} {order.buyer.id}", str(order.total), now,
+                    order.order_id,
+                    int(customer.id) if customer else None,
+                    order.buyer.name or f"{order.buyer.type} {order.buyer.id}",
+                    str(order.total),
+                    now,
                 ),
             )
             invoice_id = cursor.lastrowid
