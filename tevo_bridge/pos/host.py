@@ -87,7 +87,7 @@ def _check_result(hook: str, result: Any) -> Any:
     if not isinstance(result, expected):
         names = " or ".join("None" if t is NoneType else t.__name__ for t in expected)
         raise TypeError(f"{hook} returned {type(result).__name__}, expected {names}")
-    if hook == "pos_ticket_files" and result is not None:
+    if hook == "pos_ticket_files" and isinstance(result, list):
         wrong = [type(f).__name__ for f in result if not isinstance(f, TicketFile)]
         if wrong:
             raise TypeError(f"pos_ticket_files returned a list holding {', '.join(wrong)}, expected TicketFile")

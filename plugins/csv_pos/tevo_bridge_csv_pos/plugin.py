@@ -195,7 +195,7 @@ class CsvPos:
             head = {
                 "invoice_id": invoice_id,
                 "tevo_order_id": str(order.order_id),
-                "global_id": order.global_id if hold is not None else "",
+                "global_id": hold["global_id"] if hold is not None else "",
                 "customer_id": customer.id if customer else "",
                 "buyer": order.buyer.name or f"{order.buyer.type} {order.buyer.id}",
                 "total": str(order.total),
