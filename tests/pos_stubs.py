@@ -92,6 +92,10 @@ class FailingPos(StubPos):
     def pos_accept_price(self, item: Item) -> PriceDecision:
         return {"acceptable": True}  # type: ignore[return-value]  # the bug under test
 
+    @hookimpl
+    def pos_find_customer(self, buyer: Buyer) -> Customer | None:
+        raise TimeoutError("POS API read timed out")
+
 
 class WithoutHolds:
     """Implements two hooks and forgets the rest."""

@@ -16,12 +16,12 @@ from types import ModuleType
 import pytest
 
 from tevo_bridge.pos import hookspecs
-from tevo_bridge.pos.hookspecs import DEFAULT_BUDGETS, OPTIONAL_HOOKS, REQUIRED_HOOKS
+from tevo_bridge.pos.hookspecs import ALL_HOOKS, DEFAULT_BUDGETS
 from tevo_bridge.pos.inventory import CSV_COLUMNS
 from tevo_bridge.testing.contract import PosContract
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
-HOOKS = REQUIRED_HOOKS + OPTIONAL_HOOKS
+HOOKS = ALL_HOOKS
 HEADING_RE = re.compile(r"^### (\w+)\(([^)]*)\)$", re.M)
 
 

@@ -9,11 +9,12 @@ from pos_stubs import HOLD, ITEM, FailingPos, HangingHoldPos, StubPos
 
 from tevo_bridge import hookimpl
 from tevo_bridge.pos.errors import PluginMissingHooks, PosError, PosTimeout
-from tevo_bridge.pos.hookspecs import DEFAULT_BUDGETS
+from tevo_bridge.pos.hookspecs import ALL_HOOKS, DEFAULT_BUDGETS
 from tevo_bridge.pos.host import PluginHost, resolve_budgets
-from tevo_bridge.pos.types import Availability, HoldResult, OrderEvent
+from tevo_bridge.pos.types import Availability, Buyer, HoldResult, OrderEvent
 
 SHORT = {"hold": 0.05, "order_event": 0.05}
+BUYER = Buyer("Client", 3381027, "Megan Alvarez")
 EVENT = OrderEvent(402117, "accepting", "checking", "all items in stock")
 
 
@@ -75,6 +76,16 @@ async def test_a_plugin_exception_is_wrapped_with_its_message(make_pos_host) -> 
     with pytest.raises(PosError, match="pos_check_inventory: ConnectionError: POS server at 10.0.0.5") as raised:
         await host.check_inventory(ITEM)
     assert isinstance(raised.value.original, ConnectionError)
+
+
+@pytest.mark.parametrize("sync", [False, True])
+async def test_a_plugins_own_timeout_error_is_a_pos_error_not_a_budget_overrun(make_pos_host, sync: bool) -> None:
+    host = make_pos_host(FailingPos())
+    with pytest.raises(PosError, match="TimeoutError: POS API read timed out"):
+        if sync:
+            host.call_sync("pos_find_customer", buyer=BUYER)
+        else:
+            await host.find_customer(BUYER)
 
 
 async def test_a_wrongly_typed_answer_is_a_pos_error(make_pos_host) -> None:
@@ -178,6 +189,4 @@ def test_a_non_positive_budget_is_refused() -> None:
 
 
 def test_every_hook_has_a_default_budget() -> None:
-    from tevo_bridge.pos.hookspecs import OPTIONAL_HOOKS, REQUIRED_HOOKS
-
-    assert set(DEFAULT_BUDGETS) == set(REQUIRED_HOOKS + OPTIONAL_HOOKS)
+    assert set(DEFAULT_BUDGETS) == set(ALL_HOOKS)

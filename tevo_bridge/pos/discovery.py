@@ -15,12 +15,11 @@ import pluggy
 
 from tevo_bridge import PROJECT_NAME
 from tevo_bridge.pos.errors import PluginImportError, PluginNotFound
-from tevo_bridge.pos.hookspecs import OPTIONAL_HOOKS, REQUIRED_HOOKS
+from tevo_bridge.pos.hookspecs import ALL_HOOKS, REQUIRED_HOOKS
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "discover_plugins", "implemented_hooks", "load_plugin_class"]
 
 ENTRY_POINT_GROUP = PROJECT_NAME
-_KNOWN_HOOKS = frozenset(REQUIRED_HOOKS + OPTIONAL_HOOKS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +66,7 @@ def _problem(plugin: Any) -> str | None:
     if not isinstance(plugin, type):
         return f"entry point names {type(plugin).__name__} {plugin!r}, not a plugin class"
     hooks = implemented_hooks(plugin)
-    unknown = sorted(h for h in hooks if h not in _KNOWN_HOOKS)
+    unknown = sorted(h for h in hooks if h not in ALL_HOOKS)
     if unknown:
         return f"unknown hooks: {', '.join(unknown)}"
     missing = [h for h in REQUIRED_HOOKS if h not in hooks]

@@ -52,6 +52,13 @@ REQUIRED_HOOKS: Final = (
 )
 #: Hooks a plugin may leave out; the host then reports ``has_hook(name) is False``.
 OPTIONAL_HOOKS: Final = ("pos_mobile_transfer", "pos_order_event")
+ALL_HOOKS: Final = REQUIRED_HOOKS + OPTIONAL_HOOKS
+
+
+def hook_name(name: str) -> str:
+    """The spec name for ``name``, which config and callers may give without the ``pos_`` prefix."""
+    return name if name.startswith("pos_") else f"pos_{name}"
+
 
 #: Seconds each hook may run before the caller gets ``PosTimeout``. ``pos_hold`` is tight because
 #: TEvo's buyer waits at checkout and expects an answer within 5 s on average (TEVO_API.md §7.1).

@@ -30,7 +30,7 @@ from tevo_bridge.pos.errors import (
     PosError,
     PosTimeout,
 )
-from tevo_bridge.pos.hookspecs import DEFAULT_BUDGETS, OPTIONAL_HOOKS, REQUIRED_HOOKS
+from tevo_bridge.pos.hookspecs import ALL_HOOKS, DEFAULT_BUDGETS, REQUIRED_HOOKS, hook_name
 from tevo_bridge.pos.types import (
     Availability,
     Buyer,
@@ -73,7 +73,7 @@ def resolve_budgets(overrides: Mapping[str, float] | None) -> Mapping[str, float
     """The default budgets with ``overrides`` applied; keys may omit the ``pos_`` prefix."""
     budgets = dict(DEFAULT_BUDGETS)
     for key, seconds in (overrides or {}).items():
-        hook = key if key.startswith("pos_") else f"pos_{key}"
+        hook = hook_name(key)
         if hook not in budgets:
             raise ValueError(f"unknown hook {key!r} in POS budgets (known: {', '.join(sorted(budgets))})")
         if not seconds > 0:
@@ -169,8 +169,8 @@ class PluginHost:
 
     def has_hook(self, hook: str) -> bool:
         """Whether the plugin implements ``hook`` (``pos_`` prefix optional)."""
-        hook = hook if hook.startswith("pos_") else f"pos_{hook}"
-        if hook not in REQUIRED_HOOKS + OPTIONAL_HOOKS:
+        hook = hook_name(hook)
+        if hook not in ALL_HOOKS:
             raise ValueError(f"unknown POS hook {hook!r}")
         return bool(getattr(self._pm.hook, hook).get_hookimpls())
 
@@ -191,10 +191,13 @@ class PluginHost:
     def call_sync(self, hook: str, **kwargs: Any) -> Any:
         """Call ``hook`` from plain synchronous code (the CLI, tests) with the same budget and errors."""
         future = self._submit(hook, kwargs)
+        # Wait, then look: `future.result(timeout)` would confuse a plugin's own TimeoutError
+        # (a POS API that timed out) with this budget running out.
+        done, _ = concurrent.futures.wait([future], timeout=self.budgets[hook])
+        if not done:
+            raise self._timeout(hook, future)
         try:
-            return future.result(timeout=self.budgets[hook])
-        except concurrent.futures.TimeoutError:
-            raise self._timeout(hook, future) from None
+            return future.result()
         except Exception as exc:
             raise PosError(hook, exc) from exc
 
