@@ -91,22 +91,15 @@ class PosContract:
         return {row.remote_id: row for row in pos_inventory}
 
     @staticmethod
-    def item(
-        group: InventoryRow,
-        quantity: int,
-        *,
-        order_id: int | None = None,
-        price: Decimal | None = None,
-        seats: tuple[str, ...] | None = None,
-    ) -> Item:
-        """An order line for ``quantity`` tickets of ``group`` at (by default) its minimum price."""
+    def item(group: InventoryRow, quantity: int, *, price: Decimal | None = None) -> Item:
+        """``quantity`` tickets of ``group`` at (by default) its minimum price; ``order`` sets the order id."""
         return Item(
-            order_id=order_id,
-            item_id=900000 + (order_id or 0),
+            order_id=None,
+            item_id=900001,
             remote_id=group.remote_id,
             quantity=quantity,
             price=group.min_price if price is None else price,
-            seats=group.seats[:quantity] if seats is None else seats,
+            seats=group.seats[:quantity],
             event_name=group.event,
             section=group.section,
             row=group.row,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, DirectoryPath
 
 from tevo_bridge import hookimpl
-from tevo_bridge.pos.errors import OutOfStock, UnknownRemoteId
 from tevo_bridge.pos.inventory import InventoryRow, timestamp
+from tevo_bridge.pos.rules import answer_hold, check_supply, tickets_to_take
 from tevo_bridge.pos.types import (
     Availability,
     Buyer,
@@ -127,18 +126,15 @@ class CsvPos:
             books = _Books.read(self.folder, now)
             count = books.available(hold.remote_id)
             previous = books.hold(hold.global_id)
-            if previous is not None:
-                same = (previous["remote_id"], previous["quantity"]) == (hold.remote_id, str(hold.quantity))
-                if same and previous["state"] == "held":
-                    return HoldResult(True, hold.global_id, count)
-                return HoldResult(False, hold.global_id, count, "global_id_used")
-            group = books.inventory.get(hold.remote_id)
-            if group is None or count is None:
-                return HoldResult(False, available=0, reason="unknown_remote_id")
-            if hold.price is not None and not group.price_decision(hold.price).acceptable:
-                return HoldResult(False, available=count, reason="price_not_acceptable")
-            if hold.quantity > count:
-                return HoldResult(False, available=count, reason="insufficient_quantity")
+            answer = answer_hold(
+                hold,
+                books.inventory.get(hold.remote_id),
+                count,
+                None if previous is None else (previous["remote_id"], int(previous["quantity"]), previous["state"]),
+            )
+            if answer is not None:
+                return answer
+            assert count is not None  # answer_hold refuses an unknown group
             books.holds.append(
                 {
                     "global_id": hold.global_id,
@@ -172,30 +168,18 @@ class CsvPos:
             done = next((r for r in books.invoices if r["tevo_order_id"] == str(order.order_id)), None)
             if done is not None:
                 return Invoice(done["invoice_id"], created=False)
-            needed = Counter[str]()
-            for item in order.items:
-                needed[item.remote_id] += item.quantity
             hold = books.hold(order.global_id) if order.global_id is not None else None
-            if (
-                hold is not None
-                and hold["state"] == "held"
-                and any((i.remote_id, str(i.quantity)) == (hold["remote_id"], hold["quantity"]) for i in order.items)
-            ):
-                # The held tickets are already out of `available`; take only the rest from stock.
-                needed[hold["remote_id"]] -= int(hold["quantity"])
-            else:
-                hold = None
-            for remote_id, quantity in needed.items():
-                count = books.available(remote_id)
-                if count is None:
-                    raise UnknownRemoteId(remote_id)
-                if quantity > count:
-                    raise OutOfStock(remote_id, quantity, count)
+            held = hold if hold is not None and hold["state"] == "held" else None
+            needed, consumes = tickets_to_take(
+                order, None if held is None else (held["remote_id"], int(held["quantity"]))
+            )
+            consumed = held if consumes else None
+            check_supply(needed, books.available)
             invoice_id = f"INV-{_next_id(books.invoices, 'invoice_id', 'INV-')}"
             head = {
                 "invoice_id": invoice_id,
                 "tevo_order_id": str(order.order_id),
-                "global_id": hold["global_id"] if hold is not None else "",
+                "global_id": consumed["global_id"] if consumed is not None else "",
                 "customer_id": customer.id if customer else "",
                 "buyer": order.buyer.name or f"{order.buyer.type} {order.buyer.id}",
                 "total": str(order.total),
@@ -208,8 +192,8 @@ class CsvPos:
             # Invoices first: if the process dies before holds.csv is rewritten, reading derives
             # the hold's "invoiced" state from the invoice, so the tickets are never counted free.
             self.folder.write(INVOICES, [*books.invoices, *lines])
-            if hold is not None:
-                hold["state"] = "invoiced"
+            if consumed is not None:
+                consumed["state"] = "invoiced"
                 self.folder.write(HOLDS, books.holds)
         return Invoice(invoice_id, created=True)
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, FilePath
 
 from tevo_bridge import hookimpl
-from tevo_bridge.pos.errors import OutOfStock, UnknownRemoteId
 from tevo_bridge.pos.inventory import timestamp
+from tevo_bridge.pos.rules import answer_hold, check_supply, tickets_to_take
 from tevo_bridge.pos.types import (
     Availability,
     Buyer,
@@ -76,20 +75,15 @@ class SqlitePos:
         now = timestamp()
         with store.connect(self.database) as conn, store.write_transaction(conn):
             store.expire_holds(conn, now)
-            previous = conn.execute("SELECT * FROM holds WHERE global_id = ?", (hold.global_id,)).fetchone()
+            previous = conn.execute(
+                "SELECT remote_id, quantity, state FROM holds WHERE global_id = ?", (hold.global_id,)
+            ).fetchone()
             count = store.available(conn, hold.remote_id, now)
-            if previous is not None:
-                same = (previous["remote_id"], previous["quantity"]) == (hold.remote_id, hold.quantity)
-                if same and previous["state"] == "held":
-                    return HoldResult(True, hold.global_id, count)
-                return HoldResult(False, hold.global_id, count, "global_id_used")
             group = store.ticket_group(conn, hold.remote_id)
-            if group is None or count is None:
-                return HoldResult(False, available=0, reason="unknown_remote_id")
-            if hold.price is not None and not group.price_decision(hold.price).acceptable:
-                return HoldResult(False, available=count, reason="price_not_acceptable")
-            if hold.quantity > count:
-                return HoldResult(False, available=count, reason="insufficient_quantity")
+            answer = answer_hold(hold, group, count, None if previous is None else tuple(previous))
+            if answer is not None:
+                return answer
+            assert count is not None  # answer_hold refuses an unknown group
             conn.execute(
                 "INSERT INTO holds VALUES (?,?,?,'held',?,?)",
                 (
@@ -121,27 +115,11 @@ class SqlitePos:
             done = conn.execute("SELECT id FROM invoices WHERE tevo_order_id = ?", (order.order_id,)).fetchone()
             if done is not None:
                 return Invoice(f"INV-{done['id']}", created=False)
-            needed = Counter[str]()
-            for item in order.items:
-                needed[item.remote_id] += item.quantity
-            hold = None
-            if order.global_id is not None:
-                hold = conn.execute(
-                    "SELECT * FROM holds WHERE global_id = ? AND state = 'held'", (order.global_id,)
-                ).fetchone()
-                if hold is not None and any(
-                    (i.remote_id, i.quantity) == (hold["remote_id"], hold["quantity"]) for i in order.items
-                ):
-                    # The held tickets are already out of `available`; take only the rest from stock.
-                    needed[hold["remote_id"]] -= hold["quantity"]
-                else:
-                    hold = None
-            for remote_id, quantity in needed.items():
-                count = store.available(conn, remote_id, now)
-                if count is None:
-                    raise UnknownRemoteId(remote_id)
-                if quantity > count:
-                    raise OutOfStock(remote_id, quantity, count)
+            held = conn.execute(
+                "SELECT remote_id, quantity FROM holds WHERE global_id = ? AND state = 'held'", (order.global_id,)
+            ).fetchone()
+            needed, consumes_hold = tickets_to_take(order, None if held is None else tuple(held))
+            check_supply(needed, lambda remote_id: store.available(conn, remote_id, now))
             cursor = conn.execute(
                 "INSERT INTO invoices (tevo_order_id, customer_id, buyer, total, created_at) VALUES (?,?,?,?,?)",
                 (
@@ -157,8 +135,8 @@ class SqlitePos:
                 "INSERT INTO invoice_lines VALUES (?,?,?,?)",
                 [(invoice_id, i.remote_id, i.quantity, str(i.price)) for i in order.items],
             )
-            if hold is not None:
-                conn.execute("UPDATE holds SET state = 'invoiced' WHERE global_id = ?", (hold["global_id"],))
+            if consumes_hold:
+                conn.execute("UPDATE holds SET state = 'invoiced' WHERE global_id = ?", (order.global_id,))
         return Invoice(f"INV-{invoice_id}", created=True)
 
     @hookimpl
