@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -172,6 +173,18 @@ def run(config: ConfigOption = None) -> None:
         serve(settings)
     except PluginLoadError as exc:
         fail(f"error: POS plugin {settings.pos.plugin!r} cannot be used: {exc}")
+
+
+@app.command()
+def plugins(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
+    """Installed POS plugins: version, hooks, status (broken ones show their error)."""
+    from tevo_bridge.pos.cli import plugins_command
+
+    active = settings_or_exit(config).pos.plugin if config or os.environ.get("TEVO_BRIDGE_CONFIG") else None
+    raise typer.Exit(plugins_command(active, as_json))
 
 
 orders_app = typer.Typer(help="Look at and act on the orders the daemon knows.", no_args_is_help=True)

@@ -47,6 +47,7 @@ TransferType = Literal["TMMobileLink", "TMMobile", "FlashSeats", "Eticket"]
 #: TEvo's ``mobile_transfer_type`` values (TEVO_API.md §5.6).
 TRANSFER_TYPES: Final = frozenset({"TMMobileLink", "TMMobile", "FlashSeats", "Eticket"})
 
+
 @dataclass(frozen=True, slots=True)
 class Item:
     """One line of a TEvo order, or the tickets an Order Integration hold asks for.

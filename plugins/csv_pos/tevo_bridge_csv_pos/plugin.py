@@ -1,0 +1,208 @@
+"""CsvPos: the POS hooks over a folder of CSV files (see ``files``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, DirectoryPath
+
+from tevo_bridge import hookimpl
+from tevo_bridge.pos.inventory import InventoryRow, timestamp
+from tevo_bridge.pos.rules import answer_hold, check_supply, tickets_to_take
+from tevo_bridge.pos.types import (
+    Availability,
+    Buyer,
+    Customer,
+    Hold,
+    HoldResult,
+    Invoice,
+    Item,
+    MobileTransfer,
+    Order,
+    PriceDecision,
+    TicketFile,
+)
+from tevo_bridge_csv_pos.files import CUSTOMERS, HOLDS, INVENTORY, INVOICES, CsvFolder, Record
+
+
+@dataclass
+class _Books:
+    """Everything the stock arithmetic needs, read in one go under the folder's lock."""
+
+    inventory: dict[str, InventoryRow]
+    holds: list[Record]
+    invoices: list[Record]
+
+    @classmethod
+    def read(cls, folder: CsvFolder, now: str) -> _Books:
+        books = cls(folder.inventory(), folder.read(HOLDS), folder.read(INVOICES))
+        invoiced = {r["global_id"] for r in books.invoices if r["global_id"]}
+        for hold in books.holds:
+            if hold["state"] != "held":
+                continue
+            # invoices.csv is written before holds.csv: a crash between the two leaves a hold
+            # "held" whose invoice exists. The invoice is the truth.
+            if hold["global_id"] in invoiced:
+                hold["state"] = "invoiced"
+            elif hold["expires_at"] and hold["expires_at"] <= now:
+                hold["state"] = "expired"
+        return books
+
+    def hold(self, global_id: str) -> Record | None:
+        return next((h for h in self.holds if h["global_id"] == global_id), None)
+
+    def available(self, remote_id: str) -> int | None:
+        group = self.inventory.get(remote_id)
+        if group is None:
+            return None
+        held = sum(int(h["quantity"]) for h in self.holds if h["remote_id"] == remote_id and h["state"] == "held")
+        sold = sum(int(r["quantity"]) for r in self.invoices if r["remote_id"] == remote_id)
+        return max(0, group.quantity - held - sold)
+
+
+def _next_id(records: list[Record], column: str, prefix: str = "") -> int:
+    return max((int(r[column].removeprefix(prefix)) for r in records if r[column]), default=0) + 1
+
+
+class CsvPos:
+    """A POS kept in ``inventory.csv`` (the seller's), ``customers.csv``, ``holds.csv`` and ``invoices.csv``."""
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        #: The folder holding ``inventory.csv``; the other files are created in it when missing.
+        directory: DirectoryPath
+
+    def __init__(self, config: Config) -> None:
+        self.folder = CsvFolder(config.directory)
+        if not (config.directory / INVENTORY).is_file():
+            raise FileNotFoundError(f"{config.directory / INVENTORY} does not exist: the POS has no stock")
+        self.folder.create_missing()
+
+    def _group(self, remote_id: str) -> InventoryRow | None:
+        with self.folder.locked():
+            return self.folder.inventory().get(remote_id)
+
+    @hookimpl
+    def pos_check_inventory(self, item: Item) -> Availability:
+        with self.folder.locked():
+            count = _Books.read(self.folder, timestamp()).available(item.remote_id)
+        return Availability(item.remote_id, count or 0, known=count is not None)
+
+    @hookimpl
+    def pos_accept_price(self, item: Item) -> PriceDecision:
+        group = self._group(item.remote_id)
+        if group is None:
+            return PriceDecision(False, f"remote_id {item.remote_id!r} is not in the POS")
+        return group.price_decision(item.price)
+
+    @hookimpl
+    def pos_find_customer(self, buyer: Buyer) -> Customer | None:
+        with self.folder.locked():
+            customers = self.folder.read(CUSTOMERS)
+        found = next((c for c in customers if c["tevo_client_id"] == str(buyer.id)), None)
+        return None if found is None else Customer(found["id"], found["name"])
+
+    @hookimpl
+    def pos_create_customer(self, buyer: Buyer) -> Customer:
+        with self.folder.locked():
+            customers = self.folder.read(CUSTOMERS)
+            found = next((c for c in customers if c["tevo_client_id"] == str(buyer.id)), None)
+            if found is None:
+                found = {
+                    "id": str(_next_id(customers, "id")),
+                    "tevo_client_id": str(buyer.id),
+                    "name": buyer.name,
+                    "email": buyer.email or "",
+                    "phone": buyer.phone or "",
+                }
+                self.folder.write(CUSTOMERS, [*customers, found])
+        return Customer(found["id"], found["name"])
+
+    @hookimpl
+    def pos_hold(self, hold: Hold) -> HoldResult:
+        now = timestamp()
+        with self.folder.locked():
+            books = _Books.read(self.folder, now)
+            count = books.available(hold.remote_id)
+            previous = books.hold(hold.global_id)
+            answer = answer_hold(
+                hold,
+                books.inventory.get(hold.remote_id),
+                count,
+                None if previous is None else (previous["remote_id"], int(previous["quantity"]), previous["state"]),
+            )
+            if answer is not None:
+                return answer
+            assert count is not None  # answer_hold refuses an unknown group
+            books.holds.append(
+                {
+                    "global_id": hold.global_id,
+                    "remote_id": hold.remote_id,
+                    "quantity": str(hold.quantity),
+                    "state": "held",
+                    "created_at": now,
+                    "expires_at": timestamp(hold.expires_at) if hold.expires_at else "",
+                }
+            )
+            self.folder.write(HOLDS, books.holds)
+        return HoldResult(True, hold.global_id, count - hold.quantity)
+
+    @hookimpl
+    def pos_release_hold(self, hold: Hold) -> bool:
+        with self.folder.locked():
+            books = _Books.read(self.folder, timestamp())
+            found = books.hold(hold.global_id)
+            # Only a held hold is freed: an invoiced one stays invoiced, its tickets stay sold.
+            if found is None or found["state"] != "held":
+                return False
+            found["state"] = "released"
+            self.folder.write(HOLDS, books.holds)
+        return True
+
+    @hookimpl
+    def pos_create_invoice(self, order: Order, customer: Customer | None) -> Invoice:
+        now = timestamp()
+        with self.folder.locked():
+            books = _Books.read(self.folder, now)
+            done = next((r for r in books.invoices if r["tevo_order_id"] == str(order.order_id)), None)
+            if done is not None:
+                return Invoice(done["invoice_id"], created=False)
+            hold = books.hold(order.global_id) if order.global_id is not None else None
+            held = hold if hold is not None and hold["state"] == "held" else None
+            needed, consumes = tickets_to_take(
+                order, None if held is None else (held["remote_id"], int(held["quantity"]))
+            )
+            consumed = held if consumes else None
+            check_supply(needed, books.available)
+            invoice_id = f"INV-{_next_id(books.invoices, 'invoice_id', 'INV-')}"
+            head = {
+                "invoice_id": invoice_id,
+                "tevo_order_id": str(order.order_id),
+                "global_id": consumed["global_id"] if consumed is not None else "",
+                "customer_id": customer.id if customer else "",
+                "buyer": order.buyer.name or f"{order.buyer.type} {order.buyer.id}",
+                "total": str(order.total),
+                "created_at": now,
+            }
+            lines = [
+                {**head, "remote_id": i.remote_id, "quantity": str(i.quantity), "price": str(i.price)}
+                for i in order.items
+            ]
+            # Invoices first: if the process dies before holds.csv is rewritten, reading derives
+            # the hold's "invoiced" state from the invoice, so the tickets are never counted free.
+            self.folder.write(INVOICES, [*books.invoices, *lines])
+            if consumed is not None:
+                consumed["state"] = "invoiced"
+                self.folder.write(HOLDS, books.holds)
+        return Invoice(invoice_id, created=True)
+
+    @hookimpl
+    def pos_ticket_files(self, order: Order, item: Item) -> list[TicketFile] | None:
+        group = self._group(item.remote_id)
+        return None if group is None else group.ticket_files(item, self.folder.directory)
+
+    @hookimpl
+    def pos_mobile_transfer(self, order: Order, item: Item) -> MobileTransfer | None:
+        group = self._group(item.remote_id)
+        return None if group is None else group.mobile_transfer(item)

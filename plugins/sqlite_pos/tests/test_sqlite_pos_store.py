@@ -1,0 +1,153 @@
+"""What the SQLite POS does beyond the contract: several processes, hold expiry, its command."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from tevo_bridge_sqlite_pos import SqlitePos, store
+from tevo_bridge_sqlite_pos.cli import app
+from typer.testing import CliRunner
+
+from tevo_bridge.pos.inventory import CSV_COLUMNS, InventoryRow
+from tevo_bridge.pos.types import Hold, Item
+
+GROUP = InventoryRow(
+    "TG-50",
+    "Wicked",
+    "Gershwin Theatre",
+    "2026-12-05T14:00:00Z",
+    "Orch",
+    "C",
+    tuple(str(n) for n in range(1, 51)),
+    50,
+    Decimal("100"),
+    format="Physical",
+)
+
+# Each process tries 30 one-ticket holds of a 50-ticket group: 120 attempts for 50 tickets.
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from tevo_bridge.pos.types import Hold
+    from tevo_bridge_sqlite_pos import SqlitePos
+
+    database, folder, n = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    pos = SqlitePos(SqlitePos.Config(database=database))
+    (folder / f"ready-{n}").touch()
+    while not (folder / "go").exists():
+        time.sleep(0.005)
+    held = sum(pos.pos_hold(hold=Hold(f"G-{n}-{i}", "TG-50", 1)).held for i in range(30))
+    print(held)
+    """
+)
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "pos.sqlite3"
+    store.init_db(path)
+    with store.connect(path) as conn:
+        store.upsert_ticket_groups(conn, [GROUP])
+    return path
+
+
+@pytest.fixture
+def pos(database: Path) -> SqlitePos:
+    return SqlitePos(SqlitePos.Config(database=database))
+
+
+def _available(pos: SqlitePos) -> int:
+    return pos.pos_check_inventory(item=Item(None, 1, "TG-50", 1, Decimal(100))).available
+
+
+def test_four_processes_racing_for_fifty_tickets_hold_exactly_fifty(database: Path, tmp_path: Path) -> None:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(database), str(tmp_path), str(n)], stdout=subprocess.PIPE, text=True
+        )
+        for n in range(4)
+    ]
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"ready-{n}").exists() for n in range(4)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (tmp_path / "go").touch()
+    held = [int(p.communicate(timeout=60)[0]) for p in procs]
+    with sqlite3.connect(database) as conn:
+        rows = conn.execute("SELECT COUNT(*), SUM(quantity) FROM holds WHERE state = 'held'").fetchone()
+    assert (sum(held), rows) == (50, (50, 50))
+
+
+def test_the_database_is_in_wal_mode_so_readers_never_wait_for_the_daemon(database: Path) -> None:
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_hold_past_its_expiry_no_longer_counts(pos: SqlitePos) -> None:
+    pos.pos_hold(hold=Hold("G-old", "TG-50", 5, expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    assert _available(pos) == 50
+
+
+def test_a_hold_before_its_expiry_counts(pos: SqlitePos) -> None:
+    pos.pos_hold(hold=Hold("G-new", "TG-50", 5, expires_at=datetime.now(UTC) + timedelta(minutes=15)))
+    assert _available(pos) == 45
+
+
+def test_an_expired_hold_is_marked_expired_and_cannot_be_released(pos: SqlitePos, database: Path) -> None:
+    pos.pos_hold(hold=Hold("G-old", "TG-50", 5, expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    released = pos.pos_release_hold(hold=Hold("G-old", "TG-50", 5))
+    with sqlite3.connect(database) as conn:
+        state = conn.execute("SELECT state FROM holds WHERE global_id = 'G-old'").fetchone()[0]
+    assert (released, state) == (False, "expired")
+
+
+def test_reimporting_a_group_keeps_its_holds(pos: SqlitePos, database: Path) -> None:
+    pos.pos_hold(hold=Hold("G-1", "TG-50", 5))
+    with store.connect(database) as conn:
+        store.upsert_ticket_groups(conn, [GROUP])
+    assert _available(pos) == 45
+
+
+def test_the_plugin_refuses_a_database_that_does_not_exist(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="database"):
+        SqlitePos.Config(database=tmp_path / "typo.sqlite3")
+
+
+# -- tevo-bridge-sqlite-pos ---------------------------------------------------------------------
+
+
+def _inventory_csv(path: Path, rows: list[InventoryRow]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(row.to_csv() for row in rows)
+    return path
+
+
+def test_the_command_initialises_imports_and_shows_stock(tmp_path: Path) -> None:
+    runner = CliRunner()
+    database = tmp_path / "new.sqlite3"
+    csv_file = _inventory_csv(tmp_path / "inventory.csv", [GROUP])
+    assert runner.invoke(app, ["init", str(database)]).exit_code == 0
+    assert runner.invoke(app, ["import", str(database), str(csv_file)]).exit_code == 0
+    SqlitePos(SqlitePos.Config(database=database)).pos_hold(hold=Hold("G-1", "TG-50", 4))
+    shown = runner.invoke(app, ["show", str(database)], env={"COLUMNS": "200"})
+    assert "│ TG-50     │ Wicked │ Orch    │ C   │ 50      │ 4    │ 0    │ 46        │" in shown.output
+
+
+def test_the_command_reports_a_bad_inventory_row_by_column(tmp_path: Path) -> None:
+    csv_file = tmp_path / "inventory.csv"
+    csv_file.write_text("remote_id,quantity\nTG-1,four\n")
+    result = CliRunner().invoke(app, ["import", str(tmp_path / "pos.sqlite3"), str(csv_file)])
+    assert (result.exit_code, "TG-1: quantity 'four' is not a whole number" in result.output) == (1, True)

@@ -1,0 +1,81 @@
+"""``tevo-bridge-sqlite-pos``: create the database, import inventory from CSV, show what is in it."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tevo_bridge.pos.inventory import InventoryRow, timestamp
+from tevo_bridge_sqlite_pos import store
+
+app = typer.Typer(help="The SQLite sample POS of tevo-bridge.", no_args_is_help=True)
+console = Console()
+
+Database = Annotated[Path, typer.Argument(help="The POS database file.")]
+
+
+@app.command()
+def init(database: Database) -> None:
+    """Create the database and its tables (safe to run again)."""
+    store.init_db(database)
+    console.print(f"initialised {database}")
+
+
+@app.command("import")
+def import_csv(
+    database: Database,
+    csv_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Inventory CSV to import.")],
+) -> None:
+    """Add or update ticket groups from a CSV (columns as tevo_bridge.pos.inventory.CSV_COLUMNS)."""
+    with csv_file.open(newline="", encoding="utf-8") as f:
+        try:
+            rows = [InventoryRow.from_csv(record) for record in csv.DictReader(f)]
+        except ValueError as exc:
+            console.print(f"[red]{csv_file}: {exc}[/]")
+            raise typer.Exit(1) from None
+    store.init_db(database)
+    with store.connect(database) as conn:
+        count = store.upsert_ticket_groups(conn, rows)
+    console.print(f"imported {count} ticket groups into {database}")
+
+
+def _table(title: str, columns: list[str], rows: list[tuple[object, ...]]) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    return table
+
+
+@app.command()
+def show(database: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Print stock (on hand, held, sold, available), holds and invoices."""
+    now = timestamp()
+    with store.connect(database) as conn:
+        events = {
+            r["remote_id"]: tuple(r)[1:]
+            for r in conn.execute("SELECT remote_id, event, section, row FROM ticket_groups")
+        }
+        stock = [
+            (s.remote_id, *events[s.remote_id], s.on_hand, s.held, s.sold, s.available) for s in store.stock(conn, now)
+        ]
+        holds = [tuple(r) for r in conn.execute("SELECT * FROM holds ORDER BY created_at")]
+        invoices = [
+            tuple(r)
+            for r in conn.execute(
+                "SELECT 'INV-' || i.id, i.tevo_order_id, i.buyer, i.total, i.created_at,"
+                " group_concat(l.remote_id || ' x' || l.quantity, ', ')"
+                " FROM invoices i LEFT JOIN invoice_lines l ON l.invoice_id = i.id GROUP BY i.id ORDER BY i.id"
+            )
+        ]
+    console.print(
+        _table("Stock", ["remote_id", "event", "section", "row", "on hand", "held", "sold", "available"], stock)
+    )
+    console.print(_table("Holds", ["global_id", "remote_id", "quantity", "state", "created", "expires"], holds))
+    console.print(_table("Invoices", ["invoice", "TEvo order", "buyer", "total", "created", "lines"], invoices))

@@ -1,0 +1,152 @@
+"""SqlitePos: the POS hooks over the database in ``store``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, FilePath
+
+from tevo_bridge import hookimpl
+from tevo_bridge.pos.inventory import timestamp
+from tevo_bridge.pos.rules import answer_hold, check_supply, tickets_to_take
+from tevo_bridge.pos.types import (
+    Availability,
+    Buyer,
+    Customer,
+    Hold,
+    HoldResult,
+    Invoice,
+    Item,
+    MobileTransfer,
+    Order,
+    PriceDecision,
+    TicketFile,
+)
+from tevo_bridge_sqlite_pos import store
+
+
+class SqlitePos:
+    """A POS whose stock, holds, customers and invoices are tables in one SQLite file."""
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        #: An existing database (``tevo-bridge-sqlite-pos init`` creates one): a typo must not
+        #: silently start an empty POS that rejects every order.
+        database: FilePath
+
+    def __init__(self, config: Config) -> None:
+        self.database = config.database
+        store.init_db(self.database)  # adds tables a newer version introduced; changes nothing else
+
+    @hookimpl
+    def pos_check_inventory(self, item: Item) -> Availability:
+        with store.connect(self.database) as conn:
+            count = store.available(conn, item.remote_id, timestamp())
+        return Availability(item.remote_id, count or 0, known=count is not None)
+
+    @hookimpl
+    def pos_accept_price(self, item: Item) -> PriceDecision:
+        with store.connect(self.database) as conn:
+            group = store.ticket_group(conn, item.remote_id)
+        if group is None:
+            return PriceDecision(False, f"remote_id {item.remote_id!r} is not in the POS")
+        return group.price_decision(item.price)
+
+    @hookimpl
+    def pos_find_customer(self, buyer: Buyer) -> Customer | None:
+        with store.connect(self.database) as conn:
+            r = conn.execute("SELECT id, name FROM customers WHERE tevo_client_id = ?", (buyer.id,)).fetchone()
+        return None if r is None else Customer(str(r["id"]), r["name"] or "")
+
+    @hookimpl
+    def pos_create_customer(self, buyer: Buyer) -> Customer:
+        with store.connect(self.database) as conn, store.write_transaction(conn):
+            conn.execute(
+                "INSERT INTO customers (tevo_client_id, name, email, phone) VALUES (?,?,?,?)"
+                " ON CONFLICT (tevo_client_id) DO NOTHING",
+                (buyer.id, buyer.name, buyer.email, buyer.phone),
+            )
+            r = conn.execute("SELECT id, name FROM customers WHERE tevo_client_id = ?", (buyer.id,)).fetchone()
+        return Customer(str(r["id"]), r["name"] or "")
+
+    @hookimpl
+    def pos_hold(self, hold: Hold) -> HoldResult:
+        now = timestamp()
+        with store.connect(self.database) as conn, store.write_transaction(conn):
+            store.expire_holds(conn, now)
+            previous = conn.execute(
+                "SELECT remote_id, quantity, state FROM holds WHERE global_id = ?", (hold.global_id,)
+            ).fetchone()
+            count = store.available(conn, hold.remote_id, now)
+            group = store.ticket_group(conn, hold.remote_id)
+            answer = answer_hold(hold, group, count, None if previous is None else tuple(previous))
+            if answer is not None:
+                return answer
+            assert count is not None  # answer_hold refuses an unknown group
+            conn.execute(
+                "INSERT INTO holds VALUES (?,?,?,'held',?,?)",
+                (
+                    hold.global_id,
+                    hold.remote_id,
+                    hold.quantity,
+                    now,
+                    timestamp(hold.expires_at) if hold.expires_at else None,
+                ),
+            )
+        return HoldResult(True, hold.global_id, count - hold.quantity)
+
+    @hookimpl
+    def pos_release_hold(self, hold: Hold) -> bool:
+        now = timestamp()
+        with store.connect(self.database) as conn, store.write_transaction(conn):
+            store.expire_holds(conn, now)
+            # Only a held hold is freed: an invoiced one stays invoiced, its tickets stay sold.
+            cursor = conn.execute(
+                "UPDATE holds SET state = 'released' WHERE global_id = ? AND state = 'held'", (hold.global_id,)
+            )
+            return cursor.rowcount == 1
+
+    @hookimpl
+    def pos_create_invoice(self, order: Order, customer: Customer | None) -> Invoice:
+        now = timestamp()
+        with store.connect(self.database) as conn, store.write_transaction(conn):
+            store.expire_holds(conn, now)
+            done = conn.execute("SELECT id FROM invoices WHERE tevo_order_id = ?", (order.order_id,)).fetchone()
+            if done is not None:
+                return Invoice(f"INV-{done['id']}", created=False)
+            held = conn.execute(
+                "SELECT remote_id, quantity FROM holds WHERE global_id = ? AND state = 'held'", (order.global_id,)
+            ).fetchone()
+            needed, consumes_hold = tickets_to_take(order, None if held is None else tuple(held))
+            check_supply(needed, lambda remote_id: store.available(conn, remote_id, now))
+            cursor = conn.execute(
+                "INSERT INTO invoices (tevo_order_id, customer_id, buyer, total, created_at) VALUES (?,?,?,?,?)",
+                (
+                    order.order_id,
+                    int(customer.id) if customer else None,
+                    order.buyer.name or f"{order.buyer.type} {order.buyer.id}",
+                    str(order.total),
+                    now,
+                ),
+            )
+            invoice_id = cursor.lastrowid
+            conn.executemany(
+                "INSERT INTO invoice_lines VALUES (?,?,?,?)",
+                [(invoice_id, i.remote_id, i.quantity, str(i.price)) for i in order.items],
+            )
+            if consumes_hold:
+                conn.execute("UPDATE holds SET state = 'invoiced' WHERE global_id = ?", (order.global_id,))
+        return Invoice(f"INV-{invoice_id}", created=True)
+
+    @hookimpl
+    def pos_ticket_files(self, order: Order, item: Item) -> list[TicketFile] | None:
+        with store.connect(self.database) as conn:
+            group = store.ticket_group(conn, item.remote_id)
+        return None if group is None else group.ticket_files(item, Path(self.database).parent)
+
+    @hookimpl
+    def pos_mobile_transfer(self, order: Order, item: Item) -> MobileTransfer | None:
+        with store.connect(self.database) as conn:
+            group = store.ticket_group(conn, item.remote_id)
+        return None if group is None else group.mobile_transfer(item)

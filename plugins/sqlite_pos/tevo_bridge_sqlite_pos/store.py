@@ -1,0 +1,183 @@
+"""The SQLite POS database: schema, connections, and the stock arithmetic.
+
+The schema is public: other tools (a seller's reports, the demo) read these tables directly.
+Available stock is never stored, it is derived (on hand - active holds - sold), so there is no
+counter that a crash could leave out of step. Every write that depends on stock runs inside
+``BEGIN IMMEDIATE``, which takes SQLite's write lock before the stock is read: two threads or
+two processes cannot both see the same last ticket.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import NamedTuple
+
+from tevo_bridge.pos.inventory import InventoryRow
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ticket_groups (
+    remote_id TEXT PRIMARY KEY,
+    event TEXT, venue TEXT, occurs_at TEXT, section TEXT, row TEXT,
+    seats TEXT,              -- JSON array
+    quantity INTEGER,        -- on hand: not reduced by sales, which live in invoice_lines
+    min_price TEXT,          -- decimal
+    format TEXT,
+    eticket_pdf TEXT,        -- path (relative to this database's folder) or NULL
+    eticket_pages TEXT,      -- JSON {seat: page} or NULL
+    transfer_links TEXT,     -- JSON array of claim URLs (one per seat, or one for the group) or NULL
+    transfer_source TEXT     -- TEvo platform code (TM, AXS...) or NULL
+);
+CREATE TABLE IF NOT EXISTS holds (
+    global_id TEXT PRIMARY KEY,
+    remote_id TEXT, quantity INTEGER,
+    state TEXT,              -- held | released | invoiced | expired
+    created_at TEXT, expires_at TEXT
+);
+CREATE INDEX IF NOT EXISTS holds_by_group ON holds (remote_id, state);
+CREATE TABLE IF NOT EXISTS customers (
+    id INTEGER PRIMARY KEY, tevo_client_id INTEGER UNIQUE, name TEXT, email TEXT, phone TEXT
+);
+CREATE TABLE IF NOT EXISTS invoices (
+    id INTEGER PRIMARY KEY, tevo_order_id INTEGER UNIQUE, customer_id INTEGER NULL,
+    buyer TEXT, total TEXT, created_at TEXT
+);
+CREATE TABLE IF NOT EXISTS invoice_lines (invoice_id INTEGER, remote_id TEXT, quantity INTEGER, price TEXT);
+CREATE INDEX IF NOT EXISTS invoice_lines_by_group ON invoice_lines (remote_id);
+"""
+
+# Waiting this long for another writer is far beyond any single transaction here; hitting it
+# means something holds the database open for writing, which should surface as an error.
+BUSY_TIMEOUT_S = 30.0
+
+
+@contextmanager
+def connect(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection for one call: cheap in SQLite, and never shared between threads."""
+    with closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)) as conn:
+        conn.row_factory = sqlite3.Row
+        yield conn
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE``: take the write lock before reading stock, commit or roll back."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def init_db(path: Path) -> None:
+    """Create the database (WAL, so readers never wait for the daemon) and any missing table."""
+    with connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SCHEMA)
+
+
+def upsert_ticket_groups(conn: sqlite3.Connection, rows: Iterable[InventoryRow]) -> int:
+    """Insert or replace ticket groups by remote_id; holds and sales of a group are kept."""
+    count = 0
+    with write_transaction(conn):
+        for row in rows:
+            conn.execute(
+                """INSERT INTO ticket_groups VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                   ON CONFLICT (remote_id) DO UPDATE SET event=excluded.event, venue=excluded.venue,
+                   occurs_at=excluded.occurs_at, section=excluded.section, row=excluded.row,
+                   seats=excluded.seats, quantity=excluded.quantity, min_price=excluded.min_price,
+                   format=excluded.format, eticket_pdf=excluded.eticket_pdf,
+                   eticket_pages=excluded.eticket_pages, transfer_links=excluded.transfer_links,
+                   transfer_source=excluded.transfer_source""",
+                (
+                    row.remote_id,
+                    row.event,
+                    row.venue,
+                    row.occurs_at,
+                    row.section,
+                    row.row,
+                    json.dumps(list(row.seats)),
+                    row.quantity,
+                    str(row.min_price),
+                    row.format,
+                    row.eticket_pdf,
+                    json.dumps(dict(row.eticket_pages)) if row.eticket_pages else None,
+                    json.dumps(list(row.transfer_links)) if row.transfer_links else None,
+                    row.transfer_source,
+                ),
+            )
+            count += 1
+    return count
+
+
+def ticket_group(conn: sqlite3.Connection, remote_id: str) -> InventoryRow | None:
+    r = conn.execute("SELECT * FROM ticket_groups WHERE remote_id = ?", (remote_id,)).fetchone()
+    if r is None:
+        return None
+    return InventoryRow(
+        remote_id=r["remote_id"],
+        event=r["event"] or "",
+        venue=r["venue"] or "",
+        occurs_at=r["occurs_at"] or "",
+        section=r["section"] or "",
+        row=r["row"] or "",
+        seats=tuple(json.loads(r["seats"] or "[]")),
+        quantity=r["quantity"],
+        min_price=Decimal(r["min_price"] or "0"),
+        format=r["format"] or "",
+        eticket_pdf=r["eticket_pdf"],
+        eticket_pages=json.loads(r["eticket_pages"]) if r["eticket_pages"] else None,
+        transfer_links=tuple(json.loads(r["transfer_links"])) if r["transfer_links"] else (),
+        transfer_source=r["transfer_source"],
+    )
+
+
+class Stock(NamedTuple):
+    remote_id: str
+    on_hand: int
+    held: int
+    sold: int
+
+    @property
+    def available(self) -> int:
+        # Never less than nothing, even if a re-import lowered on-hand below what was sold.
+        return max(0, self.on_hand - self.held - self.sold)
+
+
+# A hold past its expires_at no longer counts, even before a write marks it expired.
+_STOCK_SQL = """
+SELECT remote_id, quantity,
+    COALESCE((SELECT SUM(h.quantity) FROM holds h WHERE h.remote_id = g.remote_id AND h.state = 'held'
+              AND (h.expires_at IS NULL OR h.expires_at > :now)), 0),
+    COALESCE((SELECT SUM(l.quantity) FROM invoice_lines l WHERE l.remote_id = g.remote_id), 0)
+FROM ticket_groups g
+"""
+
+
+def stock(conn: sqlite3.Connection, now: str, remote_id: str | None = None) -> list[Stock]:
+    """On hand, held and sold for one ticket group, or for all of them by remote_id."""
+    if remote_id is None:
+        rows = conn.execute(_STOCK_SQL + " ORDER BY remote_id", {"now": now})
+    else:
+        rows = conn.execute(_STOCK_SQL + " WHERE remote_id = :rid", {"now": now, "rid": remote_id})
+    return [Stock(*r) for r in rows]
+
+
+def available(conn: sqlite3.Connection, remote_id: str, now: str) -> int | None:
+    """On hand - active holds - sold, or ``None`` for an unknown group."""
+    found = stock(conn, now, remote_id)
+    return found[0].available if found else None
+
+
+def expire_holds(conn: sqlite3.Connection, now: str) -> None:
+    """Mark lapsed holds ``expired`` so the table says what the arithmetic already assumes."""
+    conn.execute(
+        "UPDATE holds SET state = 'expired' WHERE state = 'held' AND expires_at IS NOT NULL AND expires_at <= ?",
+        (now,),
+    )

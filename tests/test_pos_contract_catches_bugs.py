@@ -1,0 +1,175 @@
+"""The contract suite fails a careless plugin, and says what went wrong.
+
+A suite that any plugin passes proves nothing: this runs it, in a separate pytest session, on a
+plugin with four classic POS bugs and checks that exactly those tests fail, with their messages.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+CARELESS_PLUGIN = '''
+import time
+from collections import Counter
+
+import pytest
+
+from tevo_bridge import hookimpl
+from tevo_bridge.pos.errors import OutOfStock, UnknownRemoteId
+from tevo_bridge.pos.types import Availability, Customer, HoldResult, Invoice, PriceDecision, TicketFile
+from tevo_bridge.testing.contract import PosContract
+
+
+class CarelessPos:
+    """Right on every single call; wrong under races, replays, hold conversion and PDF covers."""
+
+    def __init__(self, inventory):
+        self.groups = {row.remote_id: row for row in inventory}
+        self.holds = []  # [global_id, remote_id, quantity, state]: a replay appends another (bug 2)
+        self.sold = Counter()
+        self.customers = {}
+        self.invoices = 0
+
+    def _available(self, remote_id):
+        held = sum(h[2] for h in self.holds if h[1] == remote_id and h[3] == "held")
+        return self.groups[remote_id].quantity - held - self.sold[remote_id]
+
+    @hookimpl
+    def pos_check_inventory(self, item):
+        if item.remote_id not in self.groups:
+            return Availability(item.remote_id, 0, known=False)
+        return Availability(item.remote_id, self._available(item.remote_id))
+
+    @hookimpl
+    def pos_accept_price(self, item):
+        group = self.groups.get(item.remote_id)
+        return group.price_decision(item.price) if group else PriceDecision(False, "unknown")
+
+    @hookimpl
+    def pos_find_customer(self, buyer):
+        return self.customers.get(buyer.id)
+
+    @hookimpl
+    def pos_create_customer(self, buyer):
+        return self.customers.setdefault(buyer.id, Customer(str(buyer.id), buyer.name))
+
+    @hookimpl
+    def pos_hold(self, hold):
+        if any(h[0] == hold.global_id and h[3] != "held" for h in self.holds):
+            return HoldResult(False, reason="global_id_used")
+        group = self.groups.get(hold.remote_id)
+        if group is None:
+            return HoldResult(False, available=0, reason="unknown_remote_id")
+        if hold.price is not None and not group.price_decision(hold.price).acceptable:
+            return HoldResult(False, reason="price_not_acceptable")
+        available = self._available(hold.remote_id)
+        if hold.quantity > available:
+            return HoldResult(False, available=available, reason="insufficient_quantity")
+        time.sleep(0.02)  # bug 1: no lock, and a slow POS round trip between check and write
+        self.holds.append([hold.global_id, hold.remote_id, hold.quantity, "held"])
+        return HoldResult(True, hold.global_id, available - hold.quantity)
+
+    @hookimpl
+    def pos_release_hold(self, hold):
+        held = [h for h in self.holds if h[0] == hold.global_id and h[3] == "held"]
+        for h in held:
+            h[3] = "released"
+        return bool(held)
+
+    @hookimpl
+    def pos_create_invoice(self, order, customer):
+        # bug 3: no check for an earlier invoice of this order; bug 4: order.global_id is ignored,
+        # so a held order takes its tickets twice.
+        for item in order.items:
+            if item.remote_id not in self.groups:
+                raise UnknownRemoteId(item.remote_id)
+            if item.quantity > self._available(item.remote_id):
+                raise OutOfStock(item.remote_id, item.quantity, self._available(item.remote_id))
+        time.sleep(0.02)  # bug 1 again
+        for item in order.items:
+            self.sold[item.remote_id] += item.quantity
+        self.invoices += 1
+        return Invoice(f"C-{self.invoices}", created=True)
+
+    @hookimpl
+    def pos_ticket_files(self, order, item):
+        group = self.groups[item.remote_id]
+        if not group.eticket_pdf:
+            return None
+        with open(group.eticket_pdf, "rb") as f:
+            pdf = f.read()
+        # bug 5: assumes the PDF starts with the first seat, but this one has a cover page
+        return [TicketFile(pdf, {seat: group.seats.index(seat) + 1 for seat in item.seats})]
+
+
+class TestCarelessPos(PosContract):
+    @pytest.fixture
+    def pos_plugin(self, pos_inventory):
+        return CarelessPos(pos_inventory)
+'''
+
+
+class _Failures:
+    """Collects the failing tests of the inner run, by name, with their failure text."""
+
+    def __init__(self) -> None:
+        self.by_test: dict[str, str] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            self.by_test[report.nodeid.split("::")[-1]] = report.longreprtext
+
+
+@pytest.fixture(scope="module")
+def failures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Run the contract on the careless plugin once, in-process, for all the tests below."""
+    folder = tmp_path_factory.mktemp("careless")
+    (folder / "test_careless_pos.py").write_text(CARELESS_PLUGIN)
+    collected = _Failures()
+    pytest.main(
+        [str(folder), "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "--rootdir", str(folder)],
+        plugins=[collected],
+    )
+    sys.modules.pop("test_careless_pos", None)
+    return collected.by_test
+
+
+def test_the_suite_fails_exactly_the_careless_plugins_bugs(failures: dict[str, str]) -> None:
+    assert set(failures) == {
+        # bug 1
+        "test_racing_holds_never_oversell",
+        "test_racing_invoices_never_oversell",
+        # bug 2
+        "test_repeating_a_hold_returns_the_same_hold_and_takes_nothing_more",
+        "test_racing_repeats_of_one_hold_hold_once",
+        # bug 3
+        "test_invoicing_an_order_twice_returns_the_first_invoice_and_sells_nothing_more",
+        # bug 4
+        "test_an_invoice_consumes_its_hold_instead_of_taking_stock_twice",
+        "test_releasing_an_invoiced_hold_frees_nothing",
+        # bug 5
+        "test_ticket_files_are_pdfs_with_one_page_per_seat",
+        "test_ticket_files_skip_cover_and_advert_pages",
+    }
+
+
+@pytest.mark.parametrize(
+    ("test", "message"),
+    [
+        ("test_racing_holds_never_oversell", "8 racing holds of 3 of 10: "),
+        ("test_repeating_a_hold_returns_the_same_hold_and_takes_nothing_more", "a replayed hold must not hold twice"),
+        ("test_invoicing_an_order_twice_returns_the_first_invoice_and_sells_nothing_more", "replayed invoice: "),
+        (
+            "test_an_invoice_consumes_its_hold_instead_of_taking_stock_twice",
+            "hold + invoice of the same 2 tickets took 4",
+        ),
+        (
+            "test_ticket_files_are_pdfs_with_one_page_per_seat",
+            "seat -> text 'SEAT n' on its page: got {'5': '', '6': '5'}, expected {'5': '5', '6': '6'}",
+        ),
+    ],
+)
+def test_each_failure_says_what_went_wrong(failures: dict[str, str], test: str, message: str) -> None:
+    assert message in failures[test]

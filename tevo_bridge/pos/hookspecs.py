@@ -1,0 +1,217 @@
+"""The POS contract: one hook per thing tevo-bridge asks of a seller's point of sale.
+
+Every hook is a plain synchronous function. The host calls it in a worker thread under a time
+budget, always with keyword arguments, so a plugin may implement a hook with fewer arguments
+than the spec names (pluggy passes only those it asks for) and new arguments can be added at the
+end without breaking old plugins. All hooks but ``pos_order_event`` are ``firstresult``: exactly
+one POS plugin is active, and its answer is the answer.
+
+Idempotency matters because the daemon re-runs a step after a crash or a timeout: every hook
+that writes is keyed by a TEvo id, and a repeated call with the same key must not write twice.
+"""
+
+# Spec bodies are never called (pluggy only reads their signatures and docstrings).
+# mypy: disable-error-code="empty-body"
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+import pluggy
+
+from tevo_bridge import PROJECT_NAME
+from tevo_bridge.pos.types import (
+    Availability,
+    Buyer,
+    Customer,
+    Hold,
+    HoldResult,
+    Invoice,
+    Item,
+    MobileTransfer,
+    Order,
+    OrderEvent,
+    PriceDecision,
+    TicketFile,
+)
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+#: Hooks the active POS plugin must implement, or the daemon refuses to start.
+REQUIRED_HOOKS: Final = (
+    "pos_check_inventory",
+    "pos_accept_price",
+    "pos_find_customer",
+    "pos_create_customer",
+    "pos_hold",
+    "pos_release_hold",
+    "pos_create_invoice",
+    "pos_ticket_files",
+)
+#: Hooks a plugin may leave out; the host then reports ``has_hook(name) is False``.
+OPTIONAL_HOOKS: Final = ("pos_mobile_transfer", "pos_order_event")
+ALL_HOOKS: Final = REQUIRED_HOOKS + OPTIONAL_HOOKS
+
+
+def hook_name(name: str) -> str:
+    """The spec name for ``name``, which config and callers may give without the ``pos_`` prefix."""
+    return name if name.startswith("pos_") else f"pos_{name}"
+
+
+#: Seconds each hook may run before the caller gets ``PosTimeout``. ``pos_hold`` is tight because
+#: TEvo's buyer waits at checkout and expects an answer within 5 s on average (TEVO_API.md §7.1).
+DEFAULT_BUDGETS: Final[Mapping[str, float]] = MappingProxyType(
+    {
+        "pos_check_inventory": 10.0,
+        "pos_accept_price": 10.0,
+        "pos_find_customer": 10.0,
+        "pos_create_customer": 10.0,
+        "pos_hold": 3.0,
+        "pos_release_hold": 10.0,
+        "pos_create_invoice": 30.0,
+        "pos_ticket_files": 60.0,
+        "pos_mobile_transfer": 30.0,
+        "pos_order_event": 5.0,
+    }
+)
+
+
+@hookspec(firstresult=True)
+def pos_check_inventory(item: Item) -> Availability:
+    """How many tickets of ``item.remote_id``'s group can be sold now.
+
+    Arguments: ``item``, the order line or hold being checked; only ``remote_id`` and
+    ``quantity`` usually matter.
+    Returns: ``Availability(remote_id, available, known)``; ``available`` is on hand minus active
+    holds minus sold, never negative; ``known=False`` (and ``available=0``) for a remote id the
+    POS does not have.
+    Idempotency: read-only; any number of calls change nothing.
+    Budget: 10 s.
+    """
+
+
+@hookspec(firstresult=True)
+def pos_accept_price(item: Item) -> PriceDecision:
+    """Whether the seller sells ``item`` at ``item.price``, the per-ticket price TEvo pays.
+
+    Arguments: ``item``, the order line (or the hold, with its price) to price.
+    Returns: ``PriceDecision(acceptable, reason)``; a refusal carries a reason a person can read,
+    which goes to the audit log and the rejection.
+    Idempotency: read-only.
+    Budget: 10 s.
+    """
+
+
+@hookspec(firstresult=True)
+def pos_find_customer(buyer: Buyer) -> Customer | None:
+    """The POS customer for a TEvo ``Client`` buyer, before invoicing a sale to them.
+
+    Arguments: ``buyer``, with TEvo's client id in ``buyer.id`` and name, email and phone when
+    TEvo gave them. Not called for sales to TEvo itself (``Office`` 6).
+    Returns: the ``Customer`` whose TEvo client id is ``buyer.id``, or ``None`` if there is none.
+    Idempotency: read-only.
+    Budget: 10 s.
+    """
+
+
+@hookspec(firstresult=True)
+def pos_create_customer(buyer: Buyer) -> Customer:
+    """Create the POS customer for a ``Client`` buyer that ``pos_find_customer`` did not find.
+
+    Arguments: ``buyer``, as for ``pos_find_customer``.
+    Returns: the new ``Customer``.
+    Idempotency: keyed by ``buyer.id``; a second call for the same buyer returns the customer the
+    first one created and creates nothing (the first call may have timed out after writing).
+    Budget: 10 s.
+    """
+
+
+@hookspec(firstresult=True)
+def pos_hold(hold: Hold) -> HoldResult:
+    """Reserve ``hold.quantity`` tickets of ``hold.remote_id`` for an Order Integration checkout.
+
+    Arguments: ``hold``, with TEvo's ``global_id``, the ``remote_id`` and ``quantity``, and when
+    TEvo sent them the per-ticket ``price``, TEvo's ``ticket_group_id`` and when the hold lapses.
+    Returns: ``HoldResult(held=True, hold_id, available)`` once the tickets are reserved, or
+    ``HoldResult(held=False, reason=...)`` with ``insufficient_quantity``, ``unknown_remote_id``,
+    ``price_not_acceptable`` (``hold.price`` below what the seller takes) or ``global_id_used``
+    (the global id's hold was already closed, or named other tickets). A hold never takes
+    availability below zero, even under concurrent calls from several threads or processes.
+    Idempotency: keyed by ``global_id``; repeating a successful hold returns the same ``hold_id``
+    and reserves nothing more.
+    Budget: 3 s (TEvo's buyer is waiting at checkout).
+    """
+
+
+@hookspec(firstresult=True)
+def pos_release_hold(hold: Hold) -> bool:
+    """Free the tickets of a hold TEvo released, or that expired without an invoice.
+
+    Arguments: ``hold``, found by ``hold.global_id``.
+    Returns: ``True`` if tickets were freed now, ``False`` if there was nothing to free (unknown,
+    already released, expired, or invoiced). Releasing an invoiced hold must never free the sold
+    tickets.
+    Idempotency: keyed by ``global_id``; a second release returns ``False`` and changes nothing.
+    Budget: 10 s.
+    """
+
+
+@hookspec(firstresult=True)
+def pos_create_invoice(order: Order, customer: Customer | None) -> Invoice:
+    """Sell every item of a TEvo order in the POS, all or nothing.
+
+    Arguments: ``order`` (TEvo's ``order_id``, ``buyer``, ``items``, ``total``, and the
+    ``global_id`` of the Order Integration hold it came from, if any); ``customer``, the POS
+    customer for a ``Client`` sale, or ``None`` for a sale to TEvo.
+    Returns: ``Invoice(invoice_id, created=True)``. If ``order.global_id`` names a held hold of
+    the same ``remote_id`` and ``quantity`` as an item, the invoice consumes that hold instead of
+    taking stock twice.
+    Raises: ``tevo_bridge.pos.errors.OutOfStock`` or ``UnknownRemoteId`` (both ``CannotSupply``)
+    when any item cannot be supplied; nothing is written then. Never oversells.
+    Idempotency: keyed by ``order.order_id``; a repeat returns the same ``invoice_id`` with
+    ``created=False`` and sells nothing more.
+    Budget: 30 s.
+    """
+
+
+@hookspec(firstresult=True)
+def pos_ticket_files(order: Order, item: Item) -> list[TicketFile] | None:
+    """The e-ticket PDFs for an item, and which page of each is which seat.
+
+    Arguments: ``order`` and one of its ``item``s (``item.seats`` are the seats TEvo sold).
+    Returns: a list of ``TicketFile(pdf, seat_pages, name)``, where ``seat_pages`` maps each of
+    the item's seats to its 1-based page in that file (covers and adverts are simply not named);
+    or ``None`` if the POS has no files for this item.
+    Idempotency: read-only; the same call returns the same files.
+    Budget: 60 s.
+    """
+
+
+@hookspec(firstresult=True)
+def pos_mobile_transfer(order: Order, item: Item) -> MobileTransfer | None:
+    """Optional. How an item goes to the buyer when TEvo's shipment is ``TBD`` (a mobile transfer).
+
+    Arguments: ``order`` and one of its ``item``s.
+    Returns: ``MobileTransfer(transfer_type, links, transfer_source)``, with ``transfer_type`` one
+    of ``TMMobileLink`` (claim links in ``links``), ``TMMobile``, ``FlashSeats`` or ``Eticket``
+    (the tickets go as PDFs through ``pos_ticket_files``), and ``transfer_source`` one of TEvo's
+    platform codes (``TM``, ``AXS``…); or ``None`` if the POS cannot say, which sends the order
+    to a person.
+    Idempotency: read-only.
+    Budget: 30 s.
+    """
+
+
+@hookspec
+def pos_order_event(event: OrderEvent) -> None:
+    """Optional. Told of every state change of an order (for a POS note, a chat message, a metric).
+
+    Arguments: ``event``, with the ``order_id``, the new ``state``, the ``previous_state``, the
+    ``reason`` and any ``details``.
+    Returns: nothing. Every implementation is called (this is not ``firstresult``); the host logs
+    and swallows their exceptions and overruns, so a notification never holds an order up.
+    Idempotency: may be called twice for one transition after a crash; tolerate repeats.
+    Budget: 5 s.
+    """

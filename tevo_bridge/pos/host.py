@@ -1,0 +1,272 @@
+"""PluginHost: the one place that builds the active POS plugin and calls its hooks.
+
+Nothing else in tevo-bridge touches ``pm.hook``. The host validates the plugin's config with the
+plugin's own model, refuses a plugin that lacks a required hook, and offers one typed async method
+per hook. Each call runs the synchronous hook in a worker thread under a time budget, because a
+POS is a remote system that can hang and the asyncio loop must never block on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable, Mapping
+from types import MappingProxyType, NoneType
+from typing import Any
+
+import pluggy
+import pydantic
+import structlog
+
+from tevo_bridge import PROJECT_NAME
+from tevo_bridge.pos import hookspecs
+from tevo_bridge.pos.discovery import PluginInfo, discover_plugins, implemented_hooks, load_plugin_class
+from tevo_bridge.pos.errors import (
+    PluginConfigError,
+    PluginHookError,
+    PluginLoadError,
+    PluginMissingHooks,
+    PluginStartError,
+    PosError,
+    PosTimeout,
+)
+from tevo_bridge.pos.hookspecs import ALL_HOOKS, DEFAULT_BUDGETS, REQUIRED_HOOKS, hook_name
+from tevo_bridge.pos.types import (
+    Availability,
+    Buyer,
+    Customer,
+    Hold,
+    HoldResult,
+    Invoice,
+    Item,
+    MobileTransfer,
+    Order,
+    OrderEvent,
+    PriceDecision,
+    TicketFile,
+)
+from tevo_bridge.pos.workers import WorkerPool
+
+__all__ = ["DEFAULT_POOL_SIZE", "PluginHost", "PluginInfo", "discover_plugins", "resolve_budgets"]
+
+log = structlog.get_logger(__name__)
+
+#: Enough threads that a few hung POS calls leave room for the rest; few enough to be cheap.
+DEFAULT_POOL_SIZE = 16
+
+# What each hook may return. A plugin returning the wrong thing is a plugin bug, reported as a
+# PosError at the call rather than as an AttributeError somewhere deep in the pipeline.
+_RESULT_TYPES: Mapping[str, tuple[type, ...]] = {
+    "pos_check_inventory": (Availability,),
+    "pos_accept_price": (PriceDecision,),
+    "pos_find_customer": (Customer, NoneType),
+    "pos_create_customer": (Customer,),
+    "pos_hold": (HoldResult,),
+    "pos_release_hold": (bool,),
+    "pos_create_invoice": (Invoice,),
+    "pos_ticket_files": (list, NoneType),
+    "pos_mobile_transfer": (MobileTransfer, NoneType),
+}
+
+
+def resolve_budgets(overrides: Mapping[str, float] | None) -> Mapping[str, float]:
+    """The default budgets with ``overrides`` applied; keys may omit the ``pos_`` prefix."""
+    budgets = dict(DEFAULT_BUDGETS)
+    for key, seconds in (overrides or {}).items():
+        hook = hook_name(key)
+        if hook not in budgets:
+            raise ValueError(f"unknown hook {key!r} in POS budgets (known: {', '.join(sorted(budgets))})")
+        if not seconds > 0:
+            raise ValueError(f"the budget of {hook} must be a positive number of seconds, got {seconds!r}")
+        budgets[hook] = float(seconds)
+    return MappingProxyType(budgets)
+
+
+def _check_result(hook: str, result: Any) -> Any:
+    expected = _RESULT_TYPES[hook]
+    if not isinstance(result, expected):
+        names = " or ".join("None" if t is NoneType else t.__name__ for t in expected)
+        raise TypeError(f"{hook} returned {type(result).__name__}, expected {names}")
+    if hook == "pos_ticket_files" and isinstance(result, list):
+        wrong = [type(f).__name__ for f in result if not isinstance(f, TicketFile)]
+        if wrong:
+            raise TypeError(f"pos_ticket_files returned a list holding {', '.join(wrong)}, expected TicketFile")
+    return result
+
+
+def _config_problems(name: str, error: pydantic.ValidationError) -> list[tuple[str, str]]:
+    return [(".".join(["plugins", name, *map(str, e["loc"])]), e["msg"]) for e in error.errors()]
+
+
+class PluginHost:
+    """The active POS plugin behind typed methods, each call in a thread under its budget."""
+
+    def __init__(
+        self,
+        name: str,
+        plugin: object,
+        budgets: Mapping[str, float] | None = None,
+        *,
+        pool_size: int = DEFAULT_POOL_SIZE,
+    ) -> None:
+        """Register an already-built ``plugin``; prefer ``load``, which also builds it from config.
+
+        Raises ``PluginHookError`` for a hook that matches no spec or takes unknown arguments, and
+        ``PluginMissingHooks`` naming every required hook the plugin lacks.
+        """
+        self.name = name
+        self.plugin = plugin
+        self.budgets = resolve_budgets(budgets)
+        pm = pluggy.PluginManager(PROJECT_NAME)
+        pm.add_hookspecs(hookspecs)
+        try:
+            pm.register(plugin, name=name)
+            # A misspelt hook (pos_hodl) would otherwise be silently ignored.
+            pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginHookError(name, f"POS plugin {name!r}: {exc}") from exc
+        missing = [h for h in REQUIRED_HOOKS if not getattr(pm.hook, h).get_hookimpls()]
+        if missing:
+            raise PluginMissingHooks(name, missing)
+        self._pm = pm
+        self._pool = WorkerPool(pool_size, name=f"pos-{name}")
+
+    @classmethod
+    def load(cls, name: str, config: Mapping[str, Any], budgets: Mapping[str, float] | None = None) -> PluginHost:
+        """Build the plugin installed under entry point ``name`` from its ``[plugins.<name>]`` table.
+
+        Raises a ``PluginLoadError``: ``PluginNotFound`` (listing the installed names),
+        ``PluginImportError``, ``PluginConfigError`` (naming each bad key), ``PluginStartError``
+        (the plugin's ``__init__`` raised), ``PluginHookError`` or ``PluginMissingHooks``.
+        """
+        plugin_class = load_plugin_class(name)
+        model = getattr(plugin_class, "Config", None)
+        if not (isinstance(model, type) and issubclass(model, pydantic.BaseModel)):
+            raise PluginLoadError(name, f"POS plugin {name!r} has no pydantic Config model")
+        try:
+            settings = model.model_validate(dict(config))
+        except pydantic.ValidationError as exc:
+            raise PluginConfigError(name, _config_problems(name, exc)) from exc
+        try:
+            plugin = plugin_class(settings)
+        except Exception as exc:
+            raise PluginStartError(name, exc) from exc
+        return cls(name, plugin, budgets)
+
+    def add_listener(self, listener: object, name: str | None = None) -> None:
+        """Register one more ``pos_order_event`` implementation (a chat notifier, a metrics feed).
+
+        A listener implements nothing else: the POS hooks are ``firstresult``, and a second
+        implementation would silently answer for the active POS.
+        """
+        others = [h for h in implemented_hooks(listener) if h != "pos_order_event"]
+        if others:
+            raise ValueError(f"a listener may implement only pos_order_event, not {', '.join(others)}")
+        try:
+            self._pm.register(listener, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginHookError(name or type(listener).__name__, str(exc)) from exc
+
+    def has_hook(self, hook: str) -> bool:
+        """Whether the plugin implements ``hook`` (``pos_`` prefix optional)."""
+        hook = hook_name(hook)
+        if hook not in ALL_HOOKS:
+            raise ValueError(f"unknown POS hook {hook!r}")
+        return bool(getattr(self._pm.hook, hook).get_hookimpls())
+
+    # -- calling -------------------------------------------------------------------------------
+
+    def _invoke(self, hook: str, kwargs: dict[str, Any]) -> Any:
+        return _check_result(hook, getattr(self._pm.hook, hook)(**kwargs))
+
+    def _submit(self, hook: str, kwargs: dict[str, Any]) -> concurrent.futures.Future[Any]:
+        return self._pool.submit(self._invoke, hook, kwargs)
+
+    def _timeout(self, hook: str, future: concurrent.futures.Future[Any], budget: float | None = None) -> PosTimeout:
+        # A call still queued behind hung ones never starts: cancel it, so nothing is left to compensate.
+        future.cancel()
+        budget = self.budgets[hook] if budget is None else budget
+        log.warning("pos_hook_timeout", plugin=self.name, hook=hook, budget=budget)
+        return PosTimeout(hook, budget, future)
+
+    def call_sync(self, hook: str, **kwargs: Any) -> Any:
+        """Call ``hook`` from plain synchronous code (the CLI, tests) with the same budget and errors."""
+        future = self._submit(hook, kwargs)
+        # Wait, then look: `future.result(timeout)` would confuse a plugin's own TimeoutError
+        # (a POS API that timed out) with this budget running out.
+        done, _ = concurrent.futures.wait([future], timeout=self.budgets[hook])
+        if not done:
+            raise self._timeout(hook, future)
+        try:
+            return future.result()
+        except Exception as exc:
+            raise PosError(hook, exc) from exc
+
+    async def _call(self, hook: str, budget: float | None = None, **kwargs: Any) -> Any:
+        """Run a hook under its budget, or under ``budget`` when the caller has less time left (an OI hold)."""
+        limit = self.budgets[hook] if budget is None else min(budget, self.budgets[hook])
+        future = self._submit(hook, kwargs)
+        waiter = asyncio.wrap_future(future)
+        # Retrieve a late exception, so an abandoned call does not log "exception never retrieved".
+        waiter.add_done_callback(lambda f: f.cancelled() or f.exception())
+        done, _ = await asyncio.wait({waiter}, timeout=limit)
+        if not done:
+            raise self._timeout(hook, future, limit)
+        try:
+            return waiter.result()
+        except Exception as exc:
+            raise PosError(hook, exc) from exc
+
+    async def check_inventory(self, item: Item, *, budget: float | None = None) -> Availability:
+        return await self._call("pos_check_inventory", budget, item=item)
+
+    async def accept_price(self, item: Item, *, budget: float | None = None) -> PriceDecision:
+        return await self._call("pos_accept_price", budget, item=item)
+
+    async def find_customer(self, buyer: Buyer, *, budget: float | None = None) -> Customer | None:
+        return await self._call("pos_find_customer", budget, buyer=buyer)
+
+    async def create_customer(self, buyer: Buyer, *, budget: float | None = None) -> Customer:
+        return await self._call("pos_create_customer", budget, buyer=buyer)
+
+    async def hold(self, hold: Hold, *, budget: float | None = None) -> HoldResult:
+        return await self._call("pos_hold", budget, hold=hold)
+
+    async def release_hold(self, hold: Hold, *, budget: float | None = None) -> bool:
+        return await self._call("pos_release_hold", budget, hold=hold)
+
+    async def create_invoice(self, order: Order, customer: Customer | None, *, budget: float | None = None) -> Invoice:
+        return await self._call("pos_create_invoice", budget, order=order, customer=customer)
+
+    async def ticket_files(self, order: Order, item: Item, *, budget: float | None = None) -> list[TicketFile] | None:
+        return await self._call("pos_ticket_files", budget, order=order, item=item)
+
+    async def mobile_transfer(self, order: Order, item: Item, *, budget: float | None = None) -> MobileTransfer | None:
+        return await self._call("pos_mobile_transfer", budget, order=order, item=item)
+
+    async def notify(self, event: OrderEvent) -> None:
+        """Tell every ``pos_order_event`` implementation; failures and overruns are logged, not raised."""
+        future = self._pool.submit(self._fan_out, event)
+        done, _ = await asyncio.wait({asyncio.wrap_future(future)}, timeout=self.budgets["pos_order_event"])
+        if not done:
+            self._timeout("pos_order_event", future)
+
+    def _fan_out(self, event: OrderEvent) -> None:
+        # pluggy stops a hook call at the first exception; call each implementation on its own so
+        # one failing listener cannot silence the others.
+        for impl in self._pm.hook.pos_order_event.get_hookimpls():
+            call: Callable[..., Any] = impl.function
+            try:
+                call(*[{"event": event}[arg] for arg in impl.argnames])
+            except Exception:
+                log.exception("pos_order_event_failed", plugin=impl.plugin_name, order_id=event.order_id)
+
+    def close(self) -> None:
+        """Stop the worker threads; a call still hung in the plugin is abandoned, not awaited."""
+        self._pool.close()
+
+    def __enter__(self) -> PluginHost:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,388 @@
+"""The POS contract suite: what every POS plugin must do, as tests a plugin author inherits.
+
+Use it from your plugin's tests by subclassing ``PosContract`` and providing one fixture,
+``pos_plugin``, that returns your plugin built over a fresh, empty store seeded with the rows of
+``pos_inventory`` (a fixture of this kit)::
+
+    from tevo_bridge.testing.contract import PosContract
+
+    class TestMyPos(PosContract):
+        @pytest.fixture
+        def pos_plugin(self, tmp_path, pos_inventory):
+            store = create_my_store(tmp_path, pos_inventory)
+            return MyPos(MyPos.Config(store=store))
+
+Every test calls the plugin the way the daemon does: through ``PluginHost``, in worker threads,
+under the default time budgets. A test that asserts a policy rather than a rule of the contract
+(the minimum price, what a physical ticket transfers as) says so; override it if your POS differs.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import pytest
+from pypdf import PdfReader
+
+from tevo_bridge.pos.errors import CannotSupply, PosError
+from tevo_bridge.pos.host import PluginHost
+from tevo_bridge.pos.inventory import InventoryRow
+from tevo_bridge.pos.types import Buyer, Customer, Hold, HoldResult, Invoice, Item, Order
+from tevo_bridge.testing.inventory import UNKNOWN_REMOTE_ID
+from tevo_bridge.testing.samples import sample_order
+
+__all__ = ["CONCURRENCY", "PosContract"]
+
+#: How many threads the no-oversell tests race.
+CONCURRENCY = 8
+
+T = TypeVar("T")
+_SEAT_RE = re.compile(r"\bSEAT\s+(\S+)")
+
+CLIENT = Buyer("Client", 3381027, "Megan Alvarez", "megan.alvarez@example.com", "+1 617-555-0148")
+OTHER_CLIENT = Buyer("Client", 4410001, "Sam Okafor", "sam.okafor@example.com", None)
+
+
+def _race(count: int, action: Callable[[int], T]) -> list[T | BaseException]:
+    """Run ``action(i)`` in ``count`` threads released at the same instant; results or exceptions."""
+    barrier = threading.Barrier(count)
+    results: list[T | BaseException] = [RuntimeError("did not run")] * count
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = action(i)
+        except BaseException as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+class PosContract:
+    """Inherit to run the contract on your plugin; provide the ``pos_plugin`` fixture."""
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    @pytest.fixture
+    def pos_plugin(self) -> object:
+        raise NotImplementedError(
+            "a PosContract subclass must define a `pos_plugin` fixture returning the plugin over a "
+            "fresh store seeded with the `pos_inventory` rows"
+        )
+
+    @pytest.fixture
+    def pos(self, pos_plugin: object, make_pos_host: Callable[..., PluginHost]) -> PluginHost:
+        """The plugin as the daemon sees it; building the host checks the hooks are all there."""
+        return make_pos_host(pos_plugin)
+
+    @pytest.fixture
+    def groups(self, pos_inventory: Sequence[InventoryRow]) -> dict[str, InventoryRow]:
+        return {row.remote_id: row for row in pos_inventory}
+
+    @staticmethod
+    def item(group: InventoryRow, quantity: int, *, price: Decimal | None = None) -> Item:
+        """``quantity`` tickets of ``group`` at (by default) its minimum price; ``order`` sets the order id."""
+        return Item(
+            order_id=None,
+            item_id=900001,
+            remote_id=group.remote_id,
+            quantity=quantity,
+            price=group.min_price if price is None else price,
+            seats=group.seats[:quantity],
+            event_name=group.event,
+            section=group.section,
+            row=group.row,
+            format=group.format,
+        )
+
+    def order(self, order_id: int, *items: Item, global_id: str | None = None) -> Order:
+        items = tuple(replace(i, order_id=order_id) for i in items)
+        return Order(
+            order_id,
+            Buyer("Office", 6, "Ticket Evolution"),
+            items,
+            total=sum((i.price * i.quantity for i in items), Decimal(0)),
+            global_id=global_id,
+        )
+
+    @staticmethod
+    def available(pos: PluginHost, remote_id: str) -> int:
+        probe = Item(None, 0, remote_id, 1, Decimal(0))
+        return pos.call_sync("pos_check_inventory", item=probe).available
+
+    @staticmethod
+    def hold(pos: PluginHost, global_id: str, group: InventoryRow, quantity: int, **fields: Any) -> HoldResult:
+        return pos.call_sync("pos_hold", hold=Hold(global_id, group.remote_id, quantity, **fields))
+
+    @staticmethod
+    def release(pos: PluginHost, global_id: str, group: InventoryRow, quantity: int) -> bool:
+        return pos.call_sync("pos_release_hold", hold=Hold(global_id, group.remote_id, quantity))
+
+    @staticmethod
+    def invoice(pos: PluginHost, order: Order, customer: Customer | None = None) -> Invoice:
+        return pos.call_sync("pos_create_invoice", order=order, customer=customer)
+
+    # -- stock -----------------------------------------------------------------------------------
+
+    def test_a_fresh_store_has_every_group_on_hand(
+        self, pos: PluginHost, pos_inventory: Sequence[InventoryRow]
+    ) -> None:
+        seen = {row.remote_id: self.available(pos, row.remote_id) for row in pos_inventory}
+        expected = {row.remote_id: row.quantity for row in pos_inventory}
+        assert seen == expected, f"pos_check_inventory on a fresh store: got {seen}, expected on-hand {expected}"
+
+    def test_an_unknown_remote_id_is_reported_unknown_with_nothing_available(self, pos: PluginHost) -> None:
+        got = pos.call_sync("pos_check_inventory", item=Item(None, 0, UNKNOWN_REMOTE_ID, 1, Decimal(1)))
+        assert (got.known, got.available) == (False, 0), f"unknown remote id: got {got}, expected known=False, 0"
+
+    # -- prices (policy: the inventory row's min_price is the floor) ---------------------------
+
+    def test_a_price_at_the_minimum_is_acceptable(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
+        decision = pos.call_sync("pos_accept_price", item=self.item(groups["88213"], 2))
+        assert decision.acceptable, f"price {groups['88213'].min_price} equals the minimum but was refused: {decision}"
+
+    def test_a_price_below_the_minimum_is_refused_with_a_reason(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        group = groups["88213"]
+        decision = pos.call_sync("pos_accept_price", item=self.item(group, 2, price=group.min_price - Decimal("0.01")))
+        assert not decision.acceptable and decision.reason, (
+            f"a price under the minimum must be refused with a reason: {decision}"
+        )
+
+    def test_a_price_for_an_unknown_remote_id_is_refused(self, pos: PluginHost) -> None:
+        decision = pos.call_sync("pos_accept_price", item=Item(None, 0, UNKNOWN_REMOTE_ID, 1, Decimal(1000)))
+        assert not decision.acceptable, f"pricing tickets the POS does not have must be refused: {decision}"
+
+    # -- customers -------------------------------------------------------------------------------
+
+    def test_a_new_buyer_has_no_customer(self, pos: PluginHost) -> None:
+        found = pos.call_sync("pos_find_customer", buyer=CLIENT)
+        assert found is None, f"pos_find_customer found {found} in an empty store"
+
+    def test_a_created_customer_is_found(self, pos: PluginHost) -> None:
+        created = pos.call_sync("pos_create_customer", buyer=CLIENT)
+        found = pos.call_sync("pos_find_customer", buyer=CLIENT)
+        assert found == created, f"created {created}, then pos_find_customer returned {found}"
+
+    def test_creating_a_customer_twice_returns_the_first(self, pos: PluginHost) -> None:
+        first = pos.call_sync("pos_create_customer", buyer=CLIENT)
+        second = pos.call_sync("pos_create_customer", buyer=CLIENT)
+        assert second == first, f"pos_create_customer is not idempotent per buyer.id: {first} then {second}"
+
+    def test_different_buyers_get_different_customers(self, pos: PluginHost) -> None:
+        one = pos.call_sync("pos_create_customer", buyer=CLIENT)
+        other = pos.call_sync("pos_create_customer", buyer=OTHER_CLIENT)
+        assert one.id != other.id, f"two TEvo clients were given one customer id {one.id!r}"
+
+    # -- holds -----------------------------------------------------------------------------------
+
+    def test_a_hold_takes_its_tickets_out_of_stock(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
+        group = groups["90417"]
+        result = self.hold(pos, "G-1", group, 3)
+        assert result.held and result.hold_id, f"holding 3 of 10 was refused: {result}"
+        assert self.available(pos, group.remote_id) == group.quantity - 3, "a hold of 3 must leave on-hand - 3"
+
+    def test_a_hold_reports_what_remains_available(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
+        result = self.hold(pos, "G-1", groups["90417"], 3)
+        assert result.available == groups["90417"].quantity - 3, f"HoldResult.available after holding 3 of 10: {result}"
+
+    def test_a_hold_of_more_than_is_available_is_refused_and_takes_nothing(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        group = groups["90422"]
+        result = self.hold(pos, "G-1", group, group.quantity + 1)
+        assert (result.held, result.reason) == (False, "insufficient_quantity"), f"holding too many: {result}"
+        assert self.available(pos, group.remote_id) == group.quantity, "a refused hold must not change stock"
+
+    def test_a_hold_of_an_unknown_remote_id_is_refused(self, pos: PluginHost) -> None:
+        result = pos.call_sync("pos_hold", hold=Hold("G-1", UNKNOWN_REMOTE_ID, 1))
+        assert (result.held, result.reason) == (False, "unknown_remote_id"), f"holding unknown tickets: {result}"
+
+    def test_a_hold_below_the_minimum_price_is_refused(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
+        group = groups["90417"]
+        result = self.hold(pos, "G-1", group, 1, price=group.min_price - 1)
+        assert (result.held, result.reason) == (False, "price_not_acceptable"), f"holding under the minimum: {result}"
+
+    def test_repeating_a_hold_returns_the_same_hold_and_takes_nothing_more(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        group = groups["90417"]
+        first = self.hold(pos, "G-1", group, 3)
+        second = self.hold(pos, "G-1", group, 3)
+        assert (second.held, second.hold_id) == (True, first.hold_id), f"replayed hold: {first} then {second}"
+        assert self.available(pos, group.remote_id) == group.quantity - 3, "a replayed hold must not hold twice"
+
+    def test_a_release_returns_the_tickets(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
+        group = groups["90417"]
+        self.hold(pos, "G-1", group, 3)
+        assert self.release(pos, "G-1", group, 3) is True, "releasing a held hold must return True"
+        assert self.available(pos, group.remote_id) == group.quantity, "a released hold must free its tickets"
+
+    def test_a_second_release_returns_false_and_frees_nothing_more(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        group = groups["90417"]
+        self.hold(pos, "G-1", group, 3)
+        self.hold(pos, "G-2", group, 2)
+        self.release(pos, "G-1", group, 3)
+        assert self.release(pos, "G-1", group, 3) is False, "releasing an already released hold must return False"
+        assert self.available(pos, group.remote_id) == group.quantity - 2, "a repeated release freed other tickets"
+
+    def test_releasing_an_unknown_hold_returns_false(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
+        assert self.release(pos, "G-never", groups["90417"], 1) is False, (
+            "releasing a hold never made must return False"
+        )
+
+    def test_a_released_global_id_cannot_hold_again(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
+        group = groups["90417"]
+        self.hold(pos, "G-1", group, 3)
+        self.release(pos, "G-1", group, 3)
+        result = self.hold(pos, "G-1", group, 3)
+        assert (result.held, result.reason) == (False, "global_id_used"), (
+            f"holding a released global id again: {result}"
+        )
+
+    # -- invoices --------------------------------------------------------------------------------
+
+    def test_an_invoice_sells_its_tickets(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
+        order = sample_order("office_sale_eticket")
+        invoice = self.invoice(pos, order)
+        assert invoice.created and invoice.invoice_id, f"invoicing a suppliable order: {invoice}"
+        assert self.available(pos, "88213") == groups["88213"].quantity - 2, "an invoice of 2 must leave on-hand - 2"
+
+    def test_invoicing_an_order_twice_returns_the_first_invoice_and_sells_nothing_more(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        order = sample_order("office_sale_eticket")
+        first = self.invoice(pos, order)
+        second = self.invoice(pos, order)
+        assert (second.invoice_id, second.created) == (first.invoice_id, False), f"replayed invoice: {first}, {second}"
+        assert self.available(pos, "88213") == groups["88213"].quantity - 2, "a replayed invoice sold again"
+
+    def test_an_invoice_for_a_client_takes_the_customer(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
+        order = sample_order("client_sale_fraud_approved")
+        customer = pos.call_sync("pos_create_customer", buyer=order.buyer)
+        invoice = self.invoice(pos, order, customer)
+        assert invoice.created, f"invoicing a client sale with its customer: {invoice}"
+
+    def test_an_invoice_consumes_its_hold_instead_of_taking_stock_twice(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        group = groups["91508"]
+        self.hold(pos, "G-OI", group, 2)
+        self.invoice(pos, sample_order("mobile_transfer_tbd", global_id="G-OI"))
+        assert self.available(pos, group.remote_id) == group.quantity - 2, "hold + invoice of the same 2 tickets took 4"
+
+    def test_releasing_an_invoiced_hold_frees_nothing(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
+        group = groups["91508"]
+        self.hold(pos, "G-OI", group, 2)
+        self.invoice(pos, sample_order("mobile_transfer_tbd", global_id="G-OI"))
+        released = self.release(pos, "G-OI", group, 2)
+        assert (released, self.available(pos, group.remote_id)) == (False, group.quantity - 2), (
+            "releasing an invoiced hold must return False and keep the sold tickets sold"
+        )
+
+    def test_an_invoice_beyond_stock_raises_cannot_supply_and_sells_nothing(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        group = groups["90422"]
+        with pytest.raises(PosError) as raised:
+            self.invoice(pos, self.order(1, self.item(group, group.quantity + 1)))
+        assert isinstance(raised.value.original, CannotSupply), f"expected OutOfStock, got {raised.value.original!r}"
+        assert self.available(pos, group.remote_id) == group.quantity, "a refused invoice changed stock"
+
+    def test_an_invoice_of_an_unknown_remote_id_raises_cannot_supply(self, pos: PluginHost) -> None:
+        item = Item(None, 1, UNKNOWN_REMOTE_ID, 1, Decimal(100))
+        with pytest.raises(PosError) as raised:
+            self.invoice(pos, self.order(1, item))
+        assert isinstance(raised.value.original, CannotSupply), (
+            f"expected UnknownRemoteId, got {raised.value.original!r}"
+        )
+
+    def test_a_multi_item_invoice_is_all_or_nothing(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
+        self.invoice(pos, self.order(1, self.item(groups["90422"], 1)))  # 90422 now has 3 of the 4 it needs
+        with pytest.raises(PosError):
+            self.invoice(pos, sample_order("multi_item_fedex"))
+        assert self.available(pos, "90417") == groups["90417"].quantity, "a failed invoice sold its other item"
+
+    # -- no oversell under concurrency -----------------------------------------------------------
+
+    def test_racing_holds_never_oversell(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
+        group = groups["90417"]  # 10 on hand; 8 racers want 3 each: exactly 3 can win
+        results = _race(CONCURRENCY, lambda i: self.hold(pos, f"G-race-{i}", group, 3))
+        held = sum(isinstance(r, HoldResult) and r.held for r in results)
+        remaining = self.available(pos, group.remote_id)
+        assert (held, remaining) == (3, 1), (
+            f"{CONCURRENCY} racing holds of 3 of 10: {held} held, {remaining} left; {results}"
+        )
+
+    def test_racing_invoices_never_oversell(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
+        group = groups["90417"]
+        results = _race(CONCURRENCY, lambda i: self.invoice(pos, self.order(7000 + i, self.item(group, 3))))
+        created = sum(isinstance(r, Invoice) and r.created for r in results)
+        refused = sum(isinstance(r, PosError) and isinstance(r.original, CannotSupply) for r in results)
+        remaining = self.available(pos, group.remote_id)
+        assert (created, refused, remaining) == (3, CONCURRENCY - 3, 1), (
+            f"{CONCURRENCY} racing invoices of 3 of 10: {created} invoiced, {refused} refused, "
+            f"{remaining} left; {results}"
+        )
+
+    def test_racing_repeats_of_one_hold_hold_once(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
+        group = groups["90417"]
+        results = _race(CONCURRENCY, lambda i: self.hold(pos, "G-same", group, 3))
+        hold_ids = {r.hold_id for r in results if isinstance(r, HoldResult) and r.held}
+        remaining = self.available(pos, group.remote_id)
+        assert (len(hold_ids), remaining) == (1, group.quantity - 3), (
+            f"{CONCURRENCY} racing repeats of one hold: hold ids {hold_ids}, {remaining} left; {results}"
+        )
+
+    # -- files and transfers ---------------------------------------------------------------------
+
+    def test_ticket_files_are_pdfs_with_one_page_per_seat(self, pos: PluginHost) -> None:
+        order = sample_order("office_sale_eticket")
+        item = order.items[0]
+        files = pos.call_sync("pos_ticket_files", order=order, item=item)
+        assert files, "pos_ticket_files returned nothing for an e-ticket group with a PDF"
+        found: dict[str, str] = {}
+        for file in files:
+            pages = PdfReader(io.BytesIO(file.pdf)).pages
+            for seat, page in file.seat_pages.items():
+                assert 1 <= page <= len(pages), f"{file.name}: seat {seat} on page {page} of {len(pages)}"
+                found[seat] = " ".join(_SEAT_RE.findall(pages[page - 1].extract_text() or ""))
+        expected = {seat: seat for seat in item.seats}
+        assert found == expected, f"seat -> text 'SEAT n' on its page: got {found}, expected {expected}"
+
+    def test_ticket_files_skip_cover_and_advert_pages(self, pos: PluginHost) -> None:
+        order = sample_order("office_sale_eticket")
+        files = pos.call_sync("pos_ticket_files", order=order, item=order.items[0])
+        pages = sorted(page for file in files for page in file.seat_pages.values())
+        assert pages == [2, 3], f"seats 5 and 6 are on pages 2 and 3 (page 1 is a cover): got {pages}"
+
+    def test_physical_tickets_have_no_files(self, pos: PluginHost) -> None:
+        order = sample_order("multi_item_fedex")
+        files = pos.call_sync("pos_ticket_files", order=order, item=order.items[0])
+        assert files is None, f"a group without a PDF must return None, got {files}"
+
+    def test_a_mobile_transfer_gives_the_claim_links_of_the_items_seats(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        if not pos.has_hook("pos_mobile_transfer"):
+            pytest.skip("the plugin does not implement the optional pos_mobile_transfer")
+        order = sample_order("mobile_transfer_tbd")
+        transfer = pos.call_sync("pos_mobile_transfer", order=order, item=order.items[0])
+        links = groups["91508"].transfer_links[:2]  # seats 9 and 10 of 9-12
+        assert transfer is not None and (transfer.transfer_type, transfer.links) == ("TMMobileLink", links), (
+            f"TM mobile tickets with claim links: got {transfer}, expected TMMobileLink with {links}"
+        )
