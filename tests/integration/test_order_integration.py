@@ -1,0 +1,172 @@
+"""Order Integration hold / release / invoice against the real server and the SQLite POS (TEVO_API.md §7.3)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import load_fixture
+from tests.integration.conftest import API_KEY, make_settings, pos_rows
+from tevo_bridge import hookimpl
+from tevo_bridge.pos.host import PluginHost
+from tevo_bridge.serve import running_daemon
+from tevo_bridge_sqlite_pos.plugin import SqlitePos
+
+HOLD = load_fixture("order_integration/hold.json")  # 2 x "91508" at 415.0
+
+
+@pytest.fixture
+def daemon(tmp_path, pos_db):
+    with running_daemon(make_settings(tmp_path, pos_db)) as running:
+        yield running
+
+
+def post(daemon, path, body, key=API_KEY, raw=None):
+    headers = {"X-Api-Key": key} if key else {}
+    with httpx.Client(base_url=daemon.base_url, timeout=10) as client:
+        if raw is not None:
+            return client.post(path, content=raw, headers={**headers, "Content-Type": "application/json"})
+        return client.post(path, json=body, headers=headers)
+
+
+def store_counts(daemon):
+    store = daemon.runtime.store.sync
+    return {t: store.count(t) for t in ("inbox", "holds", "jobs", "orders")}
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_hold_is_answered_held_and_recorded_in_the_pos(daemon, pos_db):
+    response = post(daemon, "/order-integration/holds", HOLD)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "held" and body["global_id"] == HOLD["global_id"] and body["quantity"] == 2
+    assert pos_rows(pos_db, "SELECT global_id, quantity, state FROM holds") == [(HOLD["global_id"], 2, "held")]
+    assert daemon.runtime.store.sync.get_hold(HOLD["global_id"]).state == "held"
+
+
+def test_a_replayed_hold_gets_the_same_bytes_and_holds_once(daemon, pos_db):
+    first = post(daemon, "/order-integration/holds", HOLD)
+    second = post(daemon, "/order-integration/holds", HOLD)
+    assert second.status_code == first.status_code and second.content == first.content
+    assert pos_rows(pos_db, "SELECT COUNT(*) FROM holds") == [(1,)]
+
+
+def test_aliases_are_accepted(daemon):
+    aliased = {"remoteId": "91508", "quantity": "1", "globalId": "alias-1"}
+    assert post(daemon, "/order-integration/holds", aliased).json()["status"] == "held"
+
+
+@pytest.mark.parametrize(("change", "reason", "available"), [
+    ({"quantity": 5}, "insufficient_quantity", 4),
+    ({"remote_id": "nope"}, "unknown_remote_id", None),
+    ({"price": "100.0"}, "price_not_acceptable", None),
+])
+def test_a_hold_that_cannot_be_supplied_is_409_and_holds_nothing(daemon, pos_db, change, reason, available):
+    response = post(daemon, "/order-integration/holds", {**HOLD, **change})
+    assert response.status_code == 409, response.text
+    body = response.json()
+    assert body["status"] == "unavailable" and body["reason"] == reason
+    if available is not None:
+        assert body["available_quantity"] == available
+    assert pos_rows(pos_db, "SELECT COUNT(*) FROM holds WHERE state = 'held'") == [(0,)]
+
+
+def test_same_global_id_for_other_tickets_is_422(daemon):
+    post(daemon, "/order-integration/holds", HOLD)
+    response = post(daemon, "/order-integration/holds", {**HOLD, "quantity": 1})
+    assert response.status_code == 422
+    assert response.json()["errors"] == {"global_id": ["already used for a different hold"]}
+
+
+@pytest.mark.parametrize("body", [{"quantity": 2}, {**HOLD, "quantity": 0}, {**HOLD, "quantity": "x"}, [1, 2]])
+def test_invalid_holds_are_422_and_store_nothing(daemon, body):
+    before = store_counts(daemon)
+    response = post(daemon, "/order-integration/holds", body)
+    assert response.status_code == 422 and response.json()["status"] == "invalid"
+    assert store_counts(daemon) == before
+
+
+def test_non_json_is_422(daemon):
+    assert post(daemon, "/order-integration/holds", None, raw=b"{not json").status_code == 422
+
+
+@pytest.mark.parametrize("key", [None, "wrong-key"])
+def test_missing_or_wrong_key_is_401_and_stores_nothing(daemon, key):
+    before = store_counts(daemon)
+    response = post(daemon, "/order-integration/holds", HOLD, key=key)
+    assert response.status_code == 401 and response.json() == {"status": "error", "error": "unauthorized"}
+    assert store_counts(daemon) == before
+    assert post(daemon, "/order-integration/invoices", {"order_id": 1, "global_id": "g"}, key=key).status_code == 401
+
+
+def test_release_frees_the_pos_hold(daemon, pos_db):
+    post(daemon, "/order-integration/holds", HOLD)
+    response = post(daemon, f"/order-integration/holds/{HOLD['global_id']}/release", {})
+    assert response.json() == {"status": "released", "global_id": HOLD["global_id"]}
+    assert wait_for(lambda: pos_rows(pos_db, "SELECT state FROM holds") == [("released",)])
+    again = post(daemon, f"/order-integration/holds/{HOLD['global_id']}/release", {})
+    assert again.json()["status"] == "not_held"
+
+
+def test_release_of_an_unknown_hold_is_not_held(daemon):
+    response = post(daemon, "/order-integration/holds/never-seen/release", {"global_id": "never-seen"})
+    assert response.status_code == 200 and response.json()["status"] == "not_held"
+
+
+def test_release_body_must_match_the_path(daemon):
+    assert post(daemon, "/order-integration/holds/a/release", {"global_id": "b"}).status_code == 422
+
+
+def test_invoice_is_recorded_and_queued_with_an_unknown_hold_warning(daemon):
+    response = post(daemon, "/order-integration/invoices", {"order_id": 402190, "global_id": "unknown-g"})
+    assert response.status_code == 202
+    assert response.json()["warning"] == "unknown_hold"
+    assert daemon.runtime.store.sync.get_order(402190) is not None
+    replay = post(daemon, "/order-integration/invoices", {"order_id": 402190, "global_id": "unknown-g"})
+    assert replay.content == response.content
+    other = post(daemon, "/order-integration/invoices", {"order_id": 402191, "global_id": "unknown-g"})
+    assert other.status_code == 422 and "already invoiced as order 402190" in other.text
+
+
+def test_body_over_the_limit_is_413(tmp_path, pos_db):
+    settings = make_settings(tmp_path, pos_db, server={"max_body_bytes": 1024})
+    with running_daemon(settings) as daemon:
+        response = post(daemon, "/order-integration/holds", None, raw=b'{"x":"' + b"a" * 5000 + b'"}')
+        assert response.status_code == 413 and response.json()["error"] == "body_too_large"
+        assert store_counts(daemon)["inbox"] == 0
+
+
+class HangingHolds(SqlitePos):
+    """The SQLite POS, but its holds take longer than the budget (and then succeed)."""
+
+    @hookimpl
+    def pos_hold(self, hold):
+        time.sleep(1.0)
+        return super().pos_hold(hold)
+
+
+def test_a_hanging_pos_answers_503_within_budget_and_the_late_hold_is_released(tmp_path, pos_db):
+    settings = make_settings(tmp_path, pos_db, server={"hold_budget": 0.3})
+    slow = PluginHost("sqlite_pos", HangingHolds(HangingHolds.Config(database=pos_db)))
+    with running_daemon(settings, pos_host=slow) as daemon:
+        started = time.monotonic()
+        response = post(daemon, "/order-integration/holds", HOLD)
+        elapsed = time.monotonic() - started
+        assert response.status_code == 503 and response.json()["reason"] == "pos_timeout"
+        assert elapsed < 1.0  # answered before the POS finished
+        assert wait_for(lambda: pos_rows(pos_db, "SELECT state FROM holds") == [("released",)])
+        replay = post(daemon, "/order-integration/holds", HOLD)
+        assert replay.status_code == 503  # fail closed for that global id
+        health = httpx.get(daemon.base_url + "/readyz").json()
+        assert health["checks"]["plugin"]["ok"] is False

@@ -1,0 +1,108 @@
+"""Webhook intake (TEVO_API.md §6.2) and health/metrics endpoints on the real server."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from tests.conftest import FIXTURES
+from tests.integration.conftest import WEBHOOK_TOKEN, make_settings
+from tevo_bridge.serve import running_daemon
+
+ORDER_CREATED = (FIXTURES / "webhooks" / "order_created.form").read_bytes()
+CATALOG = (FIXTURES / "webhooks" / "catalog_event_updated.form").read_bytes()
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture
+def daemon(tmp_path, pos_db):
+    with running_daemon(make_settings(tmp_path, pos_db)) as running:
+        yield running
+
+
+def send(daemon, body, token=WEBHOOK_TOKEN, headers=FORM):
+    return httpx.post(f"{daemon.base_url}/webhooks/tevo/{token}", content=body, headers=headers, timeout=10)
+
+
+def counts(daemon):
+    store = daemon.runtime.store.sync
+    return {t: store.count(t) for t in ("inbox", "jobs", "orders")}
+
+
+def test_order_created_is_recorded_queued_and_answered(daemon):
+    response = send(daemon, ORDER_CREATED)
+    assert response.status_code == 200 and response.json() == {"status": "received"}
+    assert daemon.runtime.store.sync.get_order(402117) is not None
+    assert daemon.runtime.store.sync.job_for_order(402117) is not None
+
+
+def test_a_repeated_webhook_is_a_duplicate(daemon):
+    send(daemon, ORDER_CREATED)
+    before = counts(daemon)
+    assert send(daemon, ORDER_CREATED).json() == {"status": "duplicate"}
+    assert counts(daemon) == before
+
+
+def test_catalog_events_are_ignored_but_recorded(daemon):
+    response = send(daemon, CATALOG)
+    assert response.status_code == 200 and response.json() == {"status": "ignored"}
+    assert counts(daemon) == {"inbox": 1, "jobs": 0, "orders": 0}
+
+
+def test_buyer_events_are_ignored(daemon):
+    body = urlencode({"event_type": "order_accepted", "recipient": "buyer", "body": '{"id": 5}'}).encode()
+    assert send(daemon, body).json() == {"status": "ignored"}
+
+
+def test_wrong_token_is_404_and_stores_nothing(daemon):
+    response = send(daemon, ORDER_CREATED, token="wrong-token")
+    assert response.status_code == 404 and response.json()["error"] == "not_found"
+    assert counts(daemon) == {"inbox": 0, "jobs": 0, "orders": 0}
+
+
+@pytest.mark.parametrize("body", [
+    b"",  # no event_type
+    urlencode({"event_type": "order_created", "recipient": "seller"}).encode(),  # no body
+    urlencode({"event_type": "order_created", "recipient": "seller", "body": "{not json"}).encode(),
+    urlencode({"event_type": "order_created", "recipient": "seller", "body": '{"id": "abc"}'}).encode(),
+    urlencode({"event_type": "order_created", "recipient": "seller", "body": "[1]"}).encode(),
+    b"event_type=order_created&event_type=order_created",
+    b"\xff\xfe=\xff",
+])
+def test_malformed_webhooks_are_400_and_store_nothing(daemon, body):
+    response = send(daemon, body)
+    assert response.status_code == 400, response.text
+    assert response.json()["status"] == "invalid" and response.json()["errors"]
+    assert counts(daemon) == {"inbox": 0, "jobs": 0, "orders": 0}
+
+
+def test_json_content_type_is_refused(daemon):
+    response = send(daemon, b'{"event_type":"order_created"}', headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+
+
+def test_webhook_route_is_closed_without_a_configured_token(tmp_path, pos_db):
+    with running_daemon(make_settings(tmp_path, pos_db, server={"webhook_token": ""})) as daemon:
+        assert send(daemon, ORDER_CREATED, token="").status_code == 404
+        assert send(daemon, ORDER_CREATED, token="anything").status_code == 404
+
+
+def test_health_endpoints(daemon):
+    assert httpx.get(daemon.base_url + "/livez").json() == {"status": "ok"}
+    ready = httpx.get(daemon.base_url + "/readyz")
+    assert ready.status_code == 200, ready.text
+    assert set(ready.json()["checks"]) == {"store", "plugin", "worker"}
+
+
+def test_metrics_count_inbound_by_channel(daemon):
+    send(daemon, CATALOG)
+    text = httpx.get(daemon.base_url + "/metrics").text
+    assert 'tevo_bridge_inbound_total{channel="webhook",outcome="ignored"}' in text
+    assert "tevo_bridge_hold_seconds_bucket" in text
+
+
+def test_unknown_routes_answer_json(daemon):
+    response = httpx.get(daemon.base_url + "/nope")
+    assert response.status_code == 404 and response.json()["status"] == "error"
