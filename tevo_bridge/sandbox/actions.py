@@ -262,13 +262,15 @@ def _finalize(world: World, order: dict[str, Any], item: dict[str, Any], pages: 
 
 
 def _require_eticket_item(world: World, order: dict[str, Any], item: dict[str, Any]) -> None:
+    # Checked first: finalizing the last item completes the order, and "already
+    # finalized" is the answer that tells the caller its earlier call worked.
+    if item["eticket_finalized"]:
+        raise unprocessable(item, eticket_finalized=["e-tickets are already finalized"])
     if order["seller_state"] != "accepted":
         raise unprocessable(item, order=[f"is {order['seller_state']}; e-tickets need an accepted order"])
     shipment = next((s for s in order["shipments"] if s["id"] == item["delivery_id"]), None)
     if shipment is None or shipment["type"] != "Eticket":
         raise unprocessable(item, needs_eticket=["this item is not delivered by e-ticket"])
-    if item["eticket_finalized"]:
-        raise unprocessable(item, eticket_finalized=["e-tickets are already finalized"])
 
 
 # -- shipments (§5) -------------------------------------------------------------------------
