@@ -52,3 +52,23 @@ def multi_item_request(shipment: str = "Eticket") -> OrderRequest:
     a, b = group("88213"), group("88640")
     return OrderRequest(items=[ItemRequest(a, 2, a.wholesale_price, a.seats[:2]),
                                ItemRequest(b, 3, Decimal("120.0"), b.seats[:3])], shipment_type=shipment)
+
+
+FAST = 0.0001  # TEvo's 10/120/600/3600 s retry schedule becomes 1/12/60/360 ms
+
+
+@pytest.fixture
+def driven(receiver: tuple[Receiver, str]) -> Iterator[tuple[Sandbox, Receiver]]:
+    """A sandbox whose buyer driver announces to the fake receiver."""
+    fake, url = receiver
+    with running_sandbox(seed=11, driver=driver_settings(url)) as tevo:
+        yield tevo, fake
+
+
+def driver_settings(url: str, **overrides: Any) -> Any:
+    from tevo_bridge.sandbox.driver import DriverSettings
+
+    values: dict[str, Any] = {"webhook_url": url + "/webhooks/tevo/token", "oi_base_url": url, "oi_api_key": "k" * 32,
+                              "retry_scale": FAST, "fraud_delay": 0.05}
+    values.update(overrides)
+    return DriverSettings(**values)

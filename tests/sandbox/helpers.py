@@ -107,6 +107,7 @@ class Receiver:
     webhook_failures: int = 0  # answer 500 to this many webhooks first
     hold_answer: tuple[int, dict[str, Any]] | None = None  # None: hold everything
     oi_failures: int = 0  # answer 503 to this many invoice/release calls first
+    stock: dict[str, int] = field(default_factory=dict)  # refuse holds beyond this, per remote_id
 
     def app(self) -> Starlette:
         async def webhook(request: Request) -> Response:
@@ -121,6 +122,9 @@ class Receiver:
             self.oi_calls.append(("hold", body, dict(request.headers)))
             if self.hold_answer is not None:
                 return JSONResponse(self.hold_answer[1], status_code=self.hold_answer[0])
+            if body["quantity"] > self.stock.get(body["remote_id"], body["quantity"]):
+                return JSONResponse({"status": "unavailable", "global_id": body["global_id"],
+                                     "reason": "insufficient_quantity"}, status_code=409)
             return JSONResponse({"status": "held", "global_id": body["global_id"], "hold_id": "h_1",
                                  "remote_id": body["remote_id"], "quantity": body["quantity"]})
 

@@ -138,9 +138,11 @@ class Planner:
             return self._request(scenario, [self._item(group, len(group.seats) - 1, group.wholesale_price)],
                                  "Eticket")
         if scenario in (s.OUT_OF_STOCK, s.OI_OUT_OF_STOCK):
+            # One more than the listing ever had, so no POS mirroring it can supply the order.
             group = self._groups(ETICKET, need=0, count=1)[0]
-            quantity = len(self.unsold(group)) + 1
-            return self._request(scenario, [self._item(group, quantity, group.wholesale_price)], "Eticket")
+            seats = list(group.seats) + _extra_seats(group, 1)
+            item = ItemRequest(group=group, quantity=len(seats), price=group.wholesale_price, seats=seats)
+            return self._request(scenario, [item], "Eticket")
         if scenario is s.UNDERPRICED:
             group = self._groups(ETICKET, need=1, count=1)[0]
             price = group.wholesale_price * self.underpriced_factor
