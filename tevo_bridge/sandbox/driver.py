@@ -122,6 +122,13 @@ class BuyerDriver:
     def create_sync(self, scenario: Scenario | str, channels: Iterable[Channel | str] | None = None) -> DriverOrder:
         return self._submit(self._create(Scenario(scenario), _channels(scenario, channels))).result()
 
+    def configured_channels(self, scenario: Scenario | str) -> frozenset[Channel] | None:
+        """The channels this driver can use for a scenario; None when it cannot announce it at all."""
+        scenario = Scenario(scenario)
+        if scenario.uses_order_integration:
+            return frozenset({Channel.ORDER_INTEGRATION}) if self.settings.oi_base_url else None
+        return frozenset({Channel.WEBHOOK if self.settings.webhook_url else Channel.POLL})
+
     async def create_each(self, channels: Iterable[Channel | str] | None = None) -> list[DriverOrder]:
         """One order of every scenario, in declaration order."""
         return [await self.create(s, channels) for s in Scenario]

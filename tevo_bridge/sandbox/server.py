@@ -32,6 +32,27 @@ from tevo_bridge.sandbox.scenarios import Scenario
 from tevo_bridge.sandbox.state import DEFAULT_REVIEWER_ID, World
 
 
+class _PromptServer(uvicorn.Server):
+    """uvicorn notices ``should_exit`` on a 0.1 s tick; tests start and stop many servers, so wake at once."""
+
+    _wake: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._wake = asyncio.Event()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            try:
+                await asyncio.wait_for(self._wake.wait(), 0.1)
+            except TimeoutError:
+                pass
+
+    def request_exit(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.should_exit = True
+        if self._wake is not None:
+            loop.call_soon_threadsafe(self._wake.set)
+
+
 class BackgroundServer:
     """Any ASGI app under uvicorn on a loopback port, with its own event loop in a thread.
 
@@ -44,7 +65,7 @@ class BackgroundServer:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run_loop, name="tevo-sandbox", daemon=True)
         self.app = app  # may be set until start(): the sandbox builds its app after its driver
-        self._server: uvicorn.Server | None = None
+        self._server: _PromptServer | None = None
         self._socket: socket.socket | None = None
         self._serving: concurrent.futures.Future[None] | None = None
         self.base_url = ""
@@ -57,7 +78,7 @@ class BackgroundServer:
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind((self.host, self.port))
         self.base_url = f"http://{self.host}:{self._socket.getsockname()[1]}"
-        self._server = uvicorn.Server(uvicorn.Config(
+        self._server = _PromptServer(uvicorn.Config(
             self.app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1))
         self._thread.start()
         self._serving = self.submit(self._server.serve(sockets=[self._socket]))
@@ -73,7 +94,7 @@ class BackgroundServer:
     def stop(self, before_loop_stops: Coroutine[Any, Any, Any] | None = None) -> None:
         try:
             if self._serving is not None and self._server is not None:
-                self._server.should_exit = True
+                self._server.request_exit(self.loop)
                 self._serving.result(timeout=15)
                 self._serving = None
             if before_loop_stops is not None:
@@ -179,7 +200,11 @@ class Sandbox:
 
     async def _create_hook(self, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /_sandbox/orders {"scenario": ..., "channels": [...]}``, for plugin authors without Python."""
-        created = await self.driver.create(Scenario(body["scenario"]), body.get("channels"))
+        scenario = Scenario(body["scenario"])
+        channels = body.get("channels") or self.driver.configured_channels(scenario)
+        if channels is None:
+            raise ValueError(f"{scenario.value} needs Order Integration, and no oi_base_url is configured")
+        created = await self.driver.create(scenario, channels)
         return created.to_json()
 
 
