@@ -56,6 +56,6 @@ def test_serve_prints_its_address_and_answers_there() -> None:
         url = re.search(r"listening on (\S+)", "".join(lines)).group(1)  # type: ignore[union-attr]
         summary = httpx.get(url + "/_sandbox/orders").json()["orders"]
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=15)
-    assert len(summary) == 1
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=15)[0]
+    assert (len(summary), "sandbox stopped" in output) == (1, True)

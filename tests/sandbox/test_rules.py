@@ -365,3 +365,31 @@ def test_without_a_state_file_nothing_is_written(tmp_path: Path, monkeypatch: py
     monkeypatch.chdir(tmp_path)
     World().create_order(order_request())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fedex_tracking_delivers_on_its_own_after_the_transit_time() -> None:
+    from tevo_bridge.sandbox.server import running_sandbox
+
+    with running_sandbox(fedex_transit_seconds=0.0) as tevo:
+        api = TevoApi(tevo.base_url, tevo.token, tevo.secret)
+        order = accepted(tevo, remote_id="90417", shipment="FedEx")
+        api.post(f"/shipments/{order['shipments'][0]['id']}/airbill")
+        state = api.get(f"/orders/{order['id']}").json()["seller_state"]
+        api.close()
+    assert state == "completed"
+
+
+def test_a_restarted_sandbox_with_a_state_file_still_knows_its_orders(tmp_path: Path) -> None:
+    from tevo_bridge.sandbox.server import running_sandbox
+
+    state = tmp_path / "world.json"
+    with running_sandbox(seed=1, state_file=state) as first:
+        order = first.create_order(order_request())
+        api = TevoApi(first.base_url, first.token, first.secret)
+        api.post(f"/orders/{order['id']}/accept", {"reviewer_id": 4711})
+        api.close()
+    with running_sandbox(seed=1, state_file=state) as second:
+        api = TevoApi(second.base_url, second.token, second.secret)
+        shown = api.get(f"/orders/{order['id']}").json()
+        api.close()
+    assert (shown["seller_state"], second.inspect(order["id"])["accept_calls"]) == ("accepted", 1)

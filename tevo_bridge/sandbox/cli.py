@@ -7,6 +7,7 @@ scenario mix, announcing them to ``--webhook-url`` and/or ``--oi-url``.
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 from typing import Annotated
@@ -65,6 +66,7 @@ def serve(
         driver=DriverSettings(webhook_url=webhook_url, oi_base_url=oi_url, oi_api_key=oi_api_key,
                               retry_scale=retry_scale, fraud_delay=fraud_delay),
     )
+    signal.signal(signal.SIGTERM, _stop)
     try:
         with running_sandbox(config) as tevo:
             typer.echo(banner(tevo))
@@ -73,6 +75,11 @@ def serve(
                 time.sleep(3600)
     except KeyboardInterrupt:
         typer.echo("sandbox stopped")
+
+
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM stops as cleanly as Ctrl-C (service managers and test harnesses send it)."""
+    raise KeyboardInterrupt
 
 
 def banner(tevo: Sandbox) -> str:
