@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import Any
 
 import httpx
 import pytest
@@ -106,13 +108,13 @@ def test_an_unknown_fault_name_is_refused() -> None:
 
 # -- webhook faults --------------------------------------------------------------------------
 
-def webhook_sandbox(url: str, **fault_settings: object) -> object:
-    return running_sandbox(seed=5, driver=driver_settings(url), faults=FaultSettings(**fault_settings))  # type: ignore
+def webhook_sandbox(url: str, **fault_settings: Any) -> AbstractContextManager[Sandbox]:
+    return running_sandbox(seed=5, driver=driver_settings(url), faults=FaultSettings(**fault_settings))
 
 
 def test_duplicate_webhooks_arrive_twice(receiver: tuple[Receiver, str]) -> None:
     fake, url = receiver
-    with webhook_sandbox(url, webhook_duplicate_rate=1.0) as tevo:  # type: ignore[attr-defined]
+    with webhook_sandbox(url, webhook_duplicate_rate=1.0) as tevo:
         tevo.driver.create_sync(Scenario.OFFICE_ETICKET)
         tevo.driver.drain_sync()
     assert len(fake.webhooks) == 2 and fake.webhooks[0] == fake.webhooks[1]
@@ -120,7 +122,7 @@ def test_duplicate_webhooks_arrive_twice(receiver: tuple[Receiver, str]) -> None
 
 def test_reordered_webhooks_arrive_newest_first(receiver: tuple[Receiver, str]) -> None:
     fake, url = receiver
-    with webhook_sandbox(url, webhook_reorder=True, webhook_reorder_window=0.2) as tevo:  # type: ignore
+    with webhook_sandbox(url, webhook_reorder=True, webhook_reorder_window=0.2) as tevo:
         created = [tevo.driver.create_sync(Scenario.OFFICE_ETICKET).order_group_id for _ in range(3)]
         tevo.driver.drain_sync()
     assert [h["order_group_id"] for h in fake.webhooks] == list(reversed(created))
@@ -128,7 +130,7 @@ def test_reordered_webhooks_arrive_newest_first(receiver: tuple[Receiver, str]) 
 
 def test_dropped_webhooks_leave_the_order_to_polling(receiver: tuple[Receiver, str]) -> None:
     fake, url = receiver
-    with webhook_sandbox(url, webhook_drop_rate=1.0) as tevo:  # type: ignore[attr-defined]
+    with webhook_sandbox(url, webhook_drop_rate=1.0) as tevo:
         created = tevo.driver.create_sync(Scenario.OFFICE_ETICKET, channels=[Channel.WEBHOOK])
         tevo.driver.drain_sync()
         api = TevoApi(tevo.base_url, tevo.token, tevo.secret)

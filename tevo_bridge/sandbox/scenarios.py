@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tevo_bridge.sandbox.inventory import ETICKET, PHYSICAL, TM_MOBILE, TicketGroupSpec
-from tevo_bridge.sandbox.orders import DEMO_CLIENTS, SHIP_TO_NAMES, ItemRequest, OrderRequest
+from tevo_bridge.sandbox.orders import DEMO_CLIENTS, SHIP_TO_NAMES, ClientSpec, ItemRequest, OrderRequest
 
 
 class Channel(enum.StrEnum):
@@ -155,7 +155,8 @@ class Planner:
             for item in request.items:
                 self.sold[item.group.remote_id].update(item.seats)
 
-    def _single(self, scenario: Scenario, fmt: str, shipment: str, client: object = None) -> OrderRequest:
+    def _single(self, scenario: Scenario, fmt: str, shipment: str,
+                client: ClientSpec | None = None) -> OrderRequest:
         group = self._groups(fmt, need=1, count=1)[0]
         quantity = min(2, len(self.unsold(group)))
         price = group.retail_price if client else group.wholesale_price  # fixtures README
@@ -177,12 +178,12 @@ class Planner:
         return ItemRequest(group=group, quantity=quantity, price=price, seats=seats)
 
     def _request(self, scenario: Scenario, items: list[ItemRequest], shipment: str,
-                 client: object = None) -> OrderRequest:
+                 client: ClientSpec | None = None) -> OrderRequest:
         oi = scenario.uses_order_integration
         return OrderRequest(
             items=items,
             shipment_type=shipment,
-            client=client,  # type: ignore[arg-type]
+            client=client,
             seller_state="accepted" if oi else "pending",
             was_auto_accepted=True if oi else None,
             fraud_check_status="pending" if client else None,

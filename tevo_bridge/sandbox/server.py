@@ -78,14 +78,14 @@ class BackgroundServer:
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind((self.host, self.port))
         self.base_url = f"http://{self.host}:{self._socket.getsockname()[1]}"
-        self._server = _PromptServer(uvicorn.Config(
+        server = self._server = _PromptServer(uvicorn.Config(
             self.app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1))
         self._thread.start()
-        self._serving = self.submit(self._server.serve(sockets=[self._socket]))
+        serving = self._serving = self.submit(server.serve(sockets=[self._socket]))
         deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if self._serving.done():
-                self._serving.result()  # raises the start-up error
+        while not server.started:
+            if serving.done():
+                serving.result()  # raises the start-up error
             if time.monotonic() > deadline:
                 raise TimeoutError("the server did not start")
             time.sleep(0.01)
