@@ -204,3 +204,12 @@ def test_the_driver_can_be_used_from_any_thread(driven: tuple[Sandbox, Receiver]
 def test_an_oi_scenario_cannot_skip_order_integration() -> None:
     with running_sandbox(driver=DriverSettings()) as tevo, pytest.raises(ValueError):
         tevo.driver.create_sync(Scenario.OI_INVOICE, channels=[Channel.WEBHOOK])
+
+
+def test_any_single_item_scenario_can_go_through_order_integration(driven: tuple[Sandbox, Receiver]) -> None:
+    tevo, fake = driven
+    created = tevo.driver.create_sync(Scenario.TBD_MOBILE, channels=[Channel.ORDER_INTEGRATION])
+    tevo.driver.drain_sync()
+    order = tevo.world.orders[created.order_id]  # type: ignore[index]
+    assert (order["seller_state"], order["was_auto_accepted"], [k for k, _, _ in fake.oi_calls]) == (
+        "accepted", True, ["hold", "invoice"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import json
 import random
 import threading
@@ -224,6 +225,10 @@ class BuyerDriver:
         """Hold first; only a held quantity becomes an (already accepted) order (§7.1)."""
         if not self.settings.oi_base_url:
             raise ValueError("Order Integration needs DriverSettings.oi_base_url")
+        if len(request.items) != 1:
+            raise ValueError("an Order Integration hold covers one ticket group; pick a single-item scenario")
+        # Whatever the scenario, an order made after a hold arrives already accepted (§7.1).
+        request = dataclasses.replace(request, seller_state="accepted", was_auto_accepted=True)
         item = request.items[0]
         global_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         hold = {"remote_id": item.group.remote_id, "quantity": item.quantity, "global_id": global_id,
