@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from tevo_bridge.sandbox.actions import REJECT_REASONS
+from tevo_bridge.sandbox.rules import REJECT_REASONS
 from tevo_bridge.sandbox.inspection import delivered_page_texts
 from tevo_bridge.sandbox.server import Sandbox
 from tevo_bridge.sandbox.state import World

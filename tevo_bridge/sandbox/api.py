@@ -1,7 +1,7 @@
 """The signed TEvo API as an ASGI app, plus the unsigned ``/_sandbox`` inspection routes.
 
 Handlers stay thin: verify the signature over the exact bytes received, parse
-the body, hand it to ``actions``, record the call for inspection.  Faults wrap
+the body, hand it to ``rules``, record the call for inspection.  Faults wrap
 the whole app (``faults.FaultMiddleware``) but skip ``/_sandbox``.
 """
 
@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tevo_bridge.sandbox import actions, inspection
+from tevo_bridge.sandbox import inspection
+from tevo_bridge.sandbox import rules
 from tevo_bridge.sandbox.errors import (
     BAD_SIGNATURE_BODY,
     NOT_FOUND_BODY,
@@ -86,7 +87,7 @@ def create_app(
             if not isinstance(body, dict):
                 raise ValueError("not an object")
         except ValueError:
-            return TevoJSON(actions.error_for_bad_json().body, status_code=400)
+            return TevoJSON(rules.error_for_bad_json().body, status_code=400)
         params = {**params, "_query": dict(request.query_params)}
         try:
             result = action(world, params, body)
@@ -129,34 +130,34 @@ def create_app(
         return TevoJSON({"status": "ok", "orders": len(world.orders)})
 
     routes = [
-        v9("/orders", lambda w, p, b: actions.list_orders(w, p["_query"]), ["GET"]),
-        v9("/orders/{order_id:int}", lambda w, p, b: actions.show_order(w, p["order_id"]), ["GET"]),
-        v9("/orders/{order_id:int}/accept", lambda w, p, b: actions.accept_order(w, p["order_id"], b), ["POST"]),
-        v9("/orders/{order_id:int}/reject", lambda w, p, b: actions.reject_order(w, p["order_id"], b), ["POST"]),
-        v9("/orders/{order_id:int}/complete", lambda w, p, b: actions.complete_order(w, p["order_id"]), ["POST"]),
-        v9("/orders/{order_id:int}/items", lambda w, p, b: actions.list_items(w, p["order_id"]), ["GET"]),
+        v9("/orders", lambda w, p, b: rules.list_orders(w, p["_query"]), ["GET"]),
+        v9("/orders/{order_id:int}", lambda w, p, b: rules.show_order(w, p["order_id"]), ["GET"]),
+        v9("/orders/{order_id:int}/accept", lambda w, p, b: rules.accept_order(w, p["order_id"], b), ["POST"]),
+        v9("/orders/{order_id:int}/reject", lambda w, p, b: rules.reject_order(w, p["order_id"], b), ["POST"]),
+        v9("/orders/{order_id:int}/complete", lambda w, p, b: rules.complete_order(w, p["order_id"]), ["POST"]),
+        v9("/orders/{order_id:int}/items", lambda w, p, b: rules.list_items(w, p["order_id"]), ["GET"]),
         v9("/orders/{order_id:int}/items/{item_id:int}",
-           lambda w, p, b: actions.show_item(w, p["order_id"], p["item_id"]), ["GET"]),
+           lambda w, p, b: rules.show_item(w, p["order_id"], p["item_id"]), ["GET"]),
         v9("/orders/{order_id:int}/items/{item_id:int}/add_etickets",
-           lambda w, p, b: actions.add_etickets(w, p["order_id"], p["item_id"], b), ["POST"]),
+           lambda w, p, b: rules.add_etickets(w, p["order_id"], p["item_id"], b), ["POST"]),
         v9("/orders/{order_id:int}/items/{item_id:int}/finalize_etickets",
-           lambda w, p, b: actions.finalize_etickets(w, p["order_id"], p["item_id"], b), ["POST"]),
+           lambda w, p, b: rules.finalize_etickets(w, p["order_id"], p["item_id"], b), ["POST"]),
         # remove_etickets really is a GET that changes state (§4).
         v9("/orders/{order_id:int}/items/{item_id:int}/remove_etickets",
-           lambda w, p, b: actions.remove_etickets(w, p["order_id"], p["item_id"]), ["GET"]),
+           lambda w, p, b: rules.remove_etickets(w, p["order_id"], p["item_id"]), ["GET"]),
         v9("/orders/{order_id:int}/deliver_etickets",
-           lambda w, p, b: actions.deliver_etickets(w, p["order_id"], b), ["POST"]),
-        v9("/shipments/{shipment_id:int}", lambda w, p, b: actions.show_shipment(w, p["shipment_id"]), ["GET"]),
+           lambda w, p, b: rules.deliver_etickets(w, p["order_id"], b), ["POST"]),
+        v9("/shipments/{shipment_id:int}", lambda w, p, b: rules.show_shipment(w, p["shipment_id"]), ["GET"]),
         v9("/shipments/{shipment_id:int}",
-           lambda w, p, b: actions.update_shipment(w, p["shipment_id"], b), ["PUT"]),
+           lambda w, p, b: rules.update_shipment(w, p["shipment_id"], b), ["PUT"]),
         # The wiki says "PUT / POST" for complete (§5.2); both are served.
         v9("/shipments/{shipment_id:int}/complete",
-           lambda w, p, b: actions.complete_shipment(w, p["shipment_id"], b), ["PUT", "POST"]),
+           lambda w, p, b: rules.complete_shipment(w, p["shipment_id"], b), ["PUT", "POST"]),
         v9("/shipments/{shipment_id:int}/airbill",
-           lambda w, p, b: actions.generate_airbill(w, p["shipment_id"]), ["POST"]),
+           lambda w, p, b: rules.generate_airbill(w, p["shipment_id"]), ["POST"]),
         v9("/shipments/{shipment_id:int}/get_airbill",
-           lambda w, p, b: actions.airbill_pdf(w, p["shipment_id"]), ["GET"]),
-        v9("/users/{user_id:int}", lambda w, p, b: actions.show_user(w, p["user_id"]), ["GET"]),
+           lambda w, p, b: rules.airbill_pdf(w, p["shipment_id"]), ["GET"]),
+        v9("/users/{user_id:int}", lambda w, p, b: rules.show_user(w, p["user_id"]), ["GET"]),
         v9("/{rest:path}", _not_found, ALL_METHODS),
         Route("/_sandbox/orders", sandbox_orders, methods=["GET", "POST"]),
         Route("/_sandbox/orders/{order_id:int}", sandbox_order, methods=["GET"]),
