@@ -1,0 +1,186 @@
+"""The signed TEvo API as an ASGI app, plus the unsigned ``/_sandbox`` inspection routes.
+
+Handlers stay thin: verify the signature over the exact bytes received, parse
+the body, hand it to ``rules``, record the call for inspection.  Faults wrap
+the whole app (``faults.FaultMiddleware``) but skip ``/_sandbox``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tevo_bridge.sandbox import inspection
+from tevo_bridge.sandbox import rules
+from tevo_bridge.sandbox.errors import (
+    BAD_SIGNATURE_BODY,
+    NOT_FOUND_BODY,
+    SERVER_ERROR_BODY,
+    UNAUTHORIZED_BODY,
+    TevoApiError,
+)
+from tevo_bridge.sandbox.faults import FaultInjector, FaultMiddleware
+from tevo_bridge.sandbox.signature import SignedRequest, Verdict, verify
+from tevo_bridge.sandbox.state import World
+
+Action = Callable[[World, dict[str, Any], dict[str, Any]], Any]
+CreateHook = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+log = structlog.get_logger(__name__)
+
+
+class TevoJSON(JSONResponse):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("utf-8")
+
+
+def create_app(
+    world: World,
+    token: str,
+    secret: str,
+    injector: FaultInjector | None = None,
+    signed_host: str | None = None,
+    create_hook: CreateHook | None = None,
+) -> Any:
+    """The sandbox's ASGI app.  ``create_hook`` backs ``POST /_sandbox/orders`` when a driver is attached."""
+
+    def signed(action: Action) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            raw_body = await request.body()
+            verdict = verify(
+                SignedRequest(
+                    method=request.method,
+                    host_header=request.headers.get("host", ""),
+                    raw_path=request.scope.get("raw_path") or request.scope["path"].encode(),
+                    raw_query=request.scope.get("query_string", b""),
+                    body=raw_body,
+                    token=request.headers.get("x-token"),
+                    signature=request.headers.get("x-signature"),
+                ),
+                token, secret, signed_host,
+            )
+            params = dict(request.path_params)
+            order_id = _order_id_for(world, params)
+            if verdict is Verdict.BAD_TOKEN:
+                response: Response = TevoJSON(UNAUTHORIZED_BODY, status_code=401)
+            elif verdict is Verdict.BAD_SIGNATURE:
+                response = TevoJSON(BAD_SIGNATURE_BODY, status_code=401)
+            else:
+                response = _run(action, params, raw_body, request)
+            world.record_call(order_id, request.method, request.url.path, response.status_code)
+            return response
+
+        return endpoint
+
+    def _run(action: Action, params: dict[str, Any], raw_body: bytes, request: Request) -> Response:
+        try:
+            body = json.loads(raw_body) if raw_body else {}
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            return TevoJSON(rules.error_for_bad_json().body, status_code=400)
+        params = {**params, "_query": dict(request.query_params)}
+        try:
+            result = action(world, params, body)
+        except TevoApiError as exc:
+            return TevoJSON(exc.body, status_code=exc.status)
+        except Exception:  # a sandbox bug must still look like TEvo's 500, and be visible
+            log.exception("sandbox handler failed", path=request.url.path)
+            return TevoJSON(SERVER_ERROR_BODY, status_code=500)
+        if isinstance(result, bytes):
+            return Response(result, media_type="application/pdf")
+        return TevoJSON(result)
+
+    def v9(path: str, action: Action, methods: list[str]) -> Route:
+        return Route("/v9" + path, signed(action), methods=methods)
+
+    async def sandbox_orders(request: Request) -> Response:
+        if request.method == "POST":
+            if create_hook is None:
+                return TevoJSON({"error": "no buyer driver is attached to this sandbox"}, status_code=409)
+            try:
+                created = await create_hook(await request.json())
+            except (ValueError, KeyError) as exc:
+                return TevoJSON({"error": str(exc)}, status_code=422)
+            return TevoJSON(created, status_code=201)
+        return TevoJSON({"orders": inspection.summary(world)})
+
+    async def sandbox_order(request: Request) -> Response:
+        try:
+            view = inspection.inspect_order(world, request.path_params["order_id"])
+        except KeyError:
+            return TevoJSON(NOT_FOUND_BODY, status_code=404)
+        for item_id in view["items"]:
+            view["items"][item_id]["page_texts"] = inspection.delivered_page_texts(world, item_id)
+        return TevoJSON(view)
+
+    async def sandbox_faults(request: Request) -> Response:
+        return TevoJSON(injector.summary() if injector else {"settings": None, "counts": {}, "log": []})
+
+    async def sandbox_health(request: Request) -> Response:
+        return TevoJSON({"status": "ok", "orders": len(world.orders)})
+
+    routes = [
+        v9("/orders", lambda w, p, b: rules.list_orders(w, p["_query"]), ["GET"]),
+        v9("/orders/{order_id:int}", lambda w, p, b: rules.show_order(w, p["order_id"]), ["GET"]),
+        v9("/orders/{order_id:int}/accept", lambda w, p, b: rules.accept_order(w, p["order_id"], b), ["POST"]),
+        v9("/orders/{order_id:int}/reject", lambda w, p, b: rules.reject_order(w, p["order_id"], b), ["POST"]),
+        v9("/orders/{order_id:int}/complete", lambda w, p, b: rules.complete_order(w, p["order_id"]), ["POST"]),
+        v9("/orders/{order_id:int}/items", lambda w, p, b: rules.list_items(w, p["order_id"]), ["GET"]),
+        v9("/orders/{order_id:int}/items/{item_id:int}",
+           lambda w, p, b: rules.show_item(w, p["order_id"], p["item_id"]), ["GET"]),
+        v9("/orders/{order_id:int}/items/{item_id:int}/add_etickets",
+           lambda w, p, b: rules.add_etickets(w, p["order_id"], p["item_id"], b), ["POST"]),
+        v9("/orders/{order_id:int}/items/{item_id:int}/finalize_etickets",
+           lambda w, p, b: rules.finalize_etickets(w, p["order_id"], p["item_id"], b), ["POST"]),
+        # remove_etickets really is a GET that changes state (§4).
+        v9("/orders/{order_id:int}/items/{item_id:int}/remove_etickets",
+           lambda w, p, b: rules.remove_etickets(w, p["order_id"], p["item_id"]), ["GET"]),
+        v9("/orders/{order_id:int}/deliver_etickets",
+           lambda w, p, b: rules.deliver_etickets(w, p["order_id"], b), ["POST"]),
+        v9("/shipments/{shipment_id:int}", lambda w, p, b: rules.show_shipment(w, p["shipment_id"]), ["GET"]),
+        v9("/shipments/{shipment_id:int}",
+           lambda w, p, b: rules.update_shipment(w, p["shipment_id"], b), ["PUT"]),
+        # The wiki says "PUT / POST" for complete (§5.2); both are served.
+        v9("/shipments/{shipment_id:int}/complete",
+           lambda w, p, b: rules.complete_shipment(w, p["shipment_id"], b), ["PUT", "POST"]),
+        v9("/shipments/{shipment_id:int}/airbill",
+           lambda w, p, b: rules.generate_airbill(w, p["shipment_id"]), ["POST"]),
+        v9("/shipments/{shipment_id:int}/get_airbill",
+           lambda w, p, b: rules.airbill_pdf(w, p["shipment_id"]), ["GET"]),
+        v9("/users/{user_id:int}", lambda w, p, b: rules.show_user(w, p["user_id"]), ["GET"]),
+        v9("/{rest:path}", _not_found, ALL_METHODS),
+        Route("/_sandbox/orders", sandbox_orders, methods=["GET", "POST"]),
+        Route("/_sandbox/orders/{order_id:int}", sandbox_order, methods=["GET"]),
+        Route("/_sandbox/faults", sandbox_faults, methods=["GET"]),
+        Route("/_sandbox/health", sandbox_health, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    return FaultMiddleware(app, injector) if injector is not None else app
+
+
+def _not_found(world: World, params: dict[str, Any], body: dict[str, Any]) -> Any:
+    raise TevoApiError(404, dict(NOT_FOUND_BODY))
+
+
+def _order_id_for(world: World, params: dict[str, Any]) -> int | None:
+    """Which order a call concerns, so inspection can list it; shipments are followed across replacement."""
+    if "order_id" in params:
+        return int(params["order_id"])
+    if "shipment_id" in params:
+        shipment_id = int(params["shipment_id"])
+        with world.lock:
+            while shipment_id in world.replaced_shipments:
+                shipment_id = world.replaced_shipments[shipment_id]
+            found = world.find_shipment(shipment_id)
+            return found[0]["id"] if found else None
+    return None

@@ -1,0 +1,128 @@
+"""``tevo-bridge sandbox serve``: a local TEvo for sellers and plugin authors to point a config at.
+
+It prints where it listens and the credentials to sign with, then serves until
+Ctrl-C.  With ``--orders`` the buyer driver also places orders from the
+scenario mix, announcing them to ``--webhook-url`` and/or ``--oi-url``.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tevo_bridge.sandbox.driver import DriverSettings
+from tevo_bridge.sandbox.faults import FaultSettings
+from tevo_bridge.sandbox.inventory import load_inventory
+from tevo_bridge.sandbox.scenarios import InventoryExhausted, Scenario
+from tevo_bridge.sandbox.server import Sandbox, SandboxConfig, running_sandbox
+
+sandbox_app = typer.Typer(name="sandbox", help="A local TEvo simulator for trying tevo-bridge safely.",
+                          no_args_is_help=True)
+
+
+@sandbox_app.callback()
+def _group() -> None:
+    """Keeps ``serve`` a subcommand even while it is the only one."""
+
+
+@sandbox_app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Loopback port to listen on (0 picks a free one).")] = 8900,
+    seed: Annotated[int | None, typer.Option(help="Makes credentials, faults and orders reproducible.")] = None,
+    token: Annotated[str | None, typer.Option(help="API token to accept (default: generated).")] = None,
+    secret: Annotated[str | None, typer.Option(help="API secret to verify with (default: generated).")] = None,
+    reviewer_id: Annotated[list[int] | None, typer.Option(help="Users of the seller's brokerage (repeatable).")]
+    = None,
+    faults: Annotated[str, typer.Option(help='Fault settings, e.g. "error_rate=0.1,latency=0.5,'
+                                             'webhook_duplicate_rate=0.2".')] = "",
+    state: Annotated[Path | None, typer.Option(help="Keep the world in this JSON file across restarts.")] = None,
+    inventory: Annotated[Path | None, typer.Option(help="JSON list of ticket groups the buyers can buy.")] = None,
+    webhook_url: Annotated[str | None, typer.Option(help="Where to POST webhooks (the bridge's "
+                                                         "/webhooks/tevo/<token>).")] = None,
+    oi_url: Annotated[str | None, typer.Option(help="The bridge's base URL for Order Integration calls.")] = None,
+    oi_api_key: Annotated[str | None, typer.Option(help="X-Api-Key sent on Order Integration calls.")] = None,
+    retry_scale: Annotated[float, typer.Option(help="Multiplies TEvo's 10/120/600/3600 s retry schedule.")] = 1.0,
+    fraud_delay: Annotated[float, typer.Option(help="Seconds until a pending fraud check is decided.")] = 60.0,
+    fedex_transit: Annotated[float, typer.Option(help="Seconds from airbill to FedEx delivery.")] = 60.0,
+    orders: Annotated[int, typer.Option(help="Orders the buyer driver places from the scenario mix.")] = 0,
+    every: Annotated[float, typer.Option(help="Seconds between those orders.")] = 5.0,
+    scenario: Annotated[list[str] | None, typer.Option(help="Limit the mix to these scenarios (repeatable).")]
+    = None,
+) -> None:
+    """Serve the signed TEvo API on 127.0.0.1 and print how to point tevo-bridge at it."""
+    try:
+        fault_settings = FaultSettings.parse(faults)
+        mix = [Scenario(s) for s in scenario] if scenario else list(Scenario)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    config = SandboxConfig(
+        port=port, seed=seed, token=token, secret=secret, faults=fault_settings, state_file=state,
+        reviewer_ids=tuple(reviewer_id) if reviewer_id else SandboxConfig().reviewer_ids,
+        fedex_transit_seconds=fedex_transit, inventory=load_inventory(inventory) if inventory else None,
+        driver=DriverSettings(webhook_url=webhook_url, oi_base_url=oi_url, oi_api_key=oi_api_key,
+                              retry_scale=retry_scale, fraud_delay=fraud_delay),
+    )
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        with running_sandbox(config) as tevo:
+            typer.echo(banner(tevo))
+            _place_orders(tevo, orders, every, mix)
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        typer.echo("sandbox stopped")
+
+
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM stops as cleanly as Ctrl-C (service managers and test harnesses send it)."""
+    raise KeyboardInterrupt
+
+
+def banner(tevo: Sandbox) -> str:
+    """Everything a seller needs for the ``[tevo]`` section, ready to paste."""
+    s = tevo.bridge_settings()
+    return "\n".join([
+        f"TEvo sandbox listening on {s['base_url']}",
+        f"  token       {s['token']}",
+        f"  secret      {s['secret']}",
+        f"  office_id   {s['office_id']}  brokerage_id {s['brokerage_id']}  reviewer_id {s['reviewer_id']}",
+        "",
+        "Point tevo-bridge at it (config.toml):",
+        "  [tevo]",
+        f'  base_url = "{s["base_url"]}"',
+        f'  token = "{s["token"]}"',
+        f'  secret = "{s["secret"]}"',
+        f"  office_id = {s['office_id']}",
+        f"  brokerage_id = {s['brokerage_id']}",
+        f"  reviewer_id = {s['reviewer_id']}",
+        "",
+        f"Inspect: {s['base_url']}/_sandbox/orders   Create: POST {s['base_url']}/_sandbox/orders "
+        '{"scenario": "office_eticket"}',
+    ])
+
+
+def _place_orders(tevo: Sandbox, count: int, every: float, mix: list[Scenario]) -> None:
+    """The scenario mix, round-robin, with a catalog notification now and then (receivers must ignore it)."""
+    settings = tevo.config.driver
+    for n in range(count):
+        chosen = mix[n % len(mix)]
+        channels = tevo.driver.configured_channels(chosen)
+        if channels is None:
+            continue  # an Order Integration scenario without --oi-url
+        try:
+            created = tevo.driver.create_sync(chosen, channels)
+        except InventoryExhausted as exc:
+            typer.echo(f"buyer driver stopped: {exc}")
+            return
+        typer.echo(f"order {created.order_id} ({chosen.value}, expected {chosen.expected.final_state})")
+        if settings.webhook_url and n % 5 == 4:
+            tevo.driver.send_catalog_event_sync()
+        time.sleep(every)
+
+
+if __name__ == "__main__":
+    sandbox_app()
