@@ -187,6 +187,14 @@ def plugins(
     raise typer.Exit(plugins_command(active, as_json))
 
 
+def _sandbox_app() -> typer.Typer:
+    from tevo_bridge.sandbox.cli import sandbox_app
+
+    return sandbox_app
+
+
+app.add_typer(_sandbox_app(), name="sandbox", help="A TEvo simulator on loopback for trying the bridge offline.")
+
 orders_app = typer.Typer(help="Look at and act on the orders the daemon knows.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
 

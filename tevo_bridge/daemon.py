@@ -43,7 +43,7 @@ class Runtime:
         self.processor = OrderProcessor(store, tevo, pos_host, settings, fulfil)
         self.worker = Worker(self, self.processor)
         self._pos_trouble: tuple[float, str] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop serving the app, once started
 
     def wake(self) -> None:
         """Called after intake commits a job: workers start on it now, not at their next tick."""
@@ -77,6 +77,7 @@ class Runtime:
         self.wake()
 
     async def start(self, stop: asyncio.Event) -> list[asyncio.Task[Any]]:
+        self.loop = asyncio.get_running_loop()
         await self.store.fail_stale_pending_holds(_iso(datetime.now(UTC)))
         tasks = [asyncio.create_task(self.worker.run(stop), name="worker"),
                  asyncio.create_task(self._sweep_holds(stop), name="hold-sweeper")]

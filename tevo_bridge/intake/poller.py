@@ -31,8 +31,9 @@ async def poll_once(runtime: Any) -> int:
         for order in orders:
             if known.get(order.id) in SETTLED:
                 continue
-            event = Event("poll", state, f"poll:{order.id}:{order.updated_at}", f'{{"id":{order.id}}}',
-                          order_id=order.id)
+            # updated_at has one-second resolution: the state and fraud status make a change visible anyway.
+            key = f"poll:{order.id}:{order.updated_at}:{order.seller_state}:{order.fraud_check_status}"
+            event = Event("poll", state, key, f'{{"id":{order.id}}}', order_id=order.id)
             if await runtime.store.record_event(event):
                 queued += 1
                 INBOUND.labels("poll", "queued").inc()

@@ -1,0 +1,113 @@
+"""The whole system on loopback: the TEvo sandbox, the daemon (real uvicorn) and a SQLite POS mirroring it."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tevo_bridge.config import Settings
+from tevo_bridge.intake.poller import poll_once
+from tevo_bridge.sandbox.driver import DriverSettings
+from tevo_bridge.sandbox.faults import FaultSettings
+from tevo_bridge.sandbox.inventory import demo_inventory
+from tevo_bridge.sandbox.server import Sandbox, running_sandbox
+from tevo_bridge.serve import RunningDaemon, free_port, running_daemon
+from tevo_bridge.testing.mirror import seed_sqlite_mirror
+
+API_KEY = "e2e-order-integration-key-0123456789"
+WEBHOOK_TOKEN = "e2e-webhook-token-0123456789abcdefghij"
+SETTLED = {"done", "rejected", "canceled", "needs_review"}
+
+
+@dataclass
+class Stack:
+    sandbox: Sandbox
+    daemon: RunningDaemon
+    pos_db: Path
+    tmp: Path
+
+    @property
+    def store(self) -> Any:
+        return self.daemon.runtime.store.sync
+
+    def state(self, order_id: int) -> str | None:
+        row = self.store.get_order(order_id)
+        return row.state if row else None
+
+    def wait_settled(self, order_ids: list[int], timeout: float = 30.0) -> dict[int, str | None]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = {oid: self.state(oid) for oid in order_ids}
+            if all(s in SETTLED for s in states.values()):
+                return states
+            time.sleep(0.05)
+        return {oid: self.state(oid) for oid in order_ids}
+
+    def wait_for(self, predicate: Any, timeout: float = 15.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def poll(self) -> int:
+        """Run one poll cycle on the daemon's own event loop, as its poller task would."""
+        loop = self.daemon.runtime.loop
+        return asyncio.run_coroutine_threadsafe(poll_once(self.daemon.runtime), loop).result(timeout=30)
+
+    def pos(self, sql: str, *args: Any) -> list[tuple]:
+        conn = sqlite3.connect(self.pos_db)
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+
+    def invoices_for(self, order_id: int) -> int:
+        return self.pos("SELECT COUNT(*) FROM invoices WHERE tevo_order_id = ?", order_id)[0][0]
+
+
+def settings_for(sandbox: Sandbox, tmp: Path, pos_db: Path, port: int, **sections: dict[str, Any]) -> Settings:
+    tevo = {**sandbox.bridge_settings(), "backoff_base": 0.05, "backoff_cap": 0.5, "read_timeout": 3,
+            "connect_timeout": 1, "max_retries": 3}
+    base: dict[str, Any] = {
+        "tevo": tevo,
+        "server": {"port": port, "webhook_token": WEBHOOK_TOKEN, "hold_budget": 2.0, "invoice_budget": 0.5,
+                   "order_integration": {"api_keys": [API_KEY]}},
+        "store": {"path": str(tmp / "state.sqlite3")},
+        "poller": {"enabled": False},
+        "pipeline": {"backoff_base": 0.05, "backoff_cap": 0.5, "max_attempts": 8, "lease_seconds": 30},
+        "fulfillment": {"airbill_dir": str(tmp / "airbills"),
+                        "local_pickup": {"contact_name": "Box Office", "phone_number": "212-555-0142",
+                                         "street_address": "1 Main St", "locality": "New York", "region": "NY",
+                                         "postal_code": "10001", "time_range": "6:00 PM - 7:30 PM"}},
+        "pos": {"plugin": "sqlite_pos"},
+        "plugins": {"sqlite_pos": {"database": str(pos_db)}},
+        "log": {"format": "json", "level": "info"},
+    }
+    for name, values in sections.items():
+        base[name] = {**base.get(name, {}), **values}
+    return Settings(**base)
+
+
+@contextmanager
+def stack(tmp: Path, *, faults: FaultSettings | None = None, seed: int = 7, **sections: dict[str, Any]
+          ) -> Iterator[Stack]:
+    port = free_port()
+    bridge = f"http://127.0.0.1:{port}"
+    driver = DriverSettings(webhook_url=f"{bridge}/webhooks/tevo/{WEBHOOK_TOKEN}", oi_base_url=bridge,
+                            oi_api_key=API_KEY, retry_scale=0.005, fraud_delay=0.3)
+    inventory = demo_inventory()
+    pos_db = tmp / "pos.sqlite3"
+    seed_sqlite_mirror(pos_db, inventory, tmp / "tickets")
+    with ExitStack() as exits:
+        sandbox = exits.enter_context(running_sandbox(seed=seed, driver=driver, faults=faults or FaultSettings(),
+                                                      inventory=inventory))
+        daemon = exits.enter_context(running_daemon(settings_for(sandbox, tmp, pos_db, port, **sections)))
+        yield Stack(sandbox, daemon, pos_db, tmp)
