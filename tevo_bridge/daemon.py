@@ -79,6 +79,9 @@ class Runtime:
     async def start(self, stop: asyncio.Event) -> list[asyncio.Task[Any]]:
         self.loop = asyncio.get_running_loop()
         await self.store.fail_stale_pending_holds(_iso(datetime.now(UTC)))
+        resumed = await self.store.requeue_running_jobs()
+        if resumed:
+            log.warning("daemon.resumed_interrupted_jobs", jobs=resumed)
         tasks = [asyncio.create_task(self.worker.run(stop), name="worker"),
                  asyncio.create_task(self._sweep_holds(stop), name="hold-sweeper")]
         if self.settings.poller.enabled:

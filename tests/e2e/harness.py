@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -10,9 +11,11 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from tevo_bridge.config import Settings
 from tevo_bridge.intake.poller import poll_once
+from tevo_bridge.log import configure_logging
 from tevo_bridge.sandbox.driver import DriverSettings
 from tevo_bridge.sandbox.faults import FaultSettings
 from tevo_bridge.sandbox.inventory import demo_inventory
@@ -96,6 +99,9 @@ def settings_for(sandbox: Sandbox, tmp: Path, pos_db: Path, port: int, **section
     return Settings(**base)
 
 
+SECRETS = [API_KEY, WEBHOOK_TOKEN]
+
+
 @contextmanager
 def stack(tmp: Path, *, faults: FaultSettings | None = None, seed: int = 7, **sections: dict[str, Any]
           ) -> Iterator[Stack]:
@@ -109,5 +115,16 @@ def stack(tmp: Path, *, faults: FaultSettings | None = None, seed: int = 7, **se
     with ExitStack() as exits:
         sandbox = exits.enter_context(running_sandbox(seed=seed, driver=driver, faults=faults or FaultSettings(),
                                                       inventory=inventory))
-        daemon = exits.enter_context(running_daemon(settings_for(sandbox, tmp, pos_db, port, **sections)))
+        settings = settings_for(sandbox, tmp, pos_db, port, **sections)
+        log_file = exits.enter_context((tmp / "daemon.log").open("w"))
+        configure_logging("debug", "json", settings.secrets(), stream=log_file)
+        daemon = exits.enter_context(running_daemon(settings))
         yield Stack(sandbox, daemon, pos_db, tmp)
+
+
+def webhook_form(order: dict[str, Any], event_type: str = "order_created") -> bytes:
+    """The form TEvo posts (§6.1) for an order as the sandbox holds it now."""
+    group = order["oid"].strip().split("-")[0]
+    body = json.dumps(order, separators=(",", ":"))
+    return urlencode([("order_group_id", group), ("recipient", "seller"), ("event_type", event_type),
+                      ("body", body)]).encode()

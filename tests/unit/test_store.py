@@ -156,3 +156,10 @@ def test_read_only_database_cannot_record(tmp_path):
     conn_store._conn.execute("PRAGMA query_only = ON")
     with pytest.raises(sqlite3.OperationalError):
         conn_store.check_writable()
+
+
+def test_jobs_left_running_by_a_dead_process_are_requeued_at_start(store):
+    store.record_event(order_event())
+    store.claim_job(lease_seconds=3600)
+    assert store.requeue_running_jobs() == 1
+    assert store.claim_job(60) is not None

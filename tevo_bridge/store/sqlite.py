@@ -398,6 +398,13 @@ class SqliteStore:
             ).fetchone()
         return Job(**dict(row)) if row else None
 
+    def requeue_running_jobs(self) -> int:
+        """At start-up no job can be running (one daemon per store): what was, died with the last process."""
+        with self._tx() as conn:
+            return conn.execute(
+                "UPDATE jobs SET state = 'queued', lease_until = NULL, run_at = ?, updated_at = ? "
+                "WHERE state = 'running'", (time.time(), now_iso())).rowcount
+
     def complete_job(self, job: Job) -> None:
         with self._tx() as conn:
             conn.execute(

@@ -1,0 +1,105 @@
+"""Kill the daemon process at the worst lines, restart it, and still see one accept and one invoice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tevo_bridge.crashpoints import ENV as CRASHPOINT
+from tevo_bridge.sandbox.driver import DriverSettings
+from tevo_bridge.sandbox.inventory import demo_inventory
+from tevo_bridge.sandbox.scenarios import Channel, Scenario
+from tevo_bridge.sandbox.server import running_sandbox
+from tevo_bridge.serve import free_port
+from tevo_bridge.store import SqliteStore
+from tevo_bridge.testing.mirror import seed_sqlite_mirror
+from tests.e2e.harness import API_KEY, WEBHOOK_TOKEN, settings_for
+
+
+def daemon_env(settings, crashpoint: str | None) -> dict[str, str]:
+    """The whole config as TEVO_BRIDGE_* variables: the daemon process reads nothing else."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEVO_BRIDGE_")}
+    data = settings.model_dump(mode="json")
+    data["tevo"].update(token=settings.tevo.token.get_secret_value(), secret=settings.tevo.secret.get_secret_value())
+    data["server"]["webhook_token"] = settings.server.webhook_token.get_secret_value()
+    data["server"]["order_integration"]["api_keys"] = [API_KEY]
+    for section, values in data.items():
+        for key, value in values.items():
+            if value is not None:
+                name = f"TEVO_BRIDGE_{section.upper()}__{key.upper()}"
+                env[name] = value if isinstance(value, str) else json.dumps(value)
+    if crashpoint:
+        env[CRASHPOINT] = crashpoint
+    return env
+
+
+def start(settings, crashpoint, log: Path) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-m", "tevo_bridge.cli", "run"], env=daemon_env(settings, crashpoint),
+                               stdout=log.open("a"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{settings.server.port}/livez"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            raise AssertionError(f"daemon exited early:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+    raise AssertionError("daemon did not start")
+
+
+def state(store_path: Path, order_id: int) -> str | None:
+    store = SqliteStore(store_path)
+    try:
+        row = store.get_order(order_id)
+        return row.state if row else None
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("crashpoint", ["after_accept", "after_invoice"])
+def test_killed_between_a_call_and_recording_it_the_order_is_still_accepted_and_invoiced_once(tmp_path, crashpoint):
+    port = free_port()
+    bridge = f"http://127.0.0.1:{port}"
+    driver = DriverSettings(webhook_url=f"{bridge}/webhooks/tevo/{WEBHOOK_TOKEN}", oi_base_url=bridge,
+                           oi_api_key=API_KEY, retry_scale=0.01)
+    inventory = demo_inventory()
+    pos_db = tmp_path / "pos.sqlite3"
+    seed_sqlite_mirror(pos_db, inventory, tmp_path / "tickets")
+    log = tmp_path / "daemon.log"
+    with running_sandbox(seed=3, driver=driver, inventory=inventory) as sandbox:
+        settings = settings_for(sandbox, tmp_path, pos_db, port, log={"level": "info"})
+        first = start(settings, crashpoint, log)
+        try:
+            made = sandbox.driver.create_sync(Scenario.OFFICE_ETICKET, [Channel.WEBHOOK])
+            assert first.wait(timeout=30) == 137, log.read_text()[-3000:]  # died at the crash point
+        finally:
+            if first.poll() is None:
+                first.send_signal(signal.SIGKILL)
+        assert sandbox.inspect(made.order_id)["accept_calls"] == 1
+        second = start(settings, None, log)
+        try:
+            deadline = time.monotonic() + 30
+            while state(settings.store.path, made.order_id) != "done" and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert state(settings.store.path, made.order_id) == "done", log.read_text()[-3000:]
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(timeout=10)  # graceful shutdown within 10 s (uvicorn re-raises SIGTERM after it)
+        assert '"daemon.stopped"' in log.read_text()
+        seen = sandbox.inspect(made.order_id)
+        assert seen["accept_calls"] == 1
+        rows = __import__("sqlite3").connect(pos_db).execute(
+            "SELECT COUNT(*) FROM invoices WHERE tevo_order_id = ?", (made.order_id,)).fetchone()
+        assert rows == (1,)
+        assert sandbox.token not in log.read_text() and sandbox.secret not in log.read_text()
