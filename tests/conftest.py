@@ -9,6 +9,16 @@ import stamina
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _quiet_logs():
+    """Warnings and errors only, as JSON on stderr: tests that need the log configure their own."""
+    import sys
+
+    from tevo_bridge.log import configure_logging
+
+    configure_logging("warning", "json", stream=sys.stderr)
+
+
 @pytest.fixture(autouse=True)
 def _fast_retries():
     """Retries keep their attempt counts but skip the backoff sleeps."""

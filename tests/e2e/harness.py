@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -118,8 +119,13 @@ def stack(tmp: Path, *, faults: FaultSettings | None = None, seed: int = 7, **se
         settings = settings_for(sandbox, tmp, pos_db, port, **sections)
         log_file = exits.enter_context((tmp / "daemon.log").open("w"))
         configure_logging("debug", "json", settings.secrets(), stream=log_file)
+        exits.callback(quiet_logging)  # runs after the daemon stops, before the file closes
         daemon = exits.enter_context(running_daemon(settings))
         yield Stack(sandbox, daemon, pos_db, tmp)
+
+
+def quiet_logging() -> None:
+    configure_logging("warning", "json", stream=sys.stderr)
 
 
 def webhook_form(order: dict[str, Any], event_type: str = "order_created") -> bytes:

@@ -3,6 +3,7 @@
 import io
 import json
 import logging
+import sys
 
 import pytest
 
@@ -16,7 +17,7 @@ def stream():
     out = io.StringIO()
     configure_logging("debug", "json", SECRETS, stream=out)
     yield out
-    configure_logging("info", "json", stream=io.StringIO())
+    configure_logging("warning", "json", stream=sys.stderr)
 
 
 def lines(stream):
