@@ -21,7 +21,7 @@ from tevo_bridge.sandbox.server import running_sandbox
 from tevo_bridge.serve import free_port
 from tevo_bridge.store import SqliteStore
 from tevo_bridge.testing.mirror import seed_sqlite_mirror
-from tests.e2e.harness import API_KEY, WEBHOOK_TOKEN, settings_for
+from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, settings_for
 
 
 def daemon_env(settings, crashpoint: str | None) -> dict[str, str]:

@@ -115,3 +115,41 @@ def demo_inventory() -> list[TicketGroupSpec]:
                         2873377, venue_locality="Los Angeles", venue_region="CA",
                         external_notes="Mobile transfer only.", in_hand=False),
     ]
+
+
+_EVENTS = [
+    ("Boston Celtics at New York Knicks", "Madison Square Garden", "New York", "NY"),
+    ("Hamilton", "Richard Rodgers Theatre", "New York", "NY"),
+    ("Philadelphia Eagles at Dallas Cowboys", "AT&T Stadium", "Arlington", "TX"),
+    ("Los Angeles Lakers at Golden State Warriors", "Chase Center", "San Francisco", "CA"),
+    ("Wicked", "Gershwin Theatre", "New York", "NY"),
+    ("Boston Red Sox at New York Yankees", "Yankee Stadium", "Bronx", "NY"),
+    ("Billy Joel", "Madison Square Garden", "New York", "NY"),
+    ("Chicago Cubs at St. Louis Cardinals", "Busch Stadium", "St. Louis", "MO"),
+]
+
+
+def generated_inventory(groups: int, seed: int = 0, first_remote_id: int = 70000) -> list[TicketGroupSpec]:
+    """Many listings for long runs (demo, benchmarks): the demo listings first, then seeded random ones.
+
+    Formats are mixed so every scenario finds stock: mostly e-tickets, then physical (FedEx, pickup)
+    and mobile.  Each listing has 4 to 8 seats.
+    """
+    import random
+
+    rng = random.Random(seed)
+    listings = demo_inventory()[:groups]
+    formats = [ETICKET] * 6 + [PHYSICAL] * 3 + [TM_MOBILE] * 2
+    for n in range(len(listings), groups):
+        event, venue, locality, region = _EVENTS[n % len(_EVENTS)]
+        first_seat = rng.randint(1, 20)
+        seats = [str(first_seat + i) for i in range(rng.randint(4, 8))]
+        wholesale = Decimal(rng.randint(60, 450))
+        fmt = formats[n % len(formats)]
+        listings.append(TicketGroupSpec(
+            str(first_remote_id + n), 400000000 + n, event, venue, f"2027-{1 + n % 12:02d}-{1 + n % 27:02d}T19:30:00Z",
+            f"{100 + rng.randint(1, 30)}", str(rng.randint(1, 25)), seats, wholesale,
+            (wholesale * Decimal("1.15")).quantize(Decimal("1")), fmt, 3000000 + n, venue_locality=locality,
+            venue_region=region, in_hand=fmt != TM_MOBILE,
+        ))
+    return listings

@@ -1,4 +1,8 @@
-"""The whole system on loopback: the TEvo sandbox, the daemon (real uvicorn) and a SQLite POS mirroring it."""
+"""The whole system on loopback: the TEvo sandbox, the daemon (real uvicorn) and a SQLite POS mirroring it.
+
+The end-to-end tests, the demo, the benchmarks and the reliability suite all
+start the system through ``stack()``, so they exercise exactly what a seller runs.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from tevo_bridge.intake.poller import poll_once
 from tevo_bridge.log import configure_logging
 from tevo_bridge.sandbox.driver import DriverSettings
 from tevo_bridge.sandbox.faults import FaultSettings
-from tevo_bridge.sandbox.inventory import demo_inventory
+from tevo_bridge.sandbox.inventory import TicketGroupSpec, demo_inventory
 from tevo_bridge.sandbox.server import Sandbox, running_sandbox
 from tevo_bridge.serve import RunningDaemon, free_port, running_daemon
 from tevo_bridge.testing.mirror import seed_sqlite_mirror
@@ -104,21 +108,23 @@ SECRETS = [API_KEY, WEBHOOK_TOKEN]
 
 
 @contextmanager
-def stack(tmp: Path, *, faults: FaultSettings | None = None, seed: int = 7, **sections: dict[str, Any]
-          ) -> Iterator[Stack]:
+def stack(tmp: Path, *, faults: FaultSettings | None = None, seed: int = 7,
+          inventory: list[TicketGroupSpec] | None = None, driver: dict[str, Any] | None = None,
+          log_level: str = "debug", **sections: dict[str, Any]) -> Iterator[Stack]:
+    """Sandbox, POS and daemon, wired to each other; the daemon logs JSON lines to ``tmp/daemon.log``."""
     port = free_port()
     bridge = f"http://127.0.0.1:{port}"
-    driver = DriverSettings(webhook_url=f"{bridge}/webhooks/tevo/{WEBHOOK_TOKEN}", oi_base_url=bridge,
-                            oi_api_key=API_KEY, retry_scale=0.005, fraud_delay=0.3)
-    inventory = demo_inventory()
+    driver_settings = DriverSettings(webhook_url=f"{bridge}/webhooks/tevo/{WEBHOOK_TOKEN}", oi_base_url=bridge,
+                                     oi_api_key=API_KEY, retry_scale=0.005, fraud_delay=0.3, **(driver or {}))
+    inventory = inventory if inventory is not None else demo_inventory()
     pos_db = tmp / "pos.sqlite3"
     seed_sqlite_mirror(pos_db, inventory, tmp / "tickets")
     with ExitStack() as exits:
-        sandbox = exits.enter_context(running_sandbox(seed=seed, driver=driver, faults=faults or FaultSettings(),
-                                                      inventory=inventory))
+        sandbox = exits.enter_context(running_sandbox(seed=seed, driver=driver_settings,
+                                                      faults=faults or FaultSettings(), inventory=inventory))
         settings = settings_for(sandbox, tmp, pos_db, port, **sections)
         log_file = exits.enter_context((tmp / "daemon.log").open("w"))
-        configure_logging("debug", "json", settings.secrets(), stream=log_file)
+        configure_logging(log_level, "json", settings.secrets(), stream=log_file)
         exits.callback(quiet_logging)  # runs after the daemon stops, before the file closes
         daemon = exits.enter_context(running_daemon(settings))
         yield Stack(sandbox, daemon, pos_db, tmp)
