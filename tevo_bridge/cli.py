@@ -160,6 +160,20 @@ def sign(
 
 
 @app.command()
+def demo(
+    orders: Annotated[int, typer.Option("--orders", min=1, max=2000, help="How many orders to drive.")] = 50,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for inventory, scenarios and credentials.")] = 1,
+    keep: Annotated[Path | None, typer.Option("--keep", help="Keep the demo's files (logs, databases) here.")]
+    = None,
+) -> None:
+    """See it work: sandbox TEvo, the daemon and a SQLite POS on loopback, orders through every channel."""
+    from tevo_bridge.demo import run_demo
+
+    result = run_demo(orders=orders, seed=seed, keep=keep)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command()
 def run(config: ConfigOption = None) -> None:
     """Run the daemon: Order Integration and webhook server, worker and poller."""
     from tevo_bridge.daemon import serve
