@@ -106,3 +106,13 @@ def test_metrics_count_inbound_by_channel(daemon):
 def test_unknown_routes_answer_json(daemon):
     response = httpx.get(daemon.base_url + "/nope")
     assert response.status_code == 404 and response.json()["status"] == "error"
+
+
+def test_metrics_include_pos_call_latency_and_jobs(daemon):
+    body = {"remote_id": "91508", "quantity": 1, "global_id": "metrics-1"}
+    httpx.post(daemon.base_url + "/order-integration/holds", json=body,
+               headers={"X-Api-Key": __import__("tests.integration.conftest", fromlist=["API_KEY"]).API_KEY})
+    send(daemon, ORDER_CREATED)
+    text = httpx.get(daemon.base_url + "/metrics").text
+    assert 'tevo_bridge_pos_call_seconds_count{hook="pos_hold",outcome="ok"}' in text
+    assert "tevo_bridge_jobs{" in text and "tevo_bridge_tevo_calls_total" in text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType, NoneType
 from typing import Any
@@ -19,6 +20,7 @@ import pydantic
 import structlog
 
 from tevo_bridge import PROJECT_NAME
+from tevo_bridge.metrics import POS_LATENCY
 from tevo_bridge.pos import hookspecs
 from tevo_bridge.pos.discovery import PluginInfo, discover_plugins, implemented_hooks, load_plugin_class
 from tevo_bridge.pos.errors import (
@@ -209,13 +211,18 @@ class PluginHost:
         waiter = asyncio.wrap_future(future)
         # Retrieve a late exception, so an abandoned call does not log "exception never retrieved".
         waiter.add_done_callback(lambda f: f.cancelled() or f.exception())
+        started = time.monotonic()
         done, _ = await asyncio.wait({waiter}, timeout=limit)
         if not done:
+            POS_LATENCY.labels(hook, "timeout").observe(time.monotonic() - started)
             raise self._timeout(hook, future, limit)
         try:
-            return waiter.result()
+            result = waiter.result()
         except Exception as exc:
+            POS_LATENCY.labels(hook, "error").observe(time.monotonic() - started)
             raise PosError(hook, exc) from exc
+        POS_LATENCY.labels(hook, "ok").observe(time.monotonic() - started)
+        return result
 
     async def check_inventory(self, item: Item, *, budget: float | None = None) -> Availability:
         return await self._call("pos_check_inventory", budget, item=item)

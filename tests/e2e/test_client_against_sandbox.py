@@ -1,0 +1,100 @@
+"""Every TevoClient method over real HTTP against the sandbox, which verifies each signature itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import FIXTURES
+from tevo_bridge.sandbox.inventory import demo_inventory
+from tevo_bridge.sandbox.orders import ItemRequest, OrderRequest
+from tevo_bridge.sandbox.server import running_sandbox
+from tevo_bridge.tevo.client import ClientOptions, RejectReason, TevoClient
+from tevo_bridge.tevo.errors import AuthError, NotFound, ValidationFailed
+
+PDF = (FIXTURES / "pdfs" / "tickets_2_pages.pdf").read_bytes()
+GROUPS = {g.remote_id: g for g in demo_inventory()}
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with running_sandbox(seed=11) as running:
+        yield running
+
+
+@pytest.fixture
+async def tevo(sandbox):
+    async with TevoClient(sandbox.base_url, sandbox.token, sandbox.secret, ClientOptions(max_retries=0)) as client:
+        yield client
+
+
+def new_order(sandbox, remote_id="88213", shipment="Eticket", quantity=2):
+    group = GROUPS[remote_id]
+    item = ItemRequest(group=group, quantity=quantity, price=group.wholesale_price, seats=group.seats[:quantity])
+    return sandbox.create_order(OrderRequest(items=[item], shipment_type=shipment))
+
+
+async def test_orders_list_show_accept_complete(sandbox, tevo):
+    created = new_order(sandbox)
+    listed = [o.id async for o in tevo.iter_orders(per_page=1, state="pending", type="Order")]
+    assert created["id"] in listed
+    order = await tevo.get_order(created["id"])
+    assert order.items[0].ticket_group.remote_id == "88213"
+    accepted = await tevo.accept_order(order.id, sandbox.reviewer_id)
+    assert accepted.seller_state == "accepted" and sandbox.inspect(order.id)["accept_calls"] == 1
+    with pytest.raises(ValidationFailed):  # only pending orders can be accepted
+        await tevo.accept_order(order.id, sandbox.reviewer_id)
+    await tevo.complete_order(order.id)
+
+
+async def test_reject(sandbox, tevo):
+    created = new_order(sandbox, "88640")
+    rejected = await tevo.reject_order(created["id"], RejectReason.NO_LONGER_AVAILABLE, sandbox.reviewer_id, "gone")
+    assert rejected.seller_state == "rejected"
+
+
+async def test_etickets_add_finalize_remove_and_deliver(sandbox, tevo):
+    order = await tevo.get_order(new_order(sandbox, "88702")["id"])
+    await tevo.accept_order(order.id, sandbox.reviewer_id)
+    item = await tevo.get_item(order.id, order.items[0])
+    added = await tevo.add_etickets(order.id, item, [PDF])
+    assert added.eticket_pdf_pages == 2
+    await tevo.remove_etickets(order.id, item)
+    await tevo.add_etickets(order.id, item, [PDF])
+    finalized = await tevo.finalize_etickets(order.id, item, [1, 2])
+    assert finalized.eticket_finalized
+    other = await tevo.get_order(new_order(sandbox, "88755")["id"])
+    await tevo.accept_order(other.id, sandbox.reviewer_id)
+    assert await tevo.deliver_etickets(other.id, [(other.items[0], PDF)])
+
+
+async def test_shipments_update_complete_and_airbill(sandbox, tevo):
+    mobile = await tevo.get_order(new_order(sandbox, "91522", "TBD")["id"])
+    await tevo.accept_order(mobile.id, sandbox.reviewer_id)
+    tbd = mobile.shipments[0]
+    shown = await tevo.get_shipment(tbd.id)
+    assert shown.kind == "tbd"
+    replaced = await tevo.update_shipment(tbd.id, {"mobile_transfer_type": "TMMobileLink"})
+    assert replaced.id != tbd.id
+    with pytest.raises(NotFound):
+        await tevo.get_shipment(tbd.id)  # PUT replaced it (§5.3)
+    done = await tevo.complete_shipment(replaced.id, tm_mobile_link=["https://example.com/claim/1"],
+                                        transfer_source="TM")
+    assert done.state == "delivered"
+
+    fedex = await tevo.get_order(new_order(sandbox, "90455", "FedEx")["id"])
+    await tevo.accept_order(fedex.id, sandbox.reviewer_id)
+    await tevo.generate_airbill(fedex.shipments[0].id)
+    airbill = await tevo.get_airbill(fedex.shipments[0].id)
+    assert airbill.content.startswith(b"%PDF")
+
+
+async def test_users(sandbox, tevo):
+    assert (await tevo.get_user(sandbox.reviewer_id))["id"] == sandbox.reviewer_id
+    with pytest.raises(NotFound):
+        await tevo.get_user(9001)  # a user of another brokerage
+
+
+async def test_a_wrong_secret_is_refused(sandbox):
+    async with TevoClient(sandbox.base_url, sandbox.token, "x" * 40, ClientOptions(max_retries=0)) as wrong:
+        with pytest.raises(AuthError, match="signature is incorrect"):
+            await wrong.get_order(1)
