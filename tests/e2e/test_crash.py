@@ -67,7 +67,7 @@ def state(store_path: Path, order_id: int) -> str | None:
         store.close()
 
 
-@pytest.mark.parametrize("crashpoint", ["after_accept", "after_invoice"])
+@pytest.mark.parametrize("crashpoint", ["after_accept", "after_invoice", "after_add_etickets"])
 def test_killed_between_a_call_and_recording_it_the_order_is_still_accepted_and_invoiced_once(tmp_path, crashpoint):
     port = free_port()
     bridge = f"http://127.0.0.1:{port}"
@@ -99,6 +99,8 @@ def test_killed_between_a_call_and_recording_it_the_order_is_still_accepted_and_
         assert '"daemon.stopped"' in log.read_text()
         seen = sandbox.inspect(made.order_id)
         assert seen["accept_calls"] == 1
+        for item in seen["items"].values():  # no page delivered twice
+            assert item["finalized"] and item["pages_delivered"] == item["quantity"]
         rows = __import__("sqlite3").connect(pos_db).execute(
             "SELECT COUNT(*) FROM invoices WHERE tevo_order_id = ?", (made.order_id,)).fetchone()
         assert rows == (1,)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from tevo_bridge.crashpoints import crashpoint
 from tevo_bridge.fulfillment.context import Context, Outcome
 from tevo_bridge.fulfillment.pages import SelectedPages, TicketFileProblem, select_pages
 from tevo_bridge.log import get_logger
@@ -123,6 +124,7 @@ async def _add_and_finalize(ctx: Context, order: Order, item: Item, selected: Se
         uploaded += len(batch)
         await ctx.audit("etickets.add", order.id, f"item {item.id}: uploaded {len(batch)} page(s)",
                         item_id=item.id, pages=len(batch), seats=list(selected.seats[uploaded - len(batch):uploaded]))
+    crashpoint("after_add_etickets")  # pages uploaded, not finalized
     # TEvo merges every file into one document, numbered 1..N in upload order (§4 step 2).
     keep_pages = list(range(1, uploaded + 1))
     try:
