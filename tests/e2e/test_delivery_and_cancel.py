@@ -78,3 +78,18 @@ def test_operator_cli_lists_shows_and_retries(tmp_path):
         assert run.wait_settled([made.order_id])[made.order_id] == "rejected"  # re-fetched: still rejected
         missing = runner.invoke(app, ["orders", "show", "1", "--config", str(config)])
         assert missing.exit_code == 2 and "not in the store" in missing.output
+
+
+def test_a_webhook_naming_only_the_order_group_finds_the_order(tmp_path):
+    from urllib.parse import urlencode
+
+    with stack(tmp_path) as run:
+        group = next(g for g in run.sandbox.driver.planner.inventory if g.remote_id == "88731")
+        order = run.sandbox.create_order(OrderRequest(items=[ItemRequest(group, 2, group.wholesale_price,
+                                                                          group.seats[:2])]))
+        order_group_id = order["oid"].strip().split("-")[0]
+        form = urlencode({"order_group_id": order_group_id, "recipient": "seller", "event_type": "order_created",
+                          "body": "{}"}).encode()
+        send_webhook(run, form)
+        assert run.wait_for(lambda: run.state(order["id"]) == "done")
+        assert run.sandbox.inspect(order["id"])["accept_calls"] == 1

@@ -63,10 +63,11 @@ async def receive(runtime: Any, request: Request, token: str) -> Response:
         INBOUND.labels("webhook", "invalid").inc()
         return body
     order_id = body.get("id")
+    group = hook.order_group_id if order_id is None else None
     key = "webhook:" + hashlib.sha256(
         compact([hook.event_type, hook.order_group_id, order_id, body.get("updated_at")]).encode()
     ).hexdigest()
-    event = Event("webhook", hook.event_type, key, compact(form), order_id=order_id)
+    event = Event("webhook", hook.event_type, key, compact(form), order_id=order_id, order_group_id=group)
     new = await runtime.store.record_event(event)
     INBOUND.labels("webhook", "received" if new else "duplicate").inc()
     if new:
@@ -101,7 +102,9 @@ def _order_body(hook: WebhookForm) -> dict[str, Any] | Response:
     order_id = body.get("id")
     if isinstance(order_id, str) and order_id.isdigit():
         order_id = int(order_id)
-    if not isinstance(order_id, int) or isinstance(order_id, bool) or order_id <= 0:
+    if order_id is None and hook.order_group_id and hook.order_group_id.isdigit():
+        order_id = None  # no id in the body: the worker lists the order group instead (§6.2)
+    elif not isinstance(order_id, int) or isinstance(order_id, bool) or order_id <= 0:
         return _invalid({"body.id": ["must be the TEvo order id (an integer)"]})
     updated_at = body.get("updated_at")
     return {"id": order_id, "updated_at": updated_at if isinstance(updated_at, str) else None}

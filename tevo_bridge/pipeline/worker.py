@@ -16,7 +16,7 @@ from tevo_bridge.log import get_logger
 from tevo_bridge.pipeline.processor import OrderProcessor, StepFailed
 from tevo_bridge.pos import types as pos
 from tevo_bridge.pos.errors import PosError, PosTimeout
-from tevo_bridge.store import Job
+from tevo_bridge.store import Event, Job
 from tevo_bridge.tevo.errors import AuthError, TevoError
 
 log = get_logger(__name__)
@@ -67,6 +67,8 @@ class Worker:
                 await self.processor.process(job.order_id)
             elif job.kind == "release_hold" and job.global_id is not None:
                 await self._release(job.global_id)
+            elif job.kind == "order_group":
+                await self._list_group(job.key.removeprefix("group:"))
             else:
                 raise StepFailed(f"unknown job kind {job.kind!r}", final=True)
         except StepFailed as exc:
@@ -108,6 +110,14 @@ class Worker:
         """Exponential backoff with full jitter (TEVO_API.md §9)."""
         ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * 2 ** (attempts - 1))
         return random.uniform(ceiling / 2, ceiling)
+
+    async def _list_group(self, order_group_id: str) -> None:
+        """A webhook named only its order group: find the group's sale orders and queue each (§6.2)."""
+        async for order in self.runtime.tevo.iter_orders(order_group_id=order_group_id, type="Order"):
+            event = Event("webhook", "order_group", f"group:{order_group_id}:{order.id}:{order.updated_at}",
+                          f'{{"id":{order.id}}}', order_id=order.id)
+            await self.runtime.store.record_event(event)
+        self.runtime.wake()
 
     async def _release(self, global_id: str) -> None:
         hold = await self.runtime.store.get_hold(global_id)

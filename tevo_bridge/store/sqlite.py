@@ -112,6 +112,7 @@ class Event:
     order_id: int | None = None
     global_id: str | None = None
     ignored: bool = False
+    order_group_id: str | None = None  # when only the group is known: its orders are listed by a job
 
 
 class SqliteStore:
@@ -175,6 +176,8 @@ class SqliteStore:
                 self._ensure_order(conn, event.order_id, event.channel, now, global_id=event.global_id,
                                    state=source_state)
                 self._enqueue(conn, "order", f"order:{event.order_id}", event.order_id, None, time.time(), now)
+            elif event.order_group_id is not None and not event.ignored:
+                self._enqueue(conn, "order_group", f"group:{event.order_group_id}", None, None, time.time(), now)
             return True
 
     def _insert_inbox(self, conn: sqlite3.Connection, event: Event, now: str) -> bool:
