@@ -12,11 +12,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture(autouse=True, scope="session")
 def _quiet_logs():
     """Warnings and errors only, as JSON on stderr: tests that need the log configure their own."""
-    import sys
 
     from tevo_bridge.log import configure_logging
 
-    configure_logging("warning", "json", stream=sys.stderr)
+    configure_logging("warning", "json")
 
 
 @pytest.fixture(autouse=True)

@@ -58,13 +58,15 @@ REDACTOR = Redactor()
 def configure_logging(
     level: str = "info", fmt: str = "auto", secrets: Iterable[str] = (), stream: Any = None
 ) -> None:
-    """Set up structlog (and route stdlib logging, e.g. uvicorn's, through the same processors)."""
-    stream = stream or sys.stderr
+    """Set up structlog (and route stdlib logging, e.g. uvicorn's, through the same processors).
+
+    Without ``stream``, lines go to whatever ``sys.stderr`` is when they are written, so a
+    redirected or replaced stderr (a test runner's capture, a supervisor) is always honoured.
+    """
     REDACTOR.add(secrets)
-    use_json = fmt == "json" or (fmt == "auto" and not getattr(stream, "isatty", lambda: False)())
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=stream.isatty())
-    )
+    tty = getattr(stream or sys.stderr, "isatty", lambda: False)()
+    use_json = fmt == "json" or (fmt == "auto" and not tty)
+    renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=tty)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -74,10 +76,10 @@ def configure_logging(
     structlog.configure(
         processors=[*shared, REDACTOR, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=(lambda *args: structlog.PrintLogger(stream or sys.stderr)),
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(stream)
+    handler = logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared], processors=[
@@ -93,6 +95,21 @@ def configure_logging(
     # httpx logs full URLs at INFO; quiet it so request lines stay ours.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that always writes to the current ``sys.stderr``."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
 
 
 def get_logger(name: str | None = None) -> Any:

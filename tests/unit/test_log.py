@@ -3,7 +3,6 @@
 import io
 import json
 import logging
-import sys
 
 import pytest
 
@@ -17,7 +16,7 @@ def stream():
     out = io.StringIO()
     configure_logging("debug", "json", SECRETS, stream=out)
     yield out
-    configure_logging("warning", "json", stream=sys.stderr)
+    configure_logging("warning", "json")
 
 
 def lines(stream):

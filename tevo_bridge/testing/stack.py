@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -131,7 +130,7 @@ def stack(tmp: Path, *, faults: FaultSettings | None = None, seed: int = 7,
 
 
 def quiet_logging() -> None:
-    configure_logging("warning", "json", stream=sys.stderr)
+    configure_logging("warning", "json")
 
 
 def webhook_form(order: dict[str, Any], event_type: str = "order_created") -> bytes:
