@@ -15,6 +15,7 @@ from typing import Any
 
 import uvicorn
 
+from tevo_bridge.clock import iso
 from tevo_bridge.config import Settings
 from tevo_bridge.intake.app import create_app
 from tevo_bridge.intake.poller import run_poller
@@ -78,7 +79,7 @@ class Runtime:
 
     async def start(self, stop: asyncio.Event) -> list[asyncio.Task[Any]]:
         self.loop = asyncio.get_running_loop()
-        await self.store.fail_stale_pending_holds(_iso(datetime.now(UTC)))
+        await self.store.fail_stale_pending_holds(iso(datetime.now(UTC)))
         resumed = await self.store.requeue_running_jobs()
         if resumed:
             log.warning("daemon.resumed_interrupted_jobs", jobs=resumed)
@@ -93,9 +94,9 @@ class Runtime:
         while not stop.is_set():
             try:
                 now = datetime.now(UTC)
-                expired = await self.store.expire_holds(_iso(now))
+                expired = await self.store.expire_holds(iso(now))
                 stale = await self.store.fail_stale_pending_holds(
-                    _iso(now - timedelta(seconds=self.settings.server.hold_budget * 4 + 5)))
+                    iso(now - timedelta(seconds=self.settings.server.hold_budget * 4 + 5)))
                 if expired or stale:
                     log.info("holds.swept", expired=len(expired), interrupted=len(stale))
                     self.wake()
@@ -103,10 +104,6 @@ class Runtime:
                 log.warning("holds.sweep_failed", error=str(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def build_runtime(settings: Settings, pos_host: Any | None = None, fulfil: Fulfil | None = None) -> Runtime:

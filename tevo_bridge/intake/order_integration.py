@@ -19,12 +19,13 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from tevo_bridge.clock import iso, now_iso
 from tevo_bridge.intake.http import compact, json_response, key_matches
 from tevo_bridge.log import get_logger
 from tevo_bridge.metrics import HOLD_LATENCY, INBOUND
 from tevo_bridge.pos import types as pos
 from tevo_bridge.pos.errors import PosError, PosTimeout
-from tevo_bridge.store import Event, now_iso
+from tevo_bridge.store import Event
 from tevo_bridge.tevo.models import HoldRequest, InvoiceRequest, ReleaseRequest
 
 log = get_logger(__name__)
@@ -61,6 +62,17 @@ def authorised(runtime: Any, request: Request) -> bool:
     oi = runtime.settings.server.order_integration
     keys = [k.get_secret_value() for k in oi.api_keys]
     return key_matches(request.headers.get(oi.api_key_header), keys)
+
+
+async def authorised_json(runtime: Any, request: Request) -> dict[str, Any] | Response:
+    """The key check, then the JSON body: what every Order Integration call starts with."""
+    if not authorised(runtime, request):
+        INBOUND.labels("order_integration", "unauthorized").inc()
+        return json_response(401, UNAUTHORIZED)
+    data = await read_json(runtime, request)
+    if isinstance(data, Response):
+        INBOUND.labels("order_integration", "invalid").inc()
+    return data
 
 
 async def read_json(runtime: Any, request: Request) -> dict[str, Any] | Response:
@@ -115,12 +127,8 @@ class HoldCall:
         return response
 
     async def _answer(self) -> Response:
-        if not authorised(self.runtime, self.request):
-            INBOUND.labels("order_integration", "unauthorized").inc()
-            return json_response(401, UNAUTHORIZED)
-        data = await read_json(self.runtime, self.request)
+        data = await authorised_json(self.runtime, self.request)
         if isinstance(data, Response):
-            INBOUND.labels("order_integration", "invalid").inc()
             return data
         try:
             req = HoldRequest.model_validate(data)
@@ -133,7 +141,7 @@ class HoldCall:
                       global_id=req.global_id)
         existing = await store.begin_hold(event, req.remote_id, req.quantity,
                                           str(req.price) if req.price is not None else None,
-                                          req.ticket_group_id, _iso(expires))
+                                          req.ticket_group_id, iso(expires))
         if existing is not None:
             INBOUND.labels("order_integration", "duplicate").inc()
             return self._replay(req, existing)
@@ -178,7 +186,7 @@ class HoldCall:
         if not result.held:
             return self._unavailable(req, result.reason or "insufficient_quantity", result.available, None)
         body = {"status": "held", "global_id": req.global_id, "hold_id": result.hold_id or req.global_id,
-                "remote_id": req.remote_id, "quantity": req.quantity, "expires_at": _iso(expires)}
+                "remote_id": req.remote_id, "quantity": req.quantity, "expires_at": iso(expires)}
         return 200, body, "held", result.hold_id, None, False
 
     def _remaining(self) -> float:
@@ -203,18 +211,11 @@ def _price_item(req: HoldRequest) -> pos.Item:
                     price=req.price if req.price is not None else 0, ticket_group_id=req.ticket_group_id)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 # Release ---------------------------------------------------------------------------------
 
 
 async def release_call(runtime: Any, request: Request, path_global_id: str) -> Response:
-    if not authorised(runtime, request):
-        INBOUND.labels("order_integration", "unauthorized").inc()
-        return json_response(401, UNAUTHORIZED)
-    data = await read_json(runtime, request)
+    data = await authorised_json(runtime, request)
     if isinstance(data, Response):
         return data
     if "global_id" in data and str(data["global_id"]) != path_global_id:
@@ -240,10 +241,7 @@ async def release_call(runtime: Any, request: Request, path_global_id: str) -> R
 
 
 async def invoice_call(runtime: Any, request: Request) -> Response:
-    if not authorised(runtime, request):
-        INBOUND.labels("order_integration", "unauthorized").inc()
-        return json_response(401, UNAUTHORIZED)
-    data = await read_json(runtime, request)
+    data = await authorised_json(runtime, request)
     if isinstance(data, Response):
         return data
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from tevo_bridge.pos import types as pos
 from tevo_bridge.tevo.models import Item, Order
@@ -46,3 +47,9 @@ def pos_order(order: Order, global_id: str | None = None) -> pos.Order:
     items = tuple(pos_item(order, item) for item in order.items)
     total = order.total if order.total is not None else sum((i.price * i.quantity for i in items), Decimal("0"))
     return pos.Order(order_id=order.id, buyer=pos_buyer(order), items=items, total=total, global_id=global_id)
+
+
+def pos_hold(hold: Any) -> pos.Hold:
+    """A stored Order Integration hold (``HoldRow``) as the POS hooks take it."""
+    return pos.Hold(global_id=hold.global_id, remote_id=hold.remote_id, quantity=hold.quantity,
+                    price=Decimal(hold.price) if hold.price else None, ticket_group_id=hold.ticket_group_id)

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from tevo_bridge.clock import now_iso
 from tevo_bridge.config import Settings
 from tevo_bridge.crashpoints import crashpoint
 from tevo_bridge.log import get_logger
@@ -194,7 +195,7 @@ class OrderProcessor:
                 await self.process(order.id)
                 return None
         row = await self._remember(accepted)
-        row = await self._transition(row, "invoicing", "accepted at TEvo", accepted_at=_now())
+        row = await self._transition(row, "invoicing", "accepted at TEvo", accepted_at=now_iso())
         return accepted, row
 
     async def _reject(self, order: Order, row: OrderRow, reason: RejectReason, notes: str) -> None:
@@ -263,7 +264,7 @@ class OrderProcessor:
             reason += f"; invoice {row.invoice_id} exists in the POS: void it by hand"
         elif hold is not None and hold.state == "held":
             await self.store.mark_hold(hold.global_id, "released", "order canceled at TEvo")
-            await self.pos.release_hold(_hold_args(hold))
+            await self.pos.release_hold(pos_args.pos_hold(hold))
         await self._transition(row, "canceled", reason)
 
     # Bookkeeping ----------------------------------------------------------------------
@@ -297,16 +298,3 @@ async def _notify(pos_host: Any, event: pos.OrderEvent) -> None:
         await pos_host.notify(event)
     except Exception as exc:  # a notification never breaks the pipeline
         log.warning("pos.notify_failed", order_id=event.order_id, error=str(exc))
-
-
-def _hold_args(hold: Any) -> pos.Hold:
-    from decimal import Decimal
-
-    return pos.Hold(global_id=hold.global_id, remote_id=hold.remote_id, quantity=hold.quantity,
-                    price=Decimal(hold.price) if hold.price else None, ticket_group_id=hold.ticket_group_id)
-
-
-def _now() -> str:
-    from tevo_bridge.store import now_iso
-
-    return now_iso()

@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from decimal import Decimal
 from typing import Any
 
 from tevo_bridge.log import get_logger
+from tevo_bridge.pipeline import pos_args
 from tevo_bridge.pipeline.processor import OrderProcessor, StepFailed
-from tevo_bridge.pos import types as pos
 from tevo_bridge.pos.errors import PosError, PosTimeout
 from tevo_bridge.store import Event, Job
 from tevo_bridge.tevo.errors import AuthError, TevoError
@@ -123,7 +122,5 @@ class Worker:
         hold = await self.runtime.store.get_hold(global_id)
         if hold is None or hold.state in ("held", "invoiced"):
             return  # re-held or sold since the job was queued: nothing to free
-        args = pos.Hold(global_id=hold.global_id, remote_id=hold.remote_id, quantity=hold.quantity,
-                        price=Decimal(hold.price) if hold.price else None, ticket_group_id=hold.ticket_group_id)
-        released = await self.runtime.pos.release_hold(args)
+        released = await self.runtime.pos.release_hold(pos_args.pos_hold(hold))
         await self.runtime.store.audit("release_hold", global_id=global_id, reason=f"POS released: {released}")

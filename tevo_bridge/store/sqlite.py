@@ -17,17 +17,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tevo_bridge.clock import now_iso
 from tevo_bridge.store.schema import MIGRATIONS
 
 TERMINAL_STATES = frozenset({"done", "rejected", "canceled", "needs_review"})
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
