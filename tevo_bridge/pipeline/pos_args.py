@@ -33,7 +33,9 @@ def pos_buyer(order: Order) -> pos.Buyer:
     buyer = order.buyer
     source = order.client if order.client is not None else buyer
     emails = [e.address for e in (source.email_addresses if source else []) if e.address]
-    phones = [p.number for p in (source.phone_numbers if source else []) if p.number]
+    # The primary number first, with its country code, as a POS would dial it.
+    numbers = sorted((source.phone_numbers if source else []), key=lambda p: not p.primary)
+    phones = [" ".join(filter(None, (p.country_code, p.number))) for p in numbers if p.number]
     return pos.Buyer(
         type=buyer.type if buyer else "",
         id=buyer.id if buyer else 0,

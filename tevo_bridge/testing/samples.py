@@ -14,12 +14,12 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any
 
-from tevo_bridge.pos.types import Buyer, Hold, Item, Order
+from tevo_bridge.pipeline import pos_args
+from tevo_bridge.pos.types import Hold, Order
+from tevo_bridge.tevo.models import Order as TevoOrder
 
 __all__ = [
     "SAMPLE_ORDERS",
-    "buyer_from_tevo",
-    "item_from_tevo",
     "order_from_tevo",
     "sample_hold",
     "sample_order",
@@ -36,48 +36,9 @@ def tevo_json(path: str) -> Any:
     return json.loads(resources.files("tevo_bridge.testing").joinpath("data", path).read_text(encoding="utf-8"))
 
 
-def buyer_from_tevo(buyer: Mapping[str, Any]) -> Buyer:
-    emails = buyer.get("email_addresses") or []
-    phones = sorted(buyer.get("phone_numbers") or [], key=lambda p: not p.get("primary"))
-    return Buyer(
-        type=buyer["type"],
-        id=int(buyer["id"]),
-        name=buyer.get("name") or "",
-        email=emails[0]["address"] if emails else None,
-        phone=" ".join(filter(None, (phones[0].get("country_code"), phones[0].get("number")))) if phones else None,
-    )
-
-
-def item_from_tevo(order_id: int | None, item: Mapping[str, Any]) -> Item:
-    group = item["ticket_group"]
-    event = group.get("event") or {}
-    return Item(
-        order_id=order_id,
-        item_id=int(item["id"]),
-        remote_id=str(group["remote_id"]),
-        quantity=int(item["quantity"]),
-        price=Decimal(str(item["price"])),
-        # TEvo leaves items[].seats empty; the seats sold are on the item's ticket_group (fixtures README).
-        seats=tuple(str(s) for s in (item.get("seats") or group.get("seats") or ())),
-        ticket_group_id=group.get("id"),
-        event_name=event.get("name") or "",
-        occurs_at=event.get("occurs_at") or "",
-        section=group.get("section") or "",
-        row=group.get("row") or "",
-        format=group.get("format") or "",
-        needs_eticket=bool(item.get("needs_eticket")),
-    )
-
-
 def order_from_tevo(payload: Mapping[str, Any], global_id: str | None = None) -> Order:
-    order_id = int(payload["id"])
-    return Order(
-        order_id=order_id,
-        buyer=buyer_from_tevo(payload["buyer"]),
-        items=tuple(item_from_tevo(order_id, item) for item in payload["items"]),
-        total=Decimal(str(payload["total"])),
-        global_id=global_id,
-    )
+    """A TEvo order payload as the daemon hands it to plugins: the core's own conversion, so tests see the same."""
+    return pos_args.pos_order(TevoOrder.model_validate(payload), global_id)
 
 
 def sample_order(name: str, *, order_id: int | None = None, global_id: str | None = None) -> Order:

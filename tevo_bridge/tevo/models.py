@@ -51,6 +51,7 @@ class PhoneNumber(TevoModel):
     country_code: str | None = None
     extension: str | None = None
     label: str | None = None
+    primary: bool | None = None
 
 
 class Party(TevoModel):
