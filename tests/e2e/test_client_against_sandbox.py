@@ -98,3 +98,20 @@ async def test_a_wrong_secret_is_refused(sandbox):
     async with TevoClient(sandbox.base_url, sandbox.token, "x" * 40, ClientOptions(max_retries=0)) as wrong:
         with pytest.raises(AuthError, match="signature is incorrect"):
             await wrong.get_order(1)
+
+
+def test_check_online_proves_the_credentials(sandbox, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tevo_bridge.cli import app
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[tevo]\nbase_url = "{sandbox.base_url}"\nreviewer_id = {sandbox.reviewer_id}\n')
+    monkeypatch.setenv("TEVO_BRIDGE_TEVO__TOKEN", sandbox.token)
+    monkeypatch.setenv("TEVO_BRIDGE_TEVO__SECRET", sandbox.secret)
+    ok = CliRunner().invoke(app, ["check", "--online", "--config", str(config)])
+    assert ok.exit_code == 0 and "online OK" in ok.output, ok.output
+    monkeypatch.setenv("TEVO_BRIDGE_TEVO__SECRET", "y" * 40)
+    refused = CliRunner().invoke(app, ["check", "--online", "--config", str(config)])
+    assert refused.exit_code == 2 and "refused the credentials" in refused.output
+    assert "y" * 40 not in refused.output and sandbox.token not in refused.output
