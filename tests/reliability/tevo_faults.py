@@ -47,7 +47,7 @@ def run_tevo_faults(tmp: Path, orders: int, seed: int = 5, settle_timeout: float
                # Read timeouts shorter than the hang, so a timed-out call is one whose outcome is unknown.
                tevo={"read_timeout": 0.5, "upload_timeout": 1.0, "max_retries": 4},
                # Transient faults must not use up an order's attempts: they are retried, not reviewed.
-               pipeline={"max_attempts": 100, "lease_seconds": 30}) as run:
+               pipeline={"max_attempts": 100, "lease_seconds": 30, "backoff_cap": 0.25}) as run:
         made = [run.sandbox.driver.create_sync(s) for s in mixed_scenarios(orders, seed)]
         view = View(run.sandbox, tmp / "state.sqlite3", run.pos_db)
 
