@@ -18,7 +18,7 @@ def check(run) -> None:
 
 
 def test_five_kills_lose_no_order_and_double_nothing(tmp_path, figures):
-    run = run_crash(tmp_path, orders=40, kills=5)
+    run = run_crash(tmp_path, orders=30, kills=5)
     figures(run.figures())
     check(run)
 

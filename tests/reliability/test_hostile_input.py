@@ -19,7 +19,7 @@ def check(run) -> None:
 
 
 def test_fuzzed_order_integration_and_webhooks(tmp_path, figures):
-    run = run_hostile(tmp_path, examples=12)
+    run = run_hostile(tmp_path, examples=8)
     figures(run.figures())
     check(run)
 
