@@ -21,7 +21,7 @@ from tevo_bridge.intake.http import compact, json_response, key_matches
 from tevo_bridge.log import get_logger
 from tevo_bridge.metrics import INBOUND
 from tevo_bridge.store import Event
-from tevo_bridge.tevo.models import WebhookForm
+from tevo_bridge.tevo.models import MAX_ID, WebhookForm
 
 log = get_logger(__name__)
 
@@ -34,7 +34,9 @@ def build_router(runtime: Any) -> APIRouter:
 
     @router.post("/webhooks/tevo/{token}", summary="TEvo order and catalog notifications",
                  responses={200: {"description": "received, duplicate or ignored"}, 400: {"description": "invalid"},
-                            404: {"description": "unknown token"}, 413: {"description": "too large"}})
+                            404: {"description": "unknown token"}, 413: {"description": "too large"}},
+                 openapi_extra={"requestBody": {"required": True, "content": {
+                     "application/x-www-form-urlencoded": {"schema": WebhookForm.model_json_schema()}}}})
     async def webhook(request: Request, token: str) -> Response:
         return await receive(runtime, request, token)
 
@@ -100,14 +102,19 @@ def _order_body(hook: WebhookForm) -> dict[str, Any] | Response:
     if not isinstance(body, dict):
         return _invalid({"body": ["must be the order as a JSON object"]})
     order_id = body.get("id")
-    if isinstance(order_id, str) and order_id.isdigit():
+    if isinstance(order_id, str) and _digits(order_id):
         order_id = int(order_id)
-    if order_id is None and hook.order_group_id and hook.order_group_id.isdigit():
+    if order_id is None and hook.order_group_id and _digits(hook.order_group_id):
         order_id = None  # no id in the body: the worker lists the order group instead (§6.2)
-    elif not isinstance(order_id, int) or isinstance(order_id, bool) or order_id <= 0:
+    elif not isinstance(order_id, int) or isinstance(order_id, bool) or not 0 < order_id <= MAX_ID:
         return _invalid({"body.id": ["must be the TEvo order id (an integer)"]})
     updated_at = body.get("updated_at")
     return {"id": order_id, "updated_at": updated_at if isinstance(updated_at, str) else None}
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts "²", which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
 
 
 async def _ignore(runtime: Any, hook: WebhookForm, form: dict[str, str]) -> Response:

@@ -10,7 +10,7 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,8 +109,13 @@ SECRETS = [API_KEY, WEBHOOK_TOKEN]
 @contextmanager
 def stack(tmp: Path, *, faults: FaultSettings | None = None, seed: int = 7,
           inventory: list[TicketGroupSpec] | None = None, driver: dict[str, Any] | None = None,
-          log_level: str = "debug", **sections: dict[str, Any]) -> Iterator[Stack]:
-    """Sandbox, POS and daemon, wired to each other; the daemon logs JSON lines to ``tmp/daemon.log``."""
+          log_level: str = "debug", pos_host: Callable[[Path], Any] | None = None,
+          **sections: dict[str, Any]) -> Iterator[Stack]:
+    """Sandbox, POS and daemon, wired to each other; the daemon logs JSON lines to ``tmp/daemon.log``.
+
+    ``pos_host``, given the mirrored POS database, builds the ``PluginHost`` the daemon uses instead of
+    loading the configured plugin (a test's misbehaving subclass of the SQLite POS, say).
+    """
     port = free_port()
     bridge = f"http://127.0.0.1:{port}"
     driver_settings = DriverSettings(webhook_url=f"{bridge}/webhooks/tevo/{WEBHOOK_TOKEN}", oi_base_url=bridge,
@@ -125,7 +130,8 @@ def stack(tmp: Path, *, faults: FaultSettings | None = None, seed: int = 7,
         log_file = exits.enter_context((tmp / "daemon.log").open("w"))
         configure_logging(log_level, "json", settings.secrets(), stream=log_file)
         exits.callback(quiet_logging)  # runs after the daemon stops, before the file closes
-        daemon = exits.enter_context(running_daemon(settings))
+        host = pos_host(pos_db) if pos_host is not None else None
+        daemon = exits.enter_context(running_daemon(settings, pos_host=host))
         yield Stack(sandbox, daemon, pos_db, tmp)
 
 

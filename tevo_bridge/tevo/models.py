@@ -14,6 +14,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 TEVO_OFFICE_ID = 6
+# Ids are stored as SQLite INTEGERs (64-bit signed): a larger one from an inbound call is invalid input,
+# not a store failure (which would answer 503 and make TEvo retry it for ever).
+MAX_ID = 2**63 - 1
 
 
 def _str_id(value: Any) -> Any:
@@ -215,6 +218,11 @@ class WebhookForm(BaseModel):
 def _id_string(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("must be a string or integer id")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from a JSON "\ud800" escape: no store can keep it
+            raise ValueError("must be valid Unicode text") from None
     return str(value) if isinstance(value, int) else value
 
 
@@ -230,7 +238,7 @@ class HoldRequest(BaseModel):
     quantity: int = Field(ge=1, le=10_000)
     global_id: IdString
     price: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=4)
-    ticket_group_id: int | None = None
+    ticket_group_id: int | None = Field(None, ge=0, le=MAX_ID)
 
 
 class ReleaseRequest(BaseModel):
@@ -242,5 +250,5 @@ class ReleaseRequest(BaseModel):
 class InvoiceRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    order_id: int = Field(ge=1)
+    order_id: int = Field(ge=1, le=MAX_ID)
     global_id: IdString
