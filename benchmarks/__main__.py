@@ -40,6 +40,10 @@ def fmt(value: float | None, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
+def ratio_text(ratio: float) -> str:
+    return f"{ratio:.2f}" if ratio >= 0.01 else f"{ratio:.1e}"
+
+
 def status(figure: Figure) -> str:
     return {True: "met", False: "MISSED", None: ""}[figure.met]
 
@@ -49,14 +53,14 @@ def table(figures: list[Figure]) -> list[str]:
     for f in figures:
         base = f"{fmt(f.baseline, f.unit if f.baseline_name != 'idle' or True else '')} ({f.baseline_name})" \
             if f.baseline is not None else ""
-        ratio = f"{f.ratio:.2f}×" if f.ratio is not None else ""
+        ratio = f"{ratio_text(f.ratio)}×" if f.ratio is not None else ""
         rows.append(f"| {f.name} | {fmt(f.value, f.unit)} | {base} | {ratio} | {f.target} | {status(f)} |")
     return rows
 
 
 def print_table(figures: list[Figure]) -> None:
     cols = [(f.name, fmt(f.value, f.unit), f"{fmt(f.baseline, f.unit)} {f.baseline_name}".strip()
-             if f.baseline is not None else "", f"{f.ratio:.2f}x" if f.ratio is not None else "", f.target,
+             if f.baseline is not None else "", f"{ratio_text(f.ratio)}x" if f.ratio is not None else "", f.target,
              status(f)) for f in figures]
     head = ("figure", "value", "baseline", "ratio", "target", "status")
     widths = [max(len(str(r[i])) for r in [head, *cols]) for i in range(len(head))]
@@ -90,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=sorted(SUITES), help="run only these")
     parser.add_argument("--output", type=Path, help="report file (default: BENCHMARKS.md for a full run of all)")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, databases)")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="rewrite BENCHMARKS.md from benchmarks/results.json (after editing NOTES.md)")
     args = parser.parse_args(argv)
+    if args.rebuild:
+        return rebuild()
 
     info = machine()
     print(f"tevo-bridge benchmarks on {info['cores']} cores, {info['python']}{' (quick)' if args.quick else ''}")
@@ -112,12 +120,16 @@ def main(argv: list[str] | None = None) -> int:
         figures += got
         print(f"   {time.perf_counter() - t0:.0f} s", flush=True)
     seconds = time.perf_counter() - started
+    raw["started"], raw["seconds"] = started_at, seconds
     print()
     print_table(figures)
     full = not args.quick and not args.only
-    output = args.output or (ROOT / "BENCHMARKS.md" if full else work / "BENCHMARKS.md")
+    scratch = ROOT / "benchmarks" / "out"  # partial and quick runs: not the committed report
+    scratch.mkdir(exist_ok=True)
+    output = args.output or (ROOT / "BENCHMARKS.md" if full else scratch / "BENCHMARKS-partial.md")
     output.write_text(report(figures, info, started_at, seconds, args.quick))
-    results = output.with_name("benchmarks-results.json") if output.parent != ROOT else ROOT / "benchmarks" / "results.json"
+    results = ROOT / "benchmarks" / "results.json" if output == ROOT / "BENCHMARKS.md" else \
+        output.with_suffix(".json")
     results.write_text(json.dumps(raw, indent=1, default=str) + "\n")
     print(f"\nwrote {output} and {results} ({seconds / 60:.1f} min)")
     if args.keep:
@@ -125,6 +137,25 @@ def main(argv: list[str] | None = None) -> int:
     else:
         shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
+
+
+def rebuild() -> int:
+    raw = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    figures: list[Figure] = []
+    for name, suite in SUITES.items():
+        if name in raw:
+            figures += suite.figures(_int_keys(raw[name]))
+    print_table(figures)
+    (ROOT / "BENCHMARKS.md").write_text(report(figures, raw["machine"], raw["started"], raw["seconds"], raw["quick"]))
+    print(f"\nrewrote {ROOT / 'BENCHMARKS.md'} from benchmarks/results.json")
+    return 0
+
+
+def _int_keys(value: object) -> object:
+    """JSON turned the concurrency keys into strings; the figures look them up as ints."""
+    if isinstance(value, dict):
+        return {int(k) if isinstance(k, str) and k.isdigit() else k: _int_keys(v) for k, v in value.items()}
+    return value
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from benchmarks.common import (
     Figure,
     bare_process,
     blackhole,
+    cpu_seconds,
     daemon_process,
     free_port,
     fsync_rate,
@@ -58,6 +59,14 @@ def daemon_settings(tmp: Path, pos_db: Path, tevo_url: str, port: int) -> Any:
     )
 
 
+def _measured(process: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """One load run, with the server process's CPU time per request (user + system, all threads)."""
+    before = cpu_seconds(process.pid)
+    result = load(*args, **kwargs)
+    result["server_cpu_ms_per_request"] = (cpu_seconds(process.pid) - before) * 1000 / max(1, result["count"])
+    return result
+
+
 def run(tmp: Path, quick: bool = False) -> tuple[list[Figure], dict[str, Any]]:
     counts = {1: 150, 16: 600, 64: 800} if quick else {1: 500, 16: 3000, 64: 4000}
     webhooks = 600 if quick else 4000
@@ -68,15 +77,15 @@ def run(tmp: Path, quick: bool = False) -> tuple[list[Figure], dict[str, Any]]:
     with blackhole() as tevo, daemon_process(daemon_settings(tmp, tmp / "pos.sqlite3", tevo, free_port()),
                                              tmp / "daemon.log") as daemon:
         for c in CONCURRENCY:
-            raw["hold"][c] = load("hold", daemon.base_url, concurrency=c, count=counts[c], max_seconds=60,
+            raw["hold"][c] = _measured(daemon, "hold", daemon.base_url, concurrency=c, count=counts[c], max_seconds=60,
                                   prefix=f"hold-c{c}", remote_ids=remote_ids, warmup=warmup)
-        raw["webhook"] = load("webhook", daemon.base_url, concurrency=16, count=webhooks, max_seconds=60,
+        raw["webhook"] = _measured(daemon, "webhook", daemon.base_url, concurrency=16, count=webhooks, max_seconds=60,
                               prefix="wh", warmup=warmup)
     with bare_process(free_port(), tmp / "bare.log") as bare:
         for c in CONCURRENCY:
-            raw["bare_hold"][c] = load("hold", bare.base_url, concurrency=c, count=counts[c], max_seconds=60,
+            raw["bare_hold"][c] = _measured(bare, "hold", bare.base_url, concurrency=c, count=counts[c], max_seconds=60,
                                        prefix=f"bare-c{c}", remote_ids=remote_ids, warmup=warmup)
-        raw["bare_webhook"] = load("webhook", bare.base_url, concurrency=16, count=webhooks, max_seconds=60,
+        raw["bare_webhook"] = _measured(bare, "webhook", bare.base_url, concurrency=16, count=webhooks, max_seconds=60,
                                    prefix="bare-wh", warmup=warmup)
     raw["fsync_per_second"] = fsync_rate(tmp)
     return figures(raw), raw
@@ -99,10 +108,14 @@ def figures(raw: dict[str, Any]) -> list[Figure]:
                 met = hold[q] <= 3 * bare[q] and hold[q] < 50
             out.append(Figure(f"OI hold latency {q}, {c} concurrent", hold[q], "ms", bare[q], "bare endpoint",
                               target=target, met=met,
-                              note=_check(hold, "200") or f"{hold['rate']:.0f} holds/s vs {bare['rate']:.0f}/s"))
+                              note=_check(hold, "200") or f"{hold['rate']:.0f} holds/s vs {bare['rate']:.0f}/s; server CPU "
+                                                       f"{hold['server_cpu_ms_per_request']:.2f} ms per hold vs "
+                                                       f"{bare['server_cpu_ms_per_request']:.2f} ms"))
     wh, bare = raw["webhook"], raw["bare_webhook"]
     out.append(Figure("webhook durable acks, 16 concurrent", wh["rate"], "acks/s", bare["rate"], "bare endpoint",
                       target="≥ 40% of bare", met=wh["rate"] >= 0.4 * bare["rate"],
-                      note=_check(wh, "200") or f"p99 {wh['p99']:.1f} ms vs {bare['p99']:.1f} ms; "
+                      note=_check(wh, "200") or f"p99 {wh['p99']:.1f} ms vs {bare['p99']:.1f} ms; server CPU "
+                                                f"{wh['server_cpu_ms_per_request']:.2f} ms per ack vs "
+                                                f"{bare['server_cpu_ms_per_request']:.2f} ms; "
                                                 f"disk fsync ceiling {raw['fsync_per_second']:.0f}/s"))
     return out
