@@ -92,7 +92,7 @@ def run(tmp: Path, quick: bool = False) -> tuple[list[Figure], dict[str, Any]]:
 
 
 def _check(result: dict[str, Any], ok: str) -> str:
-    bad = {k: v for k, v in result["statuses"].items() if k != ok}
+    bad = {k: v for k, v in result["statuses"].items() if str(k) != ok}
     problems = [f"{v}×{k}" for k, v in bad.items()] + [f"{v}× {k}" for k, v in result["errors"].items()]
     return ("UNEXPECTED: " + ", ".join(problems)) if problems else ""
 
