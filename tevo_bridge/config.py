@@ -108,7 +108,7 @@ class PollerSettings(Section):
 
 
 class PipelineSettings(Section):
-    workers: int = Field(4, ge=1, le=64, examples=[4])
+    workers: int = Field(8, ge=1, le=64, examples=[8])
     max_attempts: int = Field(8, ge=1, examples=[8])
     backoff_base: float = Field(2.0, gt=0, examples=[2.0])
     backoff_cap: float = Field(300.0, gt=0, examples=[300.0])

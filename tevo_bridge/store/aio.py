@@ -1,15 +1,27 @@
-"""Awaitable access to the store: every call runs on one dedicated thread, off the event loop."""
+"""Awaitable access to the store: every call runs on one dedicated thread, off the event loop.
+
+Calls that queue up while the thread is busy run together as one transaction (group
+commit): one fsync for the lot instead of one each, and one hand-back to the event
+loop.  Every caller still hears back only after the COMMIT that made its call durable.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from tevo_bridge.store.sqlite import SqliteStore
 
 T = TypeVar("T")
+
+#: At most this many calls share one commit: enough to absorb a burst, small enough that
+#: the first caller in a batch does not wait long for the last.
+MAX_BATCH = 32
+
+_STOP = object()
 
 
 class AsyncStore:
@@ -19,13 +31,21 @@ class AsyncStore:
     every transaction on one thread keeps them short and ordered.
     """
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqliteStore, max_batch: int = MAX_BATCH) -> None:
         self.sync = store
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="store", daemon=True)
+        self._thread.start()
+        self._closed = False
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self._closed:
+            raise RuntimeError("the store is closed")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put((loop, future, fn, args, kwargs))
+        return await future
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         method = getattr(self.sync, name)
@@ -38,5 +58,60 @@ class AsyncStore:
         return call
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        if not self._closed:
+            self._closed = True
+            self._queue.put(_STOP)
+            self._thread.join()
         self.sync.close()
+
+    # -- the store thread ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            calls = [first]
+            stop = False
+            while len(calls) < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stop = True
+                    break
+                calls.append(more)
+            self._run_batch(calls)
+            if stop:
+                return
+
+    def _run_batch(self, calls: list[Any]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with self.sync.batch():
+                for _loop, _future, fn, args, kwargs in calls:
+                    try:
+                        outcomes.append((True, fn(*args, **kwargs)))
+                    except Exception as exc:  # this call's savepoint is rolled back; the others go on
+                        outcomes.append((False, exc))
+        except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch is durable
+            outcomes = [(False, exc)] * len(calls)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+        for (loop, future, *_), (ok, value) in zip(calls, outcomes, strict=True):
+            by_loop.setdefault(loop, []).append((future, ok, value))
+        for loop, results in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, results)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                pass
+
+
+def _settle(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in results:
+        if future.cancelled():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)

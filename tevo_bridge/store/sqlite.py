@@ -119,6 +119,7 @@ class SqliteStore:
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._in_batch = False
         self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -133,6 +134,18 @@ class SqliteStore:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._in_batch:
+                # Inside a group commit: this call is atomic on its own (a savepoint), and
+                # durable when the batch commits, which is before its caller hears back.
+                self._conn.execute("SAVEPOINT call")
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.execute("ROLLBACK TO call")
+                    self._conn.execute("RELEASE call")
+                    raise
+                self._conn.execute("RELEASE call")
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -144,6 +157,32 @@ class SqliteStore:
                 if self._conn.in_transaction:
                     with suppress(sqlite3.Error):
                         self._conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group commit: every method called inside runs in one transaction, one fsync at the end.
+
+        Each method keeps its own atomicity (a savepoint it rolls back on error); the
+        caller (``AsyncStore``) reports results only after this COMMIT returned, so
+        "recorded before answered" holds for every call in the batch.  If the COMMIT
+        fails, nothing of the batch is kept and every caller gets the error.
+        """
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._in_batch = True
+            try:
+                yield
+            except BaseException:
+                self._in_batch = False
+                self._conn.execute("ROLLBACK")
+                raise
+            self._in_batch = False
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
 
     def _migrate(self) -> None:

@@ -38,16 +38,17 @@ class SqlitePos:
     def __init__(self, config: Config) -> None:
         self.database = config.database
         store.init_db(self.database)  # adds tables a newer version introduced; changes nothing else
+        self._connections = store.ThreadConnections(self.database)
 
     @hookimpl
     def pos_check_inventory(self, item: Item) -> Availability:
-        with store.connect(self.database) as conn:
+        with self._connections.connect() as conn:
             count = store.available(conn, item.remote_id, timestamp())
         return Availability(item.remote_id, count or 0, known=count is not None)
 
     @hookimpl
     def pos_accept_price(self, item: Item) -> PriceDecision:
-        with store.connect(self.database) as conn:
+        with self._connections.connect() as conn:
             group = store.ticket_group(conn, item.remote_id)
         if group is None:
             return PriceDecision(False, f"remote_id {item.remote_id!r} is not in the POS")
@@ -55,13 +56,13 @@ class SqlitePos:
 
     @hookimpl
     def pos_find_customer(self, buyer: Buyer) -> Customer | None:
-        with store.connect(self.database) as conn:
+        with self._connections.connect() as conn:
             r = conn.execute("SELECT id, name FROM customers WHERE tevo_client_id = ?", (buyer.id,)).fetchone()
         return None if r is None else Customer(str(r["id"]), r["name"] or "")
 
     @hookimpl
     def pos_create_customer(self, buyer: Buyer) -> Customer:
-        with store.connect(self.database) as conn, store.write_transaction(conn):
+        with self._connections.connect() as conn, store.write_transaction(conn):
             conn.execute(
                 "INSERT INTO customers (tevo_client_id, name, email, phone) VALUES (?,?,?,?)"
                 " ON CONFLICT (tevo_client_id) DO NOTHING",
@@ -73,7 +74,7 @@ class SqlitePos:
     @hookimpl
     def pos_hold(self, hold: Hold) -> HoldResult:
         now = timestamp()
-        with store.connect(self.database) as conn, store.write_transaction(conn):
+        with self._connections.connect() as conn, store.write_transaction(conn):
             store.expire_holds(conn, now)
             previous = conn.execute(
                 "SELECT remote_id, quantity, state FROM holds WHERE global_id = ?", (hold.global_id,)
@@ -99,7 +100,7 @@ class SqlitePos:
     @hookimpl
     def pos_release_hold(self, hold: Hold) -> bool:
         now = timestamp()
-        with store.connect(self.database) as conn, store.write_transaction(conn):
+        with self._connections.connect() as conn, store.write_transaction(conn):
             store.expire_holds(conn, now)
             # Only a held hold is freed: an invoiced one stays invoiced, its tickets stay sold.
             cursor = conn.execute(
@@ -110,7 +111,7 @@ class SqlitePos:
     @hookimpl
     def pos_create_invoice(self, order: Order, customer: Customer | None) -> Invoice:
         now = timestamp()
-        with store.connect(self.database) as conn, store.write_transaction(conn):
+        with self._connections.connect() as conn, store.write_transaction(conn):
             store.expire_holds(conn, now)
             done = conn.execute("SELECT id FROM invoices WHERE tevo_order_id = ?", (order.order_id,)).fetchone()
             if done is not None:
@@ -141,12 +142,12 @@ class SqlitePos:
 
     @hookimpl
     def pos_ticket_files(self, order: Order, item: Item) -> list[TicketFile] | None:
-        with store.connect(self.database) as conn:
+        with self._connections.connect() as conn:
             group = store.ticket_group(conn, item.remote_id)
         return None if group is None else group.ticket_files(item, Path(self.database).parent)
 
     @hookimpl
     def pos_mobile_transfer(self, order: Order, item: Item) -> MobileTransfer | None:
-        with store.connect(self.database) as conn:
+        with self._connections.connect() as conn:
             group = store.ticket_group(conn, item.remote_id)
         return None if group is None else group.mobile_transfer(item)

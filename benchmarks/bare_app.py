@@ -1,0 +1,49 @@
+"""The baseline: a bare FastAPI app with the daemon's routes' shape that answers at once.
+
+Same FastAPI, same uvicorn and the same ``uvicorn.Config`` as ``tevo_bridge.daemon.serve``,
+in its own process on the same host: what is left when the store, the POS and the
+checks are taken away.  Each route reads the body and answers a JSON body of the
+same shape as the real one; nothing is parsed, checked or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+app = FastAPI(docs_url=None, redoc_url=None)
+HELD = (b'{"status":"held","global_id":"G-123","hold_id":"G-123","remote_id":"TG-1001","quantity":1,'
+        b'"expires_at":"2026-01-31T18:15:00Z"}')
+
+
+@app.get("/livez")
+async def livez() -> Response:
+    return Response(b'{"status":"ok"}', media_type="application/json")
+
+
+@app.post("/order-integration/holds")
+async def hold(request: Request) -> Response:
+    await request.body()
+    return Response(HELD, media_type="application/json")
+
+
+@app.post("/webhooks/tevo/{token}")
+async def webhook(request: Request, token: str) -> Response:
+    await request.body()
+    return Response(b'{"status":"received"}', media_type="application/json")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    port = parser.parse_args().port
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=2)
+    uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Group commit: calls that queue up share one transaction, each still atomic, each answered after COMMIT."""
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from tevo_bridge.store import AsyncStore, Event, SqliteStore
+
+
+def order_event(order_id: int, key: str) -> Event:
+    return Event("webhook", "order_created", key, "{}", order_id=order_id)
+
+
+def test_a_failing_call_in_a_batch_rolls_back_only_itself(tmp_path):
+    store = SqliteStore(tmp_path / "state.sqlite3")
+    with store.batch():
+        assert store.record_event(order_event(1, "a"))
+        with pytest.raises(KeyError):
+            store.update_order(999, state="done")  # no such order: its savepoint is rolled back
+        assert store.record_event(order_event(2, "b"))
+    assert store.count("orders") == 2
+    store.close()
+
+
+def test_a_batch_is_invisible_to_other_connections_until_it_commits(tmp_path):
+    store = SqliteStore(tmp_path / "state.sqlite3")
+    other = sqlite3.connect(tmp_path / "state.sqlite3")
+    with store.batch():
+        store.record_event(order_event(1, "a"))
+        assert other.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
+    assert other.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 1
+    other.close()
+    store.close()
+
+
+async def test_concurrent_calls_are_all_recorded_and_errors_reach_only_their_caller(tmp_path):
+    store = AsyncStore(SqliteStore(tmp_path / "state.sqlite3"))
+    try:
+        results = await asyncio.gather(*(store.record_event(order_event(n, f"k{n}")) for n in range(1, 51)),
+                                       store.update_order(12345, state="done"), return_exceptions=True)
+        assert results[:50] == [True] * 50
+        assert isinstance(results[50], KeyError)
+        assert store.sync.count("orders") == 50 and store.sync.count("jobs") == 50
+    finally:
+        store.close()
