@@ -17,7 +17,7 @@ import uvicorn
 
 from tevo_bridge.clock import iso
 from tevo_bridge.config import Settings
-from tevo_bridge.intake.app import create_app
+from tevo_bridge.intake.app import create_app, with_body_limit
 from tevo_bridge.intake.poller import run_poller
 from tevo_bridge.log import configure_logging, get_logger
 from tevo_bridge.pipeline.processor import Fulfil, OrderProcessor
@@ -149,8 +149,7 @@ def build_app(runtime: Runtime) -> Any:
             runtime.store.close()
             log.info("daemon.stopped")
 
-    asgi, _ = create_app(runtime, lifespan)
-    return asgi
+    return with_body_limit(create_app(runtime, lifespan), runtime.settings.server.max_body_bytes)
 
 
 def serve(settings: Settings) -> None:

@@ -22,7 +22,8 @@ log = get_logger(__name__)
 WORKER_STALE_SECONDS = 30.0
 
 
-def create_app(runtime: Any, lifespan: Any = None) -> Any:
+def create_app(runtime: Any, lifespan: Any = None) -> FastAPI:
+    """The routes; serve it wrapped in ``with_body_limit`` (as ``daemon.build_app`` does)."""
     app = FastAPI(title="tevo-bridge", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     app.include_router(order_integration.build_router(runtime))
@@ -67,7 +68,12 @@ def create_app(runtime: Any, lifespan: Any = None) -> Any:
         log.exception("intake.error", path=request.url.path, error=str(exc))
         return json_response(503, {"status": "error", "error": "temporarily_unavailable"})
 
-    return BodyLimit(app, runtime.settings.server.max_body_bytes), app
+    return app
+
+
+def with_body_limit(app: FastAPI, max_bytes: int) -> BodyLimit:
+    """Bodies over the limit are refused with 413 before any route (or FastAPI) reads them."""
+    return BodyLimit(app, max_bytes)
 
 
 async def readiness(runtime: Any) -> dict[str, dict[str, Any]]:

@@ -182,12 +182,8 @@ class HoldCall:
                         ticket_group_id=req.ticket_group_id, expires_at=expires)
         host = self.runtime.pos
         try:
+            # One POS call: by the hook contract pos_hold also refuses a price below what the seller takes.
             result = await host.hold(hold, budget=self._remaining())
-            if result.held and req.price is not None:
-                decision = await host.accept_price(_price_item(req), budget=self._remaining())
-                if not decision.acceptable:
-                    await host.release_hold(hold, budget=self._remaining())
-                    return self._unavailable(req, "price_not_acceptable", None, decision.reason)
         except PosTimeout as exc:
             self.runtime.release_when_done(exc, req.global_id)
             return self._error(req, "pos_timeout")
@@ -216,11 +212,6 @@ class HoldCall:
     def _error(self, req: HoldRequest, reason: str) -> tuple[int, dict[str, Any], str, None, str, bool]:
         # Fail closed, and free whatever the POS may have held anyway (a job; idempotent).
         return 503, {"status": "error", "global_id": req.global_id, "reason": reason}, "failed", None, reason, True
-
-
-def _price_item(req: HoldRequest) -> pos.Item:
-    return pos.Item(order_id=None, item_id=0, remote_id=req.remote_id, quantity=req.quantity,
-                    price=req.price if req.price is not None else 0, ticket_group_id=req.ticket_group_id)
 
 
 # Release ---------------------------------------------------------------------------------
