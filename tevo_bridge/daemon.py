@@ -67,7 +67,10 @@ class Runtime:
             if future.cancelled() or future.exception() is not None:
                 return
             if getattr(future.result(), "held", False):
-                loop.call_soon_threadsafe(lambda: loop.create_task(self._requeue_release(global_id)))
+                try:
+                    loop.call_soon_threadsafe(lambda: loop.create_task(self._requeue_release(global_id)))
+                except RuntimeError:  # the daemon stopped meanwhile; the POS hold lapses at its expires_at
+                    log.warning("oi.late_hold_after_shutdown", global_id=global_id)
 
         future = getattr(timeout, "future", None)
         if future is not None:
