@@ -163,3 +163,17 @@ def test_jobs_left_running_by_a_dead_process_are_requeued_at_start(store):
     store.claim_job(lease_seconds=3600)
     assert store.requeue_running_jobs() == 1
     assert store.claim_job(60) is not None
+
+
+def test_sqlite_store_implements_the_store_interface_exactly():
+    """The interface a PostgreSQL backend would implement is the one the daemon uses: no drift."""
+    import inspect
+
+    from tevo_bridge.store.base import Store
+
+    public = {n for n in dir(SqliteStore) if not n.startswith("_") and callable(getattr(SqliteStore, n))}
+    declared = {n for n in dir(Store) if not n.startswith("_") and callable(getattr(Store, n))}
+    assert public == declared
+    for name in declared:
+        expected = list(inspect.signature(getattr(Store, name)).parameters)
+        assert list(inspect.signature(getattr(SqliteStore, name)).parameters) == expected, name

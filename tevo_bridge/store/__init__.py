@@ -1,7 +1,8 @@
 """Durable state: inbox, orders, holds, jobs and the audit log (SQLite; one interface for other backends)."""
 
-from tevo_bridge.store.aio import AsyncStore
 from tevo_bridge.clock import now_iso
+from tevo_bridge.store.aio import AsyncStore
+from tevo_bridge.store.base import Store
 from tevo_bridge.store.sqlite import Event, HoldRow, Job, OrderRow, SqliteStore
 
-__all__ = ["AsyncStore", "Event", "HoldRow", "Job", "OrderRow", "SqliteStore", "now_iso"]
+__all__ = ["AsyncStore", "Event", "HoldRow", "Job", "OrderRow", "SqliteStore", "Store", "now_iso"]

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from tevo_bridge.store.sqlite import SqliteStore
+from tevo_bridge.store.base import Store
 
 T = TypeVar("T")
 
@@ -31,7 +31,7 @@ class AsyncStore:
     every transaction on one thread keeps them short and ordered.
     """
 
-    def __init__(self, store: SqliteStore, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, store: Store, max_batch: int = MAX_BATCH) -> None:
         self.sync = store
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()

@@ -1,0 +1,153 @@
+"""The store's interface: everything the daemon asks of durable state.
+
+``SqliteStore`` is the one implementation; a PostgreSQL backend implements the same
+methods (each one transaction, every inbound event committed with its job).  Nothing
+outside ``store/`` writes SQL.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from tevo_bridge.store.sqlite import AuditRow, Event, HoldRow, Job, OiInvoiceRow, OrderRow
+
+
+class Store(Protocol):
+    def audit(
+        self,
+        action: str,
+        *,
+        order_id: int | None = None,
+        global_id: str | None = None,
+        reason: str | None = None,
+        details: Any = None,
+    ) -> None:
+        ...
+
+    def audit_trail(self, order_id: int) -> list[AuditRow]:
+        ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Group commit: every method called inside runs in one transaction, one fsync at the end."""
+
+    def begin_hold(
+        self,
+        event: Event,
+        remote_id: str,
+        quantity: int,
+        price: str | None,
+        ticket_group_id: int | None,
+        expires_at: str,
+    ) -> HoldRow | None:
+        """Record a new hold as pending before the POS is asked; the existing row if the global id is known."""
+
+    def check_writable(self) -> None:
+        """Raise if a write transaction cannot start (read-only file, full disk, locked)."""
+
+    def claim_job(self, lease_seconds: float) -> Job | None:
+        """Take the most overdue job, or one whose worker died (lease expired)."""
+
+    def close(self) -> None:
+        ...
+
+    def complete_job(self, job: Job) -> None:
+        ...
+
+    def count(self, table: str) -> int:
+        ...
+
+    def enqueue_order(self, order_id: int, source: str = "operator", delay: float = 0.0) -> None:
+        ...
+
+    def ensure_order(self, order_id: int, source: str) -> None:
+        ...
+
+    def expire_holds(self, now_text: str) -> list[str]:
+        """Holds past their TTL without an invoice: mark expired and queue their POS release."""
+
+    def fail_job(self, job: Job, error: str) -> None:
+        ...
+
+    def fail_stale_pending_holds(self, older_than: str) -> list[str]:
+        """Holds left pending by a crash mid-call: fail closed and release whatever the POS may have held."""
+
+    def finish_hold(
+        self,
+        global_id: str,
+        state: str,
+        status: int,
+        response: str,
+        *,
+        hold_id: str | None = None,
+        reason: str | None = None,
+        release_in_pos: bool = False,
+    ) -> None:
+        ...
+
+    def get_hold(self, global_id: str) -> HoldRow | None:
+        ...
+
+    def get_oi_invoice(self, global_id: str) -> OiInvoiceRow | None:
+        ...
+
+    def get_order(self, order_id: int) -> OrderRow | None:
+        ...
+
+    def hold_for_order(self, order_id: int) -> HoldRow | None:
+        ...
+
+    def job_counts(self) -> dict[str, int]:
+        ...
+
+    def job_for_order(self, order_id: int) -> dict[str, Any] | None:
+        ...
+
+    def known_order_states(self, order_ids: list[int]) -> dict[int, str]:
+        ...
+
+    def list_orders(self, state: str | None = None, limit: int = 1000) -> list[OrderRow]:
+        ...
+
+    def mark_hold(self, global_id: str, state: str, reason: str) -> None:
+        ...
+
+    def next_job_due(self) -> float | None:
+        ...
+
+    def order_counts(self) -> dict[str, int]:
+        ...
+
+    def queue_release(self, global_id: str, reason: str) -> None:
+        ...
+
+    def record_event(self, event: Event, source_state: str = "new") -> bool:
+        """Record an event and queue its order job in one transaction.  False for a duplicate."""
+
+    def record_oi_invoice(self, event: Event) -> tuple[OiInvoiceRow | None, HoldRow | None]:
+        """Record TEvo's invoice call and queue the order; the earlier row for this global id if there is one."""
+
+    def release_hold(self, event: Event) -> HoldRow | None:
+        """TEvo's release: a held hold becomes released and a job frees it in the POS.  Returns the hold as it was."""
+
+    def requeue_running_jobs(self) -> int:
+        """At start-up no job can be running (one daemon per store): what was, died with the last process."""
+
+    def retry_job(self, job: Job, error: str, delay: float) -> None:
+        ...
+
+    def retry_order(self, order_id: int, reason: str = "operator retry") -> bool:
+        """Send an order back through the pipeline (from needs_review, or to re-run a step)."""
+
+    def set_oi_invoice_response(self, global_id: str, status: int, response: str) -> None:
+        ...
+
+    def update_order(
+        self,
+        order_id: int,
+        *,
+        state: str | None = None,
+        reason: str | None = None,
+        **fields: Any,
+    ) -> None:
+        """Change an order's fields and, when the state moves, write the transition to the audit log."""
