@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from tevo_bridge.config import settings_env
+
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "bench-order-integration-key-0123456789"
 WEBHOOK_TOKEN = "bench-webhook-token-0123456789abcdefghij"
@@ -95,12 +97,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def fsync_rate(directory: Path, seconds: float = 1.0) -> float:
     """4 KiB write + fsync per iteration: the disk's physical ceiling for durable commits."""
     path = directory / ".fsync-probe"
@@ -128,22 +124,6 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env.update(extra or {})
-    return env
-
-
-def settings_env(settings: Any) -> dict[str, str]:
-    """A whole ``Settings`` as TEVO_BRIDGE_* variables: the daemon process reads nothing else."""
-    data = settings.model_dump(mode="json")
-    data["tevo"].update(token=settings.tevo.token.get_secret_value(), secret=settings.tevo.secret.get_secret_value())
-    data["server"]["webhook_token"] = settings.server.webhook_token.get_secret_value()
-    data["server"]["order_integration"]["api_keys"] = [k.get_secret_value()
-                                                       for k in settings.server.order_integration.api_keys]
-    env: dict[str, str] = {}
-    for section, values in data.items():
-        for key, value in values.items():
-            if value is not None:
-                env[f"TEVO_BRIDGE_{section.upper()}__{key.upper()}"] = (
-                    value if isinstance(value, str) else json.dumps(value))
     return env
 
 

@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Figure, cpu_seconds, daemon_process, free_port
+from benchmarks.common import Figure, cpu_seconds, daemon_process
+from tevo_bridge.serve import free_port
 
 SETTLED = ("done", "rejected", "canceled", "needs_review")
 LOCAL_STATE = {"completed": "done", "accepted": "done", "rejected": "rejected"}

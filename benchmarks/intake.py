@@ -20,10 +20,10 @@ from benchmarks.common import (
     blackhole,
     cpu_seconds,
     daemon_process,
-    free_port,
     fsync_rate,
     load,
 )
+from tevo_bridge.serve import free_port
 
 GROUPS = 64
 CONCURRENCY = (1, 16, 64)

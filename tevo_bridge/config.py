@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import difflib
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -190,6 +191,27 @@ class Settings(BaseSettings):
         """Every secret value in force, for the log redactor."""
         values = [self.tevo.token, self.tevo.secret, self.server.webhook_token, *self.server.order_integration.api_keys]
         return [v.get_secret_value() for v in values if v.get_secret_value()]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The whole config as ``TEVO_BRIDGE_*`` variables (secrets included), for a child daemon process.
+
+    ``load_settings`` in the child reads them back to the same values: the inverse of loading.
+    """
+    data = settings.model_dump(mode="json")
+    data["tevo"].update(token=settings.tevo.token.get_secret_value(), secret=settings.tevo.secret.get_secret_value())
+    data["server"]["webhook_token"] = settings.server.webhook_token.get_secret_value()
+    data["server"]["order_integration"]["api_keys"] = [
+        key.get_secret_value() for key in settings.server.order_integration.api_keys
+    ]
+    env: dict[str, str] = {}
+    for section, values in data.items():
+        for key, value in values.items():
+            if value is not None:
+                env[f"{ENV_PREFIX}{section.upper()}__{key.upper()}"] = (
+                    value if isinstance(value, str) else json.dumps(value)
+                )
+    return env
 
 
 class ConfigError(Exception):

@@ -17,6 +17,7 @@ import uvicorn
 
 from tevo_bridge.clock import iso
 from tevo_bridge.config import Settings
+from tevo_bridge.fulfillment import make_fulfil
 from tevo_bridge.intake.app import create_app, with_body_limit
 from tevo_bridge.intake.poller import run_poller
 from tevo_bridge.log import configure_logging, get_logger
@@ -118,16 +119,8 @@ def build_runtime(settings: Settings, pos_host: Any | None = None, fulfil: Fulfi
                                    settings.pos.budgets)
     tevo = TevoClient.from_settings(settings.tevo)
     if fulfil is None:
-        fulfil = _default_fulfil(settings, tevo, pos_host, store)
+        fulfil = make_fulfil(settings, tevo, pos_host, store)
     return Runtime(settings, store, pos_host, tevo, fulfil)
-
-
-def _default_fulfil(settings: Settings, tevo: TevoClient, pos_host: Any, store: AsyncStore) -> Fulfil | None:
-    try:
-        from tevo_bridge.fulfillment import make_fulfil
-    except ImportError:
-        return None
-    return make_fulfil(settings, tevo, pos_host, store)
 
 
 def build_app(runtime: Runtime) -> Any:

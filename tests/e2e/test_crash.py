@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tevo_bridge.config import settings_env
 from tevo_bridge.crashpoints import ENV as CRASHPOINT
 from tevo_bridge.sandbox.driver import DriverSettings
 from tevo_bridge.sandbox.inventory import demo_inventory
@@ -27,15 +27,7 @@ from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, settings_for
 def daemon_env(settings, crashpoint: str | None) -> dict[str, str]:
     """The whole config as TEVO_BRIDGE_* variables: the daemon process reads nothing else."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEVO_BRIDGE_")}
-    data = settings.model_dump(mode="json")
-    data["tevo"].update(token=settings.tevo.token.get_secret_value(), secret=settings.tevo.secret.get_secret_value())
-    data["server"]["webhook_token"] = settings.server.webhook_token.get_secret_value()
-    data["server"]["order_integration"]["api_keys"] = [API_KEY]
-    for section, values in data.items():
-        for key, value in values.items():
-            if value is not None:
-                name = f"TEVO_BRIDGE_{section.upper()}__{key.upper()}"
-                env[name] = value if isinstance(value, str) else json.dumps(value)
+    env.update(settings_env(settings))
     if crashpoint:
         env[CRASHPOINT] = crashpoint
     return env

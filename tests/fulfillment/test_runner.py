@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.fulfillment.conftest import CLIENT_ORDER, ETICKET_ORDER, FEDEX_ORDER
 from tevo_bridge.config import Settings
-from tevo_bridge.daemon import _default_fulfil
+from tevo_bridge.daemon import build_runtime
 from tevo_bridge.fulfillment import make_fulfil
 from tevo_bridge.tevo.models import Order
 
@@ -36,6 +36,10 @@ async def test_the_plan_comes_from_a_fresh_fetch_not_from_the_order_handed_in(fa
     assert (state, host.asked) == ("done", [])
 
 
-async def test_the_daemon_finds_make_fulfil(fake, host, store):
-    async with fake.client() as tevo:
-        assert callable(_default_fulfil(Settings(), tevo, host, store))
+def test_the_daemon_wires_make_fulfil_into_the_pipeline(host, tmp_path):
+    settings = Settings(store={"path": str(tmp_path / "state.sqlite3")})
+    runtime = build_runtime(settings, pos_host=host)
+    try:
+        assert runtime.processor.fulfil is not None
+    finally:
+        runtime.store.close()

@@ -112,3 +112,16 @@ def test_invalid_toml_and_missing_file(tmp_path):
 def test_base_url_must_not_carry_the_version(tmp_path):
     with pytest.raises(ConfigError, match="/v9"):
         load_settings(write(tmp_path, '[tevo]\nbase_url = "https://api.ticketevolution.com/v9"\n'))
+
+
+def test_settings_as_environment_load_back_to_the_same_settings(tmp_path, monkeypatch):
+    from tevo_bridge.config import settings_env
+
+    original = load_settings(write(tmp_path, '[tevo]\ntoken = "T"\nsecret = "S"\nreviewer_id = 7\n'
+                                             '[server.order_integration]\napi_keys = ["k1", "k2"]\n'
+                                             '[plugins.csv_pos]\ndirectory = "pos"\n'))
+    for name, value in settings_env(original).items():
+        monkeypatch.setenv(name, value)
+    reloaded = load_settings()
+    assert reloaded.model_dump(mode="json") == original.model_dump(mode="json")
+    assert reloaded.secrets() == original.secrets()
