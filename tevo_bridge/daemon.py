@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -153,4 +154,16 @@ def serve(settings: Settings) -> None:
     runtime = build_runtime(settings)
     config = uvicorn.Config(build_app(runtime), host=settings.server.host, port=settings.server.port,
                             log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2)
+    settle_gc()
     uvicorn.Server(config).run()
+
+
+def settle_gc() -> None:
+    """Exempt everything built at start-up (modules, FastAPI, pydantic schemas) from the cycle collector.
+
+    Otherwise every full collection walks those few hundred thousand objects: measured at
+    about 60 ms, stalling every request in flight, which alone set the hold latency's p99.
+    Objects made later are collected as usual.
+    """
+    gc.collect()
+    gc.freeze()

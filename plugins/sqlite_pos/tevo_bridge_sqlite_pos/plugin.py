@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import weakref
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, FilePath
@@ -23,6 +25,7 @@ from tevo_bridge.pos.types import (
     TicketFile,
 )
 from tevo_bridge_sqlite_pos import store
+from tevo_bridge_sqlite_pos.writer import GroupWriter
 
 
 class SqlitePos:
@@ -39,6 +42,9 @@ class SqlitePos:
         self.database = config.database
         store.init_db(self.database)  # adds tables a newer version introduced; changes nothing else
         self._connections = store.ThreadConnections(self.database)
+        # Every write first expires lapsed holds: once per batch, in the batch's transaction.
+        self._writer = GroupWriter(self.database, prepare=lambda conn: store.expire_holds(conn, timestamp()))
+        weakref.finalize(self, self._writer.stop)
 
     @hookimpl
     def pos_check_inventory(self, item: Item) -> Availability:
@@ -62,82 +68,80 @@ class SqlitePos:
 
     @hookimpl
     def pos_create_customer(self, buyer: Buyer) -> Customer:
-        with self._connections.connect() as conn, store.write_transaction(conn):
+        def write(conn: sqlite3.Connection) -> Customer:
             conn.execute(
                 "INSERT INTO customers (tevo_client_id, name, email, phone) VALUES (?,?,?,?)"
                 " ON CONFLICT (tevo_client_id) DO NOTHING",
                 (buyer.id, buyer.name, buyer.email, buyer.phone),
             )
             r = conn.execute("SELECT id, name FROM customers WHERE tevo_client_id = ?", (buyer.id,)).fetchone()
-        return Customer(str(r["id"]), r["name"] or "")
+            return Customer(str(r["id"]), r["name"] or "")
+
+        return self._writer.run(write)
 
     @hookimpl
     def pos_hold(self, hold: Hold) -> HoldResult:
-        now = timestamp()
-        with self._connections.connect() as conn, store.write_transaction(conn):
-            store.expire_holds(conn, now)
-            previous = conn.execute(
-                "SELECT remote_id, quantity, state FROM holds WHERE global_id = ?", (hold.global_id,)
-            ).fetchone()
-            count = store.available(conn, hold.remote_id, now)
-            group = store.ticket_group(conn, hold.remote_id)
-            answer = answer_hold(hold, group, count, None if previous is None else tuple(previous))
-            if answer is not None:
-                return answer
-            assert count is not None  # answer_hold refuses an unknown group
-            conn.execute(
-                "INSERT INTO holds VALUES (?,?,?,'held',?,?)",
-                (
-                    hold.global_id,
-                    hold.remote_id,
-                    hold.quantity,
-                    now,
-                    timestamp(hold.expires_at) if hold.expires_at else None,
-                ),
-            )
+        return self._writer.run(lambda conn: self._hold(conn, hold, timestamp()))
+
+    def _hold(self, conn: sqlite3.Connection, hold: Hold, now: str) -> HoldResult:
+        previous = conn.execute(
+            "SELECT remote_id, quantity, state FROM holds WHERE global_id = ?", (hold.global_id,)
+        ).fetchone()
+        count = store.available(conn, hold.remote_id, now)
+        group = store.ticket_group(conn, hold.remote_id)
+        answer = answer_hold(hold, group, count, None if previous is None else tuple(previous))
+        if answer is not None:
+            return answer
+        assert count is not None  # answer_hold refuses an unknown group
+        conn.execute(
+            "INSERT INTO holds VALUES (?,?,?,'held',?,?)",
+            (
+                hold.global_id,
+                hold.remote_id,
+                hold.quantity,
+                now,
+                timestamp(hold.expires_at) if hold.expires_at else None,
+            ),
+        )
         return HoldResult(True, hold.global_id, count - hold.quantity)
 
     @hookimpl
     def pos_release_hold(self, hold: Hold) -> bool:
-        now = timestamp()
-        with self._connections.connect() as conn, store.write_transaction(conn):
-            store.expire_holds(conn, now)
-            # Only a held hold is freed: an invoiced one stays invoiced, its tickets stay sold.
-            cursor = conn.execute(
-                "UPDATE holds SET state = 'released' WHERE global_id = ? AND state = 'held'", (hold.global_id,)
-            )
-            return cursor.rowcount == 1
+        # Only a held hold is freed: an invoiced one stays invoiced, its tickets stay sold.
+        return self._writer.run(lambda conn: conn.execute(
+            "UPDATE holds SET state = 'released' WHERE global_id = ? AND state = 'held'", (hold.global_id,)
+        ).rowcount == 1)
 
     @hookimpl
     def pos_create_invoice(self, order: Order, customer: Customer | None) -> Invoice:
-        now = timestamp()
-        with self._connections.connect() as conn, store.write_transaction(conn):
-            store.expire_holds(conn, now)
-            done = conn.execute("SELECT id FROM invoices WHERE tevo_order_id = ?", (order.order_id,)).fetchone()
-            if done is not None:
-                return Invoice(f"INV-{done['id']}", created=False)
-            held = conn.execute(
-                "SELECT remote_id, quantity FROM holds WHERE global_id = ? AND state = 'held'", (order.global_id,)
-            ).fetchone()
-            needed, consumes_hold = tickets_to_take(order, None if held is None else tuple(held))
-            check_supply(needed, lambda remote_id: store.available(conn, remote_id, now))
-            cursor = conn.execute(
-                "INSERT INTO invoices (tevo_order_id, customer_id, buyer, total, created_at) VALUES (?,?,?,?,?)",
-                (
-                    order.order_id,
-                    int(customer.id) if customer else None,
-                    order.buyer.name or f"{order.buyer.type} {order.buyer.id}",
-                    str(order.total),
-                    now,
-                ),
-            )
-            invoice_id = cursor.lastrowid
-            conn.executemany(
-                "INSERT INTO invoice_lines VALUES (?,?,?,?)",
-                [(invoice_id, i.remote_id, i.quantity, str(i.price)) for i in order.items],
-            )
-            if consumes_hold:
-                conn.execute("UPDATE holds SET state = 'invoiced' WHERE global_id = ?", (order.global_id,))
+        return self._writer.run(lambda conn: self._invoice(conn, order, customer, timestamp()))
+
+    def _invoice(self, conn: sqlite3.Connection, order: Order, customer: Customer | None, now: str) -> Invoice:
+        done = conn.execute("SELECT id FROM invoices WHERE tevo_order_id = ?", (order.order_id,)).fetchone()
+        if done is not None:
+            return Invoice(f"INV-{done['id']}", created=False)
+        held = conn.execute(
+            "SELECT remote_id, quantity FROM holds WHERE global_id = ? AND state = 'held'", (order.global_id,)
+        ).fetchone()
+        needed, consumes_hold = tickets_to_take(order, None if held is None else tuple(held))
+        check_supply(needed, lambda remote_id: store.available(conn, remote_id, now))
+        cursor = conn.execute(
+            "INSERT INTO invoices (tevo_order_id, customer_id, buyer, total, created_at) VALUES (?,?,?,?,?)",
+            (
+                order.order_id,
+                int(customer.id) if customer else None,
+                order.buyer.name or f"{order.buyer.type} {order.buyer.id}",
+                str(order.total),
+                now,
+            ),
+        )
+        invoice_id = cursor.lastrowid
+        conn.executemany(
+            "INSERT INTO invoice_lines VALUES (?,?,?,?)",
+            [(invoice_id, i.remote_id, i.quantity, str(i.price)) for i in order.items],
+        )
+        if consumes_hold:
+            conn.execute("UPDATE holds SET state = 'invoiced' WHERE global_id = ?", (order.global_id,))
         return Invoice(f"INV-{invoice_id}", created=True)
 
     @hookimpl

@@ -75,7 +75,7 @@ class _Connection(sqlite3.Connection):
     write_lock: threading.Lock | None = None
 
 
-def _open(path: Path) -> sqlite3.Connection:
+def open_connection(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, factory=_Connection,
                            check_same_thread=True)
     conn.row_factory = sqlite3.Row
@@ -86,18 +86,18 @@ def _open(path: Path) -> sqlite3.Connection:
 @contextmanager
 def connect(path: Path) -> Iterator[sqlite3.Connection]:
     """A connection for one call (the CLI, tools), never shared between threads."""
-    with closing(_open(path)) as conn:
+    with closing(open_connection(path)) as conn:
         yield conn
 
 
 class ThreadConnections:
-    """One connection per thread to one database, kept from call to call (the plugin's hooks).
+    """One connection per thread to one database, kept from call to call (the plugin's reads).
 
     A fresh connection per hook call costs about 3 ms in WAL mode: its first transaction
     maps the WAL index, its page cache starts cold, and the last connection to close
-    checkpoints and deletes the WAL, which the next one re-creates.  A kept connection
-    makes a hold about 0.6 ms (one fsync at COMMIT).  Still never shared between threads:
-    each of the host's worker threads has its own.
+    checkpoints and deletes the WAL, which the next one re-creates.  Still never shared
+    between threads: each of the host's worker threads has its own.  (The hooks' writes go
+    through ``writer.GroupWriter``, whose thread keeps its own connection.)
     """
 
     def __init__(self, path: Path) -> None:
@@ -108,7 +108,7 @@ class ThreadConnections:
     def connect(self) -> Iterator[sqlite3.Connection]:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = _open(self.path)
+            conn = self._local.conn = open_connection(self.path)
         elif conn.in_transaction:  # an earlier call died between BEGIN and ROLLBACK: start clean
             conn.rollback()
         yield conn
