@@ -21,6 +21,10 @@ def database(tmp_path: Path) -> Path:
     return path
 
 
+def make_writer(path: Path, prepare) -> GroupWriter:
+    return GroupWriter(store.ThreadConnections(path).connect, prepare=prepare)
+
+
 def names(path: Path) -> list[str]:
     with store.connect(path) as conn:
         return sorted(r[0] for r in conn.execute("SELECT name FROM notes"))
@@ -45,17 +49,14 @@ def insert(name: str):
 
 
 def test_a_write_is_committed_when_run_returns(database):
-    writer = GroupWriter(database, prepare=Batches())
-    try:
-        assert writer.run(insert("a")) == "a"
-        assert names(database) == ["a"]  # another connection sees it: committed, not just written
-    finally:
-        writer.close()
+    writer = make_writer(database, Batches())
+    assert writer.run(insert("a")) == "a"
+    assert names(database) == ["a"]  # another connection sees it: committed, not just written
 
 
 def test_writes_that_queue_share_one_batch_and_a_failing_one_rolls_back_only_itself(database):
     batches = Batches()
-    writer = GroupWriter(database, prepare=batches)
+    writer = make_writer(database, batches)
     gate, inside = threading.Event(), threading.Event()
 
     def held_open(conn: sqlite3.Connection) -> None:
@@ -66,46 +67,48 @@ def test_writes_that_queue_share_one_batch_and_a_failing_one_rolls_back_only_its
         conn.execute("INSERT INTO notes VALUES ('half')")
         raise ValueError("no stock")
 
-    try:
-        with ThreadPoolExecutor(8) as pool:
-            first = pool.submit(writer.run, held_open)
-            assert inside.wait(10)
-            # The writer is busy with the first batch: these queue up behind it.
-            queued = [pool.submit(writer.run, insert(f"n{i}")) for i in range(5)]
-            failing = pool.submit(writer.run, half_then_fail)
-            duplicate = pool.submit(writer.run, insert("n0"))
-            while writer._queue.qsize() < 7:  # all seven are waiting
-                threading.Event().wait(0.01)
-            gate.set()
-            first.result(10)
-            assert [f.result(10) for f in queued] == [f"n{i}" for i in range(5)]
-            with pytest.raises(ValueError, match="no stock"):
-                failing.result(10)
-            with pytest.raises(sqlite3.IntegrityError):
-                duplicate.result(10)
-        assert names(database) == [f"n{i}" for i in range(5)]  # "half" rolled back with its write
-        assert batches.count == 2  # the gate's batch, then all seven together
-    finally:
-        writer.close()
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(writer.run, held_open)
+        assert inside.wait(10)
+        # The first batch is open: these queue up behind it, in this order.
+        futures = []
+        for write in [*(insert(f"n{i}") for i in range(5)), half_then_fail, insert("n0")]:
+            futures.append(pool.submit(writer.run, write))
+            while len(writer._queue) < len(futures):
+                threading.Event().wait(0.005)
+        gate.set()
+        first.result(10)
+        assert [f.result(10) for f in futures[:5]] == [f"n{i}" for i in range(5)]
+        with pytest.raises(ValueError, match="no stock"):
+            futures[5].result(10)
+        with pytest.raises(sqlite3.IntegrityError):
+            futures[6].result(10)
+    assert names(database) == [f"n{i}" for i in range(5)]  # "half" rolled back with its failing write
+    assert batches.count == 2  # the first batch, then all seven together
 
 
 def test_when_the_batch_cannot_start_every_caller_gets_the_error_and_nothing_is_written(database):
     def broken(conn: sqlite3.Connection) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
-    writer = GroupWriter(database, prepare=broken)
-    try:
-        with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
-            writer.run(insert("a"))
-        assert names(database) == []
-    finally:
-        writer.close()
+    writer = make_writer(database, broken)
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        writer.run(insert("a"))
+    assert names(database) == []
 
 
-def test_a_stopped_writer_refuses_new_writes(database):
-    writer = GroupWriter(database, prepare=Batches())
-    writer.run(insert("a"))
-    writer.close()
-    with pytest.raises(sqlite3.OperationalError, match="stopped"):
-        writer.run(insert("b"))
-    assert names(database) == ["a"]
+def test_a_write_alone_runs_on_the_callers_thread(database):
+    writer = make_writer(database, Batches())
+    assert writer.run(lambda conn: threading.get_ident()) == threading.get_ident()  # no hand-off when idle
+
+
+def test_an_interrupted_batch_still_answers_its_writes_and_the_next_write_leads(database):
+    writer = make_writer(database, Batches())
+
+    def interrupted(conn: sqlite3.Connection) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        writer.run(interrupted)
+    assert writer.run(insert("after")) == "after"  # not wedged waiting for a leader that is gone
+    assert names(database) == ["after"]

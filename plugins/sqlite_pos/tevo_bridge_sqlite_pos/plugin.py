@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import weakref
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, FilePath
@@ -43,8 +42,8 @@ class SqlitePos:
         store.init_db(self.database)  # adds tables a newer version introduced; changes nothing else
         self._connections = store.ThreadConnections(self.database)
         # Every write first expires lapsed holds: once per batch, in the batch's transaction.
-        self._writer = GroupWriter(self.database, prepare=lambda conn: store.expire_holds(conn, timestamp()))
-        weakref.finalize(self, self._writer.stop)
+        self._writer = GroupWriter(self._connections.connect,
+                                   prepare=lambda conn: store.expire_holds(conn, timestamp()))
 
     @hookimpl
     def pos_check_inventory(self, item: Item) -> Availability:

@@ -91,13 +91,13 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 class ThreadConnections:
-    """One connection per thread to one database, kept from call to call (the plugin's reads).
+    """One connection per thread to one database, kept from call to call (the plugin's hooks).
 
     A fresh connection per hook call costs about 3 ms in WAL mode: its first transaction
     maps the WAL index, its page cache starts cold, and the last connection to close
     checkpoints and deletes the WAL, which the next one re-creates.  Still never shared
-    between threads: each of the host's worker threads has its own.  (The hooks' writes go
-    through ``writer.GroupWriter``, whose thread keeps its own connection.)
+    between threads: each of the host's worker threads has its own, for its reads and for
+    the batches of writes it leads (``writer.GroupWriter``).
     """
 
     def __init__(self, path: Path) -> None:
