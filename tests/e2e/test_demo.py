@@ -30,5 +30,6 @@ def test_demo_orders_all_end_as_expected(tmp_path):
 
 
 def test_demo_command_exits_0(tmp_path):
-    result = CliRunner().invoke(app, ["demo", "--orders", "13", "--keep", str(tmp_path / "d")])
+    """The CI smoke run of the issue: ``tevo-bridge demo --orders 20`` (README's block runs the default 50)."""
+    result = CliRunner().invoke(app, ["demo", "--orders", "20", "--keep", str(tmp_path / "d")])
     assert result.exit_code == 0, result.output
