@@ -119,9 +119,11 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """``BEGIN IMMEDIATE``: take the write lock before reading stock, commit or roll back.
 
     Writers in this process queue on a ``threading.Lock`` first.  SQLite's own busy handler
-    waits by sleeping (1, 2, 5 … 100 ms steps), so sixteen hook threads contending for the
-    file lock turn a 1 ms transaction into hundreds of milliseconds at the tail; a lock
-    hands over at once.  Other processes still meet SQLite's lock and its busy timeout.
+    waits by sleeping (1, 2, 5 … 100 ms steps), which turns a 1 ms transaction into hundreds
+    of milliseconds at the tail; a lock hands over at once.  The hooks' writes already take
+    turns in ``writer.GroupWriter``; the lock orders them against this process's other
+    writers (a second plugin instance on the same file, the import command).  Other
+    processes still meet SQLite's lock and its busy timeout.
     """
     lock = getattr(conn, "write_lock", None)
     if lock is not None and not lock.acquire(timeout=BUSY_TIMEOUT_S):
