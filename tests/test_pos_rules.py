@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -27,11 +28,31 @@ def test_a_replay_for_other_tickets_is_refused() -> None:
 
 
 def test_an_invoice_consumes_a_hold_of_exactly_its_tickets() -> None:
-    assert tickets_to_take(ORDER, ("91508", 2)) == (Counter({"91508": 0}), True)
+    assert tickets_to_take(ORDER, {"G-1": ("91508", 2)}) == (Counter(), ["G-1"])
 
 
 def test_an_invoice_does_not_consume_a_hold_of_another_quantity() -> None:
-    assert tickets_to_take(ORDER, ("91508", 1)) == (Counter({"91508": 2}), False)
+    assert tickets_to_take(ORDER, {"G-1": ("91508", 1)}) == (Counter({"91508": 2}), [])
+
+
+def test_an_invoice_whose_hold_is_no_longer_held_takes_from_stock() -> None:
+    assert tickets_to_take(ORDER, {}) == (Counter({"91508": 2}), [])
+
+
+def test_each_item_of_a_multi_item_order_consumes_its_own_reservation() -> None:
+    order = sample_order("multi_item_fedex")
+    first, second = order.items
+    order = replace(order, items=(replace(first, global_id="R-1"), replace(second, global_id="R-2")))
+    held = {"R-1": (first.remote_id, first.quantity), "R-2": (second.remote_id, second.quantity + 1)}
+    assert tickets_to_take(order, held) == (Counter({second.remote_id: second.quantity}), ["R-1"])
+
+
+def test_one_hold_named_by_two_items_is_consumed_once() -> None:
+    order = sample_order("multi_item_fedex")
+    first, _ = order.items
+    order = replace(order, items=(replace(first, global_id="R-1"), replace(first, item_id=99, global_id="R-1")))
+    needed, consumed = tickets_to_take(order, {"R-1": (first.remote_id, first.quantity)})
+    assert (needed, consumed) == (Counter({first.remote_id: first.quantity}), ["R-1"])
 
 
 def test_supply_short_by_one_is_out_of_stock() -> None:

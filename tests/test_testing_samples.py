@@ -26,7 +26,7 @@ def test_money_is_decimal() -> None:
 
 def test_a_sample_order_can_be_renumbered_and_linked_to_a_hold() -> None:
     order = sample_order("mobile_transfer_tbd", order_id=5, global_id="G-1")
-    assert (order.order_id, order.items[0].order_id, order.global_id) == (5, 5, "G-1")
+    assert (order.order_id, order.items[0].order_id, order.items[0].global_id) == (5, 5, "G-1")
 
 
 def test_the_sample_hold_is_the_order_integration_fixture() -> None:

@@ -271,10 +271,27 @@ def orders_show(
 
 
 @orders_app.command("retry")
-def orders_retry(order_id: int, config: ConfigOption = None) -> None:
-    """Send an order back through the pipeline (e.g. from needs_review after fixing the POS)."""
-    if not _store(config).retry_order(order_id):
+def orders_retry(
+    order_id: int,
+    config: ConfigOption = None,
+    redeliver: Annotated[bool, typer.Option(
+        "--redeliver", help="Run a done order's delivery steps again (what TEvo already has is kept).")] = False,
+) -> None:
+    """Send an order back through the pipeline (e.g. from needs_review after fixing the POS).
+
+    The pipeline continues from the facts (what TEvo says, whether the POS invoiced it, what was
+    delivered), so a retry never accepts, invoices or delivers twice.
+    """
+    store = _store(config)
+    outcome = store.retry_order(order_id, redeliver=redeliver)
+    if outcome == "unknown":
         fail(f"error: order {order_id} is not in the store.")
+    if outcome == "terminal":
+        row = store.get_order(order_id)
+        state = row.state if row else "finished"
+        hint = (" Use --redeliver to run its delivery steps again." if state == "done"
+                else " Nothing is left to do for it in tevo-bridge.")
+        fail(f"error: order {order_id} is {state}: a retry would change nothing.{hint}")
     typer.echo(f"order {order_id} queued again; a running daemon picks it up within a second.")
 
 

@@ -118,6 +118,8 @@ class PipelineSettings(Section):
     other_office_buyers: Literal["needs_review", "process"] = Field("needs_review", examples=["process"])
     fraud_approved_values: list[str] = Field(default_factory=lambda: ["approved"], examples=[["approved"]])
     fraud_declined: Literal["reject", "needs_review"] = Field("reject", examples=["needs_review"])
+    reservation_minutes: float = Field(30.0, gt=0, examples=[30.0])
+    recheck_seconds: float = Field(300.0, gt=0, examples=[300.0])
 
 
 class LocalPickupSettings(Section):

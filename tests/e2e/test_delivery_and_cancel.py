@@ -74,8 +74,10 @@ def test_operator_cli_lists_shows_and_retries(tmp_path):
         shown = runner.invoke(app, ["orders", "show", str(made.order_id), "--config", str(config)])
         assert shown.exit_code == 0 and "Tickets Priced Incorrectly" in shown.output and "-> rejected" in shown.output
         retried = runner.invoke(app, ["orders", "retry", str(made.order_id), "--config", str(config)])
-        assert retried.exit_code == 0
-        assert run.wait_settled([made.order_id])[made.order_id] == "rejected"  # re-fetched: still rejected
+        assert retried.exit_code == 2 and "is rejected: a retry would change nothing" in retried.output
+        redelivered = runner.invoke(app, ["orders", "retry", str(made.order_id), "--redeliver", "--config", str(config)])
+        assert redelivered.exit_code == 2, "--redeliver is for done orders only"
+        assert run.store.get_order(made.order_id).state == "rejected"
         missing = runner.invoke(app, ["orders", "show", "1", "--config", str(config)])
         assert missing.exit_code == 2 and "not in the store" in missing.output
 

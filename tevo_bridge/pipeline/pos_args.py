@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -9,7 +10,7 @@ from tevo_bridge.pos import types as pos
 from tevo_bridge.tevo.models import Item, Order
 
 
-def pos_item(order: Order, item: Item) -> pos.Item:
+def pos_item(order: Order, item: Item, global_id: str | None = None) -> pos.Item:
     group = item.ticket_group
     event = group.event
     return pos.Item(
@@ -26,6 +27,7 @@ def pos_item(order: Order, item: Item) -> pos.Item:
         row=group.row or "",
         format=group.format or "",
         needs_eticket=item.needs_eticket,
+        global_id=global_id,
     )
 
 
@@ -45,10 +47,12 @@ def pos_buyer(order: Order) -> pos.Buyer:
     )
 
 
-def pos_order(order: Order, global_id: str | None = None) -> pos.Order:
-    items = tuple(pos_item(order, item) for item in order.items)
+def pos_order(order: Order, holds: Mapping[int, str] | None = None) -> pos.Order:
+    """``holds`` maps an item id to the global id of the hold that reserved it, for the invoice to consume."""
+    holds = holds or {}
+    items = tuple(pos_item(order, item, holds.get(item.id)) for item in order.items)
     total = order.total if order.total is not None else sum((i.price * i.quantity for i in items), Decimal("0"))
-    return pos.Order(order_id=order.id, buyer=pos_buyer(order), items=items, total=total, global_id=global_id)
+    return pos.Order(order_id=order.id, buyer=pos_buyer(order), items=items, total=total)
 
 
 def pos_hold(hold: Any) -> pos.Hold:

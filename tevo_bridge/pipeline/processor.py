@@ -1,19 +1,25 @@
 """One order, one job: re-fetch it from TEvo and take every step it is ready for.
 
-Every step can be interrupted at any line and run again: the job is re-run
-after its lease, the order is re-fetched, and each step first looks at what
-TEvo and the store already say (an accepted order is never accepted again, an
-invoice is idempotent on the TEvo order id).
+Every step decides from facts, never from the state column: what TEvo says of the
+order now (its ``seller_state``, its items' and shipments' delivery flags), whether the
+POS has invoiced it (``pos_create_invoice`` is idempotent on the TEvo order id), and
+what the POS holds for it. The state column records how far the order got, for people
+and metrics. So a crash at any line, a duplicate event, or an operator's retry runs the
+same code and continues from where the order really is.
+
+Stock is promised in one place only, the POS: an order reserves its tickets there with
+``pos_hold`` *before* it is accepted at TEvo, exactly as an Order Integration checkout
+does, so the two channels (and several daemon processes) compete inside the POS's own
+transaction and the same tickets are never promised twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from tevo_bridge.clock import now_iso
 from tevo_bridge.config import Settings
@@ -33,16 +39,38 @@ from tevo_bridge.pipeline.rules import (
 )
 from tevo_bridge.pos import types as pos
 from tevo_bridge.pos.errors import CannotSupply, PosError
-from tevo_bridge.store import AsyncStore, OrderRow
+from tevo_bridge.store import TERMINAL_STATES, AsyncStore, OrderRow
 from tevo_bridge.tevo.client import RejectReason, TevoClient
 from tevo_bridge.tevo.errors import NotFound, OutcomeUnknown, ValidationFailed
-from tevo_bridge.tevo.models import Order
+from tevo_bridge.tevo.models import Item, Order
 
 log = get_logger(__name__)
 
 # Fulfilment is a later stage: given the accepted, invoiced order it returns the
 # next state ("done", "fulfilling" to wait, or "needs_review") and a reason.
 Fulfil = Callable[[Order, OrderRow], Awaitable[tuple[str, str]]]
+
+
+class PipelinePos(Protocol):
+    """The part of ``PluginHost`` the pipeline uses; each call may raise ``PosTimeout`` or ``PosError``."""
+
+    async def hold(self, hold: pos.Hold) -> pos.HoldResult: ...
+
+    async def release_hold(self, hold: pos.Hold) -> bool: ...
+
+    async def accept_price(self, item: pos.Item) -> pos.PriceDecision: ...
+
+    async def find_customer(self, buyer: pos.Buyer) -> pos.Customer | None: ...
+
+    async def create_customer(self, buyer: pos.Buyer) -> pos.Customer: ...
+
+    async def create_invoice(self, order: pos.Order, customer: pos.Customer | None) -> pos.Invoice: ...
+
+    async def ticket_files(self, order: pos.Order, item: pos.Item) -> list[pos.TicketFile] | None: ...
+
+    async def notify(self, event: pos.OrderEvent) -> None: ...
+
+    def has_hook(self, hook: str) -> bool: ...
 
 
 class StepFailed(Exception):
@@ -53,37 +81,37 @@ class StepFailed(Exception):
         self.final = final
 
 
-class RemoteIdLocks:
-    """Serialises check → accept → invoice per ticket group, so two orders never both take the last tickets."""
+class StepWaiting(Exception):
+    """Nothing is wrong, but the order cannot move until something outside changes: look again later.
 
-    def __init__(self) -> None:
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+    Raised instead of simply returning so that the job is re-queued (without counting a failed
+    attempt): an order that is not done must always have a job that will look at it again.
+    """
 
-    @asynccontextmanager
-    async def hold(self, remote_ids: Iterable[str]) -> AsyncIterator[None]:
-        ordered = sorted(set(remote_ids))  # a fixed order: no deadlock between two multi-item orders
-        acquired: list[asyncio.Lock] = []
-        try:
-            for remote_id in ordered:
-                lock = self._locks[remote_id]
-                await lock.acquire()
-                acquired.append(lock)
-            yield
-        finally:
-            for lock in reversed(acquired):
-                lock.release()
+    def __init__(self, message: str, delay: float) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+def reservation_id(order_id: int, item_id: int, round_: int) -> str:
+    """The global id of the daemon's reservation for one order item.
+
+    ``round_`` grows each time the order's reservations are released before it was accepted
+    (a person must look, then retries): a released global id can never hold again, by contract.
+    """
+    return f"order-{order_id}-item-{item_id}-r{round_}"
 
 
 class OrderProcessor:
     def __init__(
-        self, store: AsyncStore, tevo: TevoClient, pos_host: Any, settings: Settings, fulfil: Fulfil | None = None
+        self, store: AsyncStore, tevo: TevoClient, pos_host: PipelinePos, settings: Settings,
+        fulfil: Fulfil | None = None,
     ) -> None:
         self.store = store
         self.tevo = tevo
         self.pos = pos_host
         self.settings = settings
         self.fulfil = fulfil
-        self.locks = RemoteIdLocks()
 
     async def process(self, order_id: int) -> None:
         row = await self.store.get_order(order_id)
@@ -91,21 +119,23 @@ class OrderProcessor:
             return  # a human decides; `tevo-bridge orders retry` sends it back
         try:
             order = await self.tevo.get_order(order_id)
-        except NotFound:
-            raise StepFailed(f"TEvo has no order {order_id}", final=True) from None
+        except NotFound as exc:
+            raise StepFailed(f"TEvo has no order {order_id} ({exc}): nothing to accept, invoice or deliver; "
+                             "check the order id in TEvo's Core", final=True) from None
         row = await self._remember(order)
         action = seller_state_action(order.seller_state)
 
-        if row.state in ("done", "rejected", "canceled"):
+        if row.state in TERMINAL_STATES:
             if action is SellerState.CANCELED and row.state == "done":
                 await self._transition(row, "canceled", "canceled at TEvo after it was invoiced: void invoice "
                                                         f"{row.invoice_id} in the POS")
             return
         if action is SellerState.WAIT:
-            return
+            raise StepWaiting(f"TEvo says {order.seller_state}: nothing to decide yet", self._recheck)
         if action is SellerState.REVIEW:
             raise StepFailed(f"TEvo seller_state {order.seller_state!r} has no automatic handling", final=True)
         if action is SellerState.REJECTED:
+            await self._release_reservations(order, row, f"TEvo says {order.seller_state}")
             await self._transition(row, "rejected", f"TEvo says {order.seller_state}",
                                    reject_reason=order.model_extra.get("seller_rejection_reason") or row.reject_reason)
             return
@@ -115,9 +145,30 @@ class OrderProcessor:
         if action is SellerState.DECIDE:
             await self._decide(order, row)
             return
-        await self._after_accept(order, row)
+        await self._deliver(order, row)
 
-    # Steps --------------------------------------------------------------------------
+    async def give_up(self, order_id: int, reason: str) -> None:
+        """A person must look: free what the order reserved unless TEvo already has it accepted.
+
+        Called by the worker when a step fails for good, whatever the step: tickets reserved for
+        an order nobody will accept must go back on sale now, not when the reservation lapses.
+        """
+        row = await self.store.get_order(order_id)
+        snapshot = row.snapshot_json() if row is not None else None
+        if row is None or not snapshot:
+            return
+        if seller_state_action(row.seller_state or "") is not SellerState.DECIDE or row.accepted_at:
+            return  # accepted (or never ours to decide): its tickets are owed to TEvo's buyer
+        if row.state == "accepting":
+            return  # the accept call's outcome is in doubt: TEvo may have the order accepted
+        order = Order.model_validate(snapshot)
+        await self._release_reservations(order, row, f"needs a person: {reason}")
+
+    @property
+    def _recheck(self) -> float:
+        return self.settings.pipeline.recheck_seconds
+
+    # Deciding -----------------------------------------------------------------------
 
     async def _decide(self, order: Order, row: OrderRow) -> None:
         classified = classify_buyer(order, self.settings.pipeline.other_office_buyers)
@@ -127,7 +178,7 @@ class OrderProcessor:
             fraud = fraud_decision(order.fraud_check_status, self.settings.pipeline.fraud_approved_values)
             if fraud is Fraud.WAIT:
                 await self._transition(row, "awaiting_fraud", "fraud check pending at TEvo")
-                return
+                raise StepWaiting("fraud check pending at TEvo", self._recheck)
             if fraud is Fraud.REVIEW:
                 raise StepFailed(f"fraud_check_status {order.fraud_check_status!r} is not an approval", final=True)
             if fraud is Fraud.DECLINED:
@@ -136,53 +187,76 @@ class OrderProcessor:
                 await self._reject(order, row, RejectReason.FRAUDULENT, "fraud check declined")
                 return
         row = await self._transition(row, "checking", f"buyer is {classified.kind.value}")
-        remote_ids = [item.ticket_group.remote_id or "" for item in order.items]
-        async with self.locks.hold(remote_ids):
-            problems = await self._check_items(order)
-            if problems:
-                if not self.settings.pipeline.auto_reject:
-                    raise StepFailed(f"cannot supply: {describe(problems)}", final=True)
-                await self._reject(order, row, reject_reason(problems), describe(problems))
-                return
-            accepted = await self._accept(order, row)
-            if accepted is None:
-                return
-            order, row = accepted
-            await self._invoice(order, row)
-        row = await self._reload(order.id)
-        await self._fulfil(order, row)
+        reserved, problems = await self._reserve(order, row)
+        if problems:
+            await self._release(order, reserved, "cannot supply every item")
+            if not self.settings.pipeline.auto_reject:
+                raise StepFailed(f"cannot supply: {describe(problems)}", final=True)
+            await self._reject(order, row, reject_reason(problems), describe(problems))
+            return
+        accepted = await self._accept(order, row)
+        if accepted is None:
+            return
+        order, row = accepted
+        await self._deliver(order, row)
 
-    async def _check_items(self, order: Order) -> list[ItemProblem]:
-        """Every item must be supplied in full at an acceptable price: never accept part of an order."""
-        problems: list[ItemProblem] = []
-        wanted: dict[str, int] = defaultdict(int)
-        for item in order.items:
-            wanted[item.ticket_group.remote_id or ""] += item.quantity
-        for item in order.items:
-            args = pos_args.pos_item(order, item)
-            availability = await self.pos.check_inventory(args)
-            if not availability.known:
-                problems.append(ItemProblem(item.id, args.remote_id, "unknown_remote_id", "unknown to the POS"))
-                continue
-            need = wanted[args.remote_id]
-            if availability.available < need:
-                problems.append(ItemProblem(item.id, args.remote_id, "insufficient_quantity",
-                                            f"{availability.available} available, {need} ordered"))
-                continue
-            decision = await self.pos.accept_price(args)
-            if not decision.acceptable:
-                problems.append(ItemProblem(item.id, args.remote_id, "price_not_acceptable",
-                                            decision.reason or f"price {item.price} refused"))
-        return problems
+    async def _reserve(self, order: Order, row: OrderRow) -> tuple[dict[int, str], list[ItemProblem]]:
+        """Reserve every item in the POS, or say why not: never accept what the POS has not set aside.
+
+        A replay of a held reservation (after a crash) reserves nothing more. ``global_id_used``
+        means this round's reservation lapsed or was released meanwhile: start a new round once.
+        """
+        for _ in range(2):
+            reserved: dict[int, str] = {}
+            problems: list[ItemProblem] = []
+            stale = False
+            holds = await self._holds_to_consume(order, row)
+            for item in order.items:
+                hold = self._reservation(order, item, holds[item.id])
+                result = await self.pos.hold(hold)
+                if result.held:
+                    reserved[item.id] = hold.global_id
+                elif result.reason == "global_id_used":
+                    stale = True
+                else:
+                    problems.append(await self._problem(order, item, result))
+            if not stale:
+                if not problems:
+                    await self.store.audit("reserve", order_id=order.id, reason="reserved in the POS: "
+                                           + ", ".join(reserved.values()))
+                return reserved, problems
+            await self._release(order, reserved, "a reservation of this round had lapsed")
+            row = await self._next_round(row)
+        raise StepFailed("the POS refused the reservation's global id twice; will try again")
+
+    def _reservation(self, order: Order, item: Item, global_id: str) -> pos.Hold:
+        """The hold that sets ``item`` aside; for the Order Integration hold it came from, a replay of it."""
+        lapses = datetime.now(UTC) + timedelta(minutes=self.settings.pipeline.reservation_minutes)
+        args = pos_args.pos_item(order, item)
+        return pos.Hold(global_id=global_id, remote_id=args.remote_id,
+                        quantity=item.quantity, price=item.price, ticket_group_id=args.ticket_group_id,
+                        expires_at=lapses, order_id=order.id)
+
+    async def _problem(self, order: Order, item: Item, result: pos.HoldResult) -> ItemProblem:
+        remote_id = item.ticket_group.remote_id or ""
+        kind = result.reason or "insufficient_quantity"
+        if kind == "insufficient_quantity":
+            detail = f"{result.available or 0} available, {item.quantity} ordered"
+        elif kind == "price_not_acceptable":
+            decision = await self.pos.accept_price(pos_args.pos_item(order, item))
+            detail = decision.reason or f"price {item.price} refused"
+        else:
+            detail = "unknown to the POS"
+        return ItemProblem(item.id, remote_id, kind, detail)
 
     async def _accept(self, order: Order, row: OrderRow) -> tuple[Order, OrderRow] | None:
-        row = await self._transition(row, "accepting", "every item can be supplied")
+        row = await self._transition(row, "accepting", "every item is reserved in the POS")
         await self.store.audit("accept", order_id=order.id, reason="calling TEvo accept")
         try:
             accepted = await self.tevo.accept_order(order.id, self.settings.tevo.reviewer_id)
             crashpoint("after_accept")  # accepted at TEvo, not yet recorded here
         except (OutcomeUnknown, ValidationFailed) as exc:
-            # Never repeat blindly: look at what TEvo now says, then decide (§9).
+            # Never repeat blindly: look at what TEvo now says, then decide.
             order = await self.tevo.get_order(order.id)
             row = await self._remember(order)
             await self.store.audit("accept", order_id=order.id, reason=f"{exc}; TEvo now says {order.seller_state}")
@@ -211,33 +285,51 @@ class OrderProcessor:
                 raise StepFailed(f"wanted to reject, but TEvo says {order.seller_state}", final=True) from None
         await self._transition(row, "rejected", f"rejected at TEvo: {reason.value}")
 
-    async def _after_accept(self, order: Order, row: OrderRow) -> None:
+    # Accepted: invoice, then deliver ----------------------------------------------------
+
+    async def _deliver(self, order: Order, row: OrderRow) -> None:
+        """Invoice unless the POS already has (the store remembers its id), then fulfil from TEvo's flags."""
         if row.invoice_id is None:
-            async with self.locks.hold(item.ticket_group.remote_id or "" for item in order.items):
-                if row.state not in ("invoicing",):
-                    row = await self._transition(row, "invoicing", f"TEvo says {order.seller_state}")
-                await self._invoice(order, row)
-            row = await self._reload(order.id)
+            if row.state != "invoicing":
+                row = await self._transition(row, "invoicing", f"TEvo says {order.seller_state}")
+            row = await self._invoice(order, row)
         await self._fulfil(order, row)
 
-    async def _invoice(self, order: Order, row: OrderRow) -> None:
+    async def _invoice(self, order: Order, row: OrderRow) -> OrderRow:
         customer = await self._customer(order)
-        hold = await self.store.hold_for_order(order.id)
-        global_id = hold.global_id if hold is not None and hold.state in ("held", "invoiced", "expired") else None
+        holds = await self._holds_to_consume(order, row)
         try:
-            invoice = await self.pos.create_invoice(pos_args.pos_order(order, global_id), customer)
+            invoice = await self.pos.create_invoice(pos_args.pos_order(order, holds), customer)
         except PosError as exc:
             if isinstance(exc.original, CannotSupply):
                 # Accepted at TEvo but the POS cannot sell it: a human must source or cancel it.
                 raise StepFailed(f"accepted, but the POS cannot invoice it: {exc.original}", final=True) from None
             raise
         crashpoint("after_invoice")  # invoiced in the POS, not yet recorded here
-        if hold is not None and hold.state != "invoiced":
-            await self.store.mark_hold(hold.global_id, "invoiced", f"invoice {invoice.invoice_id} for order {order.id}")
+        oi_hold = await self.store.hold_for_order(order.id)
+        if oi_hold is not None and oi_hold.global_id in holds.values() and oi_hold.state != "invoiced":
+            await self.store.mark_hold(oi_hold.global_id, "invoiced",
+                                       f"invoice {invoice.invoice_id} for order {order.id}")
         await self.store.audit("invoice", order_id=order.id, reason=f"POS invoice {invoice.invoice_id}",
-                               details={"created": invoice.created, "customer": customer.id if customer else None})
-        await self._transition(row, "fulfilling", f"invoiced in the POS as {invoice.invoice_id}",
-                               invoice_id=invoice.invoice_id, customer_id=customer.id if customer else None)
+                               details={"created": invoice.created, "customer": customer.id if customer else None,
+                                        "consumed": sorted(holds.values())})
+        return await self._transition(row, "fulfilling", f"invoiced in the POS as {invoice.invoice_id}",
+                                      invoice_id=invoice.invoice_id, customer_id=customer.id if customer else None)
+
+    async def _holds_to_consume(self, order: Order, row: OrderRow) -> dict[int, str]:
+        """Each item's hold: the Order Integration hold it came from, else this round's reservation.
+
+        Named whether or not it still holds: the POS consumes a held one and takes stock for the
+        rest, so an order accepted elsewhere (or before an upgrade) invoices all the same.
+        """
+        holds = {item.id: reservation_id(order.id, item.id, row.reservation_round) for item in order.items}
+        oi_hold = await self.store.hold_for_order(order.id)
+        if oi_hold is not None and oi_hold.state in ("held", "invoiced", "expired"):
+            match = next((i for i in order.items if (i.ticket_group.remote_id, i.quantity)
+                          == (oi_hold.remote_id, oi_hold.quantity)), None)
+            if match is not None:
+                holds[match.id] = oi_hold.global_id
+        return holds
 
     async def _customer(self, order: Order) -> pos.Customer | None:
         if order.buyer is None or order.buyer.type != "Client":
@@ -249,23 +341,57 @@ class OrderProcessor:
         return customer
 
     async def _fulfil(self, order: Order, row: OrderRow) -> None:
-        if self.fulfil is None or row.state != "fulfilling":
+        if self.fulfil is None or row.state in TERMINAL_STATES or row.invoice_id is None:
             return
         state, reason = await self.fulfil(order, row)
         if state == "needs_review":
             raise StepFailed(reason, final=True)
-        if state != row.state:
-            await self._transition(row, state, reason)
+        if state == "fulfilling":  # the POS will have the tickets later: look again then
+            await self._transition(row, "awaiting_tickets", reason)
+            raise StepWaiting(reason, self._recheck)
+        await self._transition(row, state, reason)
+
+    # Canceled, and giving tickets back --------------------------------------------------
 
     async def _cancel(self, order: Order, row: OrderRow) -> None:
         hold = await self.store.hold_for_order(order.id)
         reason = f"TEvo says {order.seller_state}"
         if row.invoice_id:
             reason += f"; invoice {row.invoice_id} exists in the POS: void it by hand"
-        elif hold is not None and hold.state == "held":
-            await self.store.mark_hold(hold.global_id, "released", "order canceled at TEvo")
-            await self.pos.release_hold(pos_args.pos_hold(hold))
+        else:
+            await self._release_reservations(order, row, "order canceled at TEvo")
+            if hold is not None and hold.state == "held":
+                await self.store.mark_hold(hold.global_id, "released", "order canceled at TEvo")
+                await self.pos.release_hold(pos_args.pos_hold(hold))
         await self._transition(row, "canceled", reason)
+
+    async def _release_reservations(self, order: Order, row: OrderRow, why: str) -> None:
+        """Free every reservation of the order's current round, and move to the next round."""
+        if row.invoice_id:
+            return  # invoiced: the reservations were consumed and the tickets are sold
+        ids = {item.id: reservation_id(order.id, item.id, row.reservation_round) for item in order.items}
+        released = await self._release(order, ids, why)
+        if released:
+            await self._next_round(row)
+
+    async def _release(self, order: Order, reserved: Mapping[int, str], why: str) -> int:
+        items = {item.id: item for item in order.items}
+        freed = 0
+        for item_id, global_id in reserved.items():
+            if not global_id.startswith(reservation_id(order.id, item_id, 0).removesuffix("r0")):
+                continue  # an Order Integration hold: TEvo releases or invoices it, never us
+            item = items[item_id]
+            hold = pos.Hold(global_id=global_id, remote_id=item.ticket_group.remote_id or "",
+                            quantity=item.quantity, order_id=order.id)
+            freed += bool(await self.pos.release_hold(hold))
+        if freed:
+            await self.store.audit("release_reservation", order_id=order.id,
+                                   reason=f"{why}: freed {freed} reservation(s) in the POS")
+        return freed
+
+    async def _next_round(self, row: OrderRow) -> OrderRow:
+        await self.store.update_order(row.id, reservation_round=row.reservation_round + 1)
+        return await self._reload(row.id)
 
     # Bookkeeping ----------------------------------------------------------------------
 
@@ -293,7 +419,7 @@ class OrderProcessor:
         return await self._reload(row.id)
 
 
-async def _notify(pos_host: Any, event: pos.OrderEvent) -> None:
+async def _notify(pos_host: PipelinePos, event: pos.OrderEvent) -> None:
     try:
         await pos_host.notify(event)
     except Exception as exc:  # a notification never breaks the pipeline

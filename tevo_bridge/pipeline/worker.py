@@ -13,7 +13,7 @@ from typing import Any
 
 from tevo_bridge.log import get_logger
 from tevo_bridge.pipeline import pos_args
-from tevo_bridge.pipeline.processor import OrderProcessor, StepFailed
+from tevo_bridge.pipeline.processor import OrderProcessor, StepFailed, StepWaiting
 from tevo_bridge.pos.errors import PosError, PosTimeout
 from tevo_bridge.store import Event, Job
 from tevo_bridge.tevo.errors import AuthError, TevoError
@@ -70,6 +70,10 @@ class Worker:
                 await self._list_group(job.key.removeprefix("group:"))
             else:
                 raise StepFailed(f"unknown job kind {job.kind!r}", final=True)
+        except StepWaiting as exc:
+            log.info("job.waiting", job=job.key, in_seconds=exc.delay, reason=str(exc))
+            await store.snooze_job(job, str(exc), exc.delay)
+            return
         except StepFailed as exc:
             await self._failed(job, str(exc), final=exc.final)
             return
@@ -98,12 +102,20 @@ class Worker:
             await store.fail_job(job, error)
             if job.order_id is not None:
                 await store.update_order(job.order_id, state="needs_review", reason=error, last_error=error)
+                await self._give_up(job.order_id, error)
             return
         wait = delay if delay is not None else self._backoff(attempts)
         log.info("job.retry", job=job.key, attempts=attempts, in_seconds=round(wait, 2), error=error)
         if job.order_id is not None:
             await store.update_order(job.order_id, last_error=error)
         await store.retry_job(job, error, wait)
+
+    async def _give_up(self, order_id: int, error: str) -> None:
+        """Free what the order reserved; if the POS cannot be reached now, the reservation lapses by itself."""
+        try:
+            await self.processor.give_up(order_id, error)
+        except Exception as exc:  # noqa: BLE001 - the order is already with a person; this is a courtesy
+            log.warning("job.release_failed", order_id=order_id, error=str(exc))
 
     def _backoff(self, attempts: int) -> float:
         """Exponential backoff with full jitter (TEVO_API.md §9)."""

@@ -130,15 +130,22 @@ def pos_create_customer(buyer: Buyer) -> Customer:
 
 @hookspec(firstresult=True)
 def pos_hold(hold: Hold) -> HoldResult:
-    """Reserve ``hold.quantity`` tickets of ``hold.remote_id`` for an Order Integration checkout.
+    """Reserve ``hold.quantity`` tickets of ``hold.remote_id``: the one place stock is promised.
 
-    Arguments: ``hold``, with TEvo's ``global_id``, the ``remote_id`` and ``quantity``, and when
-    TEvo sent them the per-ticket ``price``, TEvo's ``ticket_group_id`` and when the hold lapses.
+    Called for an Order Integration checkout (``hold.order_id is None``, ``global_id`` is TEvo's)
+    and for every TEvo order before the daemon accepts it (``hold.order_id`` set, ``global_id``
+    ``order-<order id>-item-<item id>-r<round>``). Both kinds must compete for the same stock under
+    the same rules, inside the POS's own transaction or lock: if a reservation and an Order
+    Integration hold could both take the last tickets, two buyers would be told yes.
+    Arguments: ``hold``, with the ``global_id``, the ``remote_id`` and ``quantity``, and when known
+    the per-ticket ``price``, TEvo's ``ticket_group_id``, when the hold lapses (``expires_at``) and
+    the TEvo ``order_id`` it reserves for.
     Returns: ``HoldResult(held=True, hold_id, available)`` once the tickets are reserved, or
     ``HoldResult(held=False, reason=...)`` with ``insufficient_quantity``, ``unknown_remote_id``,
     ``price_not_acceptable`` (``hold.price`` below what the seller takes) or ``global_id_used``
     (the global id's hold was already closed, or named other tickets). A hold never takes
-    availability below zero, even under concurrent calls from several threads or processes.
+    availability below zero, even under concurrent calls from several threads or processes, and
+    stops counting once ``expires_at`` has passed.
     Idempotency: keyed by ``global_id``; repeating a successful hold returns the same ``hold_id``
     and reserves nothing more.
     Budget: 3 s (TEvo's buyer is waiting at checkout).
@@ -162,12 +169,13 @@ def pos_release_hold(hold: Hold) -> bool:
 def pos_create_invoice(order: Order, customer: Customer | None) -> Invoice:
     """Sell every item of a TEvo order in the POS, all or nothing.
 
-    Arguments: ``order`` (TEvo's ``order_id``, ``buyer``, ``items``, ``total``, and the
-    ``global_id`` of the Order Integration hold it came from, if any); ``customer``, the POS
-    customer for a ``Client`` sale, or ``None`` for a sale to TEvo.
-    Returns: ``Invoice(invoice_id, created=True)``. If ``order.global_id`` names a held hold of
-    the same ``remote_id`` and ``quantity`` as an item, the invoice consumes that hold instead of
-    taking stock twice.
+    Arguments: ``order`` (TEvo's ``order_id``, ``buyer``, ``items``, ``total``; each item's
+    ``global_id`` names the hold that reserved it: the Order Integration hold the order came from,
+    or the daemon's reservation); ``customer``, the POS customer for a ``Client`` sale, or ``None``
+    for a sale to TEvo.
+    Returns: ``Invoice(invoice_id, created=True)``. An item whose ``global_id`` names a held hold of
+    the item's ``remote_id`` and ``quantity`` consumes that hold (it becomes invoiced) instead of
+    taking stock twice; an item whose hold lapsed takes from stock like any other.
     Raises: ``tevo_bridge.pos.errors.OutOfStock`` or ``UnknownRemoteId`` (both ``CannotSupply``)
     when any item cannot be supplied; nothing is written then. Never oversells.
     Idempotency: keyed by ``order.order_id``; a repeat returns the same ``invoice_id`` with

@@ -9,7 +9,7 @@ the transaction or lock that also writes the result, or two callers can both see
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from tevo_bridge.pos.errors import OutOfStock, UnknownRemoteId
 from tevo_bridge.pos.inventory import InventoryRow
@@ -43,20 +43,23 @@ def answer_hold(
     return None
 
 
-def tickets_to_take(order: Order, held: tuple[str, int] | None) -> tuple[Counter[str], bool]:
-    """Tickets per remote id the invoice takes from stock, and whether it consumes the hold.
+def tickets_to_take(order: Order, held: Mapping[str, tuple[str, int]]) -> tuple[Counter[str], list[str]]:
+    """Tickets per remote id the invoice takes from stock, and the global ids of the holds it consumes.
 
-    ``held`` is ``(remote_id, quantity)`` of the held hold named by ``order.global_id``, if any.
-    The hold is consumed when an item asks for exactly its tickets: those are already out of
-    the available count, so they are not taken a second time.
+    ``held`` maps the global id of each *held* hold named by an item (``Item.global_id``) to its
+    ``(remote_id, quantity)``. An item consumes its hold when the hold is for exactly its tickets:
+    those are already out of the available count, so they are not taken a second time. An item
+    whose hold lapsed or names other tickets takes from stock like an item with no hold.
     """
     needed = Counter[str]()
+    consumed: list[str] = []
     for item in order.items:
+        if item.global_id is not None and held.get(item.global_id) == (item.remote_id, item.quantity):
+            if item.global_id not in consumed:
+                consumed.append(item.global_id)
+                continue
         needed[item.remote_id] += item.quantity
-    consumes = held is not None and any((i.remote_id, i.quantity) == held for i in order.items)
-    if consumes and held is not None:
-        needed[held[0]] -= held[1]
-    return needed, consumes
+    return needed, consumed
 
 
 def check_supply(needed: Counter[str], available: Callable[[str], int | None]) -> None:

@@ -70,6 +70,9 @@ class Item:
     row: str = ""
     format: str = ""
     needs_eticket: bool = False
+    #: The hold that reserved this line's tickets: the Order Integration hold the order came from,
+    #: or the reservation the daemon made before accepting (see ``pos_hold``). ``None`` on a hold.
+    global_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +113,14 @@ class Customer:
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """An Order Integration hold: ``global_id`` is TEvo's key linking hold, release and invoice."""
+    """Tickets set aside until an invoice consumes them or a release frees them.
+
+    Two kinds, one rule: an Order Integration hold (``global_id`` is TEvo's key linking hold,
+    release and invoice; ``order_id`` is ``None``) and the reservation the daemon makes for a TEvo
+    order before accepting it (``global_id`` is ``order-<order id>-item-<item id>-r<round>`` and
+    ``order_id`` is set). Both compete for the same stock in the POS, which is the only place that
+    can arbitrate between threads, processes and channels.
+    """
 
     global_id: str
     remote_id: str
@@ -118,6 +128,7 @@ class Hold:
     price: Decimal | None = None
     ticket_group_id: int | None = None
     expires_at: datetime | None = None
+    order_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,13 +150,12 @@ class HoldResult:
 
 @dataclass(frozen=True, slots=True)
 class Order:
-    """A TEvo order to invoice. ``global_id`` names the Order Integration hold it converts, if any."""
+    """A TEvo order to invoice; each item names the hold that reserved it (``Item.global_id``)."""
 
     order_id: int
     buyer: Buyer
     items: tuple[Item, ...]
     total: Decimal
-    global_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

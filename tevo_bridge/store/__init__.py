@@ -3,6 +3,9 @@
 from tevo_bridge.clock import now_iso
 from tevo_bridge.store.aio import AsyncStore
 from tevo_bridge.store.base import Store
-from tevo_bridge.store.sqlite import Event, HoldRow, Job, OrderRow, SqliteStore
+from tevo_bridge.store.sqlite import TERMINAL_STATES, Event, HoldRow, Job, OrderRow, RetryOutcome, SqliteStore
 
-__all__ = ["AsyncStore", "Event", "HoldRow", "Job", "OrderRow", "SqliteStore", "Store", "now_iso"]
+__all__ = [
+    "TERMINAL_STATES", "AsyncStore", "Event", "HoldRow", "Job", "OrderRow", "RetryOutcome", "SqliteStore", "Store",
+    "now_iso",
+]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from tevo_bridge.store.sqlite import AuditRow, Event, HoldRow, Job, OiInvoiceRow, OrderRow
+from tevo_bridge.store.sqlite import AuditRow, Event, HoldRow, Job, OiInvoiceRow, OrderRow, RetryOutcome
 
 
 class Store(Protocol):
@@ -136,8 +136,11 @@ class Store(Protocol):
     def retry_job(self, job: Job, error: str, delay: float) -> None:
         ...
 
-    def retry_order(self, order_id: int, reason: str = "operator retry") -> bool:
-        """Send an order back through the pipeline (from needs_review, or to re-run a step)."""
+    def retry_order(self, order_id: int, reason: str = "operator retry", *, redeliver: bool = False) -> RetryOutcome:
+        """Send an order back through the pipeline, which continues from the facts, not from its state."""
+
+    def snooze_job(self, job: Job, note: str, delay: float) -> None:
+        """Look again after ``delay``: not a failure, so no attempt is counted (news that came meanwhile runs now)."""
 
     def set_oi_invoice_response(self, global_id: str, status: int, response: str) -> None:
         ...

@@ -96,4 +96,9 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX audit_order ON audit(order_id);
     """,
+    # 2: the round of an order's POS reservations (made before it is accepted): a released
+    # reservation's global id can never hold again, so a retry after a release reserves anew.
+    """
+    ALTER TABLE orders ADD COLUMN reservation_round INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

@@ -18,12 +18,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tevo_bridge.clock import now_iso
 from tevo_bridge.store.schema import MIGRATIONS
 
-TERMINAL_STATES = frozenset({"done", "rejected", "canceled", "needs_review"})
+#: States an order never leaves by itself; ``retry_order`` refuses them (``redeliver`` aside).
+TERMINAL_STATES = frozenset({"done", "rejected", "canceled"})
+
+#: What ``retry_order`` did: queued it, found no such order, or refused a finished one.
+RetryOutcome = Literal["queued", "unknown", "terminal"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class OrderRow:
     first_seen_at: str
     accepted_at: str | None
     updated_at: str
+    reservation_round: int = 0
 
     def snapshot_json(self) -> Any:
         return json.loads(self.snapshot) if self.snapshot else None
@@ -464,6 +469,15 @@ class SqliteStore:
                 (time.time() + delay, error[:2000], now_iso(), job.id, job.lease_until),
             )
 
+    def snooze_job(self, job: Job, note: str, delay: float) -> None:
+        """Look again after ``delay``: not a failure, so no attempt is counted (news that came meanwhile runs now)."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE jobs SET state = 'queued', run_at = CASE WHEN rerun THEN ? ELSE ? END, rerun = 0, "
+                "attempts = 0, lease_until = NULL, last_error = ?, updated_at = ? WHERE id = ? AND lease_until = ?",
+                (time.time(), time.time() + delay, note[:2000], now_iso(), job.id, job.lease_until),
+            )
+
     def fail_job(self, job: Job, error: str) -> None:
         with self._tx() as conn:
             conn.execute(
@@ -501,7 +515,7 @@ class SqliteStore:
                      **fields: Any) -> None:
         """Change an order's fields and, when the state moves, write the transition to the audit log."""
         allowed = {"seller_state", "buyer_type", "buyer_id", "global_id", "customer_id", "invoice_id",
-                   "reject_reason", "last_error", "snapshot", "created_at", "accepted_at"}
+                   "reject_reason", "last_error", "snapshot", "created_at", "accepted_at", "reservation_round"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown order fields {sorted(unknown)}")
@@ -556,19 +570,26 @@ class SqliteStore:
             row = self._conn.execute("SELECT * FROM jobs WHERE key = ?", (f"order:{order_id}",)).fetchone()
         return dict(row) if row else None
 
-    def retry_order(self, order_id: int, reason: str = "operator retry") -> bool:
-        """Send an order back through the pipeline (from needs_review, or to re-run a step)."""
+    def retry_order(self, order_id: int, reason: str = "operator retry", *, redeliver: bool = False) -> RetryOutcome:
+        """Send an order back through the pipeline, which continues from the facts, not from its state.
+
+        A ``done``, ``rejected`` or ``canceled`` order is refused (``"terminal"``): there is nothing
+        left to decide. ``redeliver`` lets a ``done`` order run its delivery steps again.
+        """
         now = now_iso()
         with self._tx() as conn:
             current = conn.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
             if current is None:
-                return False
+                return "unknown"
+            state = current["state"]
+            if state in TERMINAL_STATES and not (redeliver and state == "done"):
+                return "terminal"
             conn.execute("UPDATE orders SET state = 'new', last_error = NULL, updated_at = ? WHERE id = ?",
                          (now, order_id))
             conn.execute("INSERT INTO audit (order_id, at, action, from_state, to_state, reason) "
-                         "VALUES (?, ?, 'transition', ?, 'new', ?)", (order_id, now, current["state"], reason))
+                         "VALUES (?, ?, 'transition', ?, 'new', ?)", (order_id, now, state, reason))
             self._enqueue(conn, "order", f"order:{order_id}", order_id, None, time.time(), now)
-            return True
+            return "queued"
 
     def count(self, table: str) -> int:
         if table not in ("inbox", "orders", "holds", "jobs", "audit", "oi_invoices"):

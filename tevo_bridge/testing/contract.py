@@ -22,8 +22,10 @@ from __future__ import annotations
 import io
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -106,14 +108,13 @@ class PosContract:
             format=group.format,
         )
 
-    def order(self, order_id: int, *items: Item, global_id: str | None = None) -> Order:
+    def order(self, order_id: int, *items: Item) -> Order:
         items = tuple(replace(i, order_id=order_id) for i in items)
         return Order(
             order_id,
             Buyer("Office", 6, "Ticket Evolution"),
             items,
             total=sum((i.price * i.quantity for i in items), Decimal(0)),
-            global_id=global_id,
         )
 
     @staticmethod
@@ -316,6 +317,79 @@ class PosContract:
         with pytest.raises(PosError):
             self.invoice(pos, sample_order("multi_item_fedex"))
         assert self.available(pos, "90417") == groups["90417"].quantity, "a failed invoice sold its other item"
+
+    # -- one arbiter: order reservations and checkout holds share the stock --------------------------
+
+    @staticmethod
+    def reserve(pos: PluginHost, order_id: int, item_id: int, group: InventoryRow, quantity: int) -> HoldResult:
+        """The daemon's reservation for a TEvo order's item, made before it accepts the order."""
+        hold = Hold(f"order-{order_id}-item-{item_id}-r0", group.remote_id, quantity, group.min_price,
+                    expires_at=datetime.now(UTC) + timedelta(minutes=30), order_id=order_id)
+        return pos.call_sync("pos_hold", hold=hold)
+
+    def test_a_checkout_hold_cannot_take_tickets_an_order_reserved(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        group = groups["91508"]
+        reserved = self.reserve(pos, 500001, 1, group, group.quantity)
+        checkout = self.hold(pos, "G-after-reservation", group, 1)
+        assert (reserved.held, checkout.held, checkout.reason) == (True, False, "insufficient_quantity"), (
+            f"an order reserved all {group.quantity} tickets, then a checkout hold asked for 1: "
+            f"reservation {reserved}, checkout {checkout}; both buyers would be told yes"
+        )
+
+    def test_an_order_cannot_reserve_tickets_a_checkout_holds(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        group = groups["91508"]
+        checkout = self.hold(pos, "G-before-reservation", group, group.quantity)
+        reserved = self.reserve(pos, 500002, 1, group, 1)
+        assert (checkout.held, reserved.held, reserved.reason) == (True, False, "insufficient_quantity"), (
+            f"a checkout held all {group.quantity} tickets, then an order reserved 1: "
+            f"checkout {checkout}, reservation {reserved}; both buyers would be told yes"
+        )
+
+    def test_racing_reservations_and_checkout_holds_take_the_last_tickets_once(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        group = groups["91508"]  # every racer wants all of it: exactly one may win
+        results = _race(CONCURRENCY, lambda i: (
+            self.reserve(pos, 600000 + i, 1, group, group.quantity) if i % 2
+            else self.hold(pos, f"G-mixed-{i}", group, group.quantity)
+        ))
+        held = sum(isinstance(r, HoldResult) and r.held for r in results)
+        assert (held, self.available(pos, group.remote_id)) == (1, 0), (
+            f"{CONCURRENCY} racing reservations and checkout holds for all {group.quantity} tickets: "
+            f"{held} held; {results}"
+        )
+
+    def test_an_invoice_consumes_each_items_reservation(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        order = sample_order("multi_item_fedex")
+        items = []
+        for item in order.items:
+            result = self.reserve(pos, order.order_id, item.item_id, groups[item.remote_id], item.quantity)
+            assert result.held, f"reserving {item.quantity} of {item.remote_id}: {result}"
+            items.append(replace(item, global_id=f"order-{order.order_id}-item-{item.item_id}-r0"))
+        self.invoice(pos, replace(order, items=tuple(items)))
+        left = {i.remote_id: self.available(pos, i.remote_id) for i in order.items}
+        expected = {i.remote_id: groups[i.remote_id].quantity - i.quantity for i in order.items}
+        assert left == expected, f"reserve + invoice of each item took stock twice: {left}, expected {expected}"
+        released = [self.release(pos, i.global_id or "", groups[i.remote_id], i.quantity) for i in items]
+        assert released == [False] * len(items), "releasing a reservation its invoice consumed freed sold tickets"
+
+    def test_a_hold_stops_counting_once_it_lapses(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
+        group = groups["91508"]
+        lapses = datetime.now(UTC) + timedelta(seconds=0.5)
+        held = self.hold(pos, "G-lapsing", group, group.quantity, expires_at=lapses)
+        assert held.held and self.available(pos, group.remote_id) == 0, f"holding all tickets until {lapses}: {held}"
+        deadline = time.monotonic() + 10
+        while self.available(pos, group.remote_id) != group.quantity and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.available(pos, group.remote_id) == group.quantity, "a hold past its expires_at still counts"
+        again = self.hold(pos, "G-lapsing", group, group.quantity, expires_at=lapses)
+        assert (again.held, again.reason) == (False, "global_id_used"), f"a lapsed hold answered a replay: {again}"
 
     # -- no oversell under concurrency -----------------------------------------------------------
 

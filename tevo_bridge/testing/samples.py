@@ -37,8 +37,12 @@ def tevo_json(path: str) -> Any:
 
 
 def order_from_tevo(payload: Mapping[str, Any], global_id: str | None = None) -> Order:
-    """A TEvo order payload as the daemon hands it to plugins: the core's own conversion, so tests see the same."""
-    return pos_args.pos_order(TevoOrder.model_validate(payload), global_id)
+    """A TEvo order payload as the daemon hands it to plugins: the core's own conversion, so tests see the same.
+
+    ``global_id`` names the hold every item was reserved by (an Order Integration order has one item).
+    """
+    order = TevoOrder.model_validate(payload)
+    return pos_args.pos_order(order, {item.id: global_id for item in order.items} if global_id else None)
 
 
 def sample_order(name: str, *, order_id: int | None = None, global_id: str | None = None) -> Order:

@@ -70,8 +70,8 @@ def _available(pos: CsvPos) -> int:
 
 
 def _order(order_id: int, quantity: int, global_id: str | None = None) -> Order:
-    item = Item(order_id, 1, "TG-40", quantity, Decimal(100))
-    return Order(order_id, TEVO, (item,), Decimal(100) * quantity, global_id)
+    item = Item(order_id, 1, "TG-40", quantity, Decimal(100), global_id=global_id)
+    return Order(order_id, TEVO, (item,), Decimal(100) * quantity)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

@@ -168,32 +168,34 @@ class CsvPos:
             done = next((r for r in books.invoices if r["tevo_order_id"] == str(order.order_id)), None)
             if done is not None:
                 return Invoice(done["invoice_id"], created=False)
-            hold = books.hold(order.global_id) if order.global_id is not None else None
-            held = hold if hold is not None and hold["state"] == "held" else None
-            needed, consumes = tickets_to_take(
-                order, None if held is None else (held["remote_id"], int(held["quantity"]))
-            )
-            consumed = held if consumes else None
+            held = {
+                h["global_id"]: (h["remote_id"], int(h["quantity"]))
+                for h in (books.hold(i.global_id) for i in order.items if i.global_id is not None)
+                if h is not None and h["state"] == "held"
+            }
+            needed, consumed = tickets_to_take(order, held)
             check_supply(needed, books.available)
             invoice_id = f"INV-{_next_id(books.invoices, 'invoice_id', 'INV-')}"
             head = {
                 "invoice_id": invoice_id,
                 "tevo_order_id": str(order.order_id),
-                "global_id": consumed["global_id"] if consumed is not None else "",
                 "customer_id": customer.id if customer else "",
                 "buyer": order.buyer.name or f"{order.buyer.type} {order.buyer.id}",
                 "total": str(order.total),
                 "created_at": now,
             }
             lines = [
-                {**head, "remote_id": i.remote_id, "quantity": str(i.quantity), "price": str(i.price)}
+                {**head, "global_id": i.global_id if i.global_id in consumed else "", "remote_id": i.remote_id,
+                 "quantity": str(i.quantity), "price": str(i.price)}
                 for i in order.items
             ]
             # Invoices first: if the process dies before holds.csv is rewritten, reading derives
             # the hold's "invoiced" state from the invoice, so the tickets are never counted free.
             self.folder.write(INVOICES, [*books.invoices, *lines])
-            if consumed is not None:
-                consumed["state"] = "invoiced"
+            if consumed:
+                for hold in books.holds:
+                    if hold["global_id"] in consumed:
+                        hold["state"] = "invoiced"
                 self.folder.write(HOLDS, books.holds)
         return Invoice(invoice_id, created=True)
 

@@ -119,10 +119,14 @@ class SqlitePos:
         done = conn.execute("SELECT id FROM invoices WHERE tevo_order_id = ?", (order.order_id,)).fetchone()
         if done is not None:
             return Invoice(f"INV-{done['id']}", created=False)
-        held = conn.execute(
-            "SELECT remote_id, quantity FROM holds WHERE global_id = ? AND state = 'held'", (order.global_id,)
-        ).fetchone()
-        needed, consumes_hold = tickets_to_take(order, None if held is None else tuple(held))
+        named = [i.global_id for i in order.items if i.global_id is not None]
+        held = {
+            r["global_id"]: (r["remote_id"], r["quantity"])
+            for r in conn.execute(
+                f"SELECT global_id, remote_id, quantity FROM holds WHERE state = 'held'"
+                f" AND global_id IN ({','.join('?' * len(named))})", named)
+        } if named else {}
+        needed, consumed = tickets_to_take(order, held)
         check_supply(needed, lambda remote_id: store.available(conn, remote_id, now))
         cursor = conn.execute(
             "INSERT INTO invoices (tevo_order_id, customer_id, buyer, total, created_at) VALUES (?,?,?,?,?)",
@@ -139,8 +143,7 @@ class SqlitePos:
             "INSERT INTO invoice_lines VALUES (?,?,?,?)",
             [(invoice_id, i.remote_id, i.quantity, str(i.price)) for i in order.items],
         )
-        if consumes_hold:
-            conn.execute("UPDATE holds SET state = 'invoiced' WHERE global_id = ?", (order.global_id,))
+        conn.executemany("UPDATE holds SET state = 'invoiced' WHERE global_id = ?", [(g,) for g in consumed])
         return Invoice(f"INV-{invoice_id}", created=True)
 
     @hookimpl
