@@ -106,7 +106,7 @@ class Worker:
         await store.retry_job(job, error, wait)
 
     def _backoff(self, attempts: int) -> float:
-        """Exponential backoff with full jitter (TEVO_API.md §9)."""
+        """Exponential backoff with full jitter (docs/tevo-api.md §9)."""
         ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * 2 ** (attempts - 1))
         return random.uniform(ceiling / 2, ceiling)
 
