@@ -56,7 +56,7 @@ def _mask(value: Any) -> str:
 
 
 def config_warnings(settings: Settings) -> list[str]:
-    """What is legal but probably wrong (TEVO_API.md §1: warn, don't refuse)."""
+    """What is legal but probably wrong (docs/tevo-api.md §1: warn, don't refuse)."""
     tevo = settings.tevo
     warnings = []
     token, secret = tevo.token.get_secret_value(), tevo.secret.get_secret_value()
@@ -153,7 +153,7 @@ def sign(
     if parts.query and query != parts.query:
         typer.echo(f"note: TEvo requires the sorted, encoded query; send ?{query}", err=True)
     if body is not None and query:
-        fail("error: a request with both a query and a body has no defined signature (TEVO_API.md §2.1).")
+        fail("error: a request with both a query and a body has no defined signature (docs/tevo-api.md §2.1).")
     message = string_to_sign(method, parts.hostname, parts.path, query, (body or "").encode("utf-8"))
     typer.echo(f"string to sign: {message.decode('utf-8')}")
     typer.echo(f"X-Signature:    {x_signature(secret, message)}")

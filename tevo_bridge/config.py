@@ -34,7 +34,7 @@ class Section(BaseModel):
 
 
 class TevoSettings(Section):
-    """How to reach TEvo and who the seller is (TEVO_API.md §1)."""
+    """How to reach TEvo and who the seller is (docs/tevo-api.md §1)."""
 
     base_url: str = Field("https://api.sandbox.ticketevolution.com", examples=["https://api.ticketevolution.com"])
     token: SecretStr = Field(SecretStr(""), examples=["a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4"])
@@ -57,13 +57,13 @@ class TevoSettings(Section):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         if value.endswith("/v9"):
-            # The client appends /v9 itself (TEVO_API.md §1 decision).
+            # The client appends /v9 itself (docs/tevo-api.md §1 decision).
             raise ValueError("must not end in /v9: give the scheme and host only")
         return value
 
 
 class OrderIntegrationSettings(Section):
-    """Where TEvo's Order Integration calls land (TEVO_API.md §7.3): config, not code, once TEvo's spec is known."""
+    """Where TEvo's Order Integration calls land (docs/tevo-api.md §7.3): config, not code, once its spec is known."""
 
     hold_path: str = Field("/order-integration/holds", examples=["/order-integration/holds"])
     release_path: str = Field(

@@ -1,6 +1,6 @@
 """Re-record the TevoClient cassettes: ``python tests/cassettes/record.py``.
 
-The answers come from the TEvo sample payloads in tests/fixtures (TEVO_API.md
+The answers come from the TEvo sample payloads in tests/fixtures (docs/tevo-api.md
 shapes), served through an httpx.MockTransport that vcrpy records like any other
 transport.  The requests are made by the real client, so each cassette pins the
 exact method, path, sorted query and body bytes the client sends.

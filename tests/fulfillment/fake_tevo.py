@@ -1,6 +1,6 @@
 """A small in-memory TEvo behind ``httpx.MockTransport``: the rules fulfilment must respect, and nothing more.
 
-Rules enforced (TEVO_API.md §4–§5), each answered the way TEvo answers (a 422 with field errors, or a 404):
+Rules enforced (docs/tevo-api.md §4–§5), each answered the way TEvo answers (a 422 with field errors, or a 404):
 - item URLs take ``items[].id``; a ``deliver_etickets`` body names ``order_item_id``;
 - uploaded files are merged into one document, pages numbered 1..N in upload order;
 - finalize needs ``1 <= page <= N`` and ``len(keep_pages) == quantity`` unless ``ignore_quantity``;

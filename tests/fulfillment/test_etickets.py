@@ -1,4 +1,4 @@
-"""E-tickets end to end against the fake TEvo: the right pages, the right ids, and crash-safe (TEVO_API.md §4, §9)."""
+"""E-tickets end to end against the fake TEvo: right pages, right ids, crash-safe (docs/tevo-api.md §4, §9)."""
 
 from __future__ import annotations
 

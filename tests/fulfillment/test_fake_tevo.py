@@ -1,4 +1,4 @@
-"""The fake TEvo enforces the rules fulfilment is tested against (TEVO_API.md §4, §5.3, §5.6)."""
+"""The fake TEvo enforces the rules fulfilment is tested against (docs/tevo-api.md §4, §5.3, §5.6)."""
 
 from __future__ import annotations
 

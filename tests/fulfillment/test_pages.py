@@ -1,4 +1,4 @@
-"""Page selection: exactly the item's seat pages, in seat order, out of real PDFs (TEVO_API.md §4 steps 1-2)."""
+"""Page selection: exactly the item's seat pages, in seat order, out of real PDFs (docs/tevo-api.md §4 steps 1-2)."""
 
 from __future__ import annotations
 

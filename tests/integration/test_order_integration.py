@@ -1,4 +1,4 @@
-"""Order Integration hold / release / invoice against the real server and the SQLite POS (TEVO_API.md §7.3)."""
+"""Order Integration hold / release / invoice against the real server and the SQLite POS (docs/tevo-api.md §7.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Webhook intake (TEVO_API.md §6.2) and health/metrics endpoints on the real server."""
+"""Webhook intake (docs/tevo-api.md §6.2) and health/metrics endpoints on the real server."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Test-side helpers: a tiny signer of our own, and a fake seller receiver.
 
-The signer is written here again from TEVO_API.md §2, on purpose: tests must
+The signer is written here again from docs/tevo-api.md §2, on purpose: tests must
 not pass merely because the sandbox and the bridge share a bug.
 """
 

@@ -1,4 +1,4 @@
-"""The buyer driver creates orders per scenario and announces them as TEvo does (TEVO_API.md §6, §7)."""
+"""The buyer driver creates orders per scenario and announces them as TEvo does (docs/tevo-api.md §6, §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Orders, items, users and shipments look and page exactly like TEvo's (TEVO_API.md §3, §9)."""
+"""Orders, items, users and shipments look and page exactly like TEvo's (docs/tevo-api.md §3, §9)."""
 
 from __future__ import annotations
 

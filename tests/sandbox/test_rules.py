@@ -1,4 +1,4 @@
-"""Each TEvo rule, broken on purpose, gets the status and error body TEvo would give (TEVO_API.md §3–§5)."""
+"""Each TEvo rule, broken on purpose, gets the status and error body TEvo would give (docs/tevo-api.md §3–§5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The sandbox accepts only requests signed exactly as TEVO_API.md §2 says, and answers TEvo's 401s."""
+"""The sandbox accepts only requests signed exactly as docs/tevo-api.md §2 says, and answers TEvo's 401s."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tests.sandbox.helpers import TevoApi, fixture_json
 BAD_SIGNATURE = fixture_json("errors/401_bad_signature.json")
 UNAUTHORIZED = fixture_json("errors/401_unauthorized.json")
 
-# (secret, string to sign, X-Signature) rows of TEVO_API.md §2.5, tables A, B, D and E.
+# (secret, string to sign, X-Signature) rows of docs/tevo-api.md §2.5, tables A, B, D and E.
 VECTORS = [
     ("xyz", "GET api.ticketevolution.com/brokerages?page=1&per_page=1", "ohGcFIHF3vg75A8Kpg42LNxuQpQZJsTBKv8xnZASzu0="),
     ("xyz", "GET api.ticketevolution.com/v9/brokerages?page=1&per_page=1",

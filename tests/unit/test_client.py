@@ -1,4 +1,4 @@
-"""TevoClient: every call against its cassette, and the error mapping per status class (TEVO_API.md §9)."""
+"""TevoClient: every call against its cassette, and the error mapping per status class (docs/tevo-api.md §9)."""
 
 import json
 from decimal import Decimal

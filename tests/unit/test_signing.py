@@ -1,4 +1,4 @@
-"""Every signature vector of TEVO_API.md §2.5, plus the signer on real httpx requests."""
+"""Every signature vector of docs/tevo-api.md §2.5, plus the signer on real httpx requests."""
 
 import json
 

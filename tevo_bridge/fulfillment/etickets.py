@@ -1,4 +1,4 @@
-"""E-tickets for one item: POS files → exactly the item's pages → TEvo (TEVO_API.md §4).
+"""E-tickets for one item: POS files → exactly the item's pages → TEvo (docs/tevo-api.md §4).
 
 Crash safety rests on one rule: TEvo's item state decides, never our memory.
 ``eticket_finalized`` means done; pages uploaded but not finalized mean an

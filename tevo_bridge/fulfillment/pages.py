@@ -1,4 +1,4 @@
-"""Choosing exactly an item's ticket pages out of the PDFs a POS hands over (TEVO_API.md §4, steps 1–2).
+"""Choosing exactly an item's ticket pages out of the PDFs a POS hands over (docs/tevo-api.md §4, steps 1–2).
 
 Real ticket PDFs carry covers, adverts and other buyers' seats, so nothing here
 assumes "one file, one ticket per page, in order": the plugin names the page of

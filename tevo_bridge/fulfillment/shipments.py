@@ -1,4 +1,4 @@
-"""Shipments that are not e-tickets: FedEx airbills, local pickup details, mobile transfers (TEVO_API.md §5).
+"""Shipments that are not e-tickets: FedEx airbills, local pickup details, mobile transfers (docs/tevo-api.md §5).
 
 Two TEvo quirks shape this module.  ``PUT /v9/shipments/:id`` deletes the
 shipment and answers with a new one under a new id (§5.3), so a shipment id is

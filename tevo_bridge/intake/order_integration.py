@@ -1,4 +1,4 @@
-"""Order Integration: TEvo asks us to hold, release and invoice while a buyer checks out (TEVO_API.md §7.3).
+"""Order Integration: TEvo asks us to hold, release and invoice while a buyer checks out (docs/tevo-api.md §7.3).
 
 The hold is the seller's last chance to say no, so it fails closed: "held" is
 answered only after the POS confirmed the hold and the hold row is committed;

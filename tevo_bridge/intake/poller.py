@@ -1,4 +1,4 @@
-"""Polling, the fail-safe channel (TEVO_API.md §8): find what webhooks and Order Integration missed."""
+"""Polling, the fail-safe channel (docs/tevo-api.md §8): find what webhooks and Order Integration missed."""
 
 from __future__ import annotations
 

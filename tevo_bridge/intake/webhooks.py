@@ -1,4 +1,4 @@
-"""TEvo webhooks (TEVO_API.md §6): record, queue, answer; the body is only a hint.
+"""TEvo webhooks (docs/tevo-api.md §6): record, queue, answer; the body is only a hint.
 
 No signature is documented, so the path token is the authentication and the
 worker re-fetches every order through the signed API before acting: a forged

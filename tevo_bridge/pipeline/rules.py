@@ -1,4 +1,4 @@
-"""Pure decisions of the order state machine (DESIGN.md, TEVO_API.md §3.3, §3.5): no I/O, easy to test."""
+"""Pure decisions of the order state machine (docs/architecture.md; docs/tevo-api.md §3.3, §3.5): no I/O."""
 
 from __future__ import annotations
 

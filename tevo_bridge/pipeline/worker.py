@@ -118,7 +118,7 @@ class Worker:
             log.warning("job.release_failed", order_id=order_id, error=str(exc))
 
     def _backoff(self, attempts: int) -> float:
-        """Exponential backoff with full jitter (TEVO_API.md §9)."""
+        """Exponential backoff with full jitter (docs/tevo-api.md §9)."""
         ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * 2 ** (attempts - 1))
         return random.uniform(ceiling / 2, ceiling)
 

@@ -61,7 +61,7 @@ def hook_name(name: str) -> str:
 
 
 #: Seconds each hook may run before the caller gets ``PosTimeout``. ``pos_hold`` is tight because
-#: TEvo's buyer waits at checkout and expects an answer within 5 s on average (TEVO_API.md §7.1).
+#: TEvo's buyer waits at checkout and expects an answer within 5 s on average (docs/tevo-api.md §7.1).
 DEFAULT_BUDGETS: Final[Mapping[str, float]] = MappingProxyType(
     {
         "pos_check_inventory": 10.0,

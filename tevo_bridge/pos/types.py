@@ -3,7 +3,7 @@
 Frozen dataclasses rather than pydantic models: these values cross a thread boundary
 into plugin code and come back, so they must be immutable and cheap, and they are built
 by the core from payloads it has already validated. Money is always ``Decimal`` (TEvo
-sends decimal strings, TEVO_API.md §3.4); TEvo's ids are ``int``; the POS's own ids are
+sends decimal strings, docs/tevo-api.md §3.4); TEvo's ids are ``int``; the POS's own ids are
 ``str`` because every POS numbers things its own way.
 """
 
@@ -37,14 +37,14 @@ __all__ = [
 
 HoldRefusal = Literal["insufficient_quantity", "unknown_remote_id", "price_not_acceptable", "global_id_used"]
 #: Why ``pos_hold`` refused. The first three are the reasons TEvo's Order Integration hold answer
-#: carries (TEVO_API.md §7.3); ``global_id_used`` answers a replay of a global id whose hold was
+#: carries (docs/tevo-api.md §7.3); ``global_id_used`` answers a replay of a global id whose hold was
 #: already released, invoiced or expired, or that named other tickets.
 HOLD_REFUSAL_REASONS: Final = frozenset(
     {"insufficient_quantity", "unknown_remote_id", "price_not_acceptable", "global_id_used"}
 )
 
 TransferType = Literal["TMMobileLink", "TMMobile", "FlashSeats", "Eticket"]
-#: TEvo's ``mobile_transfer_type`` values (TEVO_API.md §5.6).
+#: TEvo's ``mobile_transfer_type`` values (docs/tevo-api.md §5.6).
 TRANSFER_TYPES: Final = frozenset({"TMMobileLink", "TMMobile", "FlashSeats", "Eticket"})
 
 
@@ -94,7 +94,7 @@ class PriceDecision:
 
 @dataclass(frozen=True, slots=True)
 class Buyer:
-    """TEvo's ``buyer``: ``Office`` 6 is TEvo itself, a ``Client`` is a person (TEVO_API.md §3.5)."""
+    """TEvo's ``buyer``: ``Office`` 6 is TEvo itself, a ``Client`` is a person (docs/tevo-api.md §3.5)."""
 
     type: str
     id: int
@@ -181,7 +181,7 @@ class TicketFile:
 
 @dataclass(frozen=True, slots=True)
 class MobileTransfer:
-    """How an item is transferred instead of shipped (TEVO_API.md §5.6).
+    """How an item is transferred instead of shipped (docs/tevo-api.md §5.6).
 
     ``links`` are claim URLs (required for ``TMMobileLink``); ``transfer_source`` is one of TEvo's
     platform codes (``TM``, ``AXS``, ``SG``…).

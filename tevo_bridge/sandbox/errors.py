@@ -1,4 +1,4 @@
-"""The error answers TEvo gives, as exceptions the API layer turns into responses (TEVO_API.md §9).
+"""The error answers TEvo gives, as exceptions the API layer turns into responses (docs/tevo-api.md §9).
 
 401 and 500 bodies are TEvo's verbatim.  TEvo documents 422 only for clients
 (the resource echoed back with ``errors``); the sandbox assumes order, item and

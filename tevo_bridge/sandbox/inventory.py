@@ -21,7 +21,7 @@ FORMATS = (ETICKET, PHYSICAL, TM_MOBILE)
 
 @dataclass(frozen=True)
 class TicketGroupSpec:
-    """One listing.  ``remote_id`` is the POS's id for it (TEVO_API.md §3.4)."""
+    """One listing.  ``remote_id`` is the POS's id for it (docs/tevo-api.md §3.4)."""
 
     remote_id: str
     ticket_group_id: int
@@ -69,7 +69,7 @@ def load_inventory(path: Path) -> list[TicketGroupSpec]:
 
 
 def demo_inventory() -> list[TicketGroupSpec]:
-    """The listings of the shared TEvo fixtures, plus a few more so every scenario finds a group."""
+    """The listings of the TEvo fixtures in tests/fixtures, plus a few more so every scenario finds a group."""
     d = Decimal
     return [
         TicketGroupSpec("88213", 318004512, "Boston Celtics at New York Knicks", "Madison Square Garden",

@@ -1,4 +1,4 @@
-"""Builds orders shaped exactly like TEvo's Orders / Show JSON (see the shared fixtures).
+"""Builds orders shaped exactly like TEvo's Orders / Show JSON (see tests/fixtures).
 
 Everything a bridge could trip over is reproduced on purpose: ``oid`` with a
 leading space, money as decimal strings, nested ticket-group ids as strings,

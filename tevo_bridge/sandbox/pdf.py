@@ -1,4 +1,4 @@
-"""Real PDF handling: TEvo parses what is uploaded, so the sandbox does too (TEVO_API.md §4).
+"""Real PDF handling: TEvo parses what is uploaded, so the sandbox does too (docs/tevo-api.md §4).
 
 Uploads are checked with pypdf the way a strict server would: base64 that
 decodes, a file that opens, no encryption, at least one page.  The airbill is a

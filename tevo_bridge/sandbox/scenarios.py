@@ -16,7 +16,7 @@ from tevo_bridge.sandbox.orders import DEMO_CLIENTS, SHIP_TO_NAMES, ClientSpec, 
 
 
 class Channel(enum.StrEnum):
-    """How TEvo tells the seller about an order (TEVO_API.md §6, §7, §8)."""
+    """How TEvo tells the seller about an order (docs/tevo-api.md §6, §7, §8)."""
 
     WEBHOOK = "webhook"
     ORDER_INTEGRATION = "order_integration"

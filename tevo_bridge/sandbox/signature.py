@@ -1,4 +1,4 @@
-"""How the sandbox checks ``X-Token`` and ``X-Signature`` (TEVO_API.md §2).
+"""How the sandbox checks ``X-Token`` and ``X-Signature`` (docs/tevo-api.md §2).
 
 Written from the documented rules, deliberately not by importing the bridge's
 signer: if both sides shared one function, a bug in it would sign and verify

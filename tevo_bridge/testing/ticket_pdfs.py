@@ -1,7 +1,7 @@
 """Real e-ticket PDFs for tests and the demo: one page per seat, optionally a cover and an advert.
 
 Sellers' PDFs often carry pages that are not tickets; TEvo wants only the ticket pages kept
-(TEVO_API.md §4), so the generator can add both kinds of noise. Output is deterministic
+(docs/tevo-api.md §4), so the generator can add both kinds of noise. Output is deterministic
 (reportlab's invariant mode, barcodes derived from the seat), so a test can compare bytes.
 """
 

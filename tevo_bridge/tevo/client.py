@@ -1,4 +1,4 @@
-"""TevoClient: the signed TEvo API calls the daemon makes (TEVO_API.md §3–§5, §9).
+"""TevoClient: the signed TEvo API calls the daemon makes (docs/tevo-api.md §3–§5, §9).
 
 Two rules shape this module:
 - A GET may be retried; a state-changing call that may have reached TEvo is

@@ -1,4 +1,4 @@
-"""Typed TEvo errors: the caller decides by type, never by parsing a message (TEVO_API.md §9)."""
+"""Typed TEvo errors: the caller decides by type, never by parsing a message (docs/tevo-api.md §9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pydantic models of the TEvo payloads the bridge reads (TEVO_API.md §3.4, §5.1, §6, §7.3).
+"""Pydantic models of the TEvo payloads the bridge reads (docs/tevo-api.md §3.4, §5.1, §6, §7.3).
 
 No complete TEvo schema exists, so every model tolerates unknown fields and
 requires only what the daemon cannot work without (``id``, ``seller_state``,

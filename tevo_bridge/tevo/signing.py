@@ -1,4 +1,4 @@
-"""TEvo request signing (TEVO_API.md §2).
+"""TEvo request signing (docs/tevo-api.md §2).
 
 TEvo verifies an HMAC over the exact request line and body it receives, so the
 one rule that matters is: sign the bytes that go on the wire.  ``TevoAuth`` does

@@ -2,7 +2,7 @@
 
 Each function takes the world and the parsed request and returns the JSON body
 TEvo would answer with, or raises ``TevoApiError`` with TEvo's status and body.
-Section numbers refer to TEVO_API.md; where TEvo's behaviour is unknown the
+Section numbers refer to docs/tevo-api.md; where TEvo's behaviour is unknown the
 choice made is noted, and docs/sandbox.md lists them all.
 """
 

@@ -1,4 +1,4 @@
-"""E-tickets (TEVO_API.md §4): real PDFs, page selection, and the two item ids."""
+"""E-tickets (docs/tevo-api.md §4): real PDFs, page selection, and the two item ids."""
 
 from __future__ import annotations
 

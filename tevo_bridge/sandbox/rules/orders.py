@@ -1,4 +1,4 @@
-"""Orders and users (TEVO_API.md §3): listing, showing, and accept/reject only from pending."""
+"""Orders and users (docs/tevo-api.md §3): listing, showing, and accept/reject only from pending."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shipments (TEVO_API.md §5): replacement on update, mobile transfers, pickups, FedEx airbills."""
+"""Shipments (docs/tevo-api.md §5): replacement on update, mobile transfers, pickups, FedEx airbills."""
 
 from __future__ import annotations
 
