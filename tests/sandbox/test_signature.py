@@ -140,5 +140,6 @@ def test_a_missing_signature_gets_401(api: TevoApi, sandbox: Sandbox) -> None:
 
 
 def test_an_unknown_path_is_checked_then_not_found(api: TevoApi) -> None:
+    assert api.get("/nothing/here", token="A" * 32).status_code == 401
     response = api.get("/nothing/here")
-    assert (response.status_code, response.json()) == (404, {"error": "Not Found"})
+    assert (response.status_code, response.json()) == (404, fixture_json("errors/404_unknown_route.json"))
