@@ -9,6 +9,7 @@ exact method, path, sorted query and body bytes the client sends.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import json
 from pathlib import Path
@@ -24,6 +25,7 @@ FIXTURES = HERE.parent / "fixtures"
 BASE_URL = "https://api.sandbox.ticketevolution.com"
 TOKEN = "a" * 32
 SECRET = "s" * 40
+TEVO_JSON = "application/vnd.ticketevolution.api+json; version=9; charset=utf-8"
 
 
 def fixture(name: str) -> dict:
@@ -40,6 +42,11 @@ def cassette_vcr(record_mode: str) -> vcr.VCR:
     )
 
 
+def answer(status: int, body: object) -> httpx.Response:
+    """JSON labelled the way TEvo labels it (docs/tevo-api.md §1), not as ``application/json``."""
+    return httpx.Response(status, json=body, headers={"Content-Type": TEVO_JSON})
+
+
 def fake_tevo(request: httpx.Request) -> httpx.Response:
     """The TEvo answers for the recorded calls, from the fixtures."""
     path, method = request.url.path, request.method
@@ -47,52 +54,54 @@ def fake_tevo(request: httpx.Request) -> httpx.Response:
     item = office["items"][0]
     if path == "/v9/orders" and method == "GET":
         page = request.url.params.get("page")
-        return httpx.Response(200, json=json.loads((FIXTURES / "orders" / f"list_pending_page{page}.json").read_text()))
+        return answer(200, json.loads((FIXTURES / "orders" / f"list_pending_page{page}.json").read_text()))
     if path == "/v9/orders/402117" and method == "GET":
-        return httpx.Response(200, json=office)
+        return answer(200, office)
     if path == "/v9/orders/402117/accept":
-        return httpx.Response(200, json={**office, "seller_state": "accepted", "buyer_state": "accepted"})
+        return answer(200, {**office, "seller_state": "accepted", "buyer_state": "accepted"})
     if path == "/v9/orders/402133/reject":
         client = fixture("client_sale_fraud_approved")
-        return httpx.Response(200, json={**client, "seller_state": "rejected",
+        return answer(200, {**client, "seller_state": "rejected",
                                          "seller_rejection_reason": "Tickets No Longer Available"})
     if path == "/v9/orders/402117/complete":
-        return httpx.Response(200, json={**office, "seller_state": "completed"})
+        return answer(200, {**office, "seller_state": "completed"})
     if path == "/v9/orders/402117/items/812406":
-        return httpx.Response(200, json=item)
+        return answer(200, item)
     if path == "/v9/orders/402117/items/812406/add_etickets":
-        return httpx.Response(200, json={**item, "eticket_pdf_pages": 2})
+        return answer(200, {**item, "eticket_pdf_pages": 2})
     if path == "/v9/orders/402117/items/812406/finalize_etickets":
-        return httpx.Response(200, json={**item, "eticket_pdf_pages": 2, "eticket_finalized": True})
+        return answer(200, {**item, "eticket_pdf_pages": 2, "eticket_finalized": True})
     if path == "/v9/orders/402117/items/812406/remove_etickets":
-        return httpx.Response(200, json={**item, "eticket_pdf_pages": None})
+        return answer(200, {**item, "eticket_pdf_pages": None})
     if path == "/v9/orders/402117/deliver_etickets":
-        return httpx.Response(200, json={"result": "success"})
+        return answer(200, {"result": "success"})
     if path == "/v9/shipments/291903" and method == "GET":
-        return httpx.Response(200, json=fixture("multi_item_fedex")["shipments"][0])
+        return answer(200, fixture("multi_item_fedex")["shipments"][0])
     if path == "/v9/shipments/291903/airbill":
         shipment = copy.deepcopy(fixture("multi_item_fedex")["shipments"][0])
         shipment.update(tracking_number="7712 3456 7890", airbill="/shipments/291903/get_airbill", state="in_transit")
-        return httpx.Response(200, json=shipment)
+        return answer(200, shipment)
     if path == "/v9/shipments/291903/get_airbill":
-        pdf = (FIXTURES / "pdfs" / "tickets_2_pages.pdf").read_bytes()  # any real PDF stands in for an airbill
-        return httpx.Response(200, content=pdf, headers={"Content-Type": "application/pdf"})
+        # JSON, as both official clients read it (§5.4); any real PDF stands in for an airbill.
+        pdf = (FIXTURES / "pdfs" / "tickets_2_pages.pdf").read_bytes()
+        return answer(200, {"id": 291903, "tracking_number": "7712 3456 7890",
+                            "airbill": base64.b64encode(pdf).decode("ascii")})
     if path == "/v9/shipments/291915" and method == "PUT":
         shipment = copy.deepcopy(fixture("local_pickup")["shipments"][0])
         shipment.update(json.loads(request.content))
         shipment["id"] = 291916  # an update replaces the shipment (§5.3)
-        return httpx.Response(200, json=shipment)
+        return answer(200, shipment)
     if path == "/v9/shipments/291930" and method == "PUT":
         shipment = copy.deepcopy(fixture("mobile_transfer_tbd")["shipments"][0])
         shipment.update(id=291931, type="TMMobileLink", mobile_transfer_type="TMMobileLink")
-        return httpx.Response(200, json=shipment)
+        return answer(200, shipment)
     if path == "/v9/shipments/291931/complete":
         shipment = copy.deepcopy(fixture("mobile_transfer_tbd")["shipments"][0])
         shipment.update(id=291931, type="TMMobileLink", state="delivered")
-        return httpx.Response(200, json=shipment)
+        return answer(200, shipment)
     if path == "/v9/users/4711":
-        return httpx.Response(200, json={"id": 4711, "name": "Order Bot", "office": {"id": 2187}})
-    return httpx.Response(404, json={"error": "Not Found"})
+        return answer(200, {"id": 4711, "name": "Order Bot", "office": {"id": 2187}})
+    return answer(404, {"error": "Not Found"})
 
 
 async def record_all() -> None:

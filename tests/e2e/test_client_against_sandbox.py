@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from pypdf import PdfReader
 
 from tests.conftest import FIXTURES
 from tevo_bridge.sandbox.inventory import demo_inventory
@@ -13,6 +16,10 @@ from tevo_bridge.tevo.errors import AuthError, NotFound, ValidationFailed
 
 PDF = (FIXTURES / "pdfs" / "tickets_2_pages.pdf").read_bytes()
 GROUPS = {g.remote_id: g for g in demo_inventory()}
+
+
+def page_text(pdf: bytes) -> str:
+    return PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
 
 
 @pytest.fixture(scope="module")
@@ -83,15 +90,34 @@ async def test_shipments_update_complete_and_airbill(sandbox, tevo):
 
     fedex = await tevo.get_order(new_order(sandbox, "90455", "FedEx")["id"])
     await tevo.accept_order(fedex.id, sandbox.reviewer_id)
-    await tevo.generate_airbill(fedex.shipments[0].id)
+    generated = await tevo.generate_airbill(fedex.shipments[0].id)
     airbill = await tevo.get_airbill(fedex.shipments[0].id)
-    assert airbill.content.startswith(b"%PDF")
+    # The sandbox answers TEvo's JSON, the PDF base64 inside; the client hands over the PDF itself.
+    assert airbill.content_type.startswith("application/vnd.ticketevolution.api+json")
+    assert airbill.tracking_number == generated["tracking_number"] in page_text(airbill.content)
+
+
+async def test_a_raw_pdf_airbill_is_taken_as_it_comes():
+    with running_sandbox(seed=12, raw_airbill=True) as raw:
+        async with TevoClient(raw.base_url, raw.token, raw.secret, ClientOptions(max_retries=0)) as tevo:
+            fedex = await tevo.get_order(new_order(raw, "90455", "FedEx")["id"])
+            await tevo.accept_order(fedex.id, raw.reviewer_id)
+            generated = await tevo.generate_airbill(fedex.shipments[0].id)
+            airbill = await tevo.get_airbill(fedex.shipments[0].id)
+    assert airbill.content_type == "application/pdf" and airbill.url is None
+    assert generated["tracking_number"] in page_text(airbill.content)
 
 
 async def test_users(sandbox, tevo):
     assert (await tevo.get_user(sandbox.reviewer_id))["id"] == sandbox.reviewer_id
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="Couldn't find User with ID=9001"):
         await tevo.get_user(9001)  # a user of another brokerage
+
+
+async def test_a_missing_order_is_not_found_with_tevos_message(tevo):
+    with pytest.raises(NotFound) as info:
+        await tevo.get_order(999999)
+    assert info.value.message == "Couldn't find Order with ID=999999" and info.value.message in str(info.value)
 
 
 async def test_a_wrong_secret_is_refused(sandbox):

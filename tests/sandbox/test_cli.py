@@ -6,6 +6,8 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -13,6 +15,7 @@ from typer.testing import CliRunner
 
 from tevo_bridge.sandbox.cli import banner, sandbox_app
 from tevo_bridge.sandbox.server import running_sandbox
+from tests.sandbox.helpers import TevoApi
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,22 +43,50 @@ def test_a_bad_fault_setting_is_a_usage_error() -> None:
     assert result.exit_code == 2
 
 
-def test_serve_prints_its_address_and_answers_there() -> None:
+@contextmanager
+def served(*options: str, until: str) -> Iterator[tuple[str, list[str]]]:
+    """``sandbox serve`` in a child process, read up to the first line starting with ``until``.
+
+    Yields the banner lines and a list that receives the rest of the output once the
+    process has stopped (on SIGTERM, as a service manager stops it).
+    """
     process = subprocess.Popen(
-        [sys.executable, "-m", "tevo_bridge.sandbox", "serve", "--port", "0", "--seed", "3", "--orders", "1",
-         "--every", "0"],
+        [sys.executable, "-m", "tevo_bridge.sandbox", "serve", "--port", "0", *options],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+    rest: list[str] = []
     try:
         assert process.stdout is not None
         lines = []
         for line in process.stdout:
             lines.append(line)
-            if line.startswith("order "):
+            if line.startswith(until):
                 break
-        url = re.search(r"listening on (\S+)", "".join(lines)).group(1)  # type: ignore[union-attr]
-        summary = httpx.get(url + "/_sandbox/orders").json()["orders"]
+        yield "".join(lines), rest
     finally:
         process.send_signal(signal.SIGTERM)
-        output = process.communicate(timeout=15)[0]
-    assert (len(summary), "sandbox stopped" in output) == (1, True)
+        rest.append(process.communicate(timeout=15)[0])
+
+
+def banner_value(text: str, pattern: str) -> str:
+    return re.search(pattern, text).group(1)  # type: ignore[union-attr]
+
+
+def test_serve_prints_its_address_and_answers_there() -> None:
+    with served("--seed", "3", "--orders", "1", "--every", "0", until="order ") as (text, rest):
+        summary = httpx.get(banner_value(text, r"listening on (\S+)") + "/_sandbox/orders").json()["orders"]
+    assert (len(summary), "sandbox stopped" in rest[0]) == (1, True)
+
+
+def test_serve_with_raw_airbill_answers_get_airbill_with_the_pdf_itself() -> None:
+    with served("--seed", "4", "--raw-airbill", until="Inspect:") as (text, _):
+        url = banner_value(text, r"listening on (\S+)")
+        api = TevoApi(url, banner_value(text, r"token\s+(\S+)"), banner_value(text, r"secret\s+(\S+)"))
+        order_id = httpx.post(url + "/_sandbox/orders", json={"scenario": "fedex"}).json()["order_id"]
+        shipment_id = api.get(f"/orders/{order_id}").json()["shipments"][0]["id"]
+        api.post(f"/orders/{order_id}/accept", {"reviewer_id": 4711})
+        api.post(f"/shipments/{shipment_id}/airbill")
+        response = api.get(f"/shipments/{shipment_id}/get_airbill")
+        api.close()
+    assert (response.status_code, response.headers["content-type"]) == (200, "application/pdf")
+    assert response.content.startswith(b"%PDF-")

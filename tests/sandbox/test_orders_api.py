@@ -95,9 +95,17 @@ def test_items_are_shown_by_their_item_id(api: TevoApi, sandbox: Sandbox) -> Non
     assert api.get(f"/orders/{order['id']}/items/{item['order_item_id']}").status_code == 404
 
 
-def test_an_unknown_order_is_not_found(api: TevoApi) -> None:
-    response = api.get("/orders/1")
-    assert (response.status_code, response.json()) == (404, {"error": "Not Found"})
+def test_an_unknown_order_is_not_found_by_its_id(api: TevoApi) -> None:
+    response = api.get("/orders/999999")
+    assert (response.status_code, response.json()) == (404, fixture_json("errors/404_record_not_found.json"))
+
+
+def test_a_missing_shipment_item_or_user_is_named_in_the_404(api: TevoApi, sandbox: Sandbox) -> None:
+    order = sandbox.create_order(order_request())
+    messages = [api.get(path).json()["message"] for path in
+                ("/shipments/424242", f"/orders/{order['id']}/items/777", "/users/9001")]
+    assert messages == ["Couldn't find Shipment with ID=424242", "Couldn't find Item with ID=777",
+                        "Couldn't find User with ID=9001"]
 
 
 def test_a_user_of_the_brokerage_is_shown(api: TevoApi) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 from pathlib import Path
 
@@ -10,12 +11,13 @@ from pypdf import PdfReader
 
 from tevo_bridge.sandbox.rules import REJECT_REASONS
 from tevo_bridge.sandbox.inspection import delivered_page_texts
-from tevo_bridge.sandbox.server import Sandbox
+from tevo_bridge.sandbox.server import Sandbox, running_sandbox
 from tevo_bridge.sandbox.state import World
 from tests.sandbox.conftest import multi_item_request, order_request
 from tests.sandbox.helpers import TevoApi, b64, fixture_pdf
 
 TWO_PAGES = fixture_pdf("tickets_2_pages.pdf")
+TEVO_JSON = "application/vnd.ticketevolution.api+json; version=9; charset=utf-8"
 FIVE_PAGES = fixture_pdf("tickets_5_pages_for_3_seats.pdf")
 
 
@@ -271,14 +273,27 @@ def test_an_airbill_is_only_for_fedex(api: TevoApi, sandbox: Sandbox) -> None:
         422, {"type": ["airbills are only available for FedEx shipments"]})
 
 
-def test_a_fedex_airbill_is_a_real_pdf(api: TevoApi, sandbox: Sandbox) -> None:
+def test_a_fedex_airbill_is_json_holding_a_real_pdf(api: TevoApi, sandbox: Sandbox) -> None:
     order = accepted(sandbox, remote_id="90417", shipment="FedEx")
     shipment_id = order["shipments"][0]["id"]
     shipment = api.post(f"/shipments/{shipment_id}/airbill").json()
     response = api.get(f"/shipments/{shipment_id}/get_airbill")
-    text = PdfReader(io.BytesIO(response.content)).pages[0].extract_text()
-    assert (response.headers["content-type"], shipment["state"]) == ("application/pdf", "in_transit")
-    assert shipment["tracking_number"] in text
+    body = response.json()
+    text = PdfReader(io.BytesIO(base64.b64decode(body["airbill"], validate=True))).pages[0].extract_text()
+    assert (response.headers["content-type"], shipment["state"]) == (TEVO_JSON, "in_transit")
+    assert body["tracking_number"] == shipment["tracking_number"] and shipment["tracking_number"] in text
+
+
+def test_the_raw_airbill_option_answers_the_pdf_itself() -> None:
+    with running_sandbox(seed=7, raw_airbill=True) as sandbox:
+        api = TevoApi(sandbox.base_url, sandbox.token, sandbox.secret)
+        order = accepted(sandbox, remote_id="90417", shipment="FedEx")
+        shipment_id = order["shipments"][0]["id"]
+        tracking = api.post(f"/shipments/{shipment_id}/airbill").json()["tracking_number"]
+        response = api.get(f"/shipments/{shipment_id}/get_airbill")
+        api.close()
+    assert response.headers["content-type"] == "application/pdf"
+    assert tracking in PdfReader(io.BytesIO(response.content)).pages[0].extract_text()
 
 
 def test_an_airbill_cannot_be_fetched_before_it_is_generated(api: TevoApi, sandbox: Sandbox) -> None:

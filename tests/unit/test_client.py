@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cassettes.record import BASE_URL, SECRET, TOKEN, cassette_vcr, fixture
+from tests.cassettes.record import BASE_URL, SECRET, TEVO_JSON, TOKEN, cassette_vcr, fixture
 from tests.conftest import FIXTURES
-from tevo_bridge.tevo.client import ClientOptions, RejectReason, TevoClient
+from tevo_bridge.tevo.client import ClientOptions, RejectReason, TevoClient, is_json_type
 from tevo_bridge.tevo.errors import (
     AuthError,
     ClientError,
@@ -128,8 +128,23 @@ async def test_airbill_generate_and_download(tevo):
     with playback.use_cassette("shipments_airbill.yaml"):
         shipment = await tevo.generate_airbill(291903)
         airbill = await tevo.get_airbill(291903)
-    assert shipment["tracking_number"]
-    assert airbill.content.startswith(b"%PDF") and airbill.content_type == "application/pdf"
+    assert shipment["tracking_number"] == airbill.tracking_number == "7712 3456 7890"
+    assert airbill.content == PDF and airbill.content_type == TEVO_JSON  # base64 in TEvo's JSON, decoded
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/json", "application/json; charset=utf-8", TEVO_JSON, "application/vnd.ticketevolution.api+json",
+    "Application/Problem+JSON", "text/json",
+])
+def test_any_json_media_type_counts_as_json(content_type):
+    assert is_json_type(content_type)
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/pdf", "text/html; charset=utf-8", "application/octet-stream", "application/jsonp", "", None,
+])
+def test_other_media_types_are_not_json(content_type):
+    assert not is_json_type(content_type)
 
 
 async def test_get_user(tevo):
@@ -177,11 +192,23 @@ def fixture_error(name):
     return json.loads((FIXTURES / "errors" / f"{name}.json").read_text())
 
 
-async def test_404_is_not_found():
-    transport, _ = scripted(httpx.Response(404, json={"error": "Not Found"}))
+async def test_404_is_not_found_and_keeps_tevos_message():
+    body = fixture_error("404_record_not_found")
+    transport, _ = scripted(httpx.Response(404, json=body, headers={"Content-Type": TEVO_JSON}))
     async with client_with(transport) as tevo:
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound) as info:
+            await tevo.get_order(999999)
+    assert info.value.message == "Couldn't find Order with ID=999999" and info.value.body == body
+    assert str(info.value) == "orders.show: TEvo answered 404: Not Found: Couldn't find Order with ID=999999"
+
+
+async def test_a_404_for_an_unknown_route_has_no_message():
+    body = fixture_error("404_unknown_route")
+    transport, _ = scripted(httpx.Response(404, json=body, headers={"Content-Type": TEVO_JSON}))
+    async with client_with(transport) as tevo:
+        with pytest.raises(NotFound, match="endpoint you requested doesn't exist") as info:
             await tevo.get_order(1)
+    assert info.value.message is None
 
 
 async def test_422_carries_field_errors():

@@ -13,20 +13,25 @@ from typing import Any
 
 import structlog
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from tevo_bridge.sandbox import inspection
 from tevo_bridge.sandbox import rules
 from tevo_bridge.sandbox.errors import (
     BAD_SIGNATURE_BODY,
-    NOT_FOUND_BODY,
+    METHOD_NOT_ALLOWED_BODY,
     SERVER_ERROR_BODY,
     UNAUTHORIZED_BODY,
+    UNKNOWN_ROUTE_BODY,
     TevoApiError,
+    not_found,
 )
 from tevo_bridge.sandbox.faults import FaultInjector, FaultMiddleware
+from tevo_bridge.sandbox.responses import TevoJSON
+from tevo_bridge.sandbox.scenarios import InventoryExhausted
 from tevo_bridge.sandbox.signature import SignedRequest, Verdict, verify
 from tevo_bridge.sandbox.state import World
 
@@ -36,13 +41,6 @@ ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 log = structlog.get_logger(__name__)
 
 
-class TevoJSON(JSONResponse):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, separators=(",", ":")).encode("utf-8")
-
-
 def create_app(
     world: World,
     token: str,
@@ -50,8 +48,13 @@ def create_app(
     injector: FaultInjector | None = None,
     signed_host: str | None = None,
     create_hook: CreateHook | None = None,
+    raw_airbill: bool = False,
 ) -> Any:
-    """The sandbox's ASGI app.  ``create_hook`` backs ``POST /_sandbox/orders`` when a driver is attached."""
+    """The sandbox's ASGI app.  ``create_hook`` backs ``POST /_sandbox/orders`` when a driver is attached.
+
+    ``raw_airbill`` answers Get Airbill with PDF bytes instead of TEvo's JSON, so a client can be
+    tried against both forms (§5.4 leaves the format open).
+    """
 
     def signed(action: Action) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -108,17 +111,29 @@ def create_app(
             if create_hook is None:
                 return TevoJSON({"error": "no buyer driver is attached to this sandbox"}, status_code=409)
             try:
-                created = await create_hook(await request.json())
+                body = json.loads(await request.body())
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                return TevoJSON({"error": 'the body must be a JSON object such as {"scenario": "fedex"}'},
+                                status_code=400)
+            try:
+                created = await create_hook(body)
+            except InventoryExhausted as exc:
+                # Not the caller's mistake: the listings the buyers can buy from have run out.
+                return TevoJSON({"error": f"the sandbox's inventory is used up: {exc}"}, status_code=409)
             except (ValueError, KeyError) as exc:
                 return TevoJSON({"error": str(exc)}, status_code=422)
             return TevoJSON(created, status_code=201)
         return TevoJSON({"orders": inspection.summary(world)})
 
     async def sandbox_order(request: Request) -> Response:
+        order_id = request.path_params["order_id"]
         try:
-            view = inspection.inspect_order(world, request.path_params["order_id"])
+            view = inspection.inspect_order(world, order_id)
         except KeyError:
-            return TevoJSON(NOT_FOUND_BODY, status_code=404)
+            missing = not_found("Order", order_id)
+            return TevoJSON(missing.body, status_code=missing.status)
         for item_id in view["items"]:
             view["items"][item_id]["page_texts"] = inspection.delivered_page_texts(world, item_id)
         return TevoJSON(view)
@@ -156,7 +171,8 @@ def create_app(
         v9("/shipments/{shipment_id:int}/airbill",
            lambda w, p, b: rules.generate_airbill(w, p["shipment_id"]), ["POST"]),
         v9("/shipments/{shipment_id:int}/get_airbill",
-           lambda w, p, b: rules.airbill_pdf(w, p["shipment_id"]), ["GET"]),
+           lambda w, p, b: (rules.airbill_pdf if raw_airbill else rules.airbill_json)(w, p["shipment_id"]),
+           ["GET"]),
         v9("/users/{user_id:int}", lambda w, p, b: rules.show_user(w, p["user_id"]), ["GET"]),
         v9("/{rest:path}", _not_found, ALL_METHODS),
         Route("/_sandbox/orders", sandbox_orders, methods=["GET", "POST"]),
@@ -164,12 +180,19 @@ def create_app(
         Route("/_sandbox/faults", sandbox_faults, methods=["GET"]),
         Route("/_sandbox/health", sandbox_health, methods=["GET"]),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _unrouted})
     return FaultMiddleware(app, injector) if injector is not None else app
 
 
 def _not_found(world: World, params: dict[str, Any], body: dict[str, Any]) -> Any:
-    raise TevoApiError(404, dict(NOT_FOUND_BODY))
+    raise TevoApiError(404, dict(UNKNOWN_ROUTE_BODY))
+
+
+async def _unrouted(request: Request, exc: Exception) -> Response:
+    """Paths outside ``/v9`` that no route serves answer TEvo's JSON too, never Starlette's plain text."""
+    status: int = getattr(exc, "status_code", 500)
+    body = {404: UNKNOWN_ROUTE_BODY, 405: METHOD_NOT_ALLOWED_BODY}.get(status, SERVER_ERROR_BODY)
+    return TevoJSON(dict(body), status_code=status, headers=getattr(exc, "headers", None))
 
 
 def _order_id_for(world: World, params: dict[str, Any]) -> int | None:

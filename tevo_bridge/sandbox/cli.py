@@ -48,6 +48,8 @@ def serve(
     retry_scale: Annotated[float, typer.Option(help="Multiplies TEvo's 10/120/600/3600 s retry schedule.")] = 1.0,
     fraud_delay: Annotated[float, typer.Option(help="Seconds until a pending fraud check is decided.")] = 60.0,
     fedex_transit: Annotated[float, typer.Option(help="Seconds from airbill to FedEx delivery.")] = 60.0,
+    raw_airbill: Annotated[bool, typer.Option(help="Answer Get Airbill with raw PDF bytes instead of "
+                                                   "TEvo's JSON (base64 PDF).")] = False,
     orders: Annotated[int, typer.Option(help="Orders the buyer driver places from the scenario mix.")] = 0,
     every: Annotated[float, typer.Option(help="Seconds between those orders.")] = 5.0,
     scenario: Annotated[list[str] | None, typer.Option(help="Limit the mix to these scenarios (repeatable).")]
@@ -63,6 +65,7 @@ def serve(
         port=port, seed=seed, token=token, secret=secret, faults=fault_settings, state_file=state,
         reviewer_ids=tuple(reviewer_id) if reviewer_id else SandboxConfig().reviewer_ids,
         fedex_transit_seconds=fedex_transit, inventory=load_inventory(inventory) if inventory else None,
+        raw_airbill=raw_airbill,
         driver=DriverSettings(webhook_url=webhook_url, oi_base_url=oi_url, oi_api_key=oi_api_key,
                               retry_scale=retry_scale, fraud_delay=fraud_delay),
     )

@@ -14,7 +14,10 @@ BAD_SIGNATURE_BODY: dict[str, str] = {
 }
 UNAUTHORIZED_BODY: dict[str, str] = {"error": "Unauthorized"}
 SERVER_ERROR_BODY: dict[str, str] = {"error": "Error"}
-NOT_FOUND_BODY: dict[str, str] = {"error": "Not Found"}
+# TEvo's two 404s (§9): a route it doesn't have, and a record it can't find (see ``not_found``).
+# The recorded route text goes on after its first sentence; the rest is not known.
+UNKNOWN_ROUTE_BODY: dict[str, str] = {"error": "The endpoint you requested doesn't exist."}
+METHOD_NOT_ALLOWED_BODY: dict[str, str] = {"error": "Method Not Allowed"}
 UNAVAILABLE_BODY: dict[str, str] = {"error": "Service Unavailable"}
 RATE_LIMITED_BODY: dict[str, str] = {"error": "Too Many Requests"}
 
@@ -28,8 +31,9 @@ class TevoApiError(Exception):
         self.body = body
 
 
-def not_found() -> TevoApiError:
-    return TevoApiError(404, dict(NOT_FOUND_BODY))
+def not_found(model: str, record_id: object) -> TevoApiError:
+    """A missing record, answered as TEvo does: its ``message`` names the model and the id (§9)."""
+    return TevoApiError(404, {"error": "Not Found", "message": f"Couldn't find {model} with ID={record_id}"})
 
 
 def unprocessable(resource: dict[str, Any] | None, **errors: str | list[str]) -> TevoApiError:

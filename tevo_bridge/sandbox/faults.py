@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import json
 import random
 import threading
 from collections import Counter
@@ -20,6 +19,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tevo_bridge.sandbox.errors import RATE_LIMITED_BODY, SERVER_ERROR_BODY, UNAVAILABLE_BODY
+from tevo_bridge.sandbox.responses import TevoJSON
 
 
 class Fault(enum.Enum):
@@ -143,11 +143,11 @@ class FaultMiddleware:
             self.injector.note(Fault.LATENCY, f"{scope['method']} {scope['path']}")
             await asyncio.sleep(settings.latency)
         if fault is Fault.ERROR_500:
-            await _send_json(send, 500, SERVER_ERROR_BODY)
+            await TevoJSON(SERVER_ERROR_BODY, 500)(scope, receive, send)
         elif fault is Fault.ERROR_503:
-            await _send_json(send, 503, UNAVAILABLE_BODY)
+            await TevoJSON(UNAVAILABLE_BODY, 503)(scope, receive, send)
         elif fault is Fault.RATE_LIMIT:
-            await _send_json(send, 429, RATE_LIMITED_BODY, [(b"retry-after", str(settings.retry_after).encode())])
+            await TevoJSON(RATE_LIMITED_BODY, 429, {"retry-after": str(settings.retry_after)})(scope, receive, send)
         elif fault is Fault.TIMEOUT:
             await self._act_then_hang(scope, receive, send, settings.hang_seconds)
         else:
@@ -168,10 +168,3 @@ class FaultMiddleware:
         except Exception:  # the caller gave up long ago; that is the point
             pass
 
-
-async def _send_json(send: Send, status: int, body: dict[str, Any],
-                     extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    payload = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers + (extra_headers or [])})
-    await send({"type": "http.response.body", "body": payload})

@@ -137,6 +137,7 @@ class SandboxConfig:
     state_file: Path | None = None
     fedex_transit_seconds: float | None = None  # None: FedEx is delivered only by world.deliver_shipment
     signed_host: str | None = None  # None: verify against the Host header the client sent
+    raw_airbill: bool = False  # Get Airbill answers raw PDF bytes instead of TEvo's JSON
     inventory: list[TicketGroupSpec] | None = None  # None: demo_inventory()
     driver: DriverSettings = field(default_factory=DriverSettings)
 
@@ -155,7 +156,7 @@ class Sandbox:
         self.driver = BuyerDriver(self.world, config.inventory or demo_inventory(), self._server.loop,
                                   config.driver, self.faults, seed=config.seed)
         self.app = create_app(self.world, self.token, self.secret, self.faults, config.signed_host,
-                              self._create_hook)
+                              self._create_hook, raw_airbill=config.raw_airbill)
         self._server.app = self.app
         self.base_url = ""
 
@@ -199,8 +200,15 @@ class Sandbox:
     # -- internals ------------------------------------------------------------------------------
 
     async def _create_hook(self, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /_sandbox/orders {"scenario": ..., "channels": [...]}``, for plugin authors without Python."""
-        scenario = Scenario(body["scenario"])
+        """``POST /_sandbox/orders {"scenario": ..., "channels": [...]}``, for plugin authors without Python.
+
+        Raises ``ValueError`` for a request it cannot serve and ``InventoryExhausted`` when the
+        listings are sold out; the route turns each into its own JSON error.
+        """
+        try:
+            scenario = Scenario(body.get("scenario"))
+        except ValueError:
+            raise ValueError(f"scenario must be one of: {', '.join(s.value for s in Scenario)}") from None
         channels = body.get("channels") or self.driver.configured_channels(scenario)
         if channels is None:
             raise ValueError(f"{scenario.value} needs Order Integration, and no oi_base_url is configured")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import enum
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -52,12 +53,19 @@ class RejectReason(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Airbill:
-    """A downloaded airbill: a PDF, or a URL when TEvo answers JSON (format Unknown, §5.4)."""
+    """A downloaded airbill (§5.4): the PDF itself, or, when TEvo's JSON holds only a link, its ``url``.
+
+    ``content_type`` is the media type TEvo answered with, so a log can show which form it uses.
+    """
 
     content: bytes
     content_type: str
     url: str | None = None
     tracking_number: str | None = None
+
+
+# Where a JSON airbill may hold its PDF (base64) or its URL: the format is undocumented (§5.4).
+AIRBILL_FIELDS = ("airbill", "file", "url")
 
 
 @dataclass(frozen=True)
@@ -242,14 +250,23 @@ class TevoClient:
         return await self._post(f"/shipments/{shipment_id}/airbill", None, endpoint="shipments.airbill")
 
     async def get_airbill(self, shipment_id: int) -> Airbill:
+        """Download an airbill, as JSON (the form both official clients decode) or as raw PDF bytes (§5.4).
+
+        Whatever comes back must turn out to be a PDF or a link to one; anything else raises
+        ``ClientError``, so an answer that is not an airbill is never saved as one.
+        """
+        endpoint = "shipments.get_airbill"
         response = await self._send_with_retries(
-            "GET", f"/shipments/{shipment_id}/get_airbill", None, None, "shipments.get_airbill", True, True
+            "GET", f"/shipments/{shipment_id}/get_airbill", None, None, endpoint, True, True
         )
-        content_type = response.headers.get("content-type", "").split(";")[0].strip()
-        if content_type == "application/json":
-            data = response.json()
-            return Airbill(b"", content_type, url=data.get("airbill") or data.get("url"),
-                           tracking_number=data.get("tracking_number"))
+        content_type = response.headers.get("content-type", "")
+        if is_json_type(content_type):
+            return _airbill_from_json(_json_of(response, endpoint), content_type, endpoint, response.status_code)
+        if not _is_pdf(response.content):
+            raise ClientError(
+                f"{endpoint}: TEvo answered {content_type or 'without a content type'}, neither JSON nor a PDF",
+                status=response.status_code, body=response.text[:BODY_EXCERPT], endpoint=endpoint,
+            )
         return Airbill(response.content, content_type or "application/pdf")
 
     # Transport -------------------------------------------------------------------------
@@ -274,13 +291,7 @@ class TevoClient:
         response = await self._send_with_retries(method, path, params, body, endpoint, idempotent, upload)
         if not response.content:
             return {}
-        try:
-            return response.json()
-        except ValueError:
-            raise ClientError(
-                f"{endpoint}: TEvo answered {response.status_code} with a body that is not JSON",
-                status=response.status_code, body=response.text[:BODY_EXCERPT], endpoint=endpoint,
-            ) from None
+        return _json_of(response, endpoint)
 
     async def _send_with_retries(
         self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, endpoint: str,
@@ -332,7 +343,9 @@ class TevoClient:
             return
         body = _error_body(response)
         TEVO_CALLS.labels(endpoint, str(status)).inc()
-        detail = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), str) else ""
+        # A 404 for a missing record says which one in "message" (§9); "error" alone is just "Not Found".
+        error, tevo_message = _text_field(body, "error"), _text_field(body, "message")
+        detail = ": ".join(part for part in (error, tevo_message) if part)
         message = f"{endpoint}: TEvo answered {status}" + (f": {detail}" if detail else "")
         kw: dict[str, Any] = {"status": status, "body": body, "endpoint": endpoint}
         if status in (429, 503):
@@ -349,7 +362,7 @@ class TevoClient:
         if status == 401:
             raise AuthError(message, **kw)
         if status == 404:
-            raise NotFound(message, **kw)
+            raise NotFound(message, message=tevo_message, **kw)
         if status in (400, 422):
             errors = _field_errors(body)
             text = "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in errors.items())
@@ -385,11 +398,77 @@ def _retry_after(response: httpx.Response) -> float | None:
             return None
 
 
-def _error_body(response: httpx.Response) -> Any:
+def is_json_type(content_type: str | None) -> bool:
+    """True for any JSON media type, whatever its parameters (§1).
+
+    TEvo labels its JSON ``application/vnd.ticketevolution.api+json; version=9``, not
+    ``application/json``, so the client must recognise ``*/json`` and ``*/*+json`` alike.
+    """
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    subtype = media_type.partition("/")[2]
+    return subtype == "json" or subtype.endswith("+json")
+
+
+def _json_of(response: httpx.Response, endpoint: str) -> Any:
+    """The decoded body of a successful answer, which must be JSON by its content type and its text."""
+    content_type = response.headers.get("content-type", "")
+    if is_json_type(content_type):
+        try:
+            return response.json()
+        except ValueError:
+            pass
+    raise ClientError(
+        f"{endpoint}: TEvo answered {response.status_code} with a body that is not JSON "
+        f"({content_type or 'no content type'})",
+        status=response.status_code, body=response.text[:BODY_EXCERPT], endpoint=endpoint,
+    )
+
+
+def _airbill_from_json(data: Any, content_type: str, endpoint: str, status: int) -> Airbill:
+    """The PDF (base64) or the URL a JSON airbill holds; without either it is an error, not a file."""
+    if isinstance(data, dict):
+        tracking = data.get("tracking_number")
+        tracking_number = str(tracking) if tracking else None
+        for key in AIRBILL_FIELDS:
+            value = data.get(key)
+            if not isinstance(value, str):
+                continue
+            if value.startswith(("https://", "http://")):
+                return Airbill(b"", content_type, url=value, tracking_number=tracking_number)
+            pdf = _base64_pdf(value)
+            if pdf is not None:
+                return Airbill(pdf, content_type, tracking_number=tracking_number)
+    held = f"keys: {', '.join(sorted(map(str, data)))}" if isinstance(data, dict) else type(data).__name__
+    raise ClientError(f"{endpoint}: TEvo's JSON airbill holds neither a base64 PDF nor a URL ({held})",
+                      status=status, body=data if isinstance(data, dict) else None, endpoint=endpoint)
+
+
+def _base64_pdf(text: str) -> bytes | None:
+    """The PDF a base64 string encodes (line breaks allowed, as Ruby's encoder writes them), else None."""
     try:
-        return response.json()
-    except ValueError:
-        return {"error": response.text[:BODY_EXCERPT]}
+        raw = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if _is_pdf(raw) else None
+
+
+def _is_pdf(raw: bytes) -> bool:
+    # PDF readers accept the %PDF- header anywhere in the first 1024 bytes.
+    return b"%PDF-" in raw[:1024]
+
+
+def _error_body(response: httpx.Response) -> Any:
+    if is_json_type(response.headers.get("content-type")):
+        try:
+            return response.json()
+        except ValueError:
+            pass
+    return {"error": response.text[:BODY_EXCERPT]}
+
+
+def _text_field(body: Any, key: str) -> str:
+    value = body.get(key) if isinstance(body, dict) else None
+    return value if isinstance(value, str) else ""
 
 
 def _field_errors(body: Any) -> dict[str, Any]:
@@ -404,4 +483,4 @@ def _field_errors(body: Any) -> dict[str, Any]:
     return {}
 
 
-__all__ = ["Airbill", "ClientOptions", "RejectReason", "TevoClient", "TevoError"]
+__all__ = ["Airbill", "ClientOptions", "RejectReason", "TevoClient", "TevoError", "is_json_type"]

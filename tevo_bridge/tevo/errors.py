@@ -22,7 +22,15 @@ class AuthError(TevoError):
 
 
 class NotFound(TevoError):
-    """404: re-fetch the parent before concluding it is gone."""
+    """404: re-fetch the parent before concluding it is gone.
+
+    ``message`` is TEvo's own ``message`` field, e.g. "Couldn't find Order with ID=1" (§9): it tells
+    a missing record from an unknown route, so it is kept here and in ``str()``.
+    """
+
+    def __init__(self, text: str, /, *, message: str | None = None, **kw: Any) -> None:
+        super().__init__(text, **kw)
+        self.message = message or None
 
 
 class ValidationFailed(TevoError):

@@ -27,6 +27,7 @@ from tevo_bridge.sandbox.rules.orders import (
 from tevo_bridge.sandbox.rules.shipments import (
     MOBILE_TRANSFER_TYPES,
     TRANSFER_SOURCES,
+    airbill_json,
     airbill_pdf,
     complete_shipment,
     generate_airbill,
@@ -40,6 +41,7 @@ __all__ = [
     "TRANSFER_SOURCES",
     "accept_order",
     "add_etickets",
+    "airbill_json",
     "airbill_pdf",
     "complete_order",
     "complete_shipment",

@@ -13,21 +13,21 @@ MAX_PER_PAGE = 100
 def find_order(world: World, order_id: int) -> dict[str, Any]:
     order = world.order(order_id)
     if order is None:
-        raise not_found()
+        raise not_found("Order", order_id)
     return order
 
 
 def find_item(world: World, order: dict[str, Any], item_id: int) -> dict[str, Any]:
     item = world.find_item(order, item_id)
     if item is None:
-        raise not_found()
+        raise not_found("Item", item_id)
     return item
 
 
 def find_shipment(world: World, shipment_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
     found = world.find_shipment(shipment_id)
     if found is None:
-        raise not_found()
+        raise not_found("Shipment", shipment_id)
     return found
 
 

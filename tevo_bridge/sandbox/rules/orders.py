@@ -127,5 +127,5 @@ def show_user(world: World, user_id: int) -> dict[str, Any]:
     """Only users of the seller's brokerage are visible to its credential."""
     user = world.brokerage_user(user_id)
     if user is None:
-        raise not_found()
+        raise not_found("User", user_id)
     return copy.deepcopy(user)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import time
 from typing import Any
@@ -145,8 +146,20 @@ def generate_airbill(world: World, shipment_id: int) -> dict[str, Any]:
         return _shipment_view(order, shipment)
 
 
+def airbill_json(world: World, shipment_id: int) -> dict[str, Any]:
+    """Get Airbill as JSON, the form both official TEvo clients decode (§5.4): the PDF base64 in ``airbill``."""
+    pdf_bytes, tracking_number = _airbill(world, shipment_id)
+    return {"id": shipment_id, "tracking_number": tracking_number,
+            "airbill": base64.b64encode(pdf_bytes).decode("ascii")}
+
+
 def airbill_pdf(world: World, shipment_id: int) -> bytes:
-    """The printable airbill, as a real PDF (its format at TEvo is unknown, §5.4)."""
+    """Get Airbill as raw PDF bytes: the sandbox's ``raw_airbill`` option, for clients that must cope with both."""
+    return _airbill(world, shipment_id)[0]
+
+
+def _airbill(world: World, shipment_id: int) -> tuple[bytes, str]:
+    """The printable airbill as a real PDF, and its tracking number (the format at TEvo is unknown, §5.4)."""
     with world.lock:
         order, shipment = find_shipment(world, shipment_id)
         view = _shipment_view(order, shipment)
@@ -163,7 +176,7 @@ def airbill_pdf(world: World, shipment_id: int) -> bytes:
             f"{address.get('street_address', '')}",
             f"{address.get('locality', '')}, {address.get('region', '')} {address.get('postal_code', '')}",
         ]
-        return pdf.text_pdf(lines, title=f"Airbill {shipment['tracking_number']}")
+        return pdf.text_pdf(lines, title=f"Airbill {shipment['tracking_number']}"), shipment["tracking_number"]
 
 
 def _require_fedex(view: dict[str, Any]) -> None:
