@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from dataclasses import replace
 from decimal import Decimal
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from tevo_bridge.pos.inventory import InventoryRow
+from tevo_bridge.pos.inventory import CSV_COLUMNS, InventoryFileError, InventoryRow, read_inventory_csv
 from tevo_bridge.pos.types import Item, MobileTransfer
 from tevo_bridge.testing.inventory import with_ticket_pdf
 
@@ -112,3 +113,50 @@ def test_a_seat_missing_from_the_page_map_is_an_error(tmp_path: Path) -> None:
     row = with_ticket_pdf(replace(ROW, format="Eticket"), tmp_path)
     with pytest.raises(LookupError, match="no page for seats 14"):
         row.ticket_files(_item(1, ("14",)), tmp_path)
+
+
+# -- read_inventory_csv: every bad line named, with its column ----------------------------------------
+
+
+def _write_inventory(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_an_inventory_csv_is_read_with_its_pdfs_found_where_the_pos_reads_them(tmp_path: Path) -> None:
+    (tmp_path / "tickets").mkdir()
+    (tmp_path / "tickets" / "91508.pdf").write_bytes(b"%PDF-1.4")
+    row = replace(ROW, eticket_pdf="tickets/91508.pdf", eticket_pages={"9": 1})
+    path = _write_inventory(tmp_path / "inventory.csv", [row.to_csv()])
+    assert read_inventory_csv(path, pdf_dir=tmp_path) == [row]
+
+
+def test_every_bad_line_is_named_with_its_column_and_the_file_looked_for(tmp_path: Path) -> None:
+    good = replace(ROW, remote_id="TG-OK").to_csv()
+    missing = replace(ROW, eticket_pdf="tickets/gone.pdf", eticket_pages={"9": 1}).to_csv()
+    folder = replace(ROW, remote_id="TG-DIR", eticket_pdf=str(tmp_path), eticket_pages={"9": 1}).to_csv()
+    path = _write_inventory(tmp_path / "inventory.csv",
+                            [good, missing, {**good, "remote_id": "TG-2", "quantity": "four"}, folder])
+    with pytest.raises(InventoryFileError) as caught:
+        read_inventory_csv(path, pdf_dir=tmp_path)
+    assert str(caught.value) == "\n  ".join([
+        f"{path}: 3 problem(s)",
+        f"line 3 (91508), column eticket_pdf: tickets/gone.pdf does not exist (looked for {tmp_path}/tickets/gone.pdf)",
+        "line 4: TG-2: quantity 'four' is not a whole number",
+        f"line 5 (TG-DIR), column eticket_pdf: {tmp_path} is not a file (looked for {tmp_path})",
+    ])
+
+
+def test_without_a_pdf_folder_the_pdfs_are_not_looked_for(tmp_path: Path) -> None:
+    row = replace(ROW, eticket_pdf="tickets/gone.pdf", eticket_pages={"9": 1})
+    assert read_inventory_csv(_write_inventory(tmp_path / "inventory.csv", [row.to_csv()])) == [row]
+
+
+def test_an_inventory_that_is_not_utf8_text_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.csv"
+    path.write_bytes("remote_id,quantity\nTG-1,4,café\n".encode("latin-1"))
+    with pytest.raises(InventoryFileError, match="inventory.csv: cannot be read as a UTF-8 CSV file"):
+        read_inventory_csv(path)

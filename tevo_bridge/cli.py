@@ -77,6 +77,9 @@ def config_warnings(settings: Settings) -> list[str]:
         warnings.append("[server] webhook_token is shorter than 32 characters; use a long random value.")
     if not settings.server.order_integration.api_keys:
         warnings.append("[server.order_integration] api_keys is empty: Order Integration calls will all get 401.")
+    from tevo_bridge.fulfillment.capability import missing_settings  # the fulfilment stack, only when checking
+
+    warnings.extend(missing_settings(settings.fulfillment).values())
     return warnings
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ from tests.conftest import load_fixture
 from tests.integration.conftest import API_KEY, make_settings, pos_rows
 from tevo_bridge import hookimpl
 from tevo_bridge.pos.host import PluginHost
+from tevo_bridge.sandbox.server import running_sandbox
 from tevo_bridge.serve import running_daemon
 from tevo_bridge_sqlite_pos.plugin import SqlitePos
 
@@ -147,7 +149,7 @@ def test_body_over_the_limit_is_413(tmp_path, pos_db):
 
 
 class HangingHolds(SqlitePos):
-    """The SQLite POS, but its holds take longer than the budget (and then succeed)."""
+    """The SQLite POS, but its holds take a second (longer than a short budget) and then succeed."""
 
     @hookimpl
     def pos_hold(self, hold):
@@ -169,3 +171,112 @@ def test_a_hanging_pos_answers_503_within_budget_and_the_late_hold_is_released(t
         assert replay.status_code == 503  # fail closed for that global id
         health = httpx.get(daemon.base_url + "/readyz").json()
         assert health["checks"]["plugin"]["ok"] is False
+
+
+# Answers that stay true ----------------------------------------------------------------------------
+
+HOLDS = "/order-integration/holds"
+GID = HOLD["global_id"]
+FREE_AGAIN = "it holds no tickets any more; hold again under a new global_id"
+
+
+def audit_reasons(daemon, global_id):
+    store = daemon.runtime.store.sync
+    with store._lock:
+        rows = store._conn.execute("SELECT reason FROM audit WHERE global_id = ? ORDER BY id", (global_id,))
+        return [row[0] for row in rows]
+
+
+def test_a_hold_repeated_after_its_release_is_told_it_is_closed_and_nothing_is_held_again(daemon, pos_db):
+    assert post(daemon, HOLDS, HOLD).status_code == 200
+    assert post(daemon, f"{HOLDS}/{GID}/release", {}).json()["status"] == "released"
+    again = post(daemon, HOLDS, HOLD)
+    assert again.status_code == 409, again.text
+    assert again.json() == {"status": "conflict", "global_id": GID, "reason": "hold_closed", "state": "released",
+                            "detail": f"TEvo released this hold: {FREE_AGAIN}"}
+    assert post(daemon, HOLDS, HOLD).content == again.content
+    assert audit_reasons(daemon, GID).count("TEvo asked for the hold again after it was released: told it is closed") == 2
+    assert wait_for(lambda: pos_rows(pos_db, "SELECT state FROM holds") == [("released",)])
+    assert store_counts(daemon)["holds"] == 1
+
+
+def test_a_hold_repeated_after_it_expired_is_told_so_and_its_tickets_are_freed(tmp_path, pos_db):
+    with running_daemon(make_settings(tmp_path, pos_db, server={"hold_ttl": 1.0})) as daemon:
+        expires_at = post(daemon, HOLDS, HOLD).json()["expires_at"]
+        assert wait_for(lambda: post(daemon, HOLDS, HOLD).status_code == 409, timeout=10)
+        body = post(daemon, HOLDS, HOLD).json()
+        assert (body["reason"], body["state"]) == ("hold_closed", "expired")
+        assert body["detail"] == f"this hold expired at {expires_at} without an invoice: {FREE_AGAIN}"
+        assert daemon.runtime.store.sync.get_hold(GID).state == "expired"
+        assert wait_for(lambda: pos_rows(pos_db, "SELECT state FROM holds") != [("held",)])
+
+
+def test_a_hold_repeated_after_its_invoice_is_told_it_is_sold(daemon):
+    post(daemon, HOLDS, HOLD)
+    assert post(daemon, "/order-integration/invoices", {"order_id": 402190, "global_id": GID}).status_code == 202
+    again = post(daemon, HOLDS, HOLD)
+    assert again.status_code == 409
+    assert again.json()["state"] == "invoiced"
+    assert again.json()["detail"] == "this hold was invoiced as order 402190: its tickets are sold"
+
+
+def test_a_release_that_arrives_while_the_pos_is_holding_wins(tmp_path, pos_db):
+    settings = make_settings(tmp_path, pos_db, server={"hold_budget": 3.0})  # the POS's 1 s is within it
+    slow = PluginHost("sqlite_pos", HangingHolds(HangingHolds.Config(database=pos_db)))
+    with running_daemon(settings, pos_host=slow) as daemon, ThreadPoolExecutor(1) as pool:
+        first = pool.submit(post, daemon, HOLDS, HOLD)
+        assert wait_for(lambda: daemon.runtime.store.sync.get_hold(GID) is not None)
+        assert post(daemon, f"{HOLDS}/{GID}/release", {}).json()["status"] == "released"
+        answer = first.result(timeout=10)
+        assert answer.status_code == 409 and answer.json()["state"] == "released", answer.text
+        assert post(daemon, HOLDS, HOLD).content == answer.content
+        assert wait_for(lambda: pos_rows(pos_db, "SELECT state FROM holds") == [("released",)])
+
+
+def test_the_openapi_document_lists_the_closed_hold_and_missing_order_answers(daemon):
+    spec = httpx.get(daemon.base_url + "/openapi.json", timeout=10).json()
+    hold = spec["paths"][HOLDS]["post"]["responses"]["409"]["content"]["application/json"]["examples"]
+    invoice = spec["paths"]["/order-integration/invoices"]["post"]["responses"]["409"]["content"]
+    assert hold["hold_closed"]["value"]["reason"] == "hold_closed"
+    assert invoice["application/json"]["examples"]["order_not_found"]["value"]["reason"] == "order_not_found"
+
+
+@pytest.fixture
+def tevo():
+    with running_sandbox(seed=7) as sandbox:
+        yield sandbox
+
+
+def test_an_invoice_for_an_order_tevo_lacks_is_answered_so_and_waits_for_a_person(tmp_path, pos_db, tevo):
+    missing = 999_999_991  # the sandbox has no such order: Orders / Show answers 404
+    settings = make_settings(tmp_path, pos_db, tevo=tevo.bridge_settings(), server={"invoice_budget": 5.0})
+    with running_daemon(settings) as daemon:
+        post(daemon, HOLDS, HOLD)
+        response = post(daemon, "/order-integration/invoices", {"order_id": missing, "global_id": GID})
+        assert response.status_code == 409, response.text
+        assert response.json() == {"status": "conflict", "order_id": missing, "global_id": GID,
+                                   "reason": "order_not_found", "detail": f"TEvo has no order {missing}: nothing was "
+                                                                          "invoiced"}
+        assert post(daemon, "/order-integration/invoices",
+                    {"order_id": missing, "global_id": GID}).content == response.content
+        store = daemon.runtime.store.sync
+        order = store.get_order(missing)
+        assert order.state == "needs_review"
+        assert order.last_error.startswith(
+            f"TEvo has no order {missing} (Orders / Show answers 404), yet Order Integration asked to invoice it for "
+            f"hold {GID} (2 x 91508), which is left to be released or to expire. Nothing was invoiced.")
+        hold = store.get_hold(GID)
+        assert (hold.state, hold.order_id) == ("held", None)  # not sold: it expires or is released as usual
+        assert pos_rows(pos_db, "SELECT COUNT(*) FROM invoices") == [(0,)]
+        assert post(daemon, HOLDS, HOLD).status_code == 200  # still held, so the stored answer is still true
+
+
+def test_without_time_to_ask_the_answer_is_queued_and_the_pipeline_says_why(tmp_path, pos_db, tevo):
+    missing = 999_999_992
+    settings = make_settings(tmp_path, pos_db, tevo=tevo.bridge_settings(), server={"invoice_budget": 0})
+    with running_daemon(settings) as daemon:
+        response = post(daemon, "/order-integration/invoices", {"order_id": missing, "global_id": "g-late"})
+        assert response.status_code == 202 and response.json()["status"] == "queued"
+        store = daemon.runtime.store.sync
+        assert wait_for(lambda: store.get_order(missing).state == "needs_review")
+        assert f"TEvo has no order {missing}" in store.get_order(missing).last_error

@@ -101,6 +101,12 @@ class Requests:
                 ("release", *self.release())]
 
 
+def acknowledged(kind: str, status: int) -> bool:
+    """An answer given only once the request was recorded.  These invoices name orders TEvo does not have, and
+    the daemon answers 409 order_not_found, after recording, when its pipeline finds that out in time."""
+    return 200 <= status < 300 or (kind == "invoice" and status == 409)
+
+
 def judge(result: DiskRun, answers: list[tuple[str, int, bool]], expect_refusal: bool) -> None:
     for kind, status, stored in answers:
         result.requests += 1
@@ -108,7 +114,7 @@ def judge(result: DiskRun, answers: list[tuple[str, int, bool]], expect_refusal:
             result.refused_503 += 1
             if stored:
                 result.stored_on_503.append(kind)
-        elif 200 <= status < 300:
+        elif acknowledged(kind, status):
             if not stored:
                 result.acknowledged_unstored.append(f"{kind}: {status}")
             if expect_refusal and kind != "hold":
@@ -131,7 +137,7 @@ def run_read_only(tmp: Path) -> DiskRun:
         judge(result, calls.all(), expect_refusal=True)
         _on_store(run, "PRAGMA query_only = OFF")
         after = calls.all()
-        result.recovered = all(200 <= status < 300 and stored for _, status, stored in after)
+        result.recovered = all(acknowledged(kind, status) and stored for kind, status, stored in after)
         judge(result, after, expect_refusal=False)
     return result
 
@@ -151,7 +157,7 @@ def run_page_limit(tmp: Path, attempts: int = 60) -> DiskRun:
         judge(result, calls.all(), expect_refusal=False)  # a small row may still fit in a page with room
         _on_store(run, "PRAGMA max_page_count = 1073741823")
         after = calls.all()
-        result.recovered = all(200 <= status < 300 and stored for _, status, stored in after)
+        result.recovered = all(acknowledged(kind, status) and stored for kind, status, stored in after)
         judge(result, after, expect_refusal=False)
     return result
 
@@ -197,7 +203,7 @@ def run_disk_full(tmp: Path) -> DiskRun | None:
             judge(result, calls.all() + calls.all(), expect_refusal=True)
             filler.unlink()
             after = calls.all()
-            result.recovered = all(200 <= status < 300 and stored for _, status, stored in after)
+            result.recovered = all(acknowledged(kind, status) and stored for kind, status, stored in after)
             judge(result, after, expect_refusal=False)
         shutil.rmtree(disk, ignore_errors=True)
         return result

@@ -53,3 +53,15 @@ def test_sign_without_secret_says_how_to_fix(monkeypatch):
     monkeypatch.delenv("TEVO_BRIDGE_TEVO__SECRET", raising=False)
     result = runner.invoke(app, ["sign", "GET", "https://api.ticketevolution.com/v9/orders"])
     assert result.exit_code == 2 and "TEVO_BRIDGE_TEVO__SECRET" in result.output
+
+
+def test_check_warns_but_passes_when_a_delivery_type_cannot_be_fulfilled(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[fulfillment]\nairbill_dir = "airbills"\n\n[fulfillment.local_pickup]\ncontact_name = "Window 3"\n')
+
+    result = runner.invoke(app, ["check", "--config", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert ("warning: local pickup orders cannot be fulfilled: [fulfillment.local_pickup] phone_number, "
+            "street_address, locality, region, postal_code, time_range are empty") in result.output
+    assert "FedEx" not in result.output  # airbill_dir can be created next to the config

@@ -119,6 +119,45 @@ def test_expired_holds_are_queued_for_release(store):
     assert store.get_hold("old").state == "expired" and store.get_hold("new").state == "held"
 
 
+def audit_reasons(store, global_id):
+    return [r[0] for r in store._conn.execute("SELECT reason FROM audit WHERE global_id = ? ORDER BY id", (global_id,))]
+
+
+def test_a_repeated_hold_past_its_ttl_is_expired_by_the_repeat_and_audited(store):
+    store.begin_hold(hold_event(), "1", 1, None, None, "2000-01-01T00:00:00Z")
+    store.finish_hold("g1", "held", 200, "{}")
+    again = store.begin_hold(hold_event(), "1", 1, None, None, "2999-01-01T00:00:00Z")
+    assert again.state == "expired" and again.closed_as() == "expired"
+    assert store.claim_job(60).key == "release:g1"
+    assert audit_reasons(store, "g1")[-1] == "TEvo asked for the hold again after it was expired: told it is closed"
+
+
+def test_a_repeated_hold_for_other_tickets_changes_nothing(store):
+    store.begin_hold(hold_event(), "1", 1, None, None, "2000-01-01T00:00:00Z")
+    store.finish_hold("g1", "held", 200, "{}")
+    before = (store.count("audit"), store.count("jobs"))
+    assert store.begin_hold(hold_event(), "1", 2, None, None, "2999-01-01T00:00:00Z").state == "held"
+    assert (store.count("audit"), store.count("jobs")) == before
+
+
+def test_a_still_held_repeat_writes_nothing(store):
+    store.begin_hold(hold_event(), "1", 1, None, None, "2999-01-01T00:00:00Z")
+    store.finish_hold("g1", "held", 200, "{}")
+    before = store.count("audit")
+    assert store.begin_hold(hold_event(), "1", 1, None, None, "2999-01-01T00:00:00Z").closed_as() is None
+    assert store.count("audit") == before
+
+
+def test_a_hold_released_while_the_pos_held_it_stays_released(store):
+    store.begin_hold(hold_event(), "1", 1, None, None, "2999-01-01T00:00:00Z")
+    store.release_hold(Event("order_integration", "release", "r1", "{}", global_id="g1"))
+    store.complete_job(store.claim_job(60))  # the release job ran before the POS had held anything
+    store.finish_hold("g1", "held", 200, '{"status":"held"}', hold_id="h1")
+    hold = store.get_hold("g1")
+    assert hold.state == "released" and hold.response == '{"status":"held"}'
+    assert store.claim_job(60).key == "release:g1"  # what the POS did hold is freed
+
+
 def test_interrupted_pending_holds_fail_closed(store):
     store.begin_hold(hold_event(), "1", 1, None, None, "2999-01-01T00:00:00Z")
     assert store.fail_stale_pending_holds("2999-01-01T00:00:00Z") == ["g1"]
@@ -138,6 +177,22 @@ def test_oi_invoice_is_recorded_once_and_links_the_hold(store):
     store.set_oi_invoice_response("g1", 200, '{"status":"invoiced"}')  # the first answer stays
     earlier, _ = store.record_oi_invoice(event)
     assert (earlier.status, earlier.response) == (202, '{"status":"queued"}')
+
+
+def test_an_invoice_for_an_order_tevo_lacks_unties_the_hold_and_says_why(store):
+    store.begin_hold(hold_event(), "91508", 2, None, None, "2999-01-01T00:00:00Z")
+    store.finish_hold("g1", "held", 200, "{}")
+    event = Event("order_integration", "invoice", "oi:invoice:g1", "{}", order_id=402190, global_id="g1")
+    store.record_oi_invoice(event)
+    assert store.get_hold("g1").closed_as() == "invoiced"
+    store.update_order(402190, state="needs_review", reason="TEvo has no order 402190")
+    store.refuse_oi_invoice("g1", 409, '{"status":"conflict"}', "TEvo has no order 402190, yet ...")
+    assert store.get_order(402190).last_error == "TEvo has no order 402190, yet ..."
+    hold = store.get_hold("g1")
+    assert hold.order_id is None and hold.closed_as() is None  # it expires or is released as if never invoiced
+    store.refuse_oi_invoice("g1", 409, "{}", "a second answer")  # the first answer stands
+    assert (store.get_oi_invoice("g1").response, store.get_order(402190).last_error) == (
+        '{"status":"conflict"}', "TEvo has no order 402190, yet ...")
 
 
 def test_retry_order_requeues(store):

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tevo_bridge.fulfillment.capability import missing_pickup_keys
 from tevo_bridge.fulfillment.context import Context, Outcome, items_of, shipment_holding
 from tevo_bridge.pipeline import pos_args
 from tevo_bridge.pipeline.processor import StepFailed
@@ -25,7 +26,6 @@ from tevo_bridge.tevo.models import Item, Order, Shipment
 
 __all__ = [
     "MOBILE_KINDS",
-    "PICKUP_REQUIRED",
     "fulfil_fedex",
     "fulfil_local_pickup",
     "fulfil_mobile",
@@ -34,9 +34,6 @@ __all__ = [
 
 #: Shipment kinds a TBD shipment becomes once a mobile transfer type is chosen (§5.6).
 MOBILE_KINDS = frozenset({"tmmobilelink", "tmmobile", "flashseats"})
-#: [fulfillment.local_pickup] keys TEvo's required pickup fields are built from (§5.5).
-PICKUP_REQUIRED = ("contact_name", "phone_number", "street_address", "locality", "region", "postal_code",
-                   "country_code", "time_range")
 ATTEMPTS = 2
 
 
@@ -177,7 +174,7 @@ async def fulfil_local_pickup(ctx: Context, order: Order, shipment: Shipment) ->
     if _has_pickup_details(shipment):
         return Outcome.done(f"shipment {shipment.id}: pickup details already at TEvo")
     config = ctx.settings.local_pickup
-    missing = [key for key in PICKUP_REQUIRED if not str(getattr(config, key)).strip()]
+    missing = missing_pickup_keys(config)
     if missing:
         keys = ", ".join(f"fulfillment.local_pickup.{key}" for key in missing)
         return Outcome.review(f"shipment {shipment.id} is a local pickup, but the config lacks {keys}")

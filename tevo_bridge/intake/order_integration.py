@@ -3,7 +3,10 @@
 The hold is the seller's last chance to say no, so it fails closed: "held" is
 answered only after the POS confirmed the hold and the hold row is committed;
 anything else (no stock, POS error, budget exceeded) is a "no".  Every answer is
-stored and replayed byte for byte to a repeated request.
+stored and replayed byte for byte to a repeated request while it is still true:
+a hold since released, expired or invoiced is answered ``hold_closed`` instead
+of its stale "held", and an invoice for an order TEvo does not have is answered
+``order_not_found`` when that is known in time.
 """
 
 from __future__ import annotations
@@ -25,28 +28,33 @@ from tevo_bridge.log import get_logger
 from tevo_bridge.metrics import HOLD_LATENCY, INBOUND
 from tevo_bridge.pos import types as pos
 from tevo_bridge.pos.errors import PosError, PosTimeout
-from tevo_bridge.store import Event
+from tevo_bridge.store import Event, HoldRow, OrderRow
+from tevo_bridge.tevo.errors import NotFound, TevoError
 from tevo_bridge.tevo.models import HoldRequest, InvoiceRequest, ReleaseRequest
 
 log = get_logger(__name__)
 UNAUTHORIZED = {"status": "error", "error": "unauthorized"}
+#: The least time an invoice call gives TEvo to say whether an order exists (asked only when the
+#: pipeline handed the order to a person): TEvo expects answers within 5 s on average
+#: (docs/tevo-api.md §7.1).
+CONFIRM_TIMEOUT = 1.0
 
 
 def build_router(runtime: Any) -> APIRouter:
     oi = runtime.settings.server.order_integration
     router = APIRouter(tags=["Order Integration"])
 
-    @router.post(oi.hold_path, summary="Hold tickets for a TEvo checkout", responses=_doc(200, 409, 422, 503, 401),
+    @router.post(oi.hold_path, summary="Hold tickets for a TEvo checkout", responses=_doc(HOLD_ANSWERS),
                  openapi_extra=_contract(oi.api_key_header, HoldRequest))
     async def hold(request: Request) -> Response:
         return await HoldCall(runtime, request).answer()
 
-    @router.post(oi.release_path, summary="Release a hold", responses=_doc(200, 409, 422, 401),
+    @router.post(oi.release_path, summary="Release a hold", responses=_doc(RELEASE_ANSWERS),
                  openapi_extra=_contract(oi.api_key_header, ReleaseRequest, required=False))
     async def release(request: Request, global_id: str) -> Response:
         return await release_call(runtime, request, global_id)
 
-    @router.post(oi.invoice_path, summary="Invoice a held order", responses=_doc(200, 202, 422, 401),
+    @router.post(oi.invoice_path, summary="Invoice a held order", responses=_doc(INVOICE_ANSWERS),
                  openapi_extra=_contract(oi.api_key_header, InvoiceRequest))
     async def invoice(request: Request) -> Response:
         return await invoice_call(runtime, request)
@@ -54,8 +62,56 @@ def build_router(runtime: Any) -> APIRouter:
     return router
 
 
-def _doc(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"description": "JSON body with a status field"} for code in codes}
+# What each call answers, for the OpenAPI document: status -> (meaning, {example name: body}).
+Answers = dict[int, tuple[str, dict[str, dict[str, Any]]]]
+_G = "7f3c2a9e-5b1d-4e8a-a6c4-2d9f8b1e3c57"
+_INVALID = ("the body is not valid; nothing was recorded",
+            {"invalid": {"status": "invalid", "errors": {"quantity": ["must be an integer >= 1"]}}})
+_UNAUTHORIZED = ("the API key is missing or wrong; nothing was recorded", {"unauthorized": UNAUTHORIZED})
+HOLD_ANSWERS: Answers = {
+    200: ("held: the POS holds the tickets until expires_at (a repeat while it still holds them gets the same bytes)",
+          {"held": {"status": "held", "global_id": _G, "hold_id": "h_7f3a", "remote_id": "91508", "quantity": 2,
+                    "expires_at": "2026-01-31T18:15:00Z"}}),
+    409: ("no: the POS cannot supply the tickets (unavailable), or this global_id's hold was since released, "
+          "expired or invoiced (hold_closed: hold again under a new global_id)",
+          {"unavailable": {"status": "unavailable", "global_id": _G, "remote_id": "91508", "requested_quantity": 2,
+                           "available_quantity": 1, "reason": "insufficient_quantity"},
+           "hold_closed": {"status": "conflict", "global_id": _G, "reason": "hold_closed", "state": "released",
+                           "detail": "TEvo released this hold: it holds no tickets any more; hold again under a "
+                                     "new global_id"}}),
+    422: _INVALID,
+    503: ("no for now: the POS failed or ran out of time (final for this global_id), or the first request with "
+          "this global_id is still with the POS (in_progress)",
+          {"pos_timeout": {"status": "error", "global_id": _G, "reason": "pos_timeout"}}),
+    401: _UNAUTHORIZED,
+}
+RELEASE_ANSWERS: Answers = {
+    200: ("released, or not_held (unknown, failed, expired or already released)",
+          {"released": {"status": "released", "global_id": _G}, "not_held": {"status": "not_held", "global_id": _G}}),
+    409: ("the hold was invoiced: sold tickets are not freed",
+          {"already_invoiced": {"status": "conflict", "global_id": _G, "reason": "already_invoiced"}}),
+    422: _INVALID,
+    401: _UNAUTHORIZED,
+}
+INVOICE_ANSWERS: Answers = {
+    200: ("invoiced in the POS within the budget",
+          {"invoiced": {"status": "invoiced", "order_id": 402190, "global_id": _G, "invoice_id": "INV-88"}}),
+    202: ("recorded; the pipeline invoices it shortly ([server.order_integration] queued_status can make this 200)",
+          {"queued": {"status": "queued", "order_id": 402190, "global_id": _G}}),
+    409: ("recorded, but TEvo has no such order: nothing was invoiced and the order waits for a person",
+          {"order_not_found": {"status": "conflict", "order_id": 402190, "global_id": _G, "reason": "order_not_found",
+                               "detail": "TEvo has no order 402190: nothing was invoiced"}}),
+    422: ("the body is not valid, or the global_id was already invoiced as another order; nothing was recorded",
+          _INVALID[1]),
+    401: _UNAUTHORIZED,
+}
+
+
+def _doc(answers: Answers) -> dict[int | str, dict[str, Any]]:
+    return {code: {"description": meaning,
+                   "content": {"application/json": {"examples": {name: {"value": body}
+                                                                 for name, body in examples.items()}}}}
+            for code, (meaning, examples) in answers.items()}
 
 
 def _contract(key_header: str, model: type[Any], required: bool = True) -> dict[str, Any]:
@@ -160,17 +216,27 @@ class HoldCall:
         INBOUND.labels("order_integration", "recorded").inc()
         status, body, state, hold_id, reason, release = await self._hold_in_pos(req, expires)
         text = compact(body)
-        await store.finish_hold(req.global_id, state, status, text, hold_id=hold_id, reason=reason,
-                                release_in_pos=release)
-        if release:
+        final = await store.finish_hold(req.global_id, state, status, text, hold_id=hold_id, reason=reason,
+                                        release_in_pos=release)
+        closed = final.closed_as() if final is not None else None
+        if release or closed:
             self.runtime.wake()
         log.info("oi.hold", global_id=req.global_id, remote_id=req.remote_id, quantity=req.quantity, status=status,
-                 reason=reason, ms=round((time.monotonic() - self.started) * 1000, 1))
+                 reason=reason, closed=closed, ms=round((time.monotonic() - self.started) * 1000, 1))
+        if final is not None and closed is not None:  # TEvo released it while the POS was holding
+            return json_response(409, hold_closed(final, closed))
         return json_response(status, text)
 
-    def _replay(self, req: HoldRequest, existing: Any) -> Response:
+    def _replay(self, req: HoldRequest, existing: HoldRow) -> Response:
         if existing.remote_id != req.remote_id or existing.quantity != req.quantity:
             return invalid({"global_id": ["already used for a different hold"]})
+        closed = existing.closed_as()
+        if closed is not None:
+            # The stored "held" is no longer true; begin_hold audited this repeat (and expired the hold if
+            # its TTL had passed: its release job is queued).
+            self.runtime.wake()
+            log.info("oi.hold_closed", global_id=req.global_id, state=closed)
+            return json_response(409, hold_closed(existing, closed))
         if existing.response is None:
             # The first request is still with the POS: answer "no" for now, TEvo may ask again.
             return json_response(503, {"status": "error", "global_id": req.global_id, "reason": "in_progress"})
@@ -212,6 +278,20 @@ class HoldCall:
     def _error(self, req: HoldRequest, reason: str) -> tuple[int, dict[str, Any], str, None, str, bool]:
         # Fail closed, and free whatever the POS may have held anyway (a job; idempotent).
         return 503, {"status": "error", "global_id": req.global_id, "reason": reason}, "failed", None, reason, True
+
+
+def hold_closed(hold: HoldRow, closed: str) -> dict[str, Any]:
+    """The answer to a repeated hold whose tickets are no longer held for it: TEvo must not take the stored
+    "held" as still true, and a new hold needs a new global_id (this one's answers are final)."""
+    free_again = "it holds no tickets any more; hold again under a new global_id"
+    detail = {
+        "released": f"TEvo released this hold: {free_again}",
+        "expired": f"this hold expired at {hold.expires_at} without an invoice: {free_again}",
+        "invoiced": "this hold was invoiced" + (f" as order {hold.order_id}" if hold.order_id else "")
+                    + ": its tickets are sold",
+    }[closed]
+    return {"status": "conflict", "global_id": hold.global_id, "reason": "hold_closed", "state": closed,
+            "detail": detail}
 
 
 # Release ---------------------------------------------------------------------------------
@@ -262,25 +342,70 @@ async def invoice_call(runtime: Any, request: Request) -> Response:
     else:
         INBOUND.labels("order_integration", "recorded").inc()
         runtime.wake()
-    status, body = await _invoice_answer(runtime, req, hold)
-    text = compact(body)
-    await runtime.store.set_oi_invoice_response(req.global_id, status, text)
+    status, body, review = await _invoice_answer(runtime, req, hold)
+    if review is None:
+        await runtime.store.set_oi_invoice_response(req.global_id, status, compact(body))
+    else:
+        log.warning("oi.invoice_order_not_found", order_id=req.order_id, global_id=req.global_id)
+        await runtime.store.refuse_oi_invoice(req.global_id, status, compact(body), review)
     stored = await runtime.store.get_oi_invoice(req.global_id)
     return json_response(stored.status, stored.response)
 
 
-async def _invoice_answer(runtime: Any, req: InvoiceRequest, hold: Any) -> tuple[int, dict[str, Any]]:
-    """Wait a little for the worker to invoice (TEvo likes a final answer); otherwise say queued."""
+async def _invoice_answer(runtime: Any, req: InvoiceRequest, hold: HoldRow | None
+                          ) -> tuple[int, dict[str, Any], str | None]:
+    """The answer, and the order's review reason when TEvo has no such order.
+
+    The invoice is recorded (and its job queued) before anything else, so the answer waits on the
+    pipeline rather than asking TEvo itself: the job re-fetches the order and invoices it, and TEvo
+    likes a final answer, so the call waits up to ``invoice_budget`` for that.  Only if the job hands
+    the order to a person within the budget does this call ask TEvo once whether the order exists: a
+    404 is then answered ``order_not_found`` and becomes the order's review reason, naming the hold.
+    That costs TEvo no second fetch of every order, and a crash at any point leaves the invoice
+    recorded.  The price: when the pipeline is slower than the budget the answer is "queued", and the
+    operator sees only the pipeline's own reason ("TEvo has no order N").
+    """
     deadline = time.monotonic() + runtime.settings.server.invoice_budget
-    while True:
-        order = await runtime.store.get_order(req.order_id)
-        if order is not None and order.invoice_id:
-            return 200, {"status": "invoiced", "order_id": req.order_id, "global_id": req.global_id,
-                         "invoice_id": order.invoice_id}
-        if time.monotonic() >= deadline:
-            break
-        await asyncio.sleep(0.02)
+    order = await _settled_order(runtime, req.order_id, deadline)
+    if order is not None and order.invoice_id:
+        return 200, {"status": "invoiced", "order_id": req.order_id, "global_id": req.global_id,
+                     "invoice_id": order.invoice_id}, None
+    if order is not None and order.state == "needs_review" and await _tevo_lacks(runtime, req.order_id, deadline):
+        detail = f"TEvo has no order {req.order_id}: nothing was invoiced"
+        return 409, {"status": "conflict", "order_id": req.order_id, "global_id": req.global_id,
+                     "reason": "order_not_found", "detail": detail}, _missing_order_reason(req, hold)
     body: dict[str, Any] = {"status": "queued", "order_id": req.order_id, "global_id": req.global_id}
     if hold is None:
         body["warning"] = "unknown_hold"
-    return runtime.settings.server.order_integration.queued_status, body
+    return runtime.settings.server.order_integration.queued_status, body, None
+
+
+async def _settled_order(runtime: Any, order_id: int, deadline: float) -> OrderRow | None:
+    """The order once invoiced or handed to a person, else as it stands at the deadline."""
+    while True:
+        order = await runtime.store.get_order(order_id)
+        if order is not None and (order.invoice_id or order.state == "needs_review"):
+            return order
+        if time.monotonic() >= deadline:
+            return order
+        await asyncio.sleep(0.02)
+
+
+async def _tevo_lacks(runtime: Any, order_id: int, deadline: float) -> bool:
+    """True only on TEvo's 404: an error or a slow answer proves nothing, and then the answer stays "queued"."""
+    timeout = max(CONFIRM_TIMEOUT, deadline - time.monotonic())
+    try:
+        await asyncio.wait_for(runtime.tevo.get_order(order_id), timeout)
+    except NotFound:
+        return True
+    except (TevoError, TimeoutError):
+        return False
+    return False
+
+
+def _missing_order_reason(req: InvoiceRequest, hold: HoldRow | None) -> str:
+    tie = (f"hold {req.global_id} ({hold.quantity} x {hold.remote_id}), which is left to be released or to expire"
+           if hold is not None else f"global id {req.global_id}, which names no hold here")
+    return (f"TEvo has no order {req.order_id} (Orders / Show answers 404), yet Order Integration asked to invoice "
+            f"it for {tie}. Nothing was invoiced. Ask TEvo which order that checkout became; if TEvo later shows "
+            f"order {req.order_id}, run `tevo-bridge orders retry {req.order_id}`.")

@@ -7,6 +7,7 @@ methods instead of writing them again. A POS with its own model can ignore this 
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from tevo_bridge.pos.types import Item, MobileTransfer, PriceDecision, TicketFile
 
-__all__ = ["CSV_COLUMNS", "InventoryRow", "timestamp"]
+__all__ = ["CSV_COLUMNS", "InventoryFileError", "InventoryRow", "read_inventory_csv", "timestamp"]
 
 #: Columns of an inventory CSV (``inventory.csv`` of the CSV POS, the SQLite POS's import).
 #: ``seats`` and ``transfer_links`` are space-separated; ``eticket_pages`` is ``seat:page`` pairs.
@@ -92,12 +93,18 @@ class InventoryRow:
             f"of {self.remote_id}: cannot tell which"
         )
 
-    def ticket_files(self, item: Item, base_dir: Path) -> list[TicketFile] | None:
-        """The group's PDF with the item's seats named, or ``None`` when the group has no PDF."""
-        if not self.eticket_pdf or not self.eticket_pages:
+    def pdf_path(self, base_dir: Path) -> Path | None:
+        """Where the group's PDF is read from (a relative ``eticket_pdf`` is under ``base_dir``), if it has one."""
+        if not self.eticket_pdf:
             return None
         path = Path(self.eticket_pdf)
-        path = path if path.is_absolute() else base_dir / path
+        return path if path.is_absolute() else base_dir / path
+
+    def ticket_files(self, item: Item, base_dir: Path) -> list[TicketFile] | None:
+        """The group's PDF with the item's seats named, or ``None`` when the group has no PDF."""
+        path = self.pdf_path(base_dir)
+        if path is None or not self.eticket_pages:
+            return None
         seats = self.seats_of(item)
         missing = [seat for seat in seats if seat not in self.eticket_pages]
         if missing:
@@ -191,3 +198,38 @@ class InventoryRow:
             transfer_links=tuple(text("transfer_links").split()),
             transfer_source=text("transfer_source") or None,
         )
+
+
+class InventoryFileError(ValueError):
+    """An inventory CSV a seller must fix: the message names the file, then each bad line and its column."""
+
+
+def read_inventory_csv(path: Path, pdf_dir: Path | None = None) -> list[InventoryRow]:
+    """Every row of an inventory CSV, or ``InventoryFileError`` naming every bad line, so a caller that
+    writes only after reading changes nothing when the file is wrong.
+
+    With ``pdf_dir``, the folder the POS reads a relative ``eticket_pdf`` from, each PDF a row names
+    must be there: a seller hears of a missing ticket file now, not after TEvo's order for it was
+    accepted.  Lines are counted as in a text editor (the header is line 1).
+    """
+    rows: list[InventoryRow] = []
+    problems: list[str] = []
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            for record in reader:
+                try:
+                    row = InventoryRow.from_csv(record)
+                except ValueError as exc:
+                    problems.append(f"line {reader.line_num}: {exc}")
+                    continue
+                pdf = row.pdf_path(pdf_dir) if pdf_dir is not None else None
+                if pdf is not None and not pdf.is_file():
+                    problems.append(f"line {reader.line_num} ({row.remote_id}), column eticket_pdf: {row.eticket_pdf} "
+                                    f"{'is not a file' if pdf.exists() else 'does not exist'} (looked for {pdf})")
+                rows.append(row)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InventoryFileError(f"{path}: cannot be read as a UTF-8 CSV file ({exc})") from None
+    if problems:
+        raise InventoryFileError("\n  ".join([f"{path}: {len(problems)} problem(s)", *problems]))
+    return rows

@@ -40,7 +40,8 @@ class Store(Protocol):
         ticket_group_id: int | None,
         expires_at: str,
     ) -> HoldRow | None:
-        """Record a new hold as pending before the POS is asked; the existing row if the global id is known."""
+        """Record a new hold as pending before the POS is asked; the existing row if the global id is known
+        (expired first if its TTL has passed, and the repeat audited if the hold is closed)."""
 
     def check_writable(self) -> None:
         """Raise if a write transaction cannot start (read-only file, full disk, locked)."""
@@ -82,8 +83,8 @@ class Store(Protocol):
         hold_id: str | None = None,
         reason: str | None = None,
         release_in_pos: bool = False,
-    ) -> None:
-        ...
+    ) -> HoldRow | None:
+        """Store the POS's outcome and the answer; the hold as it now stands (TEvo may have released it)."""
 
     def get_hold(self, global_id: str) -> HoldRow | None:
         ...
@@ -126,6 +127,9 @@ class Store(Protocol):
 
     def record_oi_invoice(self, event: Event) -> tuple[OiInvoiceRow | None, HoldRow | None]:
         """Record TEvo's invoice call and queue the order; the earlier row for this global id if there is one."""
+
+    def refuse_oi_invoice(self, global_id: str, status: int, response: str, reason: str) -> None:
+        """TEvo has no order for this invoice call: store that answer and review reason, untie the hold."""
 
     def release_hold(self, event: Event) -> HoldRow | None:
         """TEvo's release: a held hold becomes released and a job frees it in the POS.  Returns the hold as it was."""

@@ -82,6 +82,18 @@ class HoldRow:
     expires_at: str
     updated_at: str
 
+    def closed_as(self) -> str | None:
+        """``released``, ``expired`` or ``invoiced`` once the hold no longer holds tickets for TEvo, else None.
+
+        A hold TEvo has sent the invoice call for counts as invoiced from that moment: its tickets are
+        the order's now, even before the POS invoice is written.
+        """
+        if self.state in ("released", "expired", "invoiced"):
+            return self.state
+        if self.state == "held" and self.order_id is not None:
+            return "invoiced"
+        return None
+
 
 @dataclass(frozen=True)
 class OiInvoiceRow:
@@ -298,7 +310,7 @@ class SqliteStore:
         with self._tx() as conn:
             existing = self._hold(conn, event.global_id or "")
             if existing is not None:
-                return existing
+                return self._repeated_hold(conn, existing, remote_id, quantity, now)
             self._insert_inbox(conn, event, now)
             conn.execute(
                 "INSERT INTO holds (global_id, remote_id, quantity, price, ticket_group_id, state, created_at, "
@@ -309,10 +321,34 @@ class SqliteStore:
                          (event.global_id, now, f"{quantity} x {remote_id}"))
             return None
 
+    def _repeated_hold(self, conn: sqlite3.Connection, hold: HoldRow, remote_id: str, quantity: int,
+                       now: str) -> HoldRow:
+        """The same hold asked for again.  Its answer must be true now, and durable before it is sent: a held
+        hold past its TTL is expired here rather than at the next sweep, and a repeat of a closed hold is
+        audited, since it is not answered with the stored "held".  A request for other tickets changes nothing
+        (it is refused as invalid)."""
+        if hold.remote_id != remote_id or hold.quantity != quantity:
+            return hold
+        if hold.state == "held" and hold.order_id is None and hold.expires_at < now:
+            self._expire_hold(conn, hold.global_id, now)
+            hold = self._hold(conn, hold.global_id) or hold
+        closed = hold.closed_as()
+        if closed is not None:
+            conn.execute("INSERT INTO audit (global_id, at, action, reason) VALUES (?, ?, 'hold', ?)",
+                         (hold.global_id, now, f"TEvo asked for the hold again after it was {closed}: "
+                                               "told it is closed"))
+        return hold
+
     def finish_hold(self, global_id: str, state: str, status: int, response: str, *, hold_id: str | None = None,
-                    reason: str | None = None, release_in_pos: bool = False) -> None:
+                    reason: str | None = None, release_in_pos: bool = False) -> HoldRow | None:
+        """Store the POS's outcome and the answer; the hold as it now stands (TEvo may have released it)."""
         now = now_iso()
         with self._tx() as conn:
+            current = self._hold(conn, global_id)
+            if current is not None and current.state == "released":
+                # TEvo released it while the POS was still holding: it stays released, and whatever the
+                # POS did hold is freed by a job.
+                state, release_in_pos = "released", True
             conn.execute(
                 "UPDATE holds SET state = ?, status = ?, response = ?, hold_id = ?, reason = ?, updated_at = ? "
                 "WHERE global_id = ?",
@@ -322,6 +358,7 @@ class SqliteStore:
                          (global_id, now, state, reason))
             if release_in_pos:
                 self._enqueue(conn, "release_hold", f"release:{global_id}", None, global_id, time.time(), now)
+            return self._hold(conn, global_id)
 
     def get_hold(self, global_id: str) -> HoldRow | None:
         with self._lock:
@@ -372,14 +409,15 @@ class SqliteStore:
                 "SELECT global_id FROM holds WHERE state = 'held' AND order_id IS NULL AND expires_at < ?", (now_text,)
             ).fetchall()
             for row in rows:
-                conn.execute("UPDATE holds SET state = 'expired', updated_at = ? WHERE global_id = ?",
-                             (now, row["global_id"]))
-                conn.execute("INSERT INTO audit (global_id, at, action, from_state, to_state, reason) "
-                             "VALUES (?, ?, 'hold', 'held', 'expired', 'hold TTL passed without an invoice')",
-                             (row["global_id"], now))
-                self._enqueue(conn, "release_hold", f"release:{row['global_id']}", None, row["global_id"],
-                              time.time(), now)
+                self._expire_hold(conn, row["global_id"], now)
         return [row["global_id"] for row in rows]
+
+    def _expire_hold(self, conn: sqlite3.Connection, global_id: str, now: str) -> None:
+        conn.execute("UPDATE holds SET state = 'expired', updated_at = ? WHERE global_id = ?", (now, global_id))
+        conn.execute("INSERT INTO audit (global_id, at, action, from_state, to_state, reason) "
+                     "VALUES (?, ?, 'hold', 'held', 'expired', 'hold TTL passed without an invoice')",
+                     (global_id, now))
+        self._enqueue(conn, "release_hold", f"release:{global_id}", None, global_id, time.time(), now)
 
     def fail_stale_pending_holds(self, older_than: str) -> list[str]:
         """Holds left pending by a crash mid-call: fail closed and release whatever the POS may have held."""
@@ -420,6 +458,24 @@ class SqliteStore:
         with self._tx() as conn:
             conn.execute("UPDATE oi_invoices SET status = ?, response = ? WHERE global_id = ? AND status IS NULL",
                          (status, response, global_id))
+
+    def refuse_oi_invoice(self, global_id: str, status: int, response: str, reason: str) -> None:
+        """TEvo has no order for this invoice call: store the answer saying so, make that the order's review
+        reason, and untie the hold from the order, so it is freed when TEvo releases it or it expires as if
+        no invoice had come.  Nothing changes if the call was answered already (the first answer stands)."""
+        now = now_iso()
+        with self._tx() as conn:
+            row = conn.execute("UPDATE oi_invoices SET status = ?, response = ? WHERE global_id = ? AND status IS NULL "
+                               "RETURNING order_id", (status, response, global_id)).fetchone()
+            if row is None:
+                return
+            order_id = row["order_id"]
+            conn.execute("UPDATE orders SET last_error = ?, updated_at = ? WHERE id = ? AND state = 'needs_review'",
+                         (reason, now, order_id))
+            conn.execute("UPDATE holds SET order_id = NULL, updated_at = ? WHERE global_id = ? AND order_id = ?",
+                         (now, global_id, order_id))
+            conn.execute("INSERT INTO audit (order_id, global_id, at, action, reason) VALUES (?, ?, ?, 'oi_invoice', ?)",
+                         (order_id, global_id, now, reason))
 
     def get_oi_invoice(self, global_id: str) -> OiInvoiceRow | None:
         with self._lock:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from tevo_bridge_csv_pos import CsvPos
 from tevo_bridge_csv_pos.files import HOLDS, INVOICES
 
-from tevo_bridge.pos.inventory import CSV_COLUMNS, InventoryRow
+from tevo_bridge.pos.inventory import CSV_COLUMNS, InventoryFileError, InventoryRow
 from tevo_bridge.pos.types import Buyer, Hold, Item, Order
 
 GROUP = InventoryRow(
@@ -149,3 +150,19 @@ def test_the_plugin_creates_the_files_it_writes(directory: Path) -> None:
 def test_the_plugin_refuses_a_folder_without_inventory(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="inventory.csv does not exist"):
         CsvPos(CsvPos.Config(directory=tmp_path))
+
+
+def test_the_pos_does_not_start_with_a_ticket_pdf_missing_from_its_folder(directory: Path) -> None:
+    eticket = replace(GROUP, remote_id="TG-41", format="Eticket", eticket_pdf="tickets/TG-41.pdf", eticket_pages={"1": 1})
+    with (directory / "inventory.csv").open("a", newline="", encoding="utf-8") as f:
+        csv.DictWriter(f, fieldnames=CSV_COLUMNS).writerow(eticket.to_csv())
+
+    with pytest.raises(InventoryFileError) as caught:
+        CsvPos(CsvPos.Config(directory=directory))
+
+    assert str(caught.value).endswith(f"line 3 (TG-41), column eticket_pdf: tickets/TG-41.pdf does not exist "
+                                      f"(looked for {directory}/tickets/TG-41.pdf)")
+    (directory / "tickets").mkdir()
+    (directory / "tickets" / "TG-41.pdf").write_bytes(b"%PDF-1.4")
+    assert CsvPos(CsvPos.Config(directory=directory)).pos_check_inventory(
+        item=Item(None, 1, "TG-41", 1, Decimal(100))).available == 40

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from tevo_bridge.pos.inventory import CSV_COLUMNS, InventoryRow
+from tevo_bridge.pos.inventory import CSV_COLUMNS, InventoryRow, read_inventory_csv
 
 INVENTORY = "inventory.csv"
 CUSTOMERS = "customers.csv"
@@ -72,8 +72,13 @@ class CsvFolder:
         with path.open(newline="", encoding="utf-8") as f:
             return [{k: v or "" for k, v in record.items() if k is not None} for record in csv.DictReader(f)]
 
-    def inventory(self) -> dict[str, InventoryRow]:
-        rows = (InventoryRow.from_csv(record) for record in self.read(INVENTORY))
+    def inventory(self, *, check_pdfs: bool = False) -> dict[str, InventoryRow]:
+        """The stock by remote_id; ``InventoryFileError`` names each bad line (and, with ``check_pdfs``, each
+        ``eticket_pdf`` missing from this folder: a stat per row, so only when the POS starts)."""
+        path = self.directory / INVENTORY
+        if not path.exists():
+            return {}
+        rows = read_inventory_csv(path, pdf_dir=self.directory if check_pdfs else None)
         return {row.remote_id: row for row in rows}
 
     def write(self, name: str, records: Sequence[Record]) -> None:

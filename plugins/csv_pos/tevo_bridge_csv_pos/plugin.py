@@ -77,6 +77,8 @@ class CsvPos:
         self.folder = CsvFolder(config.directory)
         if not (config.directory / INVENTORY).is_file():
             raise FileNotFoundError(f"{config.directory / INVENTORY} does not exist: the POS has no stock")
+        # A bad row or a missing ticket PDF stops the start, named by line: not an order accepted and stuck later.
+        self.folder.inventory(check_pdfs=True)
         self.folder.create_missing()
 
     def _group(self, remote_id: str) -> InventoryRow | None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -151,3 +152,29 @@ def test_the_command_reports_a_bad_inventory_row_by_column(tmp_path: Path) -> No
     csv_file.write_text("remote_id,quantity\nTG-1,four\n")
     result = CliRunner().invoke(app, ["import", str(tmp_path / "pos.sqlite3"), str(csv_file)])
     assert (result.exit_code, "TG-1: quantity 'four' is not a whole number" in result.output) == (1, True)
+
+
+def test_the_import_refuses_a_missing_ticket_pdf_by_line_and_column_and_changes_nothing(tmp_path: Path) -> None:
+    runner = CliRunner()
+    database = tmp_path / "pos.sqlite3"
+    assert runner.invoke(app, ["import", str(database), str(_inventory_csv(tmp_path / "a.csv", [GROUP]))]).exit_code == 0
+    more = replace(GROUP, quantity=60)
+    eticket = replace(GROUP, remote_id="TG-51", format="Eticket", eticket_pdf="tickets/TG-51.pdf", eticket_pages={"1": 1})
+    csv_file = _inventory_csv(tmp_path / "inventory.csv", [more, eticket])
+
+    result = runner.invoke(app, ["import", str(database), str(csv_file)])
+
+    assert result.exit_code == 1
+    assert (f"line 3 (TG-51), column eticket_pdf: tickets/TG-51.pdf does not exist (looked for "
+            f"{tmp_path}/tickets/TG-51.pdf)") in result.output
+    assert "Nothing was imported" in result.output
+    with store.connect(database) as conn:
+        assert [tuple(r) for r in conn.execute("SELECT remote_id, quantity FROM ticket_groups")] == [("TG-50", 50)]
+    assert runner.invoke(app, ["import", str(tmp_path / "new.sqlite3"), str(csv_file)]).exit_code == 1
+    assert not (tmp_path / "new.sqlite3").exists()
+
+    (tmp_path / "tickets").mkdir()
+    (tmp_path / "tickets" / "TG-51.pdf").write_bytes(b"%PDF-1.4")  # where the POS reads it: next to the database
+    assert runner.invoke(app, ["import", str(database), str(csv_file)]).exit_code == 0
+    with store.connect(database) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM ticket_groups").fetchone()[0] == 2

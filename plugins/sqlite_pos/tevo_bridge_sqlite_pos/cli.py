@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tevo_bridge.pos.inventory import InventoryRow, timestamp
+from tevo_bridge.pos.inventory import InventoryFileError, read_inventory_csv, timestamp
 from tevo_bridge_sqlite_pos import store
 
 app = typer.Typer(help="The SQLite sample POS of tevo-bridge.", no_args_is_help=True)
@@ -31,13 +30,16 @@ def import_csv(
     database: Database,
     csv_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Inventory CSV to import.")],
 ) -> None:
-    """Add or update ticket groups from a CSV (columns as tevo_bridge.pos.inventory.CSV_COLUMNS)."""
-    with csv_file.open(newline="", encoding="utf-8") as f:
-        try:
-            rows = [InventoryRow.from_csv(record) for record in csv.DictReader(f)]
-        except ValueError as exc:
-            console.print(f"[red]{csv_file}: {exc}[/]")
-            raise typer.Exit(1) from None
+    """Add or update ticket groups from a CSV (columns as tevo_bridge.pos.inventory.CSV_COLUMNS).
+
+    All or nothing: one bad row, or an ``eticket_pdf`` that is not where the POS will read it (a
+    relative path is under the database's folder), and nothing is imported.
+    """
+    try:
+        rows = read_inventory_csv(csv_file, pdf_dir=database.absolute().parent)
+    except InventoryFileError as exc:
+        typer.echo(f"{exc}\nNothing was imported: fix the file and run the import again.", err=True)
+        raise typer.Exit(1) from None
     store.init_db(database)
     with store.connect(database) as conn:
         count = store.upsert_ticket_groups(conn, rows)
