@@ -18,11 +18,11 @@ import uvicorn
 
 from tevo_bridge.clock import iso
 from tevo_bridge.config import Settings
-from tevo_bridge.fulfillment import make_fulfil
+from tevo_bridge.fulfillment import make_fulfil, make_precheck
 from tevo_bridge.intake.app import create_app, with_body_limit
 from tevo_bridge.intake.poller import run_poller
 from tevo_bridge.log import configure_logging, get_logger
-from tevo_bridge.pipeline.processor import Fulfil, OrderProcessor
+from tevo_bridge.pipeline.processor import Fulfil, OrderProcessor, Precheck
 from tevo_bridge.pipeline.worker import Worker
 from tevo_bridge.store import AsyncStore, SqliteStore
 from tevo_bridge.tevo.client import TevoClient
@@ -37,13 +37,13 @@ class Runtime:
     """What the routes and background tasks share."""
 
     def __init__(self, settings: Settings, store: AsyncStore, pos_host: Any, tevo: TevoClient,
-                 fulfil: Fulfil | None = None) -> None:
+                 fulfil: Fulfil | None = None, precheck: Precheck | None = None) -> None:
         self.settings = settings
         self.store = store
         self.pos = pos_host
         self.tevo = tevo
         self.wake_event = asyncio.Event()
-        self.processor = OrderProcessor(store, tevo, pos_host, settings, fulfil)
+        self.processor = OrderProcessor(store, tevo, pos_host, settings, fulfil, precheck)
         self.worker = Worker(self, self.processor)
         self._pos_trouble: tuple[float, str] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None  # the loop serving the app, once started
@@ -84,7 +84,10 @@ class Runtime:
 
     async def start(self, stop: asyncio.Event) -> list[asyncio.Task[Any]]:
         self.loop = asyncio.get_running_loop()
-        await self.store.fail_stale_pending_holds(iso(datetime.now(UTC)))
+        interrupted = await self.store.fail_stale_pending_holds(iso(datetime.now(UTC)))
+        # Before any order job runs: a hold the POS took while the last process died must not make
+        # an order for the same tickets look unsupplied (their release jobs would race the orders).
+        await self.worker.release_now(interrupted)
         resumed = await self.store.requeue_running_jobs()
         if resumed:
             log.warning("daemon.resumed_interrupted_jobs", jobs=resumed)
@@ -121,7 +124,7 @@ def build_runtime(settings: Settings, pos_host: Any | None = None, fulfil: Fulfi
     tevo = TevoClient.from_settings(settings.tevo)
     if fulfil is None:
         fulfil = make_fulfil(settings, tevo, pos_host, store)
-    return Runtime(settings, store, pos_host, tevo, fulfil)
+    return Runtime(settings, store, pos_host, tevo, fulfil, make_precheck(settings, pos_host))
 
 
 def build_app(runtime: Runtime) -> Any:

@@ -23,6 +23,7 @@ from tests.reliability.disk import run_disk_full, run_page_limit, run_read_only
 from tests.reliability.flood import run_flood
 from tests.reliability.hostile import run_hostile
 from tests.reliability.pos_faults import run_pos_faults
+from tests.reliability.race import run_races
 from tests.reliability.secrets_scan import run_secrets
 from tests.reliability.tevo_faults import run_tevo_faults
 
@@ -30,6 +31,7 @@ CRASH_ORDERS, CRASH_KILLS = 300, 20
 FAULT_ORDERS = 300
 FUZZ_EXAMPLES = 400
 FLOOD_REQUESTS = 5000
+RACE_ROUNDS = 50  # per order of arrival
 
 
 def _crash(tmp: Path) -> dict[str, Any]:
@@ -75,6 +77,11 @@ def _disk(tmp: Path) -> dict[str, Any]:
     return {**figures, "ok": ok}
 
 
+def _race(tmp: Path) -> dict[str, Any]:
+    run = run_races(tmp, rounds=RACE_ROUNDS)
+    return {**run.figures(), "ok": not run.wrong and run.races == RACE_ROUNDS * 3}
+
+
 PARTS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "crash": ("1. Crash: SIGKILL at random moments", _crash),
     "faults": ("2. TEvo faults", _faults),
@@ -83,6 +90,7 @@ PARTS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "flood": ("5. Auth and limits: flood", _flood),
     "secrets": ("6. Secrets", _secrets),
     "disk": ("7. Disk and database", _disk),
+    "race": ("8. Stock arbiter: one buyer for the last tickets", _race),
 }
 
 
@@ -108,7 +116,7 @@ def main(argv: list[str]) -> int:
 
 def render(results: dict[str, dict[str, Any]], total: float) -> str:
     crash, faults, pos, hostile = results["crash"], results["faults"], results["pos"], results["hostile"]
-    flood, secrets, disk = results["flood"], results["secrets"], results["disk"]
+    flood, secrets, disk, race = results["flood"], results["secrets"], results["disk"], results["race"]
     lost = sum(r["lost"] for r in (crash, faults)) + flood["lost"]
     doubled = sum(r["double_accepts"] + r["double_rejects"] + r["double_invoices"] + r["duplicate_pages"]
                   for r in (crash, faults))
@@ -130,6 +138,8 @@ def render(results: dict[str, dict[str, Any]], total: float) -> str:
         f"| orders lost | **{lost}** |",
         f"| doubled (accepts, rejects, invoices, e-ticket pages) | **{doubled}** |",
         f"| secrets found in logs and error bodies | **{secrets['hits']}** |",
+        f"| races for the last tickets (checkout hold vs webhook order) | **{race['races']}**, "
+        f"{race['double_promises_or_none']} with other than exactly one winner |",
         "",
         "## 1. Crash",
         f"{crash['orders']} mixed orders (every scenario, webhooks and Order Integration) while the daemon "
@@ -186,6 +196,15 @@ def render(results: dict[str, dict[str, Any]], total: float) -> str:
         "succeed once the space or the permission is back.",
         "",
         _table({name: disk[name] for name in ("read_only", "page_limit", "tmpfs_full")}),
+        "",
+        "## 8. Stock arbiter",
+        "Listings of exactly 2 seats, each wanted whole by an Order Integration hold and by an order announced "
+        "by webhook, with every TEvo call slowed by 0.2 s: the hold first, the hold once the order is "
+        "`accepting`, or both at the same instant. A race is won by exactly one buyer: the hold is `held` and the "
+        "order rejected \"Tickets No Longer Available\" without an accept call, or the order is accepted and "
+        "delivered and the hold refused 409.",
+        "",
+        _table({k: race[k] for k in ("races", "by_arrival", "winners", "double_promises_or_none")}),
         "",
     ]
     return "\n".join(lines)

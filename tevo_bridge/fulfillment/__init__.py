@@ -14,12 +14,15 @@ from tevo_bridge.config import Settings
 from tevo_bridge.fulfillment.context import Context, Download, Outcome, PosFacade
 from tevo_bridge.fulfillment.pages import SelectedPages, TicketFileProblem, select_pages
 from tevo_bridge.fulfillment.runner import fulfil_order
-from tevo_bridge.pipeline.processor import Fulfil
+from tevo_bridge.fulfillment.precheck import undeliverable
+from tevo_bridge.pipeline.processor import Fulfil, Precheck
 from tevo_bridge.store import OrderRow
 from tevo_bridge.tevo.client import TevoClient
 from tevo_bridge.tevo.models import Order
 
-__all__ = ["Outcome", "PosFacade", "SelectedPages", "TicketFileProblem", "make_fulfil", "select_pages"]
+__all__ = [
+    "Outcome", "PosFacade", "SelectedPages", "TicketFileProblem", "make_fulfil", "make_precheck", "select_pages",
+]
 
 
 def make_fulfil(
@@ -49,3 +52,12 @@ def _plain_download(timeout: float) -> Download:
             return response.content
 
     return download
+
+
+def make_precheck(settings: Settings, pos_host: PosFacade) -> Precheck:
+    """The pipeline's check before accepting: ``await precheck(order) -> None | "why it cannot be delivered"``."""
+
+    async def precheck(order: Order) -> str | None:
+        return await undeliverable(settings.fulfillment, pos_host, order)
+
+    return precheck

@@ -81,3 +81,4 @@ def ticket_files_problem(files: Sequence[TicketFile], seats: Sequence[str], quan
     except TicketFileProblem as problem:
         return problem.problem  # without the "item 0:" prefix: the caller knows which item it asked about
     return None
+

@@ -13,17 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from tevo_bridge.crashpoints import crashpoint
-from tevo_bridge.fulfillment.context import Context, Outcome
+from tevo_bridge.fulfillment.context import Context, Outcome, PosFacade
 from tevo_bridge.fulfillment.pages import SelectedPages, TicketFileProblem, select_pages
 from tevo_bridge.log import get_logger
 from tevo_bridge.pipeline import pos_args
 from tevo_bridge.pipeline.processor import StepFailed
-from tevo_bridge.pos.errors import CannotSupply, PosError, PosTimeout
+from tevo_bridge.pos.errors import CannotSupply, PosError, PosTimeout, TicketsNotReady
 from tevo_bridge.pos.types import TicketFile
 from tevo_bridge.tevo.errors import OutcomeUnknown, TevoError, ValidationFailed
 from tevo_bridge.tevo.models import Item, Order
 
-__all__ = ["batches", "fulfil_item"]
+__all__ = ["batches", "fulfil_item", "ticket_files_for"]
 
 log = get_logger(__name__)
 
@@ -90,11 +90,18 @@ def batches(pages: Sequence[bytes], max_bytes: int) -> Iterator[list[bytes]]:
 
 
 async def _ticket_files(ctx: Context, order: Order, item: Item) -> list[TicketFile] | Outcome:
+    return await ticket_files_for(ctx.pos, order, item)
+
+
+async def ticket_files_for(pos: PosFacade, order: Order, item: Item) -> list[TicketFile] | Outcome:
+    """The item's files from the POS, or why there are none: wait (they come later) or review."""
     try:
-        files = await ctx.pos.ticket_files(pos_args.pos_order(order), pos_args.pos_item(order, item))
+        files = await pos.ticket_files(pos_args.pos_order(order), pos_args.pos_item(order, item))
     except PosTimeout as exc:
         raise StepFailed(f"item {item.id}: {exc}") from None
     except PosError as exc:
+        if isinstance(exc.original, TicketsNotReady):
+            return Outcome.wait(f"item {item.id}: the POS has no ticket files yet: {exc.original}")
         if isinstance(exc.original, CannotSupply):
             return Outcome.review(f"item {item.id}: the POS cannot supply ticket files: {exc.original}")
         raise StepFailed(f"item {item.id}: {exc}") from None

@@ -20,7 +20,7 @@ from tevo_bridge.log import get_logger
 from tevo_bridge.pipeline.processor import StepFailed
 from tevo_bridge.tevo.models import Item, Order, Shipment
 
-__all__ = ["Plan", "fulfil_order", "plan"]
+__all__ = ["Plan", "eticket_items", "fulfil_order", "live_shipments", "plan"]
 
 log = get_logger(__name__)
 
@@ -38,22 +38,17 @@ class Plan:
 
 def plan(ctx: Context, order: Order) -> Plan:
     result = Plan()
-    mobile_items: set[int] = set()
-    eticket_items: list[Item] = []
-    fedex = [s for s in order.shipments if s.kind == "fedex" and s.state != "canceled"]
-    for shipment in order.shipments:
-        if shipment.state == "canceled":
-            continue  # its items now travel in the shipment that replaced it
+    fedex = [s for s in live_shipments(order) if s.kind == "fedex"]
+    for shipment in live_shipments(order):
         kind = shipment.kind
         if kind == "eticket":
-            eticket_items.extend(items_of(order, shipment))
-        elif kind == "fedex":
+            continue  # its items are uploaded item by item, below
+        if kind == "fedex":
             path = _airbill_path(ctx.settings.airbill_dir, order.id, shipment, several=len(fedex) > 1)
             result.steps.append((f"shipment {shipment.id}", _bind(fulfil_fedex, ctx, order, shipment, path)))
         elif kind == "localpickup":
             result.steps.append((f"shipment {shipment.id}", _bind(fulfil_local_pickup, ctx, order, shipment)))
         elif kind == "tbd" or kind in MOBILE_KINDS:
-            mobile_items.update(item.id for item in items_of(order, shipment))
             result.steps.append((f"shipment {shipment.id}", _bind(fulfil_mobile, ctx, order, shipment)))
         elif shipment.state == "delivered":
             result.settled.append(Outcome.done(f"shipment {shipment.id} ({shipment.type}) delivered"))
@@ -61,15 +56,30 @@ def plan(ctx: Context, order: Order) -> Plan:
             result.settled.append(Outcome.review(
                 f"shipment {shipment.id} is {shipment.type or 'of no type'}: no automatic handling; deliver it in TEvo"
             ))
-    shipped = {item.id for s in order.shipments if s.state != "canceled" for item in items_of(order, s)}
+    shipped = {item.id for s in live_shipments(order) for item in items_of(order, s)}
+    etickets = eticket_items(order)
     for item in order.items:
-        if item.needs_eticket and item.id not in mobile_items and item.id not in {i.id for i in eticket_items}:
-            eticket_items.append(item)
-        elif item.id not in shipped and not item.needs_eticket:
+        if item.id not in shipped and item not in etickets and not item.needs_eticket:
             result.settled.append(Outcome.review(f"item {item.id} is in no shipment TEvo shows"))
-    for item in eticket_items:
+    for item in etickets:
         result.steps.append((f"item {item.id}", _bind(fulfil_item, ctx, order, item)))
     return result
+
+
+def live_shipments(order: Order) -> list[Shipment]:
+    """The shipments that will carry something: a canceled one's items travel in the one that replaced it."""
+    return [s for s in order.shipments if s.state != "canceled"]
+
+
+def eticket_items(order: Order) -> list[Item]:
+    """The items delivered as e-ticket PDFs from the POS: in an e-ticket shipment, or flagged and not transferred."""
+    mobile = {item.id for s in live_shipments(order) if s.kind == "tbd" or s.kind in MOBILE_KINDS
+              for item in items_of(order, s)}
+    items = [item for s in live_shipments(order) if s.kind == "eticket" for item in items_of(order, s)]
+    for item in order.items:
+        if item.needs_eticket and item.id not in mobile and item not in items:
+            items.append(item)
+    return items
 
 
 async def fulfil_order(ctx: Context, order_id: int) -> tuple[str, str]:

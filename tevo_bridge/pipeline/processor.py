@@ -49,6 +49,8 @@ log = get_logger(__name__)
 # Fulfilment is a later stage: given the accepted, invoiced order it returns the
 # next state ("done", "fulfilling" to wait, or "needs_review") and a reason.
 Fulfil = Callable[[Order, OrderRow], Awaitable[tuple[str, str]]]
+# Before accepting: why the order could not be delivered (missing settings, bad ticket files), or None.
+Precheck = Callable[[Order], Awaitable[str | None]]
 
 
 class PipelinePos(Protocol):
@@ -105,13 +107,14 @@ def reservation_id(order_id: int, item_id: int, round_: int) -> str:
 class OrderProcessor:
     def __init__(
         self, store: AsyncStore, tevo: TevoClient, pos_host: PipelinePos, settings: Settings,
-        fulfil: Fulfil | None = None,
+        fulfil: Fulfil | None = None, precheck: Precheck | None = None,
     ) -> None:
         self.store = store
         self.tevo = tevo
         self.pos = pos_host
         self.settings = settings
         self.fulfil = fulfil
+        self.precheck = precheck
 
     async def process(self, order_id: int) -> None:
         row = await self.store.get_order(order_id)
@@ -194,6 +197,11 @@ class OrderProcessor:
                 raise StepFailed(f"cannot supply: {describe(problems)}", final=True)
             await self._reject(order, row, reject_reason(problems), describe(problems))
             return
+        if self.precheck is not None:
+            problem = await self.precheck(order)
+            if problem:  # known now: must not be found out after TEvo's buyer was told yes (give_up releases)
+                raise StepFailed(f"not accepted, it could not be delivered: {problem} Then run "
+                                 f"`tevo-bridge orders retry {order.id}` (TEvo's order is still pending).", final=True)
         accepted = await self._accept(order, row)
         if accepted is None:
             return

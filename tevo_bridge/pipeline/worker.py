@@ -99,10 +99,11 @@ class Worker:
         attempts = job.attempts + 1
         if final or attempts >= self.settings.max_attempts:
             log.warning("job.needs_review", job=job.key, attempts=attempts, error=error)
+            if job.order_id is not None:  # tickets back on sale before a person is told to look
+                await self._give_up(job.order_id, error)
             await store.fail_job(job, error)
             if job.order_id is not None:
                 await store.update_order(job.order_id, state="needs_review", reason=error, last_error=error)
-                await self._give_up(job.order_id, error)
             return
         wait = delay if delay is not None else self._backoff(attempts)
         log.info("job.retry", job=job.key, attempts=attempts, in_seconds=round(wait, 2), error=error)
@@ -129,6 +130,14 @@ class Worker:
                           f'{{"id":{order.id}}}', order_id=order.id)
             await self.runtime.store.record_event(event)
         self.runtime.wake()
+
+    async def release_now(self, global_ids: list[str]) -> None:
+        """Free these holds in the POS now; their queued release jobs stay as the fallback if the POS fails."""
+        for global_id in global_ids:
+            try:
+                await self._release(global_id)
+            except Exception as exc:  # noqa: BLE001 - the queued job retries it
+                log.warning("hold.release_deferred", global_id=global_id, error=str(exc))
 
     async def _release(self, global_id: str) -> None:
         hold = await self.runtime.store.get_hold(global_id)

@@ -1,8 +1,10 @@
 """Errors of the POS layer: what plugins raise, and what the host raises about plugins.
 
-Three families, because callers handle them differently:
+Four families, because callers handle them differently:
 - ``CannotSupply``: a plugin's honest "no" (raised by ``pos_create_invoice``); the order goes to
   review or is rejected, it is not retried.
+- ``TicketsNotReady``: a plugin's honest "not yet" (raised by ``pos_ticket_files``): the order is
+  accepted and waits in ``awaiting_tickets``, looked at again until the files arrive.
 - ``PosCallError``: a hook call went wrong (it raised, or overran its budget); the daemon retries
   or compensates.
 - ``PluginLoadError``: the configured plugin cannot be used at all; the daemon refuses to start.
@@ -27,6 +29,7 @@ __all__ = [
     "PosCallError",
     "PosError",
     "PosTimeout",
+    "TicketsNotReady",
     "UnknownRemoteId",
 ]
 
@@ -47,6 +50,10 @@ class UnknownRemoteId(CannotSupply):
     def __init__(self, remote_id: str) -> None:
         super().__init__(f"remote_id {remote_id!r} is not in the POS")
         self.remote_id = remote_id
+
+
+class TicketsNotReady(Exception):
+    """The POS will have this item's ticket files later (not in hand yet, not uploaded yet): wait, don't fail."""
 
 
 class PosCallError(Exception):

@@ -188,10 +188,13 @@ def pos_create_invoice(order: Order, customer: Customer | None) -> Invoice:
 def pos_ticket_files(order: Order, item: Item) -> list[TicketFile] | None:
     """The e-ticket PDFs for an item, and which page of each is which seat.
 
+    Called before the order is accepted (are the files there and deliverable?) and again to deliver.
     Arguments: ``order`` and one of its ``item``s (``item.seats`` are the seats TEvo sold).
     Returns: a list of ``TicketFile(pdf, seat_pages, name)``, where ``seat_pages`` maps each of
     the item's seats to its 1-based page in that file (covers and adverts are simply not named);
     or ``None`` if the POS has no files for this item.
+    Raises: ``tevo_bridge.pos.errors.TicketsNotReady`` when the files will come later: the order is
+    accepted and waits in ``awaiting_tickets``, asked again until they come.
     Idempotency: read-only; the same call returns the same files.
     Budget: 60 s.
     """

@@ -76,6 +76,15 @@ class Stack:
         finally:
             conn.close()
 
+    def pos_write(self, sql: str, *args: Any) -> None:
+        """Change the POS database as a seller would (the plugin reads it afresh on every call)."""
+        conn = sqlite3.connect(self.pos_db)
+        try:
+            with conn:
+                conn.execute(sql, args)
+        finally:
+            conn.close()
+
     def invoices_for(self, order_id: int) -> int:
         return self.pos("SELECT COUNT(*) FROM invoices WHERE tevo_order_id = ?", order_id)[0][0]
 

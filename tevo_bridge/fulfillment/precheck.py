@@ -1,0 +1,38 @@
+"""The pipeline's last look before accepting: can this daemon deliver the order it is about to accept?"""
+
+from __future__ import annotations
+
+from tevo_bridge.config import FulfillmentSettings
+from tevo_bridge.fulfillment.capability import missing_settings, ticket_files_problem
+from tevo_bridge.fulfillment.context import PosFacade
+from tevo_bridge.fulfillment.etickets import ticket_files_for
+from tevo_bridge.fulfillment.runner import eticket_items, live_shipments
+from tevo_bridge.tevo.models import Order
+
+__all__ = ["undeliverable"]
+
+
+async def undeliverable(settings: FulfillmentSettings, pos: PosFacade, order: Order) -> str | None:
+    """Why this daemon cannot deliver ``order``, known before accepting it; None when it can, or will.
+
+    Settings for each delivery type the order's shipments use must be present; for each e-ticket
+    item the POS already has files for, they must pass the very check fulfilment makes before
+    uploading. An item whose files come later (``TicketsNotReady``, or TEvo says not in hand)
+    does not stop the order: it is accepted and waits in ``awaiting_tickets``.
+    """
+    missing = missing_settings(settings)
+    for shipment in live_shipments(order):
+        if shipment.kind in missing:
+            return missing[shipment.kind]
+    for item in eticket_items(order):
+        if item.eticket_finalized:
+            continue
+        files = await ticket_files_for(pos, order, item)
+        if not isinstance(files, list):
+            if files.state == "wait":
+                continue
+            return files.reason
+        problem = ticket_files_problem(files, item.seat_list, item.quantity)
+        if problem:
+            return f"item {item.id}: {problem}"
+    return None
