@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tevo_bridge.config import FulfillmentSettings
 from tevo_bridge.fulfillment.capability import missing_settings, ticket_files_problem
 from tevo_bridge.fulfillment.context import PosFacade
@@ -32,7 +34,8 @@ async def undeliverable(settings: FulfillmentSettings, pos: PosFacade, order: Or
             if files.state == "wait":
                 continue
             return files.reason
-        problem = ticket_files_problem(files, item.seat_list, item.quantity)
+        # Parsing PDFs is CPU work: off the event loop, which is answering checkouts meanwhile.
+        problem = await asyncio.to_thread(ticket_files_problem, files, item.seat_list, item.quantity)
         if problem:
             return f"item {item.id}: {problem}"
     return None

@@ -16,6 +16,7 @@ transaction and the same tickets are never promised twice.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -125,7 +126,7 @@ class OrderProcessor:
         except NotFound as exc:
             raise StepFailed(f"TEvo has no order {order_id} ({exc}): nothing to accept, invoice or deliver; "
                              "check the order id in TEvo's Core", final=True) from None
-        row = await self._remember(order)
+        row = await self._remember(order, known=row is not None)
         action = seller_state_action(order.seller_state)
 
         if row.state in TERMINAL_STATES:
@@ -190,23 +191,32 @@ class OrderProcessor:
                 await self._reject(order, row, RejectReason.FRAUDULENT, "fraud check declined")
                 return
         row = await self._transition(row, "checking", f"buyer is {classified.kind.value}")
-        reserved, problems = await self._reserve(order, row)
+        # Both are POS work on their own threads, so the deliverability check costs no wall time; its
+        # outcome (or error) matters only once every item is reserved: stock is the first question.
+        reservation, undeliverable = await asyncio.gather(self._reserve(order, row), self._precheck(order),
+                                                          return_exceptions=True)
+        if isinstance(reservation, BaseException):
+            raise reservation
+        reserved, problems = reservation
         if problems:
             await self._release(order, reserved, "cannot supply every item")
             if not self.settings.pipeline.auto_reject:
                 raise StepFailed(f"cannot supply: {describe(problems)}", final=True)
             await self._reject(order, row, reject_reason(problems), describe(problems))
             return
-        if self.precheck is not None:
-            problem = await self.precheck(order)
-            if problem:  # known now: must not be found out after TEvo's buyer was told yes (give_up releases)
-                raise StepFailed(f"not accepted, it could not be delivered: {problem} Then run "
-                                 f"`tevo-bridge orders retry {order.id}` (TEvo's order is still pending).", final=True)
-        accepted = await self._accept(order, row)
+        if isinstance(undeliverable, BaseException):
+            raise undeliverable
+        if undeliverable:  # known now: must not be found out after TEvo's buyer was told yes (give_up releases)
+            raise StepFailed(f"not accepted, it could not be delivered: {undeliverable} Then run "
+                             f"`tevo-bridge orders retry {order.id}` (TEvo's order is still pending).", final=True)
+        accepted = await self._accept(order, row, reserved)
         if accepted is None:
             return
         order, row = accepted
         await self._deliver(order, row)
+
+    async def _precheck(self, order: Order) -> str | None:
+        return None if self.precheck is None else await self.precheck(order)
 
     async def _reserve(self, order: Order, row: OrderRow) -> tuple[dict[int, str], list[ItemProblem]]:
         """Reserve every item in the POS, or say why not: never accept what the POS has not set aside.
@@ -229,9 +239,6 @@ class OrderProcessor:
                 else:
                     problems.append(await self._problem(order, item, result))
             if not stale:
-                if not problems:
-                    await self.store.audit("reserve", order_id=order.id, reason="reserved in the POS: "
-                                           + ", ".join(reserved.values()))
                 return reserved, problems
             await self._release(order, reserved, "a reservation of this round had lapsed")
             row = await self._next_round(row)
@@ -257,9 +264,11 @@ class OrderProcessor:
             detail = "unknown to the POS"
         return ItemProblem(item.id, remote_id, kind, detail)
 
-    async def _accept(self, order: Order, row: OrderRow) -> tuple[Order, OrderRow] | None:
-        row = await self._transition(row, "accepting", "every item is reserved in the POS")
-        await self.store.audit("accept", order_id=order.id, reason="calling TEvo accept")
+    async def _accept(self, order: Order, row: OrderRow, reserved: Mapping[int, str]) -> tuple[Order, OrderRow] | None:
+        # One commit says both what was reserved and that TEvo's accept is being called: this is the
+        # webhook path's hot spot, and a crash after it is resolved by re-fetching, never by memory.
+        row = await self._transition(row, "accepting", "every item is reserved in the POS ("
+                                     + ", ".join(reserved.values()) + "); calling TEvo accept")
         try:
             accepted = await self.tevo.accept_order(order.id, self.settings.tevo.reviewer_id)
             crashpoint("after_accept")  # accepted at TEvo, not yet recorded here
@@ -403,10 +412,11 @@ class OrderProcessor:
 
     # Bookkeeping ----------------------------------------------------------------------
 
-    async def _remember(self, order: Order) -> OrderRow:
+    async def _remember(self, order: Order, *, known: bool = True) -> OrderRow:
         snapshot = json.dumps(order.model_dump(mode="json"), separators=(",", ":"))
         buyer = order.buyer
-        await self.store.ensure_order(order.id, "pipeline")
+        if not known:
+            await self.store.ensure_order(order.id, "pipeline")
         await self.store.update_order(
             order.id, seller_state=order.seller_state, snapshot=snapshot, created_at=order.created_at,
             buyer_type=buyer.type if buyer else None, buyer_id=buyer.id if buyer else None,
@@ -424,7 +434,8 @@ class OrderProcessor:
         if state != row.state and self.pos.has_hook("pos_order_event"):
             event = pos.OrderEvent(order_id=row.id, state=state, previous_state=row.state, reason=reason)
             asyncio.get_running_loop().create_task(_notify(self.pos, event))
-        return await self._reload(row.id)
+        # Only this job writes the order while it runs: what was just written is the row, without a read.
+        return dataclasses.replace(row, state=state, **fields)
 
 
 async def _notify(pos_host: PipelinePos, event: pos.OrderEvent) -> None:
