@@ -1,7 +1,7 @@
 """deploy/: the systemd unit, the container image and the TLS proxy, each checked by its own tool.
 
 A tool that is missing skips its test with the reason (tests/tools.py); .ci/run installs
-systemd-analyze and sets TEVO_BRIDGE_REQUIRE_TOOLS so that its tests cannot skip there.
+systemd-analyze and sets CI_REQUIRE_TOOLS so that its tests cannot skip there.
 """
 
 from __future__ import annotations
@@ -196,9 +196,9 @@ def test_caddyfile_is_valid_and_forwards_only_the_intake_paths(tmp_path):
 
 
 def test_a_required_tool_that_is_missing_fails_instead_of_skipping(monkeypatch):
-    monkeypatch.setenv("TEVO_BRIDGE_REQUIRE_TOOLS", "systemd-analyze, no-such-tool-here")
+    monkeypatch.setenv("CI_REQUIRE_TOOLS", "systemd-analyze, no-such-tool-here")
     with pytest.raises(pytest.fail.Exception, match="requires no-such-tool-here"):
         need_tool("no-such-tool-here", "a test")
-    monkeypatch.setenv("TEVO_BRIDGE_REQUIRE_TOOLS", "")
+    monkeypatch.setenv("CI_REQUIRE_TOOLS", "")
     with pytest.raises(pytest.skip.Exception, match="no-such-tool-here is not installed"):
         need_tool("no-such-tool-here", "a test")

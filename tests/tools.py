@@ -1,7 +1,8 @@
 """External tools some tests need: a missing one skips the test, unless CI says it must be there.
 
-``TEVO_BRIDGE_REQUIRE_TOOLS`` (comma or space separated names, set by ``.ci/run``) turns the skip
-into a failure for those tools, so a CI image that lost one cannot pass by skipping.
+``CI_REQUIRE_TOOLS`` (comma or space separated names, set by ``.ci/run``) turns the skip
+into a failure for those tools, so a CI image that lost one cannot pass by skipping. (Not a
+``TEVO_BRIDGE_*`` name: those are settings.)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import shutil
 
 import pytest
 
-REQUIRE_ENV = "TEVO_BRIDGE_REQUIRE_TOOLS"
+REQUIRE_ENV = "CI_REQUIRE_TOOLS"
 
 
 def required_tools() -> set[str]:

@@ -164,7 +164,7 @@ def serve(settings: Settings) -> None:
     except BaseException:
         listener.close()
         raise
-    log_registration(settings.server, log)
+    log_registration(settings.server)
     config = uvicorn.Config(build_app(runtime), host=settings.server.host, port=settings.server.port,
                             log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2)
     settle_gc()

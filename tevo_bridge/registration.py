@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tevo_bridge.config import ServerSettings
+from tevo_bridge.log import get_logger
 
 WEBHOOK_PREFIX = "/webhooks/tevo/"
 
@@ -74,9 +75,9 @@ def registration_lines(server: ServerSettings) -> list[str]:
     return lines
 
 
-def log_registration(server: ServerSettings, log: object) -> None:
+def log_registration(server: ServerSettings) -> None:
     """One log event with every URL (the daemon logs it at start)."""
     reg = registration(server)
     fields = {f"{e.name}_url": e.url for e in reg.endpoints}
-    log.info("daemon.register_with_tevo", api_key_header=reg.api_key_header,  # type: ignore[attr-defined]
-             notes=reg.notes, **fields)
+    get_logger(__name__).info("daemon.register_with_tevo", api_key_header=reg.api_key_header, notes=reg.notes,
+                              **fields)
