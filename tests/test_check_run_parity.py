@@ -35,6 +35,15 @@ def test_a_plugin_config_error_fails_check_and_run_with_the_same_message(tmp_pat
     assert f"error: {config}: [plugins.csv_pos] directory: Field required" in check.output
 
 
+def test_a_misspelt_plugin_key_suggests_the_right_one(tmp_path: Path, credentials: None) -> None:
+    (tmp_path / "pos").mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text('[pos]\nplugin = "csv_pos"\n[plugins.csv_pos]\ndirectory = "pos"\ndirectroy = "pos"\n')
+    check, run = _check_and_run(config)
+    assert (check.exit_code, check.output) == (run.exit_code, run.output)
+    assert f"error: {config}: [plugins.csv_pos] directroy: unknown key. Fix: did you mean 'directory'?\n" in check.output
+
+
 def test_a_plugin_path_error_names_the_resolved_path_and_the_variable(tmp_path: Path, credentials: None,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "config.toml"

@@ -18,8 +18,8 @@ import typer
 
 from tevo_bridge import __version__
 from tevo_bridge.config import ConfigError, Settings, load_settings
-from tevo_bridge.validation import Problem, validate
 from tevo_bridge.tevo.signing import canonical_query, string_to_sign, x_signature
+from tevo_bridge.validation import Problem, validate
 
 app = typer.Typer(
     name="tevo-bridge",
@@ -81,7 +81,7 @@ def check(
     config: ConfigOption = None,
     online: Annotated[bool, typer.Option("--online", help="Also prove the credentials with one signed call.")] = False,
 ) -> None:
-    """Validate a config file offline (and, with --online, the TEvo credentials)."""
+    """Refuse what `run` would refuse, offline (with --online, also the TEvo credentials and the plugin's start)."""
     settings = settings_or_exit(config)
     warnings = validated_or_exit(settings)
     typer.echo(f"config OK ({config or 'environment'})")

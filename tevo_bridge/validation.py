@@ -8,6 +8,7 @@ to the POS; ``check --online`` and ``run`` start it).
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass
@@ -92,22 +93,27 @@ def _plugin(settings: Settings) -> list[Problem]:
         checked_manager(name, plugin_class)
         plugin_config(name, plugin_class, settings.plugins.get(name, {}), settings.config_dir)
     except PluginConfigError as exc:
-        return [_plugin_setting(settings, name, key, message) for key, message in exc.problems]
+        known = list(getattr(plugin_class, "Config").model_fields)
+        return [_plugin_setting(settings, name, key, message, known) for key, message in exc.problems]
     except PluginLoadError as exc:
         return [Problem(f"{_where(settings, ['pos', 'plugin'])} = {name!r} cannot be used: {exc}. "
                         "Fix: `tevo-bridge plugins` lists the installed plugins and what is wrong with each.")]
     return []
 
 
-def _plugin_setting(settings: Settings, name: str, dotted: str, message: str) -> Problem:
+def _plugin_setting(settings: Settings, name: str, dotted: str, message: str, known: list[str]) -> Problem:
     key = dotted.removeprefix(f"plugins.{name}.")
     loc = ["plugins", name, *key.split(".")]
     message = message.removeprefix("Value error, ")  # pydantic's prefix for a validator's own message
-    if message.startswith(("no file at", "no folder at")):
+    close = difflib.get_close_matches(key, known, n=1)
+    if message == "Extra inputs are not permitted":
+        message = "unknown key"
+        fix = f"did you mean {close[0]!r}?" if close else f"remove it; valid keys are {', '.join(known)}"
+    elif message.startswith(("no file at", "no folder at")):
         fix = f"create it, or correct the path (a relative one is under {settings.config_dir})"
     else:
         fix = f"correct [plugins.{name}] {key} as the {name} plugin's documentation describes"
-    return Problem(f"{_where(settings, loc)}: {message}. Fix: {fix}.")
+    return Problem(f"{_where(settings, loc)}: {message}. Fix: {fix}{'' if fix.endswith('?') else '.'}")
 
 
 def _fulfilment(settings: Settings) -> list[Problem]:
