@@ -21,6 +21,7 @@ from tevo_bridge.config import Settings
 from tevo_bridge.fulfillment import make_fulfil, make_precheck
 from tevo_bridge.intake.app import create_app, with_body_limit
 from tevo_bridge.intake.poller import run_poller
+from tevo_bridge.intake.refusals import RefusalLog
 from tevo_bridge.log import configure_logging, get_logger
 from tevo_bridge.pipeline.processor import Fulfil, OrderProcessor, Precheck
 from tevo_bridge.pipeline.worker import Worker
@@ -45,6 +46,7 @@ class Runtime:
         self.wake_event = asyncio.Event()
         self.processor = OrderProcessor(store, tevo, pos_host, settings, fulfil, precheck)
         self.worker = Worker(self, self.processor)
+        self.refusals = RefusalLog()  # refused requests, logged for the seller without flooding the disk
         self._pos_trouble: tuple[float, str] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None  # the loop serving the app, once started
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -15,7 +15,7 @@ from tevo_bridge import __version__
 from tevo_bridge.intake import order_integration, webhooks
 from tevo_bridge.intake.http import BodyLimit, json_response
 from tevo_bridge.log import get_logger
-from tevo_bridge.metrics import JOBS, ORDERS
+from tevo_bridge.metrics import MetricsEndpoint
 
 log = get_logger(__name__)
 
@@ -39,16 +39,11 @@ def create_app(runtime: Any, lifespan: Any = None) -> FastAPI:
         ready = all(check["ok"] for check in checks.values())
         return json_response(200 if ready else 503, {"status": "ready" if ready else "not_ready", "checks": checks})
 
+    endpoint = MetricsEndpoint()
+
     @app.get("/metrics", tags=["Health"])
     async def metrics() -> Response:
-        try:
-            for state, count in (await runtime.store.job_counts()).items():
-                JOBS.labels(state).set(count)
-            for state, count in (await runtime.store.order_counts()).items():
-                ORDERS.labels(state).set(count)
-        except Exception as exc:  # metrics must answer even when the store does not
-            log.warning("metrics.store_unavailable", error=str(exc))
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(await endpoint.render(runtime), media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

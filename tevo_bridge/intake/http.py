@@ -31,6 +31,15 @@ def key_matches(given: str | None, keys: Iterable[str]) -> bool:
     return matched
 
 
+def error_fields(response: Response) -> dict[str, list[str]]:
+    """The field names and messages of an ``invalid`` answer (never the values sent), bounded in size."""
+    try:
+        errors = json.loads(bytes(response.body)).get("errors") or {}
+    except (ValueError, AttributeError):
+        return {}
+    return {str(k)[:64]: [str(m)[:200] for m in v][:3] for k, v in list(errors.items())[:10]}
+
+
 class BodyTooLarge(Exception):
     pass
 
