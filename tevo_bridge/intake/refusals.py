@@ -2,8 +2,8 @@
 
 A wrong webhook token, a wrong API key or a body that does not validate is answered without a
 trace in the store; without a log line a seller setting up TEvo's registration sees nothing. But
-anyone on the internet can send these, so at most one line per (reason, peer) is written per
-window, and the next line says how many were left out. The caller's token, key or path is never
+anyone on the internet can send these, so at most one line per (channel, reason, peer) is written per
+window, and the next line says how many were left out. The caller's token, key or webhook path is never
 logged: only the reason, the peer and, for bodies, which fields failed.
 """
 
@@ -20,7 +20,7 @@ from tevo_bridge.log import get_logger
 
 log = get_logger(__name__)
 
-#: At most one line per (reason, peer) this often.
+#: At most one line per (channel, reason, peer) this often.
 WINDOW_SECONDS = 60.0
 #: Peers tracked at once; beyond that, the oldest windows are dropped (a spread-out flood then
 #: logs at most this many lines per window, still bounded).
@@ -34,19 +34,20 @@ class _Window:
 
 
 class RefusalLog:
-    """``note(request, reason, ...)`` logs ``intake.refused`` unless that reason and peer logged within the window."""
+    """``note(request, channel, reason, ...)`` logs ``intake.refused`` unless the same channel, reason and peer
+    did within the window."""
 
     def __init__(self, window: float = WINDOW_SECONDS, clock: Callable[[], float] = time.monotonic,
                  max_keys: int = MAX_KEYS) -> None:
         self.window = window
         self.clock = clock
         self.max_keys = max_keys
-        self._windows: dict[tuple[str, str], _Window] = {}
+        self._windows: dict[tuple[str, str, str], _Window] = {}
 
     def note(self, request: Request, channel: str, reason: str, status: int, **fields: Any) -> None:
         peer = request.client.host if request.client else "unknown"
         now = self.clock()
-        key = (reason, peer)
+        key = (channel, reason, peer)
         current = self._windows.get(key)
         if current is not None and now - current.started < self.window:
             current.suppressed += 1
