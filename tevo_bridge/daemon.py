@@ -159,7 +159,7 @@ def build_apps(runtime: Runtime) -> tuple[Any, Any | None]:
     admin_elsewhere = runtime.settings.server.admin_port is not None
     public = create_app(runtime, lifespan, admin_elsewhere=admin_elsewhere)
     admin = create_admin_app(runtime, public) if admin_elsewhere else None
-    return with_body_limit(public, runtime.settings.server.max_body_bytes), admin
+    return with_body_limit(public, runtime.settings.server.max_body_bytes, runtime.refusals), admin
 
 
 def serve(settings: Settings) -> None:

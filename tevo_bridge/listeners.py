@@ -36,7 +36,7 @@ class Listeners:
     admin: Listener | None
 
     @property
-    def all(self) -> list[Listener]:
+    def servers(self) -> list[Listener]:
         return [self.public] if self.admin is None else [self.public, self.admin]
 
 
@@ -61,7 +61,7 @@ async def serve_all(listeners: Listeners) -> None:
     One listener stopping (the admin port was taken, say) stops the others: a daemon whose metrics
     silently vanished would look healthy to nobody.
     """
-    servers = listeners.all
+    servers = listeners.servers
 
     def stop(force: bool = False) -> None:
         for server in servers:

@@ -9,6 +9,7 @@ Instead ``StoreCollector`` reports a snapshot read at scrape time, every known s
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 from collections.abc import Iterator
@@ -143,13 +144,27 @@ class MetricsEndpoint:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Global())
         self.registry.register(self.collector)
+        self._refreshing: asyncio.Future[Snapshot] | None = None
 
     async def render(self, runtime: Any) -> bytes:
-        """Refresh the snapshot through the store thread (awaited: the loop stays free), then render it."""
+        """Refresh the snapshot through the store thread (awaited: the loop stays free), then render it.
+
+        Scrapes that arrive while a refresh is in flight share it: a burst of scrapes (the public
+        listener is reachable by anyone unless ``admin_port`` is set) costs the store thread, which
+        also serves the holds, one set of counts, not one per request.
+        """
+        if self._refreshing is None:
+            self._refreshing = asyncio.ensure_future(self._read(runtime))
+            self._refreshing.add_done_callback(self._refreshed)
+        self.collector.snapshot = await asyncio.shield(self._refreshing)
+        return generate_latest(self.registry)
+
+    def _refreshed(self, _future: Any) -> None:
+        self._refreshing = None
+
+    async def _read(self, runtime: Any) -> Snapshot:
         try:
-            snapshot = await runtime.store.call(read_snapshot, runtime.store.sync, Path(runtime.settings.store.path))
+            return await runtime.store.call(read_snapshot, runtime.store.sync, Path(runtime.settings.store.path))
         except Exception as exc:  # metrics must answer even when the store does not
             log.warning("metrics.store_unavailable", error=str(exc))
-            snapshot = Snapshot(None, None, None, time.time())
-        self.collector.snapshot = snapshot
-        return generate_latest(self.registry)
+            return Snapshot(None, None, None, time.time())

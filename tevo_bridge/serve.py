@@ -55,7 +55,7 @@ def running_daemon(settings: Settings, pos_host: Any | None = None, startup_time
     thread = threading.Thread(target=_serve, args=(listeners,), name="tevo-bridge-daemon", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout
-    while not all(server.started for server in listeners.all):
+    while not all(server.started for server in listeners.servers):
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the daemon did not start")
         time.sleep(0.01)
@@ -63,6 +63,6 @@ def running_daemon(settings: Settings, pos_host: Any | None = None, startup_time
     try:
         yield RunningDaemon(f"http://127.0.0.1:{update['port']}", runtime, listeners.public, admin_url)
     finally:
-        for server in listeners.all:
+        for server in listeners.servers:
             server.should_exit = True
         thread.join(timeout=15)

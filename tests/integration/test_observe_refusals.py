@@ -98,3 +98,13 @@ def test_the_windows_kept_are_bounded():
         request = SimpleNamespace(client=SimpleNamespace(host=f"198.51.100.{i}"), method="POST")
         refusal_log.note(request, "webhook", "webhook_token_wrong", 404)  # type: ignore[arg-type]
     assert len(refusal_log._windows) <= 8
+
+
+def test_a_body_over_the_limit_is_logged_without_the_path(logged):
+    daemon, out, _ = logged
+    limit = daemon.runtime.settings.server.max_body_bytes
+    assert webhook(daemon, WEBHOOK_TOKEN, body=b"x" * (limit + 1)).status_code == 413
+    [line] = refusals(out)
+    assert (line["channel"], line["reason"], line["status"], line["max_bytes"]) == (
+        "webhook", "body_too_large", 413, limit)
+    assert WEBHOOK_TOKEN not in out.getvalue() and "***" not in out.getvalue()

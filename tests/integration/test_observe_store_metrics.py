@@ -82,3 +82,35 @@ def test_metrics_answer_with_store_up_0_when_the_store_fails(daemon, monkeypatch
     assert response.status_code == 200
     assert "tevo_bridge_store_up 0.0" in response.text and 'tevo_bridge_orders{' not in response.text
     assert "tevo_bridge_inbound_total" in response.text  # the process-wide series are still there
+
+
+def test_scrapes_in_flight_together_share_one_store_read():
+    """A burst of scrapes costs the store thread (which also answers holds) one read, not one each."""
+    from types import SimpleNamespace
+
+    from tevo_bridge.metrics import MetricsEndpoint, Snapshot
+    from tevo_bridge.store.sqlite import StoreStats
+
+    reads = 0
+
+    async def scenario() -> list[bytes]:
+        reading, release = asyncio.Event(), asyncio.Event()
+
+        async def call(fn: Any, *args: Any) -> Snapshot:
+            nonlocal reads
+            reads += 1
+            reading.set()
+            await release.wait()
+            return Snapshot(StoreStats({"needs_review": 2}, {}, {}, None), 10, 100, 0.0)
+
+        runtime = SimpleNamespace(store=SimpleNamespace(call=call, sync=None),
+                                  settings=SimpleNamespace(store=SimpleNamespace(path="state.sqlite3")))
+        endpoint = MetricsEndpoint()
+        scrapes = [asyncio.create_task(endpoint.render(runtime)) for _ in range(5)]
+        await reading.wait()  # the scrapes, started in order, have all reached the read in flight by now
+        release.set()
+        return await asyncio.gather(*scrapes)
+
+    bodies = asyncio.run(scenario())
+    assert reads == 1
+    assert all(b'tevo_bridge_orders{state="needs_review"} 2.0' in body for body in bodies)

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from tevo_bridge import __version__
 from tevo_bridge.intake import order_integration, webhooks
 from tevo_bridge.intake.http import BodyLimit, json_response
+from tevo_bridge.intake.refusals import RefusalLog
 from tevo_bridge.log import get_logger
 from tevo_bridge.metrics import MetricsEndpoint
 
@@ -100,9 +101,17 @@ def add_error_handlers(app: FastAPI) -> None:
         return json_response(503, {"status": "error", "error": "temporarily_unavailable"})
 
 
-def with_body_limit(app: FastAPI, max_bytes: int) -> BodyLimit:
-    """Bodies over the limit are refused with 413 before any route (or FastAPI) reads them."""
-    return BodyLimit(app, max_bytes)
+def with_body_limit(app: FastAPI, max_bytes: int, refusals: RefusalLog | None = None) -> BodyLimit:
+    """Bodies over the limit are refused with 413 before any route (or FastAPI) reads them (and logged)."""
+    if refusals is None:
+        return BodyLimit(app, max_bytes)
+
+    def refused(scope: Any) -> None:
+        path = scope.get("path", "")
+        channel = "webhook" if path.startswith("/webhooks/") else "order_integration"
+        refusals.note(Request(scope), channel, "body_too_large", 413, max_bytes=max_bytes)
+
+    return BodyLimit(app, max_bytes, refused)
 
 
 async def readiness(runtime: Any) -> dict[str, dict[str, Any]]:
