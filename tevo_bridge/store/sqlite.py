@@ -25,6 +25,23 @@ from tevo_bridge.store.schema import MIGRATIONS
 
 #: States an order never leaves by itself; ``retry_order`` refuses them (``redeliver`` aside).
 TERMINAL_STATES = frozenset({"done", "rejected", "canceled"})
+#: Every ``orders.state`` the pipeline writes (docs/architecture.md, "The order state machine"), so a
+#: metric can say 0 for a state no order is in rather than leave it out.
+ORDER_STATES = ("new", "awaiting_fraud", "checking", "accepting", "invoicing", "fulfilling", "awaiting_tickets",
+                "rejecting", "done", "rejected", "canceled", "needs_review")
+JOB_STATES = ("queued", "running", "done", "failed")
+HOLD_STATES = ("pending", "held", "failed", "released", "invoiced", "expired")
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """Counts by state (only the states present) and when the oldest non-terminal order was first seen."""
+
+    orders: dict[str, int]
+    jobs: dict[str, int]
+    holds: dict[str, int]
+    oldest_open_order_seen_at: str | None
+
 
 #: What ``retry_order`` did: queued it, found no such order, or refused a finished one.
 RetryOutcome = Literal["queued", "unknown", "terminal"]
@@ -559,6 +576,19 @@ class SqliteStore:
         with self._lock:
             rows = self._conn.execute("SELECT state, COUNT(*) FROM orders GROUP BY state").fetchall()
         return {row[0]: row[1] for row in rows}
+
+    def stats(self) -> StoreStats:
+        """What ``/metrics`` reports about the store, read in one go (indexed counts: cheap per scrape)."""
+        terminal = tuple(sorted(TERMINAL_STATES))
+        with self._lock:
+            conn = self._conn
+            orders = dict(conn.execute("SELECT state, COUNT(*) FROM orders GROUP BY state").fetchall())
+            jobs = dict(conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
+            holds = dict(conn.execute("SELECT state, COUNT(*) FROM holds GROUP BY state").fetchall())
+            oldest = conn.execute(
+                f"SELECT MIN(first_seen_at) FROM orders WHERE state NOT IN ({', '.join('?' * len(terminal))})",
+                terminal).fetchone()[0]
+        return StoreStats(orders=orders, jobs=jobs, holds=holds, oldest_open_order_seen_at=oldest)
 
     # Orders ------------------------------------------------------------------------------
 
