@@ -19,7 +19,7 @@ import typer
 
 from tevo_bridge import __version__
 from tevo_bridge.config import ConfigError, Settings, load_settings
-from tevo_bridge.log import configure_logging
+from tevo_bridge.log import configure_logging, get_logger
 from tevo_bridge.tevo.signing import canonical_query, string_to_sign, x_signature
 from tevo_bridge.validation import Problem, validate
 
@@ -205,8 +205,9 @@ def run(config: ConfigOption = None, log_level: LogLevelOption = None) -> None:
     from tevo_bridge.pos.errors import PluginLoadError
 
     settings = settings_or_exit(config, log_level)
-    for warning in validated_or_exit(settings):
-        typer.echo(str(warning), err=True)
+    log = get_logger("tevo_bridge.cli")
+    for warning in validated_or_exit(settings):  # in the log, as the service's every other line
+        log.warning("config.warning", problem=warning.message)
     from tevo_bridge.service import EXIT_CANNOT_LISTEN, ListenError
 
     try:
