@@ -8,6 +8,7 @@ runs without build isolation, with pip's ``--no-index``.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import sysconfig
@@ -67,7 +68,9 @@ def test_a_generated_plugin_installs_and_passes_the_contract_suite(tmp_path: Pat
     assert tests.returncode == 0, tests.stdout[-6000:] + tests.stderr[-3000:]
     contract_tests = sum(name.startswith("test_") for name in dir(PosContract))
     assert f"{contract_tests + 1} passed" in tests.stdout, tests.stdout[-3000:]  # all of them, none skipped
-    assert '"acme_pos"' in plugins.stdout, plugins.stdout + plugins.stderr
+    listed = {p["name"]: p for p in json.loads(plugins.stdout)} if plugins.returncode == 0 else {}
+    assert listed.get("acme_pos", {}).get("status") == "ok", plugins.stdout + plugins.stderr
+    assert listed["acme_pos"]["distribution"] == "acme-pos"
 
 
 @pytest.mark.parametrize("name", ["Acme", "1pos", "acme pos", "acme__pos", "acme_", "", "acme.pos"])
