@@ -237,6 +237,9 @@ def _sandbox_app() -> typer.Typer:
 
 
 app.add_typer(_sandbox_app(), name="sandbox", help="A TEvo simulator on loopback for trying the bridge offline.")
+from tevo_bridge.pos.scaffold import plugin_app  # noqa: E402  (beside its registration, like sandbox's)
+
+app.add_typer(plugin_app, name="plugin", help="Tools for POS plugin authors: `plugin new NAME` creates a plugin package.")
 
 orders_app = typer.Typer(help="Look at and act on the orders the daemon knows.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
