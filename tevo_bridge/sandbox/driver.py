@@ -235,6 +235,14 @@ class BuyerDriver:
                 "price": str(item.price), "ticket_group_id": item.group.ticket_group_id}
         status, answer = await self._oi_once("hold", HOLD_PATH, hold, None, global_id, self.settings.hold_timeout)
         result = DriverOrder(scenario, channels, None, global_id=global_id, hold_status=status, hold_response=answer)
+        if status is None or status >= 500:
+            # No answer, or an error: the seller may hold the tickets all the same (it died after holding, say).
+            # Free them, as a careful integrator would, and sell those seats to nobody else meanwhile: until the
+            # release lands, the seller rightly refuses them to another buyer.
+            self.planner.set_aside(request)
+            path = RELEASE_PATH.format(global_id=global_id)
+            self._spawn(self._oi_with_retries("release", path, {"global_id": global_id}, None, global_id))
+            return result
         if status != 200 or not isinstance(answer, dict) or answer.get("status") != "held":
             return result  # the buyer is told; no order exists
         if scenario is Scenario.OI_RELEASE:

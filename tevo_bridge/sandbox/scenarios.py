@@ -160,6 +160,11 @@ class Planner:
             for item in request.items:
                 self.sold[item.group.remote_id].update(item.seats)
 
+    def set_aside(self, request: OrderRequest) -> None:
+        """Never offer these seats again: a hold on them ended without a clear answer."""
+        for item in request.items:
+            self.sold[item.group.remote_id].update(item.seats)
+
     def _single(self, scenario: Scenario, fmt: str, shipment: str,
                 client: ClientSpec | None = None) -> OrderRequest:
         group = self._groups(fmt, need=1, count=1)[0]
