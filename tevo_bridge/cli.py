@@ -114,8 +114,16 @@ def check(
         typer.echo("  " + line)
     for warning in config_warnings(settings):
         typer.echo(f"warning: {warning}")
+    _echo_registration(settings)
     if online:
         asyncio.run(_check_online(settings))
+
+
+def _echo_registration(settings: Settings) -> None:
+    from tevo_bridge.registration import registration_lines
+
+    for line in registration_lines(settings.server):
+        typer.echo(line)
 
 
 async def _check_online(settings: Settings) -> None:
@@ -189,11 +197,15 @@ def run(config: ConfigOption = None) -> None:
     missing = [w for w in config_warnings(settings) if "token/secret are not set" in w or "reviewer_id is 0" in w]
     if missing:
         fail("error: cannot run yet:\n  " + "\n  ".join(missing))
+    from tevo_bridge.service import EXIT_CANNOT_LISTEN, ListenError
+
     try:
         serve(settings)
     except PluginLoadError as exc:
         fail(f"error: POS plugin {settings.pos.plugin!r} cannot be used: {exc}")
-    except StoreError as exc:
+    except ListenError as exc:  # raised before the store, the plugin or TEvo were touched
+        fail(f"error: {exc}", EXIT_CANNOT_LISTEN)
+    except StoreError as exc:  # a newer schema, or another daemon on this store: a person must act
         fail(f"error: {exc}")
 
 

@@ -94,6 +94,15 @@ class ServerSettings(Section):
     invoice_budget: float = Field(2.0, ge=0, examples=[2.0])
     allowed_ips: list[str] = Field(default_factory=list, examples=[["203.0.113.7"]])
     order_integration: OrderIntegrationSettings = Field(default_factory=OrderIntegrationSettings)
+    public_url: str = Field("", examples=["https://tickets.example.com"])
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_absolute(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (the address TEvo calls), e.g. https://tickets.example.com")
+        return value
 
 
 class StoreSettings(Section):

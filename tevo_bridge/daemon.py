@@ -157,12 +157,22 @@ def build_app(runtime: Runtime) -> Any:
 
 
 def serve(settings: Settings) -> None:
+    """The daemon in the foreground; ``service.ListenError`` (nothing done yet) if its port cannot be had."""
+    from tevo_bridge.registration import log_registration
+    from tevo_bridge.service import ServiceServer, bind_listener
+
     configure_logging(settings.log.level, settings.log.format, settings.secrets())
-    runtime = build_runtime(settings)
+    listener = bind_listener(settings.server.host, settings.server.port)  # before the store, plugin or TEvo
+    try:
+        runtime = build_runtime(settings)
+    except BaseException:
+        listener.close()
+        raise
+    log_registration(settings.server)
     config = uvicorn.Config(build_app(runtime), host=settings.server.host, port=settings.server.port,
                             log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2)
     settle_gc()
-    uvicorn.Server(config).run()
+    ServiceServer(config).run(sockets=[listener])
 
 
 def settle_gc() -> None:

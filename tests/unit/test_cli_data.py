@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from tevo_bridge import __version__
 from tevo_bridge.cli import app
 from tevo_bridge.cli_views import order_rows, order_table
+from tevo_bridge.serve import free_port
 from tevo_bridge.store import ORDER_STATES, SCHEMA_VERSION, Event, SqliteStore
 
 runner = CliRunner()
@@ -116,6 +117,7 @@ def test_every_command_refuses_a_store_from_a_newer_tevo_bridge(config, monkeypa
     monkeypatch.setenv("TEVO_BRIDGE_TEVO__TOKEN", "a" * 32)
     monkeypatch.setenv("TEVO_BRIDGE_TEVO__SECRET", "b" * 40)
     monkeypatch.setenv("TEVO_BRIDGE_TEVO__REVIEWER_ID", "4711")
+    monkeypatch.setenv("TEVO_BRIDGE_SERVER__PORT", str(free_port()))  # `run` takes its port before the store
     monkeypatch.chdir(config.parent)
     result = runner.invoke(app, [*args, "-c", str(config)])
     assert result.exit_code == 2, result.output

@@ -1,0 +1,204 @@
+"""deploy/: the systemd unit, the container image and the TLS proxy, each checked by its own tool.
+
+A tool that is missing skips its test with the reason (tests/tools.py); .ci/run installs
+systemd-analyze and sets CI_REQUIRE_TOOLS so that its tests cannot skip there.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from tevo_bridge.cli import app
+from tevo_bridge.serve import free_port
+
+from .tools import need_tool, unavailable
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy"
+UNIT = DEPLOY / "tevo-bridge.service"
+STATE = "/var/lib/tevo-bridge"
+
+
+def unit_settings() -> dict[str, list[str]]:
+    settings: dict[str, list[str]] = {}
+    for line in UNIT.read_text().splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            settings.setdefault(key, []).append(value)
+    return settings
+
+
+def unit_for_this_machine(tmp_path: Path) -> Path:
+    """The unit with ExecStart pointed at this venv's tevo-bridge (verify checks that it exists)."""
+    script = Path(sys.executable).with_name("tevo-bridge")
+    text = UNIT.read_text()
+    text, count = re.subn(r"^ExecStart=/opt/tevo-bridge/bin/tevo-bridge ", f"ExecStart={script} ", text, flags=re.M)
+    assert count == 1 and script.exists()
+    copy = tmp_path / "tevo-bridge.service"
+    copy.write_text(text)
+    return copy
+
+
+def test_unit_runs_the_daemon_as_documented():
+    unit = unit_settings()
+    assert unit["ExecStart"] == ["/opt/tevo-bridge/bin/tevo-bridge run --config /etc/tevo-bridge/config.toml"]
+    expected = {"Type": "notify", "User": "tevo-bridge", "StateDirectory": "tevo-bridge", "WorkingDirectory": "/",
+                "EnvironmentFile": "/etc/tevo-bridge/env", "Restart": "on-failure", "RestartPreventExitStatus": "2",
+                "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
+                "PrivateDevices": "yes", "CapabilityBoundingSet": "",
+                "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX"}
+    assert {key: unit.get(key, [None])[0] for key in expected} == expected
+    assert "@system-service" in unit["SystemCallFilter"]
+    assert "tevo-bridge" in (DEPLOY / "tevo-bridge.sysusers").read_text().split()
+
+
+def test_unit_passes_systemd_analyze_verify_and_its_exposure_stays_low(tmp_path):
+    analyze = need_tool("systemd-analyze", "it verifies deploy/tevo-bridge.service")
+    unit = unit_for_this_machine(tmp_path)
+    verify = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr  # unknown keys only warn
+    security = subprocess.run([analyze, "security", "--offline=yes", "--threshold=20", str(unit)],
+                              capture_output=True, text=True, timeout=60)
+    assert security.returncode == 0, security.stdout[-2000:] + security.stderr
+
+
+def test_sysusers_file_creates_the_service_user():
+    sysusers = need_tool("systemd-sysusers", "it reads deploy/tevo-bridge.sysusers")
+    dry = subprocess.run([sysusers, "--dry-run", str(DEPLOY / "tevo-bridge.sysusers")], capture_output=True,
+                         text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    assert "tevo-bridge" in dry.stdout + dry.stderr or "already exists" in dry.stderr
+
+
+def test_service_config_is_valid_and_keeps_every_path_in_the_state_folder():
+    result = CliRunner().invoke(app, ["check", "--config", str(DEPLOY / "config.toml")])
+    assert result.exit_code == 0, result.output
+    assert "POST https://tickets.example.com/order-integration/invoices" in result.output
+    config = tomllib.loads((DEPLOY / "config.toml").read_text())
+    paths = [config["store"]["path"], config["fulfillment"]["airbill_dir"], config["plugins"]["sqlite_pos"]["database"]]
+    assert all(path.startswith(STATE + "/") for path in paths), paths
+    env = (DEPLOY / "env.example").read_text()
+    assert all(f"{name}=" in env for name in ("TEVO_BRIDGE_TEVO__TOKEN", "TEVO_BRIDGE_TEVO__SECRET",
+                                               "TEVO_BRIDGE_SERVER__WEBHOOK_TOKEN"))
+
+
+def containerfile() -> str:
+    return (DEPLOY / "Containerfile").read_text()
+
+
+def test_containerfile_runs_unprivileged_with_state_on_a_volume_and_a_readiness_healthcheck():
+    text = containerfile()
+    stages = re.findall(r"^FROM (\S+)", text, re.M)
+    assert stages and all(image == "python:3.11-slim" for image in stages)
+    final = text.split("\nFROM ")[-1]
+    assert re.search(r"^USER tevo-bridge", final, re.M)
+    assert re.search(r'^VOLUME \["/var/lib/tevo-bridge"\]', final, re.M)
+    assert re.search(r"^HEALTHCHECK .*\n?.*/readyz", final, re.M)
+    assert "TEVO_BRIDGE_CONFIG=/etc/tevo-bridge/config.toml" in final
+    assert "COPY" not in final.split("COPY --from=build", 1)[1]  # no config or secret baked in
+
+
+def container_tool() -> str | None:
+    for tool in ("podman", "docker", "buildah"):
+        path = shutil.which(tool)
+        probe = [path, "info"] if path else None
+        if probe and subprocess.run(probe, capture_output=True, timeout=60).returncode == 0:
+            return path
+    return None
+
+
+def test_containerfile_builds(tmp_path):
+    tool = container_tool()
+    if tool is None:
+        unavailable("container", "no working podman, docker or buildah here (the docker CLI alone, without a "
+                                 "daemon, cannot build): the Containerfile is only checked statically")
+    verb = ["bud"] if tool.endswith("buildah") else ["build"]
+    build = subprocess.run([tool, *verb, "-f", str(DEPLOY / "Containerfile"), "-t", "tevo-bridge-test", str(ROOT)],
+                           capture_output=True, text=True, timeout=1800)
+    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
+
+
+class Recorder(BaseHTTPRequestHandler):
+    seen: list[tuple[str, str, str | None]] = []
+
+    def do_any(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        Recorder.seen.append((self.command, self.path, self.headers.get("X-Forwarded-For")))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_any
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_caddyfile_is_valid_and_forwards_only_the_intake_paths(tmp_path):
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        pytest.skip("caddy is not installed: deploy/Caddyfile is not validated (not required in CI)")
+    check = subprocess.run([caddy, "validate", "--adapter", "caddyfile", "--config", str(DEPLOY / "Caddyfile")],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr[-3000:]
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    port = free_port()
+    # The same site block on plain http and loopback ports, with no admin endpoint: the routing is what is tested.
+    text = (DEPLOY / "Caddyfile").read_text()
+    text = text.replace("tickets.example.com {", "{\n\tadmin off\n\tauto_https off\n}\n\n"
+                        f"http://127.0.0.1:{port} {{", 1)
+    text = text.replace("reverse_proxy 127.0.0.1:8080", f"reverse_proxy 127.0.0.1:{upstream.server_port}")
+    config = tmp_path / "Caddyfile"
+    config.write_text(text)
+    proxy = subprocess.Popen([caddy, "run", "--adapter", "caddyfile", "--config", str(config)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert proxy.poll() is None and time.monotonic() < deadline, "caddy did not start"
+                time.sleep(0.05)  # polling a port that is not open yet: no event to wait on
+        forwarded = ["/order-integration/holds", "/order-integration/holds/G-1/release",
+                     "/order-integration/invoices", "/webhooks/tevo/some-token"]
+        for path in forwarded:
+            assert httpx.post(base + path, content=b"{}").status_code == 200, path
+        assert [(m, p) for m, p, _ in Recorder.seen] == [("POST", p) for p in forwarded]
+        assert all(xff == "127.0.0.1" for _, _, xff in Recorder.seen)
+        for method, path in [("GET", "/metrics"), ("GET", "/readyz"), ("GET", "/livez"), ("GET", "/openapi.json"),
+                             ("GET", "/docs"), ("POST", "/metrics"), ("GET", "/webhooks/tevo/some-token"),
+                             ("POST", "/order-integration/holds/x/y/release")]:
+            assert httpx.request(method, base + path).status_code == 404, (method, path)
+        assert len(Recorder.seen) == len(forwarded)
+    finally:
+        proxy.terminate()
+        proxy.communicate(timeout=30)
+        upstream.shutdown()
+
+
+def test_a_required_tool_that_is_missing_fails_instead_of_skipping(monkeypatch):
+    monkeypatch.setenv("CI_REQUIRE_TOOLS", "systemd-analyze, no-such-tool-here")
+    with pytest.raises(pytest.fail.Exception, match="requires no-such-tool-here"):
+        need_tool("no-such-tool-here", "a test")
+    monkeypatch.setenv("CI_REQUIRE_TOOLS", "")
+    with pytest.raises(pytest.skip.Exception, match="no-such-tool-here is not installed"):
+        need_tool("no-such-tool-here", "a test")
