@@ -233,8 +233,8 @@ orders_app = typer.Typer(help="Look at and act on the orders the daemon knows.",
 app.add_typer(orders_app, name="orders")
 
 
-JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document instead of text "
-                                                          "(docs/operations.md, \"JSON output\").")]
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document instead of text (README, "
+                                                          "\"JSON output\").")]
 OrderIdArgument = Annotated[int, typer.Argument(help="The TEvo order id, as `orders list` shows it.")]
 
 

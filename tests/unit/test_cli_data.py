@@ -150,3 +150,10 @@ def test_restore_is_refused_while_the_daemon_runs(config, tmp_path):
     assert result.exit_code == 2 and "in use by a running tevo-bridge daemon" in result.output
     assert "stop that daemon" in result.output
     daemon.close()
+
+
+def test_the_readme_lists_the_order_states_the_cli_accepts():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert ", ".join(f"`{state}`" for state in ORDER_STATES) in " ".join(readme.split())
