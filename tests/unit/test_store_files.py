@@ -143,8 +143,11 @@ def test_restore_keeps_the_replaced_store_and_refuses_while_a_daemon_runs(tmp_pa
         restore_store(backup, live, "20260101T000000Z")
     daemon.close()
 
+    live.chmod(0o640)
     facts, kept = restore_store(backup, live, "20260101T000000Z")
     assert facts.orders == 1 and kept == tmp_path / "state.sqlite3.before-restore-20260101T000000Z"
+    assert live.stat().st_mode & 0o777 == 0o640, "the restored file keeps the mode of the one it replaced"
+    assert not (tmp_path / "state.sqlite3-wal").exists() or inspect_store(live).orders == 1
     assert inspect_store(kept).orders == 2
     restored = SqliteStore(live)
     assert restored.get_order(2) is None and restored.get_order(1) is not None
@@ -224,3 +227,12 @@ def test_retention_prunes_old_finished_orders_only(tmp_path):
 def test_cutoff_is_days_before_now():
     now = datetime(2026, 5, 1, tzinfo=UTC)
     assert cutoff(90, now) == "2026-01-31T00:00:00.000Z"
+
+
+def test_a_state_outside_order_states_is_refused(tmp_path):
+    store = SqliteStore(tmp_path / "state.sqlite3")
+    store.ensure_order(1, "webhook")
+    with pytest.raises(ValueError, match="add it to ORDER_STATES"):
+        store.update_order(1, state="almost_done")
+    assert store.get_order(1).state == "new"
+    store.close()

@@ -638,6 +638,8 @@ class SqliteStore:
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown order fields {sorted(unknown)}")
+        if state is not None and state not in ORDER_STATES:  # keeps ORDER_STATES the one complete list
+            raise ValueError(f"unknown order state {state!r}: add it to ORDER_STATES")
         now = now_iso()
         with self._tx() as conn:
             current = conn.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
@@ -769,7 +771,10 @@ class DaemonLock:
     def acquire(cls, store: Path, purpose: str = "daemon") -> DaemonLock:
         path = cls.path_for(store)
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle = path.open("a+")
+        try:
+            handle = path.open("a+")
+        except PermissionError:  # made by another user (root ran a restore): a read-only fd locks as well
+            handle = path.open("r")
         if fcntl is not None:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -779,10 +784,11 @@ class DaemonLock:
                 handle.close()
                 raise StoreInUse(f"{store} is in use by a running tevo-bridge daemon ({holder}; lock {path}). "
                                  f"Nothing was changed. Fix: stop that daemon first.") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{purpose} pid {os.getpid()}\n")
-        handle.flush()
+        if handle.writable():
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{purpose} pid {os.getpid()}\n")
+            handle.flush()
         return cls(path, handle)
 
     def release(self) -> None:
@@ -878,6 +884,13 @@ def backup_store(source: Path, dest: Path, *, force: bool = False) -> StoreFacts
     return inspect_store(dest)
 
 
+def _same_owner_and_mode(model: Path, path: Path) -> None:
+    info = model.stat()
+    os.chmod(path, info.st_mode & 0o7777)
+    with suppress(PermissionError):  # only root can give a file away; anyone else made it their own already
+        os.chown(path, info.st_uid, info.st_gid)
+
+
 def restore_store(source: Path, dest: Path, stamp: str) -> tuple[StoreFacts, Path | None]:
     """Replace the store at ``dest`` with the backup ``source``; the restored facts and where the old store went.
 
@@ -892,12 +905,14 @@ def restore_store(source: Path, dest: Path, stamp: str) -> tuple[StoreFacts, Pat
     lock = DaemonLock.acquire(dest, purpose="restore")
     try:
         kept: Path | None = None
+        incoming = dest.with_name(dest.name + ".restoring")
         if dest.exists():
             kept = dest.with_name(f"{dest.name}.before-restore-{stamp}")
             _copy_database(dest, kept)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        incoming = dest.with_name(dest.name + ".restoring")
-        _copy_database(source, incoming)
+            _copy_database(source, incoming)
+            _same_owner_and_mode(dest, incoming)  # a restore run as root must leave the daemon a file it can write
+        else:
+            _copy_database(source, incoming)
         for suffix in ("-wal", "-shm"):
             dest.with_name(dest.name + suffix).unlink(missing_ok=True)
         os.replace(incoming, dest)
