@@ -65,14 +65,17 @@ def note(view: dict[str, Any]) -> str:
 
 
 def order_table(views: list[dict[str, Any]]) -> Table:
-    """The ``orders list`` table: id and state never wrap; buyer, items and the note fold to fit 80 columns."""
-    table = Table(box=None, pad_edge=False, header_style="bold")
+    """The ``orders list`` table: id and state never wrap; buyer, items and the reason fold to fit 80 columns.
+
+    The reason is the reject reason for a rejected order, else the last error.
+    """
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
     table.add_column("id", no_wrap=True, justify="right")
     table.add_column("state", no_wrap=True)
     table.add_column("age", no_wrap=True, justify="right")
-    table.add_column("buyer", overflow="fold", max_width=14)
-    table.add_column("items", overflow="fold", max_width=18)
-    table.add_column("reason / last error", overflow="fold", ratio=1)
+    table.add_column("buyer", overflow="fold", max_width=12)
+    table.add_column("items", overflow="fold", max_width=16)
+    table.add_column("reason", overflow="fold", ratio=1)
     for view in views:
         buyer = f"{view['buyer']['type'] or '?'} {view['buyer']['id'] or ''}".strip()
         items = ", ".join(f"{i['quantity']}x{i['remote_id']}" for i in view["items"])

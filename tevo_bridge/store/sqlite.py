@@ -899,7 +899,11 @@ def restore_store(source: Path, dest: Path, stamp: str) -> tuple[StoreFacts, Pat
     ``<dest>.before-restore-<stamp>``; its ``-wal``/``-shm`` files are removed with it, since a WAL
     left beside the restored file would be replayed into it.
     """
-    facts = inspect_store(source)
+    try:
+        facts = inspect_store(source)
+    except NotAStore as exc:
+        raise NotAStore(f"{exc} Nothing was changed. Fix: restore from a file `tevo-bridge store backup` "
+                        "wrote.") from exc
     if dest.exists() and dest.resolve() == source.resolve():
         raise StoreError(f"{source} is the store itself. Fix: restore from a backup file.")
     lock = DaemonLock.acquire(dest, purpose="restore")
