@@ -235,3 +235,29 @@ def test_a_state_outside_order_states_is_refused(tmp_path):
         store.update_order(1, state="almost_done")
     assert store.get_order(1).state == "new"
     store.close()
+
+
+def test_two_processes_starting_at_once_run_each_migration_once(tmp_path):
+    """A daemon and an `orders` command opening an old store together: the version is read inside each
+    migration's transaction, so neither runs a migration the other already ran (it would fail)."""
+    import threading
+
+    path = tmp_path / "state.sqlite3"
+    build_store_at(path, 1)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def open_store() -> None:
+        barrier.wait()
+        try:
+            SqliteStore(path).close()
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert inspect_store(path).schema_version == SCHEMA_VERSION
