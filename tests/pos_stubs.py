@@ -124,3 +124,11 @@ class MisspeltPos(StubPos):
 class StartFails(StubPos):
     def __init__(self, config: StubPos.Config) -> None:
         raise PermissionError("cannot open /var/pos/pos.db")
+
+
+class WrongArgumentPos(StubPos):
+    """A hook name that exists with an argument name its spec does not have: pluggy refuses it at registration."""
+
+    @hookimpl
+    def pos_hold(self, hodl: Hold) -> HoldResult:
+        return HoldResult(True, hodl.global_id)

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from tevo_bridge.cli import app
 from tevo_bridge.serve import free_port
+from tevo_bridge_sqlite_pos.store import init_db
 
 from .tools import need_tool, unavailable
 
@@ -83,7 +84,14 @@ def test_sysusers_file_creates_the_service_user():
     assert "tevo-bridge" in dry.stdout + dry.stderr or "already exists" in dry.stderr
 
 
-def test_service_config_is_valid_and_keeps_every_path_in_the_state_folder():
+def test_service_config_is_valid_and_keeps_every_path_in_the_state_folder(tmp_path, monkeypatch):
+    # What the seller fills in (secrets in /etc/tevo-bridge/env, their reviewer, their POS), nothing else.
+    database = tmp_path / "pos.sqlite3"
+    init_db(database)
+    for name, value in {"TEVO_BRIDGE_TEVO__TOKEN": "deploy-test-token", "TEVO_BRIDGE_TEVO__SECRET": "deploy-test-secret",
+                        "TEVO_BRIDGE_TEVO__REVIEWER_ID": "4711",
+                        "TEVO_BRIDGE_PLUGINS__SQLITE_POS__DATABASE": str(database)}.items():
+        monkeypatch.setenv(name, value)
     result = CliRunner().invoke(app, ["check", "--config", str(DEPLOY / "config.toml")])
     assert result.exit_code == 0, result.output
     assert "POST https://tickets.example.com/order-integration/invoices" in result.output

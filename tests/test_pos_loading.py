@@ -32,6 +32,7 @@ stub_pos = tests.pos_stubs:StubPos
 without_holds = tests.pos_stubs:WithoutHolds
 misspelt_pos = tests.pos_stubs:MisspeltPos
 start_fails = tests.pos_stubs:StartFails
+wrong_argument_pos = tests.pos_stubs:WrongArgumentPos
 broken_pos = broken_pos_plugin:Plugin
 """
 
@@ -153,7 +154,7 @@ def test_discovery_reports_a_plugin_that_fails_to_import_as_broken(fake_plugins:
 
 def test_discovery_reports_missing_hooks_as_broken(fake_plugins: Path) -> None:
     info = _by_name("without_holds")
-    assert (info.status, info.error.startswith("lacks required hooks: pos_find_customer")) == ("broken", True)
+    assert (info.status, "lacks required hooks: pos_find_customer" in info.error) == ("broken", True)
 
 
 def test_discovery_lists_the_hooks_of_a_good_plugin() -> None:

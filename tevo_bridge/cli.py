@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -21,6 +20,7 @@ from tevo_bridge import __version__
 from tevo_bridge.config import ConfigError, Settings, load_settings
 from tevo_bridge.store.sqlite import ORDER_STATES, SCHEMA_VERSION, StoreError, StoreFacts
 from tevo_bridge.tevo.signing import canonical_query, string_to_sign, x_signature
+from tevo_bridge.validation import Problem, validate
 
 app = typer.Typer(
     name="tevo-bridge",
@@ -34,10 +34,6 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="TOML config file (default: $TEVO_BRIDGE_CONFIG).", show_default=False),
 ]
-
-TOKEN_RE = re.compile(r"^[a-zA-Z0-9]{32}$")
-SECRET_RE = re.compile(r"^\S{40}$")
-
 
 def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(message, err=True)
@@ -56,32 +52,12 @@ def _mask(value: Any) -> str:
     return "(not set)" if not secret else f"*** ({len(secret)} characters)"
 
 
-def config_warnings(settings: Settings) -> list[str]:
-    """What is legal but probably wrong (docs/tevo-api.md §1: warn, don't refuse)."""
-    tevo = settings.tevo
-    warnings = []
-    token, secret = tevo.token.get_secret_value(), tevo.secret.get_secret_value()
-    if not token or not secret:
-        warnings.append("[tevo] token/secret are not set: set them in the file or in "
-                        "TEVO_BRIDGE_TEVO__TOKEN / TEVO_BRIDGE_TEVO__SECRET before `run`.")
-    else:
-        if not TOKEN_RE.match(token):
-            warnings.append("[tevo] token does not look like a TEvo token (32 letters and digits).")
-        if not SECRET_RE.match(secret):
-            warnings.append("[tevo] secret does not look like a TEvo secret (40 characters, no spaces).")
-    if not tevo.reviewer_id:
-        warnings.append("[tevo] reviewer_id is 0: accepting and rejecting orders needs the id of a user of your "
-                        "brokerage, e.g. reviewer_id = 4711.")
-    if not settings.server.webhook_token.get_secret_value():
-        warnings.append("[server] webhook_token is not set: the webhook route stays closed until it is.")
-    elif len(settings.server.webhook_token.get_secret_value()) < 32:
-        warnings.append("[server] webhook_token is shorter than 32 characters; use a long random value.")
-    if not settings.server.order_integration.api_keys:
-        warnings.append("[server.order_integration] api_keys is empty: Order Integration calls will all get 401.")
-    from tevo_bridge.fulfillment.capability import missing_settings  # the fulfilment stack, only when checking
-
-    warnings.extend(missing_settings(settings.fulfillment).values())
-    return warnings
+def validated_or_exit(settings: Settings) -> list[Problem]:
+    """The one validation of ``check`` and ``run``: any error stops both, with the same lines; returns the warnings."""
+    problems = validate(settings)
+    if any(p.severity == "error" for p in problems):
+        fail("\n".join(str(p) for p in problems))
+    return problems
 
 
 def summary(settings: Settings) -> list[str]:
@@ -106,17 +82,32 @@ def check(
     config: ConfigOption = None,
     online: Annotated[bool, typer.Option("--online", help="Also prove the credentials with one signed call.")] = False,
 ) -> None:
-    """Validate a config file offline (and, with --online, the TEvo credentials)."""
+    """Refuse what `run` would refuse, offline (with --online, also the TEvo credentials and the plugin's start)."""
     settings = settings_or_exit(config)
-    store_or_exit(settings, must_exist=False)
+    warnings = validated_or_exit(settings)
     typer.echo(f"config OK ({config or 'environment'})")
     for line in summary(settings):
         typer.echo("  " + line)
-    for warning in config_warnings(settings):
-        typer.echo(f"warning: {warning}")
+    for warning in warnings:
+        typer.echo(str(warning))
     _echo_registration(settings)
     if online:
         asyncio.run(_check_online(settings))
+        _start_plugin(settings)
+
+
+def _start_plugin(settings: Settings) -> None:
+    """Start the POS plugin as ``run`` does (it may connect to the POS, hence only with --online), then stop it."""
+    from tevo_bridge.pos.errors import PluginLoadError
+    from tevo_bridge.pos.host import PluginHost
+
+    try:
+        host = PluginHost.load(settings.pos.plugin, settings.plugins.get(settings.pos.plugin, {}),
+                               settings.pos.budgets, base_dir=settings.config_dir)
+    except PluginLoadError as exc:
+        fail(f"error: POS plugin {settings.pos.plugin!r} cannot be used: {exc}")
+    host.close()
+    typer.echo(f"plugin OK: {settings.pos.plugin} started")
 
 
 def _echo_registration(settings: Settings) -> None:
@@ -194,9 +185,8 @@ def run(config: ConfigOption = None) -> None:
     from tevo_bridge.pos.errors import PluginLoadError
 
     settings = settings_or_exit(config)
-    missing = [w for w in config_warnings(settings) if "token/secret are not set" in w or "reviewer_id is 0" in w]
-    if missing:
-        fail("error: cannot run yet:\n  " + "\n  ".join(missing))
+    for warning in validated_or_exit(settings):
+        typer.echo(str(warning), err=True)
     from tevo_bridge.service import EXIT_CANNOT_LISTEN, ListenError
 
     try:
@@ -238,16 +228,14 @@ JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document inst
 OrderIdArgument = Annotated[int, typer.Argument(help="The TEvo order id, as `orders list` shows it.")]
 
 
-def store_or_exit(settings: Settings, must_exist: bool = True) -> StoreFacts | None:
+def store_or_exit(settings: Settings) -> StoreFacts:
     """The configured store's facts, or a clear exit: missing, not a store, or written by a newer tevo-bridge."""
     from tevo_bridge.store import inspect_store
 
     path = settings.store.path
     if not path.exists():
-        if must_exist:
-            fail(f"error: no database at {path}: has the daemon run with this config? "
-                 "Fix: set [store] path to the daemon's database.")
-        return None
+        fail(f"error: no database at {path}: has the daemon run with this config? "
+             "Fix: set [store] path to the daemon's database.")
     try:
         return inspect_store(path)
     except StoreError as exc:

@@ -1,8 +1,11 @@
 """Settings: one TOML file plus ``TEVO_BRIDGE_<SECTION>__<KEY>`` environment overrides.
 
 Secrets may live only in the environment, so a config file can be committed to
-a seller's own repository.  Every section forbids unknown keys: a typo in a
-money-handling daemon's config must be an error, not a silently ignored line.
+a seller's own repository.  Every section forbids unknown keys, and every unknown
+``TEVO_BRIDGE_*`` variable is refused too: a typo in a money-handling daemon's config
+must be an error, not a silently ignored line.  Relative paths, in the file or in a
+variable, are under the config file's folder (``tevo_bridge.paths``), so the daemon
+reads the same files whatever folder it is started from.
 """
 
 from __future__ import annotations
@@ -12,18 +15,28 @@ import difflib
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
-ENV_PREFIX = "TEVO_BRIDGE_"
+from tevo_bridge.config_env import (
+    ENV_PREFIX,
+    environment_problems,
+    json_example,
+    setting_field,
+    source_variable,
+    variable_name,
+)
+from tevo_bridge.paths import ConfigPath, config_dir
 CONFIG_ENV = "TEVO_BRIDGE_CONFIG"
 
 _config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar("_config_file", default=None)
@@ -106,7 +119,7 @@ class ServerSettings(Section):
 
 
 class StoreSettings(Section):
-    path: Path = Field(Path("tevo-bridge.sqlite3"), examples=["/var/lib/tevo-bridge/state.sqlite3"])
+    path: ConfigPath = Field(Path("tevo-bridge.sqlite3"), examples=["/var/lib/tevo-bridge/state.sqlite3"])
     retention_days: int = Field(90, ge=0, examples=[90])
 
 
@@ -148,7 +161,7 @@ class LocalPickupSettings(Section):
 class FulfillmentSettings(Section):
     eticket_method: Literal["per_page", "single_file"] = Field("per_page", examples=["single_file"])
     max_upload_bytes: int = Field(4_000_000, ge=10_000, examples=[4000000])
-    airbill_dir: Path = Field(Path("airbills"), examples=["/var/lib/tevo-bridge/airbills"])
+    airbill_dir: ConfigPath = Field(Path("airbills"), examples=["/var/lib/tevo-bridge/airbills"])
     local_pickup: LocalPickupSettings = Field(default_factory=LocalPickupSettings)
 
 
@@ -179,6 +192,10 @@ class Settings(BaseSettings):
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
     log: LogSettings = Field(default_factory=LogSettings)
 
+    # The folder relative paths were resolved against; plugins' settings are resolved against it later.
+    _config_dir: Path | None = PrivateAttr(default=None)
+    _file: Path | None = PrivateAttr(default=None)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -195,9 +212,14 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     @property
+    def config_file(self) -> Path | None:
+        """The TOML file these settings were read from (None: environment only)."""
+        return self._file
+
+    @property
     def config_dir(self) -> Path:
-        path = _config_file.get()
-        return path.parent if path else Path.cwd()
+        """Where relative paths point: the config file's folder (the working directory at load without a file)."""
+        return self._config_dir or Path.cwd()
 
     def secrets(self) -> list[str]:
         """Every secret value in force, for the log redactor."""
@@ -208,7 +230,9 @@ class Settings(BaseSettings):
 def settings_env(settings: Settings) -> dict[str, str]:
     """The whole config as ``TEVO_BRIDGE_*`` variables (secrets included), for a child daemon process.
 
-    ``load_settings`` in the child reads them back to the same values: the inverse of loading.
+    ``load_settings`` in the child reads them back to the same values: the inverse of loading.  Core paths
+    are absolute by then; a relative path inside a ``[plugins.<name>]`` table is resolved by the child
+    against its own working directory, so give such a child the parent's ``config_dir`` as its cwd.
     """
     data = settings.model_dump(mode="json")
     data["tevo"].update(token=settings.tevo.token.get_secret_value(), secret=settings.tevo.secret.get_secret_value())
@@ -238,7 +262,12 @@ def resolve_config_path(path: Path | str | None) -> Path | None:
 
 
 def load_settings(path: Path | str | None = None) -> Settings:
-    """Read the file (``--config`` or ``TEVO_BRIDGE_CONFIG``) and the environment, or raise ``ConfigError``."""
+    """Read the file (``--config`` or ``TEVO_BRIDGE_CONFIG``) and the environment, or raise ``ConfigError``.
+
+    Relative paths, from the file or from a variable, resolve against the file's folder: one rule,
+    and the same files whether the daemon starts in ``/`` (systemd) or in the seller's shell.
+    """
+    environ = dict(os.environ)
     file = resolve_config_path(path)
     if file is not None:
         if not file.is_file():
@@ -247,51 +276,64 @@ def load_settings(path: Path | str | None = None) -> Settings:
             tomllib.loads(file.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: not valid TOML: {exc}. Fix: check quotes and brackets near that line.") from None
+    problems = environment_problems(Settings, environ)
+    if problems:
+        raise ConfigError(f"environment variables: {len(problems)} problem(s)\n  " + "\n  ".join(problems))
+    base = file.resolve().parent if file is not None else Path.cwd()
     token = _config_file.set(file.resolve() if file else None)
     try:
-        settings = Settings()
+        with config_dir(base):
+            settings = Settings()
     except ValidationError as exc:
-        raise ConfigError(_describe(file, exc)) from None
+        raise ConfigError(_describe(file, exc, environ)) from None
+    except SettingsError as exc:  # a variable pydantic-settings could not decode that the checks above let by
+        raise ConfigError(f"environment variables: {exc}. Fix: check the TEVO_BRIDGE_* variables of that section "
+                          "(lists and tables are JSON).") from None
     finally:
         _config_file.reset(token)
-    if file is not None:
-        _anchor_paths(settings, file.resolve().parent)
+    settings._config_dir, settings._file = base, file
     return settings
 
 
-def _anchor_paths(settings: Settings, base: Path) -> None:
-    """Relative paths in a config file mean 'next to the file', whatever the working directory."""
-    if not settings.store.path.is_absolute():
-        settings.store.path = base / settings.store.path
-    if not settings.fulfillment.airbill_dir.is_absolute():
-        settings.fulfillment.airbill_dir = base / settings.fulfillment.airbill_dir
-
-
-def _describe(file: Path | None, exc: ValidationError) -> str:
-    where = str(file) if file else "configuration"
-    lines = [f"{where}: {exc.error_count()} problem(s)"]
+def _describe(file: Path | None, exc: ValidationError, environ: Mapping[str, str]) -> str:
+    """One line per problem, each naming where the value came from (the file's key or the variable) and the fix."""
+    lines = []
+    from_file = False
     for error in exc.errors():
         loc = [str(p) for p in error["loc"]]
-        section, key = (loc[0], ".".join(loc[1:])) if len(loc) > 1 else ("", ".".join(loc))
-        env = ENV_PREFIX + "__".join(p.upper() for p in loc)
         got = "" if error["type"] in ("missing", "extra_forbidden") or _is_secret(loc) else f" (got {error['input']!r})"
+        variable = source_variable(loc, environ)
+        if variable is not None:
+            lines.append(f"  {variable}: {error['msg']}{got}.{_env_fix(variable, loc)}")
+            continue
+        from_file = True
+        section, key = (loc[0], ".".join(loc[1:])) if len(loc) > 1 else ("", ".".join(loc))
         head = f"[{section}] {key}" if section else key
         if error["type"] == "extra_forbidden":
             lines.append(f"  {head}: unknown key.{_did_you_mean(loc)}")
             continue
         example = _example(loc)
         fix = f" Example: {loc[-1]} = {example}" if example is not None else ""
-        lines.append(f"  {head}: {error['msg']}{got}.{fix} (or set {env})")
-    return "\n".join(lines)
+        lines.append(f"  {head}: {error['msg']}{got}.{fix} (or set {variable_name(loc)})")
+    where = (str(file) if file else "configuration") if from_file else "environment variables"
+    return "\n".join([f"{where}: {exc.error_count()} problem(s)", *lines])
+
+
+def _env_fix(variable: str, loc: list[str]) -> str:
+    field = setting_field(Settings, loc)
+    if field is None or not field.examples:
+        return ""
+    value = field.examples[0]
+    if isinstance(value, (list, dict)):
+        return f" Example: {json_example(variable, value)}"
+    return f" Example: {variable}={str(value).lower() if isinstance(value, bool) else value}"
 
 
 def _did_you_mean(loc: list[str]) -> str:
-    model: Any = Settings
-    for part in loc[:-1]:
-        fields = getattr(model, "model_fields", {})
-        if part not in fields:
-            return ""
-        model = fields[part].annotation
+    owner = setting_field(Settings, loc[:-1]) if len(loc) > 1 else None
+    if len(loc) > 1 and owner is None:
+        return ""
+    model: Any = owner.annotation if owner is not None else Settings
     known = list(getattr(model, "model_fields", {}))
     close = difflib.get_close_matches(loc[-1], known, n=1)
     if close:
@@ -300,18 +342,12 @@ def _did_you_mean(loc: list[str]) -> str:
 
 
 def _is_secret(loc: list[str]) -> bool:
-    return any(p in ("token", "secret", "webhook_token", "api_keys") for p in loc)
+    # A plugin's table may hold its POS credentials: never quote it either.
+    return loc[:1] == ["plugins"] or any(p in ("token", "secret", "webhook_token", "api_keys") for p in loc)
 
 
 def _example(loc: list[str]) -> str | None:
-    model: Any = Settings
-    field = None
-    for part in loc:
-        fields = getattr(model, "model_fields", None)
-        if not fields or part not in fields:
-            return None
-        field = fields[part]
-        model = field.annotation
+    field = setting_field(Settings, loc)
     if field is None or not field.examples:
         return None
     value = field.examples[0]

@@ -124,7 +124,7 @@ def build_runtime(settings: Settings, pos_host: Any | None = None, fulfil: Fulfi
     store = AsyncStore(SqliteStore(settings.store.path, daemon=True))  # one daemon per store: see DaemonLock
     if pos_host is None:
         pos_host = PluginHost.load(settings.pos.plugin, settings.plugins.get(settings.pos.plugin, {}),
-                                   settings.pos.budgets)
+                                   settings.pos.budgets, base_dir=settings.config_dir)
     tevo = TevoClient.from_settings(settings.tevo)
     if fulfil is None:
         fulfil = make_fulfil(settings, tevo, pos_host, store)

@@ -131,12 +131,16 @@ def test_check_online_proves_the_credentials(sandbox, tmp_path, monkeypatch):
 
     from tevo_bridge.cli import app
 
+    from tevo_bridge_sqlite_pos import store
+
+    store.init_db(tmp_path / "pos.sqlite3")
     config = tmp_path / "config.toml"
-    config.write_text(f'[tevo]\nbase_url = "{sandbox.base_url}"\nreviewer_id = {sandbox.reviewer_id}\n')
+    config.write_text(f'[tevo]\nbase_url = "{sandbox.base_url}"\nreviewer_id = {sandbox.reviewer_id}\n'
+                      '[plugins.sqlite_pos]\ndatabase = "pos.sqlite3"\n')
     monkeypatch.setenv("TEVO_BRIDGE_TEVO__TOKEN", sandbox.token)
     monkeypatch.setenv("TEVO_BRIDGE_TEVO__SECRET", sandbox.secret)
     ok = CliRunner().invoke(app, ["check", "--online", "--config", str(config)])
-    assert ok.exit_code == 0 and "online OK" in ok.output, ok.output
+    assert ok.exit_code == 0 and "online OK" in ok.output and "plugin OK: sqlite_pos started" in ok.output, ok.output
     monkeypatch.setenv("TEVO_BRIDGE_TEVO__SECRET", "y" * 40)
     refused = CliRunner().invoke(app, ["check", "--online", "--config", str(config)])
     assert refused.exit_code == 2 and "refused the credentials" in refused.output

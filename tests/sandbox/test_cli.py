@@ -24,8 +24,17 @@ def test_the_banner_holds_the_url_and_the_credentials() -> None:
     with running_sandbox(seed=1) as tevo:
         text = banner(tevo)
     assert f'base_url = "{tevo.base_url}"' in text
-    assert f'token = "{tevo.token}"' in text and f'secret = "{tevo.secret}"' in text
+    assert f"export TEVO_BRIDGE_TEVO__TOKEN={tevo.token}\n" in text
+    assert f"export TEVO_BRIDGE_TEVO__SECRET={tevo.secret}\n" in text
     assert "reviewer_id = 4711" in text
+
+
+def test_the_banner_keeps_the_credentials_out_of_the_config_block() -> None:
+    with running_sandbox(seed=1) as tevo:
+        text = banner(tevo)
+    config_block = text[text.index("config.toml:"):]
+    assert tevo.token not in config_block and tevo.secret not in config_block
+    assert "token =" not in config_block and "secret =" not in config_block
 
 
 def test_a_seed_gives_the_same_credentials_every_time() -> None:
@@ -81,7 +90,8 @@ def test_serve_prints_its_address_and_answers_there() -> None:
 def test_serve_with_raw_airbill_answers_get_airbill_with_the_pdf_itself() -> None:
     with served("--seed", "4", "--raw-airbill", until="Inspect:") as (text, _):
         url = banner_value(text, r"listening on (\S+)")
-        api = TevoApi(url, banner_value(text, r"token\s+(\S+)"), banner_value(text, r"secret\s+(\S+)"))
+        api = TevoApi(url, banner_value(text, r"TEVO__TOKEN=(\S+)"),
+                     banner_value(text, r"TEVO__SECRET=(\S+)"))
         order_id = httpx.post(url + "/_sandbox/orders", json={"scenario": "fedex"}).json()["order_id"]
         shipment_id = api.get(f"/orders/{order_id}").json()["shipments"][0]["id"]
         api.post(f"/orders/{order_id}/accept", {"reviewer_id": 4711})

@@ -1,7 +1,9 @@
 """The CLI as a seller uses it: exit codes and messages."""
 
+import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tevo_bridge.cli import app
@@ -10,16 +12,35 @@ ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 
-def test_check_accepts_the_example_config():
-    result = runner.invoke(app, ["check", "--config", str(ROOT / "config.example.toml")])
+@pytest.fixture
+def seller(tmp_path, monkeypatch):
+    """The example config copied into a seller's folder, its POS database beside it, secrets in the environment."""
+    from tevo_bridge_sqlite_pos import store
+
+    config = tmp_path / "config.toml"
+    shutil.copy(ROOT / "config.example.toml", config)
+    store.init_db(tmp_path / "pos.sqlite3")
+    monkeypatch.setenv("TEVO_BRIDGE_TEVO__TOKEN", "Y" * 32)
+    monkeypatch.setenv("TEVO_BRIDGE_TEVO__SECRET", "Z" * 40)
+    monkeypatch.setenv("TEVO_BRIDGE_TEVO__REVIEWER_ID", "4711")
+    return config
+
+
+def test_check_accepts_the_example_config(seller):
+    result = runner.invoke(app, ["check", "--config", str(seller)])
     assert result.exit_code == 0, result.output
     assert "config OK" in result.output
 
 
-def test_check_masks_secrets(tmp_path, monkeypatch):
-    monkeypatch.setenv("TEVO_BRIDGE_TEVO__SECRET", "Z" * 40)
-    monkeypatch.setenv("TEVO_BRIDGE_TEVO__TOKEN", "Y" * 32)
+def test_check_refuses_the_example_config_without_what_run_needs(tmp_path):
     result = runner.invoke(app, ["check", "--config", str(ROOT / "config.example.toml")])
+    assert result.exit_code == 2
+    assert "error: [tevo] token/secret are not set" in result.output
+    assert "[plugins.sqlite_pos] database: no file at" in result.output
+
+
+def test_check_masks_secrets(seller):
+    result = runner.invoke(app, ["check", "--config", str(seller)])
     assert "Z" * 40 not in result.output and "Y" * 32 not in result.output
     assert "*** (40 characters)" in result.output
 
@@ -55,9 +76,10 @@ def test_sign_without_secret_says_how_to_fix(monkeypatch):
     assert result.exit_code == 2 and "TEVO_BRIDGE_TEVO__SECRET" in result.output
 
 
-def test_check_warns_but_passes_when_a_delivery_type_cannot_be_fulfilled(tmp_path):
-    path = tmp_path / "config.toml"
-    path.write_text('[fulfillment]\nairbill_dir = "airbills"\n\n[fulfillment.local_pickup]\ncontact_name = "Window 3"\n')
+def test_check_warns_but_passes_when_a_delivery_type_cannot_be_fulfilled(seller):
+    path = seller
+    path.write_text('[fulfillment]\nairbill_dir = "airbills"\n\n[fulfillment.local_pickup]\ncontact_name = "Window 3"\n'
+                    '[plugins.sqlite_pos]\ndatabase = "pos.sqlite3"\n')
 
     result = runner.invoke(app, ["check", "--config", str(path)])
 

@@ -125,3 +125,61 @@ def test_settings_as_environment_load_back_to_the_same_settings(tmp_path, monkey
     reloaded = load_settings()
     assert reloaded.model_dump(mode="json") == original.model_dump(mode="json")
     assert reloaded.secrets() == original.secrets()
+
+
+# -- environment variables: held to the file's standard ------------------------------------------
+
+
+def test_a_list_variable_that_is_not_json_is_named_with_the_fix_and_its_keys_unshown(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEVO_BRIDGE_SERVER__ORDER_INTEGRATION__API_KEYS", "key-one-secret,key-two-secret")
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, ""))
+    message = str(info.value)
+    assert "TEVO_BRIDGE_SERVER__ORDER_INTEGRATION__API_KEYS: not valid JSON" in message
+    assert """TEVO_BRIDGE_SERVER__ORDER_INTEGRATION__API_KEYS='["a-long-random-key"]'""" in message
+    assert "secret" not in message.replace("may be a secret", "") and len(message.splitlines()) == 2
+
+
+def test_a_variable_of_the_wrong_type_names_the_variable_not_the_file(tmp_path, monkeypatch):
+    path = write(tmp_path, "[tevo]\nreviewer_id = 1\n")
+    monkeypatch.setenv("TEVO_BRIDGE_TEVO__REVIEWER_ID", "abc")
+    monkeypatch.setenv("TEVO_BRIDGE_SERVER__ORDER_INTEGRATION__API_KEYS", '"one-secret-key"')
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    message = str(info.value)
+    assert message.startswith("environment variables: 2 problem(s)") and str(path) not in message
+    assert "TEVO_BRIDGE_TEVO__REVIEWER_ID: Input should be a valid integer" in message
+    assert "Example: TEVO_BRIDGE_TEVO__REVIEWER_ID=4711" in message
+    assert "TEVO_BRIDGE_SERVER__ORDER_INTEGRATION__API_KEYS: Input should be a valid list" in message
+    assert "one-secret-key" not in message
+
+
+def test_an_unknown_variable_is_refused_with_the_closest_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEVO_BRIDGE_PIPLINE__AUTO_REJECT", "false")
+    monkeypatch.setenv("TEVO_BRIDGE_TEVO__SECRT", "do-not-print-me")
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, ""))
+    message = str(info.value)
+    assert "TEVO_BRIDGE_PIPLINE__AUTO_REJECT: not a tevo-bridge setting" in message
+    assert "did you mean TEVO_BRIDGE_PIPELINE__AUTO_REJECT?" in message
+    assert "did you mean TEVO_BRIDGE_TEVO__SECRET?" in message and "do-not-print-me" not in message
+
+
+def test_variables_that_are_not_settings_and_plugin_tables_are_accepted(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEVO_BRIDGE_CRASHPOINT", "")
+    monkeypatch.setenv("TEVO_BRIDGE_PLUGINS__CSV_POS__DIRECTORY", "pos")
+    monkeypatch.setenv("TEVO_BRIDGE_POS__BUDGETS__POS_HOLD", "2.5")
+    settings = load_settings(write(tmp_path, ""))
+    assert settings.plugins == {"csv_pos": {"directory": "pos"}} and settings.pos.budgets == {"pos_hold": 2.5}
+
+
+def test_an_environment_error_in_the_cli_is_two_lines_and_exit_2(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tevo_bridge.cli import app
+
+    monkeypatch.setenv("TEVO_BRIDGE_SERVER__ORDER_INTEGRATION__API_KEYS", "k1-secret-value,k2")
+    result = CliRunner().invoke(app, ["check", "--config", str(write(tmp_path, ""))])
+    assert result.exit_code == 2 and "Traceback" not in result.output and "k1-secret-value" not in result.output
+    assert result.output.startswith("error: environment variables: 1 problem(s)\n")
+    assert len(result.output.strip().splitlines()) == 2

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from tevo_bridge.cli import app
 from tevo_bridge.config import ConfigError, ServerSettings, load_settings
 from tevo_bridge.registration import registration, registration_lines
+from tevo_bridge_sqlite_pos.store import init_db
 
 TOKEN = "wxyzSECRETwebhookTOKENthatIsLong1234567890"
 runner = CliRunner()
@@ -57,8 +58,12 @@ def test_public_url_must_be_http_or_https(tmp_path):
 
 def test_check_prints_the_urls_to_register(tmp_path, monkeypatch):
     monkeypatch.setenv("TEVO_BRIDGE_SERVER__WEBHOOK_TOKEN", TOKEN)
+    monkeypatch.setenv("TEVO_BRIDGE_TEVO__TOKEN", "registration-test-token")
+    monkeypatch.setenv("TEVO_BRIDGE_TEVO__SECRET", "registration-test-secret")
+    init_db(tmp_path / "pos.sqlite3")
     path = tmp_path / "config.toml"
-    path.write_text('[server]\npublic_url = "https://tickets.example.com"\n')
+    path.write_text('[tevo]\nreviewer_id = 4711\n[server]\npublic_url = "https://tickets.example.com"\n'
+                    '[plugins.sqlite_pos]\ndatabase = "pos.sqlite3"\n')
     result = runner.invoke(app, ["check", "--config", str(path)])
     assert result.exit_code == 0, result.output
     assert "POST https://tickets.example.com/webhooks/tevo/wxyz…(masked)" in result.output

@@ -14,10 +14,18 @@ from typing import Any, Literal
 import pluggy
 
 from tevo_bridge import PROJECT_NAME
-from tevo_bridge.pos.errors import PluginImportError, PluginNotFound
-from tevo_bridge.pos.hookspecs import ALL_HOOKS, REQUIRED_HOOKS
+from tevo_bridge.pos import hookspecs
+from tevo_bridge.pos.errors import (
+    PluginHookError,
+    PluginImportError,
+    PluginLoadError,
+    PluginMissingHooks,
+    PluginNotFound,
+)
+from tevo_bridge.pos.hookspecs import REQUIRED_HOOKS
 
-__all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "discover_plugins", "implemented_hooks", "load_plugin_class"]
+__all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "checked_manager", "discover_plugins", "implemented_hooks",
+           "load_plugin_class"]
 
 ENTRY_POINT_GROUP = PROJECT_NAME
 
@@ -62,16 +70,34 @@ def load_plugin_class(name: str) -> type:
         raise PluginImportError(name, exc) from exc
 
 
-def _problem(plugin: Any) -> str | None:
+def checked_manager(name: str, plugin: object) -> pluggy.PluginManager:
+    """A plugin manager holding ``plugin`` (a class or an instance), once its hooks are proven usable.
+
+    The one hook check, shared by ``tevo-bridge plugins``, ``check`` and the daemon's start, so the
+    three can never disagree: pluggy's own registration refuses an argument name no spec has, and
+    ``check_pending`` a misspelt hook (``pos_hodl``), which would otherwise be silently ignored.
+    Raises ``PluginHookError``, or ``PluginMissingHooks`` naming every required hook it lacks.
+    """
+    pm = pluggy.PluginManager(PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    try:
+        pm.register(plugin, name=name)
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginHookError(name, f"POS plugin {name!r}: {exc}") from exc
+    missing = [h for h in REQUIRED_HOOKS if not getattr(pm.hook, h).get_hookimpls()]
+    if missing:
+        raise PluginMissingHooks(name, missing)
+    return pm
+
+
+def _problem(name: str, plugin: Any) -> str | None:
     if not isinstance(plugin, type):
         return f"entry point names {type(plugin).__name__} {plugin!r}, not a plugin class"
-    hooks = implemented_hooks(plugin)
-    unknown = sorted(h for h in hooks if h not in ALL_HOOKS)
-    if unknown:
-        return f"unknown hooks: {', '.join(unknown)}"
-    missing = [h for h in REQUIRED_HOOKS if h not in hooks]
-    if missing:
-        return f"lacks required hooks: {', '.join(missing)}"
+    try:
+        checked_manager(name, plugin)
+    except PluginLoadError as exc:
+        return str(exc)
     return None
 
 
@@ -87,6 +113,6 @@ def discover_plugins() -> list[PluginInfo]:
             infos.append(PluginInfo(ep.name, dist, version, (), "broken", f"{type(exc).__name__}: {exc}"))
             continue
         hooks = implemented_hooks(plugin)
-        problem = _problem(plugin)
+        problem = _problem(ep.name, plugin)
         infos.append(PluginInfo(ep.name, dist, version, hooks, "broken" if problem else "ok", problem))
     return infos

@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import MappingProxyType, NoneType
 from typing import Any
 
@@ -19,20 +20,24 @@ import pluggy
 import pydantic
 import structlog
 
-from tevo_bridge import PROJECT_NAME
 from tevo_bridge.metrics import POS_LATENCY
-from tevo_bridge.pos import hookspecs
-from tevo_bridge.pos.discovery import PluginInfo, discover_plugins, implemented_hooks, load_plugin_class
+from tevo_bridge.paths import CONTEXT_KEY
+from tevo_bridge.pos.discovery import (
+    PluginInfo,
+    checked_manager,
+    discover_plugins,
+    implemented_hooks,
+    load_plugin_class,
+)
 from tevo_bridge.pos.errors import (
     PluginConfigError,
     PluginHookError,
     PluginLoadError,
-    PluginMissingHooks,
     PluginStartError,
     PosError,
     PosTimeout,
 )
-from tevo_bridge.pos.hookspecs import ALL_HOOKS, DEFAULT_BUDGETS, REQUIRED_HOOKS, hook_name
+from tevo_bridge.pos.hookspecs import ALL_HOOKS, DEFAULT_BUDGETS, hook_name
 from tevo_bridge.pos.types import (
     Availability,
     Buyer,
@@ -49,7 +54,7 @@ from tevo_bridge.pos.types import (
 )
 from tevo_bridge.pos.workers import WorkerPool
 
-__all__ = ["DEFAULT_POOL_SIZE", "PluginHost", "PluginInfo", "discover_plugins", "resolve_budgets"]
+__all__ = ["DEFAULT_POOL_SIZE", "PluginHost", "PluginInfo", "discover_plugins", "plugin_config", "resolve_budgets"]
 
 log = structlog.get_logger(__name__)
 
@@ -100,6 +105,22 @@ def _config_problems(name: str, error: pydantic.ValidationError) -> list[tuple[s
     return [(".".join(["plugins", name, *map(str, e["loc"])]), e["msg"]) for e in error.errors()]
 
 
+def plugin_config(name: str, plugin_class: type, config: Mapping[str, Any], base_dir: Path | None = None
+                  ) -> pydantic.BaseModel:
+    """The plugin's ``[plugins.<name>]`` table validated by its ``Config`` model, or a ``PluginLoadError``.
+
+    ``base_dir`` (the config file's folder) is where the plugin's ``tevo_bridge.paths`` settings
+    resolve relative paths: the same rule as the core's paths, whatever the working directory.
+    """
+    model = getattr(plugin_class, "Config", None)
+    if not (isinstance(model, type) and issubclass(model, pydantic.BaseModel)):
+        raise PluginLoadError(name, f"POS plugin {name!r} has no pydantic Config model")
+    try:
+        return model.model_validate(dict(config), context={CONTEXT_KEY: base_dir})
+    except pydantic.ValidationError as exc:
+        raise PluginConfigError(name, _config_problems(name, exc)) from exc
+
+
 class PluginHost:
     """The active POS plugin behind typed methods, each call in a thread under its budget."""
 
@@ -119,36 +140,22 @@ class PluginHost:
         self.name = name
         self.plugin = plugin
         self.budgets = resolve_budgets(budgets)
-        pm = pluggy.PluginManager(PROJECT_NAME)
-        pm.add_hookspecs(hookspecs)
-        try:
-            pm.register(plugin, name=name)
-            # A misspelt hook (pos_hodl) would otherwise be silently ignored.
-            pm.check_pending()
-        except pluggy.PluginValidationError as exc:
-            raise PluginHookError(name, f"POS plugin {name!r}: {exc}") from exc
-        missing = [h for h in REQUIRED_HOOKS if not getattr(pm.hook, h).get_hookimpls()]
-        if missing:
-            raise PluginMissingHooks(name, missing)
-        self._pm = pm
+        self._pm = checked_manager(name, plugin)
         self._pool = WorkerPool(pool_size, name=f"pos-{name}")
 
     @classmethod
-    def load(cls, name: str, config: Mapping[str, Any], budgets: Mapping[str, float] | None = None) -> PluginHost:
+    def load(cls, name: str, config: Mapping[str, Any], budgets: Mapping[str, float] | None = None,
+             *, base_dir: Path | None = None) -> PluginHost:
         """Build the plugin installed under entry point ``name`` from its ``[plugins.<name>]`` table.
+
+        Relative path settings in the table resolve against ``base_dir`` (``Settings.config_dir``).
 
         Raises a ``PluginLoadError``: ``PluginNotFound`` (listing the installed names),
         ``PluginImportError``, ``PluginConfigError`` (naming each bad key), ``PluginStartError``
         (the plugin's ``__init__`` raised), ``PluginHookError`` or ``PluginMissingHooks``.
         """
         plugin_class = load_plugin_class(name)
-        model = getattr(plugin_class, "Config", None)
-        if not (isinstance(model, type) and issubclass(model, pydantic.BaseModel)):
-            raise PluginLoadError(name, f"POS plugin {name!r} has no pydantic Config model")
-        try:
-            settings = model.model_validate(dict(config))
-        except pydantic.ValidationError as exc:
-            raise PluginConfigError(name, _config_problems(name, exc)) from exc
+        settings = plugin_config(name, plugin_class, config, base_dir)
         try:
             plugin = plugin_class(settings)
         except Exception as exc:

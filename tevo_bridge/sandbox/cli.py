@@ -86,19 +86,22 @@ def _stop(signum: int, frame: object) -> None:
 
 
 def banner(tevo: Sandbox) -> str:
-    """Everything a seller needs for the ``[tevo]`` section, ready to paste."""
+    """Everything a seller needs for the ``[tevo]`` section, ready to paste.
+
+    The credentials are shown as environment exports, never inside the config block: a config file
+    gets committed and shared, and pasting secrets into it is the habit the real ones must not learn.
+    """
     s = tevo.bridge_settings()
     return "\n".join([
         f"TEvo sandbox listening on {s['base_url']}",
-        f"  token       {s['token']}",
-        f"  secret      {s['secret']}",
-        f"  office_id   {s['office_id']}  brokerage_id {s['brokerage_id']}  reviewer_id {s['reviewer_id']}",
         "",
-        "Point tevo-bridge at it (config.toml):",
+        "Point tevo-bridge at it. Credentials (in the shell that runs tevo-bridge):",
+        f"  export TEVO_BRIDGE_TEVO__TOKEN={s['token']}",
+        f"  export TEVO_BRIDGE_TEVO__SECRET={s['secret']}",
+        "",
+        "config.toml:",
         "  [tevo]",
         f'  base_url = "{s["base_url"]}"',
-        f'  token = "{s["token"]}"',
-        f'  secret = "{s["secret"]}"',
         f"  office_id = {s['office_id']}",
         f"  brokerage_id = {s['brokerage_id']}",
         f"  reviewer_id = {s['reviewer_id']}",

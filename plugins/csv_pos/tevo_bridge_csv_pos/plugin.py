@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, DirectoryPath
+from pydantic import BaseModel, ConfigDict
 
 from tevo_bridge import hookimpl
+from tevo_bridge.paths import ConfigDirectoryPath
 from tevo_bridge.pos.inventory import InventoryRow, timestamp
 from tevo_bridge.pos.rules import answer_hold, check_supply, tickets_to_take
 from tevo_bridge.pos.types import (
@@ -70,8 +71,9 @@ class CsvPos:
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-        #: The folder holding ``inventory.csv``; the other files are created in it when missing.
-        directory: DirectoryPath
+        #: The folder holding ``inventory.csv``; the other files are created in it when missing. A relative
+        #: path is under the config file's folder, so the daemon finds it whatever its working directory.
+        directory: ConfigDirectoryPath
 
     def __init__(self, config: Config) -> None:
         self.folder = CsvFolder(config.directory)

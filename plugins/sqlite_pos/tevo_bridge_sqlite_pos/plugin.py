@@ -5,9 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, FilePath
+from pydantic import BaseModel, ConfigDict
 
 from tevo_bridge import hookimpl
+from tevo_bridge.paths import ConfigFilePath
 from tevo_bridge.pos.inventory import timestamp
 from tevo_bridge.pos.rules import answer_hold, check_supply, tickets_to_take
 from tevo_bridge.pos.types import (
@@ -34,8 +35,9 @@ class SqlitePos:
         model_config = ConfigDict(extra="forbid")
 
         #: An existing database (``tevo-bridge-sqlite-pos init`` creates one): a typo must not
-        #: silently start an empty POS that rejects every order.
-        database: FilePath
+        #: silently start an empty POS that rejects every order. A relative path is under the config
+        #: file's folder; ticket PDFs named in the database are under the database's folder.
+        database: ConfigFilePath
 
     def __init__(self, config: Config) -> None:
         self.database = config.database
