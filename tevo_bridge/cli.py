@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 from urllib.parse import parse_qsl, urlsplit
@@ -18,6 +19,7 @@ import typer
 
 from tevo_bridge import __version__
 from tevo_bridge.config import ConfigError, Settings, load_settings
+from tevo_bridge.log import configure_logging
 from tevo_bridge.store.sqlite import ORDER_STATES, SCHEMA_VERSION, StoreError, StoreFacts
 from tevo_bridge.tevo.signing import canonical_query, string_to_sign, x_signature
 from tevo_bridge.validation import Problem, validate
@@ -40,11 +42,30 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def settings_or_exit(config: Path | None) -> Settings:
+class LogLevel(str, Enum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+LogLevelOption = Annotated[
+    LogLevel | None,
+    typer.Option("--log-level", help="Overrides [log] level.", show_default=False, case_sensitive=False),
+]
+
+
+def settings_or_exit(config: Path | None, log_level: LogLevel | None = None) -> Settings:
+    """The settings, with logging set up from them: every command's log lines (a TEvo call made by
+    ``check --online``, a plugin loading) are then UTC ISO-stamped and redacted like the daemon's."""
     try:
-        return load_settings(config)
+        settings = load_settings(config)
     except ConfigError as exc:
         fail(f"error: {exc}")
+    if log_level is not None:
+        settings.log.level = log_level.value
+    configure_logging(settings.log.level, settings.log.format, settings.secrets())
+    return settings
 
 
 def _mask(value: Any) -> str:
@@ -81,9 +102,10 @@ def summary(settings: Settings) -> list[str]:
 def check(
     config: ConfigOption = None,
     online: Annotated[bool, typer.Option("--online", help="Also prove the credentials with one signed call.")] = False,
+    log_level: LogLevelOption = None,
 ) -> None:
     """Refuse what `run` would refuse, offline (with --online, also the TEvo credentials and the plugin's start)."""
-    settings = settings_or_exit(config)
+    settings = settings_or_exit(config, log_level)
     warnings = validated_or_exit(settings)
     typer.echo(f"config OK ({config or 'environment'})")
     for line in summary(settings):
@@ -179,12 +201,12 @@ def demo(
 
 
 @app.command()
-def run(config: ConfigOption = None) -> None:
+def run(config: ConfigOption = None, log_level: LogLevelOption = None) -> None:
     """Run the daemon: Order Integration and webhook server, worker and poller."""
     from tevo_bridge.daemon import serve
     from tevo_bridge.pos.errors import PluginLoadError
 
-    settings = settings_or_exit(config)
+    settings = settings_or_exit(config, log_level)
     for warning in validated_or_exit(settings):
         typer.echo(str(warning), err=True)
     from tevo_bridge.service import EXIT_CANNOT_LISTEN, ListenError

@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import uvicorn
-
 from tevo_bridge.clock import iso
 from tevo_bridge.config import Settings
 from tevo_bridge.fulfillment import make_fulfil, make_precheck
-from tevo_bridge.intake.app import create_app, with_body_limit
+from tevo_bridge.intake.app import create_admin_app, create_app, with_body_limit
 from tevo_bridge.intake.poller import run_poller
+from tevo_bridge.intake.refusals import RefusalLog
+from tevo_bridge.listeners import make_listeners, serve_all
 from tevo_bridge.log import configure_logging, get_logger
 from tevo_bridge.pipeline.processor import Fulfil, OrderProcessor, Precheck
 from tevo_bridge.pipeline.worker import Worker
@@ -46,6 +46,7 @@ class Runtime:
         self.wake_event = asyncio.Event()
         self.processor = OrderProcessor(store, tevo, pos_host, settings, fulfil, precheck)
         self.worker = Worker(self, self.processor)
+        self.refusals = RefusalLog()  # refused requests, logged for the seller without flooding the disk
         self._pos_trouble: tuple[float, str] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None  # the loop serving the app, once started
 
@@ -133,6 +134,12 @@ def build_runtime(settings: Settings, pos_host: Any | None = None, fulfil: Fulfi
 
 def build_app(runtime: Runtime) -> Any:
     """The ASGI app with the runtime's background tasks bound to its lifespan."""
+    return build_apps(runtime)[0]
+
+
+def build_apps(runtime: Runtime) -> tuple[Any, Any | None]:
+    """The public app, whose lifespan runs the runtime's background tasks, and the admin app (or None:
+    ``[server] admin_port`` unset keeps metrics and the OpenAPI document on the public one)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -153,26 +160,37 @@ def build_app(runtime: Runtime) -> Any:
             runtime.store.close()
             log.info("daemon.stopped")
 
-    return with_body_limit(create_app(runtime, lifespan), runtime.settings.server.max_body_bytes)
+    admin_elsewhere = runtime.settings.server.admin_port is not None
+    public = create_app(runtime, lifespan, admin_elsewhere=admin_elsewhere)
+    admin = create_admin_app(runtime, public) if admin_elsewhere else None
+    return with_body_limit(public, runtime.settings.server.max_body_bytes, runtime.refusals), admin
 
 
 def serve(settings: Settings) -> None:
     """The daemon in the foreground; ``service.ListenError`` (nothing done yet) if its port cannot be had."""
     from tevo_bridge.registration import log_registration
-    from tevo_bridge.service import ServiceServer, bind_listener
+    from tevo_bridge.service import bind_listener
 
     configure_logging(settings.log.level, settings.log.format, settings.secrets())
-    listener = bind_listener(settings.server.host, settings.server.port)  # before the store, plugin or TEvo
+    server = settings.server
+    # Before the store, the plugin or TEvo: a port that is taken must stop us with nothing done.
+    public = bind_listener(server.host, server.port)
+    try:
+        admin = bind_listener(server.admin_host, server.admin_port) if server.admin_port is not None else None
+    except BaseException:
+        public.close()
+        raise
     try:
         runtime = build_runtime(settings)
     except BaseException:
-        listener.close()
+        for sock in (public, admin):
+            if sock is not None:
+                sock.close()
         raise
     log_registration(settings.server)
-    config = uvicorn.Config(build_app(runtime), host=settings.server.host, port=settings.server.port,
-                            log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2)
+    listeners = make_listeners(settings, *build_apps(runtime), sockets=(public, admin))
     settle_gc()
-    ServiceServer(config).run(sockets=[listener])
+    asyncio.run(serve_all(listeners))
 
 
 def settle_gc() -> None:

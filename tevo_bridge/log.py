@@ -70,31 +70,62 @@ def configure_logging(
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
+        add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
     ]
     structlog.configure(
         processors=[*shared, REDACTOR, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=(lambda *args: structlog.PrintLogger(stream or sys.stderr)),
+        logger_factory=(lambda *args: _NamedPrintLogger(stream or sys.stderr, args[0] if args else None)),
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared], processors=[
+            foreign_pre_chain=[structlog.stdlib.ExtraAdder(), drop_color_message, *shared], processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta, REDACTOR, renderer]
         )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "httpcore"):
+    for name in ("uvicorn", "uvicorn.error", "httpx", "httpcore"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # No access log: its request line holds the webhook path, i.e. the webhook token, and any handler
+    # added beside ours (a test runner's, a seller's) would not redact it. Refusals are logged by intake.
+    logging.getLogger("uvicorn.access").handlers[:] = []
+    logging.getLogger("uvicorn.access").propagate = False
     # httpx logs full URLs at INFO; quiet it so request lines stay ours.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def add_logger_name(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Every line says where it came from: the stdlib record's name, or the name given to ``get_logger``.
+
+    So a seller can filter one part of the daemon (``uvicorn.error``, ``tevo_bridge.intake.webhooks``).
+    """
+    record = event_dict.get("_record")
+    name = record.name if record is not None else getattr(logger, "name", None)
+    event_dict.setdefault("logger", name or "tevo_bridge")
+    return event_dict
+
+
+def drop_color_message(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """uvicorn passes its message a second time with ANSI colour codes (``extra={"color_message": ...}``):
+    noise in a JSON line, and a terminal-escape injection risk in a log viewer."""
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
+class _NamedPrintLogger(structlog.PrintLogger):
+    """A ``PrintLogger`` that remembers the name it was created for (``get_logger(__name__)``)."""
+
+    def __init__(self, file: Any, name: Any) -> None:
+        super().__init__(file)
+        self.name = name if isinstance(name, str) else None
 
 
 class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -3,20 +3,16 @@
 ``bind_listener`` runs before the store is opened, the POS plugin loaded or TEvo polled, so a port
 that is already taken stops the daemon with no side effect (``tevo-bridge run`` exits 3: a
 transient cause, e.g. the previous instance still stopping, that systemd's ``Restart=on-failure``
-may retry). ``ServiceServer`` sends ``READY=1`` once the lifespan start-up (store, worker, poller)
-is done and uvicorn serves on that socket, and ``STOPPING=1`` when it begins to shut down.
+may retry). ``listeners.serve_all`` sends systemd ``READY=1`` once the lifespan start-up (store,
+worker, poller) is done and every listener serves, and ``STOPPING=1`` when it begins to shut down.
 """
 
 from __future__ import annotations
 
 import errno
 import socket
-from typing import Any
-
-import uvicorn
 
 from tevo_bridge.log import get_logger
-from tevo_bridge.sdnotify import notify
 
 log = get_logger(__name__)
 
@@ -59,18 +55,3 @@ def bind_listener(host: str, port: int) -> socket.socket:
         raise ListenError(f"cannot listen on {where}: {exc.strerror or exc}; {fix}") from exc
     sock.set_inheritable(False)
     return sock
-
-
-class ServiceServer(uvicorn.Server):
-    """uvicorn's server, telling systemd when it is ready and when it stops."""
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started and not self.should_exit:
-            where = ", ".join(host_port(*s.getsockname()[:2]) for s in sockets or [])
-            log.info("daemon.listening", address=where)
-            notify(f"READY=1\nSTATUS=serving on {where}")
-
-    async def shutdown(self, sockets: Any = None) -> None:
-        notify("STOPPING=1\nSTATUS=stopping")
-        await super().shutdown(sockets=sockets)

@@ -58,3 +58,27 @@ def test_json_lines_when_not_a_tty(stream):
 def test_redactor_masks_a_longer_secret_before_a_shorter_one_inside_it():
     redactor = Redactor(["abcd", "abcdefgh"])
     assert redactor.scrub("xx abcdefgh yy") == "xx *** yy"
+
+
+def test_every_line_names_its_logger_and_uvicorn_lines_carry_no_ansi_copy(stream):
+    get_logger("tevo_bridge.intake.webhooks").info("ours")
+    # warning: an in-process uvicorn elsewhere in the suite may have set this logger's level to warning
+    logging.getLogger("uvicorn.error").warning("Started server process [%d]", 7,
+                                               extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"})
+    ours, theirs = lines(stream)
+    assert ours["logger"] == "tevo_bridge.intake.webhooks"
+    assert theirs["logger"] == "uvicorn.error" and theirs["event"] == "Started server process [7]"
+    assert "color_message" not in theirs and "\x1b" not in stream.getvalue()
+    assert all(r["timestamp"].endswith("Z") for r in (ours, theirs))
+
+
+def test_info_level_writes_no_debug_line_from_structlog_or_stdlib():
+    out = io.StringIO()
+    configure_logging("info", "json", stream=out)
+    try:
+        get_logger("t").debug("hidden")
+        logging.getLogger("uvicorn.error").debug("hidden too")
+        get_logger("t").info("shown")
+    finally:
+        configure_logging("warning", "json")
+    assert [r["event"] for r in lines(out)] == ["shown"]

@@ -1,4 +1,5 @@
-"""The ASGI app: Order Integration, webhooks, health and metrics on one FastAPI server."""
+"""The ASGI apps: Order Integration, webhooks, health and metrics on one FastAPI server, or metrics and
+the OpenAPI document on a separate admin app when ``[server] admin_port`` is set."""
 
 from __future__ import annotations
 
@@ -7,28 +8,59 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.openapi.docs import get_swagger_ui_html
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from tevo_bridge import __version__
 from tevo_bridge.intake import order_integration, webhooks
 from tevo_bridge.intake.http import BodyLimit, json_response
+from tevo_bridge.intake.refusals import RefusalLog
 from tevo_bridge.log import get_logger
-from tevo_bridge.metrics import JOBS, ORDERS
+from tevo_bridge.metrics import MetricsEndpoint
 
 log = get_logger(__name__)
 
 WORKER_STALE_SECONDS = 30.0
 
 
-def create_app(runtime: Any, lifespan: Any = None) -> FastAPI:
-    """The routes; serve it wrapped in ``with_body_limit`` (as ``daemon.build_app`` does)."""
-    app = FastAPI(title="tevo-bridge", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+def create_app(runtime: Any, lifespan: Any = None, *, admin_elsewhere: bool = False) -> FastAPI:
+    """The routes; serve it wrapped in ``with_body_limit`` (as ``daemon.build_app`` does).
+
+    With ``admin_elsewhere`` (``[server] admin_port`` set), ``/metrics`` and ``/openapi.json`` are
+    left to ``create_admin_app``'s listener: the internet-facing one then shows only intake paths
+    and health.
+    """
+    app = FastAPI(title="tevo-bridge", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None if admin_elsewhere else "/openapi.json")
     app.state.runtime = runtime
     app.include_router(order_integration.build_router(runtime))
     app.include_router(webhooks.build_router(runtime))
+    add_health_routes(app, runtime, metrics=not admin_elsewhere)
+    add_error_handlers(app)
+    return app
 
+
+def create_admin_app(runtime: Any, public: FastAPI) -> FastAPI:
+    """The admin listener's app: health, metrics, and the public app's OpenAPI document (with /docs)."""
+    app = FastAPI(title="tevo-bridge admin", version=__version__, openapi_url=None, docs_url=None, redoc_url=None)
+    add_health_routes(app, runtime, metrics=True)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> Response:
+        return json_response(200, public.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="tevo-bridge intake")
+
+    add_error_handlers(app)
+    return app
+
+
+def add_health_routes(app: FastAPI, runtime: Any, *, metrics: bool) -> None:
+    """/livez and /readyz on both listeners (a load balancer checks the public one), /metrics where asked."""
     @app.get("/livez", tags=["Health"])
     async def livez() -> Response:
         return json_response(200, {"status": "ok"})
@@ -39,17 +71,17 @@ def create_app(runtime: Any, lifespan: Any = None) -> FastAPI:
         ready = all(check["ok"] for check in checks.values())
         return json_response(200 if ready else 503, {"status": "ready" if ready else "not_ready", "checks": checks})
 
-    @app.get("/metrics", tags=["Health"])
-    async def metrics() -> Response:
-        try:
-            for state, count in (await runtime.store.job_counts()).items():
-                JOBS.labels(state).set(count)
-            for state, count in (await runtime.store.order_counts()).items():
-                ORDERS.labels(state).set(count)
-        except Exception as exc:  # metrics must answer even when the store does not
-            log.warning("metrics.store_unavailable", error=str(exc))
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    if not metrics:
+        return
+    endpoint = MetricsEndpoint()
 
+    @app.get("/metrics", tags=["Health"])
+    async def metrics_route() -> Response:
+        return Response(await endpoint.render(runtime), media_type=CONTENT_TYPE_LATEST)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Every answer is JSON with a ``status``, errors included, on either listener."""
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         reason = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
@@ -68,12 +100,18 @@ def create_app(runtime: Any, lifespan: Any = None) -> FastAPI:
         log.exception("intake.error", path=request.url.path, error=str(exc))
         return json_response(503, {"status": "error", "error": "temporarily_unavailable"})
 
-    return app
 
+def with_body_limit(app: FastAPI, max_bytes: int, refusals: RefusalLog | None = None) -> BodyLimit:
+    """Bodies over the limit are refused with 413 before any route (or FastAPI) reads them (and logged)."""
+    if refusals is None:
+        return BodyLimit(app, max_bytes)
 
-def with_body_limit(app: FastAPI, max_bytes: int) -> BodyLimit:
-    """Bodies over the limit are refused with 413 before any route (or FastAPI) reads them."""
-    return BodyLimit(app, max_bytes)
+    def refused(scope: Any) -> None:
+        path = scope.get("path", "")
+        channel = "webhook" if path.startswith("/webhooks/") else "order_integration"
+        refusals.note(Request(scope), channel, "body_too_large", 413, max_bytes=max_bytes)
+
+    return BodyLimit(app, max_bytes, refused)
 
 
 async def readiness(runtime: Any) -> dict[str, dict[str, Any]]:

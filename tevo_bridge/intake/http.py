@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from starlette.responses import Response
@@ -31,6 +31,15 @@ def key_matches(given: str | None, keys: Iterable[str]) -> bool:
     return matched
 
 
+def error_fields(response: Response) -> dict[str, list[str]]:
+    """The field names and messages of an ``invalid`` answer (never the values sent), bounded in size."""
+    try:
+        errors = json.loads(bytes(response.body)).get("errors") or {}
+    except (ValueError, AttributeError):
+        return {}
+    return {str(k)[:64]: [str(m)[:200] for m in v][:3] for k, v in list(errors.items())[:10]}
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -38,9 +47,10 @@ class BodyTooLarge(Exception):
 class BodyLimit:
     """Refuse bodies over the limit with 413 before a route sees them, whatever Content-Length claims."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, on_refused: Callable[[Scope], None] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.on_refused = on_refused  # told of each refusal, for the refusal log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,6 +87,8 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.on_refused is not None:
+            self.on_refused(scope)
         response = json_response(413, {"status": "invalid", "error": "body_too_large",
                                        "max_bytes": self.max_bytes})
         await response(scope, receive, send)

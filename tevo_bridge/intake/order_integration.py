@@ -23,9 +23,9 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from tevo_bridge.clock import iso, now_iso
-from tevo_bridge.intake.http import compact, json_response, key_matches
+from tevo_bridge.intake.http import compact, error_fields, json_response, key_matches
 from tevo_bridge.log import get_logger
-from tevo_bridge.metrics import HOLD_LATENCY, INBOUND
+from tevo_bridge.metrics import HOLD_LATENCY, HOLDS_ANSWERED, INBOUND
 from tevo_bridge.pos import types as pos
 from tevo_bridge.pos.errors import PosError, PosTimeout
 from tevo_bridge.store import Event, HoldRow, OrderRow
@@ -47,17 +47,17 @@ def build_router(runtime: Any) -> APIRouter:
     @router.post(oi.hold_path, summary="Hold tickets for a TEvo checkout", responses=_doc(HOLD_ANSWERS),
                  openapi_extra=_contract(oi.api_key_header, HoldRequest))
     async def hold(request: Request) -> Response:
-        return await HoldCall(runtime, request).answer()
+        return note_refusal(runtime, request, await HoldCall(runtime, request).answer())
 
     @router.post(oi.release_path, summary="Release a hold", responses=_doc(RELEASE_ANSWERS),
                  openapi_extra=_contract(oi.api_key_header, ReleaseRequest, required=False))
     async def release(request: Request, global_id: str) -> Response:
-        return await release_call(runtime, request, global_id)
+        return note_refusal(runtime, request, await release_call(runtime, request, global_id))
 
     @router.post(oi.invoice_path, summary="Invoice a held order", responses=_doc(INVOICE_ANSWERS),
                  openapi_extra=_contract(oi.api_key_header, InvoiceRequest))
     async def invoice(request: Request) -> Response:
-        return await invoice_call(runtime, request)
+        return note_refusal(runtime, request, await invoice_call(runtime, request))
 
     return router
 
@@ -124,6 +124,18 @@ def _contract(key_header: str, model: type[Any], required: bool = True) -> dict[
 
 
 # Shared steps ---------------------------------------------------------------------------
+
+
+def note_refusal(runtime: Any, request: Request, response: Response) -> Response:
+    """Log a refused call (401, 422) for the seller, by reason and peer; never the key that was sent."""
+    if response.status_code == 401:
+        header = runtime.settings.server.order_integration.api_key_header
+        reason = "api_key_wrong" if request.headers.get(header) else "api_key_missing"
+        runtime.refusals.note(request, "order_integration", reason, 401, header=header)
+    elif response.status_code == 422:
+        runtime.refusals.note(request, "order_integration", "invalid_body", 422,
+                              errors=error_fields(response), path=getattr(request.scope.get("route"), "path", request.url.path))
+    return response
 
 
 def authorised(runtime: Any, request: Request) -> bool:
@@ -215,6 +227,7 @@ class HoldCall:
             return self._replay(req, existing)
         INBOUND.labels("order_integration", "recorded").inc()
         status, body, state, hold_id, reason, release = await self._hold_in_pos(req, expires)
+        HOLDS_ANSWERED.labels({200: "held", 409: "unavailable"}.get(status, "error")).inc()
         text = compact(body)
         final = await store.finish_hold(req.global_id, state, status, text, hold_id=hold_id, reason=reason,
                                         release_in_pos=release)

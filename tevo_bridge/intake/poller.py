@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from tevo_bridge.log import get_logger
-from tevo_bridge.metrics import INBOUND
+from tevo_bridge.metrics import INBOUND, POLL_INTERVAL, POLL_LAST_SUCCESS
 from tevo_bridge.store import Event
 from tevo_bridge.tevo.errors import TevoError
 
@@ -45,9 +46,11 @@ async def poll_once(runtime: Any) -> int:
 async def run_poller(runtime: Any, stop: asyncio.Event) -> None:
     """Poll at start-up (to close the gap left by downtime), then every interval."""
     interval = runtime.settings.poller.interval
+    POLL_INTERVAL.set(interval)
     while not stop.is_set():
         try:
             queued = await poll_once(runtime)
+            POLL_LAST_SUCCESS.set(time.time())
             log.info("poll.done", queued=queued)
         except TevoError as exc:
             log.warning("poll.failed", error=str(exc))

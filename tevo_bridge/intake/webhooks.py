@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from tevo_bridge.intake.http import compact, json_response, key_matches
+from tevo_bridge.intake.http import compact, error_fields, json_response, key_matches
 from tevo_bridge.log import get_logger
 from tevo_bridge.metrics import INBOUND
 from tevo_bridge.store import Event
@@ -44,9 +44,19 @@ def build_router(runtime: Any) -> APIRouter:
 
 
 async def receive(runtime: Any, request: Request, token: str) -> Response:
+    response = await _receive(runtime, request, token)
+    if response.status_code == 400:
+        runtime.refusals.note(request, "webhook", "invalid_body", 400, errors=error_fields(response))
+    return response
+
+
+async def _receive(runtime: Any, request: Request, token: str) -> Response:
     expected = runtime.settings.server.webhook_token.get_secret_value()
-    if not expected or not key_matches(token, [expected]) or not _address_allowed(runtime, request):
+    refused = ("webhook_token_not_set" if not expected else "webhook_token_wrong" if not key_matches(token, [expected])
+               else "address_not_allowed" if not _address_allowed(runtime, request) else None)
+    if refused is not None:
         INBOUND.labels("webhook", "not_found").inc()
+        runtime.refusals.note(request, "webhook", refused, 404)  # the path holds the token: never logged
         return json_response(404, NOT_FOUND)
     form = _parse(await request.body(), request.headers.get("content-type", ""))
     if isinstance(form, Response):

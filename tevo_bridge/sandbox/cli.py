@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from tevo_bridge.log import configure_logging
 from tevo_bridge.sandbox.driver import DriverSettings
 from tevo_bridge.sandbox.faults import FaultSettings
 from tevo_bridge.sandbox.inventory import load_inventory
@@ -69,6 +70,7 @@ def serve(
         driver=DriverSettings(webhook_url=webhook_url, oi_base_url=oi_url, oi_api_key=oi_api_key,
                               retry_scale=retry_scale, fraud_delay=fraud_delay),
     )
+    configure_logging("info", "auto")  # the daemon's format: UTC ISO timestamps, a logger on every line
     signal.signal(signal.SIGTERM, _stop)
     try:
         with running_sandbox(config) as tevo:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from tevo_bridge.store.sqlite import AuditRow, Event, HoldRow, Job, OiInvoiceRow, OrderRow, RetryOutcome
+from tevo_bridge.store.sqlite import AuditRow, Event, HoldRow, Job, OiInvoiceRow, OrderRow, RetryOutcome, StoreStats
 
 
 class Store(Protocol):
@@ -150,6 +150,10 @@ class Store(Protocol):
         """Look again after ``delay``: not a failure, so no attempt is counted (news that came meanwhile runs now)."""
 
     def set_oi_invoice_response(self, global_id: str, status: int, response: str) -> None:
+        ...
+
+    def stats(self) -> StoreStats:
+        """Counts by state and the oldest open order, for /metrics."""
         ...
 
     def update_order(

@@ -29,7 +29,9 @@ except ImportError:  # pragma: no cover
 from tevo_bridge.clock import now_iso
 from tevo_bridge.store.schema import MIGRATIONS
 
-#: Every state an order can be in, roughly in pipeline order: the one list the CLI validates against.
+#: Every ``orders.state`` the pipeline writes (docs/architecture.md, "The order state machine"), roughly in
+#: pipeline order: the one list ``update_order`` enforces, the CLI's ``--state`` validates against, and
+#: metrics report (0 for a state no order is in rather than leaving it out).
 ORDER_STATES: tuple[str, ...] = (
     "new", "awaiting_fraud", "checking", "accepting", "invoicing", "fulfilling", "awaiting_tickets", "rejecting",
     "done", "rejected", "canceled", "needs_review",
@@ -37,6 +39,19 @@ ORDER_STATES: tuple[str, ...] = (
 
 #: States an order never leaves by itself; ``retry_order`` refuses them (``redeliver`` aside).
 TERMINAL_STATES = frozenset({"done", "rejected", "canceled"})
+JOB_STATES = ("queued", "running", "done", "failed")
+HOLD_STATES = ("pending", "held", "failed", "released", "invoiced", "expired")
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """Counts by state (only the states present) and when the oldest non-terminal order was first seen."""
+
+    orders: dict[str, int]
+    jobs: dict[str, int]
+    holds: dict[str, int]
+    oldest_open_order_seen_at: str | None
+
 
 #: The schema version this code writes: a store at a higher one was written by a newer tevo-bridge.
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -622,6 +637,19 @@ class SqliteStore:
         with self._lock:
             rows = self._conn.execute("SELECT state, COUNT(*) FROM orders GROUP BY state").fetchall()
         return {row[0]: row[1] for row in rows}
+
+    def stats(self) -> StoreStats:
+        """What ``/metrics`` reports about the store, read in one go (indexed counts: cheap per scrape)."""
+        terminal = tuple(sorted(TERMINAL_STATES))
+        with self._lock:
+            conn = self._conn
+            orders = dict(conn.execute("SELECT state, COUNT(*) FROM orders GROUP BY state").fetchall())
+            jobs = dict(conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
+            holds = dict(conn.execute("SELECT state, COUNT(*) FROM holds GROUP BY state").fetchall())
+            oldest = conn.execute(
+                f"SELECT MIN(first_seen_at) FROM orders WHERE state NOT IN ({', '.join('?' * len(terminal))})",
+                terminal).fetchone()[0]
+        return StoreStats(orders=orders, jobs=jobs, holds=holds, oldest_open_order_seen_at=oldest)
 
     # Orders ------------------------------------------------------------------------------
 

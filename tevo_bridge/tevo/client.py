@@ -23,7 +23,7 @@ import stamina
 
 from tevo_bridge import __version__
 from tevo_bridge.log import get_logger
-from tevo_bridge.metrics import TEVO_CALLS
+from tevo_bridge.metrics import TEVO_AUTH_FAILURES, TEVO_CALLS
 from tevo_bridge.tevo.errors import (
     BODY_EXCERPT,
     AuthError,
@@ -343,6 +343,8 @@ class TevoClient:
             return
         body = _error_body(response)
         TEVO_CALLS.labels(endpoint, str(status)).inc()
+        if status == 401:
+            TEVO_AUTH_FAILURES.inc()
         # A 404 for a missing record says which one in "message" (§9); "error" alone is just "Not Found".
         error, tevo_message = _text_field(body, "error"), _text_field(body, "message")
         detail = ": ".join(part for part in (error, tevo_message) if part)

@@ -1,0 +1,127 @@
+"""The daemon's HTTP listeners: the public one (intake) and, when configured, an admin one.
+
+With ``[server] admin_port`` set, ``/metrics`` and the OpenAPI document move to a second
+listener (typically on loopback or a private network), so only the intake paths face the
+internet. Both are uvicorn servers on the one event loop, sharing the one runtime; the public
+app's lifespan starts and stops the runtime, the admin app has none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from tevo_bridge.config import Settings
+from tevo_bridge.log import get_logger
+from tevo_bridge.sdnotify import notify
+from tevo_bridge.service import host_port
+
+log = get_logger(__name__)
+
+
+class Listener(uvicorn.Server):
+    """A uvicorn server that leaves signals to ``serve_all`` (two servers each installing their own
+    handlers would leave only the last one told to stop) and says when it serves.
+
+    ``sock``, when given, is a socket the daemon bound before anything else (``service.bind_listener``).
+    """
+
+    def __init__(self, config: uvicorn.Config, sock: socket.socket | None = None) -> None:
+        super().__init__(config)
+        self.sock = sock
+        self.up = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            self.up.set()
+
+
+@dataclass
+class Listeners:
+    public: Listener
+    admin: Listener | None
+
+    @property
+    def servers(self) -> list[Listener]:
+        return [self.public] if self.admin is None else [self.public, self.admin]
+
+
+def make_listeners(settings: Settings, public_app: Any, admin_app: Any | None,
+                   sockets: tuple[socket.socket | None, socket.socket | None] = (None, None)) -> Listeners:
+    """uvicorn servers for the apps on the configured addresses (the admin one only if configured).
+
+    ``sockets`` are the (public, admin) sockets already bound, if the caller bound them first.
+    """
+    server = settings.server
+
+    def config(app: Any, host: str, port: int, lifespan: str) -> uvicorn.Config:
+        return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan=lifespan,
+                              timeout_graceful_shutdown=2)
+
+    public = Listener(config(public_app, server.host, server.port, "on"), sockets[0])
+    admin = None
+    if admin_app is not None and server.admin_port is not None:
+        admin = Listener(config(admin_app, server.admin_host, server.admin_port, "off"), sockets[1])
+    return Listeners(public, admin)
+
+
+async def serve_all(listeners: Listeners) -> None:
+    """Run every listener until SIGTERM or SIGINT (a second SIGINT forces the exit), or until one stops.
+
+    One listener stopping (the admin port was taken, say) stops the others: a daemon whose metrics
+    silently vanished would look healthy to nobody.
+    """
+    servers = listeners.servers
+
+    def stop(force: bool = False) -> None:
+        if not any(server.should_exit for server in servers):
+            notify("STOPPING=1\nSTATUS=stopping")
+        for server in servers:
+            server.force_exit = server.force_exit or (force and server.should_exit)
+            server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    installed: list[int] = []
+    if threading.current_thread() is threading.main_thread():
+        for sig, force in ((signal.SIGTERM, False), (signal.SIGINT, True)):
+            loop.add_signal_handler(sig, stop, force)
+            installed.append(sig)
+    failures: list[SystemExit] = []
+
+    async def ready() -> None:
+        """systemd hears READY=1 only once every listener serves (the runtime started with the public one)."""
+        await asyncio.gather(*(server.up.wait() for server in servers))
+        where = ", ".join(host_port(server.config.host, server.config.port) for server in servers)
+        log.info("daemon.listening", address=where)
+        notify(f"READY=1\nSTATUS=serving on {where}")
+
+    async def run(server: Listener) -> None:
+        try:
+            await server.serve(sockets=[server.sock] if server.sock is not None else None)
+        except SystemExit as exc:  # uvicorn's way to say it could not start (the port is taken, say)
+            failures.append(exc)
+        finally:
+            stop()
+
+    announce = asyncio.create_task(ready())
+    try:
+        await asyncio.gather(*(run(server) for server in servers))
+    finally:
+        announce.cancel()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    if failures:
+        raise failures[0]  # after the others stopped cleanly (lifespan shutdown included)
