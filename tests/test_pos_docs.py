@@ -98,3 +98,10 @@ class TestTheGuidesMinimalPluginPassesTheContract(PosContract):
             writer.writeheader()
             writer.writerows(row.to_csv() for row in pos_inventory)
         return plugin_class(plugin_class.Config(inventory=path))
+
+
+def test_the_guide_states_the_true_number_of_contract_tests(guide: str) -> None:
+    """The guide counts the suite for authors checking that every test ran; the count must be the code's."""
+    count = sum(name.startswith("test_") for name in dir(PosContract))
+    assert f"contract suite: {count} tests" in guide and f"lists the {count} tests" in guide
+    assert f"{count + 1} passed: the contract suite and the sample CSV check" in guide  # plugin new's project

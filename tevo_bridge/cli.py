@@ -19,7 +19,7 @@ import typer
 
 from tevo_bridge import __version__
 from tevo_bridge.config import ConfigError, Settings, load_settings
-from tevo_bridge.log import configure_logging
+from tevo_bridge.log import configure_logging, get_logger
 from tevo_bridge.store.sqlite import ORDER_STATES, SCHEMA_VERSION, StoreError, StoreFacts
 from tevo_bridge.tevo.signing import canonical_query, string_to_sign, x_signature
 from tevo_bridge.validation import Problem, validate
@@ -207,8 +207,9 @@ def run(config: ConfigOption = None, log_level: LogLevelOption = None) -> None:
     from tevo_bridge.pos.errors import PluginLoadError
 
     settings = settings_or_exit(config, log_level)
-    for warning in validated_or_exit(settings):
-        typer.echo(str(warning), err=True)
+    log = get_logger("tevo_bridge.cli")
+    for warning in validated_or_exit(settings):  # in the log, as the service's every other line
+        log.warning("config.warning", problem=warning.message)
     from tevo_bridge.service import EXIT_CANNOT_LISTEN, ListenError
 
     try:
@@ -240,6 +241,9 @@ def _sandbox_app() -> typer.Typer:
 
 
 app.add_typer(_sandbox_app(), name="sandbox", help="A TEvo simulator on loopback for trying the bridge offline.")
+from tevo_bridge.pos.scaffold import plugin_app  # noqa: E402  (beside its registration, like sandbox's)
+
+app.add_typer(plugin_app, name="plugin", help="Tools for POS plugin authors: `plugin new NAME` creates a plugin package.")
 
 orders_app = typer.Typer(help="Look at and act on the orders the daemon knows.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")

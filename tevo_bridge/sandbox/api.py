@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tevo_bridge.pos.inventory import CSV_COLUMNS
 from tevo_bridge.sandbox import inspection
 from tevo_bridge.sandbox import rules
 from tevo_bridge.sandbox.errors import (
@@ -30,6 +31,7 @@ from tevo_bridge.sandbox.errors import (
     not_found,
 )
 from tevo_bridge.sandbox.faults import FaultInjector, FaultMiddleware
+from tevo_bridge.sandbox.pos_export import PosInventoryExport
 from tevo_bridge.sandbox.responses import TevoJSON
 from tevo_bridge.sandbox.scenarios import InventoryExhausted
 from tevo_bridge.sandbox.signature import SignedRequest, Verdict, verify
@@ -49,11 +51,13 @@ def create_app(
     signed_host: str | None = None,
     create_hook: CreateHook | None = None,
     raw_airbill: bool = False,
+    pos_inventory: PosInventoryExport | None = None,
 ) -> Any:
     """The sandbox's ASGI app.  ``create_hook`` backs ``POST /_sandbox/orders`` when a driver is attached.
 
     ``raw_airbill`` answers Get Airbill with PDF bytes instead of TEvo's JSON, so a client can be
-    tried against both forms (§5.4 leaves the format open).
+    tried against both forms (§5.4 leaves the format open). ``pos_inventory`` backs
+    ``GET /_sandbox/inventory``: the listings as a POS import CSV, so a seller's POS can hold them.
     """
 
     def signed(action: Action) -> Callable[[Request], Awaitable[Response]]:
@@ -141,6 +145,15 @@ def create_app(
     async def sandbox_faults(request: Request) -> Response:
         return TevoJSON(injector.summary() if injector else {"settings": None, "counts": {}, "log": []})
 
+    async def sandbox_inventory(request: Request) -> Response:
+        if pos_inventory is None:
+            return TevoJSON({"error": "this sandbox exports no POS inventory"}, status_code=404)
+        wants_csv = request.query_params.get("format") == "csv" or "text/csv" in request.headers.get("accept", "")
+        if wants_csv:
+            return Response(pos_inventory.csv_text(), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": 'attachment; filename="inventory.csv"'})
+        return TevoJSON({"columns": list(CSV_COLUMNS), "ticket_groups": [r.to_csv() for r in pos_inventory.rows()]})
+
     async def sandbox_health(request: Request) -> Response:
         return TevoJSON({"status": "ok", "orders": len(world.orders)})
 
@@ -179,6 +192,7 @@ def create_app(
         Route("/_sandbox/orders/{order_id:int}", sandbox_order, methods=["GET"]),
         Route("/_sandbox/faults", sandbox_faults, methods=["GET"]),
         Route("/_sandbox/health", sandbox_health, methods=["GET"]),
+        Route("/_sandbox/inventory", sandbox_inventory, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _unrouted})
     return FaultMiddleware(app, injector) if injector is not None else app

@@ -42,6 +42,9 @@ def serve(
                                              'webhook_duplicate_rate=0.2".')] = "",
     state: Annotated[Path | None, typer.Option(help="Keep the world in this JSON file across restarts.")] = None,
     inventory: Annotated[Path | None, typer.Option(help="JSON list of ticket groups the buyers can buy.")] = None,
+    inventory_csv: Annotated[Path | None, typer.Option(
+        help="Write the listings here at start as a POS import CSV (ticket PDFs in tickets/ beside it), for "
+             "`tevo-bridge-sqlite-pos import` or a csv_pos folder.")] = None,
     webhook_url: Annotated[str | None, typer.Option(help="Where to POST webhooks (the bridge's "
                                                          "/webhooks/tevo/<token>).")] = None,
     oi_url: Annotated[str | None, typer.Option(help="The bridge's base URL for Order Integration calls.")] = None,
@@ -66,7 +69,7 @@ def serve(
         port=port, seed=seed, token=token, secret=secret, faults=fault_settings, state_file=state,
         reviewer_ids=tuple(reviewer_id) if reviewer_id else SandboxConfig().reviewer_ids,
         fedex_transit_seconds=fedex_transit, inventory=load_inventory(inventory) if inventory else None,
-        raw_airbill=raw_airbill,
+        raw_airbill=raw_airbill, inventory_csv=inventory_csv,
         driver=DriverSettings(webhook_url=webhook_url, oi_base_url=oi_url, oi_api_key=oi_api_key,
                               retry_scale=retry_scale, fraud_delay=fraud_delay),
     )
@@ -110,7 +113,29 @@ def banner(tevo: Sandbox) -> str:
         "",
         f"Inspect: {s['base_url']}/_sandbox/orders   Create: POST {s['base_url']}/_sandbox/orders "
         '{"scenario": "office_eticket"}',
+        "",
+        *_stock_lines(tevo),
+        *_delivery_lines(tevo),
     ])
+
+
+def _stock_lines(tevo: Sandbox) -> list[str]:
+    """Where the POS gets stock for these listings: without it every order is rejected as out of stock."""
+    written = tevo.config.inventory_csv
+    lines = ["Your POS must hold these listings (POS import CSV, as tevo-bridge-sqlite-pos import reads it):"]
+    if written is not None:
+        lines.append(f"  written to {written} (ticket PDFs in {written.parent / 'tickets'})")
+    lines.append(f"  curl -o inventory.csv '{tevo.base_url}/_sandbox/inventory?format=csv'")
+    return lines
+
+
+def _delivery_lines(tevo: Sandbox) -> list[str]:
+    """Say when orders will only arrive by polling, so a quiet bridge is not mistaken for a broken one."""
+    d = tevo.config.driver
+    if d.webhook_url or d.oi_base_url:
+        return []
+    return ["", "No --webhook-url or --oi-url: the sandbox announces no order, so tevo-bridge finds them only when "
+                "its poller asks ([poller] interval, 5 minutes by default)."]
 
 
 def _place_orders(tevo: Sandbox, count: int, every: float, mix: list[Scenario]) -> None:

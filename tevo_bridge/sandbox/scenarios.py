@@ -38,6 +38,11 @@ class Scenario(enum.StrEnum):
     OI_RELEASE = "oi_release"
     OI_OUT_OF_STOCK = "oi_out_of_stock"
 
+    @classmethod
+    def _missing_(cls, value: object) -> Scenario:
+        """An unknown name (a CLI option, ``POST /_sandbox/orders``) is answered with the valid ones."""
+        raise ValueError(f"unknown scenario {value!r}: choose one of {', '.join(s.value for s in cls)}")
+
     @property
     def expected(self) -> Expectation:
         return EXPECTATIONS[self]

@@ -28,6 +28,7 @@ from tevo_bridge.sandbox.driver import BuyerDriver, DriverSettings
 from tevo_bridge.sandbox.faults import FaultInjector, FaultSettings
 from tevo_bridge.sandbox.inventory import TicketGroupSpec, demo_inventory
 from tevo_bridge.sandbox.orders import SELLER_BROKERAGE_ID, SELLER_OFFICE_ID, OrderRequest
+from tevo_bridge.sandbox.pos_export import PosInventoryExport
 from tevo_bridge.sandbox.scenarios import Scenario
 from tevo_bridge.sandbox.state import DEFAULT_REVIEWER_ID, World
 
@@ -139,6 +140,8 @@ class SandboxConfig:
     signed_host: str | None = None  # None: verify against the Host header the client sent
     raw_airbill: bool = False  # Get Airbill answers raw PDF bytes instead of TEvo's JSON
     inventory: list[TicketGroupSpec] | None = None  # None: demo_inventory()
+    # Written at start: the listings as a POS import CSV, ticket PDFs in a tickets/ folder beside it.
+    inventory_csv: Path | None = None
     driver: DriverSettings = field(default_factory=DriverSettings)
 
 
@@ -153,10 +156,13 @@ class Sandbox:
                            fedex_transit_seconds=config.fedex_transit_seconds)
         self.faults = FaultInjector(config.faults, seed=config.seed)
         self._server = BackgroundServer(None, config.host, config.port)
-        self.driver = BuyerDriver(self.world, config.inventory or demo_inventory(), self._server.loop,
+        listings = config.inventory or demo_inventory()
+        self.driver = BuyerDriver(self.world, listings, self._server.loop,
                                   config.driver, self.faults, seed=config.seed)
+        pdf_dir = config.inventory_csv.parent / "tickets" if config.inventory_csv else None
+        self.pos_inventory = PosInventoryExport(listings, pdf_dir)
         self.app = create_app(self.world, self.token, self.secret, self.faults, config.signed_host,
-                              self._create_hook, raw_airbill=config.raw_airbill)
+                              self._create_hook, raw_airbill=config.raw_airbill, pos_inventory=self.pos_inventory)
         self._server.app = self.app
         self.base_url = ""
 
@@ -173,12 +179,15 @@ class Sandbox:
         return SELLER_BROKERAGE_ID
 
     def start(self, timeout: float = 10.0) -> Sandbox:
+        if self.config.inventory_csv is not None:  # before serving: the seller imports it, then orders come
+            self.pos_inventory.write(self.config.inventory_csv)
         self._server.start(timeout)
         self.base_url = self._server.base_url
         return self
 
     def stop(self) -> None:
         self._server.stop(before_loop_stops=self.driver.aclose())
+        self.pos_inventory.close()
 
     # -- conveniences for tests and the demo -------------------------------------------------
 

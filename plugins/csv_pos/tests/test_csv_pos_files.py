@@ -166,3 +166,20 @@ def test_the_pos_does_not_start_with_a_ticket_pdf_missing_from_its_folder(direct
     (directory / "tickets" / "TG-41.pdf").write_bytes(b"%PDF-1.4")
     assert CsvPos(CsvPos.Config(directory=directory)).pos_check_inventory(
         item=Item(None, 1, "TG-41", 1, Decimal(100))).available == 40
+
+
+def test_quantity_is_the_size_before_sales_as_the_readme_says(pos: CsvPos, directory: Path) -> None:
+    """README "How quantity works": sales in invoices.csv stay subtracted from whatever quantity says."""
+
+    def set_quantity(quantity: int) -> None:
+        with (directory / "inventory.csv").open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            writer.writerow(replace(GROUP, quantity=quantity).to_csv())
+
+    pos.pos_create_invoice(order=_order(1, 1), customer=None)
+    assert _available(pos) == 39
+    set_quantity(39)  # "what I still have": the sale is subtracted a second time
+    assert _available(pos) == 38
+    set_quantity(0)
+    assert _available(pos) == 0  # never negative

@@ -178,3 +178,21 @@ def test_the_import_refuses_a_missing_ticket_pdf_by_line_and_column_and_changes_
     assert runner.invoke(app, ["import", str(database), str(csv_file)]).exit_code == 0
     with store.connect(database) as conn:
         assert conn.execute("SELECT COUNT(*) FROM ticket_groups").fetchone()[0] == 2
+
+
+def test_a_reimport_replaces_on_hand_and_keeps_sales_as_the_readme_says(pos: SqlitePos, database: Path) -> None:
+    """README "How quantity works": quantity is the size before this POS's sales, which stay subtracted."""
+    from tevo_bridge.pos.types import Buyer, Order
+
+    item = Item(1, 1, "TG-50", 1, Decimal(100), seats=("1",))
+    pos.pos_create_invoice(order=Order(1, Buyer("Office", 6), (item,), Decimal(100)), customer=None)
+    assert _available(pos) == 49
+    with store.connect(database) as conn:
+        store.upsert_ticket_groups(conn, [GROUP])  # the original size again: right
+    assert _available(pos) == 49
+    with store.connect(database) as conn:
+        store.upsert_ticket_groups(conn, [replace(GROUP, quantity=49)])  # "what I still have": sold twice
+    assert _available(pos) == 48
+    with store.connect(database) as conn:
+        store.upsert_ticket_groups(conn, [replace(GROUP, quantity=0)])
+    assert _available(pos) == 0  # never negative
