@@ -1,4 +1,4 @@
-"""The ``tevo-bridge`` command: run, demo, check, orders, plugins, sign, sandbox.
+"""The ``tevo-bridge`` command: run, demo, check, orders, store, plugins, sign, sandbox.
 
 Errors a seller can fix are printed as one clear message and exit 2, never as
 a traceback.
@@ -20,6 +20,7 @@ import typer
 from tevo_bridge import __version__
 from tevo_bridge.config import ConfigError, Settings, load_settings
 from tevo_bridge.log import configure_logging, get_logger
+from tevo_bridge.store.sqlite import ORDER_STATES, SCHEMA_VERSION, StoreError, StoreFacts
 from tevo_bridge.tevo.signing import canonical_query, string_to_sign, x_signature
 from tevo_bridge.validation import Problem, validate
 
@@ -188,8 +189,9 @@ def sign(
 def demo(
     orders: Annotated[int, typer.Option("--orders", min=1, max=2000, help="How many orders to drive.")] = 50,
     seed: Annotated[int, typer.Option("--seed", help="Seed for inventory, scenarios and credentials.")] = 1,
-    keep: Annotated[Path | None, typer.Option("--keep", help="Keep the demo's files (logs, databases) here.")]
-    = None,
+    keep: Annotated[Path | None, typer.Option(
+        "--keep", help="Keep the demo's files (logs, databases) in this folder; without it they are removed "
+                       "when the demo passes.")] = None,
 ) -> None:
     """See it work: sandbox TEvo, the daemon and a SQLite POS on loopback, orders through every channel."""
     from tevo_bridge.demo import run_demo
@@ -216,6 +218,8 @@ def run(config: ConfigOption = None, log_level: LogLevelOption = None) -> None:
         fail(f"error: POS plugin {settings.pos.plugin!r} cannot be used: {exc}")
     except ListenError as exc:  # raised before the store, the plugin or TEvo were touched
         fail(f"error: {exc}", EXIT_CANNOT_LISTEN)
+    except StoreError as exc:  # a newer schema, or another daemon on this store: a person must act
+        fail(f"error: {exc}")
 
 
 @app.command()
@@ -245,53 +249,82 @@ orders_app = typer.Typer(help="Look at and act on the orders the daemon knows.",
 app.add_typer(orders_app, name="orders")
 
 
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document instead of text (README, "
+                                                          "\"JSON output\").")]
+OrderIdArgument = Annotated[int, typer.Argument(help="The TEvo order id, as `orders list` shows it.")]
+
+
+def store_or_exit(settings: Settings) -> StoreFacts:
+    """The configured store's facts, or a clear exit: missing, not a store, or written by a newer tevo-bridge."""
+    from tevo_bridge.store import inspect_store
+
+    path = settings.store.path
+    if not path.exists():
+        fail(f"error: no database at {path}: has the daemon run with this config? "
+             "Fix: set [store] path to the daemon's database.")
+    try:
+        return inspect_store(path)
+    except StoreError as exc:
+        fail(f"error: [store] path: {exc}")
+
+
 def _store(config: Path | None) -> Any:
     from tevo_bridge.store import SqliteStore
 
     settings = settings_or_exit(config)
-    if not settings.store.path.exists():
-        fail(f"error: no database at {settings.store.path}: has the daemon run with this config? "
-             "Fix: set [store] path to the daemon's database.")
-    return SqliteStore(settings.store.path)
+    store_or_exit(settings)
+    try:
+        return SqliteStore(settings.store.path)
+    except StoreError as exc:
+        fail(f"error: [store] path: {exc}")
+
+
+def _state_or_exit(state: str | None) -> str | None:
+    if state is not None and state not in ORDER_STATES:
+        fail(f"error: --state {state!r} is not an order state. Valid states: {', '.join(ORDER_STATES)}.")
+    return state
+
+
+def _echo_json(document: Any) -> None:
+    typer.echo(json.dumps(document, default=str))
 
 
 @orders_app.command("list")
 def orders_list(
     config: ConfigOption = None,
-    state: Annotated[str | None, typer.Option("--state", help="Only orders in this state, e.g. needs_review.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+    state: Annotated[str | None, typer.Option(
+        "--state", help=f"Only orders in this state: {', '.join(ORDER_STATES)}.", show_default=False)] = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Orders with their state, buyer, items, age and last error."""
-    from tevo_bridge.cli_views import order_rows
+    """Orders with their state, age, buyer, items, and why a rejected one was rejected (or the last error)."""
+    from tevo_bridge.cli_views import order_rows, order_table
 
-    rows = order_rows(_store(config).list_orders(state))
+    state = _state_or_exit(state)
+    views = order_rows(_store(config).list_orders(state))
     if as_json:
-        for row in rows:
-            typer.echo(json.dumps(row))
+        _echo_json(views)
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table("id", "buyer", "items", "state", "age", "last error")
-    for row in rows:
-        table.add_row(str(row["id"]), row["buyer"], row["items"], row["state"], row["age"], row["last_error"] or "")
-    Console().print(table)
+    Console().print(order_table(views))
 
 
 @orders_app.command("show")
 def orders_show(
-    order_id: int,
+    order_id: OrderIdArgument,
     config: ConfigOption = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """One order: TEvo snapshot and the audit trail of everything done to it."""
+    from tevo_bridge.cli_views import order_view
+
     store = _store(config)
     row = store.get_order(order_id)
     if row is None:
         fail(f"error: order {order_id} is not in the store.")
     trail = [a.__dict__ for a in store.audit_trail(order_id)]
     if as_json:
-        typer.echo(json.dumps({"order": {**row.__dict__, "snapshot": row.snapshot_json()}, "audit": trail}))
+        _echo_json({**order_view(row), "snapshot": row.snapshot_json(), "audit": trail})
         return
     typer.echo(f"order {row.id}: {row.state} (TEvo: {row.seller_state}); buyer {row.buyer_type} {row.buyer_id}; "
                f"invoice {row.invoice_id or '-'}; via {row.source}")
@@ -304,7 +337,7 @@ def orders_show(
 
 @orders_app.command("retry")
 def orders_retry(
-    order_id: int,
+    order_id: OrderIdArgument,
     config: ConfigOption = None,
     redeliver: Annotated[bool, typer.Option(
         "--redeliver", help="Run a done order's delivery steps again (what TEvo already has is kept).")] = False,
@@ -327,10 +360,114 @@ def orders_retry(
     typer.echo(f"order {order_id} queued again; a running daemon picks it up within a second.")
 
 
+store_app = typer.Typer(help="Back up, restore and prune the daemon's store (its SQLite file).",
+                        no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+
+def _facts_text(facts: StoreFacts) -> str:
+    return f"schema version {facts.schema_version}, {facts.orders} orders"
+
+
+def _facts_json(facts: StoreFacts, **extra: Any) -> dict[str, Any]:
+    return {"path": str(facts.path), "schema_version": facts.schema_version, "orders": facts.orders, **extra}
+
+
+@store_app.command("backup")
+def store_backup(
+    dest: Annotated[Path, typer.Argument(help="The backup file to write (refused if it exists, unless --force).")],
+    config: ConfigOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite DEST if it exists.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Copy the store to DEST, consistently, even while the daemon runs and writes to it."""
+    from tevo_bridge.store import backup_store
+
+    settings = settings_or_exit(config)
+    store_or_exit(settings)
+    try:
+        facts = backup_store(settings.store.path, dest, force=force)
+    except (StoreError, OSError) as exc:
+        fail(f"error: {exc}")
+    if as_json:
+        _echo_json(_facts_json(facts, source=str(settings.store.path)))
+        return
+    typer.echo(f"backed up {settings.store.path} to {dest}: {_facts_text(facts)}")
+
+
+@store_app.command("restore")
+def store_restore(
+    src: Annotated[Path, typer.Argument(help="A backup made by `tevo-bridge store backup`.")],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Replace the store with the backup SRC (the daemon must be stopped; the old store is kept beside it)."""
+    from datetime import UTC, datetime
+
+    from tevo_bridge.store import restore_store
+
+    settings = settings_or_exit(config)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        facts, kept = restore_store(src, settings.store.path, stamp)
+    except (StoreError, OSError) as exc:
+        fail(f"error: {exc}")
+    if as_json:
+        _echo_json(_facts_json(facts, source=str(src), kept=str(kept) if kept else None))
+        return
+    typer.echo(f"restored {src} into {settings.store.path}: {_facts_text(facts)}")
+    if kept is not None:
+        typer.echo(f"the store it replaced is kept as {kept}")
+    if facts.schema_version < SCHEMA_VERSION:
+        typer.echo(f"it is migrated to schema version {SCHEMA_VERSION} when the daemon starts")
+
+
+@store_app.command("prune")
+def store_prune(
+    config: ConfigOption = None,
+    days: Annotated[int | None, typer.Option(
+        "--days", min=1, help="Prune what finished this many days ago (default: [store] retention_days).",
+        show_default=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete old inbox and audit rows of finished orders now (the daemon also does it every hour)."""
+    from tevo_bridge.store.retention import prune_all
+
+    settings = settings_or_exit(config)
+    days = days if days is not None else settings.store.retention_days
+    if days == 0:
+        fail("error: [store] retention_days is 0 (keep everything), so nothing is pruned. "
+             "Fix: pass --days N to prune once, or set retention_days.")
+    deleted = prune_all(_store(config), days)
+    if as_json:
+        _echo_json({"retention_days": days, "deleted": deleted})
+        return
+    typer.echo(f"pruned rows older than {days} days of finished orders: {deleted['inbox']} inbox, "
+               f"{deleted['audit']} audit")
+
+
+def _version_text() -> str:
+    return f"tevo-bridge {__version__} (store schema version {SCHEMA_VERSION})"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(_version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    show_version: Annotated[bool, typer.Option(
+        "--version", help="Print the version and exit.", is_eager=True, callback=_print_version)] = False,
+) -> None:
+    """Automate Ticket Evolution order processing for a seller's point of sale."""
+
+
 @app.command()
 def version() -> None:
-    """Print the version."""
-    typer.echo(__version__)
+    """Print the version (and the store schema version this code writes)."""
+    typer.echo(_version_text())
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -1,33 +1,83 @@
-"""Plain-data views of store rows for the operator CLI (table or JSON)."""
+"""Plain-data views of store rows for the operator CLI (table or JSON).
+
+One view per kind of thing, used by every command that shows it, so ``--json`` has one shape
+everywhere (docs/operations.md "JSON output"): numbers are numbers, ages are whole seconds,
+items are a list, absent values are ``null``.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.table import Table
 
-def _age(first_seen: str) -> str:
+
+def age_seconds(first_seen: str, now: datetime | None = None) -> int | None:
+    """Seconds since a store timestamp; None if it cannot be read."""
     try:
         seen = datetime.fromisoformat(first_seen.replace("Z", "+00:00"))
     except ValueError:
+        return None
+    return max(0, int(((now or datetime.now(UTC)) - seen).total_seconds()))
+
+
+def short_age(seconds: int | None) -> str:
+    """``3d``, ``5h``, ``12m``, ``40s``: the table's age column."""
+    if seconds is None:
         return "?"
-    seconds = int((datetime.now(UTC) - seen).total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
 
 
+def _items(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    items = []
+    for item in snapshot.get("items") or []:
+        group = item.get("ticket_group") or {}
+        items.append({"quantity": item.get("quantity"), "remote_id": group.get("remote_id"),
+                      "ticket_group_id": group.get("id"), "price": item.get("price")})
+    return items
+
+
+def order_view(row: Any) -> dict[str, Any]:
+    """An order as ``orders list --json`` and ``orders show --json`` give it."""
+    return {
+        "id": row.id, "state": row.state, "seller_state": row.seller_state,
+        "buyer": {"type": row.buyer_type, "id": row.buyer_id},
+        "items": _items(row.snapshot_json() or {}),
+        "age_seconds": age_seconds(row.first_seen_at), "first_seen_at": row.first_seen_at,
+        "updated_at": row.updated_at, "source": row.source, "global_id": row.global_id,
+        "invoice_id": row.invoice_id, "reject_reason": row.reject_reason, "last_error": row.last_error,
+    }
+
+
 def order_rows(rows: list[Any]) -> list[dict[str, Any]]:
-    views = []
-    for row in rows:
-        snapshot = row.snapshot_json() or {}
-        items = ", ".join(
-            f"{i.get('quantity')}x{(i.get('ticket_group') or {}).get('remote_id')}" for i in snapshot.get("items", [])
-        )
-        views.append({
-            "id": row.id, "buyer": f"{row.buyer_type or '?'} {row.buyer_id or ''}".strip(), "items": items,
-            "state": row.state, "seller_state": row.seller_state, "age": _age(row.first_seen_at),
-            "invoice_id": row.invoice_id, "last_error": row.last_error,
-        })
-    return views
+    return [order_view(row) for row in rows]
+
+
+def note(view: dict[str, Any]) -> str:
+    """What a person wants to know next to the state: why it was rejected, or what went wrong last."""
+    if view["state"] == "rejected" and view["reject_reason"]:
+        return view["reject_reason"]
+    return view["last_error"] or ""
+
+
+def order_table(views: list[dict[str, Any]]) -> Table:
+    """The ``orders list`` table: id and state never wrap; buyer, items and the reason fold to fit 80 columns.
+
+    The reason is the reject reason for a rejected order, else the last error.
+    """
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
+    table.add_column("id", no_wrap=True, justify="right")
+    table.add_column("state", no_wrap=True)
+    table.add_column("age", no_wrap=True, justify="right")
+    table.add_column("buyer", overflow="fold", max_width=12)
+    table.add_column("items", overflow="fold", max_width=16)
+    table.add_column("reason", overflow="fold", ratio=1)
+    for view in views:
+        buyer = f"{view['buyer']['type'] or '?'} {view['buyer']['id'] or ''}".strip()
+        items = ", ".join(f"{i['quantity']}x{i['remote_id']}" for i in view["items"])
+        table.add_row(str(view["id"]), view["state"], short_age(view["age_seconds"]), buyer, items, note(view))
+    return table

@@ -123,6 +123,7 @@ class ServerSettings(Section):
 
 class StoreSettings(Section):
     path: ConfigPath = Field(Path("tevo-bridge.sqlite3"), examples=["/var/lib/tevo-bridge/state.sqlite3"])
+    retention_days: int = Field(90, ge=0, examples=[90])
 
 
 class PollerSettings(Section):

@@ -25,6 +25,7 @@ from tevo_bridge.log import configure_logging, get_logger
 from tevo_bridge.pipeline.processor import Fulfil, OrderProcessor, Precheck
 from tevo_bridge.pipeline.worker import Worker
 from tevo_bridge.store import AsyncStore, SqliteStore
+from tevo_bridge.store.retention import run_retention
 from tevo_bridge.tevo.client import TevoClient
 
 log = get_logger(__name__)
@@ -96,6 +97,9 @@ class Runtime:
                  asyncio.create_task(self._sweep_holds(stop), name="hold-sweeper")]
         if self.settings.poller.enabled:
             tasks.append(asyncio.create_task(run_poller(self, stop), name="poller"))
+        if self.settings.store.retention_days > 0:
+            tasks.append(asyncio.create_task(run_retention(self.store, self.settings.store.retention_days, stop),
+                                             name="retention"))
         return tasks
 
     async def _sweep_holds(self, stop: asyncio.Event) -> None:
@@ -118,7 +122,7 @@ class Runtime:
 def build_runtime(settings: Settings, pos_host: Any | None = None, fulfil: Fulfil | None = None) -> Runtime:
     from tevo_bridge.pos.host import PluginHost
 
-    store = AsyncStore(SqliteStore(settings.store.path))
+    store = AsyncStore(SqliteStore(settings.store.path, daemon=True))  # one daemon per store: see DaemonLock
     if pos_host is None:
         pos_host = PluginHost.load(settings.pos.plugin, settings.plugins.get(settings.pos.plugin, {}),
                                    settings.pos.budgets, base_dir=settings.config_dir)

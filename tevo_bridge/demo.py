@@ -8,6 +8,7 @@ orders to create and checks that each ends where its scenario says.
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import tempfile
 import time
@@ -48,6 +49,7 @@ class DemoOrder:
 class DemoResult:
     orders: list[DemoOrder] = field(default_factory=list)
     folder: Path | None = None
+    kept: bool = True  # False once a temporary folder was removed
 
     @property
     def ok(self) -> bool:
@@ -70,6 +72,10 @@ def plan(count: int) -> list[tuple[Scenario, list[Channel]]]:
 
 def run_demo(orders: int = 50, seed: int = 1, keep: Path | None = None, console: Console | None = None,
              timeout: float = 120.0) -> DemoResult:
+    """Run the demo in ``keep`` (kept), or in a temporary folder removed afterwards if every order passed.
+
+    A failed run keeps its temporary folder and says where: its daemon log is what explains the failure.
+    """
     console = console or Console()
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="tevo-bridge-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -81,6 +87,9 @@ def run_demo(orders: int = 50, seed: int = 1, keep: Path | None = None, console:
                       f"POS {run.pos_db.name} ({len(inventory)} listings)")
         _drive(run, plan(orders), result, console, timeout)
         _judge(run, result)
+    if keep is None and result.ok:
+        shutil.rmtree(folder, ignore_errors=True)
+        result.kept = False
     _report(result, console)
     return result
 
@@ -174,9 +183,11 @@ def _report(result: DemoResult, console: Console) -> None:
     _latencies(result, console)
     totals = Counter(o.outcome for o in result.orders)
     console.print("final states: " + ", ".join(f"{state} {n}" for state, n in sorted(totals.items())))
-    if result.folder is not None:
+    if result.folder is not None and result.kept:
         console.print(f"logs: {result.folder / 'daemon.log'}   daemon database: {result.folder / 'state.sqlite3'}   "
                       f"POS: {result.folder / 'pos.sqlite3'}")
+    elif result.folder is not None:
+        console.print(f"removed {result.folder} (run with --keep DIR to keep the logs and databases)")
     verdict = "[green]every order ended where its scenario says[/]" if result.ok else "[red]some orders did not[/]"
     console.print(verdict)
 

@@ -36,7 +36,8 @@ class Problem:
 
 def validate(settings: Settings) -> list[Problem]:
     """Every problem with ``settings``: errors first, then warnings."""
-    problems = [*_credentials(settings), *_budgets(settings), *_plugin(settings), *_fulfilment(settings)]
+    problems = [*_credentials(settings), *_budgets(settings), *_plugin(settings), *_fulfilment(settings),
+                *_store(settings)]
     return sorted(problems, key=lambda p: p.severity != "error")
 
 
@@ -69,6 +70,19 @@ def _credentials(settings: Settings) -> list[Problem]:
         problems.append(Problem("[server.order_integration] api_keys is empty: Order Integration calls will all "
                                 "get 401.", "warning"))
     return problems
+
+
+def _store(settings: Settings) -> list[Problem]:
+    """An existing store must be one this code can run: a newer tevo-bridge's is refused (docs/operations.md)."""
+    from tevo_bridge.store.sqlite import StoreError, inspect_store
+
+    if not settings.store.path.exists():
+        return []  # the daemon creates it
+    try:
+        inspect_store(settings.store.path)
+    except StoreError as exc:
+        return [Problem(f"[store] path: {exc}")]
+    return []
 
 
 def _budgets(settings: Settings) -> list[Problem]:

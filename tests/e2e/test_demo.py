@@ -33,3 +33,11 @@ def test_demo_command_exits_0(tmp_path):
     """The CI smoke run of the issue: ``tevo-bridge demo --orders 20`` (README's block runs the default 50)."""
     result = CliRunner().invoke(app, ["demo", "--orders", "20", "--keep", str(tmp_path / "d")])
     assert result.exit_code == 0, result.output
+
+
+def test_demo_without_keep_removes_its_temporary_folder():
+    out = io.StringIO()
+    result = run_demo(orders=13, seed=4, console=Console(file=out, width=120))
+    assert result.ok, out.getvalue()
+    assert result.folder is not None and not result.folder.exists()
+    assert f"removed {result.folder}" in " ".join(out.getvalue().split()) and "--keep" in out.getvalue()

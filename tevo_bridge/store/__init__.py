@@ -3,9 +3,29 @@
 from tevo_bridge.clock import now_iso
 from tevo_bridge.store.aio import AsyncStore
 from tevo_bridge.store.base import Store
-from tevo_bridge.store.sqlite import TERMINAL_STATES, Event, HoldRow, Job, OrderRow, RetryOutcome, SqliteStore
+from tevo_bridge.store.sqlite import (
+    ORDER_STATES,
+    SCHEMA_VERSION,
+    TERMINAL_STATES,
+    DaemonLock,
+    Event,
+    HoldRow,
+    Job,
+    NotAStore,
+    OrderRow,
+    RetryOutcome,
+    SchemaTooNew,
+    SqliteStore,
+    StoreError,
+    StoreFacts,
+    StoreInUse,
+    backup_store,
+    inspect_store,
+    restore_store,
+)
 
 __all__ = [
-    "TERMINAL_STATES", "AsyncStore", "Event", "HoldRow", "Job", "OrderRow", "RetryOutcome", "SqliteStore", "Store",
-    "now_iso",
+    "ORDER_STATES", "SCHEMA_VERSION", "TERMINAL_STATES", "AsyncStore", "DaemonLock", "Event", "HoldRow", "Job",
+    "NotAStore", "OrderRow", "RetryOutcome", "SchemaTooNew", "SqliteStore", "Store", "StoreError", "StoreFacts",
+    "StoreInUse", "backup_store", "inspect_store", "now_iso", "restore_store",
 ]

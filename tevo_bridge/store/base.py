@@ -119,6 +119,9 @@ class Store(Protocol):
     def order_counts(self) -> dict[str, int]:
         ...
 
+    def prune(self, before: str, limit: int = 500) -> dict[str, int]:
+        """Delete up to ``limit`` old inbox and audit rows each that no open order or hold needs (retention)."""
+
     def queue_release(self, global_id: str, reason: str) -> None:
         ...
 

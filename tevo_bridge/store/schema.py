@@ -1,7 +1,9 @@
 """The store's schema, as numbered migrations applied in order on start (``PRAGMA user_version``).
 
 A migration is only ever appended: a seller's database at version N is brought
-forward by running N+1.. in order, each in its own transaction.
+forward by running N+1.. in order, each in its own transaction.  A store at a
+higher version than ``len(MIGRATIONS)`` was written by a newer tevo-bridge and is
+refused (``SchemaTooNew``).  docs/operations.md "Upgrades" lists every version.
 """
 
 MIGRATIONS: list[str] = [
@@ -100,5 +102,10 @@ MIGRATIONS: list[str] = [
     # reservation's global id can never hold again, so a retry after a release reserves anew.
     """
     ALTER TABLE orders ADD COLUMN reservation_round INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 3: retention ([store] retention_days) finds old inbox and audit rows by time without a full scan.
+    """
+    CREATE INDEX inbox_received ON inbox(received_at);
+    CREATE INDEX audit_at ON audit(at);
     """,
 ]

@@ -11,6 +11,7 @@ methods (see ``store/base.py``).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -18,17 +19,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
+
+try:  # the daemon's lock; absent on Windows, where one daemon per store is the operator's care
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
 
 from tevo_bridge.clock import now_iso
 from tevo_bridge.store.schema import MIGRATIONS
 
+#: Every ``orders.state`` the pipeline writes (docs/architecture.md, "The order state machine"), roughly in
+#: pipeline order: the one list ``update_order`` enforces, the CLI's ``--state`` validates against, and
+#: metrics report (0 for a state no order is in rather than leaving it out).
+ORDER_STATES: tuple[str, ...] = (
+    "new", "awaiting_fraud", "checking", "accepting", "invoicing", "fulfilling", "awaiting_tickets", "rejecting",
+    "done", "rejected", "canceled", "needs_review",
+)
+
 #: States an order never leaves by itself; ``retry_order`` refuses them (``redeliver`` aside).
 TERMINAL_STATES = frozenset({"done", "rejected", "canceled"})
-#: Every ``orders.state`` the pipeline writes (docs/architecture.md, "The order state machine"), so a
-#: metric can say 0 for a state no order is in rather than leave it out.
-ORDER_STATES = ("new", "awaiting_fraud", "checking", "accepting", "invoicing", "fulfilling", "awaiting_tickets",
-                "rejecting", "done", "rejected", "canceled", "needs_review")
 JOB_STATES = ("queued", "running", "done", "failed")
 HOLD_STATES = ("pending", "held", "failed", "released", "invoiced", "expired")
 
@@ -42,6 +52,33 @@ class StoreStats:
     holds: dict[str, int]
     oldest_open_order_seen_at: str | None
 
+
+#: The schema version this code writes: a store at a higher one was written by a newer tevo-bridge.
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """A store file this code must not use; the message names the file and the fix (for the CLI to print)."""
+
+
+class SchemaTooNew(StoreError):
+    """Written by a newer tevo-bridge: its migrations are unknown here, so nothing may read or write it."""
+
+    def __init__(self, path: Path | str, version: int) -> None:
+        self.path, self.version = Path(path), version
+        super().__init__(
+            f"{path} has store schema version {version}, but this tevo-bridge knows schema versions up to "
+            f"{SCHEMA_VERSION}: it was written by a newer tevo-bridge. Nothing was changed. Fix: upgrade "
+            f"tevo-bridge (pip install -U tevo-bridge), or restore a backup made by this version "
+            f"(tevo-bridge store restore BACKUP).")
+
+
+class StoreInUse(StoreError):
+    """Another process holds the daemon lock of this store."""
+
+
+class NotAStore(StoreError):
+    """The file is not a tevo-bridge store (not SQLite, or no schema version)."""
 
 #: What ``retry_order`` did: queued it, found no such order, or refused a finished one.
 RetryOutcome = Literal["queued", "unknown", "terminal"]
@@ -148,22 +185,37 @@ class Event:
 class SqliteStore:
     """One connection, serialised by a lock; the daemon calls it from a worker thread."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, daemon: bool = False) -> None:
+        """Open (creating and migrating) the store; ``daemon`` also takes its daemon lock (see ``DaemonLock``).
+
+        Raises ``SchemaTooNew`` for a store a newer tevo-bridge wrote, before anything is written to it.
+        """
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._daemon_lock = DaemonLock.acquire(self.path) if daemon and str(path) != ":memory:" else None
         self._lock = threading.RLock()
         self._in_batch = False
         self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        try:
+            self._conn.row_factory = sqlite3.Row
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNew(self.path, version)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+        if self._daemon_lock is not None:
+            self._daemon_lock.release()
+            self._daemon_lock = None
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -220,13 +272,22 @@ class SqliteStore:
                 raise
 
     def _migrate(self) -> None:
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        """Bring the schema to ``SCHEMA_VERSION``, one migration per transaction.
+
+        The version is read inside each transaction, so two processes starting at once (a daemon
+        and an ``orders`` command) cannot both run the same migration: each runs exactly once.
+        """
+        while True:
             with self._tx() as conn:
-                for statement in script.split(";"):
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise SchemaTooNew(self.path, version)
+                if version == SCHEMA_VERSION:
+                    return
+                for statement in MIGRATIONS[version].split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
+                conn.execute(f"PRAGMA user_version = {version + 1}")
 
     @property
     def schema_version(self) -> int:
@@ -605,6 +666,8 @@ class SqliteStore:
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown order fields {sorted(unknown)}")
+        if state is not None and state not in ORDER_STATES:  # keeps ORDER_STATES the one complete list
+            raise ValueError(f"unknown order state {state!r}: add it to ORDER_STATES")
         now = now_iso()
         with self._tx() as conn:
             current = conn.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
@@ -677,8 +740,215 @@ class SqliteStore:
             self._enqueue(conn, "order", f"order:{order_id}", order_id, None, time.time(), now)
             return "queued"
 
+    def prune(self, before: str, limit: int = 500) -> dict[str, int]:
+        """Delete up to ``limit`` inbox rows and ``limit`` audit rows older than ``before`` that nothing open needs.
+
+        What goes: the rows of orders that are finished (done, rejected, canceled) and last changed
+        before ``before``, and rows tied to no order or hold still open.  What stays, whatever its
+        age: every row of an order still in the pipeline or finished recently, and of a hold still
+        pending or held; orders, holds, jobs and Order Integration answers themselves are never
+        deleted (they answer repeats and keep TEvo's history).  Batched, so the daemon's writes
+        never wait long behind it: call again until it returns zeros.
+        """
+        terminal = ", ".join(f"'{state}'" for state in sorted(TERMINAL_STATES))
+        # The WITH sits inside the subquery: Python's sqlite3 reports rowcount only for a statement
+        # that starts with DELETE.
+        needed = f"""WITH keep_orders AS (SELECT id FROM orders WHERE state NOT IN ({terminal}) OR updated_at >= :before),
+            live_globals AS (
+                SELECT global_id FROM holds WHERE state IN ('pending', 'held') OR updated_at >= :before
+                UNION SELECT global_id FROM orders WHERE global_id IS NOT NULL AND id IN keep_orders)"""
+        unneeded = ("(order_id IS NULL OR order_id NOT IN keep_orders) "
+                    "AND (global_id IS NULL OR global_id NOT IN live_globals)")
+        args = {"before": before, "limit": limit}
+        with self._tx() as conn:
+            inbox = conn.execute(f"DELETE FROM inbox WHERE id IN ({needed} SELECT id FROM inbox "
+                                 f"WHERE received_at < :before AND {unneeded} LIMIT :limit)", args).rowcount
+            audit = conn.execute(f"DELETE FROM audit WHERE id IN ({needed} SELECT id FROM audit "
+                                 f"WHERE at < :before AND {unneeded} LIMIT :limit)", args).rowcount
+        return {"inbox": inbox, "audit": audit}
+
     def count(self, table: str) -> int:
         if table not in ("inbox", "orders", "holds", "jobs", "audit", "oi_invoices"):
             raise ValueError(table)
         with self._lock:
             return self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+# Store files: the daemon's lock, backup and restore -------------------------------------------
+
+
+class DaemonLock:
+    """An exclusive ``flock`` on ``<store>.lock``, held by the daemon for as long as it runs.
+
+    *Why a lock and not a pid file:* the kernel drops the lock when the process ends, however it
+    ends (SIGKILL, power loss aside), so it is never stale and needs no clean-up, and a reused pid
+    cannot fool it.  ``restore`` takes the same lock, so a daemon cannot start mid-restore.  It also
+    keeps a second daemon off the same store, which ``requeue_running_jobs`` assumes.  Limits: one
+    host (SQLite itself must not be shared over a network filesystem), and the file stays behind
+    (deleting a lock file would race the next taker).
+    """
+
+    def __init__(self, path: Path, handle: IO[str]) -> None:
+        self.path, self._handle = path, handle
+
+    @staticmethod
+    def path_for(store: Path) -> Path:
+        return store.with_name(store.name + ".lock")
+
+    @classmethod
+    def acquire(cls, store: Path, purpose: str = "daemon") -> DaemonLock:
+        path = cls.path_for(store)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            handle = path.open("a+")
+        except PermissionError:  # made by another user (root ran a restore): a read-only fd locks as well
+            handle = path.open("r")
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                handle.close()
+                raise StoreInUse(f"{store} is in use by a running tevo-bridge daemon ({holder}; lock {path}). "
+                                 f"Nothing was changed. Fix: stop that daemon first.") from None
+        if handle.writable():
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{purpose} pid {os.getpid()}\n")
+            handle.flush()
+        return cls(path, handle)
+
+    def release(self) -> None:
+        """Unlock (closing the file drops the flock); the file stays, see the class docstring."""
+        self._handle.close()
+
+
+@dataclass(frozen=True)
+class StoreFacts:
+    """What an operator is told about a store file: its schema version and how many orders it holds."""
+
+    path: Path
+    schema_version: int
+    orders: int
+
+
+def inspect_store(path: Path) -> StoreFacts:
+    """Read a store file's schema version and order count without changing it (nor creating it).
+
+    Raises ``NotAStore`` for a missing file, a file that is not SQLite, or one without tevo-bridge's
+    tables, and ``SchemaTooNew`` for one a newer tevo-bridge wrote.
+    """
+    if not path.is_file():
+        raise NotAStore(f"{path} does not exist (or is not a file).")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise NotAStore(f"{path} cannot be opened as SQLite: {exc}.") from exc
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNew(path, version)
+        if version < 1 or not {"orders", "inbox", "jobs", "audit"} <= tables:
+            raise NotAStore(f"{path} is a SQLite file but not a tevo-bridge store (schema version {version}, "
+                            f"tables {sorted(tables) or 'none'}).")
+        orders = conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise NotAStore(f"{path} is not a SQLite database ({exc}).") from exc
+    finally:
+        conn.close()
+    return StoreFacts(path, version, orders)
+
+
+def _copy_database(source: Path, dest: Path) -> None:
+    """A consistent copy of ``source`` at ``dest`` via SQLite's online backup API, written whole or not at all.
+
+    The backup reads one snapshot (in WAL mode a reader never blocks the daemon's writers, nor they
+    it), including what is still in the WAL, which a plain file copy would miss.  It is written to a
+    temporary file beside ``dest``, synced, checked, then renamed over: an interrupted copy leaves no
+    half-written ``dest``.
+    """
+    partial = dest.with_name(dest.name + ".partial")
+    partial.unlink(missing_ok=True)
+    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=rw", uri=True, timeout=30)
+    try:
+        out = sqlite3.connect(str(partial))
+        try:
+            src.backup(out)
+            if out.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise StoreError(f"the copy of {source} failed SQLite's quick_check; {dest} was not written.")
+            out.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+        finally:
+            out.close()
+    finally:
+        src.close()
+    with partial.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(partial, dest)
+    _fsync_dir(dest.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
+    with suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def backup_store(source: Path, dest: Path, *, force: bool = False) -> StoreFacts:
+    """Copy the store at ``source`` to ``dest`` while a daemon may be writing it; what was copied."""
+    inspect_store(source)  # a clear error for a wrong path before anything is written
+    if dest.exists() and not force:
+        raise StoreError(f"{dest} already exists. Nothing was changed. Fix: choose a new file name, or add --force "
+                         f"to overwrite it.")
+    if dest.resolve() == source.resolve():
+        raise StoreError(f"{dest} is the store itself. Fix: back up to another file.")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _copy_database(source, dest)
+    return inspect_store(dest)
+
+
+def _same_owner_and_mode(model: Path, path: Path) -> None:
+    info = model.stat()
+    os.chmod(path, info.st_mode & 0o7777)
+    with suppress(PermissionError):  # only root can give a file away; anyone else made it their own already
+        os.chown(path, info.st_uid, info.st_gid)
+
+
+def restore_store(source: Path, dest: Path, stamp: str) -> tuple[StoreFacts, Path | None]:
+    """Replace the store at ``dest`` with the backup ``source``; the restored facts and where the old store went.
+
+    Refused while a daemon runs on ``dest`` (its lock is held), and for a ``source`` that is not a
+    store this code can run.  The store being replaced is first copied, consistently, to
+    ``<dest>.before-restore-<stamp>``; its ``-wal``/``-shm`` files are removed with it, since a WAL
+    left beside the restored file would be replayed into it.
+    """
+    try:
+        facts = inspect_store(source)
+    except NotAStore as exc:
+        raise NotAStore(f"{exc} Nothing was changed. Fix: restore from a file `tevo-bridge store backup` "
+                        "wrote.") from exc
+    if dest.exists() and dest.resolve() == source.resolve():
+        raise StoreError(f"{source} is the store itself. Fix: restore from a backup file.")
+    lock = DaemonLock.acquire(dest, purpose="restore")
+    try:
+        kept: Path | None = None
+        incoming = dest.with_name(dest.name + ".restoring")
+        if dest.exists():
+            kept = dest.with_name(f"{dest.name}.before-restore-{stamp}")
+            _copy_database(dest, kept)
+            _copy_database(source, incoming)
+            _same_owner_and_mode(dest, incoming)  # a restore run as root must leave the daemon a file it can write
+        else:
+            _copy_database(source, incoming)
+        for suffix in ("-wal", "-shm"):
+            dest.with_name(dest.name + suffix).unlink(missing_ok=True)
+        os.replace(incoming, dest)
+        _fsync_dir(dest.parent)
+    finally:
+        lock.release()
+    return inspect_store(dest), kept
