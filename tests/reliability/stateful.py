@@ -244,6 +244,8 @@ class ProcessDaemon:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if crashpoint and self.process.returncode == 137:
+                    return  # it resumed an interrupted job and died at its crash point already: supervise()
                 raise AssertionError(f"the daemon exited at start-up:\n{log.read_text()[-3000:]}")
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(url, timeout=1).status_code == 200:
