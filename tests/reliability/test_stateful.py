@@ -98,7 +98,8 @@ def test_an_order_given_up_while_its_accept_is_in_doubt_keeps_its_reservation(be
 
     The worker used to mark the order needs_review *before* calling ``give_up``, so ``give_up``
     never saw ``accepting`` and released the reservation of an order TEvo had accepted: the
-    tickets went back on sale while the seller owed them to TEvo's buyer.
+    tickets went back on sale while the seller owed them to TEvo's buyer. (Calling ``give_up``
+    first, as the worker now does, fixed it; this keeps it fixed.)
     """
     bench.set_tevo_faults(FaultSettings(timeout_rate=1.0, hang_seconds=3.0, methods=("POST",)))
     order_id = bench.sandbox.driver.create_sync(Scenario.OFFICE_ETICKET, [Channel.WEBHOOK]).order_id
