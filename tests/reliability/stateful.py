@@ -608,9 +608,10 @@ class PipelineMachine(RuleBasedStateMachine):
 
     def _step(self, text: str) -> None:
         self.figures.steps += 1
+        armed = self.bench.crashpoint
         if self.bench.supervise():
             self.figures.crashpoint_deaths += 1
-            self.trail.append(f"  (the daemon had died at crash point {self.bench.crashpoint}: restarted)")
+            self.trail.append(f"  (the daemon had died at crash point {armed}: restarted)")
         self.trail.append(text)
 
     def _inject(self, kind: str) -> None:
