@@ -25,6 +25,7 @@ from tests.reliability.hostile import run_hostile
 from tests.reliability.pos_faults import run_pos_faults
 from tests.reliability.race import run_races
 from tests.reliability.secrets_scan import run_secrets
+from tests.reliability.stateful import run_stateful
 from tests.reliability.tevo_faults import run_tevo_faults
 
 CRASH_ORDERS, CRASH_KILLS = 300, 20
@@ -32,6 +33,8 @@ FAULT_ORDERS = 300
 FUZZ_EXAMPLES = 400
 FLOOD_REQUESTS = 5000
 RACE_ROUNDS = 50  # per order of arrival
+STATEFUL_EXAMPLES, STATEFUL_STEPS = 30, 20  # in-process daemon, restarted gracefully
+STATEFUL_KILL_EXAMPLES = 10  # daemon process, also SIGKILLed and killed at crash points
 
 
 def _crash(tmp: Path) -> dict[str, Any]:
@@ -82,6 +85,19 @@ def _race(tmp: Path) -> dict[str, Any]:
     return {**run.figures(), "ok": not run.wrong and run.races == RACE_ROUNDS * 3}
 
 
+def _stateful(tmp: Path) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    failures: list[str] = []
+    for name, kind, examples in (("in_process", "inprocess", STATEFUL_EXAMPLES),
+                                 ("with_sigkill", "process", STATEFUL_KILL_EXAMPLES)):
+        try:
+            figures[name] = run_stateful(examples, STATEFUL_STEPS, kind=kind, derandomize=False).figures()
+        except Exception as exc:  # the failing example's steps are in the message: report, go on
+            figures[name] = None
+            failures.append(f"{name}: {exc}")
+    return {**figures, "failures": failures, "ok": not failures}
+
+
 PARTS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "crash": ("1. Crash: SIGKILL at random moments", _crash),
     "faults": ("2. TEvo faults", _faults),
@@ -91,6 +107,7 @@ PARTS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "secrets": ("6. Secrets", _secrets),
     "disk": ("7. Disk and database", _disk),
     "race": ("8. Stock arbiter: one buyer for the last tickets", _race),
+    "stateful": ("9. Stateful: the pipeline as a state machine, failures at every step", _stateful),
 }
 
 
@@ -117,6 +134,8 @@ def main(argv: list[str]) -> int:
 def render(results: dict[str, dict[str, Any]], total: float) -> str:
     crash, faults, pos, hostile = results["crash"], results["faults"], results["pos"], results["hostile"]
     flood, secrets, disk, race = results["flood"], results["secrets"], results["disk"], results["race"]
+    stateful = results["stateful"]
+    machines = [m for m in (stateful["in_process"], stateful["with_sigkill"]) if m]
     lost = sum(r["lost"] for r in (crash, faults)) + flood["lost"]
     doubled = sum(r["double_accepts"] + r["double_rejects"] + r["double_invoices"] + r["duplicate_pages"]
                   for r in (crash, faults))
@@ -140,6 +159,9 @@ def render(results: dict[str, dict[str, Any]], total: float) -> str:
         f"| secrets found in logs and error bodies | **{secrets['hits']}** |",
         f"| races for the last tickets (checkout hold vs webhook order) | **{race['races']}**, "
         f"{race['double_promises_or_none']} with other than exactly one winner |",
+        f"| state machine (failures interleaved at every step) | **{sum(m['examples'] for m in machines)}** "
+        f"examples, {sum(m['steps'] for m in machines)} steps, {sum(m['orders'] for m in machines)} orders, "
+        f"{sum(m['injected_total'] for m in machines)} causes broken, {len(stateful['failures'])} failing |",
         "",
         "## 1. Crash",
         f"{crash['orders']} mixed orders (every scenario, webhooks and Order Integration) while the daemon "
@@ -205,6 +227,24 @@ def render(results: dict[str, dict[str, Any]], total: float) -> str:
         "delivered and the hold refused 409.",
         "",
         _table({k: race[k] for k in ("races", "by_arrival", "winners", "double_promises_or_none")}),
+        "",
+        "## 9. Stateful",
+        "Hypothesis drives the real pipeline (sandbox, daemon, SQLite POS) through random sequences of rules: "
+        "orders of eleven scenarios by webhook, poll and Order Integration; TEvo errors, timeouts after acting, "
+        "rate limits, lost and doubled webhooks; a POS that raises or hangs past its budget; ticket PDFs deleted "
+        "or corrupted; local pickup settings emptied (a restart); tickets arriving late; TEvo canceling; "
+        "restarts (and, for the daemon process, SIGKILL and crash points); operator retries (with `redeliver` "
+        "for done orders), duplicate webhooks and polls. After every step: every unsettled order has a queued "
+        "or running job. After every run, once the operator fixed every cause and the daemon drained: one "
+        "accept or one reject at most, one POS invoice at most, each item delivered once, no reservation held "
+        "for a rejected or canceled order, a done order's invoiced; then every needs_review order, retried, "
+        "ends as its scenario expects and no reservation is left held. `injected` counts the causes broken, "
+        "`faults_fired` what TEvo and the POS then did, call by call; `outcomes` are the states after the "
+        "drain, `after_retry` after the operator's retries.",
+        "",
+        *(f"### {name}\n\n" + _table(stateful[name]) + "\n" for name in ("in_process", "with_sigkill")
+          if stateful[name]),
+        *(f"**Failed:** {failure.splitlines()[0]}" for failure in stateful["failures"]),
         "",
     ]
     return "\n".join(lines)

@@ -87,6 +87,18 @@ def test_fault_counts_are_reported_on_the_inspection_route(faulty: tuple[Sandbox
     assert counts.get("error_500", 0) + counts.get("error_503", 0) == sum(s >= 500 for s in statuses)
 
 
+@faults()
+def test_fault_settings_changed_while_the_sandbox_runs_apply_from_the_next_request(
+        faulty: tuple[Sandbox, TevoApi]) -> None:
+    """The stateful reliability test breaks and mends TEvo between steps by replacing ``faults.settings``."""
+    tevo, api = faulty
+    assert api.get("/orders").status_code == 200
+    tevo.faults.settings = FaultSettings(error_rate=1.0)
+    assert api.get("/orders").status_code in (500, 503)
+    tevo.faults.settings = FaultSettings()
+    assert api.get("/orders").status_code == 200
+
+
 def test_the_same_seed_gives_the_same_faults() -> None:
     def run(seed: int) -> list[object]:
         injector = FaultInjector(FaultSettings(error_rate=0.3, rate_limit_rate=0.2, timeout_rate=0.1), seed=seed)

@@ -198,8 +198,7 @@ def test_an_invoice_for_an_order_tevo_lacks_unties_the_hold_and_says_why(store):
 def test_retry_order_requeues(store):
     store.record_event(order_event())
     job = store.claim_job(60)
-    store.fail_job(job, "boom")
-    store.update_order(402117, state="needs_review", reason="boom")
+    store.fail_job(job, "boom", review=True)
     assert store.retry_order(402117)
     assert store.get_order(402117).state == "new" and store.claim_job(60) is not None
 
@@ -232,3 +231,23 @@ def test_sqlite_store_implements_the_store_interface_exactly():
     for name in declared:
         expected = list(inspect.signature(getattr(Store, name)).parameters)
         assert list(inspect.signature(getattr(SqliteStore, name)).parameters) == expected, name
+
+
+def test_failing_a_job_for_review_marks_its_order_in_the_same_transaction(store):
+    store.record_event(order_event())
+    job = store.claim_job(60)
+    store.update_order(402117, state="checking", reason="buyer is tevo")
+    store.fail_job(job, "POS: unreachable", review=True)
+    order = store.get_order(402117)
+    assert (order.state, order.last_error) == ("needs_review", "POS: unreachable")
+    assert store.job_for_order(402117)["state"] == "failed"
+    assert [(a.from_state, a.to_state) for a in store.audit_trail(402117)][-1] == ("checking", "needs_review")
+
+
+def test_a_job_whose_lease_was_lost_marks_nothing(store):
+    store.record_event(order_event())
+    job = store.claim_job(0.0)  # the lease lapses at once: another worker takes the job over
+    time.sleep(0.01)
+    store.claim_job(60)
+    store.fail_job(job, "late", review=True)
+    assert store.get_order(402117).state == "new" and store.job_for_order(402117)["state"] == "running"

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from datetime import UTC, datetime
 from typing import Any
 
+from tevo_bridge.clock import iso
 from tevo_bridge.log import get_logger
 from tevo_bridge.pipeline import pos_args
 from tevo_bridge.pipeline.processor import OrderProcessor, StepFailed, StepWaiting
@@ -97,19 +99,29 @@ class Worker:
     async def _failed(self, job: Job, error: str, *, final: bool = False, delay: float | None = None) -> None:
         store = self.runtime.store
         attempts = job.attempts + 1
-        if final or attempts >= self.settings.max_attempts:
+        out_of_attempts = attempts >= self.settings.max_attempts and not await self._hold_still_owed(job)
+        if final or out_of_attempts:
             log.warning("job.needs_review", job=job.key, attempts=attempts, error=error)
             if job.order_id is not None:  # tickets back on sale before a person is told to look
                 await self._give_up(job.order_id, error)
-            await store.fail_job(job, error)
-            if job.order_id is not None:
-                await store.update_order(job.order_id, state="needs_review", reason=error, last_error=error)
+            await store.fail_job(job, error, review=True)  # the order to needs_review in the same transaction
             return
         wait = delay if delay is not None else self._backoff(attempts)
         log.info("job.retry", job=job.key, attempts=attempts, in_seconds=round(wait, 2), error=error)
         if job.order_id is not None:
             await store.update_order(job.order_id, last_error=error)
         await store.retry_job(job, error, wait)
+
+    async def _hold_still_owed(self, job: Job) -> bool:
+        """A release keeps being retried until the hold lapses in the POS by itself.
+
+        Giving it up after ``max_attempts`` like an order would leave the tickets off sale for the
+        rest of the hold's TTL, and no order in needs_review would tell a person why.
+        """
+        if job.kind != "release_hold" or job.global_id is None:
+            return False
+        hold = await self.runtime.store.get_hold(job.global_id)
+        return hold is not None and hold.expires_at > iso(datetime.now(UTC))
 
     async def _give_up(self, order_id: int, error: str) -> None:
         """Free what the order reserved; if the POS cannot be reached now, the reservation lapses by itself."""

@@ -67,8 +67,8 @@ class Store(Protocol):
     def expire_holds(self, now_text: str) -> list[str]:
         """Holds past their TTL without an invoice: mark expired and queue their POS release."""
 
-    def fail_job(self, job: Job, error: str) -> None:
-        ...
+    def fail_job(self, job: Job, error: str, *, review: bool = False) -> None:
+        """The job stops for good; with ``review``, its order goes to ``needs_review`` in the same transaction."""
 
     def fail_stale_pending_holds(self, older_than: str) -> list[str]:
         """Holds left pending by a crash mid-call: fail closed and release whatever the POS may have held."""

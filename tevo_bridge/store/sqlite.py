@@ -612,13 +612,20 @@ class SqliteStore:
                 (time.time(), time.time() + delay, note[:2000], now_iso(), job.id, job.lease_until),
             )
 
-    def fail_job(self, job: Job, error: str) -> None:
+    def fail_job(self, job: Job, error: str, *, review: bool = False) -> None:
+        """The job stops for good; with ``review``, its order goes to ``needs_review`` in the same transaction.
+
+        One transaction, because an order that is not settled must always have a job that will look at it
+        again: a crash between failing the job and marking the order would strand the order forever.
+        """
         with self._tx() as conn:
-            conn.execute(
+            failed = conn.execute(
                 "UPDATE jobs SET state = 'failed', rerun = 0, attempts = attempts + 1, lease_until = NULL, "
                 "last_error = ?, updated_at = ? WHERE id = ? AND lease_until = ?",
                 (error[:2000], now_iso(), job.id, job.lease_until),
-            )
+            ).rowcount
+            if review and failed and job.order_id is not None:
+                self._update_order(conn, job.order_id, "needs_review", error, {"last_error": error})
 
     def next_job_due(self) -> float | None:
         with self._lock:
@@ -666,24 +673,28 @@ class SqliteStore:
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown order fields {sorted(unknown)}")
+        with self._tx() as conn:
+            self._update_order(conn, order_id, state, reason, fields)
+
+    def _update_order(self, conn: sqlite3.Connection, order_id: int, state: str | None, reason: str | None,
+                      fields: dict[str, Any]) -> None:
         if state is not None and state not in ORDER_STATES:  # keeps ORDER_STATES the one complete list
             raise ValueError(f"unknown order state {state!r}: add it to ORDER_STATES")
         now = now_iso()
-        with self._tx() as conn:
-            current = conn.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
-            if current is None:
-                raise KeyError(order_id)
-            updates = dict(fields, updated_at=now)
-            if state is not None:
-                updates["state"] = state
-            assignments = ", ".join(f"{key} = ?" for key in updates)
-            conn.execute(f"UPDATE orders SET {assignments} WHERE id = ?", (*updates.values(), order_id))
-            if state is not None and state != current["state"]:
-                conn.execute(
-                    "INSERT INTO audit (order_id, at, action, from_state, to_state, reason) "
-                    "VALUES (?, ?, 'transition', ?, ?, ?)",
-                    (order_id, now, current["state"], state, reason),
-                )
+        current = conn.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
+        if current is None:
+            raise KeyError(order_id)
+        updates = dict(fields, updated_at=now)
+        if state is not None:
+            updates["state"] = state
+        assignments = ", ".join(f"{key} = ?" for key in updates)
+        conn.execute(f"UPDATE orders SET {assignments} WHERE id = ?", (*updates.values(), order_id))
+        if state is not None and state != current["state"]:
+            conn.execute(
+                "INSERT INTO audit (order_id, at, action, from_state, to_state, reason) "
+                "VALUES (?, ?, 'transition', ?, ?, ?)",
+                (order_id, now, current["state"], state, reason),
+            )
 
     def audit(self, action: str, *, order_id: int | None = None, global_id: str | None = None,
               reason: str | None = None, details: Any = None) -> None:
