@@ -138,15 +138,11 @@ def test_a_release_keeps_being_retried_while_the_pos_is_down_and_lands_when_it_i
     assert wait_until(lambda: bench.pos("SELECT state FROM holds WHERE global_id = ?", global_id) == [("released",)])
 
 
-@pytest.mark.xfail(strict=True, reason="an Order Integration order found by a poll before TEvo's invoice call is "
-                                       "invoiced without consuming its hold: not a small fix, see the report")
 def test_an_order_integration_order_polled_before_its_invoice_call_consumes_its_hold(bench):
     """TEvo's invoice call is late (the daemon was down when TEvo sent it); a poll finds the accepted order first.
 
-    The pipeline invoices it without knowing its hold (only the invoice call names the global id), so the
-    POS takes the tickets from stock while the hold keeps them too: with no other stock the order goes to
-    needs_review although the seller holds its tickets; with more stock the same seats count twice until
-    the hold's TTL. When the invoice call then arrives the order stays as it is.
+    Only the invoice call names the hold, so the order waits for it (with a job, never invoiced from stock
+    while its hold keeps the same seats), and when the call comes the invoice consumes the hold.
     """
     group = next(g for g in bench.inventory if g.format == "Eticket" and g.remote_id not in bench.late)
     global_id = str(uuid.uuid4())
@@ -158,7 +154,10 @@ def test_an_order_integration_order_polled_before_its_invoice_call_consumes_its_
                            seller_state="accepted", was_auto_accepted=True)
     order_id = bench.sandbox.create_order(request)["id"]
     bench.poll()
-    assert bench.drain([order_id], 20)
+    waiting = "SELECT state, last_error FROM jobs WHERE key = ?"
+    assert wait_until(lambda: "Order Integration invoice call" in str(bench.store(waiting, f"order:{order_id}")))
+    assert bench.states()[order_id][0] == "invoicing" and not bench.orphans()
+    assert bench.pos("SELECT COUNT(*) FROM invoices WHERE tevo_order_id = ?", order_id) == [(0,)]
     invoice = httpx.post(f"{base}/invoices", json={"order_id": order_id, "global_id": global_id}, headers=KEY)
     assert invoice.status_code in (200, 202), invoice.text
     assert bench.drain([order_id], 20)

@@ -309,8 +309,32 @@ class OrderProcessor:
         if row.invoice_id is None:
             if row.state != "invoicing":
                 row = await self._transition(row, "invoicing", f"TEvo says {order.seller_state}")
+            await self._await_invoice_call(order, row)
             row = await self._invoice(order, row)
         await self._fulfil(order, row)
+
+    async def _await_invoice_call(self, order: Order, row: OrderRow) -> None:
+        """An order TEvo accepted by itself came from an Order Integration hold: wait for the call naming it.
+
+        Only TEvo's invoice call says which hold the order converts. Found first (a poll after an
+        outage, a webhook racing the call), invoicing at once would take the tickets from stock while
+        the hold still keeps them: the seats would count twice, or the order would look unsupplied.
+        So it waits, looked at again every ``recheck_seconds``, for as long as such a hold can live
+        (``[server] hold_ttl``); after that any hold has lapsed and stock is the truth.
+        """
+        if not order.was_auto_accepted or await self.store.hold_for_order(order.id) is not None:
+            return
+        try:
+            created = datetime.fromisoformat((order.created_at or "").replace("Z", "+00:00"))
+        except ValueError:
+            return
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        left = self.settings.server.hold_ttl - (datetime.now(UTC) - created).total_seconds()
+        if left > 0:
+            raise StepWaiting("accepted by TEvo itself: waiting for TEvo's Order Integration invoice call to name "
+                              f"the hold it converts (at most {left:.0f} s more, then invoiced from stock)",
+                              min(self._recheck, left))
 
     async def _invoice(self, order: Order, row: OrderRow) -> OrderRow:
         customer = await self._customer(order)
