@@ -40,7 +40,7 @@ from tevo_bridge.pipeline.rules import (
 )
 from tevo_bridge.pos import types as pos
 from tevo_bridge.pos.errors import CannotSupply, PosError
-from tevo_bridge.store import TERMINAL_STATES, AsyncStore, OrderRow
+from tevo_bridge.store import TERMINAL_STATES, AsyncStore, HoldRow, OrderRow
 from tevo_bridge.tevo.client import RejectReason, TevoClient
 from tevo_bridge.tevo.errors import NotFound, OutcomeUnknown, ValidationFailed
 from tevo_bridge.tevo.models import Item, Order
@@ -102,7 +102,12 @@ def reservation_id(order_id: int, item_id: int, round_: int) -> str:
     ``round_`` grows each time the order's reservations are released before it was accepted
     (a person must look, then retries): a released global id can never hold again, by contract.
     """
-    return f"order-{order_id}-item-{item_id}-r{round_}"
+    return f"{reservation_prefix(order_id, item_id)}{round_}"
+
+
+def reservation_prefix(order_id: int, item_id: int) -> str:
+    """What every round's reservation for the item starts with (an Order Integration hold never does)."""
+    return f"order-{order_id}-item-{item_id}-r"
 
 
 class OrderProcessor:
@@ -224,11 +229,12 @@ class OrderProcessor:
         A replay of a held reservation (after a crash) reserves nothing more. ``global_id_used``
         means this round's reservation lapsed or was released meanwhile: start a new round once.
         """
+        oi_hold = await self.store.hold_for_order(order.id)
         for _ in range(2):
             reserved: dict[int, str] = {}
             problems: list[ItemProblem] = []
             stale = False
-            holds = await self._holds_to_consume(order, row)
+            holds = self._holds_to_consume(order, row, oi_hold)
             for item in order.items:
                 hold = self._reservation(order, item, holds[item.id])
                 result = await self.pos.hold(hold)
@@ -309,11 +315,12 @@ class OrderProcessor:
         if row.invoice_id is None:
             if row.state != "invoicing":
                 row = await self._transition(row, "invoicing", f"TEvo says {order.seller_state}")
-            await self._await_invoice_call(order, row)
-            row = await self._invoice(order, row)
+            oi_hold = await self.store.hold_for_order(order.id)
+            self._await_invoice_call(order, oi_hold)
+            row = await self._invoice(order, row, oi_hold)
         await self._fulfil(order, row)
 
-    async def _await_invoice_call(self, order: Order, row: OrderRow) -> None:
+    def _await_invoice_call(self, order: Order, oi_hold: HoldRow | None) -> None:
         """An order TEvo accepted by itself came from an Order Integration hold: wait for the call naming it.
 
         Only TEvo's invoice call says which hold the order converts. Found first (a poll after an
@@ -322,7 +329,7 @@ class OrderProcessor:
         So it waits, looked at again every ``recheck_seconds``, for as long as such a hold can live
         (``[server] hold_ttl``); after that any hold has lapsed and stock is the truth.
         """
-        if not order.was_auto_accepted or await self.store.hold_for_order(order.id) is not None:
+        if not order.was_auto_accepted or oi_hold is not None:
             return
         try:
             created = datetime.fromisoformat((order.created_at or "").replace("Z", "+00:00"))
@@ -336,9 +343,9 @@ class OrderProcessor:
                               f"the hold it converts (at most {left:.0f} s more, then invoiced from stock)",
                               min(self._recheck, left))
 
-    async def _invoice(self, order: Order, row: OrderRow) -> OrderRow:
+    async def _invoice(self, order: Order, row: OrderRow, oi_hold: HoldRow | None) -> OrderRow:
         customer = await self._customer(order)
-        holds = await self._holds_to_consume(order, row)
+        holds = self._holds_to_consume(order, row, oi_hold)
         try:
             invoice = await self.pos.create_invoice(pos_args.pos_order(order, holds), customer)
         except PosError as exc:
@@ -347,7 +354,6 @@ class OrderProcessor:
                 raise StepFailed(f"accepted, but the POS cannot invoice it: {exc.original}", final=True) from None
             raise
         crashpoint("after_invoice")  # invoiced in the POS, not yet recorded here
-        oi_hold = await self.store.hold_for_order(order.id)
         if oi_hold is not None and oi_hold.global_id in holds.values() and oi_hold.state != "invoiced":
             await self.store.mark_hold(oi_hold.global_id, "invoiced",
                                        f"invoice {invoice.invoice_id} for order {order.id}")
@@ -357,14 +363,13 @@ class OrderProcessor:
         return await self._transition(row, "fulfilling", f"invoiced in the POS as {invoice.invoice_id}",
                                       invoice_id=invoice.invoice_id, customer_id=customer.id if customer else None)
 
-    async def _holds_to_consume(self, order: Order, row: OrderRow) -> dict[int, str]:
+    def _holds_to_consume(self, order: Order, row: OrderRow, oi_hold: HoldRow | None) -> dict[int, str]:
         """Each item's hold: the Order Integration hold it came from, else this round's reservation.
 
         Named whether or not it still holds: the POS consumes a held one and takes stock for the
         rest, so an order accepted elsewhere (or before an upgrade) invoices all the same.
         """
-        holds = {item.id: reservation_id(order.id, item.id, row.reservation_round) for item in order.items}
-        oi_hold = await self.store.hold_for_order(order.id)
+        holds = _reservation_ids(order, row)
         if oi_hold is not None and oi_hold.state in ("held", "invoiced", "expired"):
             match = next((i for i in order.items if (i.ticket_group.remote_id, i.quantity)
                           == (oi_hold.remote_id, oi_hold.quantity)), None)
@@ -410,8 +415,7 @@ class OrderProcessor:
         """Free every reservation of the order's current round, and move to the next round."""
         if row.invoice_id:
             return  # invoiced: the reservations were consumed and the tickets are sold
-        ids = {item.id: reservation_id(order.id, item.id, row.reservation_round) for item in order.items}
-        released = await self._release(order, ids, why)
+        released = await self._release(order, _reservation_ids(order, row), why)
         if released:
             await self._next_round(row)
 
@@ -419,7 +423,7 @@ class OrderProcessor:
         items = {item.id: item for item in order.items}
         freed = 0
         for item_id, global_id in reserved.items():
-            if not global_id.startswith(reservation_id(order.id, item_id, 0).removesuffix("r0")):
+            if not global_id.startswith(reservation_prefix(order.id, item_id)):
                 continue  # an Order Integration hold: TEvo releases or invoices it, never us
             item = items[item_id]
             hold = pos.Hold(global_id=global_id, remote_id=item.ticket_group.remote_id or "",
@@ -460,6 +464,11 @@ class OrderProcessor:
             asyncio.get_running_loop().create_task(_notify(self.pos, event))
         # Only this job writes the order while it runs: what was just written is the row, without a read.
         return dataclasses.replace(row, state=state, **fields)
+
+
+def _reservation_ids(order: Order, row: OrderRow) -> dict[int, str]:
+    """This round's reservation of each item, by item id."""
+    return {item.id: reservation_id(order.id, item.id, row.reservation_round) for item in order.items}
 
 
 async def _notify(pos_host: PipelinePos, event: pos.OrderEvent) -> None:
