@@ -127,7 +127,7 @@ class Worker:
         """Free what the order reserved; if the POS cannot be reached now, the reservation lapses by itself."""
         try:
             await self.processor.give_up(order_id, error)
-        except Exception as exc:  # noqa: BLE001 - the order is already with a person; this is a courtesy
+        except Exception as exc:  # noqa: BLE001 - the order goes to a person all the same; this is a courtesy
             log.warning("job.release_failed", order_id=order_id, error=str(exc))
 
     def _backoff(self, attempts: int) -> float:
