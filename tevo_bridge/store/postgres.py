@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from tevo_bridge.clock import now_iso
 from tevo_bridge.store.pg_schema import PG_MIGRATIONS
-from tevo_bridge.store.sqlite import TERMINAL_STATES, Job, SqliteStore, StoreError
+from tevo_bridge.store.sqlite import Job, SqliteStore, StoreError
 
 try:
     import psycopg
@@ -365,23 +365,6 @@ class PostgresStore(SqliteStore):
                 "WHERE leases.holder = excluded.holder OR leases.until < ? RETURNING holder",
                 (name, holder, now + lease_seconds, now)).fetchone()
         return row is not None
-
-    def prune(self, before: str, limit: int = 500) -> dict[str, int]:
-        """As ``SqliteStore.prune`` (PostgreSQL wants ``IN (SELECT ...)`` where SQLite takes a CTE's name)."""
-        terminal = ", ".join(f"'{state}'" for state in sorted(TERMINAL_STATES))
-        needed = f"""WITH keep_orders AS (SELECT id FROM orders WHERE state NOT IN ({terminal}) OR updated_at >= :before),
-            live_globals AS (
-                SELECT global_id FROM holds WHERE state IN ('pending', 'held') OR updated_at >= :before
-                UNION SELECT global_id FROM orders WHERE global_id IS NOT NULL AND id IN (SELECT id FROM keep_orders))"""
-        unneeded = ("(order_id IS NULL OR order_id NOT IN (SELECT id FROM keep_orders)) "
-                    "AND (global_id IS NULL OR global_id NOT IN (SELECT global_id FROM live_globals))")
-        args = {"before": before, "limit": limit}
-        with self._tx() as conn:
-            inbox = conn.execute(f"DELETE FROM inbox WHERE id IN ({needed} SELECT id FROM inbox "
-                                 f"WHERE received_at < :before AND {unneeded} LIMIT :limit)", args).rowcount
-            audit = conn.execute(f"DELETE FROM audit WHERE id IN ({needed} SELECT id FROM audit "
-                                 f"WHERE at < :before AND {unneeded} LIMIT :limit)", args).rowcount
-        return {"inbox": inbox, "audit": audit}
 
 
 def _lock_key(job_id: int) -> int:

@@ -768,13 +768,13 @@ class SqliteStore:
         """
         terminal = ", ".join(f"'{state}'" for state in sorted(TERMINAL_STATES))
         # The WITH sits inside the subquery: Python's sqlite3 reports rowcount only for a statement
-        # that starts with DELETE.
+        # that starts with DELETE.  (Portable SQL: PostgresStore runs it too.)
         needed = f"""WITH keep_orders AS (SELECT id FROM orders WHERE state NOT IN ({terminal}) OR updated_at >= :before),
             live_globals AS (
                 SELECT global_id FROM holds WHERE state IN ('pending', 'held') OR updated_at >= :before
-                UNION SELECT global_id FROM orders WHERE global_id IS NOT NULL AND id IN keep_orders)"""
-        unneeded = ("(order_id IS NULL OR order_id NOT IN keep_orders) "
-                    "AND (global_id IS NULL OR global_id NOT IN live_globals)")
+                UNION SELECT global_id FROM orders WHERE global_id IS NOT NULL AND id IN (SELECT id FROM keep_orders))"""
+        unneeded = ("(order_id IS NULL OR order_id NOT IN (SELECT id FROM keep_orders)) "
+                    "AND (global_id IS NULL OR global_id NOT IN (SELECT global_id FROM live_globals))")
         args = {"before": before, "limit": limit}
         with self._tx() as conn:
             inbox = conn.execute(f"DELETE FROM inbox WHERE id IN ({needed} SELECT id FROM inbox "
