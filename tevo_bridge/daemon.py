@@ -24,7 +24,8 @@ from tevo_bridge.listeners import make_listeners, serve_all
 from tevo_bridge.log import configure_logging, get_logger
 from tevo_bridge.pipeline.processor import Fulfil, OrderProcessor, Precheck
 from tevo_bridge.pipeline.worker import Worker
-from tevo_bridge.store import AsyncStore, SqliteStore
+from tevo_bridge.store import AsyncStore
+from tevo_bridge.store.backends import open_async_store
 from tevo_bridge.store.retention import run_retention
 from tevo_bridge.tevo.client import TevoClient
 
@@ -86,7 +87,11 @@ class Runtime:
 
     async def start(self, stop: asyncio.Event) -> list[asyncio.Task[Any]]:
         self.loop = asyncio.get_running_loop()
-        interrupted = await self.store.fail_stale_pending_holds(iso(datetime.now(UTC)))
+        # SQLite: no other process can be mid-hold, so every pending hold was interrupted. PostgreSQL:
+        # another replica may be holding right now, so only holds older than the sweeper's limit count.
+        shared = self.settings.store.postgres_url is not None
+        interrupted = await self.store.fail_stale_pending_holds(iso(datetime.now(UTC) - (
+            self._stale_pending_after() if shared else timedelta(0))))
         # Before any order job runs: a hold the POS took while the last process died must not make
         # an order for the same tickets look unsupplied (their release jobs would race the orders).
         await self.worker.release_now(interrupted)
@@ -102,14 +107,17 @@ class Runtime:
                                              name="retention"))
         return tasks
 
+    def _stale_pending_after(self) -> timedelta:
+        """A hold pending this long was interrupted: its request's budget is long past."""
+        return timedelta(seconds=self.settings.server.hold_budget * 4 + 5)
+
     async def _sweep_holds(self, stop: asyncio.Event) -> None:
         every = max(0.5, min(30.0, self.settings.server.hold_ttl / 4))
         while not stop.is_set():
             try:
                 now = datetime.now(UTC)
                 expired = await self.store.expire_holds(iso(now))
-                stale = await self.store.fail_stale_pending_holds(
-                    iso(now - timedelta(seconds=self.settings.server.hold_budget * 4 + 5)))
+                stale = await self.store.fail_stale_pending_holds(iso(now - self._stale_pending_after()))
                 if expired or stale:
                     log.info("holds.swept", expired=len(expired), interrupted=len(stale))
                     self.wake()
@@ -122,7 +130,7 @@ class Runtime:
 def build_runtime(settings: Settings, pos_host: Any | None = None, fulfil: Fulfil | None = None) -> Runtime:
     from tevo_bridge.pos.host import PluginHost
 
-    store = AsyncStore(SqliteStore(settings.store.path, daemon=True))  # one daemon per store: see DaemonLock
+    store = open_async_store(settings)  # SQLite: one daemon per store (DaemonLock); PostgreSQL: any number
     if pos_host is None:
         pos_host = PluginHost.load(settings.pos.plugin, settings.plugins.get(settings.pos.plugin, {}),
                                    settings.pos.budgets, base_dir=settings.config_dir)

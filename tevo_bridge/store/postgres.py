@@ -67,6 +67,12 @@ def mask_url(url: str) -> str:
     return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", masked)
 
 
+def url_password(url: str) -> str | None:
+    """The password a URL carries, for the log redactor (None without one)."""
+    match = re.match(r"^[a-z]+://[^:/@?#]*:([^@/?#]*)@", url) or re.search(r"(?i)[?&]password=([^&#]*)", url)
+    return match.group(1) if match and match.group(1) else None
+
+
 def is_postgres_url(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 
