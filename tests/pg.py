@@ -14,7 +14,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.tools import unavailable
+from tevo_bridge.serve import free_port
 
 #: The name ``CI_REQUIRE_TOOLS`` uses for the PostgreSQL server binaries.
 TOOL = "postgresql"
@@ -47,12 +47,6 @@ def need_postgresql() -> Path:
     return bin_dir
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class PgServer:
     """A private PostgreSQL cluster: ``start``, ``stop``, ``restart`` (for the outage tests), ``new_database``."""
 
@@ -60,7 +54,7 @@ class PgServer:
         self.bin_dir = bin_dir
         self.root = Path(tempfile.mkdtemp(prefix="tevo-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._as_user: list[str] = []
         if os.geteuid() == 0:
             user = pwd.getpwnam("postgres")

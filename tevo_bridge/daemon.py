@@ -9,7 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
+import socket
+import threading
 import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,6 +54,10 @@ class Runtime:
         self.refusals = RefusalLog()  # refused requests, logged for the seller without flooding the disk
         self._pos_trouble: tuple[float, str] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None  # the loop serving the app, once started
+        # Who this process is to the other replicas of a PostgreSQL store (the poller's lease names it).
+        self.replica_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # Idle workers look at the queue this often; on PostgreSQL, NOTIFY wakes them and this is only the backstop.
+        self.idle_poll = 1.0
 
     def wake(self) -> None:
         """Called after intake commits a job: workers start on it now, not at their next tick."""
@@ -98,6 +106,8 @@ class Runtime:
         resumed = await self.store.requeue_running_jobs()
         if resumed:
             log.warning("daemon.resumed_interrupted_jobs", jobs=resumed)
+        if shared:
+            self._listen_for_jobs(stop)
         tasks = [asyncio.create_task(self.worker.run(stop), name="worker"),
                  asyncio.create_task(self._sweep_holds(stop), name="hold-sweeper")]
         if self.settings.poller.enabled:
@@ -106,6 +116,22 @@ class Runtime:
             tasks.append(asyncio.create_task(run_retention(self.store, self.settings.store.retention_days, stop),
                                              name="retention"))
         return tasks
+
+    def _listen_for_jobs(self, stop: asyncio.Event) -> None:
+        """Wake this replica's workers when any replica commits a job (PostgreSQL ``LISTEN``), on a thread."""
+        from tevo_bridge.store.postgres import listen_for_jobs
+
+        loop, halt = asyncio.get_running_loop(), threading.Event()
+        url = self.settings.store.postgres_url
+        assert url is not None
+
+        def wake() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the daemon is stopping
+                loop.call_soon_threadsafe(self.wake)
+
+        threading.Thread(target=listen_for_jobs, args=(url, wake, halt), name="store-listen", daemon=True).start()
+        loop.create_task(_set_when(stop, halt))
+        self.idle_poll = 30.0
 
     def _stale_pending_after(self) -> timedelta:
         """A hold pending this long was interrupted: its request's budget is long past."""
@@ -125,6 +151,11 @@ class Runtime:
                 log.warning("holds.sweep_failed", error=str(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every)
+
+
+async def _set_when(stop: asyncio.Event, halt: threading.Event) -> None:
+    await stop.wait()
+    halt.set()
 
 
 def build_runtime(settings: Settings, pos_host: Any | None = None, fulfil: Fulfil | None = None) -> Runtime:

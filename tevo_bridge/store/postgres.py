@@ -383,3 +383,23 @@ for _name in [n for n in dir(PostgresStore) if not n.startswith("_")]:
     _method = getattr(PostgresStore, _name)
     if callable(_method) and _name not in ("close", "batch", "claim_job"):
         setattr(PostgresStore, _name, _retrying(_method))
+
+
+def listen_for_jobs(url: str, on_notify: Callable[[], None], stop: threading.Event,
+                    reconnect_after: float = 1.0) -> None:
+    """Call ``on_notify`` whenever any replica commits a job (``NOTIFY tevo_jobs``), until ``stop`` is set.
+
+    Runs on a thread of its own with a connection of its own (a pooled one would be lent to others
+    between notifications).  After a lost connection it reconnects, and calls ``on_notify`` once on
+    every (re)connect, since whatever was committed while it was away sent no notification it heard.
+    """
+    while not stop.is_set():
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(f"LISTEN {JOBS_CHANNEL}")
+                on_notify()
+                while not stop.is_set():
+                    for _ in conn.notifies(timeout=0.5, stop_after=1):
+                        on_notify()
+        except psycopg.Error:
+            stop.wait(reconnect_after)
