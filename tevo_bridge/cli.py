@@ -89,7 +89,7 @@ def summary(settings: Settings) -> list[str]:
         f"server:    http://{s.host}:{s.port}  webhook token {_mask(s.webhook_token)}, "
         f"{len(s.order_integration.api_keys)} Order Integration key(s)",
         f"           hold budget {s.hold_budget}s, hold ttl {s.hold_ttl}s, body limit {s.max_body_bytes} bytes",
-        f"store:     {settings.store.path}",
+        f"store:     {settings.store.describe()}",
         f"poller:    {'every ' + str(settings.poller.interval) + 's' if settings.poller.enabled else 'off'}",
         f"pipeline:  {settings.pipeline.workers} workers, {settings.pipeline.max_attempts} attempts, "
         f"auto_reject={settings.pipeline.auto_reject}",
@@ -270,8 +270,14 @@ def store_or_exit(settings: Settings) -> StoreFacts:
 
 def _store(config: Path | None) -> Any:
     from tevo_bridge.store import SqliteStore
+    from tevo_bridge.store.backends import open_store
 
     settings = settings_or_exit(config)
+    if settings.store.postgres_url is not None:
+        try:
+            return open_store(settings.store)
+        except StoreError as exc:
+            fail(f"error: [store] url: {exc}")
     store_or_exit(settings)
     try:
         return SqliteStore(settings.store.path)
@@ -360,7 +366,7 @@ def orders_retry(
     typer.echo(f"order {order_id} queued again; a running daemon picks it up within a second.")
 
 
-store_app = typer.Typer(help="Back up, restore and prune the daemon's store (its SQLite file).",
+store_app = typer.Typer(help="Back up, restore, prune the daemon's store; migrate it from SQLite to PostgreSQL.",
                         no_args_is_help=True)
 app.add_typer(store_app, name="store")
 
@@ -371,6 +377,41 @@ def _facts_text(facts: StoreFacts) -> str:
 
 def _facts_json(facts: StoreFacts, **extra: Any) -> dict[str, Any]:
     return {"path": str(facts.path), "schema_version": facts.schema_version, "orders": facts.orders, **extra}
+
+
+def _sqlite_only_or_exit(settings: Settings, command: str) -> None:
+    if settings.store.postgres_url is not None:
+        fail(f"error: `store {command}` copies the SQLite file, but [store] url names PostgreSQL "
+             f"({settings.store.describe()}). Fix: use pg_dump and pg_restore (docs/operations.md, \"PostgreSQL\").")
+
+
+@store_app.command("migrate")
+def store_migrate(
+    to: Annotated[str, typer.Option("--to", help="The PostgreSQL URL to copy into: an empty database "
+                                                 "(postgresql://USER:PASSWORD@HOST:PORT/DATABASE).",
+                                    show_default=False)],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Copy the SQLite store at [store] path into an empty PostgreSQL database (the daemon must be stopped)."""
+    from tevo_bridge.store.postgres import is_postgres_url, mask_url
+    from tevo_bridge.store.transfer import copy_to_postgres
+
+    settings = settings_or_exit(config)
+    if not is_postgres_url(to):
+        fail("error: --to must be a PostgreSQL URL, postgresql://USER:PASSWORD@HOST:PORT/DATABASE.")
+    store_or_exit(settings)
+    try:
+        copied = copy_to_postgres(settings.store.path, to)
+    except (StoreError, OSError) as exc:
+        fail(f"error: {exc}")
+    target = mask_url(to)
+    if as_json:
+        _echo_json({"source": str(settings.store.path), "target": target, "copied": copied})
+        return
+    typer.echo(f"copied {settings.store.path} into {target}: "
+               + ", ".join(f"{count} {table}" for table, count in copied.items()))
+    typer.echo("next: set [store] url (or TEVO_BRIDGE_STORE__URL) to it and start the daemon")
 
 
 @store_app.command("backup")
@@ -384,6 +425,7 @@ def store_backup(
     from tevo_bridge.store import backup_store
 
     settings = settings_or_exit(config)
+    _sqlite_only_or_exit(settings, "backup")
     store_or_exit(settings)
     try:
         facts = backup_store(settings.store.path, dest, force=force)
@@ -407,6 +449,7 @@ def store_restore(
     from tevo_bridge.store import restore_store
 
     settings = settings_or_exit(config)
+    _sqlite_only_or_exit(settings, "restore")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     try:
         facts, kept = restore_store(src, settings.store.path, stamp)

@@ -124,6 +124,30 @@ class ServerSettings(Section):
 class StoreSettings(Section):
     path: ConfigPath = Field(Path("tevo-bridge.sqlite3"), examples=["/var/lib/tevo-bridge/state.sqlite3"])
     retention_days: int = Field(90, ge=0, examples=[90])
+    # PostgreSQL instead of the SQLite file, for more than one daemon process (docs/operations.md): a secret,
+    # since it may carry the password; shown masked (store.postgres.mask_url).
+    url: SecretStr | None = Field(None, examples=["postgresql://tevo:PASSWORD@db.internal:5432/tevo_bridge"])
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        from tevo_bridge.store.postgres import is_postgres_url
+
+        if value is not None and not is_postgres_url(value.get_secret_value()):
+            raise ValueError("must be a PostgreSQL URL, postgresql://USER:PASSWORD@HOST:PORT/DATABASE (leave it out "
+                             "for the SQLite file at [store] path)")
+        return value
+
+    @property
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL URL in force, or None for SQLite."""
+        return self.url.get_secret_value() if self.url is not None else None
+
+    def describe(self) -> str:
+        """Where the store is, safe to print: the file, or the URL without its password."""
+        from tevo_bridge.store.postgres import mask_url
+
+        return mask_url(self.postgres_url) if self.postgres_url else str(self.path)
 
 
 class PollerSettings(Section):
@@ -227,7 +251,12 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret value in force, for the log redactor."""
         values = [self.tevo.token, self.tevo.secret, self.server.webhook_token, *self.server.order_integration.api_keys]
-        return [v.get_secret_value() for v in values if v.get_secret_value()]
+        found = [v.get_secret_value() for v in values if v.get_secret_value()]
+        if self.store.postgres_url:
+            from tevo_bridge.store.postgres import url_password
+
+            found += [self.store.postgres_url, *filter(None, [url_password(self.store.postgres_url)])]
+        return found
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -240,6 +269,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     data = settings.model_dump(mode="json")
     data["tevo"].update(token=settings.tevo.token.get_secret_value(), secret=settings.tevo.secret.get_secret_value())
     data["server"]["webhook_token"] = settings.server.webhook_token.get_secret_value()
+    data["store"]["url"] = settings.store.postgres_url
     data["server"]["order_integration"]["api_keys"] = [
         key.get_secret_value() for key in settings.server.order_integration.api_keys
     ]

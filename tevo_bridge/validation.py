@@ -76,6 +76,8 @@ def _store(settings: Settings) -> list[Problem]:
     """An existing store must be one this code can run: a newer tevo-bridge's is refused (docs/operations.md)."""
     from tevo_bridge.store.sqlite import StoreError, inspect_store
 
+    if settings.store.postgres_url is not None:
+        return []  # a database, checked when the daemon connects (it refuses a newer schema the same way)
     if not settings.store.path.exists():
         return []  # the daemon creates it
     try:

@@ -43,12 +43,26 @@ async def poll_once(runtime: Any) -> int:
     return queued
 
 
+def lead_seconds(interval: float) -> float:
+    """The poller's lease outlasts one interval plus a long poll, so the leader renews it in time; a follower
+    takes over at most this long after the leader died."""
+    return 2 * interval + 60
+
+
 async def run_poller(runtime: Any, stop: asyncio.Event) -> None:
-    """Poll at start-up (to close the gap left by downtime), then every interval."""
+    """Poll at start-up (to close the gap left by downtime), then every interval.
+
+    With replicas on one PostgreSQL store, only the holder of the ``poller`` lease polls (the others
+    check each interval whether it lapsed); on SQLite the one daemon always leads.
+    """
     interval = runtime.settings.poller.interval
     POLL_INTERVAL.set(interval)
     while not stop.is_set():
         try:
+            if not await runtime.store.try_lead("poller", runtime.replica_id, lead_seconds(interval)):
+                log.debug("poll.follower", reason="another replica holds the poller lease")
+                await _wait(stop, interval)
+                continue
             queued = await poll_once(runtime)
             POLL_LAST_SUCCESS.set(time.time())
             log.info("poll.done", queued=queued)
@@ -56,7 +70,11 @@ async def run_poller(runtime: Any, stop: asyncio.Event) -> None:
             log.warning("poll.failed", error=str(exc))
         except Exception as exc:  # the poller must outlive any one bad cycle
             log.exception("poll.crashed", error=str(exc))
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass
+        await _wait(stop, interval)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

@@ -53,7 +53,8 @@ class Worker:
 
     async def _sleep(self, stop: asyncio.Event) -> None:
         due = await self.runtime.store.next_job_due()
-        timeout = 1.0 if due is None else min(1.0, max(0.0, due - time.time()))
+        idle = getattr(self.runtime, "idle_poll", 1.0)
+        timeout = idle if due is None else min(idle, max(0.0, due - time.time()))
         wake = self.runtime.wake_event
         try:
             await asyncio.wait_for(wake.wait(), timeout=timeout)

@@ -1,8 +1,7 @@
 """The store's interface: everything the daemon asks of durable state.
 
-``SqliteStore`` is the one implementation; a PostgreSQL backend implements the same
-methods (each one transaction, every inbound event committed with its job).  Nothing
-outside ``store/`` writes SQL.
+``SqliteStore`` and ``PostgresStore`` implement it (each method one transaction, every
+inbound event committed with its job).  Nothing outside ``store/`` writes SQL.
 """
 
 from __future__ import annotations
@@ -155,6 +154,9 @@ class Store(Protocol):
     def stats(self) -> StoreStats:
         """Counts by state and the oldest open order, for /metrics."""
         ...
+
+    def try_lead(self, name: str, holder: str, lease_seconds: float) -> bool:
+        """Take or renew the lease ``name`` for ``holder``: the one replica that runs a singleton task (the poller)."""
 
     def update_order(
         self,

@@ -297,7 +297,7 @@ class SqliteStore:
     def check_writable(self) -> None:
         """Raise if a write transaction cannot start (read-only file, full disk, locked)."""
         with self._tx() as conn:
-            conn.execute("UPDATE jobs SET id = id WHERE 0")
+            conn.execute("UPDATE jobs SET id = id WHERE 1 = 0")  # portable: PostgresStore runs it too
 
     # Inbound events ----------------------------------------------------------------
 
@@ -346,6 +346,7 @@ class SqliteStore:
         run_at: float, now: str,
     ) -> None:
         # A finished job is re-opened; a queued one runs no later than asked; a running one runs again after.
+        # (Portable SQL: PostgresStore runs this statement too.)
         conn.execute(
             """
             INSERT INTO jobs (kind, key, order_id, global_id, state, run_at, created_at, updated_at)
@@ -353,8 +354,8 @@ class SqliteStore:
             ON CONFLICT(key) DO UPDATE SET
                 rerun = CASE WHEN jobs.state = 'running' THEN 1 ELSE jobs.rerun END,
                 attempts = CASE WHEN jobs.state IN ('done', 'failed') THEN 0 ELSE jobs.attempts END,
-                run_at = CASE WHEN jobs.state IN ('done', 'failed') THEN excluded.run_at
-                              ELSE MIN(jobs.run_at, excluded.run_at) END,
+                run_at = CASE WHEN jobs.state IN ('done', 'failed') OR excluded.run_at < jobs.run_at
+                              THEN excluded.run_at ELSE jobs.run_at END,
                 state = CASE WHEN jobs.state = 'running' THEN 'running' ELSE 'queued' END,
                 updated_at = excluded.updated_at
             """,
@@ -590,7 +591,7 @@ class SqliteStore:
     def complete_job(self, job: Job) -> None:
         with self._tx() as conn:
             conn.execute(
-                "UPDATE jobs SET state = CASE WHEN rerun THEN 'queued' ELSE 'done' END, rerun = 0, attempts = 0, "
+                "UPDATE jobs SET state = CASE WHEN rerun <> 0 THEN 'queued' ELSE 'done' END, rerun = 0, attempts = 0, "
                 "run_at = ?, lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND lease_until = ?",
                 (time.time(), now_iso(), job.id, job.lease_until),
             )
@@ -607,7 +608,7 @@ class SqliteStore:
         """Look again after ``delay``: not a failure, so no attempt is counted (news that came meanwhile runs now)."""
         with self._tx() as conn:
             conn.execute(
-                "UPDATE jobs SET state = 'queued', run_at = CASE WHEN rerun THEN ? ELSE ? END, rerun = 0, "
+                "UPDATE jobs SET state = 'queued', run_at = CASE WHEN rerun <> 0 THEN ? ELSE ? END, rerun = 0, "
                 "attempts = 0, lease_until = NULL, last_error = ?, updated_at = ? WHERE id = ? AND lease_until = ?",
                 (time.time(), time.time() + delay, note[:2000], now_iso(), job.id, job.lease_until),
             )
@@ -626,6 +627,10 @@ class SqliteStore:
             ).rowcount
             if review and failed and job.order_id is not None:
                 self._update_order(conn, job.order_id, "needs_review", error, {"last_error": error})
+
+    def try_lead(self, name: str, holder: str, lease_seconds: float) -> bool:
+        """Always True: one daemon per SQLite store (``DaemonLock``) is the only one there is to lead."""
+        return True
 
     def next_job_due(self) -> float | None:
         with self._lock:
@@ -763,13 +768,13 @@ class SqliteStore:
         """
         terminal = ", ".join(f"'{state}'" for state in sorted(TERMINAL_STATES))
         # The WITH sits inside the subquery: Python's sqlite3 reports rowcount only for a statement
-        # that starts with DELETE.
+        # that starts with DELETE.  (Portable SQL: PostgresStore runs it too.)
         needed = f"""WITH keep_orders AS (SELECT id FROM orders WHERE state NOT IN ({terminal}) OR updated_at >= :before),
             live_globals AS (
                 SELECT global_id FROM holds WHERE state IN ('pending', 'held') OR updated_at >= :before
-                UNION SELECT global_id FROM orders WHERE global_id IS NOT NULL AND id IN keep_orders)"""
-        unneeded = ("(order_id IS NULL OR order_id NOT IN keep_orders) "
-                    "AND (global_id IS NULL OR global_id NOT IN live_globals)")
+                UNION SELECT global_id FROM orders WHERE global_id IS NOT NULL AND id IN (SELECT id FROM keep_orders))"""
+        unneeded = ("(order_id IS NULL OR order_id NOT IN (SELECT id FROM keep_orders)) "
+                    "AND (global_id IS NULL OR global_id NOT IN (SELECT global_id FROM live_globals))")
         args = {"before": before, "limit": limit}
         with self._tx() as conn:
             inbox = conn.execute(f"DELETE FROM inbox WHERE id IN ({needed} SELECT id FROM inbox "
