@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -159,7 +160,16 @@ def _rows(value: Any, prefix: str, *, secret_keys: bool) -> list[tuple[str, str]
 # -- one order's TEvo snapshot ----------------------------------------------------------------------
 
 
-def items(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+def items(snapshot: dict[str, Any], trail: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """The snapshot's items; an item counts as delivered once TEvo says so or the audit trail recorded its finalize
+    (the snapshot is taken before fulfilment, so it may not say so yet)."""
+    delivered: dict[int, int | None] = {}
+    for entry in trail:
+        if entry.action in ("etickets.finalize", "etickets.deliver") and entry.details:
+            data = json.loads(entry.details)
+            if isinstance(data, dict) and "item_id" in data:
+                keep = data.get("keep_pages")
+                delivered[data["item_id"]] = len(keep) if isinstance(keep, list) else data.get("pages")
     rows = []
     for item in snapshot.get("items") or []:
         group = item.get("ticket_group") or {}
@@ -170,8 +180,8 @@ def items(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
                      "section": group.get("section"), "row": group.get("row"),
                      "seats": ", ".join(map(str, item.get("seats") or group.get("seats") or [])),
                      "format": group.get("format"), "in_hand": group.get("in_hand"),
-                     "eticket_finalized": item.get("eticket_finalized"),
-                     "pages": item.get("eticket_pdf_pages")})
+                     "eticket_finalized": item.get("eticket_finalized") or item.get("id") in delivered,
+                     "pages": item.get("eticket_pdf_pages") or delivered.get(item.get("id"))})
     return rows
 
 

@@ -94,7 +94,7 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
         timeline = [{"at": a.at, "move": audit_move(a.action, a.from_state, a.to_state), "reason": a.reason,
                      "details": figures.details(a.details), "transition": a.to_state is not None} for a in trail]
         return dash.page(request, visit, "order.html", order=order_view(row), row=row, snapshot=snapshot,
-                         items=figures.items(snapshot), buyer=figures.buyer(snapshot),
+                         items=figures.items(snapshot, trail), buyer=figures.buyer(snapshot),
                          shipments=figures.shipments(snapshot), hold=hold, timeline=timeline,
                          snapshot_json=json.dumps(snapshot, indent=2, sort_keys=True) if snapshot else "",
                          message=MESSAGES.get(request.query_params.get("msg", "")),
