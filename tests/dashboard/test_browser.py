@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.dashboard.conftest import PASSWORD, PASSWORD_HASH, SECRETS, SESSION_SECRET
@@ -20,7 +21,7 @@ from tests.e2e.test_exactly_once import send_webhook
 from tests.tools import need_tool
 from tevo_bridge.sandbox.orders import ItemRequest, OrderRequest
 from tevo_bridge.sandbox.scenarios import Channel, Scenario
-from tevo_bridge.testing.stack import Stack, stack, webhook_form
+from tevo_bridge.testing.stack import API_KEY, Stack, stack, webhook_form
 
 SHOTS = Path(__file__).resolve().parent.parent / ".screenshots"
 DESKTOP = {"width": 1280, "height": 900}
@@ -133,6 +134,12 @@ def test_a_seller_logs_in_fixes_a_stuck_order_retries_it_and_resolves_another(br
     forged = page.request.post(f"{base}/dashboard/orders/{oid}/retry", form={"from": "review"})
     assert forged.status == 403 and run.state(oid) == "done"
 
+    listing = run.sandbox.driver.planner.inventory[-1]
+    held = httpx.post(run.daemon.base_url + "/order-integration/holds", headers={"X-Api-Key": API_KEY}, timeout=10,
+                      json={"remote_id": listing.remote_id, "quantity": 1, "global_id": "dashboard-hold-1"})
+    assert held.status_code == 200, held.text
+    page.goto(base + "/dashboard/holds")
+    assert "dashboard-hold-1" in page.inner_text("main") and " min " in page.inner_text(".countdown")
     for path, name in (("/dashboard/orders", "orders"), ("/dashboard/holds", "holds"),
                        ("/dashboard/system", "system")):
         page.goto(base + path)

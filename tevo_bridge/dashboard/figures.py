@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
@@ -153,7 +154,7 @@ def _rows(value: Any, prefix: str, *, secret_keys: bool) -> list[tuple[str, str]
         elif secret_keys and _secret_name(str(key)):
             rows.append((name, MASK if item else "(not set)"))
         else:
-            rows.append((name, json.dumps(item, default=str) if not isinstance(item, str) else item))
+            rows.append((name, str(item) if isinstance(item, (str, Path)) else json.dumps(item, default=str)))
     return rows
 
 
