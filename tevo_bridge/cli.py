@@ -245,6 +245,10 @@ from tevo_bridge.pos.scaffold import plugin_app  # noqa: E402  (beside its regis
 
 app.add_typer(plugin_app, name="plugin", help="Tools for POS plugin authors: `plugin new NAME` creates a plugin package.")
 
+from tevo_bridge.dashboard.cli import dashboard_app  # noqa: E402
+
+app.add_typer(dashboard_app, name="dashboard", help="The operator dashboard: hash-password, serve (docs/dashboard.md).")
+
 orders_app = typer.Typer(help="Look at and act on the orders the daemon knows.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
 
@@ -322,7 +326,7 @@ def orders_show(
     as_json: JsonOption = False,
 ) -> None:
     """One order: TEvo snapshot and the audit trail of everything done to it."""
-    from tevo_bridge.cli_views import order_view
+    from tevo_bridge.cli_views import audit_move, order_view
 
     store = _store(config)
     row = store.get_order(order_id)
@@ -337,7 +341,7 @@ def orders_show(
     if row.last_error:
         typer.echo(f"last error: {row.last_error}")
     for entry in trail:
-        move = f"{entry['from_state'] or ''} -> {entry['to_state']}" if entry["to_state"] else entry["action"]
+        move = audit_move(entry["action"], entry["from_state"], entry["to_state"])
         typer.echo(f"  {entry['at']}  {move:<32} {entry['reason'] or ''}")
 
 

@@ -43,7 +43,7 @@ def create_app(runtime: Any, lifespan: Any = None, *, admin_elsewhere: bool = Fa
 
 
 def create_admin_app(runtime: Any, public: FastAPI) -> FastAPI:
-    """The admin listener's app: health, metrics, and the public app's OpenAPI document (with /docs)."""
+    """The admin listener's app: health, metrics, the public app's OpenAPI document (with /docs), the dashboard."""
     app = FastAPI(title="tevo-bridge admin", version=__version__, openapi_url=None, docs_url=None, redoc_url=None)
     add_health_routes(app, runtime, metrics=True)
 
@@ -56,7 +56,22 @@ def create_admin_app(runtime: Any, public: FastAPI) -> FastAPI:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="tevo-bridge intake")
 
     add_error_handlers(app)
+    if runtime.settings.dashboard.enabled:
+        mount_dashboard(app, runtime)
     return app
+
+
+def mount_dashboard(app: FastAPI, host: Any) -> None:
+    """The operator dashboard at /dashboard (docs/dashboard.md), and / sends a browser there."""
+    from starlette.responses import RedirectResponse
+
+    from tevo_bridge.dashboard import PREFIX, create_dashboard
+
+    app.mount(PREFIX, create_dashboard(host))
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> Response:
+        return RedirectResponse(PREFIX + "/", status_code=307)
 
 
 def add_health_routes(app: FastAPI, runtime: Any, *, metrics: bool) -> None:

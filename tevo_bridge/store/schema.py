@@ -108,4 +108,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX inbox_received ON inbox(received_at);
     CREATE INDEX audit_at ON audit(at);
     """,
+    # 4: the dashboard's order search finds an invoice id and a date range without a full scan.
+    """
+    CREATE INDEX orders_invoice ON orders(invoice_id);
+    CREATE INDEX orders_first_seen ON orders(first_seen_at);
+    """,
 ]

@@ -34,11 +34,12 @@ from tevo_bridge.store.schema import MIGRATIONS
 #: metrics report (0 for a state no order is in rather than leaving it out).
 ORDER_STATES: tuple[str, ...] = (
     "new", "awaiting_fraud", "checking", "accepting", "invoicing", "fulfilling", "awaiting_tickets", "rejecting",
-    "done", "rejected", "canceled", "needs_review",
+    "done", "rejected", "canceled", "needs_review", "resolved",
 )
 
-#: States an order never leaves by itself; ``retry_order`` refuses them (``redeliver`` aside).
-TERMINAL_STATES = frozenset({"done", "rejected", "canceled"})
+#: States an order never leaves by itself; ``retry_order`` refuses them (``redeliver`` aside). ``resolved``: a
+#: person settled a ``needs_review`` order by hand (``resolve_order``) and nothing more is done to it.
+TERMINAL_STATES = frozenset({"done", "rejected", "canceled", "resolved"})
 JOB_STATES = ("queued", "running", "done", "failed")
 HOLD_STATES = ("pending", "held", "failed", "released", "invoiced", "expired")
 
@@ -82,6 +83,22 @@ class NotAStore(StoreError):
 
 #: What ``retry_order`` did: queued it, found no such order, or refused a finished one.
 RetryOutcome = Literal["queued", "unknown", "terminal"]
+#: What ``resolve_order`` did: resolved it, found no such order, or refused one not in ``needs_review``.
+ResolveOutcome = Literal["resolved", "unknown", "not_in_review"]
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    """The dashboard's order search: every field set narrows it; ``before_id`` pages (ids descend)."""
+
+    state: str | None = None
+    source: str | None = None
+    buyer_type: str | None = None
+    seen_from: str | None = None  # first_seen_at >= this ISO time
+    seen_until: str | None = None  # first_seen_at < this ISO time
+    order_id: int | None = None
+    invoice_id: str | None = None
+    before_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -729,6 +746,65 @@ class SqliteStore:
             else:
                 rows = self._conn.execute("SELECT * FROM orders ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [OrderRow(**dict(row)) for row in rows]
+
+    def search_orders(self, query: OrderQuery, limit: int) -> list[OrderRow]:
+        """Orders matching ``query``, newest id first, at most ``limit`` (the dashboard pages with ``before_id``)."""
+        where: list[str] = []
+        args: list[Any] = []
+        for column, op, value in (("state", "=", query.state), ("source", "=", query.source),
+                                  ("buyer_type", "=", query.buyer_type), ("first_seen_at", ">=", query.seen_from),
+                                  ("first_seen_at", "<", query.seen_until), ("id", "=", query.order_id),
+                                  ("invoice_id", "=", query.invoice_id), ("id", "<", query.before_id)):
+            if value is not None:
+                where.append(f"{column} {op} ?")
+                args.append(value)
+        sql = "SELECT * FROM orders" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
+        with self._lock:
+            rows = self._conn.execute(sql, (*args, limit)).fetchall()
+        return [OrderRow(**dict(row)) for row in rows]
+
+    def oldest_open_order(self) -> OrderRow | None:
+        """The order first seen longest ago that is not finished (``needs_review`` included)."""
+        terminal = tuple(sorted(TERMINAL_STATES))
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT * FROM orders WHERE state NOT IN ({', '.join('?' * len(terminal))}) "
+                "ORDER BY first_seen_at LIMIT 1", terminal).fetchone()
+        return OrderRow(**dict(row)) if row else None
+
+    def order_activity(self, since: str) -> list[tuple[str, str, int]]:
+        """(hour ``YYYY-MM-DDTHH``, outcome, orders) since ``since``: orders that reached ``invoicing`` (accepted),
+        ``rejected`` or ``needs_review`` in each UTC hour, each order counted once per hour and outcome."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT substr(at, 1, 13) AS hour, to_state, COUNT(DISTINCT order_id) FROM audit "
+                "WHERE at >= ? AND action = 'transition' AND to_state IN ('invoicing', 'rejected', 'needs_review') "
+                "GROUP BY substr(at, 1, 13), to_state ORDER BY hour", (since,)).fetchall()
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def list_holds(self, states: list[str], limit: int) -> list[HoldRow]:
+        """Holds in ``states``, most recently changed first, at most ``limit``."""
+        marks = ", ".join("?" * len(states))
+        with self._lock:
+            rows = self._conn.execute(f"SELECT * FROM holds WHERE state IN ({marks}) ORDER BY updated_at DESC "
+                                      "LIMIT ?", (*states, limit)).fetchall()
+        return [HoldRow(**dict(row)) for row in rows]
+
+    def resolve_order(self, order_id: int, note: str, by: str) -> ResolveOutcome:
+        """A person settled a ``needs_review`` order outside tevo-bridge: it becomes ``resolved`` (terminal), the
+        note and who wrote it in its audit trail. Any other state is refused: nothing waits for a person there."""
+        now = now_iso()
+        with self._tx() as conn:
+            current = conn.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
+            if current is None:
+                return "unknown"
+            if current["state"] != "needs_review":
+                return "not_in_review"
+            conn.execute("UPDATE orders SET state = 'resolved', updated_at = ? WHERE id = ?", (now, order_id))
+            conn.execute("INSERT INTO audit (order_id, at, action, from_state, to_state, reason, details) "
+                         "VALUES (?, ?, 'transition', 'needs_review', 'resolved', ?, ?)",
+                         (order_id, now, note, json.dumps({"by": by}, separators=(",", ":"))))
+            return "resolved"
 
     def job_for_order(self, order_id: int) -> dict[str, Any] | None:
         with self._lock:

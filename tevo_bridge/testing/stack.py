@@ -29,7 +29,7 @@ from tevo_bridge.testing.mirror import seed_sqlite_mirror
 
 API_KEY = "e2e-order-integration-key-0123456789"
 WEBHOOK_TOKEN = "e2e-webhook-token-0123456789abcdefghij"
-SETTLED = {"done", "rejected", "canceled", "needs_review"}
+SETTLED = {"done", "rejected", "canceled", "needs_review", "resolved"}
 
 
 @dataclass
