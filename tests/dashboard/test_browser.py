@@ -28,8 +28,10 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API keeps an event loop running on this thread until it exits, and any
+    asyncio test after it (pytest-asyncio runs loops on this thread too) would fail while it lives."""
     chromium = need_tool("chromium", "the dashboard's browser tests drive Debian's Chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
