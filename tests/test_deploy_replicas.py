@@ -17,7 +17,8 @@ import yaml
 
 from tevo_bridge.serve import free_port
 
-from .test_deploy import DEPLOY, UNIT, on_loopback, running_caddy, validated_caddy, verify_unit
+from .caddy import on_loopback, running_caddy, validated_caddy
+from .test_deploy import DEPLOY, UNIT, verify_unit
 
 REPLICAS = DEPLOY / "replicas"
 TEMPLATE = REPLICAS / "tevo-bridge@.service"
