@@ -24,6 +24,7 @@ from tests.reliability.flood import run_flood
 from tests.reliability.hostile import run_hostile
 from tests.reliability.pos_faults import run_pos_faults
 from tests.reliability.race import run_races
+from tests.reliability.replicas import run_replicas
 from tests.reliability.secrets_scan import run_secrets
 from tests.reliability.stateful import run_stateful
 from tests.reliability.tevo_faults import run_tevo_faults
@@ -35,6 +36,7 @@ FLOOD_REQUESTS = 5000
 RACE_ROUNDS = 50  # per order of arrival
 STATEFUL_EXAMPLES, STATEFUL_STEPS = 30, 20  # in-process daemon, restarted gracefully
 STATEFUL_KILL_EXAMPLES = 10  # daemon process, also SIGKILLed and killed at crash points
+REPLICA_ORDERS, REPLICA_KILLS = 300, 10  # two replicas on PostgreSQL, one database restart
 
 
 def _crash(tmp: Path) -> dict[str, Any]:
@@ -98,6 +100,11 @@ def _stateful(tmp: Path) -> dict[str, Any]:
     return {**figures, "failures": failures, "ok": not failures}
 
 
+def _replicas(tmp: Path) -> dict[str, Any]:
+    run = run_replicas(tmp, orders=REPLICA_ORDERS, kills=REPLICA_KILLS)
+    return {**run.figures(), "ok": run.ok}
+
+
 PARTS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "crash": ("1. Crash: SIGKILL at random moments", _crash),
     "faults": ("2. TEvo faults", _faults),
@@ -108,6 +115,7 @@ PARTS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "disk": ("7. Disk and database", _disk),
     "race": ("8. Stock arbiter: one buyer for the last tickets", _race),
     "stateful": ("9. Stateful: the pipeline as a state machine, failures at every step", _stateful),
+    "replicas": ("10. Two replicas on PostgreSQL: SIGKILLs and a database restart", _replicas),
 }
 
 
@@ -134,11 +142,11 @@ def main(argv: list[str]) -> int:
 def render(results: dict[str, dict[str, Any]], total: float) -> str:
     crash, faults, pos, hostile = results["crash"], results["faults"], results["pos"], results["hostile"]
     flood, secrets, disk, race = results["flood"], results["secrets"], results["disk"], results["race"]
-    stateful = results["stateful"]
+    stateful, replicas = results["stateful"], results["replicas"]
     machines = [m for m in (stateful["in_process"], stateful["with_sigkill"]) if m]
-    lost = sum(r["lost"] for r in (crash, faults)) + flood["lost"]
+    lost = sum(r["lost"] for r in (crash, faults, replicas)) + flood["lost"]
     doubled = sum(r["double_accepts"] + r["double_rejects"] + r["double_invoices"] + r["duplicate_pages"]
-                  for r in (crash, faults))
+                  for r in (crash, faults, replicas))
     lines = [
         "# Reliability",
         "",
@@ -162,6 +170,9 @@ def render(results: dict[str, dict[str, Any]], total: float) -> str:
         f"| state machine (failures interleaved at every step) | **{sum(m['examples'] for m in machines)}** "
         f"examples, {sum(m['steps'] for m in machines)} steps, {sum(m['orders'] for m in machines)} orders, "
         f"{sum(m['injected_total'] for m in machines)} causes broken, {len(stateful['failures'])} failing |",
+        f"| two replicas on PostgreSQL behind Caddy | **{replicas['kills']}** kills and {replicas['db_restarts']} "
+        f"database restart over {replicas['orders']} orders; {replicas['crossing_consistent']} of "
+        f"{replicas['crossing_holds']} holds answered alike across replicas |",
         "",
         "## 1. Crash",
         f"{crash['orders']} mixed orders (every scenario, webhooks and Order Integration) while the daemon "
@@ -245,6 +256,19 @@ def render(results: dict[str, dict[str, Any]], total: float) -> str:
         *(f"### {name}\n\n" + _table(stateful[name]) + "\n" for name in ("in_process", "with_sigkill")
           if stateful[name]),
         *(f"**Failed:** {failure.splitlines()[0]}" for failure in stateful["failures"]),
+        "",
+        "## 10. Two replicas on PostgreSQL",
+        "Two `tevo-bridge run` processes with one config and one PostgreSQL store (a server of the run's own), "
+        "behind `deploy/replicas/Caddyfile` run for real: every webhook and Order Integration call of the mixed "
+        "orders goes through the proxy, round robin. A replica picked at random was SIGKILLed and restarted "
+        f"{replicas['kills']} times, and halfway through, with one replica down, PostgreSQL itself was restarted. "
+        "First, holds were asked of one replica, replayed through the other (the same bytes back), released "
+        "through the other and released again through the first (`not_held`, as one daemon answers).",
+        "",
+        _table({k: replicas[k] for k in ("replicas", "kills", "db_restarts", "crossing_holds", "crossing_consistent",
+                                         "orders", "oi_without_order", "as_expected", "states", "lost",
+                                         "double_accepts", "double_rejects", "double_invoices", "missing_invoices",
+                                         "duplicate_pages", "pages_delivered", "active_holds", "seconds")}),
         "",
     ]
     return "\n".join(lines)
