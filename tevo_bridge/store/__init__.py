@@ -1,4 +1,4 @@
-"""Durable state: inbox, orders, holds, jobs and the audit log (SQLite; one interface for other backends)."""
+"""Durable state: inbox, orders, holds, jobs and the audit log (SQLite, or PostgreSQL: ``store.postgres``)."""
 
 from tevo_bridge.clock import now_iso
 from tevo_bridge.store.aio import AsyncStore

@@ -55,6 +55,9 @@ LOCK_SPACE = 1952805748
 #: The channel ``NOTIFY`` wakes workers on.
 JOBS_CHANNEL = "tevo_jobs"
 
+#: After the database could not be reached, calls fail at once for this long before one tries again.
+UNREACHABLE_PAUSE = 1.0
+
 #: How many times a transaction that lost a serialization race is run again before the error is raised.
 RETRIES = 12
 
@@ -128,6 +131,7 @@ class _Checkout:
     def __init__(self, pool: Any) -> None:
         self._pool = pool
         self._local = threading.local()
+        self._unreachable_at: float | None = None
 
     @property
     def depth(self) -> int:
@@ -142,9 +146,28 @@ class _Checkout:
 
     def __enter__(self) -> _Checkout:
         if self.depth == 0:
-            self._local.conn = _Conn(self._pool.getconn())
+            self._local.conn = _Conn(self.getconn())
         self._local.depth = self.depth + 1
         return self
+
+    def getconn(self) -> Any:
+        """A checked connection; fails at once for a moment after the database could not be reached.
+
+        Without that, while PostgreSQL is down every call (each worker's claim, every request)
+        would wait the pool's whole timeout on one of the store's few threads, and an answer
+        as cheap as ``/readyz``'s 503 would queue behind them all.
+        """
+        failed_at = self._unreachable_at
+        if failed_at is not None and time.monotonic() - failed_at < UNREACHABLE_PAUSE:
+            raise PoolTimeout(f"PostgreSQL could not be reached {time.monotonic() - failed_at:.1f} s ago; "
+                              f"trying again {UNREACHABLE_PAUSE:g} s after that")
+        try:
+            conn = self._pool.getconn()
+        except PoolTimeout:
+            self._unreachable_at = time.monotonic()
+            raise
+        self._unreachable_at = None
+        return conn
 
     def __exit__(self, *exc_info: Any) -> None:
         self._local.depth -= 1
@@ -179,7 +202,7 @@ def _retrying(method: Callable[..., T]) -> Callable[..., T]:
 class PostgresStore(SqliteStore):
     """A pool of connections to one PostgreSQL database, shared by any number of daemon processes."""
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16, timeout: float = 3.0) -> None:
         """Connect (waiting up to ``timeout`` for the first connection) and migrate.
 
         ``max_size`` bounds the connections: the store's threads, plus one per job running (see ``claim_job``).
@@ -278,7 +301,7 @@ class PostgresStore(SqliteStore):
         lapsed lease is taken over only when no live session holds the job, and PostgreSQL drops the
         lock the moment a dead replica's connection goes.
         """
-        holder = self._pool.getconn()
+        holder = self._lock.getconn()  # type: ignore[attr-defined]
         try:
             job = self._claim_on(holder, lease_seconds)
         except BaseException:

@@ -4,8 +4,8 @@ Each public method is one transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), so a
 inbound event, its inbox row and its job are committed together or not at all,
 and the HTTP answer is sent only after the commit.  ``synchronous=FULL`` makes
 a commit survive power loss, not just a killed process: an order acknowledged
-to TEvo must never be lost.  A PostgreSQL backend would implement the same
-methods (see ``store/base.py``).
+to TEvo must never be lost.  ``PostgresStore`` (``store/postgres.py``) runs the same
+methods on PostgreSQL, so the SQL here is kept portable (see ``store/base.py``).
 """
 
 from __future__ import annotations
