@@ -1,4 +1,4 @@
-"""The dashboard's routes: overview, needs review, orders, one order, holds, plugin and config; login, logout, actions."""
+"""The dashboard's routes: overview, needs review, orders, one order, holds, plugin and config; login, actions."""
 
 from __future__ import annotations
 
