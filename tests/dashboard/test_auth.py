@@ -56,3 +56,15 @@ def test_check_refuses_password_mode_without_a_hash(tmp_path):
     assert any("password_hash" in p.message and p.severity == "error" for p in problems)
     wide = validate(Settings(server={"admin_port": 9180, "admin_host": "0.0.0.0"}))
     assert any("auth = \"none\"" in p.message and p.severity == "warning" for p in wide)
+
+
+def test_a_reason_gets_advice_unless_it_names_its_fix():
+    from tevo_bridge.dashboard.figures import GENERIC_ADVICE, advice
+
+    assert "quantity and price in the POS" in advice("cannot supply: item 1 (88702): only 1 left")
+    assert "other_office_buyers" in advice('buyer is Office 12, not TEvo; [pipeline] other_office_buyers = '
+                                           '"needs_review"')
+    assert "Bring the POS" in advice("pos_hold: no answer within 3s")
+    assert advice("not accepted ... Then run `tevo-bridge orders retry 5`") is None
+    assert advice("[fulfillment.local_pickup] contact_name is empty. Fix: set it") is None
+    assert advice("something new") == GENERIC_ADVICE

@@ -232,6 +232,7 @@ def test_proxy_mode_takes_the_user_from_the_header(tmp_path, pos_db):
         with client(daemon, headers={"X-Forwarded-User": "carol@example.com"}) as http:
             page = http.get("/dashboard/review")
             assert page.status_code == 200 and "carol@example.com" in page.text
+            assert "What to do:</span> Bring the POS" in page.text
             note = {"csrf": csrf_of(page.text), "note": "refunded at TEvo"}
             assert http.post("/dashboard/orders/1002/resolve", data=note).status_code == 303
         assert '"by":"carol@example.com"' in daemon.runtime.store.sync.audit_trail(1002)[-1].details

@@ -17,7 +17,7 @@ from tevo_bridge.dashboard import figures
 from tevo_bridge.dashboard.auth import verify_password
 from tevo_bridge.dashboard.charts import SERIES, bar_chart, hourly
 from tevo_bridge.log import get_logger
-from tevo_bridge.store import ORDER_STATES, OrderQuery
+from tevo_bridge.store import ORDER_STATES, TERMINAL_STATES, OrderQuery
 from tevo_bridge.store.sqlite import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -62,8 +62,11 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
     async def review(request: Request) -> Response:
         visit = dash.visit(request)
         rows = await store.search_orders(OrderQuery(state="needs_review"), REVIEW_LIMIT)
-        orders = [dict(order_view(row), reason=note(order_view(row)) or "no reason was recorded",
-                       waited=row.updated_at) for row in sorted(rows, key=lambda r: r.updated_at)]
+        orders = []
+        for row in sorted(rows, key=lambda r: r.updated_at):  # longest waiting first
+            view = order_view(row)
+            reason = note(view) or "no reason was recorded"
+            orders.append(dict(view, reason=reason, advice=figures.advice(reason), waited=row.updated_at))
         return dash.page(request, visit, "review.html", orders=orders, limit=REVIEW_LIMIT,
                          message=MESSAGES.get(request.query_params.get("msg", "")))
 
@@ -98,7 +101,7 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
                          shipments=figures.shipments(snapshot), hold=hold, timeline=timeline,
                          snapshot_json=json.dumps(snapshot, indent=2, sort_keys=True) if snapshot else "",
                          message=MESSAGES.get(request.query_params.get("msg", "")),
-                         terminal=row.state in ("done", "rejected", "canceled", "resolved"))
+                         terminal=row.state in TERMINAL_STATES)
 
     @app.post("/orders/{order_id}/retry", include_in_schema=False)
     async def retry(request: Request, order_id: str) -> Response:
