@@ -44,8 +44,8 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
     @app.get("/", include_in_schema=False)
     async def overview(request: Request) -> Response:
         visit = dash.visit(request)
-        counts = await store.order_counts()
-        stats = await store.stats()
+        stats = await store.stats()  # orders, jobs and holds by state in one call
+        counts = stats.orders
         activity = await store.order_activity(figures.hours_ago(24))
         oldest = await store.oldest_open_order()
         hours = hourly(activity, figures.now_utc())
@@ -142,9 +142,11 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
     @app.get("/holds", include_in_schema=False)
     async def holds(request: Request) -> Response:
         visit = dash.visit(request)
-        active = await store.list_holds(["pending", "held"], HOLDS_LIMIT)
+        active = [h for state in ("pending", "held") for h in await store.list_holds(state, HOLDS_LIMIT)]
         active = sorted((h for h in active if h.closed_as() is None), key=lambda h: h.expires_at)
-        closed = await store.list_holds(["released", "expired", "failed", "invoiced"], HOLDS_LIMIT)
+        closed = [h for state in ("released", "expired", "failed", "invoiced")
+                  for h in await store.list_holds(state, HOLDS_LIMIT)]
+        closed = sorted(closed, key=lambda h: h.updated_at, reverse=True)[:HOLDS_LIMIT]
         return dash.page(request, visit, "holds.html", active=active, closed=closed, now=time.time(),
                          expires_in=figures.seconds_until)
 
