@@ -95,7 +95,17 @@ def summary(settings: Settings) -> list[str]:
         f"auto_reject={settings.pipeline.auto_reject}",
         f"pos:       plugin {settings.pos.plugin!r}",
         f"log:       {settings.log.level}, {settings.log.format}",
+        f"dashboard: {_dashboard_line(settings)}",
     ]
+
+
+def _dashboard_line(settings: Settings) -> str:
+    dash, s = settings.dashboard, settings.server
+    if not dash.enabled:
+        return "off"
+    if s.admin_port is None:
+        return "off until [server] admin_port is set (it is served on the admin listener only)"
+    return f"http://{s.admin_host}:{s.admin_port}/dashboard/ (auth {dash.auth}, times in {dash.time_zone})"
 
 
 @app.command()

@@ -56,3 +56,37 @@ def test_check_refuses_password_mode_without_a_hash(tmp_path):
     assert any("password_hash" in p.message and p.severity == "error" for p in problems)
     wide = validate(Settings(server={"admin_port": 9180, "admin_host": "0.0.0.0"}))
     assert any("auth = \"none\"" in p.message and p.severity == "warning" for p in wide)
+
+
+def test_a_reason_gets_advice_unless_it_names_its_fix():
+    from tevo_bridge.dashboard.figures import GENERIC_ADVICE, advice
+
+    assert "quantity and price in the POS" in advice("cannot supply: item 1 (88702): only 1 left")
+    assert "other_office_buyers" in advice('buyer is Office 12, not TEvo; [pipeline] other_office_buyers = '
+                                           '"needs_review"')
+    assert "Bring the POS" in advice("pos_hold: no answer within 3s")
+    assert advice("not accepted ... Then run `tevo-bridge orders retry 5`") is None
+    assert advice("[fulfillment.local_pickup] contact_name is empty. Fix: set it") is None
+    assert advice("something new") == GENERIC_ADVICE
+
+
+def test_check_says_where_the_dashboard_is(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    from tevo_bridge_sqlite_pos import store
+
+    config = tmp_path / "config.toml"
+    config.write_text((root / "config.example.toml").read_text())
+    store.init_db(tmp_path / "pos.sqlite3")
+    for name, value in (("TEVO__TOKEN", "Y" * 32), ("TEVO__SECRET", "Z" * 40), ("TEVO__REVIEWER_ID", "4711")):
+        monkeypatch.setenv(f"TEVO_BRIDGE_{name}", value)
+    off = CliRunner().invoke(app, ["check", "--config", str(config)])
+    assert off.exit_code == 0 and "dashboard: off until [server] admin_port is set" in off.output
+    monkeypatch.setenv("TEVO_BRIDGE_SERVER__ADMIN_PORT", "9180")
+    monkeypatch.setenv("TEVO_BRIDGE_DASHBOARD__AUTH", "password")
+    monkeypatch.setenv("TEVO_BRIDGE_DASHBOARD__PASSWORD_HASH", hash_password("a long passphrase"))
+    on = CliRunner().invoke(app, ["check", "--config", str(config)])
+    assert on.exit_code == 0, on.output
+    assert "dashboard: http://127.0.0.1:9180/dashboard/ (auth password, times in UTC)" in on.output
+    assert "scrypt$" not in on.output

@@ -30,8 +30,8 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Module-scoped: Playwright's sync API keeps an event loop running on this thread until it exits, and any
-    asyncio test after it (pytest-asyncio runs loops on this thread too) would fail while it lives."""
+    """One Chromium for this module's tests. Not for the session: Playwright's sync API keeps an event loop
+    running in this thread while it is open, which the asyncio tests after this module could not then start."""
     chromium = need_tool("chromium", "the dashboard's browser tests drive Debian's Chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 

@@ -110,7 +110,7 @@ def test_orders_are_paged_on_the_server_newest_first(open_dash):
         pages = 0
         while url:
             text = http.get(url).text
-            seen += [int(i) for i in re.findall(r'<td class="num"><a href="/dashboard/orders/(\d+)"', text)]
+            seen += [int(i) for i in re.findall(r'data-label="order"><a href="/dashboard/orders/(\d+)"', text)]
             older = re.search(r'href="(/dashboard/orders\?[^"]+)" rel="next"', text)
             url = older.group(1).replace("&amp;", "&") if older else None
             pages += 1
@@ -122,7 +122,7 @@ def test_filters_narrow_the_list(open_dash):
     with client(open_dash) as http:
         def ids(query: str) -> set[int]:
             text = http.get(f"/dashboard/orders?{query}").text
-            return {int(i) for i in re.findall(r'<td class="num"><a href="/dashboard/orders/(\d+)"', text)}
+            return {int(i) for i in re.findall(r'data-label="order"><a href="/dashboard/orders/(\d+)"', text)}
         assert ids("state=needs_review") == {1002}
         assert ids("invoice=INV-7") == {1001}
         assert ids("order=1002") == {1002}
@@ -232,6 +232,7 @@ def test_proxy_mode_takes_the_user_from_the_header(tmp_path, pos_db):
         with client(daemon, headers={"X-Forwarded-User": "carol@example.com"}) as http:
             page = http.get("/dashboard/review")
             assert page.status_code == 200 and "carol@example.com" in page.text
+            assert "What to do:</span> Bring the POS" in page.text
             note = {"csrf": csrf_of(page.text), "note": "refunded at TEvo"}
             assert http.post("/dashboard/orders/1002/resolve", data=note).status_code == 303
         assert '"by":"carol@example.com"' in daemon.runtime.store.sync.audit_trail(1002)[-1].details
@@ -256,3 +257,11 @@ def test_static_assets_are_shipped_in_the_package(open_dash):
         assert http.get("/dashboard/static/dashboard.css").status_code == 200
         assert http.get("/dashboard/static/htmx.LICENSE").status_code == 200
         assert http.get("/dashboard/static/../app.py").status_code == 404
+
+
+def test_the_overview_refresh_gets_only_the_fragment(open_dash):
+    with client(open_dash) as http:
+        full = http.get("/dashboard/").text
+        fragment = http.get("/dashboard/", headers={"HX-Request": "true"}).text
+        assert 'hx-trigger="every 30s"' in full and "<html" in full
+        assert "<html" not in fragment and "order needs a person" in fragment

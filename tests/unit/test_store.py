@@ -325,5 +325,6 @@ def test_list_holds_by_state_most_recent_first(store):
     store.finish_hold("b", "failed", 409, "{}", reason="unavailable")
     time.sleep(0.002)
     store.finish_hold("c", "held", 200, "{}")
-    assert [h.global_id for h in store.list_holds(["held"], 10)] == ["c", "a"]
-    assert [h.global_id for h in store.list_holds(["held", "failed"], 2)] == ["c", "b"]
+    assert [h.global_id for h in store.list_holds("held", 10)] == ["c", "a"]
+    assert [h.global_id for h in store.list_holds("held", 1)] == ["c"]
+    assert [h.global_id for h in store.list_holds("failed", 10)] == ["b"]

@@ -29,6 +29,36 @@ HOLD_ANSWERS = (("held", "held"), ("failed", "refused or failed"), ("released", 
                 ("expired", "expired"), ("invoiced", "invoiced"))
 
 
+#: (words in a needs_review reason, what a person should do), first match wins; a reason that already names its
+#: fix ("Fix:", "run `tevo-bridge ...`") gets no advice beside it.
+ADVICE = (
+    (("cannot supply",), "Check the listing's quantity and price in the POS, then Retry; if you will not sell it, "
+                         "reject the order at TEvo and mark it resolved."),
+    (("fraud",), "Look at the buyer's fraud check at TEvo: Retry once TEvo approved it, or reject it there and mark "
+                 "it resolved."),
+    (("other_office_buyers", "buyer is office"), "Another brokerage is buying: decide at TEvo; to let such orders "
+                                                 "through, set [pipeline] other_office_buyers = \"process\" and "
+                                                 "Retry."),
+    (("unknown buyer",), "Look at the order's buyer at TEvo; settle it there and mark it resolved."),
+    (("seller_state", "tevo has no order"), "Look at the order in TEvo's Core; settle it there and mark it "
+                                            "resolved."),
+    (("pos", "timeout", "no answer", "could not connect", "unreachable"),
+     "Bring the POS (or TEvo) back (the Health panel shows which), then Retry."),
+)
+GENERIC_ADVICE = "Fix what the reason names, then Retry; if you settled the order by hand, mark it resolved."
+
+
+def advice(reason: str) -> str | None:
+    """What to do about a needs_review reason, in plain words (None: the reason says it itself)."""
+    lowered = reason.lower()
+    if "fix:" in lowered or "then run" in lowered:
+        return None
+    for words, text in ADVICE:
+        if any(word in lowered for word in words):
+            return text
+    return GENERIC_ADVICE
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 

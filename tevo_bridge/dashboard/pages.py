@@ -1,4 +1,4 @@
-"""The dashboard's routes: overview, needs review, orders, one order, holds, plugin and config; login, logout, actions."""
+"""The dashboard's routes: overview, needs review, orders, one order, holds, plugin and config; login, actions."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tevo_bridge.dashboard import figures
 from tevo_bridge.dashboard.auth import verify_password
 from tevo_bridge.dashboard.charts import SERIES, bar_chart, hourly
 from tevo_bridge.log import get_logger
-from tevo_bridge.store import ORDER_STATES, OrderQuery
+from tevo_bridge.store import ORDER_STATES, TERMINAL_STATES, OrderQuery
 from tevo_bridge.store.sqlite import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -44,8 +44,8 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
     @app.get("/", include_in_schema=False)
     async def overview(request: Request) -> Response:
         visit = dash.visit(request)
-        counts = await store.order_counts()
-        stats = await store.stats()
+        stats = await store.stats()  # orders, jobs and holds by state in one call
+        counts = stats.orders
         activity = await store.order_activity(figures.hours_ago(24))
         oldest = await store.oldest_open_order()
         hours = hourly(activity, figures.now_utc())
@@ -62,8 +62,11 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
     async def review(request: Request) -> Response:
         visit = dash.visit(request)
         rows = await store.search_orders(OrderQuery(state="needs_review"), REVIEW_LIMIT)
-        orders = [dict(order_view(row), reason=note(order_view(row)) or "no reason was recorded",
-                       waited=row.updated_at) for row in sorted(rows, key=lambda r: r.updated_at)]
+        orders = []
+        for row in sorted(rows, key=lambda r: r.updated_at):  # longest waiting first
+            view = order_view(row)
+            reason = note(view) or "no reason was recorded"
+            orders.append(dict(view, reason=reason, advice=figures.advice(reason), waited=row.updated_at))
         return dash.page(request, visit, "review.html", orders=orders, limit=REVIEW_LIMIT,
                          message=MESSAGES.get(request.query_params.get("msg", "")))
 
@@ -98,7 +101,7 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
                          shipments=figures.shipments(snapshot), hold=hold, timeline=timeline,
                          snapshot_json=json.dumps(snapshot, indent=2, sort_keys=True) if snapshot else "",
                          message=MESSAGES.get(request.query_params.get("msg", "")),
-                         terminal=row.state in ("done", "rejected", "canceled", "resolved"))
+                         terminal=row.state in TERMINAL_STATES)
 
     @app.post("/orders/{order_id}/retry", include_in_schema=False)
     async def retry(request: Request, order_id: str) -> Response:
@@ -139,9 +142,11 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
     @app.get("/holds", include_in_schema=False)
     async def holds(request: Request) -> Response:
         visit = dash.visit(request)
-        active = await store.list_holds(["pending", "held"], HOLDS_LIMIT)
+        active = [h for state in ("pending", "held") for h in await store.list_holds(state, HOLDS_LIMIT)]
         active = sorted((h for h in active if h.closed_as() is None), key=lambda h: h.expires_at)
-        closed = await store.list_holds(["released", "expired", "failed", "invoiced"], HOLDS_LIMIT)
+        closed = [h for state in ("released", "expired", "failed", "invoiced")
+                  for h in await store.list_holds(state, HOLDS_LIMIT)]
+        closed = sorted(closed, key=lambda h: h.updated_at, reverse=True)[:HOLDS_LIMIT]
         return dash.page(request, visit, "holds.html", active=active, closed=closed, now=time.time(),
                          expires_in=figures.seconds_until)
 

@@ -120,8 +120,8 @@ class Store(Protocol):
     def list_orders(self, state: str | None = None, limit: int = 1000) -> list[OrderRow]:
         ...
 
-    def list_holds(self, states: list[str], limit: int) -> list[HoldRow]:
-        """Holds in ``states``, most recently changed first (the dashboard)."""
+    def list_holds(self, state: str, limit: int) -> list[HoldRow]:
+        """The holds in ``state``, most recently changed first (the dashboard)."""
 
     def mark_hold(self, global_id: str, state: str, reason: str) -> None:
         ...

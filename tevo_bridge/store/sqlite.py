@@ -731,9 +731,10 @@ class SqliteStore:
         with self._lock:
             order = self._conn.execute("SELECT global_id FROM orders WHERE id = ?", (order_id,)).fetchone()
             global_id = order["global_id"] if order else None
+            # Two index seeks (audit_order, audit_global): with an OR, SQLite scanned the whole table.
             rows = self._conn.execute(
-                "SELECT at, action, from_state, to_state, reason, details FROM audit "
-                "WHERE order_id = ? OR (global_id IS NOT NULL AND global_id = ?) ORDER BY id",
+                "SELECT at, action, from_state, to_state, reason, details FROM audit WHERE id IN "
+                "(SELECT id FROM audit WHERE order_id = ? UNION SELECT id FROM audit WHERE global_id = ?) ORDER BY id",
                 (order_id, global_id),
             ).fetchall()
         return [AuditRow(**dict(row)) for row in rows]
@@ -764,13 +765,21 @@ class SqliteStore:
         return [OrderRow(**dict(row)) for row in rows]
 
     def oldest_open_order(self) -> OrderRow | None:
-        """The order first seen longest ago that is not finished (``needs_review`` included)."""
-        terminal = tuple(sorted(TERMINAL_STATES))
+        """The order first seen longest ago that is not finished (``needs_review`` included).
+
+        One index seek per open state (``orders(state, first_seen_at)``): a "state NOT IN" query would walk
+        every finished order older than the oldest open one.
+        """
+        oldest = None
         with self._lock:
-            row = self._conn.execute(
-                f"SELECT * FROM orders WHERE state NOT IN ({', '.join('?' * len(terminal))}) "
-                "ORDER BY first_seen_at LIMIT 1", terminal).fetchone()
-        return OrderRow(**dict(row)) if row else None
+            for state in ORDER_STATES:
+                if state in TERMINAL_STATES:
+                    continue
+                row = self._conn.execute("SELECT * FROM orders WHERE state = ? ORDER BY first_seen_at LIMIT 1",
+                                         (state,)).fetchone()
+                if row is not None and (oldest is None or row["first_seen_at"] < oldest["first_seen_at"]):
+                    oldest = row
+        return OrderRow(**dict(oldest)) if oldest else None
 
     def order_activity(self, since: str) -> list[tuple[str, str, int]]:
         """(hour ``YYYY-MM-DDTHH``, outcome, orders) since ``since``: orders that reached ``invoicing`` (accepted),
@@ -782,12 +791,11 @@ class SqliteStore:
                 "GROUP BY substr(at, 1, 13), to_state ORDER BY hour", (since,)).fetchall()
         return [(row[0], row[1], row[2]) for row in rows]
 
-    def list_holds(self, states: list[str], limit: int) -> list[HoldRow]:
-        """Holds in ``states``, most recently changed first, at most ``limit``."""
-        marks = ", ".join("?" * len(states))
+    def list_holds(self, state: str, limit: int) -> list[HoldRow]:
+        """The holds in ``state``, most recently changed first, at most ``limit`` (an index seek)."""
         with self._lock:
-            rows = self._conn.execute(f"SELECT * FROM holds WHERE state IN ({marks}) ORDER BY updated_at DESC "
-                                      "LIMIT ?", (*states, limit)).fetchall()
+            rows = self._conn.execute("SELECT * FROM holds WHERE state = ? ORDER BY updated_at DESC LIMIT ?",
+                                      (state, limit)).fetchall()
         return [HoldRow(**dict(row)) for row in rows]
 
     def resolve_order(self, order_id: int, note: str, by: str) -> ResolveOutcome:
