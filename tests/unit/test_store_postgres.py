@@ -167,3 +167,17 @@ def test_schema_has_the_sqlite_schemas_tables_and_columns(pg_url, tmp_path):
             "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position",
             (t,))] for t in tables}
     assert pg_columns == sqlite_columns
+    # And the same indexes (name and columns), so every query is as cheap on either.
+    sqlite_indexes = {(name, tuple(r[2] for r in lite.execute(f"PRAGMA index_info({name})")))
+                      for (name,) in lite.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                                  "AND name NOT LIKE 'sqlite_autoindex%'")}
+    with psycopg.connect(pg_url) as conn:
+        pg_indexes = {(name, tuple(columns)) for name, columns in conn.execute(
+            "SELECT i.relname, array_agg(a.attname ORDER BY k.n) FROM pg_index x "
+            "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
+            "JOIN pg_namespace ns ON ns.oid = t.relnamespace "
+            "CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n) "
+            "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum "
+            "WHERE ns.nspname = 'public' AND NOT x.indisprimary AND NOT x.indisunique AND t.relname = ANY(%s) "
+            "GROUP BY i.relname", (tables,))}
+    assert pg_indexes == sqlite_indexes
