@@ -8,6 +8,8 @@ raises ``Uncertain`` rather than risk a second hold or invoice.
 
 from __future__ import annotations
 
+import itertools
+import random
 import threading
 import time
 from collections.abc import Mapping
@@ -197,12 +199,17 @@ class SkyBoxClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _backoff(self, deadline: Deadline, only_rate_limit: bool = False) -> Any:
+        """stamina's retry decision and wait: ``Retry-After`` when given, else exponential; never past ``deadline``."""
+        tries = itertools.count()
+
         def hook(exc: Exception) -> bool | float:
-            if isinstance(exc, _RateLimited):
-                if exc.retry_after is None:
-                    return True
-                return exc.retry_after if exc.retry_after < deadline.left() else False
-            return isinstance(exc, _Transient) and not only_rate_limit
+            if isinstance(exc, _RateLimited) and exc.retry_after is not None:
+                wait = exc.retry_after
+            elif isinstance(exc, _RateLimited) or (isinstance(exc, _Transient) and not only_rate_limit):
+                wait = min(0.05 * 2 ** next(tries), 2.0) * random.uniform(1.0, 1.25)
+            else:
+                return False
+            return wait if wait < deadline.left() - 0.05 else False
         return hook
 
     def _send(self, call: _Call, params: Mapping[str, Any] | None, body: Any, deadline: Deadline,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from tevo_bridge.pos.types import Availability, Hold, HoldResult, Item
@@ -96,6 +97,7 @@ class StockDesk:
 
     def _undo(self, global_id: str) -> None:
         """Delete a hold made by a POST whose answer came too late; the buyer was told no."""
+        time.sleep(self.settings.read_timeout)  # a POST still on its way when we gave up lands by then
         deadline = Deadline(max(self.settings.read_timeout, 10.0) * 3)
         with self.locks.of(global_id):
             try:

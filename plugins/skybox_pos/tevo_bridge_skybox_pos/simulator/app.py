@@ -76,6 +76,7 @@ def create_app(state: SimState, credentials: Credentials | None = None, seed: in
                 if len(window) >= state.settings.rate_limit:
                     wait = state.settings.rate_interval - (moment - window[0])
                     headers = {"Retry-After": str(max(1, round(wait)))} if state.settings.retry_after else {}
+                    state.rate_limited += 1
                     return JSONResponse({"message": "rate limit exceeded"}, status_code=429, headers=headers)
                 window.append(moment)
         applies = not faults.methods or request.method in faults.methods

@@ -126,6 +126,7 @@ class SimState:
         self.pos_id_history: dict[int, int] = {}  # every exchangePosId a listing ever had -> its id
         self.defaults: list[dict[str, Any]] = []
         self.calls: list[tuple[str, str]] = []  # (method, path) of every authorised call
+        self.rate_limited = 0  # calls answered 429
         tevo = self.create_customer({"displayName": "Ticket Evolution", "email": "orders@ticketevolution.com",
                                      "customerType": "MARKETPLACE"})
         self.tevo_customer_id = tevo["id"]
