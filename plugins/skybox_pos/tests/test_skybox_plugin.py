@@ -104,6 +104,25 @@ def test_an_invoice_line_carries_the_ticket_ids_and_the_line_total(skybox, pos):
     assert (len(line["itemIds"]), Decimal(str(line["amount"]))) == (item.quantity, item.price * item.quantity)
 
 
+def test_each_order_gets_the_seats_tevo_sold_it_though_skybox_held_others(skybox, pos):
+    """A checkout hold took seats 1-2 first; TEvo then sold seats 1-2 to another order, reserved on seats 3-4."""
+    order = sample_order("multi_item_fedex")
+    item = next(i for i in order.items if i.remote_id == "90417")
+    assert hold(pos, "G-checkout", "90417", 2).held  # SkyBox picks seats 1, 2
+    reserved = replace(item, quantity=2, seats=("1", "2"), global_id=f"order-{order.order_id}-r0")
+    assert pos.call_sync("pos_hold", hold=Hold(reserved.global_id, "90417", 2, order_id=order.order_id)).held
+    first = replace(order, items=(reserved,))
+    pos.call_sync("pos_create_invoice", order=first, customer=None)
+    checkout_order = replace(order, order_id=order.order_id + 1,
+                             items=(replace(reserved, order_id=order.order_id + 1, seats=("3", "4"),
+                                            global_id="G-checkout"),))
+    pos.call_sync("pos_create_invoice", order=checkout_order, customer=None)
+    sold = {inv.external_ref: sorted(skybox.state.tickets[t].seat for t in inv.lines[0]["itemIds"])
+            for inv in skybox.state.invoices.values()}
+    assert sold == {str(order.order_id): [1, 2], str(order.order_id + 1): [3, 4]}
+    assert available(pos, "90417") == 6 and not skybox.state.live_holds()
+
+
 # -- ticket files ----------------------------------------------------------------------------------------
 
 

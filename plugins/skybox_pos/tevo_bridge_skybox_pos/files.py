@@ -17,12 +17,12 @@ from typing import Any
 from pypdf import PdfReader
 
 from tevo_bridge.pos.errors import TicketsNotReady
-from tevo_bridge.pos.types import Item, Order, TicketFile
+from tevo_bridge.pos.types import Item, MobileTransfer, Order, TicketFile
 from tevo_bridge_skybox_pos.client import Deadline, SkyBoxClient, SkyBoxError
 from tevo_bridge_skybox_pos.listings import FILE_STOCK_TYPES, resolve
 from tevo_bridge_skybox_pos.sales import SalesDesk
 
-__all__ = ["ticket_files"]
+__all__ = ["mobile_transfer", "ticket_files"]
 
 
 def ticket_files(client: SkyBoxClient, sales: SalesDesk, order: Order, item: Item,
@@ -52,19 +52,46 @@ def ticket_files(client: SkyBoxClient, sales: SalesDesk, order: Order, item: Ite
     return files
 
 
+def mobile_transfer(client: SkyBoxClient, sales: SalesDesk, order: Order, item: Item,
+                    deadline: Deadline) -> MobileTransfer | None:
+    """How the item transfers, from the listing's ``stockType``; claim links are read from the tickets'
+    ``externalTicketId`` when every one is a URL (SkyBox has no field of its own for them)."""
+    listing = resolve(client, item.remote_id, deadline)
+    if listing is None:
+        return None
+    if listing.stock_type == "ELECTRONIC":
+        return MobileTransfer("Eticket")
+    source = client.settings.mobile_transfer_source
+    if listing.stock_type == "FLASH":
+        return MobileTransfer("FlashSeats", transfer_source="FS")
+    if listing.stock_type not in ("MOBILE_TRANSFER", "MOBILE_SCREENCAP"):
+        return None
+    tickets = _invoiced_tickets(client, sales, order, item, deadline) or _seats_of(item, list(listing.tickets))
+    links = tuple(str(t.get("externalTicketId") or "") for t in sorted(tickets, key=lambda t: int(t["seatNumber"])))
+    if tickets and all(link.startswith("https://") for link in links):
+        return MobileTransfer("TMMobileLink", links, source)
+    return MobileTransfer("TMMobile", transfer_source=source)
+
+
 def _invoiced_tickets(client: SkyBoxClient, sales: SalesDesk, order: Order, item: Item,
                       deadline: Deadline) -> list[dict[str, Any]] | None:
+    """The tickets of the invoice line sold for ``item``: the line holding exactly its seats, else the line at
+    the item's position (the plugin writes one line per item, in order)."""
     invoice = sales.invoice_by_ref(order.order_id, deadline)
     if invoice is None:
         return None
     lines = client.get(f"/invoices/{invoice['id']}/lines", deadline=deadline)
     lines = lines.get("rows", []) if isinstance(lines, dict) else lines or []
+    per_line = []
+    for line in lines:
+        found = client.get(f"/invoices/{invoice['id']}/lines/{line['id']}/tickets", deadline=deadline)
+        per_line.append(found.get("rows", []) if isinstance(found, dict) and "rows" in found else (
+            found if isinstance(found, list) else [found]))
+    for tickets in per_line:
+        if item.seats and sorted(str(t.get("seatNumber")) for t in tickets) == sorted(item.seats):
+            return tickets
     index = next((n for n, i in enumerate(order.items) if i.item_id == item.item_id), None)
-    if index is None or index >= len(lines):  # the plugin writes one line per item, in order
-        return None
-    found = client.get(f"/invoices/{invoice['id']}/lines/{lines[index]['id']}/tickets", deadline=deadline)
-    return found.get("rows", []) if isinstance(found, dict) and "rows" in found else (
-        found if isinstance(found, list) else [found])
+    return per_line[index] if index is not None and index < len(per_line) else None
 
 
 def _seats_of(item: Item, tickets: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from tevo_bridge.pos.types import (
     HoldResult,
     Invoice,
     Item,
+    MobileTransfer,
     Order,
     PriceDecision,
     TicketFile,
@@ -93,3 +94,7 @@ class SkyBoxPos:
     @hookimpl
     def pos_ticket_files(self, order: Order, item: Item) -> list[TicketFile] | None:
         return files.ticket_files(self.client, self.sales, order, item, _deadline("pos_ticket_files"))
+
+    @hookimpl
+    def pos_mobile_transfer(self, order: Order, item: Item) -> MobileTransfer | None:
+        return files.mobile_transfer(self.client, self.sales, order, item, _deadline("pos_mobile_transfer"))

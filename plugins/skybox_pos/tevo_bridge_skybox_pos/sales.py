@@ -17,7 +17,7 @@ from typing import Any
 from tevo_bridge.pos.errors import OutOfStock, UnknownRemoteId
 from tevo_bridge.pos.types import Buyer, Customer, Invoice, Item, Order
 from tevo_bridge_skybox_pos.client import BadRequest, Deadline, SkyBoxClient, SkyBoxError, Uncertain
-from tevo_bridge_skybox_pos.holds import SkyBoxHold, StripedLocks, holds_by_ref
+from tevo_bridge_skybox_pos.holds import MARK, SkyBoxHold, StripedLocks, holds_by_ref
 from tevo_bridge_skybox_pos.listings import Listing, cents, resolve
 from tevo_bridge_skybox_pos.stock import StockDesk
 
@@ -148,25 +148,46 @@ class SalesDesk:
                 "publicNotes": f"TEvo order {order.order_id}", "lines": lines}
 
     def _pick(self, order: Order, deadline: Deadline) -> tuple[list[dict[str, Any]], list[SkyBoxHold], bool]:
-        """One INVENTORY line per item: its hold's tickets, or free ones; ``CannotSupply`` if any item has none."""
-        lines, consumed, taken = [], [], set[int]()
+        """One INVENTORY line per item, and whether held tickets are among them (``force``).
+
+        TEvo's seats are sold when SkyBox has them free or held by one of our own holds: SkyBox picked the
+        seats of each hold without knowing which seats TEvo would assign to which order, and the buyer's files
+        must be the seats TEvo sold. Otherwise the item's own hold's tickets, else the lowest free seats;
+        ``CannotSupply`` if any item has too few. The hold whose seats were taken finds them sold when its
+        order is invoiced, and takes its order's seats (freed by this invoice's hold) from stock then.
+        """
+        lines, consumed, taken, force = [], [], set[int](), False
         for item in order.items:
             listing = resolve(self.client, item.remote_id, deadline)
             if listing is None:
                 raise UnknownRemoteId(item.remote_id)
-            ids, hold = self._held_tickets(item, deadline)
+            held, hold = self._held_tickets(item, deadline)
+            ours = self._held_by_us(listing, hold, taken, deadline) if self.settings.force_held_invoices else []
             if hold is not None:
                 consumed.append(hold)
+                ids = _seats_wanted(item, self._free(listing, taken, deadline) + held + ours) or [
+                    int(t["id"]) for t in held]
             else:
-                ids = self._free_tickets(item, listing, taken, deadline)
+                ids = _seats_wanted(item, self._free(listing, taken, deadline) + ours) or self._free_tickets(
+                    item, listing, taken, deadline)
+            force = force or bool({int(t["id"]) for t in held + ours} & set(ids))
             taken.update(ids)
             lines.append({"accountId": self.settings.account_id, "lineItemType": "INVENTORY", "lineType": "INVOICE",
                           "itemIds": ids, "quantity": item.quantity,
                           "amount": float(cents(item.price * item.quantity))})
-        force = bool(consumed) and self.settings.force_held_invoices
-        return lines, consumed, force
+        return lines, consumed, force and self.settings.force_held_invoices
 
-    def _held_tickets(self, item: Item, deadline: Deadline) -> tuple[list[int], SkyBoxHold | None]:
+    def _held_by_us(self, listing: Listing, own: SkyBoxHold | None, taken: set[int],
+                    deadline: Deadline) -> list[dict[str, Any]]:
+        """Tickets of the listing held by our other live holds (for other TEvo orders or checkouts)."""
+        seats = {seat for row in self.client.search("/holds", {"inventoryId": listing.id}, deadline=deadline)
+                 for hold in [SkyBoxHold.from_json(row)]
+                 if hold.live and hold.notes.startswith(MARK) and (own is None or hold.id != own.id)
+                 for seat in hold.seats}
+        return [t for t in listing.tickets if t.get("status") == "AVAILABLE" and t.get("seatNumber") in seats
+                and int(t["id"]) not in taken]
+
+    def _held_tickets(self, item: Item, deadline: Deadline) -> tuple[list[dict[str, Any]], SkyBoxHold | None]:
         if not item.global_id:
             return [], None
         live = [h for h in holds_by_ref(self.client, item.global_id, deadline)
@@ -175,23 +196,27 @@ class SalesDesk:
             return [], None  # the hold lapsed or names other tickets: take from stock like any item
         hold = live[0]
         row = self.client.get(f"/inventory/{hold.inventory_id}", deadline=deadline)
-        ids = [int(t["id"]) for t in row.get("tickets") or []
-               if t.get("seatNumber") in hold.seats and t.get("status") == "AVAILABLE"]
-        return (ids, hold) if len(ids) == item.quantity else ([], None)
+        tickets = [t for t in row.get("tickets") or []
+                   if t.get("seatNumber") in hold.seats and t.get("status") == "AVAILABLE"]
+        return (tickets, hold) if len(tickets) == item.quantity else ([], None)
 
-    def _free_tickets(self, item: Item, listing: Listing, taken: set[int], deadline: Deadline) -> list[int]:
+    def _free(self, listing: Listing, taken: set[int], deadline: Deadline) -> list[dict[str, Any]]:
+        """The listing's unsold tickets that no live hold has, lowest seat first."""
         held_seats = {seat for row in self.client.search("/holds", {"inventoryId": listing.id}, deadline=deadline)
                       if not row.get("removedDate")
                       for seat in SkyBoxHold.from_json(row).seats}
-        free = sorted((t for t in listing.tickets if t.get("status") == "AVAILABLE"
+        return sorted((t for t in listing.tickets if t.get("status") == "AVAILABLE"
                        and t.get("seatNumber") not in held_seats and int(t["id"]) not in taken),
                       key=lambda t: int(t.get("seatNumber") or 0))
+
+    def _free_tickets(self, item: Item, listing: Listing, taken: set[int], deadline: Deadline) -> list[int]:
+        free = self._free(listing, taken, deadline)
         if len(free) < item.quantity and self.stock.sweeper.sweep(deadline, force=True):
             fresh = resolve(self.client, item.remote_id, deadline)
             return self._free_tickets(item, fresh, taken, deadline) if fresh else []
         if len(free) < item.quantity:
             raise OutOfStock(item.remote_id, item.quantity, min(len(free), listing.available))
-        return [int(t["id"]) for t in free[: item.quantity]]
+        return _seats_wanted(item, free) or [int(t["id"]) for t in free[: item.quantity]]
 
     def _close_holds(self, order: Order, deadline: Deadline) -> None:
         """On a repeated invoice: delete item holds the first call left open (it stopped after the sale)."""
@@ -200,3 +225,10 @@ class SalesDesk:
                 hold_ids = [h.id for h in holds_by_ref(self.client, item.global_id, deadline) if not h.removed]
                 self.stock.delete_consumed(hold_ids, deadline)
 
+
+def _seats_wanted(item: Item, pool: list[dict[str, Any]]) -> list[int]:
+    """The ids of exactly the seats TEvo sold, when all are in ``pool``: the buyer's tickets then match TEvo's."""
+    by_seat = {str(t.get("seatNumber")): int(t["id"]) for t in pool}
+    if item.seats and len(item.seats) == item.quantity and all(seat in by_seat for seat in item.seats):
+        return [by_seat[seat] for seat in item.seats]
+    return []

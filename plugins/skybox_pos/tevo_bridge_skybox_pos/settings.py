@@ -49,6 +49,8 @@ class SkyBoxSettings(BaseModel):
     page_size: int = Field(default=100, ge=1, le=1000)
     currency: Literal["USD", "CAD", "EUR", "GBP", "JPY", "BRL", "XBT", "AUD", "MXN"] = "USD"
     client_payment_method: str = "OTHER"
+    #: The platform (TEvo's code: TM, AXS…) of listings whose stockType is MOBILE_TRANSFER.
+    mobile_transfer_source: str = "TM"
     #: Also accept a TEvo ``remote_id`` that is a SkyBox inventory id, when no listing has it as
     #: ``exchangePosId`` (now or before).
     match_inventory_id: bool = True

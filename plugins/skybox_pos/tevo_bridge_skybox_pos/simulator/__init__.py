@@ -26,6 +26,19 @@ class RunningSimulator:
     base_url: str
     pos_ids: dict[str, int]  # remote_id of each seeded row -> its exchangePosId
 
+    def hold_states(self, global_id: str) -> list[str]:
+        """``held``, ``invoiced`` or ``released`` for each SkyBox hold with exactly this external ref."""
+        state = self.state
+        with state.lock:
+            found = [h for h in state.holds.values() if h.external_ref == global_id]
+            return ["held" if h.removed is None else
+                    "invoiced" if all(state.tickets[i].status == "SOLD" for i in h.ticket_ids) else "released"
+                    for h in found]
+
+    def invoices_for(self, order_id: int) -> int:
+        with self.state.lock:
+            return sum(1 for i in self.state.invoices.values() if i.external_ref == str(order_id))
+
     def plugin_settings(self, **changes: object) -> dict[str, object]:
         """A ``[plugins.skybox_pos]`` table pointing at this simulator."""
         return {"base_url": self.base_url, "account_id": int(self.credentials.account),

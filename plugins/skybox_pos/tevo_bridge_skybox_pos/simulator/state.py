@@ -60,6 +60,7 @@ class Ticket:
     cost: float = 0.0
     file_name: str | None = None
     bar_code: str | None = None
+    external_ticket_id: str | None = None
     hold_id: int | None = None
     invoice_line_id: int | None = None
 
@@ -153,6 +154,8 @@ class SimState:
                                     cost=listing.cost)
                     if seat in pages:
                         ticket.file_name = self._store_asset(pages[seat])
+                    if len(row.transfer_links) == len(row.seats):
+                        ticket.external_ticket_id = row.transfer_links[row.seats.index(seat)]
                     self.tickets[ticket.id] = ticket
                     listing.tickets.append(ticket.id)
                 self.listings[listing.id] = listing
@@ -220,6 +223,7 @@ class SimState:
         return {"id": t.id, "seatNumber": t.seat, "section": listing.section, "row": listing.row,
                 "status": t.status, "cost": t.cost, "faceValue": t.cost, "sellPrice": t.sell_price,
                 "stockType": listing.stock_type, "fileName": t.file_name, "barCode": t.bar_code,
+                "externalTicketId": t.external_ticket_id,
                 "inventoryId": t.inventory_id, "invoiceLineId": t.invoice_line_id, "eventId": listing.event_id}
 
     def search_inventory(self, ids: Sequence[int], pos_ids: Sequence[int], include_tickets: bool) -> list[dict[str, Any]]:
