@@ -29,7 +29,7 @@ def ticket_files(client: SkyBoxClient, sales: SalesDesk, order: Order, item: Ite
                  deadline: Deadline) -> list[TicketFile] | None:
     tickets = _invoiced_tickets(client, sales, order, item, deadline)
     if tickets is None:  # not invoiced yet (the check before accepting): the item's seats on the listing
-        listing = resolve(client, item.remote_id, deadline)
+        listing = resolve(client, item.remote_id, deadline, tickets=True)
         if listing is None:
             return None
         tickets = _seats_of(item, list(listing.tickets))
@@ -56,7 +56,7 @@ def mobile_transfer(client: SkyBoxClient, sales: SalesDesk, order: Order, item: 
                     deadline: Deadline) -> MobileTransfer | None:
     """How the item transfers, from the listing's ``stockType``; claim links are read from the tickets'
     ``externalTicketId`` when every one is a URL (SkyBox has no field of its own for them)."""
-    listing = resolve(client, item.remote_id, deadline)
+    listing = resolve(client, item.remote_id, deadline, tickets=True)
     if listing is None:
         return None
     if listing.stock_type == "ELECTRONIC":

@@ -67,12 +67,13 @@ class Listing:
                                     f"remote_id {remote_id})")
 
 
-def resolve(client: SkyBoxClient, remote_id: str, deadline: Deadline) -> Listing | None:
-    """The listing ``remote_id`` names now, with its tickets; ``None`` only when every lookup missed."""
+def resolve(client: SkyBoxClient, remote_id: str, deadline: Deadline, *, tickets: bool = False) -> Listing | None:
+    """The listing ``remote_id`` names now (with its tickets if asked: a big answer for a big listing);
+    ``None`` only when every lookup missed."""
     if not remote_id.strip().isdigit():
         return None  # SkyBox ids are integers: nothing there can have this id
     number = int(remote_id)
-    rows = client.search("/inventory", {"exchangePosId": number, "includeTickets": True}, deadline=deadline)
+    rows = client.search("/inventory", {"exchangePosId": number, "includeTickets": tickets}, deadline=deadline)
     exact = [r for r in rows if r.get("exchangePosId") == number]
     if exact:
         return Listing.from_json(exact[0])

@@ -158,7 +158,7 @@ class SalesDesk:
         """
         lines, consumed, taken, force = [], [], set[int](), False
         for item in order.items:
-            listing = resolve(self.client, item.remote_id, deadline)
+            listing = resolve(self.client, item.remote_id, deadline, tickets=True)
             if listing is None:
                 raise UnknownRemoteId(item.remote_id)
             held, hold = self._held_tickets(item, deadline)
@@ -212,7 +212,7 @@ class SalesDesk:
     def _free_tickets(self, item: Item, listing: Listing, taken: set[int], deadline: Deadline) -> list[int]:
         free = self._free(listing, taken, deadline)
         if len(free) < item.quantity and self.stock.sweeper.sweep(deadline, force=True):
-            fresh = resolve(self.client, item.remote_id, deadline)
+            fresh = resolve(self.client, item.remote_id, deadline, tickets=True)
             return self._free_tickets(item, fresh, taken, deadline) if fresh else []
         if len(free) < item.quantity:
             raise OutOfStock(item.remote_id, item.quantity, min(len(free), listing.available))

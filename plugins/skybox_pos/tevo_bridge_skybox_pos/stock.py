@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +30,8 @@ class StockDesk:
     def __init__(self, client: SkyBoxClient, locks: StripedLocks) -> None:
         self.client, self.settings, self.locks = client, client.settings, locks
         self.sweeper = Sweeper(client, self.settings.expired_hold_sweep_seconds)
+        # A hold's two look-ups (our hold by ref, the listing) go out together: one round trip of waiting, not two.
+        self._lookups = ThreadPoolExecutor(max_workers=16, thread_name_prefix="skybox-lookup")
 
     def availability(self, item: Item, deadline: Deadline) -> Availability:
         listing = resolve(self.client, item.remote_id, deadline)
@@ -53,8 +56,9 @@ class StockDesk:
         return HoldResult(False, available=0, reason="insufficient_quantity")
 
     def _hold(self, hold: Hold, deadline: Deadline, posted: threading.Event) -> HoldResult:
-        previous = holds_by_ref(self.client, hold.global_id, deadline)
+        by_ref = self._lookups.submit(holds_by_ref, self.client, hold.global_id, deadline)
         listing = resolve(self.client, hold.remote_id, deadline)
+        previous = by_ref.result()
         available = listing.available if listing else 0
         if previous:
             live = [p for p in previous if p.live]
