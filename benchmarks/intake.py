@@ -42,7 +42,9 @@ def seed_pos(path: Path, groups: int = GROUPS) -> list[str]:
     return [r.remote_id for r in rows]
 
 
-def daemon_settings(tmp: Path, pos_db: Path, tevo_url: str, port: int) -> Any:
+def daemon_settings(tmp: Path, pos_db: Path | None, tevo_url: str, port: int, plugin: str = "sqlite_pos",
+                    plugin_settings: dict[str, Any] | None = None) -> Any:
+    """The daemon's settings for a benchmark: TEvo unreachable-but-silent, retries off, the given POS plugin."""
     from tevo_bridge.config import Settings
 
     return Settings(
@@ -53,8 +55,8 @@ def daemon_settings(tmp: Path, pos_db: Path, tevo_url: str, port: int) -> Any:
         poller={"enabled": False},
         pipeline={"backoff_base": 300, "backoff_cap": 600},
         fulfillment={"airbill_dir": str(tmp / "airbills")},
-        pos={"plugin": "sqlite_pos"},
-        plugins={"sqlite_pos": {"database": str(pos_db)}},
+        pos={"plugin": plugin},
+        plugins={plugin: plugin_settings if plugin_settings is not None else {"database": str(pos_db)}},
         log={"format": "json", "level": "info"},
     )
 

@@ -16,7 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import API_KEY, WEBHOOK_TOKEN, Figure, blackhole, daemon_process, load
+from benchmarks.common import Figure, blackhole, daemon_process, load
+from benchmarks.intake import daemon_settings
 from tevo_bridge.serve import free_port
 
 LATENCY = 0.05  # seconds per SkyBox call
@@ -36,23 +37,6 @@ def _rows() -> list[Any]:
     return [InventoryRow(remote_id=str(610000 + n), event="Benchmark Night", venue="Loopback Arena",
                          occurs_at="2027-06-01T19:30:00Z", section=str(100 + n), row="1", seats=seats,
                          quantity=SEATS, min_price=Decimal("50"), format="Physical") for n in range(GROUPS)]
-
-
-def daemon_settings(tmp: Path, plugin: dict[str, Any], tevo_url: str, port: int) -> Any:
-    from tevo_bridge.config import Settings
-
-    return Settings(
-        tevo={"base_url": tevo_url, "token": "T" * 32, "secret": "S" * 40, "reviewer_id": 4711, "office_id": 2187,
-              "brokerage_id": 2241, "connect_timeout": 5, "read_timeout": 300, "max_retries": 0},
-        server={"port": port, "webhook_token": WEBHOOK_TOKEN, "order_integration": {"api_keys": [API_KEY]}},
-        store={"path": str(tmp / "state.sqlite3")},
-        poller={"enabled": False},
-        pipeline={"backoff_base": 300, "backoff_cap": 600},
-        fulfillment={"airbill_dir": str(tmp / "airbills")},
-        pos={"plugin": "skybox_pos"},
-        plugins={"skybox_pos": plugin},
-        log={"format": "json", "level": "info"},
-    )
 
 
 def round_trips_per_hook() -> dict[str, int]:
@@ -101,7 +85,7 @@ def run(tmp: Path, quick: bool = False) -> tuple[list[Figure], dict[str, Any]]:
         remote_ids = list(sim.pos_ids)
         # Pacing well above the offered load: this measures latency, not the pacer.
         plugin = sim.plugin_settings(calls_per_second=500, burst=100)
-        with daemon_process(daemon_settings(tmp, plugin, tevo, free_port()), tmp / "daemon.log") as daemon:
+        with daemon_process(daemon_settings(tmp, None, tevo, free_port(), "skybox_pos", plugin), tmp / "daemon.log") as daemon:
             for c in CONCURRENCY:
                 before = len(sim.state.calls)
                 raw["hold"][c] = load("hold", daemon.base_url, concurrency=c, count=counts[c], max_seconds=120,
