@@ -41,9 +41,8 @@ class SkyBoxPos:
     def __init__(self, config: SkyBoxSettings) -> None:
         self.settings = config
         self.client = SkyBoxClient(config)
-        locks = StripedLocks()
-        self.stock = StockDesk(self.client, locks)
-        self.sales = SalesDesk(self.client, locks, self.stock)
+        self.stock = StockDesk(self.client, StripedLocks())
+        self.sales = SalesDesk(self.client, self.stock)
         if config.verify_on_start:
             self.account = self.verify()
 

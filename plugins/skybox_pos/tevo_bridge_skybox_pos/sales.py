@@ -30,8 +30,11 @@ PICK_ATTEMPTS = 6
 
 
 class SalesDesk:
-    def __init__(self, client: SkyBoxClient, locks: StripedLocks, stock: StockDesk) -> None:
-        self.client, self.settings, self.locks, self.stock = client, client.settings, locks, stock
+    def __init__(self, client: SkyBoxClient, stock: StockDesk) -> None:
+        self.client, self.settings, self.stock = client, client.settings, stock
+        # One set of locks per kind of key: an order's lock is held while its listings' are taken, so the two
+        # must never share a stripe (a plain Lock taken twice by one thread waits for ever).
+        self._clients, self._orders, self._listings = StripedLocks(), StripedLocks(), StripedLocks()
         self._tevo_customer: int | None = self.settings.tevo_customer_id
 
     # -- customers -----------------------------------------------------------------------------------
@@ -57,7 +60,7 @@ class SalesDesk:
         return Customer(str(first["id"]), str(first.get("displayName") or ""))
 
     def create_customer(self, buyer: Buyer, deadline: Deadline) -> Customer:
-        with self.locks.of(f"client-{buyer.id}"):
+        with self._clients.of(str(buyer.id)):
             for _ in range(3):
                 found = self.find_customer(buyer, deadline)  # again, right before creating
                 if found is not None:
@@ -101,7 +104,7 @@ class SalesDesk:
         return min(match, key=lambda r: int(r["id"])) if match else None
 
     def create_invoice(self, order: Order, customer: Customer | None, deadline: Deadline) -> Invoice:
-        with self.locks.of(f"order-{order.order_id}"):
+        with self._orders.of(str(order.order_id)):
             existing = self.invoice_by_ref(order.order_id, deadline)
             if existing is not None:
                 self._close_holds(order, deadline)
@@ -137,7 +140,7 @@ class SalesDesk:
     @contextmanager
     def _listing_locks(self, order: Order) -> Iterator[None]:
         with ExitStack() as stack:
-            for lock in self.locks.all_of([f"listing-{i.remote_id}" for i in order.items]):
+            for lock in self._listings.all_of([i.remote_id for i in order.items]):
                 stack.enter_context(lock)
             yield
 
