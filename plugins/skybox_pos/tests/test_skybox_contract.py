@@ -22,6 +22,12 @@ class TestSkyBoxContract(PosContract):
     def pos_plugin(self, make_plugin):
         return make_plugin()
 
+    @pytest.fixture(autouse=True)
+    def _never_drops_every_hold(self, skybox):
+        yield
+        dropped = [path for method, path in skybox.state.calls if method == "DELETE" and path.endswith("/hold")]
+        assert not dropped, f"the plugin called DELETE /inventory/{{id}}/hold: {dropped}"
+
     def test_ticket_files_skip_cover_and_advert_pages(self, pos: PluginHost) -> None:
         """SkyBox keeps one file per ticket: the cover and the advert of the seller's PDF are not in any."""
         order = sample_order("office_sale_eticket")

@@ -11,7 +11,7 @@ from decimal import Decimal
 import httpx
 import pytest
 from tevo_bridge_skybox_pos import SkyBoxPos
-from tevo_bridge_skybox_pos.client import AuthFailed
+from tevo_bridge_skybox_pos.client import AuthFailed, Unavailable
 from tevo_bridge_skybox_pos.simulator import Faults, SimSettings, running
 
 from tevo_bridge.pos.errors import PluginStartError, PosError, TicketsNotReady
@@ -198,6 +198,16 @@ def test_a_skybox_outage_during_a_hold_answers_unavailable_within_the_budget(sky
     assert (result.held, result.reason) == (False, "insufficient_quantity")
     skybox.state.settings.faults.outage = False
     assert available(pos, "90417") == 10 and not skybox.state.live_holds()
+
+
+def test_an_order_reservation_during_an_outage_is_a_fault_to_retry_not_a_refusal(skybox, pos):
+    """Refusing would make the daemon reject a sale TEvo already made because SkyBox was down for a moment."""
+    skybox.state.settings.faults.outage = True
+    with pytest.raises(PosError) as raised:
+        pos.call_sync("pos_hold", hold=Hold("order-1-item-2-r0", "90417", 2, order_id=1))
+    assert isinstance(raised.value.original, Unavailable)
+    skybox.state.settings.faults.outage = False
+    assert pos.call_sync("pos_hold", hold=Hold("order-1-item-2-r0", "90417", 2, order_id=1)).held
 
 
 def test_a_hold_skybox_makes_after_the_answer_was_due_is_deleted(skybox, make_plugin, make_pos_host):

@@ -50,10 +50,15 @@ class StockDesk:
             try:
                 return self._hold(hold, deadline, posted)
             except Unavailable as exc:
-                log.warning("skybox_pos: hold %s answered unavailable: %s", hold.global_id, exc)
+                failure = exc
+                log.warning("skybox_pos: hold %s: SkyBox unavailable: %s", hold.global_id, exc)
         if posted.is_set():
             threading.Thread(target=self._undo, args=(hold.global_id,), name="skybox-undo-hold", daemon=True).start()
-        return HoldResult(False, available=0, reason="insufficient_quantity")
+        if hold.order_id is not None:
+            # The daemon's reservation for an order TEvo already made: a fault is retried later, whereas a
+            # refusal would reject the sale because SkyBox was down for a moment.
+            raise failure
+        return HoldResult(False, available=0, reason="insufficient_quantity")  # the checkout buyer hears "no" now
 
     def _hold(self, hold: Hold, deadline: Deadline, posted: threading.Event) -> HoldResult:
         by_ref = self._lookups.submit(holds_by_ref, self.client, hold.global_id, deadline)

@@ -78,8 +78,8 @@ VARIANTS: dict[str, SimSettings] = {
     "delete-gone-200-errors-list": SimSettings(delete_gone_hold_404=False, error_body="errors"),
     "text-errors-json-assets": SimSettings(error_body="text", asset_encoding="json"),
     "pos-id-stable": SimSettings(new_pos_id_on_upload=False),
-    "rate-limited-with-retry-after": SimSettings(rate_limit=40, retry_after=True),
-    "rate-limited-without-retry-after": SimSettings(rate_limit=40, retry_after=False),
+    "rate-limited-with-retry-after": SimSettings(rate_limit=10, retry_after=True),
+    "rate-limited-without-retry-after": SimSettings(rate_limit=10, retry_after=False),
 }
 
 
