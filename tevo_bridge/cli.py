@@ -202,11 +202,16 @@ def demo(
     keep: Annotated[Path | None, typer.Option(
         "--keep", help="Keep the demo's files (logs, databases) in this folder; without it they are removed "
                        "when the demo passes.")] = None,
+    pos: Annotated[str, typer.Option(
+        "--pos", help="The POS: sqlite (the sample plugin) or skybox (the SkyBox plugin against its simulator; "
+                      "needs plugins/skybox_pos installed).")] = "sqlite",
 ) -> None:
     """See it work: sandbox TEvo, the daemon and a SQLite POS on loopback, orders through every channel."""
-    from tevo_bridge.demo import run_demo
+    from tevo_bridge.demo import POS_CHOICES, run_demo
 
-    result = run_demo(orders=orders, seed=seed, keep=keep)
+    if pos not in POS_CHOICES:
+        fail(f"error: --pos {pos!r}: choose one of {', '.join(POS_CHOICES)}")
+    result = run_demo(orders=orders, seed=seed, keep=keep, pos=pos)
     raise typer.Exit(0 if result.ok else 1)
 
 
