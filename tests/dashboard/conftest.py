@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from tests.integration.conftest import API_KEY, SECRET, TOKEN, WEBHOOK_TOKEN, make_settings, pos_db  # noqa: F401
 from tevo_bridge.dashboard.auth import hash_password
 from tevo_bridge.serve import RunningDaemon, running_daemon

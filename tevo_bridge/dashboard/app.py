@@ -21,8 +21,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from tevo_bridge.config import Settings
 from tevo_bridge.dashboard import pages
-from tevo_bridge.dashboard.pages import PREFIX
 from tevo_bridge.dashboard.auth import LoginLimiter, Session, Sessions, csrf_ok
+from tevo_bridge.dashboard.pages import PREFIX
 from tevo_bridge.dashboard.timefmt import Clock
 from tevo_bridge.log import get_logger
 from tevo_bridge.store import AsyncStore

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import time
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 
-from tevo_bridge import __version__, health
+from tevo_bridge import __version__
 from tevo_bridge.cli_views import audit_move, note, order_view
 from tevo_bridge.dashboard import figures
 from tevo_bridge.dashboard.auth import verify_password
