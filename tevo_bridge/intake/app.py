@@ -19,6 +19,7 @@ from tevo_bridge.intake.http import BodyLimit, json_response
 from tevo_bridge.intake.refusals import RefusalLog
 from tevo_bridge.log import get_logger
 from tevo_bridge.metrics import MetricsEndpoint
+from tevo_bridge.store import StoreError
 
 log = get_logger(__name__)
 
@@ -108,6 +109,13 @@ def add_error_handlers(app: FastAPI) -> None:
         for error in exc.errors():
             errors.setdefault(".".join(map(str, error["loc"])), []).append(error["msg"])
         return json_response(422, {"status": "invalid", "errors": errors})
+
+    @app.exception_handler(StoreError)
+    async def store_failed(request: Request, exc: StoreError) -> Response:
+        # Handled here rather than as a crash: the answer is complete and the connection stays usable (a
+        # balancing proxy reusing it would otherwise see it reset and answer 502).
+        log.warning("intake.store_unavailable", path=request.url.path, error=str(exc))
+        return json_response(503, {"status": "error", "error": "temporarily_unavailable"})
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> Response:

@@ -74,6 +74,11 @@ class SchemaTooNew(StoreError):
             f"(tevo-bridge store restore BACKUP).")
 
 
+class StoreBusy(StoreError):
+    """The store could not commit for concurrent writers (PostgreSQL serialization failures past the retries):
+    the request is answered 503 and may be sent again."""
+
+
 class StoreInUse(StoreError):
     """Another process holds the daemon lock of this store."""
 
@@ -404,15 +409,18 @@ class SqliteStore:
         """Record a new hold as pending before the POS is asked; the existing row if the global id is known."""
         now = now_iso()
         with self._tx() as conn:
-            existing = self._hold(conn, event.global_id or "")
-            if existing is not None:
+            # Insert first, read only on a conflict: a new hold (the common case) reads nothing, so on
+            # PostgreSQL concurrent holds take no predicate locks that would make them abort each other.
+            inserted = conn.execute(
+                "INSERT INTO holds (global_id, remote_id, quantity, price, ticket_group_id, state, created_at, "
+                "expires_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT(global_id) DO NOTHING",
+                (event.global_id, remote_id, quantity, price, ticket_group_id, now, expires_at, now),
+            ).rowcount == 1
+            if not inserted:
+                existing = self._hold(conn, event.global_id or "")
+                assert existing is not None  # the row that conflicted; holds are never deleted while answered
                 return self._repeated_hold(conn, existing, remote_id, quantity, now)
             self._insert_inbox(conn, event, now)
-            conn.execute(
-                "INSERT INTO holds (global_id, remote_id, quantity, price, ticket_group_id, state, created_at, "
-                "expires_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-                (event.global_id, remote_id, quantity, price, ticket_group_id, now, expires_at, now),
-            )
             conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) VALUES (?, ?, 'hold', 'pending', ?)",
                          (event.global_id, now, f"{quantity} x {remote_id}"))
             return None
