@@ -2,6 +2,7 @@
 
     python -m tests.reliability.full                 # all parts, writes RELIABILITY.md
     python -m tests.reliability.full crash faults    # some parts, prints only
+    python -m tests.reliability.full --merge crash   # some parts, their figures merged into RELIABILITY.md
 
 Run from the repository root (so this checkout's ``tevo_bridge`` is the one imported).
 """
@@ -119,8 +120,14 @@ PARTS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
 }
 
 
+RESULTS = Path("tests/reliability/results.json")  # the figures RELIABILITY.md is rendered from
+
+
 def main(argv: list[str]) -> int:
-    chosen = argv or list(PARTS)
+    """No argument: every part, then RELIABILITY.md. ``--merge PART ...``: those parts, their figures replacing the
+    same parts' in results.json, then RELIABILITY.md again (the other parts' figures as they were)."""
+    merge = argv[:1] == ["--merge"]
+    chosen = argv[1:] if merge else (argv or list(PARTS))
     results: dict[str, dict[str, Any]] = {}
     started = time.monotonic()
     for key in chosen:
@@ -133,9 +140,14 @@ def main(argv: list[str]) -> int:
     total = round(time.monotonic() - started, 1)
     ok = all(r["ok"] for r in results.values())
     print(f"== {'ALL OK' if ok else 'FAILURES'} in {total} s")
-    if not argv:
+    if merge:
+        stored = json.loads(RESULTS.read_text())
+        results, total = {**stored["parts"], **results}, stored["seconds"] + total - sum(
+            stored["parts"][key]["wall_seconds"] for key in chosen if key in stored["parts"])
+    if merge or not argv:
+        RESULTS.write_text(json.dumps({"seconds": total, "parts": results}, indent=1, default=str) + "\n")
         Path("RELIABILITY.md").write_text(render(results, total))
-        print("wrote RELIABILITY.md")
+        print(f"wrote RELIABILITY.md and {RESULTS}")
     return 0 if ok else 1
 
 
