@@ -412,7 +412,8 @@ def store_migrate(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Copy the SQLite store at [store] path into an empty PostgreSQL database (the daemon must be stopped)."""
+    """Copy the SQLite store (the file at the config's store path) into an empty PostgreSQL database (the daemon
+    must be stopped)."""
     from tevo_bridge.store.postgres import is_postgres_url, mask_url
     from tevo_bridge.store.transfer import copy_to_postgres
 
