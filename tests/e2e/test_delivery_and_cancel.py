@@ -67,7 +67,7 @@ def test_operator_cli_lists_shows_and_retries(tmp_path):
         made = run.sandbox.driver.create_sync(Scenario.UNDERPRICED, [Channel.WEBHOOK])
         run.wait_settled([made.order_id])
         config = tmp_path / "cli.toml"
-        config.write_text(f'[store]\npath = "{run.store.path}"\n')
+        config.write_text(run.store_toml())
         runner = CliRunner()
         listed = runner.invoke(app, ["orders", "list", "--config", str(config), "--json"])
         assert listed.exit_code == 0 and f'"id": {made.order_id}' in listed.output and '"rejected"' in listed.output

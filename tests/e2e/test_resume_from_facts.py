@@ -38,7 +38,7 @@ def reservations(run: Stack, order: dict) -> list[tuple[str, str]]:
 
 def retry(run: Stack, order_id: int, *flags: str):
     config = run.tmp / "cli.toml"
-    config.write_text(f'[store]\npath = "{run.store.path}"\n')
+    config.write_text(run.store_toml())
     return CliRunner().invoke(app, ["orders", "retry", str(order_id), *flags, "--config", str(config)])
 
 

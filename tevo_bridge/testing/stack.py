@@ -43,6 +43,11 @@ class Stack:
     def store(self) -> Any:
         return self.daemon.runtime.store.sync
 
+    def store_toml(self) -> str:
+        """The ``[store]`` table of a config naming this daemon's store, for the CLI (``orders``, ``store``)."""
+        url = self.daemon.runtime.settings.store.postgres_url
+        return f'[store]\nurl = "{url}"\n' if url else f'[store]\npath = "{self.store.path}"\n'
+
     def state(self, order_id: int) -> str | None:
         row = self.store.get_order(order_id)
         return row.state if row else None
@@ -115,6 +120,11 @@ def settings_for(sandbox: Sandbox, tmp: Path, pos_db: Path, port: int, **section
 SECRETS = [API_KEY, WEBHOOK_TOKEN]
 
 
+#: The ``[store]`` settings of a stack whose caller names none: the SQLite file in ``tmp`` unless a test suite
+#: sets another (tests/e2e runs its tests once per store backend by setting a PostgreSQL URL here).
+default_store: dict[str, Any] = {}
+
+
 @contextmanager
 def stack(tmp: Path, *, faults: FaultSettings | None = None, seed: int = 7,
           inventory: list[TicketGroupSpec] | None = None, driver: dict[str, Any] | None = None,
@@ -135,6 +145,8 @@ def stack(tmp: Path, *, faults: FaultSettings | None = None, seed: int = 7,
     with ExitStack() as exits:
         sandbox = exits.enter_context(running_sandbox(seed=seed, driver=driver_settings,
                                                       faults=faults or FaultSettings(), inventory=inventory))
+        if default_store and "store" not in sections:
+            sections = {**sections, "store": default_store}
         settings = settings_for(sandbox, tmp, pos_db, port, **sections)
         log_file = exits.enter_context((tmp / "daemon.log").open("w"))
         configure_logging(log_level, "json", settings.secrets(), stream=log_file)
