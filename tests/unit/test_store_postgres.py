@@ -167,3 +167,23 @@ def test_schema_has_the_sqlite_schemas_tables_and_columns(pg_url, tmp_path):
             "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position",
             (t,))] for t in tables}
     assert pg_columns == sqlite_columns
+
+
+def test_inspecting_a_database_reads_its_version_and_changes_nothing(pg_url):
+    from tevo_bridge.store import StoreError
+    from tevo_bridge.store.postgres import PG_SCHEMA_VERSION, inspect_database
+
+    assert inspect_database(pg_url) == 0
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT to_regclass('orders')").fetchone()[0] is None  # nothing was created
+    PostgresStore(pg_url).close()
+    assert inspect_database(pg_url) == PG_SCHEMA_VERSION
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE tevo_schema SET version = version + 1")
+    with pytest.raises(StoreError, match="a newer tevo-bridge wrote it"):
+        inspect_database(pg_url)
+    with pytest.raises(StoreError, match="a newer tevo-bridge wrote it"):
+        PostgresStore(pg_url)
+    with pytest.raises(StoreError) as raised:
+        inspect_database(f"postgresql://tevo:hunter2@127.0.0.1:{free_port()}/tevo", timeout=1)
+    assert "hunter2" not in str(raised.value) and "tevo:***@" in str(raised.value)

@@ -80,6 +80,33 @@ def is_postgres_url(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 
 
+def inspect_database(url: str, timeout: float = 5.0) -> int:
+    """The schema version of the PostgreSQL store at ``url`` (0: no tevo-bridge tables yet), changing nothing.
+
+    Raises ``StoreError`` (the URL masked) when it cannot be reached or a newer tevo-bridge wrote it.
+    """
+    if psycopg is None:
+        raise StoreError("the PostgreSQL driver is not installed. Fix: pip install 'tevo-bridge[postgresql]'.")
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout))) as conn:
+            if conn.execute("SELECT to_regclass('tevo_schema')").fetchone()[0] is None:
+                return 0
+            row = conn.execute("SELECT version FROM tevo_schema").fetchone()
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot use PostgreSQL at {mask_url(url)}: {str(exc).strip()}. Fix: check that the server "
+                         f"runs and [store] url (host, port, user, database, password).") from exc
+    version = row[0] if row else 0
+    if version > PG_SCHEMA_VERSION:
+        raise StoreError(_too_new(url, version))
+    return version
+
+
+def _too_new(url: str, version: int) -> str:
+    return (f"the PostgreSQL store at {mask_url(url)} has schema version {version}, but this tevo-bridge knows "
+            f"versions up to {PG_SCHEMA_VERSION}: a newer tevo-bridge wrote it. Nothing was changed. Fix: upgrade "
+            f"tevo-bridge on this host (pip install -U 'tevo-bridge[postgresql]').")
+
+
 class _Row(tuple):  # noqa: SLOT001 - each row carries its column names
     """A row by position and by column name, like ``sqlite3.Row`` (the shared SQL reads both ways)."""
 
@@ -269,10 +296,7 @@ class PostgresStore(SqliteStore):
                 row = conn.execute("SELECT version FROM tevo_schema").fetchone()
                 version = row[0] if row else 0
                 if version > PG_SCHEMA_VERSION:
-                    raise StoreError(
-                        f"the PostgreSQL store at {mask_url(self.url)} has schema version {version}, but this "
-                        f"tevo-bridge knows versions up to {PG_SCHEMA_VERSION}: a newer tevo-bridge wrote it. Nothing "
-                        f"was changed. Fix: upgrade tevo-bridge on this host (pip install -U 'tevo-bridge[postgresql]').")
+                    raise StoreError(_too_new(self.url, version))
                 if version == PG_SCHEMA_VERSION:
                     return
                 for statement in PG_MIGRATIONS[version].split(";"):
