@@ -238,12 +238,11 @@ class PostgresStore(SqliteStore):
             raise StoreError("[store] url names PostgreSQL, but the PostgreSQL driver is not installed. "
                              "Fix: pip install 'tevo-bridge[postgresql]'.")
         self.url = url
-        self.path = Path("postgresql")  # nothing on disk; kept because the shared methods never read it
+        self.path = Path("postgresql")  # SqliteStore's file attribute: nothing on disk here, and nothing reads it
         self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
                                     kwargs={"autocommit": True}, configure=_configure,
                                     check=ConnectionPool.check_connection, name="tevo-bridge-store")
         self._lock = _Checkout(self._pool)  # type: ignore[assignment]
-        self._in_batch = False
         self._running: dict[Job, Any] = {}  # a claim (id and lease) -> the connection holding its advisory lock
         self._running_lock = threading.Lock()
         try:
