@@ -187,3 +187,14 @@ def test_inspecting_a_database_reads_its_version_and_changes_nothing(pg_url):
     with pytest.raises(StoreError) as raised:
         inspect_database(f"postgresql://tevo:hunter2@127.0.0.1:{free_port()}/tevo", timeout=1)
     assert "hunter2" not in str(raised.value) and "tevo:***@" in str(raised.value)
+
+
+def test_a_job_given_up_without_an_outcome_is_taken_again_when_its_lease_ends(replicas):
+    a, b = replicas
+    a.record_event(order_event(9))
+    job = a.claim_job(lease_seconds=0.2)
+    time.sleep(0.3)
+    assert b.claim_job(60) is None  # A still holds it: its worker may yet record an outcome
+    a.abandon_job(job)  # the store failed as A's worker tried to: A lets go
+    taken = b.claim_job(60)
+    assert taken is not None and taken.id == job.id

@@ -159,6 +159,7 @@ class _Checkout:
         self._pool = pool
         self._local = threading.local()
         self._unreachable_at: float | None = None
+        self._reached_at = 0.0
 
     @property
     def depth(self) -> int:
@@ -188,12 +189,14 @@ class _Checkout:
         if failed_at is not None and time.monotonic() - failed_at < UNREACHABLE_PAUSE:
             raise PoolTimeout(f"PostgreSQL could not be reached {time.monotonic() - failed_at:.1f} s ago; "
                               f"trying again {UNREACHABLE_PAUSE:g} s after that")
+        asked_at = time.monotonic()
         try:
             conn = self._pool.getconn()
         except PoolTimeout:
-            self._unreachable_at = time.monotonic()
+            if self._reached_at < asked_at:  # no call got through meanwhile: the database is down, not back
+                self._unreachable_at = time.monotonic()
             raise
-        self._unreachable_at = None
+        self._unreachable_at, self._reached_at = None, time.monotonic()
         return conn
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -370,6 +373,11 @@ class PostgresStore(SqliteStore):
 
     # The job's end, as in SqliteStore, then its advisory lock and connection go back.
 
+    def abandon_job(self, job: Job) -> None:
+        """Let go of the job's advisory lock, so it is taken again when its lease ends (a live lock would
+        keep it from every replica for as long as this process runs)."""
+        self._release_job(job)
+
     def complete_job(self, job: Job) -> None:
         try:
             super().complete_job(job)
@@ -427,7 +435,7 @@ def _lock_key(job_id: int) -> int:
 # Every public method runs again if PostgreSQL aborted it for a concurrent transaction.
 for _name in [n for n in dir(PostgresStore) if not n.startswith("_")]:
     _method = getattr(PostgresStore, _name)
-    if callable(_method) and _name not in ("close", "batch", "claim_job"):
+    if callable(_method) and _name not in ("close", "batch", "claim_job", "abandon_job"):
         setattr(PostgresStore, _name, _retrying(_method))
 
 
