@@ -42,7 +42,10 @@ def seed_pos(path: Path, groups: int = GROUPS) -> list[str]:
     return [r.remote_id for r in rows]
 
 
-def daemon_settings(tmp: Path, pos_db: Path, tevo_url: str, port: int, store: dict[str, Any] | None = None) -> Any:
+def daemon_settings(tmp: Path, pos_db: Path | None, tevo_url: str, port: int, plugin: str = "sqlite_pos",
+                    plugin_settings: dict[str, Any] | None = None, store: dict[str, Any] | None = None) -> Any:
+    """The daemon's settings for a benchmark: TEvo unreachable-but-silent, retries off, the given POS plugin and
+    store (the SQLite file in ``tmp`` unless given)."""
     from tevo_bridge.config import Settings
 
     return Settings(
@@ -53,8 +56,8 @@ def daemon_settings(tmp: Path, pos_db: Path, tevo_url: str, port: int, store: di
         poller={"enabled": False},
         pipeline={"backoff_base": 300, "backoff_cap": 600},
         fulfillment={"airbill_dir": str(tmp / "airbills")},
-        pos={"plugin": "sqlite_pos"},
-        plugins={"sqlite_pos": {"database": str(pos_db)}},
+        pos={"plugin": plugin},
+        plugins={plugin: plugin_settings if plugin_settings is not None else {"database": str(pos_db)}},
         log={"format": "json", "level": "info"},
     )
 

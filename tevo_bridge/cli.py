@@ -95,7 +95,17 @@ def summary(settings: Settings) -> list[str]:
         f"auto_reject={settings.pipeline.auto_reject}",
         f"pos:       plugin {settings.pos.plugin!r}",
         f"log:       {settings.log.level}, {settings.log.format}",
+        f"dashboard: {_dashboard_line(settings)}",
     ]
+
+
+def _dashboard_line(settings: Settings) -> str:
+    dash, s = settings.dashboard, settings.server
+    if not dash.enabled:
+        return "off"
+    if s.admin_port is None:
+        return "off until [server] admin_port is set (it is served on the admin listener only)"
+    return f"http://{s.admin_host}:{s.admin_port}/dashboard/ (auth {dash.auth}, times in {dash.time_zone})"
 
 
 @app.command()
@@ -201,11 +211,16 @@ def demo(
     keep: Annotated[Path | None, typer.Option(
         "--keep", help="Keep the demo's files (logs, databases) in this folder; without it they are removed "
                        "when the demo passes.")] = None,
+    pos: Annotated[str, typer.Option(
+        "--pos", help="The POS: sqlite (the sample plugin) or skybox (the SkyBox plugin against its simulator; "
+                      "needs plugins/skybox_pos installed).")] = "sqlite",
 ) -> None:
     """See it work: sandbox TEvo, the daemon and a SQLite POS on loopback, orders through every channel."""
-    from tevo_bridge.demo import run_demo
+    from tevo_bridge.demo import POS_CHOICES, run_demo
 
-    result = run_demo(orders=orders, seed=seed, keep=keep)
+    if pos not in POS_CHOICES:
+        fail(f"error: --pos {pos!r}: choose one of {', '.join(POS_CHOICES)}")
+    result = run_demo(orders=orders, seed=seed, keep=keep, pos=pos)
     raise typer.Exit(0 if result.ok else 1)
 
 
@@ -253,6 +268,10 @@ app.add_typer(_sandbox_app(), name="sandbox", help="A TEvo simulator on loopback
 from tevo_bridge.pos.scaffold import plugin_app  # noqa: E402  (beside its registration, like sandbox's)
 
 app.add_typer(plugin_app, name="plugin", help="Tools for POS plugin authors: `plugin new NAME` creates a plugin package.")
+
+from tevo_bridge.dashboard.cli import dashboard_app  # noqa: E402
+
+app.add_typer(dashboard_app, name="dashboard", help="The operator dashboard: hash-password, serve (docs/dashboard.md).")
 
 orders_app = typer.Typer(help="Look at and act on the orders the daemon knows.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
@@ -331,7 +350,7 @@ def orders_show(
     as_json: JsonOption = False,
 ) -> None:
     """One order: TEvo snapshot and the audit trail of everything done to it."""
-    from tevo_bridge.cli_views import order_view
+    from tevo_bridge.cli_views import audit_move, order_view
 
     store = _store(config)
     row = store.get_order(order_id)
@@ -346,7 +365,7 @@ def orders_show(
     if row.last_error:
         typer.echo(f"last error: {row.last_error}")
     for entry in trail:
-        move = f"{entry['from_state'] or ''} -> {entry['to_state']}" if entry["to_state"] else entry["action"]
+        move = audit_move(entry["action"], entry["from_state"], entry["to_state"])
         typer.echo(f"  {entry['at']}  {move:<32} {entry['reason'] or ''}")
 
 
@@ -402,7 +421,8 @@ def store_migrate(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Copy the SQLite store at [store] path into an empty PostgreSQL database (the daemon must be stopped)."""
+    """Copy the SQLite store (the file at the config's store path) into an empty PostgreSQL database (the daemon
+    must be stopped)."""
     from tevo_bridge.store.postgres import is_postgres_url, mask_url
     from tevo_bridge.store.transfer import copy_to_postgres
 

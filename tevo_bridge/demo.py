@@ -2,7 +2,8 @@
 
 Nothing is faked below the buyer: the sandbox plays TEvo (signed API, webhooks,
 Order Integration calls), the daemon is the one a seller runs, and the POS is
-the SQLite sample plugin with real ticket PDFs.  The demo only decides which
+the SQLite sample plugin with real ticket PDFs (or, with ``--pos skybox``, the
+SkyBox plugin against its SkyBox simulator).  The demo only decides which
 orders to create and checks that each ends where its scenario says.
 """
 
@@ -13,9 +14,11 @@ import statistics
 import tempfile
 import time
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -23,6 +26,7 @@ from rich.table import Table
 
 from tevo_bridge.sandbox.inventory import generated_inventory
 from tevo_bridge.sandbox.scenarios import Channel, Scenario
+from tevo_bridge.testing.mirror import mirror_inventory
 from tevo_bridge.testing.stack import SETTLED, Stack, stack
 
 POLL_EVERY = 2.0  # seconds between poll cycles, standing in for TEvo's 5-minute interval
@@ -56,6 +60,28 @@ class DemoResult:
         return bool(self.orders) and all(o.ok for o in self.orders)
 
 
+class PosView(Protocol):
+    """What the demo reads back from the POS to judge an order: the states of a hold, the invoices of an order."""
+
+    def hold_states(self, global_id: str) -> list[str]: ...
+
+    def invoices_for(self, order_id: int) -> int: ...
+
+
+@dataclass
+class SqlitePosView:
+    run: Stack
+
+    def hold_states(self, global_id: str) -> list[str]:
+        return [state for (state,) in self.run.pos("SELECT state FROM holds WHERE global_id = ?", global_id)]
+
+    def invoices_for(self, order_id: int) -> int:
+        return self.run.invoices_for(order_id)
+
+
+POS_CHOICES = ("sqlite", "skybox")
+
+
 def plan(count: int) -> list[tuple[Scenario, list[Channel]]]:
     """The scenario mix: every scenario in turn, the non-OI ones rotating through the channels."""
     scenarios = list(Scenario)
@@ -71,7 +97,7 @@ def plan(count: int) -> list[tuple[Scenario, list[Channel]]]:
 
 
 def run_demo(orders: int = 50, seed: int = 1, keep: Path | None = None, console: Console | None = None,
-             timeout: float = 120.0) -> DemoResult:
+             timeout: float = 120.0, pos: str = "sqlite") -> DemoResult:
     """Run the demo in ``keep`` (kept), or in a temporary folder removed afterwards if every order passed.
 
     A failed run keeps its temporary folder and says where: its daemon log is what explains the failure.
@@ -82,19 +108,43 @@ def run_demo(orders: int = 50, seed: int = 1, keep: Path | None = None, console:
     result = DemoResult(folder=folder)
     inventory = generated_inventory(groups=orders + 12, seed=seed)
     console.print(f"[bold]tevo-bridge demo[/]: {orders} orders, seed {seed}, in {folder}")
-    with stack(folder, seed=seed, inventory=inventory, log_level="info") as run:
+    with ExitStack() as exits:
+        sections: dict[str, Any] = {}
+        skybox = None
+        if pos == "skybox":
+            # A separate distribution (plugins/skybox_pos): imported only when asked for.
+            from tevo_bridge_skybox_pos.simulator import running
+
+            skybox = exits.enter_context(running(rows=mirror_inventory(inventory, folder / "skybox-tickets")))
+            sections = {"pos": {"plugin": "skybox_pos"}, "plugins": {"skybox_pos": skybox.plugin_settings()}}
+        run = exits.enter_context(stack(folder, seed=seed, inventory=inventory, log_level="info", **sections))
+        view: PosView = skybox if skybox is not None else SqlitePosView(run)
+        where = f"SkyBox simulator {skybox.base_url}" if skybox is not None else f"POS {run.pos_db.name}"
         console.print(f"  sandbox (TEvo) {run.sandbox.base_url}   daemon {run.daemon.base_url}   "
-                      f"POS {run.pos_db.name} ({len(inventory)} listings)")
-        _drive(run, plan(orders), result, console, timeout)
-        _judge(run, result)
+                      f"{where} ({len(inventory)} listings)")
+        _drive(run, view, plan(orders), result, console, timeout)
+        _judge(run, view, result)
     if keep is None and result.ok:
         shutil.rmtree(folder, ignore_errors=True)
         result.kept = False
+    else:
+        write_dashboard_config(folder)
     _report(result, console)
     return result
 
 
-def _drive(run: Stack, planned: list[tuple[Scenario, list[Channel]]], result: DemoResult, console: Console,
+DASHBOARD_CONFIG = "dashboard.toml"
+
+
+def write_dashboard_config(folder: Path) -> Path:
+    """A config naming only the demo's store, for ``tevo-bridge dashboard serve`` once the demo's daemon stopped."""
+    path = folder / DASHBOARD_CONFIG
+    path.write_text('# tevo-bridge dashboard serve --config this file: the dashboard over the demo\'s store\n'
+                    '[store]\npath = "state.sqlite3"\n', encoding="utf-8")
+    return path
+
+
+def _drive(run: Stack, view: PosView, planned: list[tuple[Scenario, list[Channel]]], result: DemoResult, console: Console,
            timeout: float) -> None:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
@@ -111,7 +161,7 @@ def _drive(run: Stack, planned: list[tuple[Scenario, list[Channel]]], result: De
             if time.monotonic() - last_poll >= POLL_EVERY:
                 run.poll()
                 last_poll = time.monotonic()
-            settled = sum(1 for o in result.orders if _settled(run, o))
+            settled = sum(1 for o in result.orders if _settled(run, view, o))
             progress.update(settling, completed=settled)
             if settled == len(result.orders):
                 break
@@ -119,20 +169,20 @@ def _drive(run: Stack, planned: list[tuple[Scenario, list[Channel]]], result: De
         run.sandbox.driver.drain_sync(timeout=10)
 
 
-def _settled(run: Stack, order: DemoOrder) -> bool:
+def _settled(run: Stack, view: PosView, order: DemoOrder) -> bool:
     if order.order_id is None:  # Order Integration without an order: the hold must be over
         hold = run.store.get_hold(order.global_id) if order.global_id else None
-        pos = run.pos("SELECT state FROM holds WHERE global_id = ?", order.global_id) if order.global_id else []
-        return hold is not None and hold.state != "pending" and all(state != "held" for (state,) in pos)
+        pos = view.hold_states(order.global_id) if order.global_id else []
+        return hold is not None and hold.state != "pending" and all(state != "held" for state in pos)
     return run.state(order.order_id) in SETTLED
 
 
-def _judge(run: Stack, result: DemoResult) -> None:
+def _judge(run: Stack, view: PosView, result: DemoResult) -> None:
     for order in result.orders:
         expected = order.scenario.expected
         if order.order_id is None:
-            rows = run.pos("SELECT state FROM holds WHERE global_id = ?", order.global_id) if order.global_id else []
-            order.outcome = f"hold {rows[0][0]}" if rows else f"hold refused ({order.hold_status})"
+            rows = view.hold_states(order.global_id) if order.global_id else []
+            order.outcome = f"hold {rows[0]}" if rows else f"hold refused ({order.hold_status})"
             order.expected = "hold released" if order.scenario is Scenario.OI_RELEASE else "hold refused (409)"
             order.ok = (order.outcome == "hold released") if order.scenario is Scenario.OI_RELEASE \
                 else (order.hold_status == 409 and not rows)
@@ -141,7 +191,7 @@ def _judge(run: Stack, result: DemoResult) -> None:
         seen = run.sandbox.inspect(order.order_id)
         order.outcome = row.state if row else "missing"
         order.expected = TEVO_TO_LOCAL.get(expected.final_state or "", "?")
-        invoices = run.invoices_for(order.order_id)
+        invoices = view.invoices_for(order.order_id)
         accepts_wanted = 0 if order.scenario.uses_order_integration or expected.reject_reason else 1
         problems = []
         if order.outcome != order.expected:
@@ -186,6 +236,8 @@ def _report(result: DemoResult, console: Console) -> None:
     if result.folder is not None and result.kept:
         console.print(f"logs: {result.folder / 'daemon.log'}   daemon database: {result.folder / 'state.sqlite3'}   "
                       f"POS: {result.folder / 'pos.sqlite3'}")
+        console.print(f"look at it in the dashboard: tevo-bridge dashboard serve --config "
+                      f"{result.folder / DASHBOARD_CONFIG}   then open http://127.0.0.1:9180/dashboard/")
     elif result.folder is not None:
         console.print(f"removed {result.folder} (run with --keep DIR to keep the logs and databases)")
     verdict = "[green]every order ended where its scenario says[/]" if result.ok else "[red]some orders did not[/]"
@@ -207,4 +259,4 @@ def _p99(values: list[float]) -> float:
     return values[min(len(values) - 1, int(round(0.99 * (len(values) - 1))))]
 
 
-__all__ = ["DemoResult", "plan", "run_demo"]
+__all__ = ["POS_CHOICES", "DemoResult", "PosView", "plan", "run_demo"]

@@ -19,7 +19,8 @@ import random
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,21 @@ def mixed_scenarios(count: int, seed: int) -> list[Scenario]:
     rng = random.Random(seed)
     population, weights = zip(*MIX.items(), strict=True)
     return rng.choices(population, weights, k=count)
+
+
+@contextmanager
+def pos_sections(pos: str, inventory: list[Any], tmp: Path) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """The POS a run uses: the SQLite sample (no extra settings), or ``skybox``: the SkyBox plugin against a
+    SkyBox simulator seeded with the same listings, and the config sections that select it."""
+    if pos == "sqlite":
+        yield None, {}
+        return
+    from tevo_bridge_skybox_pos.simulator import running
+
+    from tevo_bridge.testing.mirror import mirror_inventory
+
+    with running(rows=mirror_inventory(inventory, tmp / "skybox-tickets")) as skybox:
+        yield skybox, {"pos": {"plugin": "skybox_pos"}, "plugins": {"skybox_pos": skybox.plugin_settings()}}
 
 
 def inventory_groups(count: int) -> int:
@@ -89,10 +105,12 @@ class Tally:
 class View:
     """Read-only looks at the three parties after (or during) a run."""
 
-    def __init__(self, sandbox: Sandbox, store_db: Path, pos_db: Path) -> None:
+    def __init__(self, sandbox: Sandbox, store_db: Path | str, pos_db: Path, skybox: Any = None) -> None:
+        """``store_db``: the daemon's SQLite file, or its PostgreSQL URL (replicas)."""
         self.sandbox = sandbox
         self.store_db = store_db
         self.pos_db = pos_db
+        self.skybox = skybox  # a running SkyBox simulator when the POS is SkyBox (plugins/skybox_pos)
 
     def _query(self, db: Path, sql: str, *args: Any) -> list[tuple]:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
@@ -102,6 +120,11 @@ class View:
             conn.close()
 
     def store(self, sql: str, *args: Any) -> list[tuple]:
+        if isinstance(self.store_db, str):
+            import psycopg
+
+            with psycopg.connect(self.store_db, connect_timeout=5) as conn:
+                return conn.execute(sql.replace("?", "%s"), args).fetchall()
         return self._query(self.store_db, sql, *args)
 
     def pos(self, sql: str, *args: Any) -> list[tuple]:
@@ -114,8 +137,16 @@ class View:
         rows = self.store(f"SELECT id, state, last_error FROM orders WHERE id IN ({marks})", *order_ids)
         return {row[0]: (row[1], row[2]) for row in rows}
 
+    def pos_invoices(self, order_id: int) -> int:
+        if self.skybox is not None:
+            return self.skybox.invoices_for(order_id)
+        return self.pos("SELECT COUNT(*) FROM invoices WHERE tevo_order_id = ?", order_id)[0][0]
+
     def active_holds(self) -> int:
-        pos = self.pos("SELECT COUNT(*) FROM holds WHERE state = 'held'")[0][0]
+        if self.skybox is not None:
+            pos = len(self.skybox.state.live_holds())
+        else:
+            pos = self.pos("SELECT COUNT(*) FROM holds WHERE state = 'held'")[0][0]
         ours = self.store("SELECT COUNT(*) FROM holds WHERE state IN ('held', 'pending')")[0][0]
         return pos + ours
 
@@ -130,7 +161,7 @@ class View:
                 states = self.states(ids)
                 done = (len(states) == len(ids) and all(s in SETTLED for s, _ in states.values())
                         and self.active_holds() == 0)
-            except sqlite3.OperationalError:  # the store is being created or migrated
+            except Exception:  # the store is being created or migrated, or its database restarts
                 done = False
             if done:
                 return True
@@ -164,7 +195,7 @@ def tally(view: View, made: list[DriverOrder]) -> Tally:
             result.lost += 1
             result.problems.append(f"{where}: {state}, expected {want}; last error {error}")
         seen = view.sandbox.inspect(order.order_id)
-        invoices = view.pos("SELECT COUNT(*) FROM invoices WHERE tevo_order_id = ?", order.order_id)[0][0]
+        invoices = view.pos_invoices(order.order_id)
         sold = expected.reject_reason is None
         accepts_wanted = 1 if sold and not order.scenario.uses_order_integration else 0
         if seen["accept_calls"] > accepts_wanted:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.test_crash import start
-from tests.reliability.checks import Tally, View, inventory_groups, mixed_scenarios, tally
+from tests.reliability.checks import Tally, View, inventory_groups, mixed_scenarios, pos_sections, tally
 from tevo_bridge.sandbox.driver import DriverOrder, DriverSettings
 from tevo_bridge.sandbox.inventory import generated_inventory
 from tevo_bridge.sandbox.server import running_sandbox
@@ -46,7 +46,15 @@ class CrashRun:
                 "settled_in_time": self.settled, "phases": self.phases, **self.tally.figures()}
 
 
-def run_crash(tmp: Path, orders: int, kills: int, seed: int = 11, settle_timeout: float = 120.0) -> CrashRun:
+def run_crash(tmp: Path, orders: int, kills: int, seed: int = 11, settle_timeout: float = 120.0,
+              pos: str = "sqlite") -> CrashRun:
+    """``pos="skybox"``: the SkyBox plugin against its simulator (which lives here, outliving each kill)."""
+    with pos_sections(pos, generated_inventory(inventory_groups(orders), seed=seed), tmp) as (skybox, sections):
+        return _run_crash(tmp, orders, kills, seed, settle_timeout, skybox, sections)
+
+
+def _run_crash(tmp: Path, orders: int, kills: int, seed: int, settle_timeout: float, skybox: Any,
+               sections: dict[str, Any]) -> CrashRun:
     started = time.monotonic()
     rng = random.Random(seed)
     port = free_port()
@@ -66,8 +74,9 @@ def run_crash(tmp: Path, orders: int, kills: int, seed: int = 11, settle_timeout
             server={"hold_ttl": 8.0},
             pipeline={"max_attempts": 30, "lease_seconds": 10},
             log={"level": "info"},
+            **sections,
         )
-        view = View(sandbox, settings.store.path, pos_db)
+        view = View(sandbox, settings.store.path, pos_db, skybox)
         made: list[DriverOrder] = []
         scenarios = mixed_scenarios(orders, seed)
         pace = kills * SECONDS_PER_KILL / max(1, orders)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.reliability.checks import Tally, View, inventory_groups, mixed_scenarios, tally
+from tests.reliability.checks import Tally, View, inventory_groups, mixed_scenarios, pos_sections, tally
 from tevo_bridge.sandbox.faults import FaultSettings
 from tevo_bridge.sandbox.inventory import generated_inventory
 from tevo_bridge.testing.stack import stack
@@ -39,17 +39,20 @@ class FaultRun:
                 **self.tally.figures()}
 
 
-def run_tevo_faults(tmp: Path, orders: int, seed: int = 5, settle_timeout: float = 180.0) -> FaultRun:
+def run_tevo_faults(tmp: Path, orders: int, seed: int = 5, settle_timeout: float = 180.0,
+                    pos: str = "sqlite") -> FaultRun:
+    """``pos="skybox"``: the SkyBox plugin against its simulator instead of the SQLite sample."""
     started = time.monotonic()
     inventory = generated_inventory(inventory_groups(orders), seed=seed)
     polls = 0
-    with stack(tmp, faults=FAULTS, seed=seed, inventory=inventory, log_level="info",
+    with pos_sections(pos, inventory, tmp) as (skybox, sections), \
+            stack(tmp, faults=FAULTS, seed=seed, inventory=inventory, log_level="info", **sections,
                # Read timeouts shorter than the hang, so a timed-out call is one whose outcome is unknown.
                tevo={"read_timeout": 0.5, "upload_timeout": 1.0, "max_retries": 4},
                # Transient faults must not use up an order's attempts: they are retried, not reviewed.
                pipeline={"max_attempts": 100, "lease_seconds": 30, "backoff_cap": 0.25}) as run:
         made = [run.sandbox.driver.create_sync(s) for s in mixed_scenarios(orders, seed)]
-        view = View(run.sandbox, tmp / "state.sqlite3", run.pos_db)
+        view = View(run.sandbox, tmp / "state.sqlite3", run.pos_db, skybox)
 
         def poll() -> None:
             nonlocal polls

@@ -1,5 +1,6 @@
 """The durable store: one transaction per event, dedupe, leases, holds, audit (on SQLite and on PostgreSQL)."""
 
+import json
 import sqlite3
 import time
 
@@ -266,3 +267,64 @@ def test_a_job_whose_lease_was_lost_marks_nothing(store):
     store.claim_job(60)
     store.fail_job(job, "late", review=True)
     assert store.get_order(402117).state == "new" and store.job_for_order(402117)["state"] == "running"
+
+
+# The dashboard's reads and its "mark resolved" ------------------------------------------------------
+
+
+def _seed(store, order_id, state, source="webhook", **fields):
+    store.ensure_order(order_id, source)
+    store.update_order(order_id, state=state, reason="seeded", **fields)
+
+
+def test_search_orders_filters_and_pages_by_id(store):
+    from tevo_bridge.store import OrderQuery
+
+    for n in range(7):
+        _seed(store, 100 + n, "done" if n % 2 else "needs_review", source="poll" if n < 3 else "webhook",
+              invoice_id=f"INV-{n}")
+    assert [r.id for r in store.search_orders(OrderQuery(), 3)] == [106, 105, 104]
+    assert [r.id for r in store.search_orders(OrderQuery(before_id=104), 3)] == [103, 102, 101]
+    assert [r.id for r in store.search_orders(OrderQuery(state="needs_review", source="poll"), 10)] == [102, 100]
+    assert [r.id for r in store.search_orders(OrderQuery(invoice_id="INV-5"), 10)] == [105]
+    assert [r.id for r in store.search_orders(OrderQuery(order_id=101), 10)] == [101]
+    assert store.search_orders(OrderQuery(seen_until="2000-01-01T00:00:00.000Z"), 10) == []
+    assert len(store.search_orders(OrderQuery(seen_from="2000-01-01T00:00:00.000Z"), 10)) == 7
+
+
+def test_order_activity_counts_each_order_once_per_hour_and_outcome(store):
+    _seed(store, 1, "invoicing")
+    _seed(store, 2, "rejected")
+    _seed(store, 3, "needs_review")
+    store.retry_order(3)
+    store.update_order(3, state="needs_review", reason="again")  # twice in the hour: still one order
+    rows = store.order_activity("2000-01-01T00:00:00.000Z")
+    assert sorted((outcome, n) for _, outcome, n in rows) == [("invoicing", 1), ("needs_review", 1), ("rejected", 1)]
+    assert store.order_activity("2999-01-01T00:00:00.000Z") == []
+
+
+def test_resolve_order_only_from_needs_review_and_records_who(store):
+    _seed(store, 5, "needs_review", last_error="POS: unreachable")
+    _seed(store, 6, "done")
+    assert store.resolve_order(6, "note", "alice") == "not_in_review"
+    assert store.resolve_order(7, "note", "alice") == "unknown"
+    assert store.oldest_open_order().id == 5
+    assert store.resolve_order(5, "voided by hand", "alice") == "resolved"
+    assert store.get_order(5).state == "resolved" and store.oldest_open_order() is None
+    last = store.audit_trail(5)[-1]
+    assert (last.to_state, last.reason, json.loads(last.details)) == ("resolved", "voided by hand", {"by": "alice"})
+    assert store.retry_order(5) == "terminal"
+
+
+def test_list_holds_by_state_most_recent_first(store):
+    for global_id in ("a", "b", "c"):
+        store.begin_hold(hold_event(global_id), "91508", 1, None, None, "2099-01-01T00:00:00Z")
+        time.sleep(0.002)  # distinct updated_at (millisecond stamps)
+    store.finish_hold("a", "held", 200, "{}")
+    time.sleep(0.002)
+    store.finish_hold("b", "failed", 409, "{}", reason="unavailable")
+    time.sleep(0.002)
+    store.finish_hold("c", "held", 200, "{}")
+    assert [h.global_id for h in store.list_holds("held", 10)] == ["c", "a"]
+    assert [h.global_id for h in store.list_holds("held", 1)] == ["c"]
+    assert [h.global_id for h in store.list_holds("failed", 10)] == ["b"]

@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+from tevo_bridge import health
 from tevo_bridge.log import get_logger
 from tevo_bridge.metrics import INBOUND, POLL_INTERVAL, POLL_LAST_SUCCESS
 from tevo_bridge.store import Event
@@ -14,7 +15,7 @@ from tevo_bridge.tevo.errors import TevoError
 log = get_logger(__name__)
 
 # Orders in these local states need nothing more from a poll (needs_review waits for a human).
-SETTLED = frozenset({"done", "rejected", "canceled", "needs_review"})
+SETTLED = frozenset({"done", "rejected", "canceled", "needs_review", "resolved"})
 
 
 async def poll_once(runtime: Any) -> int:
@@ -65,11 +66,14 @@ async def run_poller(runtime: Any, stop: asyncio.Event) -> None:
                 continue
             queued = await poll_once(runtime)
             POLL_LAST_SUCCESS.set(time.time())
+            health.POLLER.ok()
             log.info("poll.done", queued=queued)
         except TevoError as exc:
             log.warning("poll.failed", error=str(exc))
+            health.POLLER.failed(str(exc))
         except Exception as exc:  # the poller must outlive any one bad cycle
             log.exception("poll.crashed", error=str(exc))
+            health.POLLER.failed(f"{type(exc).__name__}: {exc}")
         await _wait(stop, interval)
 
 

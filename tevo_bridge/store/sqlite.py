@@ -34,11 +34,12 @@ from tevo_bridge.store.schema import MIGRATIONS
 #: metrics report (0 for a state no order is in rather than leaving it out).
 ORDER_STATES: tuple[str, ...] = (
     "new", "awaiting_fraud", "checking", "accepting", "invoicing", "fulfilling", "awaiting_tickets", "rejecting",
-    "done", "rejected", "canceled", "needs_review",
+    "done", "rejected", "canceled", "needs_review", "resolved",
 )
 
-#: States an order never leaves by itself; ``retry_order`` refuses them (``redeliver`` aside).
-TERMINAL_STATES = frozenset({"done", "rejected", "canceled"})
+#: States an order never leaves by itself; ``retry_order`` refuses them (``redeliver`` aside). ``resolved``: a
+#: person settled a ``needs_review`` order by hand (``resolve_order``) and nothing more is done to it.
+TERMINAL_STATES = frozenset({"done", "rejected", "canceled", "resolved"})
 JOB_STATES = ("queued", "running", "done", "failed")
 HOLD_STATES = ("pending", "held", "failed", "released", "invoiced", "expired")
 
@@ -73,6 +74,11 @@ class SchemaTooNew(StoreError):
             f"(tevo-bridge store restore BACKUP).")
 
 
+class StoreBusy(StoreError):
+    """The store could not commit for concurrent writers (PostgreSQL serialization failures past the retries):
+    the request is answered 503 and may be sent again."""
+
+
 class StoreInUse(StoreError):
     """Another process holds the daemon lock of this store."""
 
@@ -82,6 +88,22 @@ class NotAStore(StoreError):
 
 #: What ``retry_order`` did: queued it, found no such order, or refused a finished one.
 RetryOutcome = Literal["queued", "unknown", "terminal"]
+#: What ``resolve_order`` did: resolved it, found no such order, or refused one not in ``needs_review``.
+ResolveOutcome = Literal["resolved", "unknown", "not_in_review"]
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    """The dashboard's order search: every field set narrows it; ``before_id`` pages (ids descend)."""
+
+    state: str | None = None
+    source: str | None = None
+    buyer_type: str | None = None
+    seen_from: str | None = None  # first_seen_at >= this ISO time
+    seen_until: str | None = None  # first_seen_at < this ISO time
+    order_id: int | None = None
+    invoice_id: str | None = None
+    before_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -387,15 +409,18 @@ class SqliteStore:
         """Record a new hold as pending before the POS is asked; the existing row if the global id is known."""
         now = now_iso()
         with self._tx() as conn:
-            existing = self._hold(conn, event.global_id or "")
-            if existing is not None:
+            # Insert first, read only on a conflict: a new hold (the common case) reads nothing, so on
+            # PostgreSQL concurrent holds take no predicate locks that would make them abort each other.
+            inserted = conn.execute(
+                "INSERT INTO holds (global_id, remote_id, quantity, price, ticket_group_id, state, created_at, "
+                "expires_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT(global_id) DO NOTHING",
+                (event.global_id, remote_id, quantity, price, ticket_group_id, now, expires_at, now),
+            ).rowcount == 1
+            if not inserted:
+                existing = self._hold(conn, event.global_id or "")
+                assert existing is not None  # the row that conflicted; holds are never deleted while answered
                 return self._repeated_hold(conn, existing, remote_id, quantity, now)
             self._insert_inbox(conn, event, now)
-            conn.execute(
-                "INSERT INTO holds (global_id, remote_id, quantity, price, ticket_group_id, state, created_at, "
-                "expires_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-                (event.global_id, remote_id, quantity, price, ticket_group_id, now, expires_at, now),
-            )
             conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) VALUES (?, ?, 'hold', 'pending', ?)",
                          (event.global_id, now, f"{quantity} x {remote_id}"))
             return None
@@ -718,9 +743,10 @@ class SqliteStore:
         with self._lock:
             order = self._conn.execute("SELECT global_id FROM orders WHERE id = ?", (order_id,)).fetchone()
             global_id = order["global_id"] if order else None
+            # Two index seeks (audit_order, audit_global): with an OR, SQLite scanned the whole table.
             rows = self._conn.execute(
-                "SELECT at, action, from_state, to_state, reason, details FROM audit "
-                "WHERE order_id = ? OR (global_id IS NOT NULL AND global_id = ?) ORDER BY id",
+                "SELECT at, action, from_state, to_state, reason, details FROM audit WHERE id IN "
+                "(SELECT id FROM audit WHERE order_id = ? UNION SELECT id FROM audit WHERE global_id = ?) ORDER BY id",
                 (order_id, global_id),
             ).fetchall()
         return [AuditRow(**dict(row)) for row in rows]
@@ -733,6 +759,72 @@ class SqliteStore:
             else:
                 rows = self._conn.execute("SELECT * FROM orders ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [OrderRow(**dict(row)) for row in rows]
+
+    def search_orders(self, query: OrderQuery, limit: int) -> list[OrderRow]:
+        """Orders matching ``query``, newest id first, at most ``limit`` (the dashboard pages with ``before_id``)."""
+        where: list[str] = []
+        args: list[Any] = []
+        for column, op, value in (("state", "=", query.state), ("source", "=", query.source),
+                                  ("buyer_type", "=", query.buyer_type), ("first_seen_at", ">=", query.seen_from),
+                                  ("first_seen_at", "<", query.seen_until), ("id", "=", query.order_id),
+                                  ("invoice_id", "=", query.invoice_id), ("id", "<", query.before_id)):
+            if value is not None:
+                where.append(f"{column} {op} ?")
+                args.append(value)
+        sql = "SELECT * FROM orders" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
+        with self._lock:
+            rows = self._conn.execute(sql, (*args, limit)).fetchall()
+        return [OrderRow(**dict(row)) for row in rows]
+
+    def oldest_open_order(self) -> OrderRow | None:
+        """The order first seen longest ago that is not finished (``needs_review`` included).
+
+        One index seek per open state (``orders(state, first_seen_at)``): a "state NOT IN" query would walk
+        every finished order older than the oldest open one.
+        """
+        oldest = None
+        with self._lock:
+            for state in ORDER_STATES:
+                if state in TERMINAL_STATES:
+                    continue
+                row = self._conn.execute("SELECT * FROM orders WHERE state = ? ORDER BY first_seen_at LIMIT 1",
+                                         (state,)).fetchone()
+                if row is not None and (oldest is None or row["first_seen_at"] < oldest["first_seen_at"]):
+                    oldest = row
+        return OrderRow(**dict(oldest)) if oldest else None
+
+    def order_activity(self, since: str) -> list[tuple[str, str, int]]:
+        """(hour ``YYYY-MM-DDTHH``, outcome, orders) since ``since``: orders that reached ``invoicing`` (accepted),
+        ``rejected`` or ``needs_review`` in each UTC hour, each order counted once per hour and outcome."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT substr(at, 1, 13) AS hour, to_state, COUNT(DISTINCT order_id) FROM audit "
+                "WHERE at >= ? AND action = 'transition' AND to_state IN ('invoicing', 'rejected', 'needs_review') "
+                "GROUP BY substr(at, 1, 13), to_state ORDER BY hour", (since,)).fetchall()
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def list_holds(self, state: str, limit: int) -> list[HoldRow]:
+        """The holds in ``state``, most recently changed first, at most ``limit`` (an index seek)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM holds WHERE state = ? ORDER BY updated_at DESC LIMIT ?",
+                                      (state, limit)).fetchall()
+        return [HoldRow(**dict(row)) for row in rows]
+
+    def resolve_order(self, order_id: int, note: str, by: str) -> ResolveOutcome:
+        """A person settled a ``needs_review`` order outside tevo-bridge: it becomes ``resolved`` (terminal), the
+        note and who wrote it in its audit trail. Any other state is refused: nothing waits for a person there."""
+        now = now_iso()
+        with self._tx() as conn:
+            current = conn.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
+            if current is None:
+                return "unknown"
+            if current["state"] != "needs_review":
+                return "not_in_review"
+            conn.execute("UPDATE orders SET state = 'resolved', updated_at = ? WHERE id = ?", (now, order_id))
+            conn.execute("INSERT INTO audit (order_id, at, action, from_state, to_state, reason, details) "
+                         "VALUES (?, ?, 'transition', 'needs_review', 'resolved', ?, ?)",
+                         (order_id, now, note, json.dumps({"by": by}, separators=(",", ":"))))
+            return "resolved"
 
     def job_for_order(self, order_id: int) -> dict[str, Any] | None:
         with self._lock:

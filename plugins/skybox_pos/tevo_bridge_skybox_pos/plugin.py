@@ -1,0 +1,99 @@
+"""SkyBoxPos: the POS hooks over SkyBox's REST API (the work is in ``stock``, ``sales`` and ``files``)."""
+
+from __future__ import annotations
+
+from tevo_bridge import hookimpl
+from tevo_bridge.pos.hookspecs import DEFAULT_BUDGETS
+from tevo_bridge.pos.types import (
+    Availability,
+    Buyer,
+    Customer,
+    Hold,
+    HoldResult,
+    Invoice,
+    Item,
+    MobileTransfer,
+    Order,
+    PriceDecision,
+    TicketFile,
+)
+from tevo_bridge_skybox_pos import files
+from tevo_bridge_skybox_pos.client import AuthFailed, Deadline, NotFound, SkyBoxClient
+from tevo_bridge_skybox_pos.holds import StripedLocks
+from tevo_bridge_skybox_pos.listings import resolve
+from tevo_bridge_skybox_pos.sales import SalesDesk
+from tevo_bridge_skybox_pos.settings import SkyBoxSettings
+from tevo_bridge_skybox_pos.stock import StockDesk
+
+__all__ = ["SkyBoxPos"]
+
+
+def _deadline(hook: str) -> Deadline:
+    """A little inside the host's budget, so the plugin gives up before the host abandons it."""
+    return Deadline(DEFAULT_BUDGETS[hook] * 0.9)
+
+
+class SkyBoxPos:
+    """A seller's SkyBox account as the POS: listings, holds, customers, invoices and ticket files."""
+
+    Config = SkyBoxSettings
+
+    def __init__(self, config: SkyBoxSettings) -> None:
+        self.settings = config
+        self.client = SkyBoxClient(config)
+        self.stock = StockDesk(self.client, StripedLocks())
+        self.sales = SalesDesk(self.client, self.stock)
+        if config.verify_on_start:
+            self.account = self.verify()
+
+    def verify(self) -> dict[str, object]:
+        """``GET /account``: proves all three headers; a refusal says which one to look at."""
+        try:
+            account = self.client.get("/account", deadline=Deadline(self.settings.read_timeout))
+        except NotFound:
+            raise AuthFailed(f"SkyBox found no account {self.settings.account_id}: the tokens were accepted, so "
+                             "X-Account is wrong; fix [plugins.skybox_pos] account_id") from None
+        except AuthFailed:
+            raise AuthFailed("SkyBox refused X-Api-Token or X-Application-Token (401 on GET /account): set "
+                             "TEVO_BRIDGE_PLUGINS__SKYBOX_POS__API_TOKEN and ..._APPLICATION_TOKEN to the tokens "
+                             "SkyBox issued for this account") from None
+        return account if isinstance(account, dict) else {}
+
+    @hookimpl
+    def pos_check_inventory(self, item: Item) -> Availability:
+        return self.stock.availability(item, _deadline("pos_check_inventory"))
+
+    @hookimpl
+    def pos_accept_price(self, item: Item) -> PriceDecision:
+        listing = resolve(self.client, item.remote_id, _deadline("pos_accept_price"))
+        if listing is None:
+            return PriceDecision(False, f"remote_id {item.remote_id!r} is not a SkyBox listing")
+        return listing.price_decision(item.price, self.settings, item.remote_id)
+
+    @hookimpl
+    def pos_find_customer(self, buyer: Buyer) -> Customer | None:
+        return self.sales.find_customer(buyer, _deadline("pos_find_customer"))
+
+    @hookimpl
+    def pos_create_customer(self, buyer: Buyer) -> Customer:
+        return self.sales.create_customer(buyer, _deadline("pos_create_customer"))
+
+    @hookimpl
+    def pos_hold(self, hold: Hold) -> HoldResult:
+        return self.stock.hold(hold)
+
+    @hookimpl
+    def pos_release_hold(self, hold: Hold) -> bool:
+        return self.stock.release(hold, _deadline("pos_release_hold"))
+
+    @hookimpl
+    def pos_create_invoice(self, order: Order, customer: Customer | None) -> Invoice:
+        return self.sales.create_invoice(order, customer, _deadline("pos_create_invoice"))
+
+    @hookimpl
+    def pos_ticket_files(self, order: Order, item: Item) -> list[TicketFile] | None:
+        return files.ticket_files(self.client, self.sales, order, item, _deadline("pos_ticket_files"))
+
+    @hookimpl
+    def pos_mobile_transfer(self, order: Order, item: Item) -> MobileTransfer | None:
+        return files.mobile_transfer(self.client, self.sales, order, item, _deadline("pos_mobile_transfer"))
