@@ -168,6 +168,15 @@ async def _check_online(settings: Settings) -> None:
             fail(f"error: could not reach TEvo at {settings.tevo.base_url}: {exc}")
     name = user.get("name") or user.get("email") or ""
     typer.echo(f"online OK: signed call accepted; reviewer {settings.tevo.reviewer_id} {name}".rstrip())
+    url = settings.store.postgres_url
+    if url is not None:
+        from tevo_bridge.store.postgres import inspect_database
+
+        try:
+            version = inspect_database(url)
+        except StoreError as exc:
+            fail(f"error: [store] url: {exc}")
+        typer.echo(f"store OK: {settings.store.describe()} reachable, schema version {version or 'none yet'}")
 
 
 @app.command()

@@ -65,10 +65,15 @@ class Snapshot:
     taken_at: float
 
 
-def read_snapshot(store: Any, store_path: Path) -> Snapshot:
-    """Runs on the store's thread (``AsyncStore.call``): SQL and ``statvfs`` both stay off the event loop."""
+def read_snapshot(store: Any, store_path: Path | None) -> Snapshot:
+    """Runs on the store's thread (``AsyncStore.call``): SQL and ``statvfs`` both stay off the event loop.
+
+    ``store_path`` None: the store is a PostgreSQL server, whose disk is not this host's to report.
+    """
     stats = store.stats()
     free = size = None
+    if store_path is None:
+        return Snapshot(stats, free, size, time.time())
     try:
         usage = shutil.disk_usage(store_path.parent if store_path.parent.exists() else Path.cwd())
         free, size = usage.free, usage.total
@@ -164,7 +169,9 @@ class MetricsEndpoint:
 
     async def _read(self, runtime: Any) -> Snapshot:
         try:
-            return await runtime.store.call(read_snapshot, runtime.store.sync, Path(runtime.settings.store.path))
+            store = runtime.settings.store
+            path = None if store.postgres_url else Path(store.path)
+            return await runtime.store.call(read_snapshot, runtime.store.sync, path)
         except Exception as exc:  # metrics must answer even when the store does not
             log.warning("metrics.store_unavailable", error=str(exc))
             return Snapshot(None, None, None, time.time())

@@ -104,7 +104,7 @@ def test_scrapes_in_flight_together_share_one_store_read():
             return Snapshot(StoreStats({"needs_review": 2}, {}, {}, None), 10, 100, 0.0)
 
         runtime = SimpleNamespace(store=SimpleNamespace(call=call, sync=None),
-                                  settings=SimpleNamespace(store=SimpleNamespace(path="state.sqlite3")))
+                                  settings=SimpleNamespace(store=SimpleNamespace(path="state.sqlite3", postgres_url=None)))
         endpoint = MetricsEndpoint()
         scrapes = [asyncio.create_task(endpoint.render(runtime)) for _ in range(5)]
         await reading.wait()  # the scrapes, started in order, have all reached the read in flight by now

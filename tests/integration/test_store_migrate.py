@@ -68,6 +68,11 @@ def test_a_sqlite_store_is_copied_whole_and_the_daemon_carries_on_there(config, 
             expected = rows(lite, table)
             assert copied[table] == len(expected) > 0, table
             assert rows(pg, table) == expected, table  # content, column by column, types included
+    on_postgres = config.parent / "pg.toml"
+    on_postgres.write_text(f'[store]\nurl = "{pg_url}"\n')
+    listed = runner.invoke(app, ["orders", "list", "--json", "--config", str(on_postgres)])
+    assert listed.exit_code == 0, listed.output
+    assert len(json.loads(listed.output)) == copied["orders"]  # the operator's commands read it there
     store = PostgresStore(pg_url)
     try:  # new rows get ids after the copied ones, and the copied jobs run
         before = store.count("inbox")

@@ -170,44 +170,53 @@ def test_restore_refuses_what_is_not_a_store(tmp_path):
 # Retention ---------------------------------------------------------------------------------------
 
 
-def backdate(path, order_id: int, state: str | None = None) -> None:
-    """Make an order and its rows 200 days old, as if time had passed."""
-    conn = sqlite3.connect(path)
+def backdate(where, order_id: int, state: str | None = None) -> None:
+    """Make an order and its rows 200 days old, as if time had passed (``where``: a store file, or an open store)."""
+    statements = [("UPDATE orders SET updated_at = ?, first_seen_at = ? WHERE id = ?", (OLD, OLD, order_id)),
+                  ("UPDATE inbox SET received_at = ? WHERE order_id = ?", (OLD, order_id)),
+                  ("UPDATE audit SET at = ? WHERE order_id = ?", (OLD, order_id))]
+    if state:
+        statements.insert(0, ("UPDATE orders SET state = ? WHERE id = ?", (state, order_id)))
+    write(where, statements)
+
+
+def write(where, statements: list[tuple[str, tuple]]) -> None:
+    """Raw SQL in one transaction, on a SQLite file or on an open store of either backend (the test's own hand)."""
+    if hasattr(where, "_tx"):
+        with where._tx() as conn:
+            for sql, args in statements:
+                conn.execute(sql, args)
+        return
+    conn = sqlite3.connect(where)
     with conn:
-        if state:
-            conn.execute("UPDATE orders SET state = ? WHERE id = ?", (state, order_id))
-        conn.execute("UPDATE orders SET updated_at = ?, first_seen_at = ? WHERE id = ?", (OLD, OLD, order_id))
-        conn.execute("UPDATE inbox SET received_at = ? WHERE order_id = ?", (OLD, order_id))
-        conn.execute("UPDATE audit SET at = ? WHERE order_id = ?", (OLD, order_id))
+        for sql, args in statements:
+            conn.execute(sql, args)
     conn.close()
 
 
 def rows(store, order_id: int) -> tuple[int, int]:
-    conn = store._conn
-    return (conn.execute("SELECT COUNT(*) FROM inbox WHERE order_id = ?", (order_id,)).fetchone()[0],
-            conn.execute("SELECT COUNT(*) FROM audit WHERE order_id = ?", (order_id,)).fetchone()[0])
+    with store._lock:
+        conn = store._conn
+        return (conn.execute("SELECT COUNT(*) FROM inbox WHERE order_id = ?", (order_id,)).fetchone()[0],
+                conn.execute("SELECT COUNT(*) FROM audit WHERE order_id = ?", (order_id,)).fetchone()[0])
 
 
-def test_retention_prunes_old_finished_orders_only(tmp_path):
-    path = tmp_path / "state.sqlite3"
-    store = SqliteStore(path)
+def test_retention_prunes_old_finished_orders_only(store_backend):
+    store = store_backend.open()
     for order_id in (1, 2, 3, 4):
         store.record_event(Event("webhook", "order_created", f"k{order_id}", "{}", order_id=order_id))
         store.audit("note", order_id=order_id, reason="something happened")
     store.update_order(3, state="done", reason="delivered")
-    backdate(path, 1, state="checking")      # old, but still in the pipeline
-    backdate(path, 2, state="done")          # old and finished: its inbox and audit go
-    backdate(path, 4, state="rejected")
+    backdate(store, 1, state="checking")      # old, but still in the pipeline
+    backdate(store, 2, state="done")          # old and finished: its inbox and audit go
+    backdate(store, 4, state="rejected")
     # order 3 finished recently: stays
     store.record_event(Event("order_integration", "hold", "h1", "{}", global_id="G-held"))
     store.record_event(Event("order_integration", "hold", "h2", "{}", global_id="G-gone"))
-    conn = sqlite3.connect(path)
-    with conn:
-        conn.execute("UPDATE inbox SET received_at = ? WHERE global_id IS NOT NULL", (OLD,))
-        for gid, state in (("G-held", "held"), ("G-gone", "expired")):
-            conn.execute("INSERT INTO holds (global_id, remote_id, quantity, state, created_at, expires_at, "
-                         "updated_at) VALUES (?, 'R', 1, ?, ?, ?, ?)", (gid, state, OLD, OLD, OLD))
-    conn.close()
+    write(store, [("UPDATE inbox SET received_at = ? WHERE global_id IS NOT NULL", (OLD,))] + [
+        ("INSERT INTO holds (global_id, remote_id, quantity, state, created_at, expires_at, updated_at) "
+         "VALUES (?, 'R', 1, ?, ?, ?, ?)", (gid, state, OLD, OLD, OLD))
+        for gid, state in (("G-held", "held"), ("G-gone", "expired"))])
     before = {oid: rows(store, oid) for oid in (1, 2, 3, 4)}
 
     deleted = prune_all(store, days=90, batch=1)  # one row per batch: the loop finishes the job
@@ -216,7 +225,8 @@ def test_retention_prunes_old_finished_orders_only(tmp_path):
     assert rows(store, 3) == before[3], "a recently finished order lost rows"
     assert rows(store, 2) == (0, 0) and rows(store, 4) == (0, 0)
     assert store.get_order(2).state == "done", "the order itself stays: it answers repeats"
-    remaining = {r[0] for r in store._conn.execute("SELECT global_id FROM inbox WHERE global_id IS NOT NULL")}
+    with store._lock:
+        remaining = {r[0] for r in store._conn.execute("SELECT global_id FROM inbox WHERE global_id IS NOT NULL")}
     assert remaining == {"G-held"}
     assert deleted == {"inbox": 3, "audit": before[2][1] + before[4][1]}
     assert prune_all(store, days=90) == {"inbox": 0, "audit": 0}

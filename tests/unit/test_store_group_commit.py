@@ -34,8 +34,10 @@ def test_a_batch_is_invisible_to_other_connections_until_it_commits(tmp_path):
     store.close()
 
 
-async def test_concurrent_calls_are_all_recorded_and_errors_reach_only_their_caller(tmp_path):
-    store = AsyncStore(SqliteStore(tmp_path / "state.sqlite3"))
+async def test_concurrent_calls_are_all_recorded_and_errors_reach_only_their_caller(store_backend):
+    """As the daemon runs each backend: SQLite on one thread with group commit, PostgreSQL on several threads."""
+    sync = store_backend.open()
+    store = AsyncStore(sync) if store_backend.name == "sqlite" else AsyncStore(sync, max_batch=1, threads=4)
     try:
         results = await asyncio.gather(*(store.record_event(order_event(n, f"k{n}")) for n in range(1, 51)),
                                        store.update_order(12345, state="done"), return_exceptions=True)

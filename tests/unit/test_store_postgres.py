@@ -220,3 +220,34 @@ def test_a_release_landing_while_the_pos_answers_keeps_the_hold_released(replica
     b.release_hold(Event("order_integration", "release", "oi:release:g7", "{}", global_id="g7"))
     assert a.finish_hold("g7", "held", 200, '{"status":"held"}', hold_id="g7").state == "released"
     assert b.job_counts().get("queued", 0) >= 1  # whatever the POS held is freed by a job
+
+
+def test_inspecting_a_database_reads_its_version_and_changes_nothing(pg_url):
+    from tevo_bridge.store import StoreError
+    from tevo_bridge.store.postgres import PG_SCHEMA_VERSION, inspect_database
+
+    assert inspect_database(pg_url) == 0
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT to_regclass('orders')").fetchone()[0] is None  # nothing was created
+    PostgresStore(pg_url).close()
+    assert inspect_database(pg_url) == PG_SCHEMA_VERSION
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE tevo_schema SET version = version + 1")
+    with pytest.raises(StoreError, match="a newer tevo-bridge wrote it"):
+        inspect_database(pg_url)
+    with pytest.raises(StoreError, match="a newer tevo-bridge wrote it"):
+        PostgresStore(pg_url)
+    with pytest.raises(StoreError) as raised:
+        inspect_database(f"postgresql://tevo:hunter2@127.0.0.1:{free_port()}/tevo", timeout=1)
+    assert "hunter2" not in str(raised.value) and "tevo:***@" in str(raised.value)
+
+
+def test_a_job_given_up_without_an_outcome_is_taken_again_when_its_lease_ends(replicas):
+    a, b = replicas
+    a.record_event(order_event(9))
+    job = a.claim_job(lease_seconds=0.2)
+    time.sleep(0.3)
+    assert b.claim_job(60) is None  # A still holds it: its worker may yet record an outcome
+    a.abandon_job(job)  # the store failed as A's worker tried to: A lets go
+    taken = b.claim_job(60)
+    assert taken is not None and taken.id == job.id

@@ -50,6 +50,10 @@ class Worker:
                 await self.run_job(job)
             except Exception as exc:  # the store could not record the outcome: the job runs again after its lease
                 log.warning("worker.outcome_not_recorded", job=job.key, error=str(exc))
+                try:
+                    await self.runtime.store.abandon_job(job)
+                except Exception as again:  # its lock then goes with its connection
+                    log.warning("worker.abandon_failed", job=job.key, error=str(again))
             finally:
                 self.in_flight -= 1
 

@@ -24,6 +24,9 @@ from tevo_bridge.store.sqlite import (
 
 
 class Store(Protocol):
+    def abandon_job(self, job: Job) -> None:
+        """Give the job up with no outcome recorded (the store failed): it runs again once its lease ends."""
+
     def audit(
         self,
         action: str,

@@ -80,6 +80,33 @@ def is_postgres_url(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 
 
+def inspect_database(url: str, timeout: float = 5.0) -> int:
+    """The schema version of the PostgreSQL store at ``url`` (0: no tevo-bridge tables yet), changing nothing.
+
+    Raises ``StoreError`` (the URL masked) when it cannot be reached or a newer tevo-bridge wrote it.
+    """
+    if psycopg is None:
+        raise StoreError("the PostgreSQL driver is not installed. Fix: pip install 'tevo-bridge[postgresql]'.")
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout))) as conn:
+            if conn.execute("SELECT to_regclass('tevo_schema')").fetchone()[0] is None:
+                return 0
+            row = conn.execute("SELECT version FROM tevo_schema").fetchone()
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot use PostgreSQL at {mask_url(url)}: {str(exc).strip()}. Fix: check that the server "
+                         f"runs and [store] url (host, port, user, database, password).") from exc
+    version = row[0] if row else 0
+    if version > PG_SCHEMA_VERSION:
+        raise StoreError(_too_new(url, version))
+    return version
+
+
+def _too_new(url: str, version: int) -> str:
+    return (f"the PostgreSQL store at {mask_url(url)} has schema version {version}, but this tevo-bridge knows "
+            f"versions up to {PG_SCHEMA_VERSION}: a newer tevo-bridge wrote it. Nothing was changed. Fix: upgrade "
+            f"tevo-bridge on this host (pip install -U 'tevo-bridge[postgresql]').")
+
+
 class _Row(tuple):  # noqa: SLOT001 - each row carries its column names
     """A row by position and by column name, like ``sqlite3.Row`` (the shared SQL reads both ways)."""
 
@@ -132,6 +159,7 @@ class _Checkout:
         self._pool = pool
         self._local = threading.local()
         self._unreachable_at: float | None = None
+        self._reached_at = 0.0
 
     @property
     def depth(self) -> int:
@@ -174,12 +202,14 @@ class _Checkout:
         if failed_at is not None and time.monotonic() - failed_at < UNREACHABLE_PAUSE:
             raise PoolTimeout(f"PostgreSQL could not be reached {time.monotonic() - failed_at:.1f} s ago; "
                               f"trying again {UNREACHABLE_PAUSE:g} s after that")
+        asked_at = time.monotonic()
         try:
             conn = self._pool.getconn()
         except PoolTimeout:
-            self._unreachable_at = time.monotonic()
+            if self._reached_at < asked_at:  # no call got through meanwhile: the database is down, not back
+                self._unreachable_at = time.monotonic()
             raise
-        self._unreachable_at = None
+        self._unreachable_at, self._reached_at = None, time.monotonic()
         return conn
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -226,12 +256,11 @@ class PostgresStore(SqliteStore):
             raise StoreError("[store] url names PostgreSQL, but the PostgreSQL driver is not installed. "
                              "Fix: pip install 'tevo-bridge[postgresql]'.")
         self.url = url
-        self.path = Path("postgresql")  # nothing on disk; kept because the shared methods never read it
+        self.path = Path("postgresql")  # SqliteStore's file attribute: nothing on disk here, and nothing reads it
         self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
                                     kwargs={"autocommit": True}, configure=_configure,
                                     check=ConnectionPool.check_connection, name="tevo-bridge-store")
         self._lock = _Checkout(self._pool)  # type: ignore[assignment]
-        self._in_batch = False
         self._running: dict[Job, Any] = {}  # a claim (id and lease) -> the connection holding its advisory lock
         self._running_lock = threading.Lock()
         try:
@@ -299,10 +328,7 @@ class PostgresStore(SqliteStore):
                 row = conn.execute("SELECT version FROM tevo_schema").fetchone()
                 version = row[0] if row else 0
                 if version > PG_SCHEMA_VERSION:
-                    raise StoreError(
-                        f"the PostgreSQL store at {mask_url(self.url)} has schema version {version}, but this "
-                        f"tevo-bridge knows versions up to {PG_SCHEMA_VERSION}: a newer tevo-bridge wrote it. Nothing "
-                        f"was changed. Fix: upgrade tevo-bridge on this host (pip install -U 'tevo-bridge[postgresql]').")
+                    raise StoreError(_too_new(self.url, version))
                 if version == PG_SCHEMA_VERSION:
                     return
                 for statement in PG_MIGRATIONS[version].split(";"):
@@ -377,6 +403,11 @@ class PostgresStore(SqliteStore):
 
     # The job's end, as in SqliteStore, then its advisory lock and connection go back.
 
+    def abandon_job(self, job: Job) -> None:
+        """Let go of the job's advisory lock, so it is taken again when its lease ends (a live lock would
+        keep it from every replica for as long as this process runs)."""
+        self._release_job(job)
+
     def complete_job(self, job: Job) -> None:
         try:
             super().complete_job(job)
@@ -445,7 +476,7 @@ def _reading_committed(method: Callable[..., T]) -> Callable[..., T]:
 
 for _name in [n for n in dir(PostgresStore) if not n.startswith("_")]:
     _method = getattr(PostgresStore, _name)
-    if callable(_method) and _name not in ("close", "batch", "claim_job"):
+    if callable(_method) and _name not in ("close", "batch", "claim_job", "abandon_job"):
         if _name in PostgresStore._READ_COMMITTED:
             _method = _reading_committed(_method)
         setattr(PostgresStore, _name, _retrying(_method))

@@ -653,6 +653,10 @@ class SqliteStore:
             if review and failed and job.order_id is not None:
                 self._update_order(conn, job.order_id, "needs_review", error, {"last_error": error})
 
+    def abandon_job(self, job: Job) -> None:
+        """The worker gives the job up with no outcome recorded (the store failed): it runs again after its
+        lease.  Nothing to free here; ``PostgresStore`` lets go of the job's lock."""
+
     def try_lead(self, name: str, holder: str, lease_seconds: float) -> bool:
         """Always True: one daemon per SQLite store (``DaemonLock``) is the only one there is to lead."""
         return True
