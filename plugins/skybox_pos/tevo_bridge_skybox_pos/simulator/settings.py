@@ -7,10 +7,10 @@ reading, not just the one we guessed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
-__all__ = ["Faults", "SimSettings", "VARIANTS"]
+__all__ = ["VARIANTS", "Faults", "SimSettings"]
 
 
 @dataclass
@@ -82,6 +82,3 @@ VARIANTS: dict[str, SimSettings] = {
     "rate-limited-without-retry-after": SimSettings(rate_limit=10, retry_after=False),
 }
 
-
-def variant(name: str, **changes: object) -> SimSettings:
-    return replace(VARIANTS[name], **changes)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ import io
 import itertools
 import threading
 import uuid
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -143,7 +144,7 @@ class SimState:
             for row in rows:
                 pos_id = int(row.remote_id) if row.remote_id.isdigit() else next(self._pos_ids)
                 listing = Listing(
-                    id=next(self._ids), exchange_pos_id=pos_id, event_id=abs(hash(row.event)) % 900_000 + 100_000,
+                    id=next(self._ids), exchange_pos_id=pos_id, event_id=zlib.crc32(row.event.encode()) % 900_000 + 100_000,
                     event_name=row.event, event_date=row.occurs_at, venue=row.venue, section=row.section,
                     row=row.row, list_price=float(row.min_price), cost=float(row.min_price * Decimal("0.8")),
                     stock_type=_STOCK_TYPES.get(row.format, "HARD"),
