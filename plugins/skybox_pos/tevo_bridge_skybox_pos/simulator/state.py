@@ -8,6 +8,7 @@ arbitrated the way a database transaction would: a ticket is held or sold once. 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import itertools
 import threading
@@ -489,13 +490,19 @@ def _split_pdf(row: InventoryRow) -> dict[str, bytes]:
     """One single-page PDF per seat, cut from the row's PDF: SkyBox keeps a file per ticket."""
     if not row.eticket_pdf or not row.eticket_pages:
         return {}
-    with open(row.eticket_pdf, "rb") as f:
+    return dict(_pages_of(row.eticket_pdf, tuple(row.eticket_pages.items())))
+
+
+@functools.lru_cache(maxsize=256)
+def _pages_of(path: str, pages: tuple[tuple[str, int], ...]) -> tuple[tuple[str, bytes], ...]:
+    """Cut once per file: tests seed a fresh simulator from the same PDFs hundreds of times."""
+    with open(path, "rb") as f:
         reader = PdfReader(io.BytesIO(f.read()))
-    out = {}
-    for seat, page in row.eticket_pages.items():
+    out = []
+    for seat, page in pages:
         writer = PdfWriter()
         writer.add_page(reader.pages[page - 1])
         buffer = io.BytesIO()
         writer.write(buffer)
-        out[seat] = buffer.getvalue()
-    return out
+        out.append((seat, buffer.getvalue()))
+    return tuple(out)
