@@ -365,6 +365,8 @@ class SimState:
         for hold in sorted(self.holds.values(), key=lambda h: h.id):
             if refs and not self._ref_matches(hold.external_ref, refs):
                 continue
+            if hold.removed is not None and self.settings.hide_removed_holds:
+                continue
             if inventory_id is not None and hold.inventory_id != inventory_id:
                 continue
             if hold_id is not None and hold.id != hold_id:
