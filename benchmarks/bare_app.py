@@ -20,6 +20,7 @@ HELD = (b'{"status":"held","global_id":"G-123","hold_id":"G-123","remote_id":"TG
 
 
 @app.get("/livez")
+@app.get("/readyz")  # what the balancing proxy's health check asks
 async def livez() -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
 

@@ -27,3 +27,36 @@ def _fast_retries():
 
 def load_fixture(relative: str):
     return json.loads((FIXTURES / relative).read_text())
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One throwaway PostgreSQL server for the session (tests/pg.py); skips where no binaries are installed."""
+    from tests.pg import PgServer, need_postgresql
+
+    server = PgServer(need_postgresql())
+    server.start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty database of its own for this test."""
+    return pg_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_backend(request, tmp_path):
+    """The test runs once per store backend, on a fresh store (a file, or a database of its own)."""
+    from tests.pg import Backend
+
+    if request.param == "sqlite":
+        return Backend("sqlite", str(tmp_path / "state.sqlite3"))
+    return Backend("postgresql", request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store_config(store_backend):
+    """The ``[store]`` settings for a daemon on this test's backend (``stack(..., store=store_config)``)."""
+    return {"url": store_backend.location} if store_backend.name == "postgresql" else {}

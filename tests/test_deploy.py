@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
 import tomllib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +23,7 @@ from tevo_bridge.cli import app
 from tevo_bridge.serve import free_port
 from tevo_bridge_sqlite_pos.store import init_db
 
+from .caddy import on_loopback, running_caddy, validated_caddy
 from .tools import need_tool, unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,15 +41,26 @@ def unit_settings() -> dict[str, list[str]]:
     return settings
 
 
-def unit_for_this_machine(tmp_path: Path) -> Path:
+def unit_for_this_machine(tmp_path: Path, unit: Path = UNIT) -> Path:
     """The unit with ExecStart pointed at this venv's tevo-bridge (verify checks that it exists)."""
     script = Path(sys.executable).with_name("tevo-bridge")
-    text = UNIT.read_text()
+    text = unit.read_text()
     text, count = re.subn(r"^ExecStart=/opt/tevo-bridge/bin/tevo-bridge ", f"ExecStart={script} ", text, flags=re.M)
     assert count == 1 and script.exists()
-    copy = tmp_path / "tevo-bridge.service"
+    copy = tmp_path / unit.name
     copy.write_text(text)
     return copy
+
+
+def verify_unit(tmp_path: Path, unit: Path = UNIT) -> None:
+    """systemd-analyze verify passes without a warning, and the exposure score stays low (≤ 2.0 of 10)."""
+    analyze = need_tool("systemd-analyze", f"it verifies deploy/{unit.relative_to(DEPLOY)}")
+    copy = unit_for_this_machine(tmp_path, unit)
+    verify = subprocess.run([analyze, "verify", str(copy)], capture_output=True, text=True, timeout=60)
+    assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr  # unknown keys only warn
+    security = subprocess.run([analyze, "security", "--offline=yes", "--threshold=20", str(copy)],
+                              capture_output=True, text=True, timeout=60)
+    assert security.returncode == 0, security.stdout[-2000:] + security.stderr
 
 
 def test_unit_runs_the_daemon_as_documented():
@@ -67,13 +77,7 @@ def test_unit_runs_the_daemon_as_documented():
 
 
 def test_unit_passes_systemd_analyze_verify_and_its_exposure_stays_low(tmp_path):
-    analyze = need_tool("systemd-analyze", "it verifies deploy/tevo-bridge.service")
-    unit = unit_for_this_machine(tmp_path)
-    verify = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
-    assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr  # unknown keys only warn
-    security = subprocess.run([analyze, "security", "--offline=yes", "--threshold=20", str(unit)],
-                              capture_output=True, text=True, timeout=60)
-    assert security.returncode == 0, security.stdout[-2000:] + security.stderr
+    verify_unit(tmp_path)
 
 
 def test_sysusers_file_creates_the_service_user():
@@ -157,35 +161,14 @@ class Recorder(BaseHTTPRequestHandler):
 
 
 def test_caddyfile_is_valid_and_forwards_only_the_intake_paths(tmp_path):
-    caddy = shutil.which("caddy")
-    if caddy is None:
-        pytest.skip("caddy is not installed: deploy/Caddyfile is not validated (not required in CI)")
-    check = subprocess.run([caddy, "validate", "--adapter", "caddyfile", "--config", str(DEPLOY / "Caddyfile")],
-                           capture_output=True, text=True, timeout=60)
-    assert check.returncode == 0, check.stderr[-3000:]
-
+    caddy = validated_caddy(DEPLOY / "Caddyfile")
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     port = free_port()
-    # The same site block on plain http and loopback ports, with no admin endpoint: the routing is what is tested.
-    text = (DEPLOY / "Caddyfile").read_text()
-    text = text.replace("tickets.example.com {", "{\n\tadmin off\n\tauto_https off\n}\n\n"
-                        f"http://127.0.0.1:{port} {{", 1)
+    text = on_loopback((DEPLOY / "Caddyfile").read_text(), "tickets.example.com", port)
     text = text.replace("reverse_proxy 127.0.0.1:8080", f"reverse_proxy 127.0.0.1:{upstream.server_port}")
-    config = tmp_path / "Caddyfile"
-    config.write_text(text)
-    proxy = subprocess.Popen([caddy, "run", "--adapter", "caddyfile", "--config", str(config)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
+    with running_caddy(caddy, text, tmp_path, port):
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert proxy.poll() is None and time.monotonic() < deadline, "caddy did not start"
-                time.sleep(0.05)  # polling a port that is not open yet: no event to wait on
         forwarded = ["/order-integration/holds", "/order-integration/holds/G-1/release",
                      "/order-integration/invoices", "/webhooks/tevo/some-token"]
         for path in forwarded:
@@ -197,10 +180,7 @@ def test_caddyfile_is_valid_and_forwards_only_the_intake_paths(tmp_path):
                              ("POST", "/order-integration/holds/x/y/release")]:
             assert httpx.request(method, base + path).status_code == 404, (method, path)
         assert len(Recorder.seen) == len(forwarded)
-    finally:
-        proxy.terminate()
-        proxy.communicate(timeout=30)
-        upstream.shutdown()
+    upstream.shutdown()
 
 
 def test_a_required_tool_that_is_missing_fails_instead_of_skipping(monkeypatch):

@@ -89,13 +89,23 @@ def summary(settings: Settings) -> list[str]:
         f"server:    http://{s.host}:{s.port}  webhook token {_mask(s.webhook_token)}, "
         f"{len(s.order_integration.api_keys)} Order Integration key(s)",
         f"           hold budget {s.hold_budget}s, hold ttl {s.hold_ttl}s, body limit {s.max_body_bytes} bytes",
-        f"store:     {settings.store.path}",
+        f"store:     {settings.store.describe()}",
         f"poller:    {'every ' + str(settings.poller.interval) + 's' if settings.poller.enabled else 'off'}",
         f"pipeline:  {settings.pipeline.workers} workers, {settings.pipeline.max_attempts} attempts, "
         f"auto_reject={settings.pipeline.auto_reject}",
         f"pos:       plugin {settings.pos.plugin!r}",
         f"log:       {settings.log.level}, {settings.log.format}",
+        f"dashboard: {_dashboard_line(settings)}",
     ]
+
+
+def _dashboard_line(settings: Settings) -> str:
+    dash, s = settings.dashboard, settings.server
+    if not dash.enabled:
+        return "off"
+    if s.admin_port is None:
+        return "off until [server] admin_port is set (it is served on the admin listener only)"
+    return f"http://{s.admin_host}:{s.admin_port}/dashboard/ (auth {dash.auth}, times in {dash.time_zone})"
 
 
 @app.command()
@@ -250,6 +260,10 @@ from tevo_bridge.pos.scaffold import plugin_app  # noqa: E402  (beside its regis
 
 app.add_typer(plugin_app, name="plugin", help="Tools for POS plugin authors: `plugin new NAME` creates a plugin package.")
 
+from tevo_bridge.dashboard.cli import dashboard_app  # noqa: E402
+
+app.add_typer(dashboard_app, name="dashboard", help="The operator dashboard: hash-password, serve (docs/dashboard.md).")
+
 orders_app = typer.Typer(help="Look at and act on the orders the daemon knows.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
 
@@ -275,8 +289,14 @@ def store_or_exit(settings: Settings) -> StoreFacts:
 
 def _store(config: Path | None) -> Any:
     from tevo_bridge.store import SqliteStore
+    from tevo_bridge.store.backends import open_store
 
     settings = settings_or_exit(config)
+    if settings.store.postgres_url is not None:
+        try:
+            return open_store(settings.store)
+        except StoreError as exc:
+            fail(f"error: [store] url: {exc}")
     store_or_exit(settings)
     try:
         return SqliteStore(settings.store.path)
@@ -321,7 +341,7 @@ def orders_show(
     as_json: JsonOption = False,
 ) -> None:
     """One order: TEvo snapshot and the audit trail of everything done to it."""
-    from tevo_bridge.cli_views import order_view
+    from tevo_bridge.cli_views import audit_move, order_view
 
     store = _store(config)
     row = store.get_order(order_id)
@@ -336,7 +356,7 @@ def orders_show(
     if row.last_error:
         typer.echo(f"last error: {row.last_error}")
     for entry in trail:
-        move = f"{entry['from_state'] or ''} -> {entry['to_state']}" if entry["to_state"] else entry["action"]
+        move = audit_move(entry["action"], entry["from_state"], entry["to_state"])
         typer.echo(f"  {entry['at']}  {move:<32} {entry['reason'] or ''}")
 
 
@@ -365,7 +385,7 @@ def orders_retry(
     typer.echo(f"order {order_id} queued again; a running daemon picks it up within a second.")
 
 
-store_app = typer.Typer(help="Back up, restore and prune the daemon's store (its SQLite file).",
+store_app = typer.Typer(help="Back up, restore, prune the daemon's store; migrate it from SQLite to PostgreSQL.",
                         no_args_is_help=True)
 app.add_typer(store_app, name="store")
 
@@ -376,6 +396,42 @@ def _facts_text(facts: StoreFacts) -> str:
 
 def _facts_json(facts: StoreFacts, **extra: Any) -> dict[str, Any]:
     return {"path": str(facts.path), "schema_version": facts.schema_version, "orders": facts.orders, **extra}
+
+
+def _sqlite_only_or_exit(settings: Settings, command: str) -> None:
+    if settings.store.postgres_url is not None:
+        fail(f"error: `store {command}` copies the SQLite file, but [store] url names PostgreSQL "
+             f"({settings.store.describe()}). Fix: use pg_dump and pg_restore (docs/operations.md, \"PostgreSQL\").")
+
+
+@store_app.command("migrate")
+def store_migrate(
+    to: Annotated[str, typer.Option("--to", help="The PostgreSQL URL to copy into: an empty database "
+                                                 "(postgresql://USER:PASSWORD@HOST:PORT/DATABASE).",
+                                    show_default=False)],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Copy the SQLite store (the file at the config's store path) into an empty PostgreSQL database (the daemon
+    must be stopped)."""
+    from tevo_bridge.store.postgres import is_postgres_url, mask_url
+    from tevo_bridge.store.transfer import copy_to_postgres
+
+    settings = settings_or_exit(config)
+    if not is_postgres_url(to):
+        fail("error: --to must be a PostgreSQL URL, postgresql://USER:PASSWORD@HOST:PORT/DATABASE.")
+    store_or_exit(settings)
+    try:
+        copied = copy_to_postgres(settings.store.path, to)
+    except (StoreError, OSError) as exc:
+        fail(f"error: {exc}")
+    target = mask_url(to)
+    if as_json:
+        _echo_json({"source": str(settings.store.path), "target": target, "copied": copied})
+        return
+    typer.echo(f"copied {settings.store.path} into {target}: "
+               + ", ".join(f"{count} {table}" for table, count in copied.items()))
+    typer.echo("next: set [store] url (or TEVO_BRIDGE_STORE__URL) to it and start the daemon")
 
 
 @store_app.command("backup")
@@ -389,6 +445,7 @@ def store_backup(
     from tevo_bridge.store import backup_store
 
     settings = settings_or_exit(config)
+    _sqlite_only_or_exit(settings, "backup")
     store_or_exit(settings)
     try:
         facts = backup_store(settings.store.path, dest, force=force)
@@ -412,6 +469,7 @@ def store_restore(
     from tevo_bridge.store import restore_store
 
     settings = settings_or_exit(config)
+    _sqlite_only_or_exit(settings, "restore")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     try:
         facts, kept = restore_store(src, settings.store.path, stamp)

@@ -64,6 +64,11 @@ def note(view: dict[str, Any]) -> str:
     return view["last_error"] or ""
 
 
+def audit_move(action: str, from_state: str | None, to_state: str | None) -> str:
+    """``checking -> needs_review`` for a transition, else the action (``tevo.accept``): one line of an order's history."""
+    return f"{from_state or ''} -> {to_state}" if to_state else action
+
+
 def order_table(views: list[dict[str, Any]]) -> Table:
     """The ``orders list`` table: id and state never wrap; buyer, items and the reason fold to fit 80 columns.
 

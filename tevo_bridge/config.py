@@ -124,6 +124,30 @@ class ServerSettings(Section):
 class StoreSettings(Section):
     path: ConfigPath = Field(Path("tevo-bridge.sqlite3"), examples=["/var/lib/tevo-bridge/state.sqlite3"])
     retention_days: int = Field(90, ge=0, examples=[90])
+    # PostgreSQL instead of the SQLite file, for more than one daemon process (docs/operations.md): a secret,
+    # since it may carry the password; shown masked (store.postgres.mask_url).
+    url: SecretStr | None = Field(None, examples=["postgresql://tevo:PASSWORD@db.internal:5432/tevo_bridge"])
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        from tevo_bridge.store.postgres import is_postgres_url
+
+        if value is not None and not is_postgres_url(value.get_secret_value()):
+            raise ValueError("must be a PostgreSQL URL, postgresql://USER:PASSWORD@HOST:PORT/DATABASE (leave it out "
+                             "for the SQLite file at [store] path)")
+        return value
+
+    @property
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL URL in force, or None for SQLite."""
+        return self.url.get_secret_value() if self.url is not None else None
+
+    def describe(self) -> str:
+        """Where the store is, safe to print: the file, or the URL without its password."""
+        from tevo_bridge.store.postgres import mask_url
+
+        return mask_url(self.postgres_url) if self.postgres_url else str(self.path)
 
 
 class PollerSettings(Section):
@@ -178,6 +202,33 @@ class LogSettings(Section):
     format: Literal["auto", "json", "console"] = Field("auto", examples=["json"])
 
 
+class DashboardSettings(Section):
+    """The operator dashboard on the admin listener (docs/dashboard.md); served only when ``[server] admin_port`` is set."""
+
+    enabled: bool = Field(True, examples=[True])
+    # none: no login (the admin listener is on loopback); password: one shared password, stored as the
+    # hash `tevo-bridge dashboard hash-password` prints; proxy: a reverse proxy authenticates and names the user.
+    auth: Literal["none", "password", "proxy"] = Field("none", examples=["password"])
+    password_hash: SecretStr = Field(SecretStr(""), examples=["scrypt$16384$8$1$c2FsdA$aGFzaA"])
+    proxy_user_header: str = Field("X-Forwarded-User", examples=["X-Forwarded-User"])
+    # Signs the session cookie; unset: a random key per start (everyone logs in again after a restart).
+    session_secret: SecretStr = Field(SecretStr(""), examples=["at-least-32-random-characters"])
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, examples=[12.0])
+    time_zone: str = Field("UTC", examples=["America/New_York"])
+    page_size: int = Field(50, ge=5, le=200, examples=[50])
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not an IANA time zone name, e.g. America/New_York") from None
+        return value
+
+
 class Settings(BaseSettings):
     """Everything the daemon reads at start-up."""
 
@@ -194,6 +245,7 @@ class Settings(BaseSettings):
     pos: PosSettings = Field(default_factory=PosSettings)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
     log: LogSettings = Field(default_factory=LogSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     # The folder relative paths were resolved against; plugins' settings are resolved against it later.
     _config_dir: Path | None = PrivateAttr(default=None)
@@ -226,8 +278,14 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value in force, for the log redactor."""
-        values = [self.tevo.token, self.tevo.secret, self.server.webhook_token, *self.server.order_integration.api_keys]
-        return [v.get_secret_value() for v in values if v.get_secret_value()]
+        values = [self.tevo.token, self.tevo.secret, self.server.webhook_token, *self.server.order_integration.api_keys,
+                  self.dashboard.password_hash, self.dashboard.session_secret]
+        found = [v.get_secret_value() for v in values if v.get_secret_value()]
+        if self.store.postgres_url:
+            from tevo_bridge.store.postgres import url_password
+
+            found += [self.store.postgres_url, *filter(None, [url_password(self.store.postgres_url)])]
+        return found
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -240,9 +298,12 @@ def settings_env(settings: Settings) -> dict[str, str]:
     data = settings.model_dump(mode="json")
     data["tevo"].update(token=settings.tevo.token.get_secret_value(), secret=settings.tevo.secret.get_secret_value())
     data["server"]["webhook_token"] = settings.server.webhook_token.get_secret_value()
+    data["store"]["url"] = settings.store.postgres_url
     data["server"]["order_integration"]["api_keys"] = [
         key.get_secret_value() for key in settings.server.order_integration.api_keys
     ]
+    data["dashboard"].update(password_hash=settings.dashboard.password_hash.get_secret_value(),
+                             session_secret=settings.dashboard.session_secret.get_secret_value())
     env: dict[str, str] = {}
     for section, values in data.items():
         for key, value in values.items():
@@ -346,7 +407,7 @@ def _did_you_mean(loc: list[str]) -> str:
 
 def _is_secret(loc: list[str]) -> bool:
     # A plugin's table may hold its POS credentials: never quote it either.
-    return loc[:1] == ["plugins"] or any(p in ("token", "secret", "webhook_token", "api_keys") for p in loc)
+    return loc[:1] == ["plugins"] or any(p in ("token", "secret", "webhook_token", "api_keys", "password_hash", "session_secret") for p in loc)
 
 
 def _example(loc: list[str]) -> str | None:

@@ -9,7 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
+import socket
+import threading
 import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +28,8 @@ from tevo_bridge.listeners import make_listeners, serve_all
 from tevo_bridge.log import configure_logging, get_logger
 from tevo_bridge.pipeline.processor import Fulfil, OrderProcessor, Precheck
 from tevo_bridge.pipeline.worker import Worker
-from tevo_bridge.store import AsyncStore, SqliteStore
+from tevo_bridge.store import AsyncStore
+from tevo_bridge.store.backends import open_async_store
 from tevo_bridge.store.retention import run_retention
 from tevo_bridge.tevo.client import TevoClient
 
@@ -49,6 +54,10 @@ class Runtime:
         self.refusals = RefusalLog()  # refused requests, logged for the seller without flooding the disk
         self._pos_trouble: tuple[float, str] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None  # the loop serving the app, once started
+        # Who this process is to the other replicas of a PostgreSQL store (the poller's lease names it).
+        self.replica_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # Idle workers look at the queue this often; on PostgreSQL, NOTIFY wakes them and this is only the backstop.
+        self.idle_poll = 1.0
 
     def wake(self) -> None:
         """Called after intake commits a job: workers start on it now, not at their next tick."""
@@ -86,13 +95,19 @@ class Runtime:
 
     async def start(self, stop: asyncio.Event) -> list[asyncio.Task[Any]]:
         self.loop = asyncio.get_running_loop()
-        interrupted = await self.store.fail_stale_pending_holds(iso(datetime.now(UTC)))
+        # SQLite: no other process can be mid-hold, so every pending hold was interrupted. PostgreSQL:
+        # another replica may be holding right now, so only holds older than the sweeper's limit count.
+        shared = self.settings.store.postgres_url is not None
+        interrupted = await self.store.fail_stale_pending_holds(iso(datetime.now(UTC) - (
+            self._stale_pending_after() if shared else timedelta(0))))
         # Before any order job runs: a hold the POS took while the last process died must not make
         # an order for the same tickets look unsupplied (their release jobs would race the orders).
         await self.worker.release_now(interrupted)
         resumed = await self.store.requeue_running_jobs()
         if resumed:
             log.warning("daemon.resumed_interrupted_jobs", jobs=resumed)
+        if shared:
+            self._listen_for_jobs(stop)
         tasks = [asyncio.create_task(self.worker.run(stop), name="worker"),
                  asyncio.create_task(self._sweep_holds(stop), name="hold-sweeper")]
         if self.settings.poller.enabled:
@@ -102,14 +117,33 @@ class Runtime:
                                              name="retention"))
         return tasks
 
+    def _listen_for_jobs(self, stop: asyncio.Event) -> None:
+        """Wake this replica's workers when any replica commits a job (PostgreSQL ``LISTEN``), on a thread."""
+        from tevo_bridge.store.postgres import listen_for_jobs
+
+        loop, halt = asyncio.get_running_loop(), threading.Event()
+        url = self.settings.store.postgres_url
+        assert url is not None
+
+        def wake() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the daemon is stopping
+                loop.call_soon_threadsafe(self.wake)
+
+        threading.Thread(target=listen_for_jobs, args=(url, wake, halt), name="store-listen", daemon=True).start()
+        loop.create_task(_set_when(stop, halt))
+        self.idle_poll = 30.0
+
+    def _stale_pending_after(self) -> timedelta:
+        """A hold pending this long was interrupted: its request's budget is long past."""
+        return timedelta(seconds=self.settings.server.hold_budget * 4 + 5)
+
     async def _sweep_holds(self, stop: asyncio.Event) -> None:
         every = max(0.5, min(30.0, self.settings.server.hold_ttl / 4))
         while not stop.is_set():
             try:
                 now = datetime.now(UTC)
                 expired = await self.store.expire_holds(iso(now))
-                stale = await self.store.fail_stale_pending_holds(
-                    iso(now - timedelta(seconds=self.settings.server.hold_budget * 4 + 5)))
+                stale = await self.store.fail_stale_pending_holds(iso(now - self._stale_pending_after()))
                 if expired or stale:
                     log.info("holds.swept", expired=len(expired), interrupted=len(stale))
                     self.wake()
@@ -119,10 +153,15 @@ class Runtime:
                 await asyncio.wait_for(stop.wait(), timeout=every)
 
 
+async def _set_when(stop: asyncio.Event, halt: threading.Event) -> None:
+    await stop.wait()
+    halt.set()
+
+
 def build_runtime(settings: Settings, pos_host: Any | None = None, fulfil: Fulfil | None = None) -> Runtime:
     from tevo_bridge.pos.host import PluginHost
 
-    store = AsyncStore(SqliteStore(settings.store.path, daemon=True))  # one daemon per store: see DaemonLock
+    store = open_async_store(settings)  # SQLite: one daemon per store (DaemonLock); PostgreSQL: any number
     if pos_host is None:
         pos_host = PluginHost.load(settings.pos.plugin, settings.plugins.get(settings.pos.plugin, {}),
                                    settings.pos.budgets, base_dir=settings.config_dir)

@@ -127,8 +127,21 @@ def run_demo(orders: int = 50, seed: int = 1, keep: Path | None = None, console:
     if keep is None and result.ok:
         shutil.rmtree(folder, ignore_errors=True)
         result.kept = False
+    else:
+        write_dashboard_config(folder)
     _report(result, console)
     return result
+
+
+DASHBOARD_CONFIG = "dashboard.toml"
+
+
+def write_dashboard_config(folder: Path) -> Path:
+    """A config naming only the demo's store, for ``tevo-bridge dashboard serve`` once the demo's daemon stopped."""
+    path = folder / DASHBOARD_CONFIG
+    path.write_text('# tevo-bridge dashboard serve --config this file: the dashboard over the demo\'s store\n'
+                    '[store]\npath = "state.sqlite3"\n', encoding="utf-8")
+    return path
 
 
 def _drive(run: Stack, view: PosView, planned: list[tuple[Scenario, list[Channel]]], result: DemoResult, console: Console,
@@ -223,6 +236,8 @@ def _report(result: DemoResult, console: Console) -> None:
     if result.folder is not None and result.kept:
         console.print(f"logs: {result.folder / 'daemon.log'}   daemon database: {result.folder / 'state.sqlite3'}   "
                       f"POS: {result.folder / 'pos.sqlite3'}")
+        console.print(f"look at it in the dashboard: tevo-bridge dashboard serve --config "
+                      f"{result.folder / DASHBOARD_CONFIG}   then open http://127.0.0.1:9180/dashboard/")
     elif result.folder is not None:
         console.print(f"removed {result.folder} (run with --keep DIR to keep the logs and databases)")
     verdict = "[green]every order ended where its scenario says[/]" if result.ok else "[red]some orders did not[/]"

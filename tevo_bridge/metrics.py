@@ -95,8 +95,8 @@ class StoreCollector(Collector):
         yield _by_state("tevo_bridge_jobs", "Jobs by state", JOB_STATES, stats.jobs)
         yield _by_state("tevo_bridge_holds", "Order Integration holds by state", HOLD_STATES, stats.holds)
         age = GaugeMetricFamily("tevo_bridge_oldest_open_order_age_seconds",
-                                "Age of the oldest order not done, rejected or canceled (needs_review included); "
-                                "0 when there is none")
+                                "Age of the oldest order not done, rejected, canceled or resolved (needs_review "
+                                "included); 0 when there is none")
         age.add_metric([], _age(stats.oldest_open_order_seen_at, snap.taken_at))
         yield age
         if snap.disk_free_bytes is not None and snap.disk_size_bytes is not None:

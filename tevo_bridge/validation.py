@@ -37,7 +37,7 @@ class Problem:
 def validate(settings: Settings) -> list[Problem]:
     """Every problem with ``settings``: errors first, then warnings."""
     problems = [*_credentials(settings), *_budgets(settings), *_plugin(settings), *_fulfilment(settings),
-                *_store(settings)]
+                *_store(settings), *_dashboard(settings)]
     return sorted(problems, key=lambda p: p.severity != "error")
 
 
@@ -72,10 +72,36 @@ def _credentials(settings: Settings) -> list[Problem]:
     return problems
 
 
+def _dashboard(settings: Settings) -> list[Problem]:
+    """The dashboard can act on orders: refuse a password mode without a usable hash, warn when it is open wide."""
+    from ipaddress import ip_address
+
+    from tevo_bridge.dashboard.auth import valid_hash
+
+    dash, server = settings.dashboard, settings.server
+    if not dash.enabled:
+        return []
+    problems = []
+    if dash.auth == "password" and not valid_hash(dash.password_hash.get_secret_value()):
+        problems.append(Problem("[dashboard] auth = \"password\" needs password_hash: the line `tevo-bridge dashboard "
+                                "hash-password` prints. Fix: set TEVO_BRIDGE_DASHBOARD__PASSWORD_HASH to it."))
+    try:
+        loopback = ip_address(server.admin_host).is_loopback
+    except ValueError:
+        loopback = server.admin_host == "localhost"
+    if server.admin_port is not None and dash.auth == "none" and not loopback:
+        problems.append(Problem(f"[dashboard] auth = \"none\" while the admin listener is on {server.admin_host}: "
+                                "anyone who reaches it can retry orders. Fix: set [dashboard] auth = \"password\" "
+                                "or \"proxy\", or admin_host = \"127.0.0.1\".", "warning"))
+    return problems
+
+
 def _store(settings: Settings) -> list[Problem]:
     """An existing store must be one this code can run: a newer tevo-bridge's is refused (docs/operations.md)."""
     from tevo_bridge.store.sqlite import StoreError, inspect_store
 
+    if settings.store.postgres_url is not None:
+        return []  # a database, checked when the daemon connects (it refuses a newer schema the same way)
     if not settings.store.path.exists():
         return []  # the daemon creates it
     try:

@@ -27,6 +27,7 @@ def test_demo_orders_all_end_as_expected(tmp_path):
     text = out.getvalue()
     assert "every order ended where its scenario says" in text and "median" in text
     assert (tmp_path / "daemon.log").stat().st_size > 0 and (tmp_path / "state.sqlite3").exists()
+    assert "tevo-bridge dashboard serve --config" in text and (tmp_path / "dashboard.toml").exists()
 
 
 def test_demo_command_exits_0(tmp_path):

@@ -31,8 +31,8 @@ def check_orders(run, created):
             assert run.invoices_for(made.order_id) == 1, where
 
 
-def test_every_scenario_by_webhook_and_order_integration(tmp_path):
-    with stack(tmp_path) as run:
+def test_every_scenario_by_webhook_and_order_integration(tmp_path, store_config):
+    with stack(tmp_path, store=store_config) as run:
         created = [run.sandbox.driver.create_sync(s) for s in ORDER_SCENARIOS]
         check_orders(run, created)
         for made in created:
@@ -72,7 +72,8 @@ def test_poll_only_client_sale_waits_for_fraud_then_goes_ahead(tmp_path):
 
 
 def test_client_fraud_declined_is_rejected_as_fraudulent(tmp_path):
-    with stack(tmp_path) as run:
+    # TEvo decides after 3 s: long enough that even a loaded machine sees the order wait for it first.
+    with stack(tmp_path, driver={"fraud_delay": 3.0}) as run:
         made = run.sandbox.driver.create_sync(Scenario.CLIENT_FRAUD_DECLINED)
         check_orders(run, [made])
         trail = [a.to_state for a in run.store.audit_trail(made.order_id) if a.to_state]

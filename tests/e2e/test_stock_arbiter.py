@@ -48,8 +48,9 @@ def order_for_both(run: Stack, group: TicketGroupSpec = LAST_TWO) -> dict:
     return run.sandbox.create_order(OrderRequest(items=[item]))
 
 
-def hold_both(run: Stack | _Daemon, group: TicketGroupSpec = LAST_TWO) -> httpx.Response:
-    body = {"remote_id": group.remote_id, "quantity": 2, "global_id": str(uuid.uuid4()),
+def hold_both(run: Stack | _Daemon, group: TicketGroupSpec = LAST_TWO, global_id: str | None = None
+              ) -> httpx.Response:
+    body = {"remote_id": group.remote_id, "quantity": 2, "global_id": global_id or str(uuid.uuid4()),
             "price": str(group.wholesale_price), "ticket_group_id": group.ticket_group_id}
     base_url = run.daemon.base_url if isinstance(run, Stack) else run.base_url
     return httpx.post(f"{base_url}/order-integration/holds", json=body,
@@ -60,8 +61,8 @@ def pos_holds(run: Stack) -> list[tuple]:
     return run.pos("SELECT global_id, state FROM holds ORDER BY created_at")
 
 
-def test_a_hold_arriving_while_the_order_is_being_accepted_is_refused(tmp_path):
-    with stack(tmp_path, faults=FaultSettings(latency=LATENCY), inventory=[LAST_TWO]) as run:
+def test_a_hold_arriving_while_the_order_is_being_accepted_is_refused(tmp_path, store_config):
+    with stack(tmp_path, faults=FaultSettings(latency=LATENCY), inventory=[LAST_TWO], store=store_config) as run:
         order = order_for_both(run)
         send_webhook(run, webhook_form(order))
         assert run.wait_for(lambda: run.state(order["id"]) == "accepting", timeout=20)
@@ -76,8 +77,8 @@ def test_a_hold_arriving_while_the_order_is_being_accepted_is_refused(tmp_path):
         assert pos_holds(run) == [(f"order-{order['id']}-item-{order['items'][0]['id']}-r0", "invoiced")]
 
 
-def test_an_order_for_tickets_a_checkout_holds_is_rejected_without_being_accepted(tmp_path):
-    with stack(tmp_path, faults=FaultSettings(latency=LATENCY), inventory=[LAST_TWO]) as run:
+def test_an_order_for_tickets_a_checkout_holds_is_rejected_without_being_accepted(tmp_path, store_config):
+    with stack(tmp_path, faults=FaultSettings(latency=LATENCY), inventory=[LAST_TWO], store=store_config) as run:
         held = hold_both(run)
         assert held.status_code == 200 and held.json()["status"] == "held", held.text
         order = order_for_both(run)
@@ -114,3 +115,21 @@ def test_two_daemon_processes_sharing_the_pos_promise_the_last_tickets_once(tmp_
         finally:
             process.terminate()
             process.wait(timeout=15)
+
+
+def test_a_pending_order_naming_a_lapsed_checkout_hold_reserves_afresh(tmp_path):
+    """The checkout's hold expired before TEvo's invoice call named it: its global id is spent in the POS, so
+    the order must take a reservation of its own, not replay the lapsed hold (which the POS refuses forever)."""
+    with stack(tmp_path, inventory=[LAST_TWO], server={"hold_ttl": 1.0}) as run:
+        checkout = str(uuid.uuid4())
+        assert hold_both(run, global_id=checkout).status_code == 200
+        assert run.wait_for(lambda: pos_holds(run) == [(checkout, "expired")], timeout=20), pos_holds(run)
+        order = order_for_both(run)
+        invoice = {"order_id": order["id"], "global_id": checkout}
+        httpx.post(f"{run.daemon.base_url}/order-integration/invoices", json=invoice,
+                   headers={"X-Api-Key": API_KEY}, timeout=10)
+        assert run.wait_settled([order["id"]], timeout=30)[order["id"]] == "done"
+        assert run.sandbox.inspect(order["id"])["accept_calls"] == 1
+        assert run.invoices_for(order["id"]) == 1
+        reservation = f"order-{order['id']}-item-{order['items'][0]['id']}-r0"
+        assert pos_holds(run) == [(checkout, "expired"), (reservation, "invoiced")]

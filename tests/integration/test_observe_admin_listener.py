@@ -7,6 +7,7 @@ import pytest
 
 from tests.integration.conftest import API_KEY, make_settings
 from tevo_bridge.serve import running_daemon
+from tevo_bridge.store import ORDER_STATES
 
 ADMIN_ONLY = ("/metrics", "/openapi.json", "/docs")
 
@@ -23,7 +24,7 @@ def test_admin_paths_are_404_on_the_public_listener_and_served_on_the_admin_one(
         response = httpx.get(split.base_url + path, timeout=10)
         assert response.status_code == 404, path
         assert response.json() == {"status": "error", "error": "not_found"}
-    assert httpx.get(split.admin_url + "/metrics", timeout=10).text.count("tevo_bridge_orders{") == 12
+    assert httpx.get(split.admin_url + "/metrics", timeout=10).text.count("tevo_bridge_orders{") == len(ORDER_STATES)
     schema = httpx.get(split.admin_url + "/openapi.json", timeout=10).json()
     assert "/order-integration/holds" in schema["paths"] and "/webhooks/tevo/{token}" in schema["paths"]
     assert "swagger" in httpx.get(split.admin_url + "/docs", timeout=10).text.lower()

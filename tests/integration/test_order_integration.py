@@ -280,3 +280,22 @@ def test_without_time_to_ask_the_answer_is_queued_and_the_pipeline_says_why(tmp_
         store = daemon.runtime.store.sync
         assert wait_for(lambda: store.get_order(missing).state == "needs_review")
         assert f"TEvo has no order {missing}" in store.get_order(missing).last_error
+
+
+def test_a_store_that_cannot_commit_is_a_complete_503_on_a_connection_that_stays_usable(daemon, monkeypatch):
+    """StoreBusy (PostgreSQL's retries lost to concurrent writers) is an answer, not a crash: a crash closes the
+    connection after the 503, and a balancing proxy reusing it saw a reset and answered TEvo 502."""
+    from tevo_bridge.store import SqliteStore, StoreBusy
+
+    def busy(*args, **kwargs):
+        raise StoreBusy("begin_hold: 12 attempts lost to concurrent transactions")
+
+    monkeypatch.setattr(SqliteStore, "begin_hold", busy)
+    with httpx.Client(base_url=daemon.base_url, timeout=10, headers={"X-Api-Key": API_KEY}) as client:
+        refused = client.post("/order-integration/holds", json=HOLD)
+        assert refused.status_code == 503
+        assert refused.json() == {"status": "error", "error": "temporarily_unavailable"}
+        assert refused.headers.get("connection") != "close"
+        monkeypatch.undo()
+        assert client.post("/order-integration/holds", json=HOLD).status_code == 200  # the same connection
+        assert client.get("/livez").status_code == 200

@@ -105,7 +105,8 @@ class Tally:
 class View:
     """Read-only looks at the three parties after (or during) a run."""
 
-    def __init__(self, sandbox: Sandbox, store_db: Path, pos_db: Path, skybox: Any = None) -> None:
+    def __init__(self, sandbox: Sandbox, store_db: Path | str, pos_db: Path, skybox: Any = None) -> None:
+        """``store_db``: the daemon's SQLite file, or its PostgreSQL URL (replicas)."""
         self.sandbox = sandbox
         self.store_db = store_db
         self.pos_db = pos_db
@@ -119,6 +120,11 @@ class View:
             conn.close()
 
     def store(self, sql: str, *args: Any) -> list[tuple]:
+        if isinstance(self.store_db, str):
+            import psycopg
+
+            with psycopg.connect(self.store_db, connect_timeout=5) as conn:
+                return conn.execute(sql.replace("?", "%s"), args).fetchall()
         return self._query(self.store_db, sql, *args)
 
     def pos(self, sql: str, *args: Any) -> list[tuple]:
@@ -155,7 +161,7 @@ class View:
                 states = self.states(ids)
                 done = (len(states) == len(ids) and all(s in SETTLED for s, _ in states.values())
                         and self.active_holds() == 0)
-            except sqlite3.OperationalError:  # the store is being created or migrated
+            except Exception:  # the store is being created or migrated, or its database restarts
                 done = False
             if done:
                 return True

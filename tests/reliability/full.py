@@ -2,6 +2,7 @@
 
     python -m tests.reliability.full                 # all parts, writes RELIABILITY.md
     python -m tests.reliability.full crash faults    # some parts, prints only
+    python -m tests.reliability.full --merge crash   # some parts, their figures merged into RELIABILITY.md
 
 Run from the repository root (so this checkout's ``tevo_bridge`` is the one imported).
 """
@@ -24,6 +25,7 @@ from tests.reliability.flood import run_flood
 from tests.reliability.hostile import run_hostile
 from tests.reliability.pos_faults import run_pos_faults
 from tests.reliability.race import run_races
+from tests.reliability.replicas import run_replicas
 from tests.reliability.secrets_scan import run_secrets
 from tests.reliability.stateful import run_stateful
 from tests.reliability.tevo_faults import run_tevo_faults
@@ -35,6 +37,7 @@ FLOOD_REQUESTS = 5000
 RACE_ROUNDS = 50  # per order of arrival
 STATEFUL_EXAMPLES, STATEFUL_STEPS = 30, 20  # in-process daemon, restarted gracefully
 STATEFUL_KILL_EXAMPLES = 10  # daemon process, also SIGKILLed and killed at crash points
+REPLICA_ORDERS, REPLICA_KILLS = 300, 10  # two replicas on PostgreSQL, one database restart
 
 
 def _crash(tmp: Path) -> dict[str, Any]:
@@ -98,6 +101,11 @@ def _stateful(tmp: Path) -> dict[str, Any]:
     return {**figures, "failures": failures, "ok": not failures}
 
 
+def _replicas(tmp: Path) -> dict[str, Any]:
+    run = run_replicas(tmp, orders=REPLICA_ORDERS, kills=REPLICA_KILLS)
+    return {**run.figures(), "ok": run.ok}
+
+
 PARTS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "crash": ("1. Crash: SIGKILL at random moments", _crash),
     "faults": ("2. TEvo faults", _faults),
@@ -108,11 +116,18 @@ PARTS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "disk": ("7. Disk and database", _disk),
     "race": ("8. Stock arbiter: one buyer for the last tickets", _race),
     "stateful": ("9. Stateful: the pipeline as a state machine, failures at every step", _stateful),
+    "replicas": ("10. Two replicas on PostgreSQL: SIGKILLs and a database restart", _replicas),
 }
 
 
+RESULTS = Path("tests/reliability/results.json")  # the figures RELIABILITY.md is rendered from
+
+
 def main(argv: list[str]) -> int:
-    chosen = argv or list(PARTS)
+    """No argument: every part, then RELIABILITY.md. ``--merge PART ...``: those parts, their figures replacing the
+    same parts' in results.json, then RELIABILITY.md again (the other parts' figures as they were)."""
+    merge = argv[:1] == ["--merge"]
+    chosen = argv[1:] if merge else (argv or list(PARTS))
     results: dict[str, dict[str, Any]] = {}
     started = time.monotonic()
     for key in chosen:
@@ -125,20 +140,25 @@ def main(argv: list[str]) -> int:
     total = round(time.monotonic() - started, 1)
     ok = all(r["ok"] for r in results.values())
     print(f"== {'ALL OK' if ok else 'FAILURES'} in {total} s")
-    if not argv:
+    if merge:
+        stored = json.loads(RESULTS.read_text())
+        results, total = {**stored["parts"], **results}, stored["seconds"] + total - sum(
+            stored["parts"][key]["wall_seconds"] for key in chosen if key in stored["parts"])
+    if merge or not argv:
+        RESULTS.write_text(json.dumps({"seconds": total, "parts": results}, indent=1, default=str) + "\n")
         Path("RELIABILITY.md").write_text(render(results, total))
-        print("wrote RELIABILITY.md")
+        print(f"wrote RELIABILITY.md and {RESULTS}")
     return 0 if ok else 1
 
 
 def render(results: dict[str, dict[str, Any]], total: float) -> str:
     crash, faults, pos, hostile = results["crash"], results["faults"], results["pos"], results["hostile"]
     flood, secrets, disk, race = results["flood"], results["secrets"], results["disk"], results["race"]
-    stateful = results["stateful"]
+    stateful, replicas = results["stateful"], results["replicas"]
     machines = [m for m in (stateful["in_process"], stateful["with_sigkill"]) if m]
-    lost = sum(r["lost"] for r in (crash, faults)) + flood["lost"]
+    lost = sum(r["lost"] for r in (crash, faults, replicas)) + flood["lost"]
     doubled = sum(r["double_accepts"] + r["double_rejects"] + r["double_invoices"] + r["duplicate_pages"]
-                  for r in (crash, faults))
+                  for r in (crash, faults, replicas))
     lines = [
         "# Reliability",
         "",
@@ -162,6 +182,9 @@ def render(results: dict[str, dict[str, Any]], total: float) -> str:
         f"| state machine (failures interleaved at every step) | **{sum(m['examples'] for m in machines)}** "
         f"examples, {sum(m['steps'] for m in machines)} steps, {sum(m['orders'] for m in machines)} orders, "
         f"{sum(m['injected_total'] for m in machines)} causes broken, {len(stateful['failures'])} failing |",
+        f"| two replicas on PostgreSQL behind Caddy | **{replicas['kills']}** kills and {replicas['db_restarts']} "
+        f"database restart over {replicas['orders']} orders; {replicas['crossing_consistent']} of "
+        f"{replicas['crossing_holds']} holds answered alike across replicas |",
         "",
         "## 1. Crash",
         f"{crash['orders']} mixed orders (every scenario, webhooks and Order Integration) while the daemon "
@@ -245,6 +268,19 @@ def render(results: dict[str, dict[str, Any]], total: float) -> str:
         *(f"### {name}\n\n" + _table(stateful[name]) + "\n" for name in ("in_process", "with_sigkill")
           if stateful[name]),
         *(f"**Failed:** {failure.splitlines()[0]}" for failure in stateful["failures"]),
+        "",
+        "## 10. Two replicas on PostgreSQL",
+        "Two `tevo-bridge run` processes with one config and one PostgreSQL store (a server of the run's own), "
+        "behind `deploy/replicas/Caddyfile` run for real: every webhook and Order Integration call of the mixed "
+        "orders goes through the proxy, round robin. A replica picked at random was SIGKILLed and restarted "
+        f"{replicas['kills']} times, and halfway through, with one replica down, PostgreSQL itself was restarted. "
+        "First, holds were asked of one replica, replayed through the other (the same bytes back), released "
+        "through the other and released again through the first (`not_held`, as one daemon answers).",
+        "",
+        _table({k: replicas[k] for k in ("replicas", "kills", "db_restarts", "crossing_holds", "crossing_consistent",
+                                         "orders", "oi_without_order", "as_expected", "states", "lost",
+                                         "double_accepts", "double_rejects", "double_invoices", "missing_invoices",
+                                         "duplicate_pages", "pages_delivered", "active_holds", "seconds")}),
         "",
     ]
     return "\n".join(lines)

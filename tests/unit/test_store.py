@@ -1,17 +1,20 @@
-"""The durable store: one transaction per event, dedupe, leases, holds, audit."""
+"""The durable store: one transaction per event, dedupe, leases, holds, audit (on SQLite and on PostgreSQL)."""
 
+import json
 import sqlite3
 import time
 
 import pytest
 
+from tests.pg import kill_job_sessions
 from tevo_bridge.store import Event, SqliteStore
+from tevo_bridge.store.postgres import PostgresStore
 from tevo_bridge.store.schema import MIGRATIONS
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = SqliteStore(tmp_path / "state.sqlite3")
+def store(store_backend):
+    s = store_backend.open()
     yield s
     s.close()
 
@@ -20,10 +23,12 @@ def order_event(order_id=402117, key="k1", channel="webhook"):
     return Event(channel, "order_created", key, "{}", order_id=order_id)
 
 
-def test_schema_is_migrated_and_wal(store, tmp_path):
+def test_schema_is_migrated_and_wal(tmp_path):
+    store = SqliteStore(tmp_path / "state.sqlite3")
     assert store.schema_version == len(MIGRATIONS)
     conn = sqlite3.connect(tmp_path / "state.sqlite3")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
     SqliteStore(tmp_path / "state.sqlite3").close()  # reopening does not migrate twice
 
 
@@ -64,6 +69,7 @@ def test_claim_complete_and_requeue_on_news(store):
 def test_expired_lease_is_claimed_again(store):
     store.record_event(order_event())
     first = store.claim_job(lease_seconds=0.01)
+    kill_job_sessions(store)  # its worker died (on PostgreSQL a live one keeps its job past the lease)
     time.sleep(0.03)
     second = store.claim_job(lease_seconds=60)
     assert second.id == first.id
@@ -120,7 +126,9 @@ def test_expired_holds_are_queued_for_release(store):
 
 
 def audit_reasons(store, global_id):
-    return [r[0] for r in store._conn.execute("SELECT reason FROM audit WHERE global_id = ? ORDER BY id", (global_id,))]
+    with store._lock:
+        rows = store._conn.execute("SELECT reason FROM audit WHERE global_id = ? ORDER BY id", (global_id,)).fetchall()
+    return [r[0] for r in rows]
 
 
 def test_a_repeated_hold_past_its_ttl_is_expired_by_the_repeat_and_audited(store):
@@ -203,7 +211,7 @@ def test_retry_order_requeues(store):
     assert store.get_order(402117).state == "new" and store.claim_job(60) is not None
 
 
-def test_read_only_database_cannot_record(tmp_path):
+def test_read_only_sqlite_database_cannot_record(tmp_path):
     path = tmp_path / "ro.sqlite3"
     SqliteStore(path).close()
     conn_store = SqliteStore(path)
@@ -212,25 +220,32 @@ def test_read_only_database_cannot_record(tmp_path):
         conn_store.check_writable()
 
 
-def test_jobs_left_running_by_a_dead_process_are_requeued_at_start(store):
-    store.record_event(order_event())
-    store.claim_job(lease_seconds=3600)
-    assert store.requeue_running_jobs() == 1
-    assert store.claim_job(60) is not None
+def test_jobs_left_running_by_a_dead_process_are_requeued_at_start(store_backend):
+    dead = store_backend.open()
+    dead.record_event(order_event())
+    dead.claim_job(lease_seconds=3600)
+    dead.close()
+    store = store_backend.open()
+    try:
+        assert store.requeue_running_jobs() == 1
+        assert store.claim_job(60) is not None
+    finally:
+        store.close()
 
 
-def test_sqlite_store_implements_the_store_interface_exactly():
-    """The interface a PostgreSQL backend would implement is the one the daemon uses: no drift."""
+@pytest.mark.parametrize("implementation", [SqliteStore, PostgresStore])
+def test_each_store_implements_the_store_interface_exactly(implementation):
+    """The interface the daemon uses is the one both backends implement: no drift."""
     import inspect
 
     from tevo_bridge.store.base import Store
 
-    public = {n for n in dir(SqliteStore) if not n.startswith("_") and callable(getattr(SqliteStore, n))}
+    public = {n for n in dir(implementation) if not n.startswith("_") and callable(getattr(implementation, n))}
     declared = {n for n in dir(Store) if not n.startswith("_") and callable(getattr(Store, n))}
     assert public == declared
     for name in declared:
         expected = list(inspect.signature(getattr(Store, name)).parameters)
-        assert list(inspect.signature(getattr(SqliteStore, name)).parameters) == expected, name
+        assert list(inspect.signature(getattr(implementation, name)).parameters) == expected, name
 
 
 def test_failing_a_job_for_review_marks_its_order_in_the_same_transaction(store):
@@ -247,7 +262,69 @@ def test_failing_a_job_for_review_marks_its_order_in_the_same_transaction(store)
 def test_a_job_whose_lease_was_lost_marks_nothing(store):
     store.record_event(order_event())
     job = store.claim_job(0.0)  # the lease lapses at once: another worker takes the job over
+    kill_job_sessions(store)
     time.sleep(0.01)
     store.claim_job(60)
     store.fail_job(job, "late", review=True)
     assert store.get_order(402117).state == "new" and store.job_for_order(402117)["state"] == "running"
+
+
+# The dashboard's reads and its "mark resolved" ------------------------------------------------------
+
+
+def _seed(store, order_id, state, source="webhook", **fields):
+    store.ensure_order(order_id, source)
+    store.update_order(order_id, state=state, reason="seeded", **fields)
+
+
+def test_search_orders_filters_and_pages_by_id(store):
+    from tevo_bridge.store import OrderQuery
+
+    for n in range(7):
+        _seed(store, 100 + n, "done" if n % 2 else "needs_review", source="poll" if n < 3 else "webhook",
+              invoice_id=f"INV-{n}")
+    assert [r.id for r in store.search_orders(OrderQuery(), 3)] == [106, 105, 104]
+    assert [r.id for r in store.search_orders(OrderQuery(before_id=104), 3)] == [103, 102, 101]
+    assert [r.id for r in store.search_orders(OrderQuery(state="needs_review", source="poll"), 10)] == [102, 100]
+    assert [r.id for r in store.search_orders(OrderQuery(invoice_id="INV-5"), 10)] == [105]
+    assert [r.id for r in store.search_orders(OrderQuery(order_id=101), 10)] == [101]
+    assert store.search_orders(OrderQuery(seen_until="2000-01-01T00:00:00.000Z"), 10) == []
+    assert len(store.search_orders(OrderQuery(seen_from="2000-01-01T00:00:00.000Z"), 10)) == 7
+
+
+def test_order_activity_counts_each_order_once_per_hour_and_outcome(store):
+    _seed(store, 1, "invoicing")
+    _seed(store, 2, "rejected")
+    _seed(store, 3, "needs_review")
+    store.retry_order(3)
+    store.update_order(3, state="needs_review", reason="again")  # twice in the hour: still one order
+    rows = store.order_activity("2000-01-01T00:00:00.000Z")
+    assert sorted((outcome, n) for _, outcome, n in rows) == [("invoicing", 1), ("needs_review", 1), ("rejected", 1)]
+    assert store.order_activity("2999-01-01T00:00:00.000Z") == []
+
+
+def test_resolve_order_only_from_needs_review_and_records_who(store):
+    _seed(store, 5, "needs_review", last_error="POS: unreachable")
+    _seed(store, 6, "done")
+    assert store.resolve_order(6, "note", "alice") == "not_in_review"
+    assert store.resolve_order(7, "note", "alice") == "unknown"
+    assert store.oldest_open_order().id == 5
+    assert store.resolve_order(5, "voided by hand", "alice") == "resolved"
+    assert store.get_order(5).state == "resolved" and store.oldest_open_order() is None
+    last = store.audit_trail(5)[-1]
+    assert (last.to_state, last.reason, json.loads(last.details)) == ("resolved", "voided by hand", {"by": "alice"})
+    assert store.retry_order(5) == "terminal"
+
+
+def test_list_holds_by_state_most_recent_first(store):
+    for global_id in ("a", "b", "c"):
+        store.begin_hold(hold_event(global_id), "91508", 1, None, None, "2099-01-01T00:00:00Z")
+        time.sleep(0.002)  # distinct updated_at (millisecond stamps)
+    store.finish_hold("a", "held", 200, "{}")
+    time.sleep(0.002)
+    store.finish_hold("b", "failed", 409, "{}", reason="unavailable")
+    time.sleep(0.002)
+    store.finish_hold("c", "held", 200, "{}")
+    assert [h.global_id for h in store.list_holds("held", 10)] == ["c", "a"]
+    assert [h.global_id for h in store.list_holds("held", 1)] == ["c"]
+    assert [h.global_id for h in store.list_holds("failed", 10)] == ["b"]

@@ -19,6 +19,7 @@ from tevo_bridge.intake.http import BodyLimit, json_response
 from tevo_bridge.intake.refusals import RefusalLog
 from tevo_bridge.log import get_logger
 from tevo_bridge.metrics import MetricsEndpoint
+from tevo_bridge.store import StoreError
 
 log = get_logger(__name__)
 
@@ -43,7 +44,7 @@ def create_app(runtime: Any, lifespan: Any = None, *, admin_elsewhere: bool = Fa
 
 
 def create_admin_app(runtime: Any, public: FastAPI) -> FastAPI:
-    """The admin listener's app: health, metrics, and the public app's OpenAPI document (with /docs)."""
+    """The admin listener's app: health, metrics, the public app's OpenAPI document (with /docs), the dashboard."""
     app = FastAPI(title="tevo-bridge admin", version=__version__, openapi_url=None, docs_url=None, redoc_url=None)
     add_health_routes(app, runtime, metrics=True)
 
@@ -56,7 +57,22 @@ def create_admin_app(runtime: Any, public: FastAPI) -> FastAPI:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="tevo-bridge intake")
 
     add_error_handlers(app)
+    if runtime.settings.dashboard.enabled:
+        mount_dashboard(app, runtime)
     return app
+
+
+def mount_dashboard(app: FastAPI, host: Any) -> None:
+    """The operator dashboard at /dashboard (docs/dashboard.md), and / sends a browser there."""
+    from starlette.responses import RedirectResponse
+
+    from tevo_bridge.dashboard import PREFIX, create_dashboard
+
+    app.mount(PREFIX, create_dashboard(host))
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> Response:
+        return RedirectResponse(PREFIX + "/", status_code=307)
 
 
 def add_health_routes(app: FastAPI, runtime: Any, *, metrics: bool) -> None:
@@ -93,6 +109,13 @@ def add_error_handlers(app: FastAPI) -> None:
         for error in exc.errors():
             errors.setdefault(".".join(map(str, error["loc"])), []).append(error["msg"])
         return json_response(422, {"status": "invalid", "errors": errors})
+
+    @app.exception_handler(StoreError)
+    async def store_failed(request: Request, exc: StoreError) -> Response:
+        # Handled here rather than as a crash: the answer is complete and the connection stays usable (a
+        # balancing proxy reusing it would otherwise see it reset and answer 502).
+        log.warning("intake.store_unavailable", path=request.url.path, error=str(exc))
+        return json_response(503, {"status": "error", "error": "temporarily_unavailable"})
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> Response:

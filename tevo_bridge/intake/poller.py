@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+from tevo_bridge import health
 from tevo_bridge.log import get_logger
 from tevo_bridge.metrics import INBOUND, POLL_INTERVAL, POLL_LAST_SUCCESS
 from tevo_bridge.store import Event
@@ -14,7 +15,7 @@ from tevo_bridge.tevo.errors import TevoError
 log = get_logger(__name__)
 
 # Orders in these local states need nothing more from a poll (needs_review waits for a human).
-SETTLED = frozenset({"done", "rejected", "canceled", "needs_review"})
+SETTLED = frozenset({"done", "rejected", "canceled", "needs_review", "resolved"})
 
 
 async def poll_once(runtime: Any) -> int:
@@ -43,20 +44,41 @@ async def poll_once(runtime: Any) -> int:
     return queued
 
 
+def lead_seconds(interval: float) -> float:
+    """The poller's lease outlasts one interval plus a long poll, so the leader renews it in time; a follower
+    takes over at most this long after the leader died."""
+    return 2 * interval + 60
+
+
 async def run_poller(runtime: Any, stop: asyncio.Event) -> None:
-    """Poll at start-up (to close the gap left by downtime), then every interval."""
+    """Poll at start-up (to close the gap left by downtime), then every interval.
+
+    With replicas on one PostgreSQL store, only the holder of the ``poller`` lease polls (the others
+    check each interval whether it lapsed); on SQLite the one daemon always leads.
+    """
     interval = runtime.settings.poller.interval
     POLL_INTERVAL.set(interval)
     while not stop.is_set():
         try:
+            if not await runtime.store.try_lead("poller", runtime.replica_id, lead_seconds(interval)):
+                log.debug("poll.follower", reason="another replica holds the poller lease")
+                await _wait(stop, interval)
+                continue
             queued = await poll_once(runtime)
             POLL_LAST_SUCCESS.set(time.time())
+            health.POLLER.ok()
             log.info("poll.done", queued=queued)
         except TevoError as exc:
             log.warning("poll.failed", error=str(exc))
+            health.POLLER.failed(str(exc))
         except Exception as exc:  # the poller must outlive any one bad cycle
             log.exception("poll.crashed", error=str(exc))
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass
+            health.POLLER.failed(f"{type(exc).__name__}: {exc}")
+        await _wait(stop, interval)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

@@ -228,8 +228,12 @@ class OrderProcessor:
 
         A replay of a held reservation (after a crash) reserves nothing more. ``global_id_used``
         means this round's reservation lapsed or was released meanwhile: start a new round once.
+        The checkout's Order Integration hold is replayed only while it holds: once it lapsed, was
+        released or invoiced, its global id is spent in the POS and every replay would be refused.
         """
         oi_hold = await self.store.hold_for_order(order.id)
+        if oi_hold is not None and oi_hold.state != "held":
+            oi_hold = None
         for _ in range(2):
             reserved: dict[int, str] = {}
             problems: list[ItemProblem] = []
@@ -366,11 +370,12 @@ class OrderProcessor:
     def _holds_to_consume(self, order: Order, row: OrderRow, oi_hold: HoldRow | None) -> dict[int, str]:
         """Each item's hold: the Order Integration hold it came from, else this round's reservation.
 
-        Named whether or not it still holds: the POS consumes a held one and takes stock for the
-        rest, so an order accepted elsewhere (or before an upgrade) invoices all the same.
+        The POS consumes a held one and takes stock for the rest, so an order accepted elsewhere (or
+        before an upgrade) invoices all the same. A lapsed checkout hold yields to this order's own
+        reservation, which ``_reserve`` took in its place (naming either takes stock if there is none).
         """
         holds = _reservation_ids(order, row)
-        if oi_hold is not None and oi_hold.state in ("held", "invoiced", "expired"):
+        if oi_hold is not None and oi_hold.state in ("held", "invoiced"):
             match = next((i for i in order.items if (i.ticket_group.remote_id, i.quantity)
                           == (oi_hold.remote_id, oi_hold.quantity)), None)
             if match is not None:

@@ -48,12 +48,19 @@ class Worker:
             self.in_flight += 1
             try:
                 await self.run_job(job)
+            except Exception as exc:  # the store could not record the outcome: the job runs again after its lease
+                log.warning("worker.outcome_not_recorded", job=job.key, error=str(exc))
             finally:
                 self.in_flight -= 1
 
     async def _sleep(self, stop: asyncio.Event) -> None:
-        due = await self.runtime.store.next_job_due()
-        timeout = 1.0 if due is None else min(1.0, max(0.0, due - time.time()))
+        try:
+            due = await self.runtime.store.next_job_due()
+        except Exception as exc:  # the database is unreachable (PostgreSQL restarting): look again soon
+            log.warning("worker.store_unavailable", error=str(exc))
+            due = time.time() + 1.0
+        idle = getattr(self.runtime, "idle_poll", 1.0)
+        timeout = idle if due is None else min(idle, max(0.0, due - time.time()))
         wake = self.runtime.wake_event
         try:
             await asyncio.wait_for(wake.wait(), timeout=timeout)

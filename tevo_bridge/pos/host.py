@@ -20,6 +20,7 @@ import pluggy
 import pydantic
 import structlog
 
+from tevo_bridge import health
 from tevo_bridge.metrics import POS_LATENCY
 from tevo_bridge.paths import CONTEXT_KEY
 from tevo_bridge.pos.discovery import (
@@ -222,13 +223,16 @@ class PluginHost:
         done, _ = await asyncio.wait({waiter}, timeout=limit)
         if not done:
             POS_LATENCY.labels(hook, "timeout").observe(time.monotonic() - started)
+            health.POS.failed(f"{hook}: no answer within {limit:g}s")
             raise self._timeout(hook, future, limit)
         try:
             result = waiter.result()
         except Exception as exc:
             POS_LATENCY.labels(hook, "error").observe(time.monotonic() - started)
+            health.POS.failed(f"{hook}: {type(exc).__name__}: {exc}")
             raise PosError(hook, exc) from exc
         POS_LATENCY.labels(hook, "ok").observe(time.monotonic() - started)
+        health.POS.ok()
         return result
 
     async def check_inventory(self, item: Item, *, budget: float | None = None) -> Availability:

@@ -1,4 +1,4 @@
-"""Durable state: inbox, orders, holds, jobs and the audit log (SQLite; one interface for other backends)."""
+"""Durable state: inbox, orders, holds, jobs and the audit log (SQLite, or PostgreSQL: ``store.postgres``)."""
 
 from tevo_bridge.clock import now_iso
 from tevo_bridge.store.aio import AsyncStore
@@ -12,10 +12,13 @@ from tevo_bridge.store.sqlite import (
     HoldRow,
     Job,
     NotAStore,
+    OrderQuery,
     OrderRow,
+    ResolveOutcome,
     RetryOutcome,
     SchemaTooNew,
     SqliteStore,
+    StoreBusy,
     StoreError,
     StoreFacts,
     StoreInUse,
@@ -26,6 +29,6 @@ from tevo_bridge.store.sqlite import (
 
 __all__ = [
     "ORDER_STATES", "SCHEMA_VERSION", "TERMINAL_STATES", "AsyncStore", "DaemonLock", "Event", "HoldRow", "Job",
-    "NotAStore", "OrderRow", "RetryOutcome", "SchemaTooNew", "SqliteStore", "Store", "StoreError", "StoreFacts",
+    "NotAStore", "OrderQuery", "OrderRow", "ResolveOutcome", "RetryOutcome", "SchemaTooNew", "SqliteStore", "Store", "StoreBusy", "StoreError", "StoreFacts",
     "StoreInUse", "backup_store", "inspect_store", "now_iso", "restore_store",
 ]

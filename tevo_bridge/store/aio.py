@@ -27,16 +27,19 @@ _STOP = object()
 class AsyncStore:
     """``await store.call(SqliteStore.method, ...)`` or ``await store.<method>(...)``.
 
-    One thread is enough: SQLite takes one writer at a time anyway, and keeping
-    every transaction on one thread keeps them short and ordered.
+    One thread is enough for SQLite: it takes one writer at a time anyway, and keeping
+    every transaction on one thread keeps them short and ordered.  PostgreSQL runs
+    transactions side by side, so ``PostgresStore`` gets several threads, each on its own
+    pooled connection, and ``max_batch=1`` (docs/architecture.md, "The PostgreSQL store").
     """
 
-    def __init__(self, store: Store, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, store: Store, max_batch: int = MAX_BATCH, threads: int = 1) -> None:
         self.sync = store
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="store", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, name=f"store-{n}", daemon=True) for n in range(threads)]
+        for thread in self._threads:
+            thread.start()
         self._closed = False
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -60,8 +63,10 @@ class AsyncStore:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._queue.put(_STOP)
-            self._thread.join()
+            for _ in self._threads:
+                self._queue.put(_STOP)
+            for thread in self._threads:
+                thread.join()
         self.sync.close()
 
     # -- the store thread ----------------------------------------------------------------------
@@ -88,6 +93,14 @@ class AsyncStore:
 
     def _run_batch(self, calls: list[Any]) -> None:
         outcomes: list[tuple[bool, Any]] = []
+        if len(calls) == 1:  # alone: its own transaction, which the store may retry after a conflict
+            _loop, _future, fn, args, kwargs = calls[0]
+            try:
+                outcomes.append((True, fn(*args, **kwargs)))
+            except Exception as exc:
+                outcomes.append((False, exc))
+            self._hand_back(calls, outcomes)
+            return
         try:
             with self.sync.batch():
                 for _loop, _future, fn, args, kwargs in calls:
@@ -97,6 +110,10 @@ class AsyncStore:
                         outcomes.append((False, exc))
         except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch is durable
             outcomes = [(False, exc)] * len(calls)
+        self._hand_back(calls, outcomes)
+
+    @staticmethod
+    def _hand_back(calls: list[Any], outcomes: list[tuple[bool, Any]]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
         for (loop, future, *_), (ok, value) in zip(calls, outcomes, strict=True):
             by_loop.setdefault(loop, []).append((future, ok, value))

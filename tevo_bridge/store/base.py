@@ -1,8 +1,7 @@
 """The store's interface: everything the daemon asks of durable state.
 
-``SqliteStore`` is the one implementation; a PostgreSQL backend implements the same
-methods (each one transaction, every inbound event committed with its job).  Nothing
-outside ``store/`` writes SQL.
+``SqliteStore`` and ``PostgresStore`` implement it (each method one transaction, every
+inbound event committed with its job).  Nothing outside ``store/`` writes SQL.
 """
 
 from __future__ import annotations
@@ -10,7 +9,18 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from tevo_bridge.store.sqlite import AuditRow, Event, HoldRow, Job, OiInvoiceRow, OrderRow, RetryOutcome, StoreStats
+from tevo_bridge.store.sqlite import (
+    AuditRow,
+    Event,
+    HoldRow,
+    Job,
+    OiInvoiceRow,
+    OrderQuery,
+    OrderRow,
+    ResolveOutcome,
+    RetryOutcome,
+    StoreStats,
+)
 
 
 class Store(Protocol):
@@ -110,11 +120,20 @@ class Store(Protocol):
     def list_orders(self, state: str | None = None, limit: int = 1000) -> list[OrderRow]:
         ...
 
+    def list_holds(self, state: str, limit: int) -> list[HoldRow]:
+        """The holds in ``state``, most recently changed first (the dashboard)."""
+
     def mark_hold(self, global_id: str, state: str, reason: str) -> None:
         ...
 
     def next_job_due(self) -> float | None:
         ...
+
+    def oldest_open_order(self) -> OrderRow | None:
+        """The unfinished order first seen longest ago (the dashboard)."""
+
+    def order_activity(self, since: str) -> list[tuple[str, str, int]]:
+        """(UTC hour, outcome, orders) since ``since``: reached invoicing, rejected, needs_review (the dashboard)."""
 
     def order_counts(self) -> dict[str, int]:
         ...
@@ -140,11 +159,17 @@ class Store(Protocol):
     def requeue_running_jobs(self) -> int:
         """At start-up no job can be running (one daemon per store): what was, died with the last process."""
 
+    def resolve_order(self, order_id: int, note: str, by: str) -> ResolveOutcome:
+        """A person settled a ``needs_review`` order by hand: ``resolved``, with the note and who in the audit."""
+
     def retry_job(self, job: Job, error: str, delay: float) -> None:
         ...
 
     def retry_order(self, order_id: int, reason: str = "operator retry", *, redeliver: bool = False) -> RetryOutcome:
         """Send an order back through the pipeline, which continues from the facts, not from its state."""
+
+    def search_orders(self, query: OrderQuery, limit: int) -> list[OrderRow]:
+        """Orders matching ``query``, newest id first (the dashboard's search, paged by ``before_id``)."""
 
     def snooze_job(self, job: Job, note: str, delay: float) -> None:
         """Look again after ``delay``: not a failure, so no attempt is counted (news that came meanwhile runs now)."""
@@ -155,6 +180,9 @@ class Store(Protocol):
     def stats(self) -> StoreStats:
         """Counts by state and the oldest open order, for /metrics."""
         ...
+
+    def try_lead(self, name: str, holder: str, lease_seconds: float) -> bool:
+        """Take or renew the lease ``name`` for ``holder``: the one replica that runs a singleton task (the poller)."""
 
     def update_order(
         self,

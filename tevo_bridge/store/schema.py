@@ -108,4 +108,17 @@ MIGRATIONS: list[str] = [
     CREATE INDEX inbox_received ON inbox(received_at);
     CREATE INDEX audit_at ON audit(at);
     """,
+    # 4: the dashboard's reads, each an index seek however large the store: an order by invoice id or first-seen
+    # time, the oldest order of a state, an order's trail (its rows and its hold's, by global id), the latest
+    # holds of a state; the chart's outcomes per hour read from an index alone. And the pipeline's look-up of an
+    # order's Order Integration hold (every order, every pass), which scanned the holds table.
+    """
+    CREATE INDEX holds_order ON holds(order_id);
+    CREATE INDEX orders_invoice ON orders(invoice_id);
+    CREATE INDEX orders_first_seen ON orders(first_seen_at);
+    CREATE INDEX orders_state_seen ON orders(state, first_seen_at);
+    CREATE INDEX audit_global ON audit(global_id);
+    CREATE INDEX holds_state_updated ON holds(state, updated_at);
+    CREATE INDEX audit_outcome ON audit(to_state, at, order_id, action);
+    """,
 ]

@@ -4,8 +4,8 @@ Each public method is one transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), so a
 inbound event, its inbox row and its job are committed together or not at all,
 and the HTTP answer is sent only after the commit.  ``synchronous=FULL`` makes
 a commit survive power loss, not just a killed process: an order acknowledged
-to TEvo must never be lost.  A PostgreSQL backend would implement the same
-methods (see ``store/base.py``).
+to TEvo must never be lost.  ``PostgresStore`` (``store/postgres.py``) runs the same
+methods on PostgreSQL, so the SQL here is kept portable (see ``store/base.py``).
 """
 
 from __future__ import annotations
@@ -34,11 +34,12 @@ from tevo_bridge.store.schema import MIGRATIONS
 #: metrics report (0 for a state no order is in rather than leaving it out).
 ORDER_STATES: tuple[str, ...] = (
     "new", "awaiting_fraud", "checking", "accepting", "invoicing", "fulfilling", "awaiting_tickets", "rejecting",
-    "done", "rejected", "canceled", "needs_review",
+    "done", "rejected", "canceled", "needs_review", "resolved",
 )
 
-#: States an order never leaves by itself; ``retry_order`` refuses them (``redeliver`` aside).
-TERMINAL_STATES = frozenset({"done", "rejected", "canceled"})
+#: States an order never leaves by itself; ``retry_order`` refuses them (``redeliver`` aside). ``resolved``: a
+#: person settled a ``needs_review`` order by hand (``resolve_order``) and nothing more is done to it.
+TERMINAL_STATES = frozenset({"done", "rejected", "canceled", "resolved"})
 JOB_STATES = ("queued", "running", "done", "failed")
 HOLD_STATES = ("pending", "held", "failed", "released", "invoiced", "expired")
 
@@ -73,6 +74,11 @@ class SchemaTooNew(StoreError):
             f"(tevo-bridge store restore BACKUP).")
 
 
+class StoreBusy(StoreError):
+    """The store could not commit for concurrent writers (PostgreSQL serialization failures past the retries):
+    the request is answered 503 and may be sent again."""
+
+
 class StoreInUse(StoreError):
     """Another process holds the daemon lock of this store."""
 
@@ -82,6 +88,22 @@ class NotAStore(StoreError):
 
 #: What ``retry_order`` did: queued it, found no such order, or refused a finished one.
 RetryOutcome = Literal["queued", "unknown", "terminal"]
+#: What ``resolve_order`` did: resolved it, found no such order, or refused one not in ``needs_review``.
+ResolveOutcome = Literal["resolved", "unknown", "not_in_review"]
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    """The dashboard's order search: every field set narrows it; ``before_id`` pages (ids descend)."""
+
+    state: str | None = None
+    source: str | None = None
+    buyer_type: str | None = None
+    seen_from: str | None = None  # first_seen_at >= this ISO time
+    seen_until: str | None = None  # first_seen_at < this ISO time
+    order_id: int | None = None
+    invoice_id: str | None = None
+    before_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -297,7 +319,7 @@ class SqliteStore:
     def check_writable(self) -> None:
         """Raise if a write transaction cannot start (read-only file, full disk, locked)."""
         with self._tx() as conn:
-            conn.execute("UPDATE jobs SET id = id WHERE 0")
+            conn.execute("UPDATE jobs SET id = id WHERE 1 = 0")  # portable: PostgresStore runs it too
 
     # Inbound events ----------------------------------------------------------------
 
@@ -346,6 +368,7 @@ class SqliteStore:
         run_at: float, now: str,
     ) -> None:
         # A finished job is re-opened; a queued one runs no later than asked; a running one runs again after.
+        # (Portable SQL: PostgresStore runs this statement too.)
         conn.execute(
             """
             INSERT INTO jobs (kind, key, order_id, global_id, state, run_at, created_at, updated_at)
@@ -353,8 +376,8 @@ class SqliteStore:
             ON CONFLICT(key) DO UPDATE SET
                 rerun = CASE WHEN jobs.state = 'running' THEN 1 ELSE jobs.rerun END,
                 attempts = CASE WHEN jobs.state IN ('done', 'failed') THEN 0 ELSE jobs.attempts END,
-                run_at = CASE WHEN jobs.state IN ('done', 'failed') THEN excluded.run_at
-                              ELSE MIN(jobs.run_at, excluded.run_at) END,
+                run_at = CASE WHEN jobs.state IN ('done', 'failed') OR excluded.run_at < jobs.run_at
+                              THEN excluded.run_at ELSE jobs.run_at END,
                 state = CASE WHEN jobs.state = 'running' THEN 'running' ELSE 'queued' END,
                 updated_at = excluded.updated_at
             """,
@@ -386,15 +409,18 @@ class SqliteStore:
         """Record a new hold as pending before the POS is asked; the existing row if the global id is known."""
         now = now_iso()
         with self._tx() as conn:
-            existing = self._hold(conn, event.global_id or "")
-            if existing is not None:
+            # Insert first, read only on a conflict: a new hold (the common case) reads nothing, so on
+            # PostgreSQL concurrent holds take no predicate locks that would make them abort each other.
+            inserted = conn.execute(
+                "INSERT INTO holds (global_id, remote_id, quantity, price, ticket_group_id, state, created_at, "
+                "expires_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT(global_id) DO NOTHING",
+                (event.global_id, remote_id, quantity, price, ticket_group_id, now, expires_at, now),
+            ).rowcount == 1
+            if not inserted:
+                existing = self._hold(conn, event.global_id or "")
+                assert existing is not None  # the row that conflicted; holds are never deleted while answered
                 return self._repeated_hold(conn, existing, remote_id, quantity, now)
             self._insert_inbox(conn, event, now)
-            conn.execute(
-                "INSERT INTO holds (global_id, remote_id, quantity, price, ticket_group_id, state, created_at, "
-                "expires_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-                (event.global_id, remote_id, quantity, price, ticket_group_id, now, expires_at, now),
-            )
             conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) VALUES (?, ?, 'hold', 'pending', ?)",
                          (event.global_id, now, f"{quantity} x {remote_id}"))
             return None
@@ -590,7 +616,7 @@ class SqliteStore:
     def complete_job(self, job: Job) -> None:
         with self._tx() as conn:
             conn.execute(
-                "UPDATE jobs SET state = CASE WHEN rerun THEN 'queued' ELSE 'done' END, rerun = 0, attempts = 0, "
+                "UPDATE jobs SET state = CASE WHEN rerun <> 0 THEN 'queued' ELSE 'done' END, rerun = 0, attempts = 0, "
                 "run_at = ?, lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND lease_until = ?",
                 (time.time(), now_iso(), job.id, job.lease_until),
             )
@@ -607,7 +633,7 @@ class SqliteStore:
         """Look again after ``delay``: not a failure, so no attempt is counted (news that came meanwhile runs now)."""
         with self._tx() as conn:
             conn.execute(
-                "UPDATE jobs SET state = 'queued', run_at = CASE WHEN rerun THEN ? ELSE ? END, rerun = 0, "
+                "UPDATE jobs SET state = 'queued', run_at = CASE WHEN rerun <> 0 THEN ? ELSE ? END, rerun = 0, "
                 "attempts = 0, lease_until = NULL, last_error = ?, updated_at = ? WHERE id = ? AND lease_until = ?",
                 (time.time(), time.time() + delay, note[:2000], now_iso(), job.id, job.lease_until),
             )
@@ -626,6 +652,10 @@ class SqliteStore:
             ).rowcount
             if review and failed and job.order_id is not None:
                 self._update_order(conn, job.order_id, "needs_review", error, {"last_error": error})
+
+    def try_lead(self, name: str, holder: str, lease_seconds: float) -> bool:
+        """Always True: one daemon per SQLite store (``DaemonLock``) is the only one there is to lead."""
+        return True
 
     def next_job_due(self) -> float | None:
         with self._lock:
@@ -709,9 +739,10 @@ class SqliteStore:
         with self._lock:
             order = self._conn.execute("SELECT global_id FROM orders WHERE id = ?", (order_id,)).fetchone()
             global_id = order["global_id"] if order else None
+            # Two index seeks (audit_order, audit_global): with an OR, SQLite scanned the whole table.
             rows = self._conn.execute(
-                "SELECT at, action, from_state, to_state, reason, details FROM audit "
-                "WHERE order_id = ? OR (global_id IS NOT NULL AND global_id = ?) ORDER BY id",
+                "SELECT at, action, from_state, to_state, reason, details FROM audit WHERE id IN "
+                "(SELECT id FROM audit WHERE order_id = ? UNION SELECT id FROM audit WHERE global_id = ?) ORDER BY id",
                 (order_id, global_id),
             ).fetchall()
         return [AuditRow(**dict(row)) for row in rows]
@@ -724,6 +755,72 @@ class SqliteStore:
             else:
                 rows = self._conn.execute("SELECT * FROM orders ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [OrderRow(**dict(row)) for row in rows]
+
+    def search_orders(self, query: OrderQuery, limit: int) -> list[OrderRow]:
+        """Orders matching ``query``, newest id first, at most ``limit`` (the dashboard pages with ``before_id``)."""
+        where: list[str] = []
+        args: list[Any] = []
+        for column, op, value in (("state", "=", query.state), ("source", "=", query.source),
+                                  ("buyer_type", "=", query.buyer_type), ("first_seen_at", ">=", query.seen_from),
+                                  ("first_seen_at", "<", query.seen_until), ("id", "=", query.order_id),
+                                  ("invoice_id", "=", query.invoice_id), ("id", "<", query.before_id)):
+            if value is not None:
+                where.append(f"{column} {op} ?")
+                args.append(value)
+        sql = "SELECT * FROM orders" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
+        with self._lock:
+            rows = self._conn.execute(sql, (*args, limit)).fetchall()
+        return [OrderRow(**dict(row)) for row in rows]
+
+    def oldest_open_order(self) -> OrderRow | None:
+        """The order first seen longest ago that is not finished (``needs_review`` included).
+
+        One index seek per open state (``orders(state, first_seen_at)``): a "state NOT IN" query would walk
+        every finished order older than the oldest open one.
+        """
+        oldest = None
+        with self._lock:
+            for state in ORDER_STATES:
+                if state in TERMINAL_STATES:
+                    continue
+                row = self._conn.execute("SELECT * FROM orders WHERE state = ? ORDER BY first_seen_at LIMIT 1",
+                                         (state,)).fetchone()
+                if row is not None and (oldest is None or row["first_seen_at"] < oldest["first_seen_at"]):
+                    oldest = row
+        return OrderRow(**dict(oldest)) if oldest else None
+
+    def order_activity(self, since: str) -> list[tuple[str, str, int]]:
+        """(hour ``YYYY-MM-DDTHH``, outcome, orders) since ``since``: orders that reached ``invoicing`` (accepted),
+        ``rejected`` or ``needs_review`` in each UTC hour, each order counted once per hour and outcome."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT substr(at, 1, 13) AS hour, to_state, COUNT(DISTINCT order_id) FROM audit "
+                "WHERE at >= ? AND action = 'transition' AND to_state IN ('invoicing', 'rejected', 'needs_review') "
+                "GROUP BY substr(at, 1, 13), to_state ORDER BY hour", (since,)).fetchall()
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def list_holds(self, state: str, limit: int) -> list[HoldRow]:
+        """The holds in ``state``, most recently changed first, at most ``limit`` (an index seek)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM holds WHERE state = ? ORDER BY updated_at DESC LIMIT ?",
+                                      (state, limit)).fetchall()
+        return [HoldRow(**dict(row)) for row in rows]
+
+    def resolve_order(self, order_id: int, note: str, by: str) -> ResolveOutcome:
+        """A person settled a ``needs_review`` order outside tevo-bridge: it becomes ``resolved`` (terminal), the
+        note and who wrote it in its audit trail. Any other state is refused: nothing waits for a person there."""
+        now = now_iso()
+        with self._tx() as conn:
+            current = conn.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
+            if current is None:
+                return "unknown"
+            if current["state"] != "needs_review":
+                return "not_in_review"
+            conn.execute("UPDATE orders SET state = 'resolved', updated_at = ? WHERE id = ?", (now, order_id))
+            conn.execute("INSERT INTO audit (order_id, at, action, from_state, to_state, reason, details) "
+                         "VALUES (?, ?, 'transition', 'needs_review', 'resolved', ?, ?)",
+                         (order_id, now, note, json.dumps({"by": by}, separators=(",", ":"))))
+            return "resolved"
 
     def job_for_order(self, order_id: int) -> dict[str, Any] | None:
         with self._lock:
@@ -763,13 +860,13 @@ class SqliteStore:
         """
         terminal = ", ".join(f"'{state}'" for state in sorted(TERMINAL_STATES))
         # The WITH sits inside the subquery: Python's sqlite3 reports rowcount only for a statement
-        # that starts with DELETE.
+        # that starts with DELETE.  (Portable SQL: PostgresStore runs it too.)
         needed = f"""WITH keep_orders AS (SELECT id FROM orders WHERE state NOT IN ({terminal}) OR updated_at >= :before),
             live_globals AS (
                 SELECT global_id FROM holds WHERE state IN ('pending', 'held') OR updated_at >= :before
-                UNION SELECT global_id FROM orders WHERE global_id IS NOT NULL AND id IN keep_orders)"""
-        unneeded = ("(order_id IS NULL OR order_id NOT IN keep_orders) "
-                    "AND (global_id IS NULL OR global_id NOT IN live_globals)")
+                UNION SELECT global_id FROM orders WHERE global_id IS NOT NULL AND id IN (SELECT id FROM keep_orders))"""
+        unneeded = ("(order_id IS NULL OR order_id NOT IN (SELECT id FROM keep_orders)) "
+                    "AND (global_id IS NULL OR global_id NOT IN (SELECT global_id FROM live_globals))")
         args = {"before": before, "limit": limit}
         with self._tx() as conn:
             inbox = conn.execute(f"DELETE FROM inbox WHERE id IN ({needed} SELECT id FROM inbox "

@@ -29,7 +29,7 @@ from tevo_bridge.testing.mirror import seed_sqlite_mirror
 
 API_KEY = "e2e-order-integration-key-0123456789"
 WEBHOOK_TOKEN = "e2e-webhook-token-0123456789abcdefghij"
-SETTLED = {"done", "rejected", "canceled", "needs_review"}
+SETTLED = {"done", "rejected", "canceled", "needs_review", "resolved"}
 
 
 @dataclass
@@ -128,7 +128,7 @@ def stack(tmp: Path, *, faults: FaultSettings | None = None, seed: int = 7,
     port = free_port()
     bridge = f"http://127.0.0.1:{port}"
     driver_settings = DriverSettings(webhook_url=f"{bridge}/webhooks/tevo/{WEBHOOK_TOKEN}", oi_base_url=bridge,
-                                     oi_api_key=API_KEY, retry_scale=0.005, fraud_delay=0.3, **(driver or {}))
+                                     oi_api_key=API_KEY, **{"retry_scale": 0.005, "fraud_delay": 0.3, **(driver or {})})
     inventory = inventory if inventory is not None else demo_inventory()
     pos_db = tmp / "pos.sqlite3"
     seed_sqlite_mirror(pos_db, inventory, tmp / "tickets")

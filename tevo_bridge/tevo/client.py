@@ -23,6 +23,7 @@ import stamina
 
 from tevo_bridge import __version__
 from tevo_bridge.log import get_logger
+from tevo_bridge import health
 from tevo_bridge.metrics import TEVO_AUTH_FAILURES, TEVO_CALLS
 from tevo_bridge.tevo.errors import (
     BODY_EXCERPT,
@@ -323,11 +324,13 @@ class TevoClient:
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # The request never left: always safe to try again.
                 TEVO_CALLS.labels(endpoint, "transport").inc()
+                health.TEVO.failed(f"{endpoint}: could not connect ({type(exc).__name__})")
                 raise RetryableError(f"{endpoint}: could not connect to TEvo ({type(exc).__name__})",
                                      endpoint=endpoint) from None
             except httpx.TransportError as exc:
                 TEVO_CALLS.labels(endpoint, "transport").inc()
                 message = f"{endpoint}: no answer from TEvo ({type(exc).__name__})"
+                health.TEVO.failed(message)
                 if idempotent:
                     raise RetryableError(message, endpoint=endpoint) from None
                 raise OutcomeUnknown(message + "; re-fetch before repeating", endpoint=endpoint) from None
@@ -335,6 +338,7 @@ class TevoClient:
                   ms=round((time.monotonic() - started) * 1000, 1))
         self._raise_for_status(response, endpoint, idempotent)
         TEVO_CALLS.labels(endpoint, "ok").inc()
+        health.TEVO.ok()
         return response
 
     def _raise_for_status(self, response: httpx.Response, endpoint: str, idempotent: bool) -> None:
@@ -343,6 +347,7 @@ class TevoClient:
             return
         body = _error_body(response)
         TEVO_CALLS.labels(endpoint, str(status)).inc()
+        health.TEVO.failed(f"{endpoint}: HTTP {status}")
         if status == 401:
             TEVO_AUTH_FAILURES.inc()
         # A 404 for a missing record says which one in "message" (§9); "error" alone is just "Not Found".

@@ -1,0 +1,92 @@
+"""Password hashes, signed sessions and the login limiter, and the CLI that makes a hash."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from tevo_bridge.cli import app
+from tevo_bridge.dashboard.auth import LoginLimiter, Sessions, csrf_ok, hash_password, verify_password
+
+
+def test_a_hash_verifies_its_password_only():
+    stored = hash_password("a long passphrase")
+    assert stored.startswith("scrypt$") and "a long passphrase" not in stored
+    assert verify_password("a long passphrase", stored)
+    assert not verify_password("a long passphrase ", stored)
+    assert hash_password("a long passphrase") != stored  # salted
+    for broken in ("", "plain", "scrypt$x$8$1$salt$hash", "scrypt$16384$8$1$!!$??", "md5$1$2$3$4$5"):
+        assert not verify_password("a long passphrase", broken)
+
+
+def test_a_session_cookie_cannot_be_forged_or_replayed_after_logout():
+    sessions = Sessions("secret-one", max_age=3600)
+    session = sessions.new("alice")
+    cookie = sessions.dump(session)
+    assert sessions.load(cookie) == session
+    assert Sessions("secret-two", max_age=3600).load(cookie) is None
+    assert sessions.load(cookie[:-2] + "xx") is None and sessions.load("") is None and sessions.load("x" * 5000) is None
+    assert csrf_ok(session, session.csrf) and not csrf_ok(session, "guess") and not csrf_ok(None, session.csrf)
+    sessions.revoke(session)
+    assert sessions.load(cookie) is None
+
+
+def test_the_limiter_blocks_an_address_after_its_failures_and_not_others():
+    limiter = LoginLimiter(allowed=3, window=60)
+    for _ in range(3):
+        assert limiter.retry_after("10.0.0.1") == 0
+        limiter.failed("10.0.0.1")
+    assert 0 < limiter.retry_after("10.0.0.1") <= 61
+    assert limiter.retry_after("10.0.0.2") == 0
+    limiter.succeeded("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") == 0
+
+
+def test_hash_password_reads_stdin_and_refuses_a_short_one():
+    made = CliRunner().invoke(app, ["dashboard", "hash-password"], input="a long passphrase\n")
+    assert made.exit_code == 0 and verify_password("a long passphrase", made.output.strip())
+    short = CliRunner().invoke(app, ["dashboard", "hash-password"], input="short\n")
+    assert short.exit_code == 2 and "at least 8" in short.output
+
+
+def test_check_refuses_password_mode_without_a_hash(tmp_path):
+    from tevo_bridge.config import Settings
+    from tevo_bridge.validation import validate
+
+    problems = validate(Settings(dashboard={"auth": "password"}))
+    assert any("password_hash" in p.message and p.severity == "error" for p in problems)
+    wide = validate(Settings(server={"admin_port": 9180, "admin_host": "0.0.0.0"}))
+    assert any("auth = \"none\"" in p.message and p.severity == "warning" for p in wide)
+
+
+def test_a_reason_gets_advice_unless_it_names_its_fix():
+    from tevo_bridge.dashboard.figures import GENERIC_ADVICE, advice
+
+    assert "quantity and price in the POS" in advice("cannot supply: item 1 (88702): only 1 left")
+    assert "other_office_buyers" in advice('buyer is Office 12, not TEvo; [pipeline] other_office_buyers = '
+                                           '"needs_review"')
+    assert "Bring the POS" in advice("pos_hold: no answer within 3s")
+    assert advice("not accepted ... Then run `tevo-bridge orders retry 5`") is None
+    assert advice("[fulfillment.local_pickup] contact_name is empty. Fix: set it") is None
+    assert advice("something new") == GENERIC_ADVICE
+
+
+def test_check_says_where_the_dashboard_is(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    from tevo_bridge_sqlite_pos import store
+
+    config = tmp_path / "config.toml"
+    config.write_text((root / "config.example.toml").read_text())
+    store.init_db(tmp_path / "pos.sqlite3")
+    for name, value in (("TEVO__TOKEN", "Y" * 32), ("TEVO__SECRET", "Z" * 40), ("TEVO__REVIEWER_ID", "4711")):
+        monkeypatch.setenv(f"TEVO_BRIDGE_{name}", value)
+    off = CliRunner().invoke(app, ["check", "--config", str(config)])
+    assert off.exit_code == 0 and "dashboard: off until [server] admin_port is set" in off.output
+    monkeypatch.setenv("TEVO_BRIDGE_SERVER__ADMIN_PORT", "9180")
+    monkeypatch.setenv("TEVO_BRIDGE_DASHBOARD__AUTH", "password")
+    monkeypatch.setenv("TEVO_BRIDGE_DASHBOARD__PASSWORD_HASH", hash_password("a long passphrase"))
+    on = CliRunner().invoke(app, ["check", "--config", str(config)])
+    assert on.exit_code == 0, on.output
+    assert "dashboard: http://127.0.0.1:9180/dashboard/ (auth password, times in UTC)" in on.output
+    assert "scrypt$" not in on.output

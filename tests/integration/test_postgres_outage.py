@@ -1,0 +1,59 @@
+"""The daemon on PostgreSQL rides out a database restart: not ready while it is down, refuses what it cannot
+record (so TEvo sends it again), reconnects by itself, and loses nothing it acknowledged.
+
+This test stops and starts a PostgreSQL server of its own, so the session's shared server is not disturbed.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.pg import PgServer, need_postgresql
+from tevo_bridge.sandbox.scenarios import Channel, Scenario
+from tevo_bridge.testing.stack import WEBHOOK_TOKEN, stack, webhook_form
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture
+def own_server():
+    server = PgServer(need_postgresql())
+    server.start()
+    yield server
+    server.destroy()
+
+
+def test_readyz_fails_while_the_database_is_down_and_the_daemon_recovers_by_itself(tmp_path, own_server):
+    url = own_server.new_database()
+    # A job cut off by the outage runs again once its lease ends: short, to keep the test short.
+    with stack(tmp_path, store={"url": url}, pipeline={"lease_seconds": 5}) as run:
+        base = run.daemon.base_url
+
+        def readyz() -> httpx.Response:
+            return httpx.get(f"{base}/readyz", timeout=30)
+
+        def webhook(order_id: int) -> httpx.Response:
+            body = webhook_form(run.sandbox.world.order(order_id))
+            return httpx.post(f"{base}/webhooks/tevo/{WEBHOOK_TOKEN}", content=body, headers=FORM, timeout=30)
+
+        assert readyz().status_code == 200
+        acknowledged = run.sandbox.driver.create_sync(Scenario.OFFICE_ETICKET, [Channel.POLL]).order_id
+        assert webhook(acknowledged).status_code == 200
+
+        own_server.stop()
+        down = readyz()
+        assert down.status_code == 503 and down.json()["checks"]["store"]["ok"] is False, down.text
+        while_down = run.sandbox.driver.create_sync(Scenario.OFFICE_ETICKET, [Channel.POLL]).order_id
+        refused = webhook(while_down)
+        assert refused.status_code == 503, refused.text  # not recorded, so not acknowledged: TEvo retries
+        assert url.rsplit("@", 1)[0] not in refused.text
+
+        own_server.start()
+        assert run.wait_for(lambda: readyz().status_code == 200, timeout=60)
+        assert webhook(while_down).status_code == 200  # TEvo's retry
+        states = run.wait_settled([acknowledged, while_down], timeout=60)
+        assert states == {acknowledged: "done", while_down: "done"}
+        for order_id in (acknowledged, while_down):
+            assert run.invoices_for(order_id) == 1
+            assert run.sandbox.inspect(order_id)["accept_calls"] == 1

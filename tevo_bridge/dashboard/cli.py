@@ -1,0 +1,83 @@
+"""``tevo-bridge dashboard``: make a password hash for ``[dashboard] password_hash``; serve the dashboard over a
+store without a daemon (after ``tevo-bridge demo --keep``, or to look at a backup)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+dashboard_app = typer.Typer(help="The operator dashboard (docs/dashboard.md).", no_args_is_help=True)
+
+
+@dashboard_app.command("hash-password")
+def hash_password_command() -> None:
+    """Read a password (prompted twice, or one line on standard input) and print the line for password_hash."""
+    from tevo_bridge.dashboard.auth import hash_password
+
+    if sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        typer.echo("error: the password must have at least 8 characters.", err=True)
+        raise typer.Exit(2)
+    typer.echo(hash_password(password))
+
+
+class StoreOnlyHost:
+    """The dashboard's host when no daemon runs here: the store, and no plugin, worker or wake-up.
+
+    An action still goes into the store (a retry queues the order's job): a daemon started on the
+    store later runs it. Serving while a daemon runs on the same store is also safe: SQLite
+    serialises the writes, and the daemon's worker finds the queued job at its next tick.
+    """
+
+    def __init__(self, settings: Any, store: Any) -> None:
+        self.settings = settings
+        self.store = store
+        self.pos = None
+        self.worker = None
+
+    def wake(self) -> None:
+        """No worker in this process to wake."""
+
+    def pos_trouble(self) -> str | None:
+        return None
+
+
+@dashboard_app.command("serve")
+def serve_command(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="The daemon's TOML config (its [store] path "
+                                                "and [dashboard] settings are used).", show_default=False)] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 9180,
+) -> None:
+    """Serve only the dashboard over the configured store (no intake, no worker): e.g. over the demo's store."""
+    import asyncio
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from tevo_bridge.cli import settings_or_exit, store_or_exit
+    from tevo_bridge.intake.app import mount_dashboard
+    from tevo_bridge.store import AsyncStore, SqliteStore, StoreError
+
+    settings = settings_or_exit(config)
+    store_or_exit(settings)
+    try:
+        store = AsyncStore(SqliteStore(settings.store.path))
+    except StoreError as exc:
+        typer.echo(f"error: [store] path: {exc}", err=True)
+        raise typer.Exit(2) from None
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    mount_dashboard(app, StoreOnlyHost(settings, store))
+    typer.echo(f"dashboard on http://{host}:{port}/dashboard/ over {settings.store.path} (Ctrl-C stops it)")
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
+                                           lifespan="off"))
+    try:
+        asyncio.run(server.serve())
+    finally:
+        store.close()

@@ -1,0 +1,35 @@
+"""Which store a config names: the SQLite file at ``[store] path``, or PostgreSQL at ``[store] url``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tevo_bridge.store.aio import AsyncStore
+from tevo_bridge.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from tevo_bridge.config import Settings, StoreSettings
+    from tevo_bridge.store.postgres import PostgresStore
+
+#: The daemon's store threads on PostgreSQL: enough that a slow query (a prune, a scrape) never holds up
+#: an Order Integration hold behind it; each holds one pooled connection.
+PG_STORE_THREADS = 4
+
+
+def open_store(settings: StoreSettings, *, daemon: bool = False, jobs: int = 0) -> SqliteStore | PostgresStore:
+    """The configured store; ``daemon`` takes SQLite's one-daemon lock (PostgreSQL needs none: its rules are
+    row locks, advisory locks and leases).  ``jobs``: how many jobs may run at once, each holding a connection."""
+    url = settings.postgres_url
+    if url is None:
+        return SqliteStore(settings.path, daemon=daemon)
+    from tevo_bridge.store.postgres import PostgresStore
+
+    return PostgresStore(url, max_size=PG_STORE_THREADS + jobs + 2)
+
+
+def open_async_store(settings: Settings) -> AsyncStore:
+    """The daemon's store: SQLite on one thread with group commit, PostgreSQL on several threads, one call each."""
+    store = open_store(settings.store, daemon=True, jobs=settings.pipeline.workers)
+    if settings.store.postgres_url is None:
+        return AsyncStore(store)
+    return AsyncStore(store, max_batch=1, threads=PG_STORE_THREADS)

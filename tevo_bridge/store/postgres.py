@@ -1,0 +1,471 @@
+"""The durable store on PostgreSQL: the store for more than one daemon process (``[store] url``).
+
+*Why it reuses ``SqliteStore``'s methods:* the store's SQL is plain SQL that both databases run
+(upserts, ``RETURNING``, CTEs), so each method's logic (what is recorded together, what is
+refused) lives once; this class supplies PostgreSQL's connections and transactions, and replaces
+only the statements where the two dialects or the multi-process rules differ:
+
+- transactions are ``SERIALIZABLE`` and retried on a serialization failure or deadlock, so two
+  replicas running the same method at once behave as if one ran after the other, exactly as
+  SQLite's single writer does (the same hold asked of two replicas: one inserts it, the retried
+  other replays it);
+- ``claim_job`` takes a job with ``FOR UPDATE SKIP LOCKED`` (replicas never wait on each other nor
+  take the same job) and holds a session advisory lock on it for as long as it runs, on a
+  connection of its own: a job whose lease ran out while its worker is alive is not taken twice,
+  one whose replica died (its session ended) is, and at start-up ``requeue_running_jobs`` frees
+  at once only the jobs nobody holds;
+- every enqueue sends ``NOTIFY tevo_jobs`` with its commit (``listen_for_jobs`` wakes the workers
+  of every replica); ``try_lead`` is a lease row, so one replica polls TEvo.
+
+The connections come from a ``psycopg_pool`` pool that checks a connection before lending it, so
+after a database restart the store reconnects by itself.  The URL may carry a password: only
+``mask_url(url)`` is ever shown.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tevo_bridge.clock import now_iso
+from tevo_bridge.store.pg_schema import PG_MIGRATIONS
+from tevo_bridge.store.sqlite import HoldRow, Job, SqliteStore, StoreBusy, StoreError
+
+try:
+    import psycopg
+    from psycopg import errors as pg_errors
+    from psycopg_pool import ConnectionPool, PoolTimeout
+except ImportError:  # pragma: no cover - the `postgresql` extra is not installed
+    psycopg = None  # type: ignore[assignment]
+
+#: The schema version this code writes to PostgreSQL (its own numbering: see ``pg_schema``).
+PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
+
+#: The first key of every advisory lock tevo-bridge takes ("tevo" in ASCII), so they never collide
+#: with another application's on the same database.
+LOCK_SPACE = 1952805748
+
+#: The channel ``NOTIFY`` wakes workers on.
+JOBS_CHANNEL = "tevo_jobs"
+
+#: After the database could not be reached, calls fail at once for this long before one tries again.
+UNREACHABLE_PAUSE = 1.0
+
+#: How many times a transaction that lost a serialization race is run again before the error is raised.
+RETRIES = 12
+
+T = TypeVar("T")
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (in the user part and in a ``password=`` parameter)."""
+    masked = re.sub(r"^([a-z]+://[^:/@?#]*:)[^@/?#]*@", r"\1***@", url)
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", masked)
+
+
+def url_password(url: str) -> str | None:
+    """The password a URL carries, for the log redactor (None without one)."""
+    match = re.match(r"^[a-z]+://[^:/@?#]*:([^@/?#]*)@", url) or re.search(r"(?i)[?&]password=([^&#]*)", url)
+    return match.group(1) if match and match.group(1) else None
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+class _Row(tuple):  # noqa: SLOT001 - each row carries its column names
+    """A row by position and by column name, like ``sqlite3.Row`` (the shared SQL reads both ways)."""
+
+    names: tuple[str, ...] = ()
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self.names.index(key))
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self.names)
+
+
+def _row_factory(cursor: Any) -> Callable[[Any], _Row]:
+    names = tuple(column.name for column in cursor.description or ())
+
+    def make(values: Any) -> _Row:
+        row = _Row(values)
+        row.names = names
+        return row
+
+    return make
+
+
+class _Conn:
+    """A psycopg connection that takes the shared SQL's placeholders (``?`` and ``:name``)."""
+
+    _NAMED = re.compile(r"(?<![:\w]):([a-z_]+)")
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        if not params:
+            return self.raw.execute(sql)
+        sql = sql.replace("%", "%%")
+        sql = self._NAMED.sub(r"%(\1)s", sql) if isinstance(params, Mapping) else sql.replace("?", "%s")
+        return self.raw.execute(sql, params)
+
+
+class _Checkout:
+    """``with store._lock:`` in the shared methods borrows a pooled connection for this thread (re-entrant).
+
+    It replaces ``SqliteStore``'s one connection behind one lock: each thread of the daemon's
+    store executor works on its own connection, so PostgreSQL runs their transactions side by side.
+    """
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+        self._local = threading.local()
+        self._unreachable_at: float | None = None
+
+    @property
+    def depth(self) -> int:
+        return getattr(self._local, "depth", 0)
+
+    @property
+    def read_committed(self) -> bool:
+        return getattr(self._local, "read_committed", False)
+
+    @contextmanager
+    def reading_committed(self) -> Iterator[None]:
+        """This thread's next transaction runs at READ COMMITTED (see ``PostgresStore._READ_COMMITTED``)."""
+        self._local.read_committed = True
+        try:
+            yield
+        finally:
+            self._local.read_committed = False
+
+    @property
+    def conn(self) -> _Conn:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            raise RuntimeError("no connection checked out on this thread")
+        return conn
+
+    def __enter__(self) -> _Checkout:
+        if self.depth == 0:
+            self._local.conn = _Conn(self.getconn())
+        self._local.depth = self.depth + 1
+        return self
+
+    def getconn(self) -> Any:
+        """A checked connection; fails at once for a moment after the database could not be reached.
+
+        Without that, while PostgreSQL is down every call (each worker's claim, every request)
+        would wait the pool's whole timeout on one of the store's few threads, and an answer
+        as cheap as ``/readyz``'s 503 would queue behind them all.
+        """
+        failed_at = self._unreachable_at
+        if failed_at is not None and time.monotonic() - failed_at < UNREACHABLE_PAUSE:
+            raise PoolTimeout(f"PostgreSQL could not be reached {time.monotonic() - failed_at:.1f} s ago; "
+                              f"trying again {UNREACHABLE_PAUSE:g} s after that")
+        try:
+            conn = self._pool.getconn()
+        except PoolTimeout:
+            self._unreachable_at = time.monotonic()
+            raise
+        self._unreachable_at = None
+        return conn
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._local.depth -= 1
+        if self._local.depth == 0:
+            conn, self._local.conn = self._local.conn, None
+            self._pool.putconn(conn.raw)
+
+
+def _configure(conn: Any) -> None:
+    conn.row_factory = _row_factory
+    conn.isolation_level = psycopg.IsolationLevel.SERIALIZABLE
+
+
+def _retrying(method: Callable[..., T]) -> Callable[..., T]:
+    """Run the method again when PostgreSQL aborted its transaction for a concurrent one (never inside a batch,
+    whose transaction the caller owns)."""
+
+    @functools.wraps(method)
+    def call(self: PostgresStore, *args: Any, **kwargs: Any) -> T:
+        for attempt in range(RETRIES):
+            try:
+                return method(self, *args, **kwargs)
+            except (pg_errors.SerializationFailure, pg_errors.DeadlockDetected) as exc:
+                if self._lock.depth > 0:
+                    raise
+                if attempt == RETRIES - 1:
+                    raise StoreBusy(f"{method.__name__}: {RETRIES} attempts lost to concurrent transactions") from exc
+                time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 6)))
+        raise AssertionError("unreachable")
+
+    return call
+
+
+class PostgresStore(SqliteStore):
+    """A pool of connections to one PostgreSQL database, shared by any number of daemon processes."""
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16, timeout: float = 3.0) -> None:
+        """Connect (waiting up to ``timeout`` for the first connection) and migrate.
+
+        ``max_size`` bounds the connections: the store's threads, plus one per job running (see ``claim_job``).
+        """
+        if psycopg is None:
+            raise StoreError("[store] url names PostgreSQL, but the PostgreSQL driver is not installed. "
+                             "Fix: pip install 'tevo-bridge[postgresql]'.")
+        self.url = url
+        self.path = Path("postgresql")  # nothing on disk; kept because the shared methods never read it
+        self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
+                                    kwargs={"autocommit": True}, configure=_configure,
+                                    check=ConnectionPool.check_connection, name="tevo-bridge-store")
+        self._lock = _Checkout(self._pool)  # type: ignore[assignment]
+        self._in_batch = False
+        self._running: dict[Job, Any] = {}  # a claim (id and lease) -> the connection holding its advisory lock
+        self._running_lock = threading.Lock()
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+            self._migrate()
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise StoreError(f"cannot reach PostgreSQL at {mask_url(url)} within {timeout:g} s. Fix: check that the "
+                             f"server runs and [store] url (host, port, user, database, password).") from exc
+        except BaseException:
+            self._pool.close()
+            raise
+
+    @property
+    def _conn(self) -> _Conn:  # type: ignore[override]
+        return self._lock.conn  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        with self._running_lock:
+            held, self._running = list(self._running.values()), {}
+        for conn in held:
+            with suppress(Exception):
+                self._pool.putconn(conn)
+        self._pool.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[_Conn]:  # type: ignore[override]
+        with self._lock:
+            conn = self._conn
+            with conn.raw.transaction():  # a SAVEPOINT when already inside a batch's transaction
+                if self._lock.read_committed and self._lock.depth == 1:
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                yield conn
+
+    #: The hot intake writes, run at READ COMMITTED instead of SERIALIZABLE. Each is upserts of rows by key
+    #: and, for a hold already known, a read of that one row under ``FOR UPDATE`` (``_hold``): a row lock
+    #: gives them what SERIALIZABLE did, and they stop aborting each other. Under SERIALIZABLE, concurrent
+    #: holds and webhooks touch neighbouring index pages, PostgreSQL's predicate locks see a conflict in
+    #: that, and at 64 concurrent holds the retries ran out (answered 503) while throughput collapsed.
+    _READ_COMMITTED = ("record_event", "begin_hold", "finish_hold")
+
+    def _hold(self, conn: Any, global_id: str) -> HoldRow | None:
+        if not self._lock.read_committed:
+            return super()._hold(conn, global_id)
+        row = conn.execute("SELECT * FROM holds WHERE global_id = ? FOR UPDATE", (global_id,)).fetchone()
+        return HoldRow(**dict(row)) if row else None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction around every call inside (each its own savepoint), as ``SqliteStore.batch``.
+
+        The daemon does not batch on PostgreSQL (``AsyncStore`` with several threads): PostgreSQL
+        already flushes the WAL of concurrent commits together, and one transaction per call keeps
+        row locks short and lets a serialization conflict be retried.
+        """
+        with self._tx():
+            yield
+
+    def _migrate(self) -> None:
+        """Bring the schema to ``PG_SCHEMA_VERSION`` under an advisory lock: replicas starting together wait."""
+        while True:
+            with self._tx() as conn:
+                conn.execute(f"SELECT pg_advisory_xact_lock({LOCK_SPACE}, 0)")
+                conn.execute("CREATE TABLE IF NOT EXISTS tevo_schema (version INTEGER NOT NULL)")
+                row = conn.execute("SELECT version FROM tevo_schema").fetchone()
+                version = row[0] if row else 0
+                if version > PG_SCHEMA_VERSION:
+                    raise StoreError(
+                        f"the PostgreSQL store at {mask_url(self.url)} has schema version {version}, but this "
+                        f"tevo-bridge knows versions up to {PG_SCHEMA_VERSION}: a newer tevo-bridge wrote it. Nothing "
+                        f"was changed. Fix: upgrade tevo-bridge on this host (pip install -U 'tevo-bridge[postgresql]').")
+                if version == PG_SCHEMA_VERSION:
+                    return
+                for statement in PG_MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("DELETE FROM tevo_schema")
+                conn.execute("INSERT INTO tevo_schema (version) VALUES (?)", (version + 1,))
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT version FROM tevo_schema").fetchone()[0]
+
+    # Jobs: the dialect's statements and the cross-process rules -----------------------------------
+
+    def _enqueue(self, conn: Any, kind: str, key: str, order_id: int | None, global_id: str | None,
+                 run_at: float, now: str) -> None:
+        super()._enqueue(conn, kind, key, order_id, global_id, run_at, now)
+        conn.execute(f"NOTIFY {JOBS_CHANNEL}")  # delivered at COMMIT, to every replica listening
+
+    def claim_job(self, lease_seconds: float) -> Job | None:
+        """Take the most overdue job nobody runs, and keep it locked on a connection of its own until it ends.
+
+        ``SKIP LOCKED``: a row another replica is claiming this instant is passed over, not waited
+        for.  The session advisory lock is what makes "one worker per job" hold past the lease: a
+        lapsed lease is taken over only when no live session holds the job, and PostgreSQL drops the
+        lock the moment a dead replica's connection goes.
+        """
+        holder = self._lock.getconn()  # type: ignore[attr-defined]
+        try:
+            job = self._claim_on(holder, lease_seconds)
+        except BaseException:
+            self._pool.putconn(holder)
+            raise
+        if job is None:
+            self._pool.putconn(holder)
+            return None
+        with self._running_lock:
+            self._running[job] = holder
+        return job
+
+    def _claim_on(self, raw: Any, lease_seconds: float) -> Job | None:
+        conn = _Conn(raw)
+        now = time.time()
+        with raw.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")  # the queue pattern SKIP LOCKED is for
+            candidates = conn.execute(
+                "SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?) "
+                "ORDER BY run_at LIMIT 16 FOR UPDATE SKIP LOCKED", (now, now)).fetchall()
+            for (job_id,) in candidates:
+                if not conn.execute("SELECT pg_try_advisory_lock(?, ?)", (LOCK_SPACE, _lock_key(job_id))).fetchone()[0]:
+                    continue  # its worker is alive, only slow: not taken twice
+                try:
+                    row = conn.execute(
+                        "UPDATE jobs SET state = 'running', lease_until = ?, updated_at = ? WHERE id = ? "
+                        "RETURNING id, kind, key, order_id, global_id, attempts, lease_until",
+                        (now + lease_seconds, now_iso(), job_id)).fetchone()
+                except BaseException:
+                    conn.execute("SELECT pg_advisory_unlock(?, ?)", (LOCK_SPACE, _lock_key(job_id)))
+                    raise
+                return Job(**dict(row))
+        return None
+
+    def _release_job(self, job: Job) -> None:
+        with self._running_lock:
+            holder = self._running.pop(job, None)
+        if holder is None:
+            return
+        with suppress(psycopg.Error):  # a broken connection: its session, and so the lock, is gone already
+            holder.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_SPACE, _lock_key(job.id)))
+        self._pool.putconn(holder)
+
+    # The job's end, as in SqliteStore, then its advisory lock and connection go back.
+
+    def complete_job(self, job: Job) -> None:
+        try:
+            super().complete_job(job)
+        finally:
+            self._release_job(job)
+
+    def retry_job(self, job: Job, error: str, delay: float) -> None:
+        try:
+            super().retry_job(job, error, delay)
+        finally:
+            self._release_job(job)
+
+    def snooze_job(self, job: Job, note: str, delay: float) -> None:
+        try:
+            super().snooze_job(job, note, delay)
+        finally:
+            self._release_job(job)
+
+    def fail_job(self, job: Job, error: str, *, review: bool = False) -> None:
+        try:
+            super().fail_job(job, error, review=review)
+        finally:
+            self._release_job(job)
+
+    def requeue_running_jobs(self) -> int:
+        """Jobs left running by a replica that died: those no live session holds, whatever their lease says.
+
+        Other replicas may be running jobs right now; theirs hold their advisory locks and stay.
+        """
+        with self._tx() as conn:
+            return conn.execute(
+                "UPDATE jobs SET state = 'queued', lease_until = NULL, run_at = ?, updated_at = ? "
+                "WHERE state = 'running' AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND l.classid::bigint = ? AND l.objid::bigint = jobs.id % 2147483647 AND l.objsubid = 2)",
+                (time.time(), now_iso(), LOCK_SPACE)).rowcount
+
+    def try_lead(self, name: str, holder: str, lease_seconds: float) -> bool:
+        """Take or renew the lease ``name`` for ``holder``; False while another holder's lease runs."""
+        now = time.time()
+        with self._tx() as conn:
+            row = conn.execute(
+                "INSERT INTO leases (name, holder, until) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
+                "SET holder = excluded.holder, until = excluded.until "
+                "WHERE leases.holder = excluded.holder OR leases.until < ? RETURNING holder",
+                (name, holder, now + lease_seconds, now)).fetchone()
+        return row is not None
+
+
+def _lock_key(job_id: int) -> int:
+    """The advisory lock's second key (an int4) for a job id."""
+    return job_id % 2147483647
+
+
+# Every public method runs again if PostgreSQL aborted it for a concurrent transaction.
+def _reading_committed(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def call(self: PostgresStore, *args: Any, **kwargs: Any) -> T:
+        if self._lock.depth > 0:  # inside a caller's transaction: its isolation stands
+            return method(self, *args, **kwargs)
+        with self._lock.reading_committed():
+            return method(self, *args, **kwargs)
+
+    return call
+
+
+for _name in [n for n in dir(PostgresStore) if not n.startswith("_")]:
+    _method = getattr(PostgresStore, _name)
+    if callable(_method) and _name not in ("close", "batch", "claim_job"):
+        if _name in PostgresStore._READ_COMMITTED:
+            _method = _reading_committed(_method)
+        setattr(PostgresStore, _name, _retrying(_method))
+
+
+def listen_for_jobs(url: str, on_notify: Callable[[], None], stop: threading.Event,
+                    reconnect_after: float = 1.0) -> None:
+    """Call ``on_notify`` whenever any replica commits a job (``NOTIFY tevo_jobs``), until ``stop`` is set.
+
+    Runs on a thread of its own with a connection of its own (a pooled one would be lent to others
+    between notifications).  After a lost connection it reconnects, and calls ``on_notify`` once on
+    every (re)connect, since whatever was committed while it was away sent no notification it heard.
+    """
+    while not stop.is_set():
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(f"LISTEN {JOBS_CHANNEL}")
+                on_notify()
+                while not stop.is_set():
+                    for _ in conn.notifies(timeout=0.5, stop_after=1):
+                        on_notify()
+        except psycopg.Error:
+            stop.wait(reconnect_after)
