@@ -131,8 +131,9 @@ class StockDesk:
                         self._delete(found.id, deadline)
                         log.warning("skybox_pos: deleted hold %s (%s) made after its answer was due",
                                     found.id, global_id)
-            except Unavailable as exc:
-                log.error("skybox_pos: could not delete late hold %s (it expires by itself): %s", global_id, exc)
+            except Exception as exc:  # a background thread: log, never die loudly (the plugin may be closing)
+                log.error("skybox_pos: could not delete late hold %s (it expires, then the sweep deletes it): %s",
+                          global_id, exc)
 
     # -- release -------------------------------------------------------------------------------------
 
