@@ -11,6 +11,7 @@ on a fresh simulator, and reported as a note.
 
 from __future__ import annotations
 
+import os
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -80,7 +81,8 @@ def run(tmp: Path, quick: bool = False) -> tuple[list[Figure], dict[str, Any]]:
 
     counts = {1: 40, 8: 160} if quick else {1: 200, 8: 800}
     tmp.mkdir(parents=True, exist_ok=True)
-    raw: dict[str, Any] = {"latency_s": LATENCY, "round_trips": round_trips_per_hook(), "hold": {}}
+    raw: dict[str, Any] = {"latency_s": LATENCY, "round_trips": round_trips_per_hook(), "hold": {},
+                           "load_average_before": round(os.getloadavg()[0], 2)}
     with running(SimSettings(faults=Faults(latency=LATENCY)), _rows()) as sim, blackhole() as tevo:
         remote_ids = list(sim.pos_ids)
         # Pacing well above the offered load: this measures latency, not the pacer.
@@ -91,6 +93,7 @@ def run(tmp: Path, quick: bool = False) -> tuple[list[Figure], dict[str, Any]]:
                 raw["hold"][c] = load("hold", daemon.base_url, concurrency=c, count=counts[c], max_seconds=120,
                                       prefix=f"sky-c{c}", remote_ids=remote_ids, warmup=5)
                 raw["hold"][c]["skybox_calls"] = len(sim.state.calls) - before
+        raw["load_average_after"] = round(os.getloadavg()[0], 2)
     return figures(raw), raw
 
 
@@ -115,6 +118,8 @@ def figures(raw: dict[str, Any]) -> list[Figure]:
                 target=target, met=met,
                 note=f"{hold[q] - floor_ms:.0f} ms above the round trips; {hold['rate']:.1f} holds/s; answers {statuses}; "
                      f"{hold['skybox_calls'] / sent:.2f} SkyBox calls per hold in the run"
-                     + (f"; SkyBox calls per hook (one call each, fresh simulator): {per_hook}" if first else "")))
+                     + (f"; SkyBox calls per hook (one call each, fresh simulator): {per_hook}; machine load average "
+                        f"{raw.get('load_average_before', '?')} before, {raw.get('load_average_after', '?')} after "
+                        "(other work on the machine shows in the tail)" if first else "")))
             first = False
     return out

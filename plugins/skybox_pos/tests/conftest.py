@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from tevo_bridge_skybox_pos import SkyBoxPos
-from tevo_bridge_skybox_pos.simulator import VARIANTS, RunningSimulator, SimSettings, running
+from tevo_bridge_skybox_pos.simulator import RunningSimulator, SimSettings, running
 
 
 @pytest.fixture
@@ -33,5 +33,3 @@ def make_plugin(skybox: RunningSimulator) -> Iterator:
     for plugin in plugins:
         plugin.client.close()
 
-
-__all__ = ["VARIANTS"]

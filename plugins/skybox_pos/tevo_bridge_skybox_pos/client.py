@@ -138,8 +138,6 @@ class SkyBoxClient:
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         )
         self.pacer = Pacer(settings.calls_per_second, settings.burst)
-        self.round_trips = 0  # for the benchmark: calls sent, retries included
-        self._count_lock = threading.Lock()
 
     def close(self) -> None:
         self._http.close()
@@ -217,8 +215,6 @@ class SkyBoxClient:
         self.pacer.acquire(call.family, deadline)
         left = deadline.check(f"{call.method} {call.path}")
         timeout = httpx.Timeout(min(self.settings.read_timeout, left), connect=min(self.settings.connect_timeout, left))
-        with self._count_lock:
-            self.round_trips += 1
         try:
             response = self._http.request(call.method, call.path, params=_query(params), json=body, timeout=timeout)
         except httpx.TransportError as exc:

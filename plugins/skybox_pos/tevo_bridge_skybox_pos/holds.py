@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tevo_bridge_skybox_pos.client import Deadline, NotFound, SkyBoxClient
 
-__all__ = ["MARK", "SkyBoxHold", "StripedLocks", "Sweeper", "holds_by_ref", "iso", "parse_time"]
+__all__ = ["MARK", "SkyBoxHold", "StripedLocks", "Sweeper", "hold_notes", "holds_by_ref", "iso", "parse_time"]
 
 #: Every hold the plugin makes starts its notes with this, so the sweep never touches a broker's own holds.
 MARK = "tevo-bridge"
@@ -111,8 +112,6 @@ class Sweeper:
 
     def sweep(self, deadline: Deadline, *, force: bool = False) -> int:
         """How many holds were deleted; 0 when another thread is sweeping or the last sweep is recent."""
-        import time
-
         if not force and time.monotonic() - self._last < self.interval:
             return 0
         if not self._lock.acquire(blocking=force):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 import time
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,10 @@ class StockDesk:
         self.sweeper = Sweeper(client, self.settings.expired_hold_sweep_seconds)
         # A hold's two look-ups (our hold by ref, the listing) go out together: one round trip of waiting, not two.
         self._lookups = ThreadPoolExecutor(max_workers=16, thread_name_prefix="skybox-lookup")
+        # Global ids this process has held: if SkyBox leaves removed holds out of its search answers, this is
+        # how a replay of a released or lapsed global id is still refused (the daemon's store also refuses it).
+        self._used: OrderedDict[str, None] = OrderedDict()
+        self._used_lock = threading.Lock()
 
     def availability(self, item: Item, deadline: Deadline) -> Availability:
         listing = resolve(self.client, item.remote_id, deadline)
@@ -70,6 +75,8 @@ class StockDesk:
             if live and (live[0].remote_id, live[0].quantity) == (hold.remote_id, hold.quantity):
                 return HoldResult(True, str(live[0].id), available)  # a replay: the same hold, nothing more
             return HoldResult(False, str(previous[0].id), available, "global_id_used")
+        if hold.global_id in self._used:
+            return HoldResult(False, available=available, reason="global_id_used")
         if listing is None:
             return HoldResult(False, available=0, reason="unknown_remote_id")
         if hold.price is not None and not listing.price_decision(hold.price, self.settings, hold.remote_id).acceptable:
@@ -89,6 +96,7 @@ class StockDesk:
             posted.set()
             try:
                 created = self.client.write("POST", "/holds", body=body, deadline=deadline)
+                self._remember(hold.global_id)
                 return HoldResult(True, str(created["id"]), max(listing.available - hold.quantity, 0))
             except BadRequest as exc:
                 # Someone took the tickets first, or SkyBox refuses a second hold with this externalRef.
@@ -99,10 +107,18 @@ class StockDesk:
                 fresh = resolve(self.client, hold.remote_id, deadline)
                 return HoldResult(False, available=fresh.available if fresh else 0, reason="insufficient_quantity")
             except Uncertain:
+                self._remember(hold.global_id)  # it may exist: never start it afresh under the same id
                 mine = [p for p in holds_by_ref(self.client, hold.global_id, deadline) if p.live]
                 if mine:
                     return HoldResult(True, str(mine[0].id), max(listing.available - hold.quantity, 0))
                 deadline.check("a second POST /holds")  # it did not happen: try again while there is time
+
+    def _remember(self, global_id: str, most: int = 200_000) -> None:
+        with self._used_lock:
+            self._used[global_id] = None
+            self._used.move_to_end(global_id)
+            while len(self._used) > most:
+                self._used.popitem(last=False)
 
     def _undo(self, global_id: str) -> None:
         """Delete a hold made by a POST whose answer came too late; the buyer was told no."""
@@ -115,8 +131,9 @@ class StockDesk:
                         self._delete(found.id, deadline)
                         log.warning("skybox_pos: deleted hold %s (%s) made after its answer was due",
                                     found.id, global_id)
-            except Unavailable as exc:
-                log.error("skybox_pos: could not delete late hold %s (it expires by itself): %s", global_id, exc)
+            except Exception as exc:  # a background thread: log, never die loudly (the plugin may be closing)
+                log.error("skybox_pos: could not delete late hold %s (it expires, then the sweep deletes it): %s",
+                          global_id, exc)
 
     # -- release -------------------------------------------------------------------------------------
 

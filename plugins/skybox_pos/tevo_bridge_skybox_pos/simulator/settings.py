@@ -7,10 +7,10 @@ reading, not just the one we guessed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
-__all__ = ["Faults", "SimSettings", "VARIANTS"]
+__all__ = ["VARIANTS", "Faults", "SimSettings"]
 
 
 @dataclass
@@ -44,6 +44,8 @@ class SimSettings:
     refuse_duplicate_external_ref: bool = False
     # Q5: ``externalRef`` filters match by substring (True) or exactly (False); both are case-blind.
     external_ref_substring: bool = True
+    # Q5: removed holds (released, expired, invoiced) are left out of ``GET /holds`` answers.
+    hide_removed_holds: bool = False
     # Q3: DELETE of a hold already gone answers 404 (True) or 200 (False).
     delete_gone_hold_404: bool = True
     # Q13: writing ticket files gives the listing a new ``exchangePosId`` (the model says it does).
@@ -75,6 +77,7 @@ VARIANTS: dict[str, SimSettings] = {
     "partial-hold-splits": SimSettings(partial_holds="split"),
     "no-force-needed-hold-survives-sale": SimSettings(force_required=False, invoice_ends_hold=False),
     "duplicate-ref-refused-exact-match": SimSettings(refuse_duplicate_external_ref=True, external_ref_substring=False),
+    "removed-holds-hidden": SimSettings(hide_removed_holds=True, holds_expire=True),
     "delete-gone-200-errors-list": SimSettings(delete_gone_hold_404=False, error_body="errors"),
     "text-errors-json-assets": SimSettings(error_body="text", asset_encoding="json"),
     "pos-id-stable": SimSettings(new_pos_id_on_upload=False),
@@ -82,6 +85,3 @@ VARIANTS: dict[str, SimSettings] = {
     "rate-limited-without-retry-after": SimSettings(rate_limit=10, retry_after=False),
 }
 
-
-def variant(name: str, **changes: object) -> SimSettings:
-    return replace(VARIANTS[name], **changes)  # type: ignore[arg-type]

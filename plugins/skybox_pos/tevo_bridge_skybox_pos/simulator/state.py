@@ -8,10 +8,12 @@ arbitrated the way a database transaction would: a ticket is held or sold once. 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import itertools
 import threading
 import uuid
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -143,7 +145,7 @@ class SimState:
             for row in rows:
                 pos_id = int(row.remote_id) if row.remote_id.isdigit() else next(self._pos_ids)
                 listing = Listing(
-                    id=next(self._ids), exchange_pos_id=pos_id, event_id=abs(hash(row.event)) % 900_000 + 100_000,
+                    id=next(self._ids), exchange_pos_id=pos_id, event_id=zlib.crc32(row.event.encode()) % 900_000 + 100_000,
                     event_name=row.event, event_date=row.occurs_at, venue=row.venue, section=row.section,
                     row=row.row, list_price=float(row.min_price), cost=float(row.min_price * Decimal("0.8")),
                     stock_type=_STOCK_TYPES.get(row.format, "HARD"),
@@ -363,6 +365,8 @@ class SimState:
         for hold in sorted(self.holds.values(), key=lambda h: h.id):
             if refs and not self._ref_matches(hold.external_ref, refs):
                 continue
+            if hold.removed is not None and self.settings.hide_removed_holds:
+                continue
             if inventory_id is not None and hold.inventory_id != inventory_id:
                 continue
             if hold_id is not None and hold.id != hold_id:
@@ -488,13 +492,19 @@ def _split_pdf(row: InventoryRow) -> dict[str, bytes]:
     """One single-page PDF per seat, cut from the row's PDF: SkyBox keeps a file per ticket."""
     if not row.eticket_pdf or not row.eticket_pages:
         return {}
-    with open(row.eticket_pdf, "rb") as f:
+    return dict(_pages_of(row.eticket_pdf, tuple(row.eticket_pages.items())))
+
+
+@functools.lru_cache(maxsize=256)
+def _pages_of(path: str, pages: tuple[tuple[str, int], ...]) -> tuple[tuple[str, bytes], ...]:
+    """Cut once per file: tests seed a fresh simulator from the same PDFs hundreds of times."""
+    with open(path, "rb") as f:
         reader = PdfReader(io.BytesIO(f.read()))
-    out = {}
-    for seat, page in row.eticket_pages.items():
+    out = []
+    for seat, page in pages:
         writer = PdfWriter()
         writer.add_page(reader.pages[page - 1])
         buffer = io.BytesIO()
         writer.write(buffer)
-        out[seat] = buffer.getvalue()
-    return out
+        out.append((seat, buffer.getvalue()))
+    return tuple(out)
