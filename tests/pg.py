@@ -137,4 +137,6 @@ def kill_job_sessions(store: Any) -> None:
 
     with psycopg.connect(store.url, autocommit=True) as admin:
         for conn in list(running.values()):
-            admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+            # With a timeout, PostgreSQL waits for the session to be gone (its advisory locks released) before
+            # answering: without it the next claim could still find the lock held.
+            admin.execute("SELECT pg_terminate_backend(%s, 10000)", (conn.info.backend_pid,))

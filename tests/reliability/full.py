@@ -38,6 +38,7 @@ RACE_ROUNDS = 50  # per order of arrival
 STATEFUL_EXAMPLES, STATEFUL_STEPS = 30, 20  # in-process daemon, restarted gracefully
 STATEFUL_KILL_EXAMPLES = 10  # daemon process, also SIGKILLed and killed at crash points
 REPLICA_ORDERS, REPLICA_KILLS = 300, 10  # two replicas on PostgreSQL, one database restart
+SKYBOX_ORDERS, SKYBOX_KILLS = 150, 10  # parts 1 and 2 again with the SkyBox plugin over its simulator
 
 
 def _crash(tmp: Path) -> dict[str, Any]:
@@ -106,6 +107,15 @@ def _replicas(tmp: Path) -> dict[str, Any]:
     return {**run.figures(), "ok": run.ok}
 
 
+def _skybox(tmp: Path) -> dict[str, Any]:
+    (tmp / "crash").mkdir()
+    (tmp / "faults").mkdir()
+    crash = run_crash(tmp / "crash", orders=SKYBOX_ORDERS, kills=SKYBOX_KILLS, pos="skybox")
+    faults = run_tevo_faults(tmp / "faults", orders=SKYBOX_ORDERS, settle_timeout=600, pos="skybox")
+    ok = all(run.settled and run.tally.clean and run.tally.as_expected == run.tally.orders for run in (crash, faults))
+    return {"crash": crash.figures(), "faults": faults.figures(), "ok": ok}
+
+
 PARTS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "crash": ("1. Crash: SIGKILL at random moments", _crash),
     "faults": ("2. TEvo faults", _faults),
@@ -117,6 +127,7 @@ PARTS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "race": ("8. Stock arbiter: one buyer for the last tickets", _race),
     "stateful": ("9. Stateful: the pipeline as a state machine, failures at every step", _stateful),
     "replicas": ("10. Two replicas on PostgreSQL: SIGKILLs and a database restart", _replicas),
+    "skybox": ("11. Crash and TEvo faults with the SkyBox plugin as the POS", _skybox),
 }
 
 
@@ -282,8 +293,22 @@ def render(results: dict[str, dict[str, Any]], total: float) -> str:
                                          "double_accepts", "double_rejects", "double_invoices", "missing_invoices",
                                          "duplicate_pages", "pages_delivered", "active_holds", "seconds")}),
         "",
+        *_skybox_section(results.get("skybox")),
     ]
     return "\n".join(lines)
+
+
+def _skybox_section(skybox: dict[str, Any] | None) -> list[str]:
+    if skybox is None:
+        return []
+    keys = ("orders", "as_expected", "states", "lost", "double_accepts", "double_rejects", "double_invoices",
+            "missing_invoices", "duplicate_pages", "active_holds", "seconds")
+    return ["## 11. SkyBox as the POS",
+            "Parts 1 and 2 again with the SkyBox plugin (plugins/skybox_pos) over its simulator instead of the SQLite "
+            "sample: the daemon SIGKILLed and restarted at random moments, then TEvo failing as in part 2. The "
+            "simulator outlives the kills, as SkyBox would.", "",
+            "### Crash", "", _table({"kills": skybox["crash"]["kills"], **{k: skybox["crash"][k] for k in keys}}), "",
+            "### TEvo faults", "", _table({k: skybox["faults"][k] for k in keys}), ""]
 
 
 def _table(values: dict[str, Any]) -> str:
