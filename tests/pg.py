@@ -137,4 +137,5 @@ def kill_job_sessions(store: Any) -> None:
 
     with psycopg.connect(store.url, autocommit=True) as admin:
         for conn in list(running.values()):
-            admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+            # With a timeout it waits until the backend has exited, and so has let go of its locks.
+            admin.execute("SELECT pg_terminate_backend(%s, 10000)", (conn.info.backend_pid,))
