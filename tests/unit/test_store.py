@@ -224,6 +224,7 @@ def test_jobs_left_running_by_a_dead_process_are_requeued_at_start(store_backend
     dead = store_backend.open()
     dead.record_event(order_event())
     dead.claim_job(lease_seconds=3600)
+    kill_job_sessions(dead)  # its process died: PostgreSQL has ended its sessions
     dead.close()
     store = store_backend.open()
     try:

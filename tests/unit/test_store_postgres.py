@@ -76,7 +76,8 @@ def test_a_replica_starting_requeues_only_the_jobs_no_live_replica_runs(replicas
     running = a.claim_job(3600)
     dead = PostgresStore(pg_url)
     orphan = dead.claim_job(3600)
-    dead.close()  # a replica that died mid-job
+    kill_job_sessions(dead)  # a replica that died mid-job
+    dead.close()
     assert {running.order_id, orphan.order_id} == {1, 2}
     assert b.requeue_running_jobs() == 1
     assert b.job_for_order(orphan.order_id)["state"] == "queued"
