@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 
 import httpx
 import pytest
@@ -192,6 +193,11 @@ def test_password_mode_needs_a_login_and_refuses_a_wrong_password(password_dash)
         assert logout.status_code == 303 and logout.headers["location"] == "/dashboard/login"
     with client(password_dash, cookies=stolen) as replay:
         assert replay.get("/dashboard/review").status_code == 303, "a logged-out session still worked"
+    # Who came and went is in the audit trail too, beside what they did (the refusal names no password).
+    with sqlite3.connect(password_dash.runtime.settings.store.path) as db:
+        trail = db.execute("SELECT action, reason FROM audit WHERE action LIKE 'dashboard%' ORDER BY id").fetchall()
+    assert trail == [("dashboard_login_refused", "a wrong password from 127.0.0.1"),
+                     ("dashboard_login", "Alice logged in from 127.0.0.1"), ("dashboard_logout", "Alice logged out")]
 
 
 def test_the_cookie_is_secure_behind_tls(password_dash):

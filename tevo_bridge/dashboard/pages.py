@@ -183,12 +183,16 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
                                            dash.settings.password_hash.get_secret_value()):
             dash.limiter.failed(client)
             log.warning("dashboard.login_refused", client=client)
+            await dash.host.store.audit("dashboard_login_refused", reason=f"a wrong password from {client}",
+                                        details={"name": name, "client": client})
             return dash.page(request, visit, "login.html", status=401, next=target, name=name,
                              error="Wrong password (or no name given)." if name else "Give your name for the "
                                    "audit trail, and the password.")
         dash.limiter.succeeded(client)
         session = dash.sessions.new(name)
         log.info("dashboard.login", user=name, client=client)
+        await dash.host.store.audit("dashboard_login", reason=f"{name} logged in from {client}",
+                                    details={"by": name, "client": client})
         response = RedirectResponse(target, status_code=303)
         dash.set_cookie(request, response, session)
         return response
@@ -199,6 +203,7 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
         await dash.form(request, visit)
         dash.sessions.revoke(visit.session)
         log.info("dashboard.logout", user=visit.user)
+        await dash.host.store.audit("dashboard_logout", reason=f"{visit.user} logged out", details={"by": visit.user})
         response = RedirectResponse(f"{PREFIX}/login" if dash.settings.auth == "password"
                                     else f"{PREFIX}/", status_code=303)
         dash.set_cookie(request, response, None)
