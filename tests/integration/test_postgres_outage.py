@@ -48,6 +48,12 @@ def test_readyz_fails_while_the_database_is_down_and_the_daemon_recovers_by_itse
         refused = webhook(while_down)
         assert refused.status_code == 503, refused.text  # not recorded, so not acknowledged: TEvo retries
         assert url.rsplit("@", 1)[0] not in refused.text
+        # A complete answer on a connection that stays open: a balancing proxy reusing it must not see a reset.
+        with httpx.Client(base_url=base, timeout=30) as kept:
+            body = webhook_form(run.sandbox.world.order(while_down))
+            for _ in range(2):
+                again = kept.post(f"/webhooks/tevo/{WEBHOOK_TOKEN}", content=body, headers=FORM)
+                assert again.status_code == 503 and again.headers.get("connection") != "close", again.headers
 
         own_server.start()
         assert run.wait_for(lambda: readyz().status_code == 200, timeout=60)

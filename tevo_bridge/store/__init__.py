@@ -20,6 +20,7 @@ from tevo_bridge.store.sqlite import (
     SqliteStore,
     StoreBusy,
     StoreError,
+    StoreUnavailable,
     StoreFacts,
     StoreInUse,
     backup_store,
@@ -29,6 +30,6 @@ from tevo_bridge.store.sqlite import (
 
 __all__ = [
     "ORDER_STATES", "SCHEMA_VERSION", "TERMINAL_STATES", "AsyncStore", "DaemonLock", "Event", "HoldRow", "Job",
-    "NotAStore", "OrderQuery", "OrderRow", "ResolveOutcome", "RetryOutcome", "SchemaTooNew", "SqliteStore", "Store", "StoreBusy", "StoreError", "StoreFacts",
+    "NotAStore", "OrderQuery", "OrderRow", "ResolveOutcome", "RetryOutcome", "SchemaTooNew", "SqliteStore", "Store", "StoreBusy", "StoreError", "StoreUnavailable", "StoreFacts",
     "StoreInUse", "backup_store", "inspect_store", "now_iso", "restore_store",
 ]

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from tevo_bridge.clock import now_iso
 from tevo_bridge.store.pg_schema import PG_MIGRATIONS
-from tevo_bridge.store.sqlite import HoldRow, Job, SqliteStore, StoreBusy, StoreError
+from tevo_bridge.store.sqlite import HoldRow, Job, SqliteStore, StoreBusy, StoreError, StoreUnavailable
 
 try:
     import psycopg
@@ -239,6 +239,13 @@ def _retrying(method: Callable[..., T]) -> Callable[..., T]:
                 if attempt == RETRIES - 1:
                     raise StoreBusy(f"{method.__name__}: {RETRIES} attempts lost to concurrent transactions") from exc
                 time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 6)))
+            except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+                if self._lock.depth > 0:
+                    raise
+                # The database is down or the connection broke: a StoreError, which the HTTP layer answers 503
+                # as a complete response (a crash would also close the connection a balancing proxy reuses).
+                raise StoreUnavailable(f"{method.__name__}: PostgreSQL cannot be reached "
+                                       f"({type(exc).__name__})") from exc
         raise AssertionError("unreachable")
 
     return call

@@ -79,6 +79,10 @@ class StoreBusy(StoreError):
     the request is answered 503 and may be sent again."""
 
 
+class StoreUnavailable(StoreError):
+    """The store's database cannot be reached (PostgreSQL down, a connection broken): answered 503, retried later."""
+
+
 class StoreInUse(StoreError):
     """Another process holds the daemon lock of this store."""
 
