@@ -21,9 +21,6 @@ from benchmarks.common import Figure, Process, bare_process, blackhole, daemon_p
 from benchmarks.intake import daemon_settings, seed_pos
 from tevo_bridge.serve import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
-CADDYFILE = ROOT / "deploy" / "replicas" / "Caddyfile"
-SITE = "{$TEVO_BRIDGE_SITE:tickets.example.com}"
 #: (label, processes, backend)
 SETUPS = (("1 daemon, SQLite", 1, "sqlite"), ("1 daemon, PostgreSQL", 1, "postgresql"),
           ("2 daemons, PostgreSQL", 2, "postgresql"), ("4 daemons, PostgreSQL", 4, "postgresql"))
@@ -43,21 +40,19 @@ def postgres(tmp: Path) -> Iterator[Any]:
 
 
 @contextmanager
-def balanced(bases: list[str], tmp: Path) -> Iterator[str]:
+def balanced(bases: list[str], tmp: Path, port: int | None = None) -> Iterator[str]:
     """One address for the processes: themselves if one, else Caddy (deploy/replicas/Caddyfile) over them."""
-    if len(bases) == 1:
+    if len(bases) == 1 and port is None:
         yield bases[0]
         return
-    from tests.caddy import on_loopback, running_caddy, validated_caddy
+    from tests.caddy import balancing
 
-    env = {"TEVO_BRIDGE_REPLICAS": " ".join(base.removeprefix("http://") for base in bases)}
-    port = free_port()
+    port = port or free_port()
     folder = tmp / f"caddy-{port}"
     folder.mkdir()
-    with running_caddy(validated_caddy(CADDYFILE, env), on_loopback(CADDYFILE.read_text(), SITE, port), folder,
-                       port, env):
+    with balancing([base.removeprefix("http://") for base in bases], folder, port) as front:
         time.sleep(2.5)  # the first active health check marks the upstreams up
-        yield f"http://127.0.0.1:{port}"
+        yield front
 
 
 def _loads(url: str, counts: dict[str, int], warmup: int, remote_ids: list[str], prefix: str) -> dict[str, Any]:
@@ -130,7 +125,7 @@ def drain_by_two(tmp: Path, pg: Any, quick: bool) -> dict[str, Any]:
             folder.mkdir()
             settings = settings_for(sandbox, folder, pos_db, port, store={"url": url}, log={"level": "info"})
             daemons.append(stack.enter_context(daemon_process(settings, folder / "daemon.log")))
-        stack.enter_context(_front_on(front_port, [d.base_url for d in daemons], tmp))
+        stack.enter_context(balanced([d.base_url for d in daemons], tmp, front_port))
         scenarios = mix(orders)
         started = time.perf_counter()
         made = sandbox._server.submit(_create_all(sandbox.driver, scenarios)).result(timeout=900)
@@ -152,17 +147,6 @@ def drain_by_two(tmp: Path, pg: Any, quick: bool) -> dict[str, Any]:
     return {"orders": len(ids), "scenario_calls": len(scenarios), "create_seconds": create_seconds,
             "drain_seconds": drain_seconds, "unsettled": sum(1 for i in ids if states.get(i) not in SETTLED),
             "unexpected": wrong[:20], "unexpected_count": len(wrong), "transitions_per_replica": shares}
-
-
-@contextmanager
-def _front_on(port: int, bases: list[str], tmp: Path) -> Iterator[None]:
-    from tests.caddy import on_loopback, running_caddy, validated_caddy
-
-    env = {"TEVO_BRIDGE_REPLICAS": " ".join(base.removeprefix("http://") for base in bases)}
-    with running_caddy(validated_caddy(CADDYFILE, env), on_loopback(CADDYFILE.read_text(), SITE, port), tmp,
-                       port, env):
-        time.sleep(2.5)
-        yield
 
 
 def _states(url: str, ids: list[int]) -> dict[int, str]:

@@ -48,3 +48,17 @@ def running_caddy(caddy: str, text: str, tmp_path: Path, port: int, env: dict[st
     finally:
         proxy.terminate()
         proxy.communicate(timeout=30)
+
+
+REPLICAS_CADDYFILE = Path(__file__).resolve().parents[1] / "deploy" / "replicas" / "Caddyfile"
+REPLICAS_SITE = "{$TEVO_BRIDGE_SITE:tickets.example.com}"
+
+
+@contextmanager
+def balancing(upstreams: list[str], tmp: Path, port: int) -> Iterator[str]:
+    """deploy/replicas/Caddyfile, validated and run on loopback ``port`` in front of ``upstreams`` (host:port
+    each); yields its base URL."""
+    env = {"TEVO_BRIDGE_REPLICAS": " ".join(upstreams)}
+    caddy = validated_caddy(REPLICAS_CADDYFILE, env)
+    with running_caddy(caddy, on_loopback(REPLICAS_CADDYFILE.read_text(), REPLICAS_SITE, port), tmp, port, env):
+        yield f"http://127.0.0.1:{port}"

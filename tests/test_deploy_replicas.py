@@ -17,12 +17,11 @@ import yaml
 
 from tevo_bridge.serve import free_port
 
-from .caddy import on_loopback, running_caddy, validated_caddy
+from .caddy import balancing
 from .test_deploy import DEPLOY, UNIT, verify_unit
 
 REPLICAS = DEPLOY / "replicas"
 TEMPLATE = REPLICAS / "tevo-bridge@.service"
-SITE = "{$TEVO_BRIDGE_SITE:tickets.example.com}"
 
 
 def unit_lines(text: str) -> list[str]:
@@ -87,11 +86,8 @@ def replica(ready: bool = True) -> ThreadingHTTPServer:
 
 def test_the_proxy_spreads_requests_skips_a_stopped_replica_and_one_that_is_not_ready(tmp_path):
     a, b, unready = replica(), replica(), replica(ready=False)
-    env = {"TEVO_BRIDGE_REPLICAS": " ".join(f"127.0.0.1:{s.server_port}" for s in (a, b, unready))}
-    caddy = validated_caddy(REPLICAS / "Caddyfile", env)
-    port = free_port()
-    text = on_loopback((REPLICAS / "Caddyfile").read_text(), SITE, port)
-    with running_caddy(caddy, text, tmp_path, port, env), httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+    upstreams = [f"127.0.0.1:{s.server_port}" for s in (a, b, unready)]
+    with balancing(upstreams, tmp_path, free_port()) as base, httpx.Client(base_url=base) as http:
         # Active health checks run every 2 s: until the first one, the unready replica may still get traffic.
         deadline = time.monotonic() + 15
         while unready.seen or not (a.seen and b.seen):

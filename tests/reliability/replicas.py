@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from tests.caddy import on_loopback, running_caddy, validated_caddy
+from tests.caddy import balancing
 from tests.e2e.test_crash import start
 from tests.pg import PgServer, need_postgresql
 from tests.reliability.checks import (
@@ -39,8 +39,6 @@ from tevo_bridge.serve import free_port
 from tevo_bridge.testing.mirror import seed_sqlite_mirror
 from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, settings_for
 
-CADDYFILE = Path(__file__).resolve().parents[2] / "deploy" / "replicas" / "Caddyfile"
-SITE = "{$TEVO_BRIDGE_SITE:tickets.example.com}"
 SECONDS_PER_KILL = 2.5
 CROSSING = TicketGroupSpec(
     remote_id="99001", ticket_group_id=399990001, event_name="Replica Check", venue="Loopback Arena",
@@ -116,7 +114,6 @@ def run_replicas(tmp: Path, orders: int, kills: int, seed: int = 13, settle_time
                  crossings: int = 20) -> ReplicaRun:
     started = time.monotonic()
     rng = random.Random(seed)
-    caddy = validated_caddy(CADDYFILE)
     server = PgServer(need_postgresql())
     try:
         server.start()
@@ -128,10 +125,8 @@ def run_replicas(tmp: Path, orders: int, kills: int, seed: int = 13, settle_time
         inventory = generated_inventory(inventory_groups(orders), seed=seed)
         pos_db = tmp / "pos.sqlite3"
         seed_sqlite_mirror(pos_db, [*inventory, CROSSING], tmp / "tickets")
-        env = {"TEVO_BRIDGE_REPLICAS": " ".join(f"127.0.0.1:{port}" for port in ports)}
-        proxy = on_loopback(CADDYFILE.read_text(), SITE, lb_port)
         with running_sandbox(seed=seed, driver=driver, inventory=inventory) as sandbox, \
-                running_caddy(caddy, proxy, tmp, lb_port, env):
+                balancing([f"127.0.0.1:{port}" for port in ports], tmp, lb_port):
             settings = []
             for name, port in zip("ab", ports, strict=True):
                 folder = tmp / name
