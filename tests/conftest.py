@@ -54,9 +54,3 @@ def store_backend(request, tmp_path):
     if request.param == "sqlite":
         return Backend("sqlite", str(tmp_path / "state.sqlite3"))
     return Backend("postgresql", request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture
-def store_config(store_backend):
-    """The ``[store]`` settings for a daemon on this test's backend (``stack(..., store=store_config)``)."""
-    return {"url": store_backend.location} if store_backend.name == "postgresql" else {}

@@ -2,7 +2,7 @@
 
 Each test that builds its system with ``stack()`` and names no store of its own runs twice; those that
 test the SQLite file itself (backup and restore, the service's paths, the demo, the crash tests reading
-the file) or name their backend (``store_config``) run as they are.
+the file) run as they are.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ SQLITE_ONLY = {"test_backup_restore", "test_crash", "test_demo", "test_service",
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
-    if "e2e_store" in metafunc.fixturenames and module not in SQLITE_ONLY \
-            and "store_config" not in metafunc.fixturenames:
+    if "e2e_store" in metafunc.fixturenames and module not in SQLITE_ONLY:
         metafunc.parametrize("e2e_store", ["sqlite", "postgresql"], indirect=True)
 
 

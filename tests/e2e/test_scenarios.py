@@ -31,8 +31,8 @@ def check_orders(run, created):
             assert run.invoices_for(made.order_id) == 1, where
 
 
-def test_every_scenario_by_webhook_and_order_integration(tmp_path, store_config):
-    with stack(tmp_path, store=store_config) as run:
+def test_every_scenario_by_webhook_and_order_integration(tmp_path):
+    with stack(tmp_path) as run:
         created = [run.sandbox.driver.create_sync(s) for s in ORDER_SCENARIOS]
         check_orders(run, created)
         for made in created:

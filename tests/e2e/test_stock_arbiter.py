@@ -61,8 +61,8 @@ def pos_holds(run: Stack) -> list[tuple]:
     return run.pos("SELECT global_id, state FROM holds ORDER BY created_at")
 
 
-def test_a_hold_arriving_while_the_order_is_being_accepted_is_refused(tmp_path, store_config):
-    with stack(tmp_path, faults=FaultSettings(latency=LATENCY), inventory=[LAST_TWO], store=store_config) as run:
+def test_a_hold_arriving_while_the_order_is_being_accepted_is_refused(tmp_path):
+    with stack(tmp_path, faults=FaultSettings(latency=LATENCY), inventory=[LAST_TWO]) as run:
         order = order_for_both(run)
         send_webhook(run, webhook_form(order))
         assert run.wait_for(lambda: run.state(order["id"]) == "accepting", timeout=20)
@@ -77,8 +77,8 @@ def test_a_hold_arriving_while_the_order_is_being_accepted_is_refused(tmp_path, 
         assert pos_holds(run) == [(f"order-{order['id']}-item-{order['items'][0]['id']}-r0", "invoiced")]
 
 
-def test_an_order_for_tickets_a_checkout_holds_is_rejected_without_being_accepted(tmp_path, store_config):
-    with stack(tmp_path, faults=FaultSettings(latency=LATENCY), inventory=[LAST_TWO], store=store_config) as run:
+def test_an_order_for_tickets_a_checkout_holds_is_rejected_without_being_accepted(tmp_path):
+    with stack(tmp_path, faults=FaultSettings(latency=LATENCY), inventory=[LAST_TWO]) as run:
         held = hold_both(run)
         assert held.status_code == 200 and held.json()["status"] == "held", held.text
         order = order_for_both(run)
