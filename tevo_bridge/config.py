@@ -111,6 +111,41 @@ class ServerSettings(Section):
     admin_port: int | None = Field(None, ge=0, le=65535, examples=[9180])
     order_integration: OrderIntegrationSettings = Field(default_factory=OrderIntegrationSettings)
     public_url: str = Field("", examples=["https://tickets.example.com"])
+    # Peers (IPs or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto and proxy user header are believed;
+    # empty: nobody's, every address is the socket's (docs/security.md).
+    trusted_proxies: list[str] = Field(default_factory=list, examples=[["127.0.0.1", "::1"]])
+    # Host names the admin listener answers besides localhost, loopback and admin_host (a proxy's name for it).
+    admin_hosts: list[str] = Field(default_factory=list, examples=[["admin.tickets.example.com"]])
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        from ipaddress import ip_network
+
+        for item in value:
+            try:
+                ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network, e.g. \"127.0.0.1\" or "
+                                 "\"10.0.0.0/8\"") from None
+        return [item.strip() for item in value]
+
+    @field_validator("admin_hosts")
+    @classmethod
+    def _hosts_are_names(cls, value: list[str]) -> list[str]:
+        import re
+        from ipaddress import ip_address
+
+        for item in value:
+            try:
+                ip_address(item.strip("[]"))
+                continue
+            except ValueError:
+                pass
+            if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", item):
+                raise ValueError(f"{item!r} is not a host name (no scheme, path or port), e.g. "
+                                 "\"admin.tickets.example.com\"")
+        return [item.lower().strip("[]") for item in value]
 
     @field_validator("public_url")
     @classmethod

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tevo_bridge.admin_guard import guarded
 from tevo_bridge.clock import iso
 from tevo_bridge.config import Settings
 from tevo_bridge.fulfillment import make_fulfil, make_precheck
@@ -201,7 +202,9 @@ def build_apps(runtime: Runtime) -> tuple[Any, Any | None]:
 
     admin_elsewhere = runtime.settings.server.admin_port is not None
     public = create_app(runtime, lifespan, admin_elsewhere=admin_elsewhere)
-    admin = create_admin_app(runtime, public) if admin_elsewhere else None
+    server = runtime.settings.server
+    admin = guarded(create_admin_app(runtime, public), server.admin_host, server.admin_hosts) \
+        if admin_elsewhere else None
     return with_body_limit(public, runtime.settings.server.max_body_bytes, runtime.refusals), admin
 
 

@@ -21,6 +21,7 @@ import uvicorn
 
 from tevo_bridge.config import Settings
 from tevo_bridge.log import get_logger
+from tevo_bridge.proxies import TrustedProxies
 from tevo_bridge.sdnotify import notify
 from tevo_bridge.service import host_port
 
@@ -68,14 +69,22 @@ def make_listeners(settings: Settings, public_app: Any, admin_app: Any | None,
     server = settings.server
 
     def config(app: Any, host: str, port: int, lifespan: str) -> uvicorn.Config:
-        return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan=lifespan,
-                              timeout_graceful_shutdown=2)
+        return listener_config(app, host, port, server.trusted_proxies, lifespan=lifespan)
 
     public = Listener(config(public_app, server.host, server.port, "on"), sockets[0])
     admin = None
     if admin_app is not None and server.admin_port is not None:
         admin = Listener(config(admin_app, server.admin_host, server.admin_port, "off"), sockets[1])
     return Listeners(public, admin)
+
+
+def listener_config(app: Any, host: str, port: int, trusted_proxies: list[str], *,
+                    lifespan: str = "off") -> uvicorn.Config:
+    """uvicorn's settings for one listener: its own proxy handling off (it believes X-Forwarded-For from
+    127.0.0.1 by default, and FORWARDED_ALLOW_IPS from the environment), ``TrustedProxies`` instead."""
+    return uvicorn.Config(TrustedProxies(app, trusted_proxies), host=host, port=port, log_config=None,
+                          access_log=False, lifespan=lifespan, timeout_graceful_shutdown=2, proxy_headers=False,
+                          forwarded_allow_ips="")
 
 
 async def serve_all(listeners: Listeners) -> None:

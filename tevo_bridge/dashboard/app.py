@@ -9,6 +9,7 @@ without JavaScript; htmx (vendored under ``static/``) only refreshes the overvie
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote
@@ -21,10 +22,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from tevo_bridge.config import Settings
 from tevo_bridge.dashboard import pages
-from tevo_bridge.dashboard.auth import LoginLimiter, Session, Sessions, csrf_ok
+from tevo_bridge.dashboard.auth import LoginLimiter, PasswordChecks, Session, Sessions, csrf_ok
 from tevo_bridge.dashboard.pages import PREFIX
+from tevo_bridge.dashboard.throttle import Throttle
 from tevo_bridge.dashboard.timefmt import Clock
+from tevo_bridge.intake.http import json_response
 from tevo_bridge.log import get_logger
+from tevo_bridge.proxies import client_of, is_trusted, peer_of
 from tevo_bridge.store import AsyncStore
 
 log = get_logger(__name__)
@@ -69,8 +73,12 @@ class Dashboard:
     def __init__(self, host: DashboardHost) -> None:
         self.host = host
         self.settings = host.settings.dashboard
-        self.sessions = Sessions(self.settings.session_secret.get_secret_value(), self.settings.session_hours * 3600)
+        self.sessions = Sessions(self.settings.session_secret.get_secret_value(), self.settings.session_hours * 3600,
+                                 self.settings.auth, self.settings.password_hash.get_secret_value())
         self.limiter = LoginLimiter()
+        self.passwords = PasswordChecks()
+        self.throttle = Throttle()
+        self.trusted_proxies = host.settings.server.trusted_proxies
         self.clock = Clock(self.settings.time_zone)
         self.env = Environment(loader=PackageLoader("tevo_bridge.dashboard", "templates"),
                                autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
@@ -79,19 +87,14 @@ class Dashboard:
 
     # -- who is asking -----------------------------------------------------------------------------
 
-    def visit(self, request: Request, *, login_required: bool = True) -> Visit:
+    async def visit(self, request: Request, *, login_required: bool = True) -> Visit:
         """The request's session, or ``Denied``: the login page (password), 401 (proxy without its header)."""
-        session = self.sessions.load(request.cookies.get(Sessions.COOKIE))
+        session = await self.session_of(request)
         mode = self.settings.auth
         if mode == "none":
-            user = f"operator at {request.client.host if request.client else 'unknown'}"
+            user = f"operator at {client_of(request)}"
         elif mode == "proxy":
-            header = (request.headers.get(self.settings.proxy_user_header) or "").strip()
-            if not header or len(header) > 100 or not header.isprintable():
-                raise Denied(self.page(request, None, "error.html", status=401, title="Not signed in",
-                                       message=f"The reverse proxy did not name a user in the "
-                                               f"{self.settings.proxy_user_header} header."))
-            user = header
+            user = self.proxy_user(request)
         else:
             if session is None or session.user is None:
                 if not login_required:
@@ -103,8 +106,32 @@ class Dashboard:
             return Visit(session, False)
         return Visit(self.sessions.new(user), True)
 
+    async def session_of(self, request: Request) -> Session | None:
+        """The cookie's session unless it is invalid or was logged out (the store says, for every replica)."""
+        session = self.sessions.load(request.cookies.get(Sessions.COOKIE))
+        if session is not None and await self.host.store.session_revoked(session.sid):
+            return None
+        return session
+
+    def proxy_user(self, request: Request) -> str:
+        """The user the reverse proxy names: believed only from a ``[server] trusted_proxies`` peer, and only once."""
+        header = self.settings.proxy_user_header
+        values = request.headers.getlist(header)
+        if not is_trusted(peer_of(request), self.trusted_proxies):
+            problem = f"this request did not come through a trusted proxy ([server] trusted_proxies), so its " \
+                      f"{header} header is not believed."
+        elif len(values) > 1:
+            problem = f"the request named the user in {len(values)} {header} headers; exactly one is needed."
+        else:
+            user = values[0].strip() if values else ""
+            if user and len(user) <= 100 and user.isprintable():
+                return user
+            problem = f"the reverse proxy did not name a user in the {header} header."
+        raise Denied(self.page(request, None, "error.html", status=401, title="Not signed in",
+                               message=problem[0].upper() + problem[1:]))
+
     def set_cookie(self, request: Request, response: Response, session: Session | None) -> None:
-        secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "") == "https"
+        secure = request.url.scheme == "https"  # X-Forwarded-Proto counted only from a trusted proxy (proxies.py)
         if session is None:
             response.delete_cookie(Sessions.COOKIE, path=PREFIX, httponly=True, samesite="strict", secure=secure)
             return
@@ -138,12 +165,28 @@ class Dashboard:
                                        message="That form was too large."))
         fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         if not csrf_ok(visit.session, fields.get("csrf")):
-            log.warning("dashboard.csrf_refused", path=request.url.path,
-                        client=request.client.host if request.client else None)
+            client = client_of(request)
+            suppressed = self.throttle.note("csrf_refused", client)
+            if suppressed is not None:
+                log.warning("dashboard.csrf_refused", path=request.url.path, client=client, suppressed=suppressed,
+                            window_seconds=self.throttle.window)
+                await self.host.store.audit("dashboard_csrf_refused", reason=f"a stale or missing form token from "
+                                            f"{client}", details={"client": client, "path": request.url.path,
+                                                                  "suppressed": suppressed})
             raise Denied(self.page(request, visit, "error.html", status=403, title="Refused",
                                    message="The form's security token was missing or stale: reload the page and "
                                            "try again."))
         return fields
+
+
+def add_openapi_route(app: FastAPI, document: Callable[[], dict[str, Any]]) -> None:
+    """The intake's OpenAPI document behind the dashboard's login (the admin /openapi.json redirects here)."""
+    dash: Dashboard = app.state.dashboard
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> Response:
+        await dash.visit(request)
+        return json_response(200, document())
 
 
 def create_dashboard(host: DashboardHost) -> FastAPI:
@@ -174,4 +217,4 @@ def create_dashboard(host: DashboardHost) -> FastAPI:
     return app
 
 
-__all__ = ["PREFIX", "Dashboard", "DashboardHost", "Denied", "Visit", "create_dashboard"]
+__all__ = ["PREFIX", "Dashboard", "DashboardHost", "Denied", "Visit", "add_openapi_route", "create_dashboard"]

@@ -63,6 +63,8 @@ def serve_command(
 
     from tevo_bridge.cli import settings_or_exit, store_or_exit
     from tevo_bridge.intake.app import mount_dashboard
+    from tevo_bridge.admin_guard import guarded
+    from tevo_bridge.listeners import listener_config
     from tevo_bridge.store import AsyncStore, SqliteStore, StoreError
 
     settings = settings_or_exit(config)
@@ -75,8 +77,8 @@ def serve_command(
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     mount_dashboard(app, StoreOnlyHost(settings, store))
     typer.echo(f"dashboard on http://{host}:{port}/dashboard/ over {settings.store.path} (Ctrl-C stops it)")
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
-                                           lifespan="off"))
+    served = guarded(app, host, settings.server.admin_hosts)
+    server = uvicorn.Server(listener_config(served, host, port, settings.server.trusted_proxies))
     try:
         asyncio.run(server.serve())
     finally:

@@ -14,14 +14,14 @@ from starlette.responses import RedirectResponse, Response
 from tevo_bridge import __version__
 from tevo_bridge.cli_views import audit_move, note, order_view
 from tevo_bridge.dashboard import figures
-from tevo_bridge.dashboard.auth import verify_password
 from tevo_bridge.dashboard.charts import SERIES, bar_chart, hourly
 from tevo_bridge.log import get_logger
+from tevo_bridge.proxies import client_of
 from tevo_bridge.store import ORDER_STATES, TERMINAL_STATES, OrderQuery
 from tevo_bridge.store.sqlite import SCHEMA_VERSION
 
 if TYPE_CHECKING:
-    from tevo_bridge.dashboard.app import Dashboard
+    from tevo_bridge.dashboard.app import Dashboard, Visit
 
 log = get_logger(__name__)
 
@@ -43,7 +43,7 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
 
     @app.get("/", include_in_schema=False)
     async def overview(request: Request) -> Response:
-        visit = dash.visit(request)
+        visit = await dash.visit(request)
         stats = await store.stats()  # orders, jobs and holds by state in one call
         counts = stats.orders
         activity = await store.order_activity(figures.hours_ago(24))
@@ -60,7 +60,7 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
 
     @app.get("/review", include_in_schema=False)
     async def review(request: Request) -> Response:
-        visit = dash.visit(request)
+        visit = await dash.visit(request)
         rows = await store.search_orders(OrderQuery(state="needs_review"), REVIEW_LIMIT)
         orders = []
         for row in sorted(rows, key=lambda r: r.updated_at):  # longest waiting first
@@ -72,7 +72,7 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
 
     @app.get("/orders", include_in_schema=False)
     async def orders(request: Request) -> Response:
-        visit = dash.visit(request)
+        visit = await dash.visit(request)
         query, form = parse_filters(request, dash)
         size = dash.settings.page_size
         rows = await store.search_orders(query, size + 1)
@@ -86,7 +86,7 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
 
     @app.get("/orders/{order_id}", include_in_schema=False)
     async def order(request: Request, order_id: str) -> Response:
-        visit = dash.visit(request)
+        visit = await dash.visit(request)
         oid = parse_id(order_id, "order id")
         row = await store.get_order(oid)
         if row is None:
@@ -105,7 +105,7 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
 
     @app.post("/orders/{order_id}/retry", include_in_schema=False)
     async def retry(request: Request, order_id: str) -> Response:
-        visit = dash.visit(request)
+        visit = await dash.visit(request)
         fields = await dash.form(request, visit)
         oid = parse_id(order_id, "order id")
         outcome = await store.retry_order(oid, reason=f"retry from the dashboard by {visit.user}")
@@ -123,7 +123,7 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
 
     @app.post("/orders/{order_id}/resolve", include_in_schema=False)
     async def resolve(request: Request, order_id: str) -> Response:
-        visit = dash.visit(request)
+        visit = await dash.visit(request)
         fields = await dash.form(request, visit)
         oid = parse_id(order_id, "order id")
         text = " ".join((fields.get("note") or "").split())
@@ -141,7 +141,7 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
 
     @app.get("/holds", include_in_schema=False)
     async def holds(request: Request) -> Response:
-        visit = dash.visit(request)
+        visit = await dash.visit(request)
         active = [h for state in ("pending", "held") for h in await store.list_holds(state, HOLDS_LIMIT)]
         active = sorted((h for h in active if h.closed_as() is None), key=lambda h: h.expires_at)
         closed = [h for state in ("released", "expired", "failed", "invoiced")
@@ -152,7 +152,7 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
 
     @app.get("/system", include_in_schema=False)
     async def system(request: Request) -> Response:
-        visit = dash.visit(request)
+        visit = await dash.visit(request)
         return dash.page(request, visit, "system.html", plugin=figures.plugin(dash.host),
                          health=figures.health(dash.host), config=figures.masked_config(dash.host.settings),
                          version=__version__, schema=SCHEMA_VERSION)
@@ -161,30 +161,29 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
     async def login_form(request: Request) -> Response:
         if dash.settings.auth != "password":
             return RedirectResponse(f"{PREFIX}/", status_code=303)
-        visit = dash.visit(request, login_required=False)
+        visit = await dash.visit(request, login_required=False)
         return dash.page(request, visit, "login.html", next=safe_next(request.query_params.get("next")))
 
     @app.post("/login", include_in_schema=False)
     async def login(request: Request) -> Response:
         if dash.settings.auth != "password":
             return RedirectResponse(f"{PREFIX}/", status_code=303)
-        visit = dash.visit(request, login_required=False)
+        visit = await dash.visit(request, login_required=False)
         fields = await dash.form(request, visit)
-        client = request.client.host if request.client else "unknown"
-        wait = dash.limiter.retry_after(client)
+        client = client_of(request)
         target = safe_next(fields.get("next"))
+        wait = dash.limiter.attempt(client)
         if wait:
-            response = dash.page(request, visit, "login.html", status=429, next=target,
-                                 error=f"Too many wrong passwords from this address: try again in {wait} seconds.")
-            response.headers["Retry-After"] = str(wait)
-            return response
+            return refused(request, visit, target, 429, wait,
+                           f"Too many wrong passwords from this address: try again in {wait} seconds.")
         name = " ".join((fields.get("name") or "").split())[:60]
-        if not name or not verify_password(fields.get("password") or "",
-                                           dash.settings.password_hash.get_secret_value()):
-            dash.limiter.failed(client)
-            log.warning("dashboard.login_refused", client=client)
-            await dash.host.store.audit("dashboard_login_refused", reason=f"a wrong password from {client}",
-                                        details={"name": name, "client": client})
+        matches = await dash.passwords.verify(fields.get("password") or "",
+                                              dash.settings.password_hash.get_secret_value())
+        if matches is None:
+            return refused(request, visit, target, 503, 1, "The dashboard is busy checking other logins: try again "
+                                                           "in a second.")
+        if not name or not matches:
+            await note_refused(client, name)
             return dash.page(request, visit, "login.html", status=401, next=target, name=name,
                              error="Wrong password (or no name given)." if name else "Give your name for the "
                                    "audit trail, and the password.")
@@ -197,11 +196,26 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
         dash.set_cookie(request, response, session)
         return response
 
+    def refused(request: Request, visit: Visit, target: str, status: int, wait: int, error: str) -> Response:
+        response = dash.page(request, visit, "login.html", status=status, next=target, error=error)
+        response.headers["Retry-After"] = str(wait)
+        return response
+
+    async def note_refused(client: str, name: str) -> None:
+        """Logged and audited once per minute per address, with how many were left out (a flood fills nothing)."""
+        suppressed = dash.throttle.note("login_refused", client)
+        if suppressed is None:
+            return
+        log.warning("dashboard.login_refused", client=client, suppressed=suppressed,
+                    window_seconds=dash.throttle.window)
+        await dash.host.store.audit("dashboard_login_refused", reason=f"a wrong password from {client}",
+                                    details={"name": name, "client": client, "suppressed": suppressed})
+
     @app.post("/logout", include_in_schema=False)
     async def logout(request: Request) -> Response:
-        visit = dash.visit(request)
+        visit = await dash.visit(request)
         await dash.form(request, visit)
-        dash.sessions.revoke(visit.session)
+        await dash.host.store.revoke_session(visit.session.sid, dash.sessions.revoked_until())
         log.info("dashboard.logout", user=visit.user)
         await dash.host.store.audit("dashboard_logout", reason=f"{visit.user} logged out", details={"by": visit.user})
         response = RedirectResponse(f"{PREFIX}/login" if dash.settings.auth == "password"

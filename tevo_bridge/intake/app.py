@@ -8,10 +8,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from tevo_bridge import __version__
 from tevo_bridge.intake import order_integration, webhooks
@@ -44,35 +43,47 @@ def create_app(runtime: Any, lifespan: Any = None, *, admin_elsewhere: bool = Fa
 
 
 def create_admin_app(runtime: Any, public: FastAPI) -> FastAPI:
-    """The admin listener's app: health, metrics, the public app's OpenAPI document (with /docs), the dashboard."""
+    """The admin listener's app: health, metrics, the public app's OpenAPI document, the dashboard.
+
+    No Swagger UI (/docs): it loaded scripts from a public CDN into the dashboard's origin. With the
+    dashboard's login on, /openapi.json is behind it (``dashboard.add_openapi_route``); /metrics stays
+    open for Prometheus (counts and timings, no buyer data).
+    """
     app = FastAPI(title="tevo-bridge admin", version=__version__, openapi_url=None, docs_url=None, redoc_url=None)
     add_health_routes(app, runtime, metrics=True)
+    dashboard = runtime.settings.dashboard
+    if dashboard.enabled and dashboard.auth != "none":
+        from tevo_bridge.dashboard import PREFIX
+        from tevo_bridge.dashboard.app import add_openapi_route
 
-    @app.get("/openapi.json", include_in_schema=False)
-    async def openapi() -> Response:
-        return json_response(200, public.openapi())
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> Response:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="tevo-bridge intake")
+        @app.get("/openapi.json", include_in_schema=False)
+        async def openapi_behind_login() -> Response:
+            return RedirectResponse(PREFIX + "/openapi.json", status_code=307)
+    else:
+        @app.get("/openapi.json", include_in_schema=False)
+        async def openapi() -> Response:
+            return json_response(200, public.openapi())
 
     add_error_handlers(app)
-    if runtime.settings.dashboard.enabled:
-        mount_dashboard(app, runtime)
+    if dashboard.enabled:
+        dash_app = mount_dashboard(app, runtime)
+        if dashboard.auth != "none":
+            add_openapi_route(dash_app, public.openapi)
     return app
 
 
-def mount_dashboard(app: FastAPI, host: Any) -> None:
+def mount_dashboard(app: FastAPI, host: Any) -> FastAPI:
     """The operator dashboard at /dashboard (docs/dashboard.md), and / sends a browser there."""
-    from starlette.responses import RedirectResponse
-
     from tevo_bridge.dashboard import PREFIX, create_dashboard
 
-    app.mount(PREFIX, create_dashboard(host))
+    dash_app = create_dashboard(host)
+    app.mount(PREFIX, dash_app)
 
     @app.get("/", include_in_schema=False)
     async def home() -> Response:
         return RedirectResponse(PREFIX + "/", status_code=307)
+
+    return dash_app
 
 
 def add_health_routes(app: FastAPI, runtime: Any, *, metrics: bool) -> None:

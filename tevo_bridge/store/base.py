@@ -171,8 +171,14 @@ class Store(Protocol):
     def retry_order(self, order_id: int, reason: str = "operator retry", *, redeliver: bool = False) -> RetryOutcome:
         """Send an order back through the pipeline, which continues from the facts, not from its state."""
 
+    def revoke_session(self, sid: str, until: float) -> None:
+        ...
+
     def search_orders(self, query: OrderQuery, limit: int) -> list[OrderRow]:
         """Orders matching ``query``, newest id first (the dashboard's search, paged by ``before_id``)."""
+
+    def session_revoked(self, sid: str) -> bool:
+        ...
 
     def snooze_job(self, job: Job, note: str, delay: float) -> None:
         """Look again after ``delay``: not a failure, so no attempt is counted (news that came meanwhile runs now)."""

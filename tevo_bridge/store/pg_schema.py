@@ -118,6 +118,14 @@ PG_MIGRATIONS: list[str] = [
     CREATE INDEX holds_state_updated ON holds(state, updated_at);
     CREATE INDEX audit_outcome ON audit(to_state, at, order_id, action);
     """,
+    # 3: SQLite's 5, dashboard logouts (see store/schema.py).
+    """
+    CREATE TABLE revoked_sessions (
+        sid TEXT PRIMARY KEY,
+        until DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX revoked_sessions_until ON revoked_sessions(until);
+    """,
 ]
 
 #: The tables ``store migrate`` copies, parents first; ``leases`` is per running cluster, never copied.

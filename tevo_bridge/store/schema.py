@@ -121,4 +121,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX holds_state_updated ON holds(state, updated_at);
     CREATE INDEX audit_outcome ON audit(to_state, at, order_id, action);
     """,
+    # 5: dashboard logouts, kept until the session's cookie would have expired anyway, so a logout holds across
+    # restarts and replicas (dashboard/auth.py).
+    """
+    CREATE TABLE revoked_sessions (
+        sid TEXT PRIMARY KEY,
+        until REAL NOT NULL                 -- time.time() after which the cookie is expired anyway
+    );
+    CREATE INDEX revoked_sessions_until ON revoked_sessions(until);
+    """,
 ]

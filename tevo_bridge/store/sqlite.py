@@ -743,6 +743,19 @@ class SqliteStore:
                  json.dumps(details, default=str, separators=(",", ":")) if details is not None else None),
             )
 
+    def revoke_session(self, sid: str, until: float) -> None:
+        """Refuse dashboard session ``sid`` until ``until`` (epoch seconds); forget those whose time has passed."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM revoked_sessions WHERE until < ?", (time.time(),))
+            conn.execute("INSERT INTO revoked_sessions (sid, until) VALUES (?, ?) ON CONFLICT (sid) DO UPDATE "
+                         "SET until = excluded.until", (sid, until))
+
+    def session_revoked(self, sid: str) -> bool:
+        with self._lock:
+            row = self._conn.execute("SELECT 1 FROM revoked_sessions WHERE sid = ? AND until >= ?",
+                                     (sid, time.time())).fetchone()
+        return row is not None
+
     def audit_trail(self, order_id: int) -> list[AuditRow]:
         with self._lock:
             order = self._conn.execute("SELECT global_id FROM orders WHERE id = ?", (order_id,)).fetchone()
