@@ -88,3 +88,22 @@ def test_check_prints_every_warning_validate_finds(tmp_path: Path, credentials: 
     assert problems and all(p.severity == "warning" for p in problems)
     check = runner.invoke(app, ["check", "--config", str(config)])
     assert check.exit_code == 0 and all(str(p) in check.output for p in problems)
+
+
+@pytest.mark.parametrize("settings, words", [
+    ('[server]\nadmin_port = 9180\nadmin_host = "0.0.0.0"\n',
+     'auth = "none" while the admin listener is on 0.0.0.0'),
+    ('[server]\nadmin_port = 9180\n[dashboard]\nauth = "proxy"\n',
+     'auth = "proxy" without [server] trusted_proxies'),
+])
+def test_an_open_or_unverifiable_dashboard_fails_check_and_run_alike(tmp_path: Path, credentials: None,
+                                                                     settings: str, words: str) -> None:
+    from tevo_bridge_sqlite_pos import store
+
+    store.init_db(tmp_path / "pos.sqlite3")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[pos]\nplugin = "sqlite_pos"\n[plugins.sqlite_pos]\ndatabase = "pos.sqlite3"\n{settings}')
+    check, run = _check_and_run(config)
+    assert (check.exit_code, run.exit_code) == (2, 2)
+    assert check.output == run.output
+    assert f"error: [dashboard] {words}" in check.output and "Fix:" in check.output

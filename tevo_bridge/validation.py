@@ -91,8 +91,14 @@ def _dashboard(settings: Settings) -> list[Problem]:
         loopback = server.admin_host == "localhost"
     if server.admin_port is not None and dash.auth == "none" and not loopback:
         problems.append(Problem(f"[dashboard] auth = \"none\" while the admin listener is on {server.admin_host}: "
-                                "anyone who reaches it can retry orders. Fix: set [dashboard] auth = \"password\" "
-                                "or \"proxy\", or admin_host = \"127.0.0.1\".", "warning"))
+                                "anyone who reaches it can read buyers' details and retry orders. Fix: set "
+                                "[dashboard] auth = \"password\" with the password_hash `tevo-bridge dashboard "
+                                "hash-password` prints, or admin_host = \"127.0.0.1\"."))
+    if dash.auth == "proxy" and not server.trusted_proxies:
+        problems.append(Problem("[dashboard] auth = \"proxy\" without [server] trusted_proxies: the user header "
+                                f"({dash.proxy_user_header}) would be believed from nobody, so nobody could log in. "
+                                "Fix: set [server] trusted_proxies to your reverse proxy's address, e.g. "
+                                "trusted_proxies = [\"127.0.0.1\"]."))
     return problems
 
 

@@ -25,8 +25,9 @@ SECRETS = [API_KEY, WEBHOOK_TOKEN, TOKEN, SECRET, PASSWORD, PASSWORD_HASH, SESSI
 
 
 @contextmanager
-def dashboard_daemon(tmp_path: Path, pos_db: Path, **dashboard: Any) -> Iterator[RunningDaemon]:  # noqa: F811
-    settings = make_settings(tmp_path, pos_db, server={"admin_port": 0},
+def dashboard_daemon(tmp_path: Path, pos_db: Path, server: dict[str, Any] | None = None,  # noqa: F811
+                     **dashboard: Any) -> Iterator[RunningDaemon]:
+    settings = make_settings(tmp_path, pos_db, server={"admin_port": 0, **(server or {})},
                              dashboard={"session_secret": SESSION_SECRET, "page_size": 10, **dashboard},
                              plugins={"skybox": {"api_token": PLUGIN_SECRET}})  # an inactive plugin's table
     with running_daemon(settings) as daemon:

@@ -26,19 +26,45 @@ def test_a_session_cookie_cannot_be_forged_or_replayed_after_logout():
     assert Sessions("secret-two", max_age=3600).load(cookie) is None
     assert sessions.load(cookie[:-2] + "xx") is None and sessions.load("") is None and sessions.load("x" * 5000) is None
     assert csrf_ok(session, session.csrf) and not csrf_ok(session, "guess") and not csrf_ok(None, session.csrf)
-    sessions.revoke(session)
-    assert sessions.load(cookie) is None
+
+
+def test_a_session_cookie_is_refused_by_another_auth_mode_or_after_a_password_change():
+    old_hash, new_hash = "scrypt$16384$8$1$c2FsdA$b2xk", "scrypt$16384$8$1$c2FsdA$bmV3"
+    no_login = Sessions("shared-secret", max_age=3600, mode="none")
+    cookie = no_login.dump(no_login.new("operator at 127.0.0.1"))
+    assert no_login.load(cookie) is not None
+    assert Sessions("shared-secret", max_age=3600, mode="password", password_hash=old_hash).load(cookie) is None
+    assert Sessions("shared-secret", max_age=3600, mode="proxy").load(cookie) is None
+    before = Sessions("shared-secret", max_age=3600, mode="password", password_hash=old_hash)
+    logged_in = before.dump(before.new("alice"))
+    assert before.load(logged_in) is not None
+    assert Sessions("shared-secret", max_age=3600, mode="password", password_hash=new_hash).load(logged_in) is None
+    assert old_hash not in before.fingerprint and len(before.fingerprint) == 16
 
 
 def test_the_limiter_blocks_an_address_after_its_failures_and_not_others():
-    limiter = LoginLimiter(allowed=3, window=60)
+    now = [0.0]
+    limiter = LoginLimiter(allowed=3, window=60, budget=100, clock=lambda: now[0])
     for _ in range(3):
-        assert limiter.retry_after("10.0.0.1") == 0
-        limiter.failed("10.0.0.1")
-    assert 0 < limiter.retry_after("10.0.0.1") <= 61
-    assert limiter.retry_after("10.0.0.2") == 0
+        assert limiter.attempt("10.0.0.1") == 0
+    assert 0 < limiter.attempt("10.0.0.1") <= 61
+    assert limiter.attempt("10.0.0.2") == 0
     limiter.succeeded("10.0.0.1")
-    assert limiter.retry_after("10.0.0.1") == 0
+    assert limiter.attempt("10.0.0.1") == 0
+    now[0] = 61.0  # the window passed: everything aged out, nothing is remembered
+    assert limiter.attempt("10.0.0.3") == 0 and limiter.remembered() == 1
+
+
+def test_the_limiter_keeps_a_global_budget_against_a_spray_of_addresses_in_bounded_memory():
+    now = [0.0]
+    limiter = LoginLimiter(allowed=5, window=60, budget=20, clock=lambda: now[0])
+    answers = [limiter.attempt(f"10.{i // 65536}.{i // 256 % 256}.{i % 256}") for i in range(50_000)]
+    assert answers[:20] == [0] * 20 and all(0 < wait <= 61 for wait in answers[20:])
+    assert limiter.remembered() == 20  # not 50,000, and none of the 20 forgotten
+    now[0] = 30.0
+    assert limiter.attempt("10.0.0.0") > 0  # an offender inside the window is still refused
+    now[0] = 61.0
+    assert limiter.attempt("192.0.2.1") == 0
 
 
 def test_hash_password_reads_stdin_and_refuses_a_short_one():
@@ -55,7 +81,13 @@ def test_check_refuses_password_mode_without_a_hash(tmp_path):
     problems = validate(Settings(dashboard={"auth": "password"}))
     assert any("password_hash" in p.message and p.severity == "error" for p in problems)
     wide = validate(Settings(server={"admin_port": 9180, "admin_host": "0.0.0.0"}))
-    assert any("auth = \"none\"" in p.message and p.severity == "warning" for p in wide)
+    assert any("auth = \"none\"" in p.message and p.severity == "error" and "hash-password" in p.message
+               for p in wide)
+    proxy = validate(Settings(server={"admin_port": 9180}, dashboard={"auth": "proxy"}))
+    assert any("trusted_proxies" in p.message and p.severity == "error" for p in proxy)
+    trusted = validate(Settings(server={"admin_port": 9180, "trusted_proxies": ["127.0.0.1"]},
+                                dashboard={"auth": "proxy"}))
+    assert not any("trusted_proxies" in p.message for p in trusted)
 
 
 def test_a_reason_gets_advice_unless_it_names_its_fix():

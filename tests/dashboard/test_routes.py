@@ -8,6 +8,7 @@ import sqlite3
 import httpx
 import pytest
 
+from tevo_bridge.store import SCHEMA_VERSION
 from tests.dashboard.conftest import (
     PASSWORD,
     SECRETS,
@@ -59,7 +60,7 @@ def test_every_page_answers_and_shows_what_the_store_holds(open_dash):
             assert response.headers["content-type"].startswith("text/html")
             assert response.headers["cache-control"] == "no-store"
         overview = http.get("/dashboard/").text
-        assert "1</strong> order needs a person" in overview and "store schema version 4" in overview
+        assert "1</strong> order needs a person" in overview and f"store schema version {SCHEMA_VERSION}" in overview
         review = http.get("/dashboard/review").text
         assert "Order 1002" in review and "listing 88702 has 0 left. Fix: restock" in review
         detail = http.get("/dashboard/orders/1001").text
@@ -200,9 +201,15 @@ def test_password_mode_needs_a_login_and_refuses_a_wrong_password(password_dash)
                      ("dashboard_login", "Alice logged in from 127.0.0.1"), ("dashboard_logout", "Alice logged out")]
 
 
-def test_the_cookie_is_secure_behind_tls(password_dash):
-    with client(password_dash, headers={"X-Forwarded-Proto": "https"}) as http:
-        assert "secure" in login(http).headers["set-cookie"].lower()
+def test_the_cookie_is_secure_behind_tls_only_when_a_trusted_proxy_says_so(password_dash, tmp_path, pos_db):
+    with client(password_dash, headers={"X-Forwarded-Proto": "https"}) as http:  # no trusted_proxies: not believed
+        assert "secure" not in login(http).headers["set-cookie"].lower()
+    from tests.dashboard.conftest import PASSWORD_HASH
+
+    with dashboard_daemon(tmp_path / "behind", pos_db, server={"trusted_proxies": ["127.0.0.1"]}, auth="password",
+                          password_hash=PASSWORD_HASH) as behind:
+        with client(behind, headers={"X-Forwarded-Proto": "https"}) as http:
+            assert "secure" in login(http).headers["set-cookie"].lower()
 
 
 def test_logins_are_rate_limited_per_address(password_dash):
@@ -231,7 +238,7 @@ def test_login_without_the_csrf_token_is_refused(password_dash):
 
 
 def test_proxy_mode_takes_the_user_from_the_header(tmp_path, pos_db):
-    with dashboard_daemon(tmp_path, pos_db, auth="proxy") as daemon:
+    with dashboard_daemon(tmp_path, pos_db, server={"trusted_proxies": ["127.0.0.1"]}, auth="proxy") as daemon:
         seed_order(daemon, 1002, "needs_review", last_error="POS: unreachable")
         with client(daemon) as anonymous:
             assert anonymous.get("/dashboard/").status_code == 401
