@@ -73,6 +73,20 @@ def shoot(page: Any, name: str) -> None:
     page.set_viewport_size(DESKTOP)
 
 
+def watch_csp(context: Any) -> list[str]:
+    """Every Content-Security-Policy violation any page of ``context`` reports (the event, and Chromium's console)."""
+    violations: list[str] = []
+    context.add_init_script("document.addEventListener('securitypolicyviolation', e => console.error("
+                            "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))")
+
+    def seen(message: Any) -> None:
+        if "Content Security Policy" in message.text or message.text.startswith("CSP violation"):
+            violations.append(message.text)
+
+    context.on("console", seen)
+    return violations
+
+
 def test_a_seller_logs_in_fixes_a_stuck_order_retries_it_and_resolves_another(browser, system):
     run = system
     base = run.daemon.admin_url
@@ -88,6 +102,7 @@ def test_a_seller_logs_in_fixes_a_stuck_order_retries_it_and_resolves_another(br
                            last_error="TEvo seller_state 'disputed' has no automatic handling")
 
     context = browser.new_context(viewport=DESKTOP)
+    violations = watch_csp(context)
     page = context.new_page()
     page.goto(base + "/dashboard/")
     assert page.url.startswith(base + "/dashboard/login")
@@ -156,7 +171,30 @@ def test_a_seller_logs_in_fixes_a_stuck_order_retries_it_and_resolves_another(br
     page.click("button:has-text('Log out')")
     page.goto(base + "/dashboard/review")
     assert page.url.startswith(base + "/dashboard/login")
+    page.goto(base + "/dashboard/no-such-page")  # the error page too
+    assert violations == [], violations  # every page (htmx included) runs under the CSP without breaking it
     context.close()
+
+
+def test_a_csp_violation_is_caught_and_blocked(browser, tmp_path, pos_db):
+    """The watcher above sees a violation when there is one, and the policy blocks what it should."""
+    from tests.dashboard.conftest import dashboard_daemon
+
+    with dashboard_daemon(tmp_path, pos_db) as daemon:
+        context = browser.new_context(viewport=DESKTOP)
+        violations = watch_csp(context)
+        page = context.new_page()
+        page.goto(daemon.admin_url + "/dashboard/")
+        page.evaluate("document.body.insertAdjacentHTML('beforeend', '<p id=\"inline\" style=\"color: red\">x</p>')")
+        page.evaluate("const s = document.createElement('script'); s.textContent = 'window.ran = 1'; "
+                      "document.body.appendChild(s)")
+        deadline = time.monotonic() + 10
+        while len(violations) < 2 and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        assert page.evaluate("window.ran") is None, "an inline script ran"
+        assert page.evaluate("getComputedStyle(document.getElementById('inline')).color") != "rgb(255, 0, 0)"
+        assert len(violations) >= 2, violations
+        context.close()
 
 
 def test_reading_works_without_javascript_and_by_keyboard(browser, tmp_path, pos_db):
