@@ -897,7 +897,7 @@ class SqliteStore:
         return {"inbox": inbox, "audit": audit}
 
     def count(self, table: str) -> int:
-        if table not in ("inbox", "orders", "holds", "jobs", "audit", "oi_invoices"):
+        if table not in ("inbox", "orders", "holds", "jobs", "audit", "oi_invoices", "revoked_sessions"):
             raise ValueError(table)
         with self._lock:
             return self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
