@@ -44,13 +44,18 @@ def served_names(admin_host: str, admin_hosts: Iterable[str]) -> frozenset[str]:
     return frozenset(names)
 
 
-def is_served(name: str, names: frozenset[str]) -> bool:
-    if name in names:
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (``127.0.0.0/8``, ``::1``)."""
+    if host.lower() == "localhost":
         return True
     try:
-        return ip_address(name).is_loopback
+        return ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def is_served(name: str, names: frozenset[str]) -> bool:
+    return name in names or is_loopback(name)
 
 
 class HostGuard:
@@ -99,4 +104,5 @@ def guarded(app: ASGIApp, admin_host: str, admin_hosts: Iterable[str]) -> ASGIAp
     return HostGuard(SecurityHeaders(app), served_names(admin_host, admin_hosts))
 
 
-__all__ = ["CONTENT_SECURITY_POLICY", "HostGuard", "SecurityHeaders", "guarded", "host_name", "served_names"]
+__all__ = ["CONTENT_SECURITY_POLICY", "HostGuard", "SecurityHeaders", "guarded", "host_name", "is_loopback",
+           "served_names"]

@@ -106,7 +106,7 @@ class ServerSettings(Section):
     hold_ttl: float = Field(900.0, gt=0, examples=[900.0])
     invoice_budget: float = Field(2.0, ge=0, examples=[2.0])
     allowed_ips: list[str] = Field(default_factory=list, examples=[["203.0.113.7"]])
-    # A second listener for /metrics, /openapi.json and /docs (off: they share host:port with intake).
+    # A second listener for /metrics, /openapi.json and the dashboard (off: they share host:port with intake).
     admin_host: str = Field("127.0.0.1", examples=["127.0.0.1"])
     admin_port: int | None = Field(None, ge=0, le=65535, examples=[9180])
     order_integration: OrderIntegrationSettings = Field(default_factory=OrderIntegrationSettings)

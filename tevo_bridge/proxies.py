@@ -25,7 +25,9 @@ class TrustedProxies:
     def __init__(self, app: ASGIApp, trusted: list[str]) -> None:
         self.app = app
         self.trusted = list(trusted)
-        self._forwarded = ProxyHeadersMiddleware(app, trusted_hosts=self.trusted) if trusted else None  # type: ignore[arg-type]
+        # uvicorn types its middleware with its own ASGI aliases; starlette's are the same protocol.
+        self._forwarded = (ProxyHeadersMiddleware(app, trusted_hosts=self.trusted)  # type: ignore[arg-type]
+                           if trusted else None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -47,7 +49,7 @@ def is_trusted(address: str, trusted: list[str]) -> bool:
 
 
 def peer_of(connection: HTTPConnection) -> str:
-    """The socket's peer, whatever a proxy header said (the client address when not served through ``TrustedProxies``)."""
+    """The socket's peer, whatever a proxy header said (the client when not served through ``TrustedProxies``)."""
     recorded = connection.scope.get(PEER_KEY)
     if isinstance(recorded, str):
         return recorded

@@ -42,9 +42,23 @@ def test_serve_shows_a_store_and_queues_a_retry_for_the_next_daemon(tmp_path):
                              cookies=page.cookies, timeout=5)
         assert retried.status_code == 303 and retried.headers["location"].endswith("msg=retried_no_daemon")
         assert httpx.get(base + "/metrics", timeout=5).status_code == 404  # only the dashboard is served
+        rebound = httpx.get(base + "/dashboard/review", headers={"Host": "attacker.example"}, timeout=5)
+        assert rebound.status_code == 421 and "POS: unreachable" not in rebound.text
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     finally:
         process.terminate()
         process.wait(timeout=15)
     again = SqliteStore(tmp_path / "state.sqlite3")
     assert again.get_order(4242).state == "new" and again.job_for_order(4242)["state"] == "queued"
     again.close()
+
+
+def test_serve_refuses_a_no_login_dashboard_on_a_wide_address(tmp_path):
+    from typer.testing import CliRunner
+
+    from tevo_bridge.cli import app
+
+    config = write_dashboard_config(tmp_path)
+    result = CliRunner().invoke(app, ["dashboard", "serve", "--config", str(config), "--host", "0.0.0.0"])
+    assert result.exit_code == 2 and "auth = \"none\"" in result.output and "hash-password" in result.output
+    assert not (tmp_path / "state.sqlite3").exists()  # refused before the store was opened

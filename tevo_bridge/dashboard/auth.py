@@ -87,7 +87,8 @@ class Sessions:
         key = secret or secrets.token_urlsafe(32)
         self._signer = URLSafeTimedSerializer(key, salt="tevo-bridge-dashboard")
         # Keyed by the session secret so the cookie tells nothing about the hash; changes when the password does.
-        self.fingerprint = hmac.new(key.encode(), b"password:" + password_hash.encode(), hashlib.sha256).hexdigest()[:16]
+        mac = hmac.new(key.encode(), b"password:" + password_hash.encode(), hashlib.sha256)
+        self.fingerprint = mac.hexdigest()[:16]
 
     def new(self, user: str | None) -> Session:
         return Session(secrets.token_urlsafe(16), secrets.token_urlsafe(24), user)

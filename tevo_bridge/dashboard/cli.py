@@ -63,11 +63,16 @@ def serve_command(
 
     from tevo_bridge.cli import settings_or_exit, store_or_exit
     from tevo_bridge.intake.app import mount_dashboard
-    from tevo_bridge.admin_guard import guarded
+    from tevo_bridge.admin_guard import guarded, is_loopback
     from tevo_bridge.listeners import listener_config
     from tevo_bridge.store import AsyncStore, SqliteStore, StoreError
 
     settings = settings_or_exit(config)
+    if settings.dashboard.auth == "none" and not is_loopback(host):
+        typer.echo(f"error: --host {host} with [dashboard] auth = \"none\": anyone who reaches it could read buyers' "
+                   "details and retry orders. Fix: --host 127.0.0.1, or [dashboard] auth = \"password\" with the "
+                   "password_hash `tevo-bridge dashboard hash-password` prints.", err=True)
+        raise typer.Exit(2)
     store_or_exit(settings)
     try:
         store = AsyncStore(SqliteStore(settings.store.path))
