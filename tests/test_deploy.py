@@ -190,3 +190,31 @@ def test_a_required_tool_that_is_missing_fails_instead_of_skipping(monkeypatch):
     monkeypatch.setenv("CI_REQUIRE_TOOLS", "")
     with pytest.raises(pytest.skip.Exception, match="no-such-tool-here is not installed"):
         need_tool("no-such-tool-here", "a test")
+
+
+def test_behind_the_shipped_caddy_allowed_ips_see_the_real_client_and_nobody_else(tmp_path):
+    """deploy/config.toml's trusted_proxies with deploy/Caddyfile in front of the real daemon: the client's own
+    address (here 127.0.0.7) reaches [server] allowed_ips through Caddy; a direct caller cannot claim it."""
+    from tests.integration.conftest import WEBHOOK_TOKEN, make_settings
+    from tevo_bridge.serve import running_daemon
+
+    trusted = tomllib.loads((DEPLOY / "config.toml").read_text())["server"]["trusted_proxies"]
+    assert trusted == ["127.0.0.1", "::1"]
+    init_db(tmp_path / "pos.sqlite3")
+    settings = make_settings(tmp_path, tmp_path / "pos.sqlite3",
+                             server={"trusted_proxies": trusted, "allowed_ips": ["127.0.0.7"]})
+    caddy = validated_caddy(DEPLOY / "Caddyfile")
+    port = free_port()
+    with running_daemon(settings) as daemon:
+        text = on_loopback((DEPLOY / "Caddyfile").read_text(), "tickets.example.com", port)
+        text = text.replace("reverse_proxy 127.0.0.1:8080", f"reverse_proxy {daemon.base_url.removeprefix('http://')}")
+        hook = f"/webhooks/tevo/{WEBHOOK_TOKEN}"
+        with running_caddy(caddy, text, tmp_path, port):
+            via = httpx.HTTPTransport(local_address="127.0.0.7")
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", transport=via, timeout=10) as allowed:
+                assert allowed.post(hook).status_code == 400  # let through; the empty body is what is wrong
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as other:
+                assert other.post(hook, headers={"X-Forwarded-For": "127.0.0.7"}).status_code == 404
+        spoofer = httpx.HTTPTransport(local_address="127.0.0.9")  # not a trusted proxy, claiming the address
+        with httpx.Client(base_url=daemon.base_url, transport=spoofer, timeout=10) as direct:
+            assert direct.post(hook, headers={"X-Forwarded-For": "127.0.0.7"}).status_code == 404
