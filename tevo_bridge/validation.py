@@ -94,6 +94,12 @@ def _dashboard(settings: Settings) -> list[Problem]:
                                 "anyone who reaches it can read buyers' details and retry orders. Fix: set "
                                 "[dashboard] auth = \"password\" with the password_hash `tevo-bridge dashboard "
                                 "hash-password` prints, or admin_host = \"127.0.0.1\"."))
+    if server.admin_port is not None and server.admin_host in ("0.0.0.0", "::") and not server.admin_hosts:
+        problems.append(Problem(f"[server] admin_host = \"{server.admin_host}\" with no admin_hosts: the admin "
+                                "listener answers only requests addressed to localhost or a loopback address (421 "
+                                "for any other Host, against DNS rebinding), so Prometheus or a browser reaching "
+                                "it by this machine's name or address is refused. Fix: list that name or address "
+                                "in [server] admin_hosts, e.g. admin_hosts = [\"10.0.0.5\"].", "warning"))
     if dash.auth == "proxy" and not server.trusted_proxies:
         problems.append(Problem("[dashboard] auth = \"proxy\" without [server] trusted_proxies: the user header "
                                 f"({dash.proxy_user_header}) would be believed from nobody, so nobody could log in. "

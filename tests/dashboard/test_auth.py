@@ -83,6 +83,10 @@ def test_check_refuses_password_mode_without_a_hash(tmp_path):
     wide = validate(Settings(server={"admin_port": 9180, "admin_host": "0.0.0.0"}))
     assert any("auth = \"none\"" in p.message and p.severity == "error" and "hash-password" in p.message
                for p in wide)
+    assert any("admin_hosts" in p.message and p.severity == "warning" for p in wide)
+    named = validate(Settings(server={"admin_port": 9180, "admin_host": "0.0.0.0", "admin_hosts": ["10.0.0.5"]},
+                              dashboard={"auth": "password", "password_hash": hash_password("a long passphrase")}))
+    assert not [p for p in named if "admin_h" in p.message or "auth" in p.message], named
     proxy = validate(Settings(server={"admin_port": 9180}, dashboard={"auth": "proxy"}))
     assert any("trusted_proxies" in p.message and p.severity == "error" for p in proxy)
     trusted = validate(Settings(server={"admin_port": 9180, "trusted_proxies": ["127.0.0.1"]},
@@ -122,3 +126,19 @@ def test_check_says_where_the_dashboard_is(tmp_path, monkeypatch):
     assert on.exit_code == 0, on.output
     assert "dashboard: http://127.0.0.1:9180/dashboard/ (auth password, times in UTC)" in on.output
     assert "scrypt$" not in on.output
+
+
+def test_trusted_proxies_and_admin_hosts_refuse_what_they_cannot_mean():
+    import pytest
+    from pydantic import ValidationError
+
+    from tevo_bridge.config import Settings
+
+    server = Settings(server={"trusted_proxies": [" 10.0.0.0/8", "::1"], "admin_hosts": ["Admin.Example.com",
+                                                                                         "[::1]"]}).server
+    assert server.trusted_proxies == ["10.0.0.0/8", "::1"] and server.admin_hosts == ["admin.example.com", "::1"]
+    for bad in ({"trusted_proxies": ["caddy"]}, {"trusted_proxies": ["10.0.0.0/33"]},
+                {"admin_hosts": ["https://admin.example.com"]}, {"admin_hosts": ["admin.example.com:9180"]}):
+        with pytest.raises(ValidationError) as raised:
+            Settings(server=bad)
+        assert next(iter(bad)) in str(raised.value) and "e.g." in str(raised.value), bad
