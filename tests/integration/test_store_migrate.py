@@ -15,7 +15,8 @@ from tevo_bridge.store.pg_schema import COPIED_TABLES
 from tevo_bridge.store.postgres import PostgresStore
 
 runner = CliRunner()
-KEYS = {"orders": "id", "holds": "global_id", "oi_invoices": "global_id", "inbox": "id", "jobs": "id", "audit": "id"}
+KEYS = {"orders": "id", "holds": "global_id", "oi_invoices": "global_id", "inbox": "id", "jobs": "id", "audit": "id",
+        "revoked_sessions": "sid"}
 
 
 @pytest.fixture
@@ -40,6 +41,7 @@ def fill(store: SqliteStore) -> None:
                      "2000-01-01T00:00:00Z")
     store.finish_hold("g2", "held", 200, "{}")
     store.expire_holds("2026-01-01T00:00:00Z")
+    store.revoke_session("logged-out-session", 4102444800.0)  # a dashboard logout, valid until 2100
     store.record_oi_invoice(Event("order_integration", "invoice", "oi:invoice:g1", "{}", order_id=402190,
                                   global_id="g1"))
     store.set_oi_invoice_response("g1", 202, '{"status":"queued"}')

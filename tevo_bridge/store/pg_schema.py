@@ -129,4 +129,5 @@ PG_MIGRATIONS: list[str] = [
 ]
 
 #: The tables ``store migrate`` copies, parents first; ``leases`` is per running cluster, never copied.
-COPIED_TABLES: tuple[str, ...] = ("orders", "holds", "oi_invoices", "inbox", "jobs", "audit")
+#: ``revoked_sessions`` goes along so that a logged-out dashboard cookie stays logged out after the move.
+COPIED_TABLES: tuple[str, ...] = ("orders", "holds", "oi_invoices", "inbox", "jobs", "audit", "revoked_sessions")
