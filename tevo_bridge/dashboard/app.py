@@ -8,8 +8,8 @@ without JavaScript; htmx (vendored under ``static/``) only refreshes the overvie
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote

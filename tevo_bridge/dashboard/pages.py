@@ -175,7 +175,8 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
         wait = dash.limiter.attempt(client)
         if wait:
             return refused(request, visit, target, 429, wait,
-                           f"Too many wrong passwords from this address: try again in {wait} seconds.")
+                           f"Too many wrong passwords (from this address, or from all together): try again in "
+                           f"{wait} seconds.")
         name = " ".join((fields.get("name") or "").split())[:60]
         matches = await dash.passwords.verify(fields.get("password") or "",
                                               dash.settings.password_hash.get_secret_value())
