@@ -45,7 +45,7 @@ INTAKE_CASES = {
 }
 DASHBOARD_CASES = {
     "date filter to=9999-12-31": "/dashboard/orders?to=9999-12-31",
-    "date filter from=0001-01-01": "/dashboard/orders?from=0001-01-01",
+    "date filter from=1969-12-31": "/dashboard/orders?from=1969-12-31",
     "page cursor of 4,400 digits": "/dashboard/orders?before=" + "9" * 4400,
     "order filter of 4,400 digits": "/dashboard/orders?order=" + "9" * 90,
     "order page of 5,000 digits": "/dashboard/orders/" + "9" * 5000,
@@ -74,7 +74,7 @@ def test_hostile_input_is_refused_at_the_boundary_and_the_connection_stays_open(
             assert answer.status == 400, (name, answer.status, answer.body[:300])
             assert b"<html" in answer.body.lower(), name
             assert not answer.closes, name
-        assert wire.request("GET", "/dashboard/orders?to=2199-12-31").status == 200  # the last day allowed
+        assert wire.request("GET", "/dashboard/orders?from=1970-01-01&to=2999-12-31").status == 200  # the bounds
 
 
 def test_a_crash_in_an_intake_route_is_answered_503_on_a_connection_that_stays_usable(daemon, monkeypatch):

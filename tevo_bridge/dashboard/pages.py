@@ -30,7 +30,7 @@ CHANNELS = ("webhook", "order_integration", "poll", "operator")
 MAX_ID = 2**63 - 1
 MAX_ID_DIGITS = len(str(MAX_ID))
 #: The dates a filter may name: orders exist only in between, and the bounds keep day arithmetic in range.
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 REVIEW_LIMIT = 200
 HOLDS_LIMIT = 100
 #: ?msg= codes a redirect after an action may carry: fixed texts, so nothing from the URL is echoed into a page.
