@@ -106,3 +106,34 @@ def test_a_crash_in_a_dashboard_page_is_an_error_page_on_a_connection_that_stays
             assert b"Unavailable" in answer.body
             assert not answer.closes
         assert wire.request("GET", "/dashboard/orders").status == 200
+
+
+def test_dashboard_forms_refuse_control_characters_before_the_store(tmp_path):
+    """A login name or a resolve note holding NUL once reached PostgreSQL (which refuses it): a 503."""
+    import re
+
+    import httpx
+
+    from tevo_bridge.dashboard.auth import hash_password
+
+    password = "a long enough passphrase"
+    with stack(tmp_path, log_level="info", server={"admin_port": 0},
+               dashboard={**DASHBOARD, "auth": "password", "password_hash": hash_password(password)}) as run:
+        run.daemon.runtime.store.sync.ensure_order(4242, "webhook")
+        run.daemon.runtime.store.sync.update_order(4242, state="needs_review", reason="seeded by the test")
+        with httpx.Client(base_url=run.daemon.admin_url or "", timeout=10,
+                          limits=httpx.Limits(max_connections=1)) as http:
+            def csrf(path: str) -> str:
+                match = re.search(r'name="csrf" value="([^"]+)"', http.get(path).text)
+                assert match, path
+                return match.group(1)
+
+            refused = http.post("/dashboard/login", data={"csrf": csrf("/dashboard/login"), "name": "ali\x00ce",
+                                                          "password": password})
+            assert refused.status_code == 401 and "Give your name" in refused.text
+            http.post("/dashboard/login", data={"csrf": csrf("/dashboard/login"), "name": "alice",
+                                                "password": password})
+            note = http.post("/dashboard/orders/4242/resolve",
+                             data={"csrf": csrf("/dashboard/orders/4242"), "note": "sold by phone\x00\x1b[2J"})
+            assert note.status_code == 400 and "note" in note.text
+            assert run.daemon.runtime.store.sync.get_order(4242).state == "needs_review"

@@ -130,9 +130,9 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
         fields = await dash.form(request, visit)
         oid = parse_id(order_id, "order id")
         text = " ".join((fields.get("note") or "").split())
-        if not text or len(text) > 1000:
-            raise HTTPException(400, "Mark resolved needs a note (up to 1000 characters) saying what was done "
-                                     "by hand: it goes into the order's history.")
+        if not text or len(text) > 1000 or not text.isprintable():
+            raise HTTPException(400, "Mark resolved needs a note (up to 1000 characters, no control characters) "
+                                     "saying what was done by hand: it goes into the order's history.")
         outcome = await store.resolve_order(oid, text, visit.user)
         if outcome == "unknown":
             raise HTTPException(404, f"Order {oid} is not in the store.")
@@ -182,6 +182,8 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
             response.headers["Retry-After"] = str(wait)
             return response
         name = " ".join((fields.get("name") or "").split())[:60]
+        if not name.isprintable():  # NUL, escapes: the store (PostgreSQL) and the audit trail take no controls
+            name = ""
         if not name or not verify_password(fields.get("password") or "",
                                            dash.settings.password_hash.get_secret_value()):
             dash.limiter.failed(client)
