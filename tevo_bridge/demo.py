@@ -231,7 +231,8 @@ def _report(result: DemoResult, console: Console) -> None:
     console.print(table)
     for order in result.orders:
         if not order.ok:
-            console.print(f"[red]order {order.order_id} ({order.scenario.value}): {markup(order.detail or order.outcome)}[/]")
+            detail = markup(order.detail or order.outcome)
+            console.print(f"[red]order {order.order_id} ({order.scenario.value}): {detail}[/]")
     _latencies(result, console)
     totals = Counter(o.outcome for o in result.orders)
     console.print("final states: " + ", ".join(f"{state} {n}" for state, n in sorted(totals.items())))

@@ -115,7 +115,8 @@ def test_json_log_lines_keep_the_exact_data_in_ascii():
 
 
 def test_the_helpers_show_every_control_and_keep_plain_text():
-    assert visible("plain text, ünïcödé, €, tab\there") == "plain text, ünïcödé, €, tab\there"  # a tab moves nothing
+    # A tab moves no cursor anywhere harmful: kept.
+    assert visible("plain text, ünïcödé, €, tab\there") == "plain text, ünïcödé, €, tab\there"
     assert visible("two\nlines\tok", lines=True) == "two\nlines\tok"
     assert visible("\x1b\x9b\x00\x7f\u202e") == "\\x1b\\x9b\\x00\\x7f\\u202e"
     assert markup("[/x] [bold]") == "\\[/x] \\[bold]"
