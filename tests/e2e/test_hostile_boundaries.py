@@ -5,11 +5,14 @@ route is answered completely on a connection that stays usable."""
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import quote, urlencode
 
+import httpx
 import pytest
 
 from tests.e2e.hostile_wire import Wire
+from tevo_bridge.dashboard.auth import hash_password
 from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, stack
 
 DASHBOARD = {"session_secret": "hostile-input-session-secret-0123456789", "auth": "none"}
@@ -110,12 +113,6 @@ def test_a_crash_in_a_dashboard_page_is_an_error_page_on_a_connection_that_stays
 
 def test_dashboard_forms_refuse_control_characters_before_the_store(tmp_path):
     """A login name or a resolve note holding NUL once reached PostgreSQL (which refuses it): a 503."""
-    import re
-
-    import httpx
-
-    from tevo_bridge.dashboard.auth import hash_password
-
     password = "a long enough passphrase"
     with stack(tmp_path, log_level="info", server={"admin_port": 0},
                dashboard={**DASHBOARD, "auth": "password", "password_hash": hash_password(password)}) as run:
