@@ -95,6 +95,7 @@ def test_a_crash_in_an_intake_route_is_answered_503_on_a_connection_that_stays_u
     log = (daemon.tmp / "daemon.log").read_text()
     crashes = [json.loads(line) for line in log.splitlines() if "a bug, not a store outage" in line]
     assert [c["event"] for c in crashes] == ["intake.error"] * 3  # logged once each, not again by uvicorn
+    assert WEBHOOK_TOKEN not in log  # the path holds it: masked
 
 
 def test_a_crash_in_a_dashboard_page_is_an_error_page_on_a_connection_that_stays_usable(daemon, monkeypatch):

@@ -11,6 +11,7 @@ surrogates (inside JSON, the only place text can carry one) and bytes that are n
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import Counter
@@ -118,10 +119,12 @@ class Tally:
     cases: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)  # 5xx, resets, non-JSON intake answers
+    answers: Any = field(default_factory=hashlib.sha256)  # every status in order: alike on both backends
 
     def figures(self) -> dict[str, Any]:
         return {"cases": sum(self.cases.values()), "by_kind": dict(sorted(self.cases.items())),
-                "statuses": dict(sorted(self.statuses.items())), "failures": len(self.failures)}
+                "statuses": dict(sorted(self.statuses.items())), "failures": len(self.failures),
+                "answers_digest": self.answers.hexdigest()[:16]}
 
 
 def test_hostile_text_never_gets_a_5xx_or_a_reset(tmp_path, e2e_store):
@@ -145,6 +148,7 @@ def test_hostile_text_never_gets_a_5xx_or_a_reset(tmp_path, e2e_store):
                 wires[request.listener] = Wire(urls[request.listener])
                 return
             tally.statuses[answer.status] += 1
+            tally.answers.update(f"{answer.status} ".encode())
             if answer.status >= 500:
                 tally.failures.append(f"{answer.status} on {what}: {answer.body[:200]!r}")
             elif answer.closes:
