@@ -21,6 +21,7 @@ from tevo_bridge import __version__
 from tevo_bridge.config import ConfigError, Settings, load_settings
 from tevo_bridge.log import configure_logging, get_logger
 from tevo_bridge.store.sqlite import ORDER_STATES, SCHEMA_VERSION, StoreError, StoreFacts
+from tevo_bridge.term import echo, visible
 from tevo_bridge.tevo.signing import canonical_query, string_to_sign, x_signature
 from tevo_bridge.validation import Problem, validate
 
@@ -38,7 +39,7 @@ ConfigOption = Annotated[
 ]
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(message, err=True)
+    echo(message, err=True)
     raise typer.Exit(code)
 
 
@@ -117,11 +118,11 @@ def check(
     """Refuse what `run` would refuse, offline (with --online, also the TEvo credentials and the plugin's start)."""
     settings = settings_or_exit(config, log_level)
     warnings = validated_or_exit(settings)
-    typer.echo(f"config OK ({config or 'environment'})")
+    echo(f"config OK ({config or 'environment'})")
     for line in summary(settings):
-        typer.echo("  " + line)
+        echo("  " + line)
     for warning in warnings:
-        typer.echo(str(warning))
+        echo(str(warning))
     _echo_registration(settings)
     if online:
         asyncio.run(_check_online(settings))
@@ -139,14 +140,14 @@ def _start_plugin(settings: Settings) -> None:
     except PluginLoadError as exc:
         fail(f"error: POS plugin {settings.pos.plugin!r} cannot be used: {exc}")
     host.close()
-    typer.echo(f"plugin OK: {settings.pos.plugin} started")
+    echo(f"plugin OK: {settings.pos.plugin} started")
 
 
 def _echo_registration(settings: Settings) -> None:
     from tevo_bridge.registration import registration_lines
 
     for line in registration_lines(settings.server):
-        typer.echo(line)
+        echo(line)
 
 
 async def _check_online(settings: Settings) -> None:
@@ -167,7 +168,7 @@ async def _check_online(settings: Settings) -> None:
         except TevoError as exc:
             fail(f"error: could not reach TEvo at {settings.tevo.base_url}: {exc}")
     name = user.get("name") or user.get("email") or ""
-    typer.echo(f"online OK: signed call accepted; reviewer {settings.tevo.reviewer_id} {name}".rstrip())
+    echo(f"online OK: signed call accepted; reviewer {settings.tevo.reviewer_id} {name}".rstrip())
     url = settings.store.postgres_url
     if url is not None:
         from tevo_bridge.store.postgres import inspect_database
@@ -176,7 +177,7 @@ async def _check_online(settings: Settings) -> None:
             version = inspect_database(url)
         except StoreError as exc:
             fail(f"error: [store] url: {exc}")
-        typer.echo(f"store OK: {settings.store.describe()} reachable, schema version {version or 'none yet'}")
+        echo(f"store OK: {settings.store.describe()} reachable, schema version {version or 'none yet'}")
 
 
 @app.command()
@@ -196,12 +197,12 @@ def sign(
         fail(f"error: {url!r} is not a full URL. Example: https://api.ticketevolution.com/v9/orders?state=pending")
     query = canonical_query(dict(parse_qsl(parts.query, keep_blank_values=True)))
     if parts.query and query != parts.query:
-        typer.echo(f"note: TEvo requires the sorted, encoded query; send ?{query}", err=True)
+        echo(f"note: TEvo requires the sorted, encoded query; send ?{query}", err=True)
     if body is not None and query:
         fail("error: a request with both a query and a body has no defined signature (docs/tevo-api.md §2.1).")
     message = string_to_sign(method, parts.hostname, parts.path, query, (body or "").encode("utf-8"))
-    typer.echo(f"string to sign: {message.decode('utf-8')}")
-    typer.echo(f"X-Signature:    {x_signature(secret, message)}")
+    echo(f"string to sign: {message.decode('utf-8')}")
+    echo(f"X-Signature:    {x_signature(secret, message)}")
 
 
 @app.command()
@@ -320,7 +321,7 @@ def _state_or_exit(state: str | None) -> str | None:
 
 
 def _echo_json(document: Any) -> None:
-    typer.echo(json.dumps(document, default=str))
+    typer.echo(json.dumps(document, default=str))  # ensure_ascii: controls arrive as \u escapes
 
 
 @orders_app.command("list")
@@ -360,13 +361,15 @@ def orders_show(
     if as_json:
         _echo_json({**order_view(row), "snapshot": row.snapshot_json(), "audit": trail})
         return
-    typer.echo(f"order {row.id}: {row.state} (TEvo: {row.seller_state}); buyer {row.buyer_type} {row.buyer_id}; "
-               f"invoice {row.invoice_id or '-'}; via {row.source}")
+    # Every field through visible(): one line per field, whatever newline or escape TEvo or the POS put in it.
+    v = visible
+    echo(f"order {row.id}: {v(row.state)} (TEvo: {v(row.seller_state)}); buyer {v(row.buyer_type)} "
+         f"{v(row.buyer_id)}; invoice {v(row.invoice_id or '-')}; via {v(row.source)}")
     if row.last_error:
-        typer.echo(f"last error: {row.last_error}")
+        echo(f"last error: {v(row.last_error)}")
     for entry in trail:
-        move = audit_move(entry["action"], entry["from_state"], entry["to_state"])
-        typer.echo(f"  {entry['at']}  {move:<32} {entry['reason'] or ''}")
+        move = v(audit_move(entry["action"], entry["from_state"], entry["to_state"]))
+        echo(f"  {v(entry['at'])}  {move:<32} {v(entry['reason'] or '')}")
 
 
 @orders_app.command("retry")
@@ -391,7 +394,7 @@ def orders_retry(
         hint = (" Use --redeliver to run its delivery steps again." if state == "done"
                 else " Nothing is left to do for it in tevo-bridge.")
         fail(f"error: order {order_id} is {state}: a retry would change nothing.{hint}")
-    typer.echo(f"order {order_id} queued again; a running daemon picks it up within a second.")
+    echo(f"order {order_id} queued again; a running daemon picks it up within a second.")
 
 
 store_app = typer.Typer(help="Back up, restore, prune the daemon's store; migrate it from SQLite to PostgreSQL.",
@@ -438,9 +441,9 @@ def store_migrate(
     if as_json:
         _echo_json({"source": str(settings.store.path), "target": target, "copied": copied})
         return
-    typer.echo(f"copied {settings.store.path} into {target}: "
+    echo(f"copied {settings.store.path} into {target}: "
                + ", ".join(f"{count} {table}" for table, count in copied.items()))
-    typer.echo("next: set [store] url (or TEVO_BRIDGE_STORE__URL) to it and start the daemon")
+    echo("next: set [store] url (or TEVO_BRIDGE_STORE__URL) to it and start the daemon")
 
 
 @store_app.command("backup")
@@ -463,7 +466,7 @@ def store_backup(
     if as_json:
         _echo_json(_facts_json(facts, source=str(settings.store.path)))
         return
-    typer.echo(f"backed up {settings.store.path} to {dest}: {_facts_text(facts)}")
+    echo(f"backed up {settings.store.path} to {dest}: {_facts_text(facts)}")
 
 
 @store_app.command("restore")
@@ -487,11 +490,11 @@ def store_restore(
     if as_json:
         _echo_json(_facts_json(facts, source=str(src), kept=str(kept) if kept else None))
         return
-    typer.echo(f"restored {src} into {settings.store.path}: {_facts_text(facts)}")
+    echo(f"restored {src} into {settings.store.path}: {_facts_text(facts)}")
     if kept is not None:
-        typer.echo(f"the store it replaced is kept as {kept}")
+        echo(f"the store it replaced is kept as {kept}")
     if facts.schema_version < SCHEMA_VERSION:
-        typer.echo(f"it is migrated to schema version {SCHEMA_VERSION} when the daemon starts")
+        echo(f"it is migrated to schema version {SCHEMA_VERSION} when the daemon starts")
 
 
 @store_app.command("prune")
@@ -514,7 +517,7 @@ def store_prune(
     if as_json:
         _echo_json({"retention_days": days, "deleted": deleted})
         return
-    typer.echo(f"pruned rows older than {days} days of finished orders: {deleted['inbox']} inbox, "
+    echo(f"pruned rows older than {days} days of finished orders: {deleted['inbox']} inbox, "
                f"{deleted['audit']} audit")
 
 
@@ -524,7 +527,7 @@ def _version_text() -> str:
 
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(_version_text())
+        echo(_version_text())
         raise typer.Exit()
 
 
@@ -539,7 +542,7 @@ def main_options(
 @app.command()
 def version() -> None:
     """Print the version (and the store schema version this code writes)."""
-    typer.echo(_version_text())
+    echo(_version_text())
 
 
 def main() -> None:  # pragma: no cover - console entry

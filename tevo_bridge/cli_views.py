@@ -12,6 +12,8 @@ from typing import Any
 
 from rich.table import Table
 
+from tevo_bridge.term import cell
+
 
 def age_seconds(first_seen: str, now: datetime | None = None) -> int | None:
     """Seconds since a store timestamp; None if it cannot be read."""
@@ -84,5 +86,7 @@ def order_table(views: list[dict[str, Any]]) -> Table:
     for view in views:
         buyer = f"{view['buyer']['type'] or '?'} {view['buyer']['id'] or ''}".strip()
         items = ", ".join(f"{i['quantity']}x{i['remote_id']}" for i in view["items"])
-        table.add_row(str(view["id"]), view["state"], short_age(view["age_seconds"]), buyer, items, note(view))
+        # Text cells: a reason or remote id holding "[/x]" is data, not rich markup (which would raise).
+        table.add_row(*map(cell, (view["id"], view["state"], short_age(view["age_seconds"]), buyer, items,
+                                  note(view))))
     return table

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from tevo_bridge.sandbox.inventory import generated_inventory
 from tevo_bridge.sandbox.scenarios import Channel, Scenario
+from tevo_bridge.term import cell, markup
 from tevo_bridge.testing.mirror import mirror_inventory
 from tevo_bridge.testing.stack import SETTLED, Stack, stack
 
@@ -225,11 +226,13 @@ def _report(result: DemoResult, console: Console) -> None:
         groups.setdefault(key, []).append(order)
     for (scenario, channels, outcome, expected), members in sorted(groups.items()):
         ok = all(o.ok for o in members)
-        table.add_row(scenario, channels, str(len(members)), outcome, expected, "[green]yes[/]" if ok else "[red]NO[/]")
+        table.add_row(scenario, channels, str(len(members)), cell(outcome), expected,
+                      "[green]yes[/]" if ok else "[red]NO[/]")
     console.print(table)
     for order in result.orders:
         if not order.ok:
-            console.print(f"[red]order {order.order_id} ({order.scenario.value}): {order.detail or order.outcome}[/]")
+            detail = markup(order.detail or order.outcome)
+            console.print(f"[red]order {order.order_id} ({order.scenario.value}): {detail}[/]")
     _latencies(result, console)
     totals = Counter(o.outcome for o in result.orders)
     console.print("final states: " + ", ".join(f"{state} {n}" for state, n in sorted(totals.items())))

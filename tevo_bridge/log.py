@@ -14,6 +14,8 @@ from typing import Any
 
 import structlog
 
+from tevo_bridge.term import safe_event
+
 MASK = "***"
 SENSITIVE_KEYS = frozenset(
     {"x-token", "x-signature", "x-api-key", "token", "secret", "api_key", "api_keys", "webhook_token", "authorization"}
@@ -67,6 +69,9 @@ def configure_logging(
     tty = getattr(stream or sys.stderr, "isatty", lambda: False)()
     use_json = fmt == "json" or (fmt == "auto" and not tty)
     renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=tty)
+    # Console lines reach a terminal: text from TEvo or the POS must not drive it (tevo_bridge/term.py). JSON
+    # needs nothing: json.dumps escapes every control character, C1 included (ensure_ascii).
+    last: list[Any] = [REDACTOR] if use_json else [REDACTOR, safe_event]
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -75,7 +80,7 @@ def configure_logging(
         structlog.processors.format_exc_info,
     ]
     structlog.configure(
-        processors=[*shared, REDACTOR, renderer],
+        processors=[*shared, *last, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=(lambda *args: _NamedPrintLogger(stream or sys.stderr, args[0] if args else None)),
         cache_logger_on_first_use=False,
@@ -84,7 +89,7 @@ def configure_logging(
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[structlog.stdlib.ExtraAdder(), drop_color_message, *shared], processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta, REDACTOR, renderer]
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta, *last, renderer]
         )
     )
     root = logging.getLogger()

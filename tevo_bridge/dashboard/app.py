@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from tevo_bridge.asgi_guard import CrashGuard
 from tevo_bridge.config import Settings
 from tevo_bridge.dashboard import pages
 from tevo_bridge.dashboard.auth import LoginLimiter, PasswordChecks, Session, Sessions, csrf_ok
@@ -208,11 +209,12 @@ def create_dashboard(host: DashboardHost) -> FastAPI:
         return dash.page(request, None, "error.html", status=exc.status_code,
                          title=titles.get(exc.status_code, "Error"), message=message or "There is no such page.")
 
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> Response:
-        log.exception("dashboard.error", path=request.url.path, error=str(exc))
+    def crashed(request: Request, exc: Exception) -> Response:
         return dash.page(request, None, "error.html", status=503, title="Unavailable",
                          message="The store did not answer; the daemon's log says why. Try again shortly.")
+
+    # Not an Exception handler: ServerErrorMiddleware re-raises after it, and the connection is reset.
+    app.add_middleware(CrashGuard, answer=crashed, event="dashboard.error")
 
     return app
 

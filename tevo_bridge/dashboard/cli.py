@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from tevo_bridge.term import echo
+
 dashboard_app = typer.Typer(help="The operator dashboard (docs/dashboard.md).", no_args_is_help=True)
 
 
@@ -22,9 +24,9 @@ def hash_password_command() -> None:
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     if len(password) < 8:
-        typer.echo("error: the password must have at least 8 characters.", err=True)
+        echo("error: the password must have at least 8 characters.", err=True)
         raise typer.Exit(2)
-    typer.echo(hash_password(password))
+    echo(hash_password(password))
 
 
 class StoreOnlyHost:
@@ -77,11 +79,11 @@ def serve_command(
     try:
         store = AsyncStore(SqliteStore(settings.store.path))
     except StoreError as exc:
-        typer.echo(f"error: [store] path: {exc}", err=True)
+        echo(f"error: [store] path: {exc}", err=True)
         raise typer.Exit(2) from None
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     mount_dashboard(app, StoreOnlyHost(settings, store))
-    typer.echo(f"dashboard on http://{host}:{port}/dashboard/ over {settings.store.path} (Ctrl-C stops it)")
+    echo(f"dashboard on http://{host}:{port}/dashboard/ over {settings.store.path} (Ctrl-C stops it)")
     served = guarded(app, host, settings.server.admin_hosts)
     server = uvicorn.Server(listener_config(served, host, port, settings.server.trusted_proxies))
     try:

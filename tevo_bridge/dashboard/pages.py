@@ -28,6 +28,9 @@ log = get_logger(__name__)
 PREFIX = "/dashboard"  # where the admin listener mounts the dashboard
 CHANNELS = ("webhook", "order_integration", "poll", "operator")
 MAX_ID = 2**63 - 1
+MAX_ID_DIGITS = len(str(MAX_ID))
+#: The dates a filter may name: orders exist only in between, and the bounds keep day arithmetic in range.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 REVIEW_LIMIT = 200
 HOLDS_LIMIT = 100
 #: ?msg= codes a redirect after an action may carry: fixed texts, so nothing from the URL is echoed into a page.
@@ -127,9 +130,9 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
         fields = await dash.form(request, visit)
         oid = parse_id(order_id, "order id")
         text = " ".join((fields.get("note") or "").split())
-        if not text or len(text) > 1000:
-            raise HTTPException(400, "Mark resolved needs a note (up to 1000 characters) saying what was done "
-                                     "by hand: it goes into the order's history.")
+        if not text or len(text) > 1000 or not text.isprintable():
+            raise HTTPException(400, "Mark resolved needs a note (up to 1000 characters, no control characters) "
+                                     "saying what was done by hand: it goes into the order's history.")
         outcome = await store.resolve_order(oid, text, visit.user)
         if outcome == "unknown":
             raise HTTPException(404, f"Order {oid} is not in the store.")
@@ -178,6 +181,8 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
                            f"Too many wrong passwords (from this address, or from all together): try again in "
                            f"{wait} seconds.")
         name = " ".join((fields.get("name") or "").split())[:60]
+        if not name.isprintable():  # NUL, escapes: the store (PostgreSQL) and the audit trail take no controls
+            name = ""
         matches = await dash.passwords.verify(fields.get("password") or "",
                                               dash.settings.password_hash.get_secret_value())
         if matches is None:
@@ -246,9 +251,24 @@ def ordered_counts(counts: dict[str, int]) -> list[tuple[str, int]]:
 
 
 def parse_id(text: str | None, what: str) -> int:
-    if text is None or not text.strip().isdigit() or not text.strip().isascii() or int(text) > MAX_ID:
+    # Length first: int() refuses over 4,300 digits with a ValueError (a crash, not a 400).
+    if (text is None or len(text.strip()) > MAX_ID_DIGITS or not text.strip().isdigit() or not text.strip().isascii()
+            or int(text) > MAX_ID):
         raise HTTPException(400, f"The {what} must be a whole number.")
     return int(text)
+
+
+def parse_day(text: str, what: str) -> date | None:
+    """A filter date, within FIRST_DAY..LAST_DAY: the end of day 9999-12-31 is past ``date.max`` (a crash)."""
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(400, f"The date {what!r} must look like 2026-11-29.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise HTTPException(400, f"The date {what!r} must be between {FIRST_DAY} and {LAST_DAY}.")
+    return day
 
 
 def parse_filters(request: Request, dash: Dashboard) -> tuple[OrderQuery, dict[str, str]]:
@@ -263,12 +283,7 @@ def parse_filters(request: Request, dash: Dashboard) -> tuple[OrderQuery, dict[s
         raise HTTPException(400, f"Unknown state {form['state']!r}: one of {', '.join(ORDER_STATES)}.")
     if form["channel"] and form["channel"] not in CHANNELS:
         raise HTTPException(400, f"Unknown channel {form['channel']!r}: one of {', '.join(CHANNELS)}.")
-    days: dict[str, date | None] = {}
-    for key in ("from", "to"):
-        try:
-            days[key] = date.fromisoformat(form[key]) if form[key] else None
-        except ValueError:
-            raise HTTPException(400, f"The date {key!r} must look like 2026-11-29.") from None
+    days = {key: parse_day(form[key], key) for key in ("from", "to")}
     before = params.get("before")
     query = OrderQuery(
         state=form["state"] or None, source=form["channel"] or None, buyer_type=form["buyer"] or None,

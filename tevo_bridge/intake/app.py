@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from tevo_bridge import __version__
+from tevo_bridge.asgi_guard import CrashGuard
 from tevo_bridge.intake import order_integration, webhooks
 from tevo_bridge.intake.http import BodyLimit, json_response
 from tevo_bridge.intake.refusals import RefusalLog
@@ -128,11 +129,13 @@ def add_error_handlers(app: FastAPI) -> None:
         log.warning("intake.store_unavailable", path=request.url.path, error=str(exc))
         return json_response(503, {"status": "error", "error": "temporarily_unavailable"})
 
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> Response:
-        # Most often the store could not commit (disk full, read-only): 503 makes TEvo try again.
-        log.exception("intake.error", path=request.url.path, error=str(exc))
-        return json_response(503, {"status": "error", "error": "temporarily_unavailable"})
+    # Any other exception: most often the store could not commit (disk full, read-only), and 503 makes TEvo
+    # try again. Answered by CrashGuard rather than an Exception handler, so the connection survives it.
+    app.add_middleware(CrashGuard, answer=crashed, event="intake.error")
+
+
+def crashed(request: Request, exc: Exception) -> Response:
+    return json_response(503, {"status": "error", "error": "temporarily_unavailable"})
 
 
 def with_body_limit(app: FastAPI, max_bytes: int, refusals: RefusalLog | None = None) -> BodyLimit:

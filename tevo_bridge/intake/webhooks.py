@@ -21,7 +21,7 @@ from tevo_bridge.intake.http import compact, error_fields, json_response, key_ma
 from tevo_bridge.log import get_logger
 from tevo_bridge.metrics import INBOUND
 from tevo_bridge.store import Event
-from tevo_bridge.tevo.models import MAX_ID, WebhookForm
+from tevo_bridge.tevo.models import MAX_ID, MAX_ID_DIGITS, WebhookForm
 
 log = get_logger(__name__)
 
@@ -112,7 +112,7 @@ def _order_body(hook: WebhookForm) -> dict[str, Any] | Response:
     if not isinstance(body, dict):
         return _invalid({"body": ["must be the order as a JSON object"]})
     order_id = body.get("id")
-    if isinstance(order_id, str) and _digits(order_id):
+    if isinstance(order_id, str) and len(order_id) <= MAX_ID_DIGITS and _digits(order_id):
         order_id = int(order_id)
     if order_id is None and hook.order_group_id and _digits(hook.order_group_id):
         order_id = None  # no id in the body: the worker lists the order group instead (§6.2)

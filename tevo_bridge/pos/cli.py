@@ -14,6 +14,7 @@ from rich.table import Table
 
 from tevo_bridge.pos.discovery import PluginInfo, discover_plugins
 from tevo_bridge.pos.hookspecs import OPTIONAL_HOOKS
+from tevo_bridge.term import cell, markup
 
 __all__ = ["plugins_command"]
 
@@ -34,21 +35,22 @@ def plugins_command(plugin_name: str | None, as_json: bool, console: Console | N
     infos = discover_plugins()
     if as_json:
         rows = [{**asdict(info), "active": info.name == plugin_name} for info in infos]
-        console.print_json(json.dumps(rows))
+        console.print_json(json.dumps(rows), ensure_ascii=True)  # rich would write C1 controls raw
     else:
         table = Table(title="POS plugins")
         for column in ("", "name", "distribution", "version", "status", "hooks", "error"):
             table.add_column(column)
         for info in infos:
             status = "[green]ok[/]" if info.status == "ok" else "[red]broken[/]"
+            # Text cells: names and errors come from installed packages, not from us.
             table.add_row(
                 "*" if info.name == plugin_name else "",
-                info.name,
-                info.distribution or "",
-                info.version or "",
+                cell(info.name),
+                cell(info.distribution or ""),
+                cell(info.version or ""),
                 status,
-                _hooks_cell(info),
-                info.error or "",
+                cell(_hooks_cell(info)),
+                cell(info.error or ""),
             )
         console.print(table)
     if plugin_name is None:
@@ -56,6 +58,6 @@ def plugins_command(plugin_name: str | None, as_json: bool, console: Console | N
     active = next((info for info in infos if info.name == plugin_name), None)
     if active is None:
         if not as_json:
-            console.print(f"[red]pos.plugin = {plugin_name!r} is not installed[/]")
+            console.print(f"[red]pos.plugin = {markup(repr(plugin_name))} is not installed[/]")
         return 1
     return 0 if active.status == "ok" else 1

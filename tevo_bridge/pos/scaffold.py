@@ -25,6 +25,7 @@ from typing import Annotated
 import typer
 
 from tevo_bridge import __version__
+from tevo_bridge.term import echo
 
 __all__ = ["PluginName", "generate_plugin", "plugin_app"]
 
@@ -113,10 +114,10 @@ def new(
     try:
         project = generate_plugin(name, dest)
     except (PluginNameError, FileExistsError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     names = PluginName.parse(name)
-    typer.echo(
+    echo(
         f"created {project}\n\n"
         f"  cd {project}\n"
         '  pip install -e . pytest       # or: pip install -e ".[test]"\n'

@@ -20,6 +20,7 @@ from tevo_bridge.sandbox.faults import FaultSettings
 from tevo_bridge.sandbox.inventory import load_inventory
 from tevo_bridge.sandbox.scenarios import InventoryExhausted, Scenario
 from tevo_bridge.sandbox.server import Sandbox, SandboxConfig, running_sandbox
+from tevo_bridge.term import echo
 
 sandbox_app = typer.Typer(name="sandbox", help="A local TEvo simulator for trying tevo-bridge safely.",
                           no_args_is_help=True)
@@ -77,12 +78,12 @@ def serve(
     signal.signal(signal.SIGTERM, _stop)
     try:
         with running_sandbox(config) as tevo:
-            typer.echo(banner(tevo))
+            echo(banner(tevo))
             _place_orders(tevo, orders, every, mix)
             while True:
                 time.sleep(3600)
     except KeyboardInterrupt:
-        typer.echo("sandbox stopped")
+        echo("sandbox stopped")
 
 
 def _stop(signum: int, frame: object) -> None:
@@ -149,9 +150,9 @@ def _place_orders(tevo: Sandbox, count: int, every: float, mix: list[Scenario]) 
         try:
             created = tevo.driver.create_sync(chosen, channels)
         except InventoryExhausted as exc:
-            typer.echo(f"buyer driver stopped: {exc}")
+            echo(f"buyer driver stopped: {exc}")
             return
-        typer.echo(f"order {created.order_id} ({chosen.value}, expected {chosen.expected.final_state})")
+        echo(f"order {created.order_id} ({chosen.value}, expected {chosen.expected.final_state})")
         if settings.webhook_url and n % 5 == 4:
             tevo.driver.send_catalog_event_sync()
         time.sleep(every)

@@ -8,15 +8,29 @@ requires only what the daemon cannot work without (``id``, ``seller_state``,
 from __future__ import annotations
 
 import json
+import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 TEVO_OFFICE_ID = 6
 # Ids are stored as SQLite INTEGERs (64-bit signed): a larger one from an inbound call is invalid input,
 # not a store failure (which would answer 503 and make TEvo retry it for ever).
 MAX_ID = 2**63 - 1
+#: Longer digit strings are refused before ``int()``, which raises on over 4,300 digits.
+MAX_ID_DIGITS = len(str(MAX_ID))
+
+
+def _plain_text(value: str) -> str:
+    """Text the store keeps as given: PostgreSQL refuses NUL in text (SQLite takes it), so a NUL, or any
+    other control character (no id or name holds one), is invalid input rather than a 503 on one backend."""
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("must not hold control characters")
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(_plain_text)]
 
 
 def _str_id(value: Any) -> Any:
@@ -206,9 +220,9 @@ class WebhookForm(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    event_type: str = Field(min_length=1, max_length=100)
-    recipient: str | None = Field(None, max_length=50)
-    order_group_id: str | None = Field(None, max_length=50)
+    event_type: PlainText = Field(min_length=1, max_length=100)
+    recipient: PlainText | None = Field(None, max_length=50)
+    order_group_id: PlainText | None = Field(None, max_length=50)
     body: str | None = None
 
     def body_json(self) -> Any:
@@ -226,7 +240,7 @@ def _id_string(value: Any) -> Any:
     return str(value) if isinstance(value, int) else value
 
 
-IdString = Annotated[str, BeforeValidator(_id_string), Field(min_length=1, max_length=200)]
+IdString = Annotated[str, BeforeValidator(_id_string), Field(min_length=1, max_length=200), AfterValidator(_plain_text)]
 
 
 class HoldRequest(BaseModel):

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tevo_bridge.pos.inventory import InventoryFileError, read_inventory_csv, timestamp
+from tevo_bridge.term import cell, echo, markup
 from tevo_bridge_sqlite_pos import store
 
 app = typer.Typer(help="The SQLite sample POS of tevo-bridge.", no_args_is_help=True)
@@ -22,7 +23,7 @@ Database = Annotated[Path, typer.Argument(help="The POS database file.")]
 def init(database: Database) -> None:
     """Create the database and its tables (safe to run again)."""
     store.init_db(database)
-    console.print(f"initialised {database}")
+    console.print(f"initialised {markup(database)}")
 
 
 @app.command("import")
@@ -38,12 +39,12 @@ def import_csv(
     try:
         rows = read_inventory_csv(csv_file, pdf_dir=database.absolute().parent)
     except InventoryFileError as exc:
-        typer.echo(f"{exc}\nNothing was imported: fix the file and run the import again.", err=True)
+        echo(f"{exc}\nNothing was imported: fix the file and run the import again.", err=True)
         raise typer.Exit(1) from None
     store.init_db(database)
     with store.connect(database) as conn:
         count = store.upsert_ticket_groups(conn, rows)
-    console.print(f"imported {count} ticket groups into {database}")
+    console.print(f"imported {count} ticket groups into {markup(database)}")
 
 
 def _table(title: str, columns: list[str], rows: list[tuple[object, ...]]) -> Table:
@@ -51,7 +52,7 @@ def _table(title: str, columns: list[str], rows: list[tuple[object, ...]]) -> Ta
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*map(cell, row))  # data (a buyer, a remote id), never markup
     return table
 
 

@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tevo_bridge.term import visible
 from tevo_bridge.testing.inventory import generate_inventory
 from tevo_bridge_skybox_pos.simulator import Faults, SimSettings, running
 
@@ -47,7 +48,7 @@ def main() -> None:
             print(f"export TEVO_BRIDGE_PLUGINS__SKYBOX_POS__API_TOKEN={sim.credentials.api_token}")
             print(f"export TEVO_BRIDGE_PLUGINS__SKYBOX_POS__APPLICATION_TOKEN={sim.credentials.application_token}")
             for remote_id, pos_id in sim.pos_ids.items():
-                print(f"  {remote_id} -> exchangePosId {pos_id}")
+                print(f"  {visible(remote_id)} -> exchangePosId {pos_id}")
             try:
                 while True:
                     time.sleep(3600)
