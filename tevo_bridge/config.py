@@ -189,6 +189,8 @@ class FulfillmentSettings(Section):
     eticket_method: Literal["per_page", "single_file"] = Field("per_page", examples=["single_file"])
     max_upload_bytes: int = Field(4_000_000, ge=10_000, examples=[4000000])
     airbill_dir: ConfigPath = Field(Path("airbills"), examples=["/var/lib/tevo-bridge/airbills"])
+    # An airbill is a one-page PDF (tens of KB): a larger answer is refused, not read into memory.
+    max_airbill_bytes: int = Field(10_000_000, ge=10_000, examples=[10000000])
     local_pickup: LocalPickupSettings = Field(default_factory=LocalPickupSettings)
 
 
