@@ -191,6 +191,9 @@ class FulfillmentSettings(Section):
     airbill_dir: ConfigPath = Field(Path("airbills"), examples=["/var/lib/tevo-bridge/airbills"])
     # An airbill is a one-page PDF (tens of KB): a larger answer is refused, not read into memory.
     max_airbill_bytes: int = Field(10_000_000, ge=10_000, examples=[10000000])
+    # Folders ticket PDFs may be read from (symlinks followed); empty: the folder the POS plugin declares
+    # (the sqlite_pos database's folder, the csv_pos directory). A PDF elsewhere sends its order to review.
+    ticket_dirs: list[ConfigPath] = Field(default_factory=list, examples=[["/var/lib/tevo-bridge/tickets"]])
     local_pickup: LocalPickupSettings = Field(default_factory=LocalPickupSettings)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from tevo_bridge.crashpoints import crashpoint
+from tevo_bridge.fulfillment.confine import allowed_ticket_dirs
 from tevo_bridge.fulfillment.context import Context, Outcome, PosFacade
 from tevo_bridge.fulfillment.pages import SelectedPages, TicketFileProblem, select_pages
 from tevo_bridge.fulfillment.pdf_work import off_loop
@@ -52,7 +53,8 @@ async def fulfil_item(ctx: Context, order: Order, item: Item) -> Outcome:
         return files
     try:
         # Parsing and cutting PDFs is CPU work: off the event loop, which is answering holds meanwhile.
-        selected = await off_loop(select_pages, files, item.seat_list, item_id=item.id, quantity=item.quantity)
+        selected = await off_loop(select_pages, files, item.seat_list, item_id=item.id, quantity=item.quantity,
+                                  ticket_dirs=allowed_ticket_dirs(ctx.settings.ticket_dirs, ctx.pos))
     except TicketFileProblem as problem:
         # Checked before any TEvo call, so a bad file never leaves a half-uploaded item behind.
         await ctx.audit("etickets.refused", order.id, str(problem), item_id=item.id)
