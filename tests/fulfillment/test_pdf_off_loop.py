@@ -14,7 +14,7 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 from reportlab.pdfgen import canvas
 
-from tests.fulfillment.conftest import ETICKET_ITEM, ETICKET_ORDER
+from tests.fulfillment.conftest import ETICKET_ITEM, ETICKET_ORDER, FEDEX_ORDER
 from tests.fulfillment.fake_tevo import page_text
 from tevo_bridge.fulfillment import pages, pdf_work
 from tevo_bridge.fulfillment.precheck import undeliverable
@@ -74,6 +74,24 @@ async def test_the_check_before_accepting_parses_on_pdf_worker_threads(fake, hos
 
     assert await undeliverable(settings().fulfillment, host, order) is None
     assert pdf_threads and threading.current_thread() not in pdf_threads
+
+
+async def test_the_airbill_is_written_on_a_pdf_worker_thread(run, monkeypatch: pytest.MonkeyPatch):
+    from tevo_bridge.fulfillment import shipments
+
+    writers: list[threading.Thread] = []
+    real = shipments.write_private
+
+    def recording(path: Any, data: bytes) -> None:
+        writers.append(threading.current_thread())
+        real(path, data)
+
+    monkeypatch.setattr(shipments, "write_private", recording)
+
+    state, _ = await run(FEDEX_ORDER)
+
+    assert state == "done" and len(writers) == 1
+    assert writers[0] is not threading.current_thread() and writers[0].name.startswith(pdf_work.THREAD_PREFIX)
 
 
 async def test_a_2000_page_file_is_cut_on_a_worker_while_the_loop_keeps_ticking(fake, host, run, big_pdf,

@@ -17,6 +17,7 @@ from typing import Any
 
 from tevo_bridge.fulfillment.capability import missing_pickup_keys
 from tevo_bridge.fulfillment.context import Context, Outcome, items_of, shipment_holding
+from tevo_bridge.fulfillment.pdf_work import off_loop
 from tevo_bridge.pipeline import pos_args
 from tevo_bridge.pipeline.processor import StepFailed
 from tevo_bridge.pos import types as pos
@@ -98,7 +99,7 @@ async def fulfil_fedex(ctx: Context, order: Order, shipment: Shipment, airbill_p
                                   "[fulfillment] max_airbill_bytes if an airbill that large is genuine")
         if not pdf.startswith(b"%PDF"):
             return Outcome.review(f"shipment {shipment.id}: the airbill TEvo returned is not a PDF")
-        _write_atomically(airbill_path, pdf)
+        await off_loop(_write_atomically, airbill_path, pdf)  # a synced write: not on the loop answering holds
         reason = f"shipment {shipment.id}: airbill saved at {airbill_path}"
         await ctx.audit("airbill.saved", order.id, reason, shipment_id=shipment.id, path=str(airbill_path),
                         tracking_number=tracking)
