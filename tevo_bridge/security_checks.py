@@ -22,7 +22,8 @@ MIN_SCRYPT_N, MIN_SCRYPT_R, MIN_SCRYPT_P = 2**14, 8, 1
 MIN_SALT_BYTES, MIN_DIGEST_BYTES = 16, 32
 FIX = ("Fix: set it to a long random value, e.g. the output of "
        "`python -c \"import secrets; print(secrets.token_urlsafe(32))\"`.")
-FIX_HASH = "Fix: make a new hash with `tevo-bridge dashboard hash-password` and set password_hash to the line it prints."
+FIX_HASH = ("Fix: make a new hash with `tevo-bridge dashboard hash-password` and set password_hash to the line "
+            "it prints.")
 
 
 def short_secrets(settings: Settings) -> Iterator[tuple[list[str], str]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-
 from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tevo_bridge.config import FulfillmentSettings
 from tevo_bridge.fulfillment.capability import missing_settings, ticket_files_problem
-from tevo_bridge.fulfillment.context import PosFacade
 from tevo_bridge.fulfillment.confine import allowed_ticket_dirs
+from tevo_bridge.fulfillment.context import PosFacade
 from tevo_bridge.fulfillment.etickets import ticket_files_for
 from tevo_bridge.fulfillment.pdf_work import off_loop
 from tevo_bridge.fulfillment.runner import eticket_items, live_shipments
