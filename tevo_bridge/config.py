@@ -84,7 +84,7 @@ class OrderIntegrationSettings(Section):
     )
     invoice_path: str = Field("/order-integration/invoices", examples=["/order-integration/invoices"])
     api_key_header: str = Field("X-Api-Key", examples=["X-Api-Key"])
-    api_keys: list[SecretStr] = Field(default_factory=list, examples=[["a-long-random-key"]])
+    api_keys: list[SecretStr] = Field(default_factory=list, examples=[["a-long-random-key-of-32-or-more-characters"]])
     queued_status: Literal[200, 202] = Field(202, examples=[202])
     aliases: dict[str, list[str]] = Field(
         default_factory=lambda: {
@@ -224,6 +224,11 @@ class FulfillmentSettings(Section):
     eticket_method: Literal["per_page", "single_file"] = Field("per_page", examples=["single_file"])
     max_upload_bytes: int = Field(4_000_000, ge=10_000, examples=[4000000])
     airbill_dir: ConfigPath = Field(Path("airbills"), examples=["/var/lib/tevo-bridge/airbills"])
+    # An airbill is a one-page PDF (tens of KB): a larger answer is refused, not read into memory.
+    max_airbill_bytes: int = Field(10_000_000, ge=10_000, examples=[10000000])
+    # Folders ticket PDFs may be read from (symlinks followed); empty: the folder the POS plugin declares
+    # (the sqlite_pos database's folder, the csv_pos directory). A PDF elsewhere sends its order to review.
+    ticket_dirs: list[ConfigPath] = Field(default_factory=list, examples=[["/var/lib/tevo-bridge/tickets"]])
     local_pickup: LocalPickupSettings = Field(default_factory=LocalPickupSettings)
 
 
@@ -247,7 +252,7 @@ class DashboardSettings(Section):
     password_hash: SecretStr = Field(SecretStr(""), examples=["scrypt$16384$8$1$c2FsdA$aGFzaA"])
     proxy_user_header: str = Field("X-Forwarded-User", examples=["X-Forwarded-User"])
     # Signs the session cookie; unset: a random key per start (everyone logs in again after a restart).
-    session_secret: SecretStr = Field(SecretStr(""), examples=["at-least-32-random-characters"])
+    session_secret: SecretStr = Field(SecretStr(""), examples=["at-least-32-random-characters-long"])
     session_hours: float = Field(12.0, gt=0, le=24 * 30, examples=[12.0])
     time_zone: str = Field("UTC", examples=["America/New_York"])
     page_size: int = Field(50, ge=5, le=200, examples=[50])

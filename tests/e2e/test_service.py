@@ -38,7 +38,7 @@ def daemon_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEVO_BRIDGE_") and k != "NOTIFY_SOCKET"}
     env.update({"TEVO_BRIDGE_TEVO__TOKEN": "a1b2c3d4" * 4, "TEVO_BRIDGE_TEVO__SECRET": "S" * 40,
                 "TEVO_BRIDGE_SERVER__WEBHOOK_TOKEN": TOKEN,
-                "TEVO_BRIDGE_SERVER__ORDER_INTEGRATION__API_KEYS": '["an-order-integration-key"]'})
+                "TEVO_BRIDGE_SERVER__ORDER_INTEGRATION__API_KEYS": '["an-order-integration-key-0123456789abcdef"]'})
     env.update(extra or {})
     return env
 

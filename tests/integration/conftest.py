@@ -11,7 +11,7 @@ import pytest
 from tevo_bridge.config import Settings
 from tevo_bridge.pos.inventory import InventoryRow
 
-API_KEY = "oi-test-key-0123456789abcdef"
+API_KEY = "oi-test-key-0123456789abcdefghijklmnop"
 WEBHOOK_TOKEN = "webhook-token-0123456789abcdefghijklmnop"
 TOKEN = "A" * 32
 SECRET = "B" * 40

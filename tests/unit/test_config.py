@@ -136,7 +136,7 @@ def test_a_list_variable_that_is_not_json_is_named_with_the_fix_and_its_keys_uns
         load_settings(write(tmp_path, ""))
     message = str(info.value)
     assert "TEVO_BRIDGE_SERVER__ORDER_INTEGRATION__API_KEYS: not valid JSON" in message
-    assert """TEVO_BRIDGE_SERVER__ORDER_INTEGRATION__API_KEYS='["a-long-random-key"]'""" in message
+    assert """TEVO_BRIDGE_SERVER__ORDER_INTEGRATION__API_KEYS='["a-long-random-key-of-32-or-more-characters"]'""" in message
     assert "secret" not in message.replace("may be a secret", "") and len(message.splitlines()) == 2
 
 

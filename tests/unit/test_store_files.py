@@ -146,7 +146,8 @@ def test_restore_keeps_the_replaced_store_and_refuses_while_a_daemon_runs(tmp_pa
     live.chmod(0o640)
     facts, kept = restore_store(backup, live, "20260101T000000Z")
     assert facts.orders == 1 and kept == tmp_path / "state.sqlite3.before-restore-20260101T000000Z"
-    assert live.stat().st_mode & 0o777 == 0o640, "the restored file keeps the mode of the one it replaced"
+    # The owner's bits of the file it replaced, nobody else's: the store holds buyer data (issue 20, item 12).
+    assert live.stat().st_mode & 0o777 == 0o600, "the restored file is owner-only whatever the old one allowed"
     assert inspect_store(kept).orders == 2
     restored = SqliteStore(live)
     assert restored.get_order(2) is None and restored.get_order(1) is not None

@@ -17,6 +17,7 @@ from tevo_bridge.fulfillment.runner import fulfil_order
 from tevo_bridge.fulfillment.precheck import undeliverable
 from tevo_bridge.pipeline.processor import Fulfil, Precheck
 from tevo_bridge.store import OrderRow
+from tevo_bridge.tevo.capped import read_capped
 from tevo_bridge.tevo.client import TevoClient
 from tevo_bridge.tevo.models import Order
 
@@ -35,7 +36,8 @@ def make_fulfil(
     Raises ``StepFailed`` or a ``TevoError`` when the step should be retried later.
     """
     ctx = Context(settings=settings.fulfillment, tevo=tevo, pos=pos_host, store=store,
-                  download=download or _plain_download(settings.tevo.upload_timeout))
+                  download=download or _plain_download(settings.tevo.upload_timeout,
+                                                        settings.fulfillment.max_airbill_bytes))
 
     async def fulfil(order: Order, row: OrderRow) -> tuple[str, str]:
         return await fulfil_order(ctx, order.id)
@@ -43,13 +45,13 @@ def make_fulfil(
     return fulfil
 
 
-def _plain_download(timeout: float) -> Download:
+def _plain_download(timeout: float, max_bytes: int) -> Download:
     async def download(url: str) -> bytes:
         # An airbill URL points at a file store, not the signed API: no TEvo credentials go with it.
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as http:
-            response = await http.get(url)
-            response.raise_for_status()
-            return response.content
+            async with http.stream("GET", url) as response:
+                response.raise_for_status()
+                return await read_capped(response, max_bytes, "airbill download")
 
     return download
 

@@ -68,7 +68,8 @@ def _unwritable(directory: Path) -> str | None:
     return None if os.access(parent, os.W_OK | os.X_OK) else f"does not exist and this user cannot create it in {parent}"
 
 
-def ticket_files_problem(files: Sequence[TicketFile], seats: Sequence[str], quantity: int) -> str | None:
+def ticket_files_problem(files: Sequence[TicketFile], seats: Sequence[str], quantity: int,
+                         ticket_dirs: Sequence[Path] | None = None) -> str | None:
     """None when these files can be delivered as the item's e-tickets, else what a person must fix.
 
     Deliverable means: every file a readable, unencrypted PDF with pages; a page named for each of
@@ -77,7 +78,7 @@ def ticket_files_problem(files: Sequence[TicketFile], seats: Sequence[str], quan
     accepting an order is the very one fulfilment makes before uploading.
     """
     try:
-        select_pages(files, seats, item_id=0, quantity=quantity)
+        select_pages(files, seats, item_id=0, quantity=quantity, ticket_dirs=ticket_dirs)
     except TicketFileProblem as problem:
         return problem.problem  # without the "item 0:" prefix: the caller knows which item it asked about
     return None

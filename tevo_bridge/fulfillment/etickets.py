@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from tevo_bridge.crashpoints import crashpoint
+from tevo_bridge.fulfillment.confine import allowed_ticket_dirs
 from tevo_bridge.fulfillment.context import Context, Outcome, PosFacade
 from tevo_bridge.fulfillment.pages import SelectedPages, TicketFileProblem, select_pages
+from tevo_bridge.fulfillment.pdf_work import off_loop
 from tevo_bridge.log import get_logger
 from tevo_bridge.pipeline import pos_args
 from tevo_bridge.pipeline.processor import StepFailed
@@ -50,7 +52,9 @@ async def fulfil_item(ctx: Context, order: Order, item: Item) -> Outcome:
     if isinstance(files, Outcome):
         return files
     try:
-        selected = select_pages(files, item.seat_list, item_id=item.id, quantity=item.quantity)
+        # Parsing and cutting PDFs is CPU work: off the event loop, which is answering holds meanwhile.
+        selected = await off_loop(select_pages, files, item.seat_list, item_id=item.id, quantity=item.quantity,
+                                  ticket_dirs=allowed_ticket_dirs(ctx.settings.ticket_dirs, ctx.pos))
     except TicketFileProblem as problem:
         # Checked before any TEvo call, so a bad file never leaves a half-uploaded item behind.
         await ctx.audit("etickets.refused", order.id, str(problem), item_id=item.id)
@@ -146,7 +150,7 @@ async def _add_and_finalize(ctx: Context, order: Order, item: Item, selected: Se
 async def _deliver_single_file(ctx: Context, order: Order, item: Item, selected: SelectedPages) -> Outcome:
     # The file must hold every ticket of the item and nothing else (§4), and the body
     # names the item by order_item_id; the client makes that choice (§4 conflict decision).
-    merged = selected.merged()
+    merged = await off_loop(selected.merged)
     if _b64_len(merged) > ctx.settings.max_upload_bytes:
         # One file cannot be split across requests; TEvo's body limit is Unknown (§4 step 3), so try anyway.
         log.warning("fulfil.etickets.large_upload", order_id=order.id, item_id=item.id, bytes=len(merged))

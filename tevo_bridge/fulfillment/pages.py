@@ -11,10 +11,12 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
 from pypdf.errors import PyPdfError
 
+from tevo_bridge.fulfillment.confine import outside_ticket_dirs
 from tevo_bridge.pos.types import TicketFile
 
 __all__ = ["SelectedPages", "TicketFileProblem", "normalise_seat", "select_pages"]
@@ -52,15 +54,19 @@ def normalise_seat(seat: object) -> str:
     return text.upper()
 
 
-def select_pages(files: Sequence[TicketFile], seats: Sequence[str], *, item_id: int, quantity: int) -> SelectedPages:
+def select_pages(files: Sequence[TicketFile], seats: Sequence[str], *, item_id: int, quantity: int,
+                 ticket_dirs: Sequence[Path] | None = None) -> SelectedPages:
     """The item's pages, one PDF each, in the order of ``seats``.
 
     ``seats`` empty means TEvo did not say which seats the item holds: then
     every seat the files name is taken, in file and page order, and the count
-    check below still guards the quantity.
+    check below still guards the quantity.  With ``ticket_dirs``, a file read
+    from a path must lie inside one of them (``confine``).
     """
     if not files:
         raise TicketFileProblem(item_id, "the POS returned no ticket files")
+    if ticket_dirs is not None:
+        _confined(files, ticket_dirs, item_id)
     readers = [_open(f, n, item_id) for n, f in enumerate(files, 1)]
     named = _named_pages(files)
 
@@ -93,6 +99,13 @@ def select_pages(files: Sequence[TicketFile], seats: Sequence[str], *, item_id: 
         owner[(file_index, page)] = seat
         pages.append(_single_page(readers[file_index], page, label, item_id))
     return SelectedPages(seats=tuple(wanted), pages=tuple(pages))
+
+
+def _confined(files: Sequence[TicketFile], ticket_dirs: Sequence[Path], item_id: int) -> None:
+    for number, ticket_file in enumerate(files, 1):
+        problem = outside_ticket_dirs(ticket_file, ticket_dirs)
+        if problem:
+            raise TicketFileProblem(item_id, f"{_label(ticket_file, number)} {problem}")
 
 
 def _open(ticket_file: TicketFile, number: int, item_id: int) -> PdfReader:

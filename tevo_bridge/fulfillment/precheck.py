@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from tevo_bridge.config import FulfillmentSettings
 from tevo_bridge.fulfillment.capability import missing_settings, ticket_files_problem
+from tevo_bridge.fulfillment.confine import allowed_ticket_dirs
 from tevo_bridge.fulfillment.context import PosFacade
 from tevo_bridge.fulfillment.etickets import ticket_files_for
+from tevo_bridge.fulfillment.pdf_work import off_loop
 from tevo_bridge.fulfillment.runner import eticket_items, live_shipments
 from tevo_bridge.tevo.models import Order
 
@@ -35,7 +35,8 @@ async def undeliverable(settings: FulfillmentSettings, pos: PosFacade, order: Or
                 continue
             return files.reason
         # Parsing PDFs is CPU work: off the event loop, which is answering checkouts meanwhile.
-        problem = await asyncio.to_thread(ticket_files_problem, files, item.seat_list, item.quantity)
+        problem = await off_loop(ticket_files_problem, files, item.seat_list, item.quantity,
+                                 allowed_ticket_dirs(settings.ticket_dirs, pos))
         if problem:
             return f"item {item.id}: {problem}"
     return None

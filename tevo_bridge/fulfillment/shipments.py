@@ -17,11 +17,13 @@ from typing import Any
 
 from tevo_bridge.fulfillment.capability import missing_pickup_keys
 from tevo_bridge.fulfillment.context import Context, Outcome, items_of, shipment_holding
+from tevo_bridge.fulfillment.pdf_work import off_loop
 from tevo_bridge.pipeline import pos_args
 from tevo_bridge.pipeline.processor import StepFailed
 from tevo_bridge.pos import types as pos
 from tevo_bridge.pos.errors import PosError, PosTimeout
-from tevo_bridge.tevo.errors import NotFound, OutcomeUnknown, TevoError, ValidationFailed
+from tevo_bridge.private_files import write_private
+from tevo_bridge.tevo.errors import NotFound, OutcomeUnknown, ResponseTooLarge, TevoError, ValidationFailed
 from tevo_bridge.tevo.models import Item, Order, Shipment
 
 __all__ = [
@@ -89,10 +91,15 @@ async def fulfil_fedex(ctx: Context, order: Order, shipment: Shipment, airbill_p
             if isinstance(outcome, Outcome):
                 return outcome
             shipment = outcome
-        pdf, tracking = await _fetch_airbill(ctx, shipment)
+        try:
+            pdf, tracking = await _fetch_airbill(ctx, shipment)
+        except ResponseTooLarge as exc:
+            # As large next time: a person looks at it, rather than the pipeline fetching it again and again.
+            return Outcome.review(f"shipment {shipment.id}: {exc}. Fix: print the airbill from TEvo, or raise "
+                                  "[fulfillment] max_airbill_bytes if an airbill that large is genuine")
         if not pdf.startswith(b"%PDF"):
             return Outcome.review(f"shipment {shipment.id}: the airbill TEvo returned is not a PDF")
-        _write_atomically(airbill_path, pdf)
+        await off_loop(_write_atomically, airbill_path, pdf)  # a synced write: not on the loop answering holds
         reason = f"shipment {shipment.id}: airbill saved at {airbill_path}"
         await ctx.audit("airbill.saved", order.id, reason, shipment_id=shipment.id, path=str(airbill_path),
                         tracking_number=tracking)
@@ -124,7 +131,7 @@ async def _generate_airbill(ctx: Context, order: Order, shipment: Shipment) -> S
 
 
 async def _fetch_airbill(ctx: Context, shipment: Shipment) -> tuple[bytes, str | None]:
-    airbill = await ctx.tevo.get_airbill(shipment.id)
+    airbill = await ctx.tevo.get_airbill(shipment.id, max_bytes=ctx.settings.max_airbill_bytes)
     tracking = airbill.tracking_number or shipment.tracking_number
     if airbill.content:
         return airbill.content, tracking
@@ -134,15 +141,16 @@ async def _fetch_airbill(ctx: Context, shipment: Shipment) -> tuple[bytes, str |
     # Get Airbill's format is Unknown (§5.4): JSON holding a URL is fetched from that URL.
     try:
         return await ctx.download(url), tracking
+    except ResponseTooLarge:
+        raise
     except Exception as exc:  # noqa: BLE001 - any download failure is worth another try later
         raise StepFailed(f"shipment {shipment.id}: could not download the airbill from {url}: {exc}") from None
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
     """A crash mid-write must not leave a truncated file that a later run would take as saved."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".part")
-    partial.write_bytes(data)
+    write_private(partial, data)  # the airbill shows the buyer's name and address: 0600 in a 0700 folder
     os.replace(partial, path)
 
 

@@ -177,6 +177,11 @@ class PluginHost:
         except pluggy.PluginValidationError as exc:
             raise PluginHookError(name or type(listener).__name__, str(exc)) from exc
 
+    def ticket_dirs(self) -> list[Path]:
+        """The folder the plugin keeps its ticket PDFs in, if it declares one (``ticket_dir``)."""
+        declared = getattr(self.plugin, "ticket_dir", None)
+        return [Path(declared)] if declared else []
+
     def has_hook(self, hook: str) -> bool:
         """Whether the plugin implements ``hook`` (``pos_`` prefix optional)."""
         hook = hook_name(hook)

@@ -109,7 +109,8 @@ class InventoryRow:
         missing = [seat for seat in seats if seat not in self.eticket_pages]
         if missing:
             raise LookupError(f"{path.name} has no page for seats {', '.join(missing)} of {self.remote_id}")
-        return [TicketFile(path.read_bytes(), {seat: self.eticket_pages[seat] for seat in seats}, path.name)]
+        return [TicketFile(path.read_bytes(), {seat: self.eticket_pages[seat] for seat in seats}, path.name,
+                           path=path)]
 
     def mobile_transfer(self, item: Item) -> MobileTransfer | None:
         """How the item is transferred, from the group's format; ``None`` for physical tickets."""

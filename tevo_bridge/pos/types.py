@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
@@ -173,6 +174,9 @@ class TicketFile:
     pdf: bytes
     seat_pages: Mapping[str, int]
     name: str = ""
+    #: Where ``pdf`` was read from, when it came from a file: the daemon uses it only if it lies in
+    #: ``[fulfillment] ticket_dirs`` (symlinks followed), so a row naming ``../../etc/...`` is refused.
+    path: Path | None = None
 
     def __post_init__(self) -> None:
         # A caller must not be able to change which page is which seat after the plugin decided.

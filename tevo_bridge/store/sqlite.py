@@ -27,6 +27,7 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 from tevo_bridge.clock import now_iso
+from tevo_bridge.private_files import FILE_MODE, create_private, private_folder
 from tevo_bridge.store.schema import MIGRATIONS
 
 #: Every ``orders.state`` the pipeline writes (docs/architecture.md, "The order state machine"), roughly in
@@ -218,7 +219,7 @@ class SqliteStore:
         """
         self.path = Path(path)
         if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(self.path)  # buyer data: 0600, and so are the -wal/-shm SQLite makes beside it
         self._daemon_lock = DaemonLock.acquire(self.path) if daemon and str(path) != ":memory:" else None
         self._lock = threading.RLock()
         self._in_batch = False
@@ -927,7 +928,7 @@ class DaemonLock:
     @classmethod
     def acquire(cls, store: Path, purpose: str = "daemon") -> DaemonLock:
         path = cls.path_for(store)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(path)
         try:
             handle = path.open("a+")
         except PermissionError:  # made by another user (root ran a restore): a read-only fd locks as well
@@ -1000,6 +1001,7 @@ def _copy_database(source: Path, dest: Path) -> None:
     """
     partial = dest.with_name(dest.name + ".partial")
     partial.unlink(missing_ok=True)
+    create_private(partial)  # a backup holds the same buyer data as the store
     src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=rw", uri=True, timeout=30)
     try:
         out = sqlite3.connect(str(partial))
@@ -1036,14 +1038,14 @@ def backup_store(source: Path, dest: Path, *, force: bool = False) -> StoreFacts
                          f"to overwrite it.")
     if dest.resolve() == source.resolve():
         raise StoreError(f"{dest} is the store itself. Fix: back up to another file.")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(dest.parent)
     _copy_database(source, dest)
     return inspect_store(dest)
 
 
 def _same_owner_and_mode(model: Path, path: Path) -> None:
     info = model.stat()
-    os.chmod(path, info.st_mode & 0o7777)
+    os.chmod(path, info.st_mode & FILE_MODE)  # the owner's read/write as before; nobody else's, even if it had them
     with suppress(PermissionError):  # only root can give a file away; anyone else made it their own already
         os.chown(path, info.st_uid, info.st_gid)
 

@@ -25,6 +25,7 @@ from tevo_bridge import __version__
 from tevo_bridge.log import get_logger
 from tevo_bridge import health
 from tevo_bridge.metrics import TEVO_AUTH_FAILURES, TEVO_CALLS
+from tevo_bridge.tevo.capped import read_capped
 from tevo_bridge.tevo.errors import (
     BODY_EXCERPT,
     AuthError,
@@ -250,15 +251,16 @@ class TevoClient:
     async def generate_airbill(self, shipment_id: int) -> Any:
         return await self._post(f"/shipments/{shipment_id}/airbill", None, endpoint="shipments.airbill")
 
-    async def get_airbill(self, shipment_id: int) -> Airbill:
+    async def get_airbill(self, shipment_id: int, *, max_bytes: int | None = None) -> Airbill:
         """Download an airbill, as JSON (the form both official clients decode) or as raw PDF bytes (§5.4).
 
         Whatever comes back must turn out to be a PDF or a link to one; anything else raises
-        ``ClientError``, so an answer that is not an airbill is never saved as one.
+        ``ClientError``, so an answer that is not an airbill is never saved as one; an answer larger
+        than ``max_bytes`` raises ``ResponseTooLarge`` before it is all read.
         """
         endpoint = "shipments.get_airbill"
         response = await self._send_with_retries(
-            "GET", f"/shipments/{shipment_id}/get_airbill", None, None, endpoint, True, True
+            "GET", f"/shipments/{shipment_id}/get_airbill", None, None, endpoint, True, True, max_bytes=max_bytes
         )
         content_type = response.headers.get("content-type", "")
         if is_json_type(content_type):
@@ -296,7 +298,7 @@ class TevoClient:
 
     async def _send_with_retries(
         self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, endpoint: str,
-        idempotent: bool, upload: bool,
+        idempotent: bool, upload: bool, *, max_bytes: int | None = None,
     ) -> httpx.Response:
         query = canonical_query(params or {})
         url = self._base + path + (f"?{query}" if query else "")
@@ -305,13 +307,14 @@ class TevoClient:
         timeout = httpx.Timeout(self.options.upload_timeout, connect=self.options.connect_timeout) if upload else None
 
         async def attempt() -> httpx.Response:
-            return await self._send_once(method, url, content, headers, timeout, endpoint, idempotent)
+            return await self._send_once(method, url, content, headers, timeout, endpoint, idempotent,
+                                         max_bytes=max_bytes)
 
         return await self._retrying(attempt)
 
     async def _send_once(
         self, method: str, url: str, content: bytes | None, headers: dict[str, str] | None,
-        timeout: httpx.Timeout | None, endpoint: str, idempotent: bool,
+        timeout: httpx.Timeout | None, endpoint: str, idempotent: bool, *, max_bytes: int | None = None,
     ) -> httpx.Response:
         await self._wait_for_pause()
         started = time.monotonic()
@@ -320,7 +323,10 @@ class TevoClient:
                 kwargs: dict[str, Any] = {"content": content, "headers": headers}
                 if timeout is not None:
                     kwargs["timeout"] = timeout
-                response = await self._http.request(method, url, **kwargs)
+                if max_bytes is None:
+                    response = await self._http.request(method, url, **kwargs)
+                else:
+                    response = await self._capped_request(method, url, kwargs, max_bytes, endpoint)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # The request never left: always safe to try again.
                 TEVO_CALLS.labels(endpoint, "transport").inc()
@@ -340,6 +346,20 @@ class TevoClient:
         TEVO_CALLS.labels(endpoint, "ok").inc()
         health.TEVO.ok()
         return response
+
+    async def _capped_request(
+        self, method: str, url: str, kwargs: dict[str, Any], max_bytes: int, endpoint: str,
+    ) -> httpx.Response:
+        """The answer read with a size limit; returned whole and already decoded, as ``request`` returns it."""
+        request = self._http.build_request(method, url, **kwargs)
+        streamed = await self._http.send(request, stream=True)
+        try:
+            body = await read_capped(streamed, max_bytes, endpoint)
+        finally:
+            await streamed.aclose()
+        headers = [(k, v) for k, v in streamed.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length")]  # ``body`` is decoded already
+        return httpx.Response(streamed.status_code, headers=headers, content=body, request=request)
 
     def _raise_for_status(self, response: httpx.Response, endpoint: str, idempotent: bool) -> None:
         status = response.status_code

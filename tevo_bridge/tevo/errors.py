@@ -55,3 +55,7 @@ class RetryableError(TevoError):
 
 class OutcomeUnknown(TevoError):
     """A state-changing call may or may not have happened: re-fetch, then decide (§9 retry rules)."""
+
+
+class ResponseTooLarge(ClientError):
+    """An answer (an airbill) grew past its size limit while being read: refused whole, nothing of it kept."""

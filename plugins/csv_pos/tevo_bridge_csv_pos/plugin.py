@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
@@ -82,6 +83,11 @@ class CsvPos:
         # A bad row or a missing ticket PDF stops the start, named by line: not an order accepted and stuck later.
         self.folder.inventory(check_pdfs=True)
         self.folder.create_missing()
+
+    @property
+    def ticket_dir(self) -> Path:
+        """Where this POS's ticket PDFs live: the daemon reads none from outside it unless told to."""
+        return self.folder.directory
 
     def _group(self, remote_id: str) -> InventoryRow | None:
         with self.folder.locked():

@@ -47,6 +47,11 @@ class SqlitePos:
         self._writer = GroupWriter(self._connections.connect,
                                    prepare=lambda conn: store.expire_holds(conn, timestamp()))
 
+    @property
+    def ticket_dir(self) -> Path:
+        """Where this POS's ticket PDFs live: the daemon reads none from outside it unless told to."""
+        return Path(self.database).parent
+
     @hookimpl
     def pos_check_inventory(self, item: Item) -> Availability:
         with self._connections.connect() as conn:
