@@ -20,6 +20,7 @@ from typing import Any
 import uvicorn
 
 from tevo_bridge.config import Settings
+from tevo_bridge.connections import ConnectionLimits, connection_cap, guarded_protocol
 from tevo_bridge.log import get_logger
 from tevo_bridge.sdnotify import notify
 from tevo_bridge.service import host_port
@@ -66,15 +67,21 @@ def make_listeners(settings: Settings, public_app: Any, admin_app: Any | None,
     ``sockets`` are the (public, admin) sockets already bound, if the caller bound them first.
     """
     server = settings.server
+    with_admin = admin_app is not None and server.admin_port is not None
+    cap = connection_cap(server.max_connections, 2 if with_admin else 1)
+    if cap < server.max_connections:
+        log.warning("server.max_connections_lowered", configured=server.max_connections, per_listener=cap,
+                    reason="the process's open-file limit (LimitNOFILE) leaves room for no more")
 
-    def config(app: Any, host: str, port: int, lifespan: str) -> uvicorn.Config:
+    def config(app: Any, host: str, port: int, lifespan: str, name: str) -> uvicorn.Config:
+        limits = ConnectionLimits(server.header_timeout, server.body_timeout, cap, name)
         return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan=lifespan,
-                              timeout_graceful_shutdown=2)
+                              timeout_graceful_shutdown=2, http=guarded_protocol(limits))
 
-    public = Listener(config(public_app, server.host, server.port, "on"), sockets[0])
+    public = Listener(config(public_app, server.host, server.port, "on", "public"), sockets[0])
     admin = None
-    if admin_app is not None and server.admin_port is not None:
-        admin = Listener(config(admin_app, server.admin_host, server.admin_port, "off"), sockets[1])
+    if with_admin and server.admin_port is not None:
+        admin = Listener(config(admin_app, server.admin_host, server.admin_port, "off", "admin"), sockets[1])
     return Listeners(public, admin)
 
 
