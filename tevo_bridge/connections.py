@@ -122,21 +122,32 @@ class GuardedH11Protocol(H11Protocol):
         self.header_timer = self.loop.call_later(self.limits.header_timeout, self._header_late)
 
     def _make_room(self, open_now: list[GuardedH11Protocol]) -> bool:
-        """Close one connection that has no request in progress, preferring the oldest that never completed
-        a request (idle or trickling its headers: what an attack holds), then the oldest idle keep-alive one.
+        """Close one connection to make room for the new one; False if every connection is processing a request.
 
-        Refusing the newest instead would let whoever holds the cap first keep it: TEvo's next hold would be
+        The victim is the oldest in the first non-empty group: connections that never completed a request and
+        have none in progress (idle, or trickling headers: what an attack holds), then idle keep-alive ones,
+        then requests whose body is still arriving (TEvo sends its small bodies at once). A request whose body
+        is in (a hold at the POS, say) is never cut.
+
+        Refusing the newest instead would let whoever fills the cap first keep it: TEvo's next hold would be
         refused for as long as the attack lasts. Evicting the oldest waiting connection means an attacker must
-        out-pace every new client to keep one out, and a request in progress (a hold being answered) is
-        never cut.
+        out-pace every new client to keep one out.
         """
-        waiting = [c for c in open_now if not c.busy]
-        if not waiting:
+        candidates = [c for c in open_now if c.eviction_rank is not None]
+        if not candidates:
             return False
-        victim = min(waiting, key=lambda c: (c.served > 0, c.opened))
+        victim = min(candidates, key=lambda c: (c.eviction_rank, c.opened))
         SHED.note(self.limits.listener, "evicted_at_cap")
-        victim.transport.close()
+        victim.cut()
         return True
+
+    @property
+    def eviction_rank(self) -> int | None:
+        if not self.busy:
+            return 0 if self.served == 0 else 1
+        if self.cycle.more_body:
+            return 2
+        return None
 
     @property
     def closing(self) -> bool:
@@ -196,11 +207,18 @@ class GuardedH11Protocol(H11Protocol):
         if self.closing or cycle is None or not cycle.more_body:
             return
         SHED.note(self.limits.listener, "body_timeout")
-        if not cycle.response_started:
-            self.transport.write(REQUEST_TIMEOUT)
-            cycle.response_started = cycle.response_complete = True  # the app's answer, if any, goes nowhere
-        cycle.disconnected = True
-        cycle.message_event.set()  # the app reading the body sees the client gone
+        self.cut()
+
+    def cut(self) -> None:
+        """Close the connection, answering 408 if a request is in and unanswered; the app reading its body sees
+        the client gone."""
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            if not cycle.response_started:
+                self.transport.write(REQUEST_TIMEOUT)
+                cycle.response_started = cycle.response_complete = True  # the app's answer, if any, goes nowhere
+            cycle.disconnected = True
+            cycle.message_event.set()
         self.transport.close()
 
     def _cancel_timers(self) -> None:
