@@ -95,7 +95,8 @@ class BodyLimit:
             # Answered before the body was read (401, 404, ...): close rather than read and drop the rest of
             # it, which a slow sender could make last forever.
             if message["type"] == "http.response.start" and not complete:
-                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+                message = {**message, "headers": [*kept, (b"connection", b"close")]}
             await send(message)
 
         await self.app(scope, counted, closing)
