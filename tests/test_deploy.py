@@ -196,10 +196,11 @@ def test_a_required_tool_that_is_missing_fails_instead_of_skipping(monkeypatch):
 
 def test_unit_leaves_room_for_both_listeners_at_their_cap():
     from tevo_bridge.config import ServerSettings
-    from tevo_bridge.connections import FD_RESERVE
+    from tevo_bridge.connections import connection_budget
 
     (limit,) = unit_settings()["LimitNOFILE"]
-    assert int(limit) >= 2 * ServerSettings().max_connections + FD_RESERVE  # not lowered at start-up
+    wanted = ServerSettings().max_connections
+    assert connection_budget(wanted, 2, soft_limit=int(limit)).max_connections == wanted  # not lowered at start-up
 
 
 def test_caddyfile_cuts_slow_headers_and_refuses_large_bodies_itself(tmp_path):

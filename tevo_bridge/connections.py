@@ -10,7 +10,7 @@ speaks HTTP through ``GuardedH11Protocol``, which:
 - closes a connection whose request body is not complete within ``[server] body_timeout`` of its
   headers, answering 408 when nothing was answered yet;
 - keeps at most ``[server] max_connections`` connections (lowered to fit the file limit, see
-  ``connection_cap``), making room by closing the oldest connection that has no request in progress.
+  ``connection_budget``), making room by closing the oldest connection that has no request in progress.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ log = get_logger(__name__)
 FD_RESERVE = 128
 #: Each listener keeps at least this many connections, however low the file limit.
 MIN_CONNECTIONS = 16
+#: Connections the kernel queues for a listener, and asyncio accepts in one go (uvicorn's default is 2048).
+MIN_BACKLOG = 16
+MAX_BACKLOG = 512
 #: At most one log line per this many seconds about connections shed or timed out (an attack would
 #: otherwise flood the log).
 SHED_LOG_EVERY = 10.0
@@ -46,18 +49,29 @@ class ConnectionLimits:
     listener: str  # "public" or "admin", for the log
 
 
-def connection_cap(configured: int, listeners: int, soft_limit: int | None = None) -> int:
-    """``configured``, lowered so that every listener at its cap still leaves ``FD_RESERVE`` descriptors.
+@dataclass(frozen=True)
+class Budget:
+    """What one listener may hold in descriptors: ``max_connections`` open plus ``backlog`` just accepted."""
 
-    A daemon out of descriptors cannot open its store or call its POS, so it would fail every hold; a
-    connection refused at the cap costs one client a retry.
+    max_connections: int
+    backlog: int
+
+
+def connection_budget(configured: int, listeners: int, soft_limit: int | None = None) -> Budget:
+    """``configured`` connections per listener, lowered so every listener at its cap leaves ``FD_RESERVE``.
+
+    A daemon out of descriptors cannot open its store or call its POS, so it would fail every hold; and
+    asyncio, on EMFILE, stops accepting for a second, stalling every client. The backlog is part of the
+    budget because asyncio accepts up to ``backlog`` connections in one go before the protocol sees any of
+    them (and can close one to make room), so those descriptors are open at once.
     """
     if soft_limit is None:
         soft_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     if soft_limit == resource.RLIM_INFINITY:
-        return configured
-    fits = (soft_limit - FD_RESERVE) // max(1, listeners)
-    return max(MIN_CONNECTIONS, min(configured, fits))
+        return Budget(configured, MAX_BACKLOG)
+    per_listener = (soft_limit - FD_RESERVE) // max(1, listeners)
+    backlog = max(MIN_BACKLOG, min(MAX_BACKLOG, per_listener // 4))
+    return Budget(max(MIN_CONNECTIONS, min(configured, per_listener - backlog)), backlog)
 
 
 def raw_answer(status: int, reason: str, error: str) -> bytes:

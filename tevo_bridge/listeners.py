@@ -20,7 +20,7 @@ from typing import Any
 import uvicorn
 
 from tevo_bridge.config import Settings
-from tevo_bridge.connections import ConnectionLimits, connection_cap, guarded_protocol
+from tevo_bridge.connections import ConnectionLimits, connection_budget, guarded_protocol
 from tevo_bridge.log import get_logger
 from tevo_bridge.sdnotify import notify
 from tevo_bridge.service import host_port
@@ -68,15 +68,16 @@ def make_listeners(settings: Settings, public_app: Any, admin_app: Any | None,
     """
     server = settings.server
     with_admin = admin_app is not None and server.admin_port is not None
-    cap = connection_cap(server.max_connections, 2 if with_admin else 1)
-    if cap < server.max_connections:
-        log.warning("server.max_connections_lowered", configured=server.max_connections, per_listener=cap,
+    budget = connection_budget(server.max_connections, 2 if with_admin else 1)
+    if budget.max_connections < server.max_connections:
+        log.warning("server.max_connections_lowered", configured=server.max_connections,
+                    per_listener=budget.max_connections, backlog=budget.backlog,
                     reason="the process's open-file limit (LimitNOFILE) leaves room for no more")
 
     def config(app: Any, host: str, port: int, lifespan: str, name: str) -> uvicorn.Config:
-        limits = ConnectionLimits(server.header_timeout, server.body_timeout, cap, name)
+        limits = ConnectionLimits(server.header_timeout, server.body_timeout, budget.max_connections, name)
         return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan=lifespan,
-                              timeout_graceful_shutdown=2, http=guarded_protocol(limits))
+                              timeout_graceful_shutdown=2, http=guarded_protocol(limits), backlog=budget.backlog)
 
     public = Listener(config(public_app, server.host, server.port, "on", "public"), sockets[0])
     admin = None

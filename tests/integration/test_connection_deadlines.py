@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import time
 
 import httpx
 import pytest
 
 from tests.integration.conftest import API_KEY, WEBHOOK_TOKEN, make_settings
-from tevo_bridge.connections import FD_RESERVE, MIN_CONNECTIONS, connection_cap
+from tevo_bridge.connections import FD_RESERVE, MAX_BACKLOG, MIN_CONNECTIONS, Budget, connection_budget
 from tevo_bridge.serve import running_daemon
 
 HEADER_TIMEOUT = 1.0
@@ -92,6 +93,11 @@ def test_a_body_not_finished_in_time_is_408_and_nothing_is_recorded(daemon):
     status, headers, body = answer(data)
     assert (status, body) == (408, {"status": "error", "error": "request_timeout"}) and headers["connection"] == "close"
     assert seconds >= BODY_TIMEOUT * 0.9, seconds
+    store = sqlite3.connect(daemon.runtime.settings.store.path)
+    try:
+        assert store.execute("SELECT COUNT(*) FROM inbox").fetchone() == (0,)
+    finally:
+        store.close()
     assert httpx.get(daemon.base_url + "/livez", timeout=10).status_code == 200
 
 
@@ -176,8 +182,12 @@ def test_at_a_cap_full_of_unfinished_bodies_the_oldest_is_cut_with_408_and_the_h
         sock.close()
 
 
-def test_the_cap_leaves_descriptors_for_the_store_and_the_pos():
-    assert connection_cap(1000, 1, soft_limit=256) == 256 - FD_RESERVE
-    assert connection_cap(1000, 2, soft_limit=256) == (256 - FD_RESERVE) // 2
-    assert connection_cap(100, 1, soft_limit=65536) == 100
-    assert connection_cap(1000, 1, soft_limit=130) == MIN_CONNECTIONS
+def test_the_cap_and_the_backlog_leave_descriptors_for_the_store_and_the_pos():
+    one = connection_budget(1000, 1, soft_limit=256)
+    assert one.max_connections + one.backlog <= 256 - FD_RESERVE and one.max_connections >= 64
+    two = connection_budget(1000, 2, soft_limit=256)
+    assert 2 * (two.max_connections + two.backlog) <= 256 - FD_RESERVE
+    assert connection_budget(1000, 2, soft_limit=4096).max_connections == 1000  # the units' LimitNOFILE
+    assert connection_budget(1000, 1, soft_limit=1 << 20) == Budget(1000, MAX_BACKLOG)
+    assert connection_budget(100, 1, soft_limit=65536).max_connections == 100
+    assert connection_budget(1000, 1, soft_limit=130).max_connections == MIN_CONNECTIONS

@@ -262,6 +262,21 @@ class Holds:
         return phase
 
 
+@contextlib.contextmanager
+def deploy_caddy(tmp: Path, upstream: int) -> Iterator[int]:
+    """deploy/Caddyfile on a loopback port in front of the daemon; yields that port."""
+    from tests.caddy import on_loopback, running_caddy, validated_caddy
+
+    caddyfile = Path(__file__).resolve().parents[2] / "deploy" / "Caddyfile"
+    caddy = validated_caddy(caddyfile)
+    port = free_port()
+    text = on_loopback(caddyfile.read_text(), "tickets.example.com", port)
+    text = text.replace("reverse_proxy 127.0.0.1:8080", f"reverse_proxy 127.0.0.1:{upstream}")
+    (tmp / "caddy").mkdir(exist_ok=True)
+    with running_caddy(caddy, text, tmp / "caddy", port):
+        yield port
+
+
 def _limit_files() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
 
@@ -324,12 +339,15 @@ def attack(daemon: Daemon, port: int, kind: str, count: int, holds: Holds, per_p
                      fds_before, fds_peak, daemon.fds(), rss_before, rss_peak, daemon.rss_mb())
 
 
-def run_slow_clients(tmp: Path, count: int = 300, per_phase: int = 5, kinds: list[str] | None = None
-                     ) -> SlowClientsRun:
+def run_slow_clients(tmp: Path, count: int = 300, per_phase: int = 5, kinds: list[str] | None = None,
+                     through_caddy: bool = False) -> SlowClientsRun:
+    """``through_caddy``: attacks and holds go through the shipped deploy/Caddyfile, as on a real host."""
     result = SlowClientsRun()
-    with low_limit_daemon(tmp) as daemon:
+    with low_limit_daemon(tmp) as daemon, contextlib.ExitStack() as proxy:
         port = int(daemon.base.rsplit(":", 1)[1])
-        holds = Holds(daemon.base)
+        if through_caddy:
+            port = proxy.enter_context(deploy_caddy(tmp, port))
+        holds = Holds(f"http://127.0.0.1:{port}")
         for kind in kinds or ATTACKS:
             result.attacks.append(attack(daemon, port, kind, count, holds, per_phase))
         result.alive = httpx.get(daemon.base + "/livez", timeout=10).status_code == 200

@@ -24,7 +24,7 @@ def check(run: SlowClientsRun) -> None:
 
 
 def test_idle_and_trickling_clients_do_not_stall_holds(tmp_path, figures):
-    run = run_slow_clients(tmp_path, count=150, per_phase=3)
+    run = run_slow_clients(tmp_path, count=300, per_phase=3)  # 300 in a burst: more than the 256 files
     figures(run.figures())
     check(run)
 
@@ -32,5 +32,12 @@ def test_idle_and_trickling_clients_do_not_stall_holds(tmp_path, figures):
 @pytest.mark.full
 def test_hundreds_of_idle_and_trickling_clients_do_not_stall_holds(tmp_path, figures):
     run = run_slow_clients(tmp_path, count=400, per_phase=10, kinds=ATTACKS)
+    figures(run.figures())
+    check(run)
+
+
+def test_through_the_shipped_caddyfile_slow_clients_do_not_stall_holds_either(tmp_path, figures):
+    run = run_slow_clients(tmp_path, count=100, per_phase=3, through_caddy=True,
+                           kinds=["idle", "headers", "body_unauthenticated", "body_authenticated"])
     figures(run.figures())
     check(run)
