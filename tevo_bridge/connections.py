@@ -125,7 +125,7 @@ class GuardedH11Protocol(H11Protocol):
 
     # Connection cap --------------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:
         open_now = [c for c in self.connections if isinstance(c, GuardedH11Protocol) and not c.closing]
         super().connection_made(transport)
         if len(open_now) >= self.limits.max_connections and not self._make_room(open_now):
@@ -147,16 +147,17 @@ class GuardedH11Protocol(H11Protocol):
         refused for as long as the attack lasts. Evicting the oldest waiting connection means an attacker must
         out-pace every new client to keep one out.
         """
-        candidates = [c for c in open_now if c.eviction_rank is not None]
-        if not candidates:
+        ranked = [(rank, c.opened, c) for c in open_now if (rank := c.eviction_rank) is not None]
+        if not ranked:
             return False
-        victim = min(candidates, key=lambda c: (c.eviction_rank, c.opened))
+        _, _, victim = min(ranked, key=lambda entry: entry[:2])
         SHED.note(self.limits.listener, "evicted_at_cap")
         victim.cut()
         return True
 
     @property
     def eviction_rank(self) -> int | None:
+        """0 never served and idle, 1 idle keep-alive, 2 body still arriving, None processing (never evicted)."""
         if not self.busy:
             return 0 if self.served == 0 else 1
         if self.cycle.more_body:
