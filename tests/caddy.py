@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import time
@@ -22,8 +23,13 @@ def validated_caddy(caddyfile: Path, env: dict[str, str] | None = None) -> str:
 
 
 def on_loopback(text: str, site: str, port: int) -> str:
-    """The same site block on plain http and a loopback port, with no admin endpoint: the routing is tested."""
+    """The same site block on plain http and a loopback port, with no admin endpoint: the routing is tested.
+
+    The Caddyfile's global options block, if it has one, gets the two options; else one is added."""
     assert f"{site} {{" in text
+    if re.search(r"^\{$", text, re.M):
+        text = re.sub(r"^\{$", "{\n\tadmin off\n\tauto_https off", text, count=1, flags=re.M)
+        return text.replace(f"{site} {{", f"http://127.0.0.1:{port} {{", 1)
     return text.replace(f"{site} {{", f"{{\n\tadmin off\n\tauto_https off\n}}\n\nhttp://127.0.0.1:{port} {{", 1)
 
 

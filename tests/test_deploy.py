@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
+import time
 import tomllib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -218,3 +220,39 @@ def test_behind_the_shipped_caddy_allowed_ips_see_the_real_client_and_nobody_els
         spoofer = httpx.HTTPTransport(local_address="127.0.0.9")  # not a trusted proxy, claiming the address
         with httpx.Client(base_url=daemon.base_url, transport=spoofer, timeout=10) as direct:
             assert direct.post(hook, headers={"X-Forwarded-For": "127.0.0.7"}).status_code == 404
+
+
+def test_unit_leaves_room_for_both_listeners_at_their_cap():
+    from tevo_bridge.config import ServerSettings
+    from tevo_bridge.connections import connection_budget
+
+    (limit,) = unit_settings()["LimitNOFILE"]
+    wanted = ServerSettings().max_connections
+    assert connection_budget(wanted, 2, soft_limit=int(limit)).max_connections == wanted  # not lowered at start-up
+
+
+def test_caddyfile_cuts_slow_headers_and_refuses_large_bodies_itself(tmp_path):
+    """The read timeouts and the body limit are in force, not just accepted by `caddy validate`."""
+    text = (DEPLOY / "Caddyfile").read_text()
+    for setting in ("read_header 5s", "read_body 15s", "idle 2m", "max_size 1MiB"):
+        assert setting in text, setting
+    caddy = validated_caddy(DEPLOY / "Caddyfile")
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    port = free_port()
+    text = on_loopback(text, "tickets.example.com", port).replace("reverse_proxy 127.0.0.1:8080",
+                                                                  f"reverse_proxy 127.0.0.1:{upstream.server_port}")
+    Recorder.seen.clear()
+    with running_caddy(caddy, text, tmp_path, port):
+        base = f"http://127.0.0.1:{port}"
+        too_big = httpx.post(base + "/webhooks/tevo/some-token", content=b"x" * (1024 * 1024 + 1), timeout=30)
+        # Caddy cuts the body at 1 MiB: 413 from Caddy 2.7 on; 2.6 reports the cut as an upstream failure (502).
+        assert too_big.status_code in (413, 502), too_big.status_code
+        assert httpx.post(base + "/webhooks/tevo/some-token", content=b"x" * 1024, timeout=30).status_code == 200
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as slow:
+            slow.sendall(b"POST /order-integration/holds HTTP/1.1\r\nHost: x\r\n")  # and no more
+            began = time.monotonic()
+            while slow.recv(65536):
+                pass
+            assert time.monotonic() - began < 20  # cut by read_header (5 s), well before the socket's 30 s
+    upstream.shutdown()

@@ -111,6 +111,11 @@ class ServerSettings(Section):
     admin_port: int | None = Field(None, ge=0, le=65535, examples=[9180])
     order_integration: OrderIntegrationSettings = Field(default_factory=OrderIntegrationSettings)
     public_url: str = Field("", examples=["https://tickets.example.com"])
+    # Deadlines and a cap per listener (tevo_bridge/connections.py): slow or idle clients must not hold
+    # the file descriptors that holds need.
+    header_timeout: float = Field(5.0, gt=0, le=60, examples=[5.0])
+    body_timeout: float = Field(10.0, gt=0, le=120, examples=[10.0])
+    max_connections: int = Field(1000, ge=16, examples=[1000])
     # Peers (IPs or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto and proxy user header are believed;
     # empty: nobody's, every address is the socket's (docs/security.md).
     trusted_proxies: list[str] = Field(default_factory=list, examples=[["127.0.0.1", "::1"]])

@@ -27,6 +27,7 @@ from tevo_bridge.intake.poller import run_poller
 from tevo_bridge.intake.refusals import RefusalLog
 from tevo_bridge.listeners import make_listeners, serve_all
 from tevo_bridge.log import configure_logging, get_logger
+from tevo_bridge.memory import return_freed_memory
 from tevo_bridge.pipeline.processor import Fulfil, OrderProcessor, Precheck
 from tevo_bridge.pipeline.worker import Worker
 from tevo_bridge.store import AsyncStore
@@ -232,6 +233,7 @@ def serve(settings: Settings) -> None:
     log_registration(settings.server)
     listeners = make_listeners(settings, *build_apps(runtime), sockets=(public, admin))
     settle_gc()
+    return_freed_memory()
     asyncio.run(serve_all(listeners))
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import uvicorn
 
 from tevo_bridge.config import Settings
+from tevo_bridge.connections import ConnectionLimits, connection_budget, guarded_protocol
 from tevo_bridge.log import get_logger
 from tevo_bridge.proxies import TrustedProxies
 from tevo_bridge.sdnotify import notify
@@ -67,24 +68,34 @@ def make_listeners(settings: Settings, public_app: Any, admin_app: Any | None,
     ``sockets`` are the (public, admin) sockets already bound, if the caller bound them first.
     """
     server = settings.server
+    with_admin = admin_app is not None and server.admin_port is not None
+    budget = connection_budget(server.max_connections, 2 if with_admin else 1)
+    if budget.max_connections < server.max_connections:
+        log.warning("server.max_connections_lowered", configured=server.max_connections,
+                    per_listener=budget.max_connections, backlog=budget.backlog,
+                    reason="the process's open-file limit (LimitNOFILE) leaves room for no more")
 
-    def config(app: Any, host: str, port: int, lifespan: str) -> uvicorn.Config:
-        return listener_config(app, host, port, server.trusted_proxies, lifespan=lifespan)
+    def config(app: Any, host: str, port: int, lifespan: str, name: str) -> uvicorn.Config:
+        limits = ConnectionLimits(server.header_timeout, server.body_timeout, budget.max_connections, name)
+        return listener_config(app, host, port, server.trusted_proxies, lifespan=lifespan, limits=limits,
+                               backlog=budget.backlog)
 
-    public = Listener(config(public_app, server.host, server.port, "on"), sockets[0])
+    public = Listener(config(public_app, server.host, server.port, "on", "public"), sockets[0])
     admin = None
-    if admin_app is not None and server.admin_port is not None:
-        admin = Listener(config(admin_app, server.admin_host, server.admin_port, "off"), sockets[1])
+    if with_admin and server.admin_port is not None:
+        admin = Listener(config(admin_app, server.admin_host, server.admin_port, "off", "admin"), sockets[1])
     return Listeners(public, admin)
 
 
-def listener_config(app: Any, host: str, port: int, trusted_proxies: list[str], *,
-                    lifespan: str = "off") -> uvicorn.Config:
+def listener_config(app: Any, host: str, port: int, trusted_proxies: list[str], *, lifespan: str = "off",
+                    limits: ConnectionLimits | None = None, backlog: int = 2048) -> uvicorn.Config:
     """uvicorn's settings for one listener: its own proxy handling off (it believes X-Forwarded-For from
-    127.0.0.1 by default, and FORWARDED_ALLOW_IPS from the environment), ``TrustedProxies`` instead."""
+    127.0.0.1 by default, and FORWARDED_ALLOW_IPS from the environment), ``TrustedProxies`` instead; with
+    ``limits``, the header and body deadlines and the connection cap (tevo_bridge/connections.py)."""
+    extra: dict[str, Any] = {} if limits is None else {"http": guarded_protocol(limits)}
     return uvicorn.Config(TrustedProxies(app, trusted_proxies), host=host, port=port, log_config=None,
                           access_log=False, lifespan=lifespan, timeout_graceful_shutdown=2, proxy_headers=False,
-                          forwarded_allow_ips="")
+                          forwarded_allow_ips="", backlog=backlog, **extra)
 
 
 async def serve_all(listeners: Listeners) -> None:

@@ -158,7 +158,7 @@ class HangingHolds(SqlitePos):
 
 
 def test_a_hanging_pos_answers_503_within_budget_and_the_late_hold_is_released(tmp_path, pos_db):
-    settings = make_settings(tmp_path, pos_db, server={"hold_budget": 0.3})
+    settings = make_settings(tmp_path, pos_db, server={"hold_budget": 0.3, "admin_port": 0})
     slow = PluginHost("sqlite_pos", HangingHolds(HangingHolds.Config(database=pos_db)))
     with running_daemon(settings, pos_host=slow) as daemon:
         started = time.monotonic()
@@ -169,7 +169,8 @@ def test_a_hanging_pos_answers_503_within_budget_and_the_late_hold_is_released(t
         assert wait_for(lambda: pos_rows(pos_db, "SELECT state FROM holds") == [("released",)])
         replay = post(daemon, "/order-integration/holds", HOLD)
         assert replay.status_code == 503  # fail closed for that global id
-        health = httpx.get(daemon.base_url + "/readyz").json()
+        assert httpx.get(daemon.base_url + "/readyz").json() == {"status": "not_ready"}  # no details in public
+        health = httpx.get(daemon.admin_url + "/readyz").json()
         assert health["checks"]["plugin"]["ok"] is False
 
 

@@ -89,11 +89,14 @@ def test_webhook_route_is_closed_without_a_configured_token(tmp_path, pos_db):
         assert send(daemon, ORDER_CREATED, token="anything").status_code == 404
 
 
-def test_health_endpoints(daemon):
-    assert httpx.get(daemon.base_url + "/livez").json() == {"status": "ok"}
-    ready = httpx.get(daemon.base_url + "/readyz")
-    assert ready.status_code == 200, ready.text
-    assert set(ready.json()["checks"]) == {"store", "plugin", "worker"}
+def test_health_endpoints(tmp_path, pos_db):
+    with running_daemon(make_settings(tmp_path, pos_db, server={"admin_port": 0})) as split:
+        assert httpx.get(split.base_url + "/livez").json() == {"status": "ok"}
+        ready = httpx.get(split.base_url + "/readyz")
+        assert (ready.status_code, ready.json()) == (200, {"status": "ready"})  # the public one says no more
+        details = httpx.get(split.admin_url + "/readyz")
+        assert details.status_code == 200, details.text
+        assert set(details.json()["checks"]) == {"store", "plugin", "worker"}
 
 
 def test_metrics_count_inbound_by_channel(daemon):

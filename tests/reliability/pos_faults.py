@@ -103,7 +103,7 @@ def run_pos_faults(tmp: Path, orders_per_temper: int = 3, holds_per_temper: int 
 
     temper_of = {remote_id: name for name, ids in tempers.items() for remote_id in ids}
     with stack(tmp, inventory=inventory, pos_host=host, log_level="info",
-               server={"hold_budget": HOLD_BUDGET},
+               server={"hold_budget": HOLD_BUDGET, "admin_port": 0},
                pipeline={"max_attempts": 2, "backoff_base": 0.05, "backoff_cap": 0.1}) as run:
         base = run.daemon.base_url
         # Holds, all tempers at once, so a hung POS call cannot hide behind a quiet moment.
@@ -149,7 +149,7 @@ def run_pos_faults(tmp: Path, orders_per_temper: int = 3, holds_per_temper: int 
         # A fresh failure, so /readyz shows the trouble whatever the trouble window.
         with httpx.Client(base_url=base, timeout=30) as client:
             _timed_hold(client, tempers["raising"][1])
-        ready = httpx.get(f"{base}/readyz", timeout=10)
+        ready = httpx.get(f"{run.daemon.admin_url}/readyz", timeout=10)  # the public one gives no details
         result.readyz_status, result.readyz = ready.status_code, ready.json()
         result.alive = (run.daemon.server.started and not run.daemon.server.should_exit
                         and httpx.get(f"{base}/livez", timeout=10).status_code == 200)

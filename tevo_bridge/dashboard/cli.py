@@ -67,6 +67,7 @@ def serve_command(
     from tevo_bridge.cli import settings_or_exit, store_or_exit
     from tevo_bridge.intake.app import mount_dashboard
     from tevo_bridge.listeners import listener_config
+    from tevo_bridge.connections import ConnectionLimits, connection_budget
     from tevo_bridge.store import AsyncStore, SqliteStore, StoreError
 
     settings = settings_or_exit(config)
@@ -85,7 +86,11 @@ def serve_command(
     mount_dashboard(app, StoreOnlyHost(settings, store))
     echo(f"dashboard on http://{host}:{port}/dashboard/ over {settings.store.path} (Ctrl-C stops it)")
     served = guarded(app, host, settings.server.admin_hosts)
-    server = uvicorn.Server(listener_config(served, host, port, settings.server.trusted_proxies))
+    budget = connection_budget(settings.server.max_connections, 1)
+    limits = ConnectionLimits(settings.server.header_timeout, settings.server.body_timeout, budget.max_connections,
+                              "dashboard")
+    server = uvicorn.Server(listener_config(served, host, port, settings.server.trusted_proxies, limits=limits,
+                                            backlog=budget.backlog))
     try:
         asyncio.run(server.serve())
     finally:

@@ -10,12 +10,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import RedirectResponse, Response
 
 from tevo_bridge import __version__
 from tevo_bridge.asgi_guard import CrashGuard
 from tevo_bridge.intake import order_integration, webhooks
-from tevo_bridge.intake.http import BodyLimit, json_response
+from tevo_bridge.intake.http import BodyLimit, BodyTooLarge, json_response
 from tevo_bridge.intake.refusals import RefusalLog
 from tevo_bridge.log import get_logger
 from tevo_bridge.metrics import MetricsEndpoint
@@ -38,7 +39,7 @@ def create_app(runtime: Any, lifespan: Any = None, *, admin_elsewhere: bool = Fa
     app.state.runtime = runtime
     app.include_router(order_integration.build_router(runtime))
     app.include_router(webhooks.build_router(runtime))
-    add_health_routes(app, runtime, metrics=not admin_elsewhere)
+    add_health_routes(app, runtime, metrics=not admin_elsewhere, details=False)
     add_error_handlers(app)
     return app
 
@@ -87,8 +88,12 @@ def mount_dashboard(app: FastAPI, host: Any) -> FastAPI:
     return dash_app
 
 
-def add_health_routes(app: FastAPI, runtime: Any, *, metrics: bool) -> None:
-    """/livez and /readyz on both listeners (a load balancer checks the public one), /metrics where asked."""
+def add_health_routes(app: FastAPI, runtime: Any, *, metrics: bool, details: bool = True) -> None:
+    """/livez and /readyz on both listeners (a load balancer checks the public one), /metrics where asked.
+
+    Without ``details`` (the public listener), /readyz says only ready or not: the checks' errors (a POS or
+    store message, with host names or paths) are for the operator, on the admin listener.
+    """
     @app.get("/livez", tags=["Health"])
     async def livez() -> Response:
         return json_response(200, {"status": "ok"})
@@ -97,7 +102,10 @@ def add_health_routes(app: FastAPI, runtime: Any, *, metrics: bool) -> None:
     async def readyz() -> Response:
         checks = await readiness(runtime)
         ready = all(check["ok"] for check in checks.values())
-        return json_response(200 if ready else 503, {"status": "ready" if ready else "not_ready", "checks": checks})
+        answer: dict[str, Any] = {"status": "ready" if ready else "not_ready"}
+        if details:
+            answer["checks"] = checks
+        return json_response(200 if ready else 503, answer)
 
     if not metrics:
         return
@@ -122,6 +130,17 @@ def add_error_handlers(app: FastAPI) -> None:
             errors.setdefault(".".join(map(str, error["loc"])), []).append(error["msg"])
         return json_response(422, {"status": "invalid", "errors": errors})
 
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(request: Request, exc: BodyTooLarge) -> Response:
+        return exc.response()
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client left, or sent its body too slowly ([server] body_timeout): not the daemon's fault, and
+        # the answer goes nowhere.
+        log.info("intake.client_gone", path=request.url.path)
+        return Response(status_code=400)
+
     @app.exception_handler(StoreError)
     async def store_failed(request: Request, exc: StoreError) -> Response:
         # Handled here rather than as a crash: the answer is complete and the connection stays usable (a
@@ -139,7 +158,8 @@ def crashed(request: Request, exc: Exception) -> Response:
 
 
 def with_body_limit(app: FastAPI, max_bytes: int, refusals: RefusalLog | None = None) -> BodyLimit:
-    """Bodies over the limit are refused with 413 before any route (or FastAPI) reads them (and logged)."""
+    """Bodies over the limit are refused with 413 (and logged): at once if Content-Length says so, else as soon as
+    a route has read more (routes read only after the key or token check)."""
     if refusals is None:
         return BodyLimit(app, max_bytes)
 

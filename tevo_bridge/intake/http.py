@@ -41,11 +41,26 @@ def error_fields(response: Response) -> dict[str, list[str]]:
 
 
 class BodyTooLarge(Exception):
-    pass
+    """Raised by ``BodyLimit``'s ``receive`` once a route has read more than the limit; the app answers
+    ``response()`` (intake.app registers the handler)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"request body over {max_bytes} bytes")
+        self.max_bytes = max_bytes
+
+    def response(self) -> Response:
+        response = json_response(413, {"status": "invalid", "error": "body_too_large", "max_bytes": self.max_bytes})
+        response.headers["connection"] = "close"  # the rest of the body is not read
+        return response
 
 
 class BodyLimit:
-    """Refuse bodies over the limit with 413 before a route sees them, whatever Content-Length claims."""
+    """Refuse bodies over the limit with 413, counting bytes as a route reads them, whatever Content-Length claims.
+
+    Nothing is buffered here: the routes check the API key or webhook token before they read the body, so a
+    caller that has not authenticated costs no memory for its body, and its answer closes the connection (the
+    rest of its body is never read). A declared Content-Length over the limit is refused at once.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int, on_refused: Callable[[Scope], None] | None = None) -> None:
         self.app = app
@@ -56,39 +71,36 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._too_large(scope, receive, send)
+            self._refused(scope)
+            await BodyTooLarge(self.max_bytes).response()(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
+        read = 0
+        complete = declared in (None, b"0") and b"transfer-encoding" not in headers
+
+        async def counted() -> Message:
+            nonlocal read, complete
             message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        replayed = False
+            if message["type"] == "http.request":
+                read += len(message.get("body", b""))
+                if read > self.max_bytes:
+                    self._refused(scope)
+                    raise BodyTooLarge(self.max_bytes)
+                complete = not message.get("more_body", False)
+            return message
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+        async def closing(message: Message) -> None:
+            # Answered before the body was read (401, 404, ...): close rather than read and drop the rest of
+            # it, which a slow sender could make last forever.
+            if message["type"] == "http.response.start" and not complete:
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+                message = {**message, "headers": [*kept, (b"connection", b"close")]}
+            await send(message)
 
-        await self.app(scope, replay, send)
+        await self.app(scope, counted, closing)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _refused(self, scope: Scope) -> None:
         if self.on_refused is not None:
             self.on_refused(scope)
-        response = json_response(413, {"status": "invalid", "error": "body_too_large",
-                                       "max_bytes": self.max_bytes})
-        await response(scope, receive, send)

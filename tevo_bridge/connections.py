@@ -1,0 +1,252 @@
+"""Deadlines and a connection cap for the HTTP listeners, which face the open internet.
+
+uvicorn bounds only idle keep-alive connections: a client may take forever to send its request headers
+or its body, and may open as many connections as the process has file descriptors. A few hundred such
+clients used to exhaust the descriptors, after which no hold could be answered. Each listener therefore
+speaks HTTP through ``GuardedH11Protocol``, which:
+
+- closes a connection whose request headers are not complete within ``[server] header_timeout``
+  (counted from the connection's first byte, or from the first byte of a later request on it);
+- closes a connection whose request body is not complete within ``[server] body_timeout`` of its
+  headers, answering 408 when nothing was answered yet;
+- keeps at most ``[server] max_connections`` connections (lowered to fit the file limit, see
+  ``connection_budget``), making room by closing the oldest connection that has no request in progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
+
+from tevo_bridge.log import get_logger
+
+log = get_logger(__name__)
+
+#: Descriptors kept for everything but client connections: the store (SQLite files or a PostgreSQL pool),
+#: the log, the POS plugin's and TEvo's HTTP pools, the listening sockets, the event loop's own.
+FD_RESERVE = 128
+#: Each listener keeps at least this many connections, however low the file limit.
+MIN_CONNECTIONS = 16
+#: Connections the kernel queues for a listener, and asyncio accepts in one go (uvicorn's default is 2048).
+MIN_BACKLOG = 16
+MAX_BACKLOG = 512
+#: At most one log line per this many seconds about connections shed or timed out (an attack would
+#: otherwise flood the log).
+SHED_LOG_EVERY = 10.0
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    header_timeout: float
+    body_timeout: float
+    max_connections: int
+    listener: str  # "public" or "admin", for the log
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one listener may hold in descriptors: ``max_connections`` open plus ``backlog`` just accepted."""
+
+    max_connections: int
+    backlog: int
+
+
+def connection_budget(configured: int, listeners: int, soft_limit: int | None = None) -> Budget:
+    """``configured`` connections per listener, lowered so every listener at its cap leaves ``FD_RESERVE``.
+
+    A daemon out of descriptors cannot open its store or call its POS, so it would fail every hold; and
+    asyncio, on EMFILE, stops accepting for a second, stalling every client. The backlog is part of the
+    budget because asyncio accepts up to ``backlog`` connections in one go before the protocol sees any of
+    them (and can close one to make room), so those descriptors are open at once.
+    """
+    if soft_limit is None:
+        soft_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft_limit == resource.RLIM_INFINITY:
+        return Budget(configured, MAX_BACKLOG)
+    per_listener = (soft_limit - FD_RESERVE) // max(1, listeners)
+    backlog = max(MIN_BACKLOG, min(MAX_BACKLOG, per_listener // 4))
+    return Budget(max(MIN_CONNECTIONS, min(configured, per_listener - backlog)), backlog)
+
+
+def raw_answer(status: int, reason: str, error: str) -> bytes:
+    """A complete JSON answer that closes the connection, written outside any request cycle."""
+    body = json.dumps({"status": "error", "error": error}, separators=(",", ":")).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+            "connection: close\r\n\r\n")
+    return head.encode("ascii") + body
+
+
+REQUEST_TIMEOUT = raw_answer(408, "Request Timeout", "request_timeout")
+TOO_MANY_CONNECTIONS = raw_answer(503, "Service Unavailable", "too_many_connections")
+
+
+class ShedLog:
+    """Counts connections closed by the guard and logs the counts at most every ``SHED_LOG_EVERY`` seconds."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.last = 0.0
+
+    def note(self, listener: str, reason: str) -> None:
+        key = f"{listener}.{reason}"
+        self.counts[key] = self.counts.get(key, 0) + 1
+        now = time.monotonic()
+        if now - self.last >= SHED_LOG_EVERY:
+            log.warning("server.connections_closed", counts=self.counts)
+            self.counts = {}
+            self.last = now
+
+
+SHED = ShedLog()
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with header and body deadlines and a connection cap (see the module docstring).
+
+    Subclassed per listener by ``guarded_protocol``, which sets ``limits``.
+    """
+
+    limits: ClassVar[ConnectionLimits]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.opened = time.monotonic()
+        self.served = 0  # requests answered on this connection
+        self.received_any = False  # bytes of a request not yet parsed into a request cycle
+        self.seen_cycle: RequestResponseCycle | None = None
+        self.header_timer: asyncio.TimerHandle | None = None
+        self.body_timer: asyncio.TimerHandle | None = None
+
+    # Connection cap --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        open_now = [c for c in self.connections if isinstance(c, GuardedH11Protocol) and not c.closing]
+        super().connection_made(transport)
+        if len(open_now) >= self.limits.max_connections and not self._make_room(open_now):
+            SHED.note(self.limits.listener, "refused_at_cap")
+            transport.write(TOO_MANY_CONNECTIONS)
+            transport.close()
+            return
+        self.header_timer = self.loop.call_later(self.limits.header_timeout, self._header_late)
+
+    def _make_room(self, open_now: list[GuardedH11Protocol]) -> bool:
+        """Close one connection to make room for the new one; False if every connection is processing a request.
+
+        The victim is the oldest in the first non-empty group: connections that never completed a request and
+        have none in progress (idle, or trickling headers: what an attack holds), then idle keep-alive ones,
+        then requests whose body is still arriving (TEvo sends its small bodies at once). A request whose body
+        is in (a hold at the POS, say) is never cut.
+
+        Refusing the newest instead would let whoever fills the cap first keep it: TEvo's next hold would be
+        refused for as long as the attack lasts. Evicting the oldest waiting connection means an attacker must
+        out-pace every new client to keep one out.
+        """
+        ranked = [(rank, c.opened, c) for c in open_now if (rank := c.eviction_rank) is not None]
+        if not ranked:
+            return False
+        _, _, victim = min(ranked, key=lambda entry: entry[:2])
+        SHED.note(self.limits.listener, "evicted_at_cap")
+        victim.cut()
+        return True
+
+    @property
+    def eviction_rank(self) -> int | None:
+        """0 never served and idle, 1 idle keep-alive, 2 body still arriving, None processing (never evicted)."""
+        if not self.busy:
+            return 0 if self.served == 0 else 1
+        if self.cycle.more_body:
+            return 2
+        return None
+
+    @property
+    def closing(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
+
+    @property
+    def busy(self) -> bool:
+        """A request was received and its answer is not complete yet."""
+        return self.cycle is not None and not self.cycle.response_complete
+
+    # Deadlines -------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if not self.busy:
+            self.received_any = True
+            if self.header_timer is None:
+                self.header_timer = self.loop.call_later(self.limits.header_timeout, self._header_late)
+        super().data_received(data)
+        self._track_cycle()
+
+    def on_response_complete(self) -> None:
+        self.served += 1
+        super().on_response_complete()  # may start a pipelined request
+        self._track_cycle()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timers()
+        super().connection_lost(exc)
+
+    def _track_cycle(self) -> None:
+        """After h11 parsed what arrived: a new request stops the header clock and starts the body clock;
+        a complete body stops the body clock."""
+        cycle = self.cycle
+        if cycle is not None and cycle is not self.seen_cycle:
+            self.seen_cycle = cycle
+            self.received_any = False
+            self._cancel(self.header_timer)
+            self.header_timer = None
+            if cycle.more_body:
+                self.body_timer = self.loop.call_later(self.limits.body_timeout, self._body_late)
+        if cycle is not None and not cycle.more_body and self.body_timer is not None:
+            self._cancel(self.body_timer)
+            self.body_timer = None
+
+    def _header_late(self) -> None:
+        self.header_timer = None
+        if self.closing or self.busy:
+            return
+        SHED.note(self.limits.listener, "header_timeout")
+        if self.received_any:  # a request begun: say why it is cut (a fresh idle connection is just closed)
+            self.transport.write(REQUEST_TIMEOUT)
+        self.transport.close()
+
+    def _body_late(self) -> None:
+        self.body_timer = None
+        cycle = self.cycle
+        if self.closing or cycle is None or not cycle.more_body:
+            return
+        SHED.note(self.limits.listener, "body_timeout")
+        self.cut()
+
+    def cut(self) -> None:
+        """Close the connection, answering 408 if a request is in and unanswered; the app reading its body sees
+        the client gone."""
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            if not cycle.response_started:
+                self.transport.write(REQUEST_TIMEOUT)
+                cycle.response_started = cycle.response_complete = True  # the app's answer, if any, goes nowhere
+            cycle.disconnected = True
+            cycle.message_event.set()
+        self.transport.close()
+
+    def _cancel_timers(self) -> None:
+        for timer in (self.header_timer, self.body_timer):
+            self._cancel(timer)
+        self.header_timer = self.body_timer = None
+
+    @staticmethod
+    def _cancel(timer: asyncio.TimerHandle | None) -> None:
+        if timer is not None:
+            timer.cancel()
+
+
+def guarded_protocol(limits: ConnectionLimits) -> type[GuardedH11Protocol]:
+    """The protocol class for one listener (uvicorn's ``Config(http=...)`` takes a class, not an instance)."""
+    return type(f"GuardedH11Protocol_{limits.listener}", (GuardedH11Protocol,), {"limits": limits})
