@@ -13,8 +13,8 @@ import httpx
 from tevo_bridge.config import Settings
 from tevo_bridge.fulfillment.context import Context, Download, Outcome, PosFacade
 from tevo_bridge.fulfillment.pages import SelectedPages, TicketFileProblem, select_pages
-from tevo_bridge.fulfillment.runner import fulfil_order
 from tevo_bridge.fulfillment.precheck import undeliverable
+from tevo_bridge.fulfillment.runner import fulfil_order
 from tevo_bridge.pipeline.processor import Fulfil, Precheck
 from tevo_bridge.store import OrderRow
 from tevo_bridge.tevo.client import TevoClient

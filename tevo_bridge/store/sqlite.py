@@ -1044,7 +1044,7 @@ def restore_store(source: Path, dest: Path, stamp: str) -> tuple[StoreFacts, Pat
     left beside the restored file would be replayed into it.
     """
     try:
-        facts = inspect_store(source)
+        inspect_store(source)  # refuses what is not a store this code can run
     except NotAStore as exc:
         raise NotAStore(f"{exc} Nothing was changed. Fix: restore from a file `tevo-bridge store backup` "
                         "wrote.") from exc

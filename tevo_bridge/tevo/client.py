@@ -21,9 +21,8 @@ from typing import Any
 import httpx
 import stamina
 
-from tevo_bridge import __version__
+from tevo_bridge import __version__, health
 from tevo_bridge.log import get_logger
-from tevo_bridge import health
 from tevo_bridge.metrics import TEVO_AUTH_FAILURES, TEVO_CALLS
 from tevo_bridge.tevo.errors import (
     BODY_EXCERPT,
