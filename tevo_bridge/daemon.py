@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tevo_bridge.clock import iso
 from tevo_bridge.config import Settings
@@ -33,6 +33,9 @@ from tevo_bridge.store.backends import open_async_store
 from tevo_bridge.store.retention import run_retention
 from tevo_bridge.tevo.client import TevoClient
 
+if TYPE_CHECKING:  # imported where the plugin is loaded (build_runtime), as before
+    from tevo_bridge.pos.host import PluginHost
+
 log = get_logger(__name__)
 
 POS_TROUBLE_WINDOW = 60.0
@@ -42,7 +45,7 @@ SHUTDOWN_GRACE = 8.0
 class Runtime:
     """What the routes and background tasks share."""
 
-    def __init__(self, settings: Settings, store: AsyncStore, pos_host: Any, tevo: TevoClient,
+    def __init__(self, settings: Settings, store: AsyncStore, pos_host: PluginHost, tevo: TevoClient,
                  fulfil: Fulfil | None = None, precheck: Precheck | None = None) -> None:
         self.settings = settings
         self.store = store
@@ -158,7 +161,7 @@ async def _set_when(stop: asyncio.Event, halt: threading.Event) -> None:
     halt.set()
 
 
-def build_runtime(settings: Settings, pos_host: Any | None = None, fulfil: Fulfil | None = None) -> Runtime:
+def build_runtime(settings: Settings, pos_host: PluginHost | None = None, fulfil: Fulfil | None = None) -> Runtime:
     from tevo_bridge.pos.host import PluginHost
 
     store = open_async_store(settings)  # SQLite: one daemon per store (DaemonLock); PostgreSQL: any number

@@ -4,7 +4,7 @@ the OpenAPI document on a separate admin app when ``[server] admin_port`` is set
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,12 +21,16 @@ from tevo_bridge.log import get_logger
 from tevo_bridge.metrics import MetricsEndpoint
 from tevo_bridge.store import StoreError
 
+if TYPE_CHECKING:  # annotations only: tevo_bridge.seams imports modules that import this one
+    from tevo_bridge.dashboard.app import DashboardHost
+    from tevo_bridge.seams import AppRuntime, HealthRuntime
+
 log = get_logger(__name__)
 
 WORKER_STALE_SECONDS = 30.0
 
 
-def create_app(runtime: Any, lifespan: Any = None, *, admin_elsewhere: bool = False) -> FastAPI:
+def create_app(runtime: AppRuntime, lifespan: Any = None, *, admin_elsewhere: bool = False) -> FastAPI:
     """The routes; serve it wrapped in ``with_body_limit`` (as ``daemon.build_app`` does).
 
     With ``admin_elsewhere`` (``[server] admin_port`` set), ``/metrics`` and ``/openapi.json`` are
@@ -43,7 +47,7 @@ def create_app(runtime: Any, lifespan: Any = None, *, admin_elsewhere: bool = Fa
     return app
 
 
-def create_admin_app(runtime: Any, public: FastAPI) -> FastAPI:
+def create_admin_app(runtime: AppRuntime, public: FastAPI) -> FastAPI:
     """The admin listener's app: health, metrics, the public app's OpenAPI document (with /docs), the dashboard."""
     app = FastAPI(title="tevo-bridge admin", version=__version__, openapi_url=None, docs_url=None, redoc_url=None)
     add_health_routes(app, runtime, metrics=True)
@@ -62,7 +66,7 @@ def create_admin_app(runtime: Any, public: FastAPI) -> FastAPI:
     return app
 
 
-def mount_dashboard(app: FastAPI, host: Any) -> None:
+def mount_dashboard(app: FastAPI, host: DashboardHost) -> None:
     """The operator dashboard at /dashboard (docs/dashboard.md), and / sends a browser there."""
     from starlette.responses import RedirectResponse
 
@@ -75,7 +79,7 @@ def mount_dashboard(app: FastAPI, host: Any) -> None:
         return RedirectResponse(PREFIX + "/", status_code=307)
 
 
-def add_health_routes(app: FastAPI, runtime: Any, *, metrics: bool) -> None:
+def add_health_routes(app: FastAPI, runtime: HealthRuntime, *, metrics: bool) -> None:
     """/livez and /readyz on both listeners (a load balancer checks the public one), /metrics where asked."""
     @app.get("/livez", tags=["Health"])
     async def livez() -> Response:
@@ -137,7 +141,7 @@ def with_body_limit(app: FastAPI, max_bytes: int, refusals: RefusalLog | None = 
     return BodyLimit(app, max_bytes, refused)
 
 
-async def readiness(runtime: Any) -> dict[str, dict[str, Any]]:
+async def readiness(runtime: HealthRuntime) -> dict[str, dict[str, Any]]:
     checks: dict[str, dict[str, Any]] = {}
     try:
         await runtime.store.check_writable()
