@@ -15,7 +15,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -67,7 +67,7 @@ def make_listeners(settings: Settings, public_app: Any, admin_app: Any | None,
     """
     server = settings.server
 
-    def config(app: Any, host: str, port: int, lifespan: str) -> uvicorn.Config:
+    def config(app: Any, host: str, port: int, lifespan: Literal["on", "off"]) -> uvicorn.Config:
         return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan=lifespan,
                               timeout_graceful_shutdown=2)
 
@@ -94,7 +94,7 @@ async def serve_all(listeners: Listeners) -> None:
             server.should_exit = True
 
     loop = asyncio.get_running_loop()
-    installed: list[int] = []
+    installed: list[signal.Signals] = []
     if threading.current_thread() is threading.main_thread():
         for sig, force in ((signal.SIGTERM, False), (signal.SIGINT, True)):
             loop.add_signal_handler(sig, stop, force)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -48,8 +48,9 @@ class Redactor:
             return value
         return self.scrub(str(value))
 
-    def __call__(self, logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-        return self.scrub(event_dict)
+    def __call__(self, logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
+        scrubbed: dict[str, Any] = self.scrub(event_dict)  # a Mapping in, a dict out
+        return scrubbed
 
 
 REDACTOR = Redactor()
@@ -113,7 +114,7 @@ def add_logger_name(logger: Any, method: str, event_dict: dict[str, Any]) -> dic
     return event_dict
 
 
-def drop_color_message(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def drop_color_message(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """uvicorn passes its message a second time with ANSI colour codes (``extra={"color_message": ...}``):
     noise in a JSON line, and a terminal-escape injection risk in a log viewer."""
     event_dict.pop("color_message", None)
@@ -134,7 +135,7 @@ class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 

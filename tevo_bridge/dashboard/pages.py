@@ -174,7 +174,7 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
         wait = dash.limiter.retry_after(client)
         target = safe_next(fields.get("next"))
         if wait:
-            response = dash.page(request, visit, "login.html", status=429, next=target,
+            response: Response = dash.page(request, visit, "login.html", status=429, next=target,
                                  error=f"Too many wrong passwords from this address: try again in {wait} seconds.")
             response.headers["Retry-After"] = str(wait)
             return response

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -220,7 +220,7 @@ class SqliteStore:
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._daemon_lock = DaemonLock.acquire(self.path) if daemon and str(path) != ":memory:" else None
-        self._lock = threading.RLock()
+        self._lock: AbstractContextManager[Any] = threading.RLock()  # PostgresStore: a pooled checkout
         self._in_batch = False
         self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         try:
@@ -318,7 +318,8 @@ class SqliteStore:
     @property
     def schema_version(self) -> int:
         with self._lock:
-            return self._conn.execute("PRAGMA user_version").fetchone()[0]
+            version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            return version
 
     def check_writable(self) -> None:
         """Raise if a write transaction cannot start (read-only file, full disk, locked)."""
@@ -671,7 +672,8 @@ class SqliteStore:
                 "SELECT MIN(CASE WHEN state = 'queued' THEN run_at ELSE lease_until END) FROM jobs "
                 "WHERE state IN ('queued', 'running')"
             ).fetchone()
-        return row[0]
+        due: float | None = row[0]
+        return due
 
     def job_counts(self) -> dict[str, int]:
         with self._lock:
@@ -887,7 +889,8 @@ class SqliteStore:
         if table not in ("inbox", "orders", "holds", "jobs", "audit", "oi_invoices"):
             raise ValueError(table)
         with self._lock:
-            return self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            rows: int = self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            return rows
 
 
 # Store files: the daemon's lock, backup and restore -------------------------------------------
