@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable, Mapping, MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -129,7 +129,7 @@ class _NamedPrintLogger(structlog.PrintLogger):
         self.name = name if isinstance(name, str) else None
 
 
-class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _CurrentStderrHandler(logging.StreamHandler[TextIO]):
     """A stream handler that always writes to the current ``sys.stderr``."""
 
     def __init__(self) -> None:

@@ -24,7 +24,7 @@ from typing import IO, Any, Literal
 try:  # the daemon's lock; absent on Windows, where one daemon per store is the operator's care
     import fcntl
 except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # DaemonLock checks for None: no lock on Windows
 
 from tevo_bridge.clock import now_iso
 from tevo_bridge.store.schema import MIGRATIONS
