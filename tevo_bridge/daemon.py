@@ -34,6 +34,10 @@ from tevo_bridge.store.retention import run_retention
 from tevo_bridge.tevo.client import TevoClient
 
 if TYPE_CHECKING:  # imported where the plugin is loaded (build_runtime), as before
+    from fastapi import FastAPI
+
+    from tevo_bridge.intake.http import BodyLimit
+    from tevo_bridge.pos.errors import PosTimeout
     from tevo_bridge.pos.host import PluginHost
 
 log = get_logger(__name__)
@@ -74,7 +78,7 @@ class Runtime:
             return self._pos_trouble[1]
         return None
 
-    def release_when_done(self, timeout: Any, global_id: str) -> None:
+    def release_when_done(self, timeout: PosTimeout, global_id: str) -> None:
         """A hold that timed out may still succeed in the POS: release it the moment it does."""
         loop = asyncio.get_running_loop()
         self.note_pos_trouble(str(timeout))
@@ -174,17 +178,17 @@ def build_runtime(settings: Settings, pos_host: PluginHost | None = None, fulfil
     return Runtime(settings, store, pos_host, tevo, fulfil, make_precheck(settings, pos_host))
 
 
-def build_app(runtime: Runtime) -> Any:
+def build_app(runtime: Runtime) -> BodyLimit:
     """The ASGI app with the runtime's background tasks bound to its lifespan."""
     return build_apps(runtime)[0]
 
 
-def build_apps(runtime: Runtime) -> tuple[Any, Any | None]:
+def build_apps(runtime: Runtime) -> tuple[BodyLimit, FastAPI | None]:
     """The public app, whose lifespan runs the runtime's background tasks, and the admin app (or None:
     ``[server] admin_port`` unset keeps metrics and the OpenAPI document on the public one)."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         tasks = await runtime.start(stop)
         log.info("daemon.started", plugin=runtime.settings.pos.plugin, tevo=runtime.settings.tevo.base_url)

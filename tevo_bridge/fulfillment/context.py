@@ -10,6 +10,7 @@ from tevo_bridge.config import FulfillmentSettings
 from tevo_bridge.log import get_logger
 from tevo_bridge.pos import types as pos
 from tevo_bridge.pos.types import OrderEvent  # `pos` in Context's body is its field, not this module
+from tevo_bridge.store import AsyncStore
 from tevo_bridge.tevo.client import TevoClient
 from tevo_bridge.tevo.models import Order, Shipment
 
@@ -61,7 +62,7 @@ class Context:
     settings: FulfillmentSettings
     tevo: TevoClient
     pos: PosFacade
-    store: Any  # an AsyncStore: every method is awaitable
+    store: AsyncStore
     download: Download
 
     async def audit(self, action: str, order_id: int, reason: str, **details: Any) -> None:
