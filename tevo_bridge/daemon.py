@@ -33,7 +33,7 @@ from tevo_bridge.store.backends import open_async_store
 from tevo_bridge.store.retention import run_retention
 from tevo_bridge.tevo.client import TevoClient
 
-if TYPE_CHECKING:  # imported where the plugin is loaded (build_runtime), as before
+if TYPE_CHECKING:  # annotations only; PluginHost itself is imported where the plugin is loaded (build_runtime)
     from fastapi import FastAPI
 
     from tevo_bridge.intake.http import BodyLimit

@@ -85,7 +85,7 @@ class Sessions:
         if not cookie or len(cookie) > 4096:
             return None
         try:
-            data = self._signer.loads(cookie, max_age=self.max_age)  # type: ignore[arg-type]  # a float works; stub: int
+            data = self._signer.loads(cookie, max_age=self.max_age)  # type: ignore[arg-type]  # a float works too
         except BadSignature:  # also an expired one (SignatureExpired is a BadSignature)
             return None
         if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("s", "c")):
