@@ -30,8 +30,9 @@ CONCURRENCY = (1, 16, 64)
 
 
 def seed_pos(path: Path, groups: int = GROUPS) -> list[str]:
-    from tevo_bridge.pos.inventory import InventoryRow
     from tevo_bridge_sqlite_pos import store
+
+    from tevo_bridge.pos.inventory import InventoryRow
 
     rows = [InventoryRow(remote_id=f"B{n:04d}", event="Benchmark Night", venue="Loopback Arena",
                          occurs_at="2027-06-01T19:30:00Z", section=str(100 + n), row="1", seats=(),

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tevo_bridge.cli import app
 from tests.test_pos_loading import fake_plugins  # noqa: F401  (a fixture)
+from tevo_bridge.cli import app
 
 runner = CliRunner()
 

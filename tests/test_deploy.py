@@ -19,11 +19,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tevo_bridge_sqlite_pos.store import init_db
 from typer.testing import CliRunner
 
 from tevo_bridge.cli import app
 from tevo_bridge.serve import free_port
-from tevo_bridge_sqlite_pos.store import init_db
 
 from .caddy import on_loopback, running_caddy, validated_caddy
 from .tools import need_tool, unavailable

@@ -84,7 +84,7 @@ def _guide_plugin_class(guide: str, monkeypatch: pytest.MonkeyPatch) -> type:
     module = ModuleType("guide_minimal_plugin")
     # pydantic resolves the postponed annotations of Config through sys.modules, as for any module.
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    exec(compile(code, f"{GUIDE}:minimal plugin", "exec"), module.__dict__)
+    exec(compile(code, f"{GUIDE}:minimal plugin", "exec"), module.__dict__)  # noqa: S102  (our own docs' code)
     return module.MemoryPos
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from tests.pos_stubs import HOLD, ITEM, FailingPos, HangingHoldPos, StubPos
 
+from tests.pos_stubs import HOLD, ITEM, FailingPos, HangingHoldPos, StubPos
 from tevo_bridge import hookimpl
 from tevo_bridge.pos.errors import PluginMissingHooks, PosError, PosTimeout
 from tevo_bridge.pos.hookspecs import ALL_HOOKS, DEFAULT_BUDGETS

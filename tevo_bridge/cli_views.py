@@ -62,8 +62,8 @@ def order_rows(rows: list[Any]) -> list[dict[str, Any]]:
 def note(view: dict[str, Any]) -> str:
     """What a person wants to know next to the state: why it was rejected, or what went wrong last."""
     if view["state"] == "rejected" and view["reject_reason"]:
-        return view["reject_reason"]
-    return view["last_error"] or ""
+        return str(view["reject_reason"])
+    return str(view["last_error"] or "")
 
 
 def audit_move(action: str, from_state: str | None, to_state: str | None) -> str:

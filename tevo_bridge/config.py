@@ -37,6 +37,7 @@ from tevo_bridge.config_env import (
     variable_name,
 )
 from tevo_bridge.paths import ConfigPath, config_dir
+
 CONFIG_ENV = "TEVO_BRIDGE_CONFIG"
 
 _config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar("_config_file", default=None)

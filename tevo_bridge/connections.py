@@ -125,7 +125,7 @@ class GuardedH11Protocol(H11Protocol):
 
     # Connection cap --------------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.Transport) -> None:
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn's own override narrows it the same way
         open_now = [c for c in self.connections if isinstance(c, GuardedH11Protocol) and not c.closing]
         super().connection_made(transport)
         if len(open_now) >= self.limits.max_connections and not self._make_room(open_now):

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tevo_bridge.admin_guard import guarded
 from tevo_bridge.clock import iso
@@ -35,6 +35,14 @@ from tevo_bridge.store.backends import open_async_store
 from tevo_bridge.store.retention import run_retention
 from tevo_bridge.tevo.client import TevoClient
 
+if TYPE_CHECKING:  # annotations only; PluginHost itself is imported where the plugin is loaded (build_runtime)
+    from fastapi import FastAPI
+    from starlette.types import ASGIApp
+
+    from tevo_bridge.intake.http import BodyLimit
+    from tevo_bridge.pos.errors import PosTimeout
+    from tevo_bridge.pos.host import PluginHost
+
 log = get_logger(__name__)
 
 POS_TROUBLE_WINDOW = 60.0
@@ -44,7 +52,7 @@ SHUTDOWN_GRACE = 8.0
 class Runtime:
     """What the routes and background tasks share."""
 
-    def __init__(self, settings: Settings, store: AsyncStore, pos_host: Any, tevo: TevoClient,
+    def __init__(self, settings: Settings, store: AsyncStore, pos_host: PluginHost, tevo: TevoClient,
                  fulfil: Fulfil | None = None, precheck: Precheck | None = None) -> None:
         self.settings = settings
         self.store = store
@@ -73,7 +81,7 @@ class Runtime:
             return self._pos_trouble[1]
         return None
 
-    def release_when_done(self, timeout: Any, global_id: str) -> None:
+    def release_when_done(self, timeout: PosTimeout, global_id: str) -> None:
         """A hold that timed out may still succeed in the POS: release it the moment it does."""
         loop = asyncio.get_running_loop()
         self.note_pos_trouble(str(timeout))
@@ -160,7 +168,7 @@ async def _set_when(stop: asyncio.Event, halt: threading.Event) -> None:
     halt.set()
 
 
-def build_runtime(settings: Settings, pos_host: Any | None = None, fulfil: Fulfil | None = None) -> Runtime:
+def build_runtime(settings: Settings, pos_host: PluginHost | None = None, fulfil: Fulfil | None = None) -> Runtime:
     from tevo_bridge.pos.host import PluginHost
 
     store = open_async_store(settings)  # SQLite: one daemon per store (DaemonLock); PostgreSQL: any number
@@ -173,17 +181,17 @@ def build_runtime(settings: Settings, pos_host: Any | None = None, fulfil: Fulfi
     return Runtime(settings, store, pos_host, tevo, fulfil, make_precheck(settings, pos_host))
 
 
-def build_app(runtime: Runtime) -> Any:
+def build_app(runtime: Runtime) -> BodyLimit:
     """The ASGI app with the runtime's background tasks bound to its lifespan."""
     return build_apps(runtime)[0]
 
 
-def build_apps(runtime: Runtime) -> tuple[Any, Any | None]:
+def build_apps(runtime: Runtime) -> tuple[BodyLimit, ASGIApp | None]:
     """The public app, whose lifespan runs the runtime's background tasks, and the admin app (or None:
     ``[server] admin_port`` unset keeps metrics and the OpenAPI document on the public one)."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         tasks = await runtime.start(stop)
         log.info("daemon.started", plugin=runtime.settings.pos.plugin, tevo=runtime.settings.tevo.base_url)

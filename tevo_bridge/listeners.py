@@ -15,7 +15,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -75,7 +75,7 @@ def make_listeners(settings: Settings, public_app: Any, admin_app: Any | None,
                     per_listener=budget.max_connections, backlog=budget.backlog,
                     reason="the process's open-file limit (LimitNOFILE) leaves room for no more")
 
-    def config(app: Any, host: str, port: int, lifespan: str, name: str) -> uvicorn.Config:
+    def config(app: Any, host: str, port: int, lifespan: Literal["on", "off"], name: str) -> uvicorn.Config:
         limits = ConnectionLimits(server.header_timeout, server.body_timeout, budget.max_connections, name)
         return listener_config(app, host, port, server.trusted_proxies, lifespan=lifespan, limits=limits,
                                backlog=budget.backlog)
@@ -87,7 +87,7 @@ def make_listeners(settings: Settings, public_app: Any, admin_app: Any | None,
     return Listeners(public, admin)
 
 
-def listener_config(app: Any, host: str, port: int, trusted_proxies: list[str], *, lifespan: str = "off",
+def listener_config(app: Any, host: str, port: int, trusted_proxies: list[str], *, lifespan: Literal["on", "off"] = "off",
                     limits: ConnectionLimits | None = None, backlog: int = 2048) -> uvicorn.Config:
     """uvicorn's settings for one listener: its own proxy handling off (it believes X-Forwarded-For from
     127.0.0.1 by default, and FORWARDED_ALLOW_IPS from the environment), ``TrustedProxies`` instead; with
@@ -114,7 +114,7 @@ async def serve_all(listeners: Listeners) -> None:
             server.should_exit = True
 
     loop = asyncio.get_running_loop()
-    installed: list[int] = []
+    installed: list[signal.Signals] = []
     if threading.current_thread() is threading.main_thread():
         for sig, force in ((signal.SIGTERM, False), (signal.SIGINT, True)):
             loop.add_signal_handler(sig, stop, force)

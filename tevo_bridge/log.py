@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import Any, TextIO
 
 import structlog
 
@@ -50,8 +50,9 @@ class Redactor:
             return value
         return self.scrub(str(value))
 
-    def __call__(self, logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-        return self.scrub(event_dict)
+    def __call__(self, logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
+        scrubbed: dict[str, Any] = self.scrub(event_dict)  # a Mapping in, a dict out
+        return scrubbed
 
 
 REDACTOR = Redactor()
@@ -118,7 +119,7 @@ def add_logger_name(logger: Any, method: str, event_dict: dict[str, Any]) -> dic
     return event_dict
 
 
-def drop_color_message(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def drop_color_message(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """uvicorn passes its message a second time with ANSI colour codes (``extra={"color_message": ...}``):
     noise in a JSON line, and a terminal-escape injection risk in a log viewer."""
     event_dict.pop("color_message", None)
@@ -133,13 +134,13 @@ class _NamedPrintLogger(structlog.PrintLogger):
         self.name = name if isinstance(name, str) else None
 
 
-class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _CurrentStderrHandler(logging.StreamHandler[TextIO]):
     """A stream handler that always writes to the current ``sys.stderr``."""
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 

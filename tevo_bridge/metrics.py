@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -24,6 +24,9 @@ from prometheus_client.registry import Collector
 
 from tevo_bridge.log import get_logger
 from tevo_bridge.store.sqlite import HOLD_STATES, JOB_STATES, ORDER_STATES, StoreStats
+
+if TYPE_CHECKING:  # annotations only: tevo_bridge.seams imports modules that import this one
+    from tevo_bridge.seams import StoreRuntime
 
 log = get_logger(__name__)
 
@@ -151,7 +154,7 @@ class MetricsEndpoint:
         self.registry.register(self.collector)
         self._refreshing: asyncio.Future[Snapshot] | None = None
 
-    async def render(self, runtime: Any) -> bytes:
+    async def render(self, runtime: StoreRuntime) -> bytes:
         """Refresh the snapshot through the store thread (awaited: the loop stays free), then render it.
 
         Scrapes that arrive while a refresh is in flight share it: a burst of scrapes (the public
@@ -167,7 +170,7 @@ class MetricsEndpoint:
     def _refreshed(self, _future: Any) -> None:
         self._refreshing = None
 
-    async def _read(self, runtime: Any) -> Snapshot:
+    async def _read(self, runtime: StoreRuntime) -> Snapshot:
         try:
             store = runtime.settings.store
             path = None if store.postgres_url else Path(store.path)

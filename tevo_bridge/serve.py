@@ -21,7 +21,8 @@ from tevo_bridge.listeners import Listeners, make_listeners, serve_all
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _serve(listeners: Listeners) -> None:

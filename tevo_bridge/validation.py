@@ -153,7 +153,7 @@ def _plugin(settings: Settings) -> list[Problem]:
         checked_manager(name, plugin_class)
         plugin_config(name, plugin_class, settings.plugins.get(name, {}), settings.config_dir)
     except PluginConfigError as exc:
-        known = list(getattr(plugin_class, "Config").model_fields)
+        known = list(getattr(plugin_class, "Config").model_fields)  # noqa: B009  (mypy: a bare type)
         return [_plugin_setting(settings, name, key, message, known) for key, message in exc.problems]
     except PluginLoadError as exc:
         return [Problem(f"{_where(settings, ['pos', 'plugin'])} = {name!r} cannot be used: {exc}. "

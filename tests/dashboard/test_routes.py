@@ -8,7 +8,6 @@ import sqlite3
 import httpx
 import pytest
 
-from tevo_bridge.store import SCHEMA_VERSION
 from tests.dashboard.conftest import (
     PASSWORD,
     SECRETS,
@@ -17,6 +16,7 @@ from tests.dashboard.conftest import (
     dashboard_daemon,
     seed_order,
 )
+from tevo_bridge.store import SCHEMA_VERSION
 
 PAGES = ("/dashboard/", "/dashboard/review", "/dashboard/orders", "/dashboard/orders/1001", "/dashboard/holds",
          "/dashboard/system")

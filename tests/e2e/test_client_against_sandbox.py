@@ -127,11 +127,10 @@ async def test_a_wrong_secret_is_refused(sandbox):
 
 
 def test_check_online_proves_the_credentials(sandbox, tmp_path, monkeypatch):
+    from tevo_bridge_sqlite_pos import store
     from typer.testing import CliRunner
 
     from tevo_bridge.cli import app
-
-    from tevo_bridge_sqlite_pos import store
 
     store.init_db(tmp_path / "pos.sqlite3")
     config = tmp_path / "config.toml"

@@ -38,7 +38,7 @@ def test_five_page_pdf_yields_exactly_the_three_seat_pages_in_seat_order():
                 if p["kind"] == "ticket"]
     texts = [page_text(page) for page in selected.pages]
     assert [len(PdfReader(io.BytesIO(page)).pages) for page in selected.pages] == [1, 1, 1]
-    assert [(f"SEAT {seat}" in text and barcode in text) for (seat, barcode), text in zip(expected, texts)] == [True] * 3
+    assert [(f"SEAT {seat}" in text and barcode in text) for (seat, barcode), text in zip(expected, texts, strict=True)] == [True] * 3
     assert not any("YOUR E-TICKETS" in text or "PARTNER OFFERS" in text for text in texts)
 
 

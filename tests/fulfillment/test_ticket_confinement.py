@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,8 +14,8 @@ from tevo_bridge.fulfillment.precheck import undeliverable
 from tevo_bridge.pos.host import PluginHost
 from tevo_bridge.pos.inventory import InventoryRow
 from tevo_bridge.pos.types import Item, TicketFile
-from tevo_bridge.tevo.models import Order
 from tevo_bridge.testing.mirror import seed_sqlite_mirror
+from tevo_bridge.tevo.models import Order
 
 SEATS = {"5": 1, "6": 2}
 

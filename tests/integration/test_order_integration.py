@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from tevo_bridge_sqlite_pos.plugin import SqlitePos
 
 from tests.conftest import load_fixture
 from tests.integration.conftest import API_KEY, make_settings, pos_rows
@@ -14,7 +15,6 @@ from tevo_bridge import hookimpl
 from tevo_bridge.pos.host import PluginHost
 from tevo_bridge.sandbox.server import running_sandbox
 from tevo_bridge.serve import running_daemon
-from tevo_bridge_sqlite_pos.plugin import SqlitePos
 
 HOLD = load_fixture("order_integration/hold.json")  # 2 x "91508" at 415.0
 

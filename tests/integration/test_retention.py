@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from tevo_bridge.serve import running_daemon
-from tevo_bridge.store import Event, SqliteStore, StoreInUse
 from tests.integration.conftest import make_settings
 from tests.unit.test_store_files import backdate, rows
+from tevo_bridge.serve import running_daemon
+from tevo_bridge.store import Event, SqliteStore, StoreInUse
 
 
 def test_the_daemon_prunes_at_start_and_keeps_open_orders(tmp_path, pos_db):

@@ -29,7 +29,7 @@ def config(tmp_path):
 def fill(store: SqliteStore) -> None:
     """A store in the middle of its life: orders in every kind of state, holds, an invoice call, jobs, audit."""
     for order_id in range(402100, 402130):
-        store.record_event(Event("webhook", "order_created", f"k{order_id}", '{"id":%d}' % order_id, order_id=order_id))
+        store.record_event(Event("webhook", "order_created", f"k{order_id}", f'{{"id":{order_id}}}', order_id=order_id))
     store.update_order(402100, state="done", reason="delivered", buyer_type="Office", buyer_id=88123456789,
                        snapshot=json.dumps({"id": 402100, "total": "240.00"}), invoice_id="INV-9", customer_id="C-1")
     store.update_order(402101, state="rejected", reason="underpriced", reject_reason="Tickets Priced Incorrectly")

@@ -125,11 +125,12 @@ def _fuzz_order_integration(spec: dict[str, Any], base: str, examples: int, seed
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             kind = f"schemathesis {method} {path} {mode.value}"
 
+            # fuzz() runs within this iteration, so the loop variables it reads are current (the B023 noqa below).
             @_settings(examples, seed)
             @given(case=operation.as_strategy(mode), keyed=st.booleans())
             def fuzz(case: Any, keyed: bool) -> None:
                 # Mostly with the right key, so the body is what gets tested; sometimes with what was generated.
-                headers = {"X-Api-Key": API_KEY} if keyed or mode is GenerationMode.POSITIVE else None
+                headers = {"X-Api-Key": API_KEY} if keyed or mode is GenerationMode.POSITIVE else None  # noqa: B023
                 before = snapshot.take()
                 try:
                     response = case.call(base_url=base, headers=headers, timeout=30)
@@ -137,7 +138,7 @@ def _fuzz_order_integration(spec: dict[str, Any], base: str, examples: int, seed
                     if "Invalid" in str(exc) or "header" in str(exc).lower():
                         return
                     raise
-                judge(kind, response.status_code, before, f"{case.path_parameters} {case.headers} {case.body!r}")
+                judge(kind, response.status_code, before, f"{case.path_parameters} {case.headers} {case.body!r}")  # noqa: B023
 
             fuzz()
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tevo_bridge_sqlite_pos.plugin import SqlitePos
 
 from tests.reliability.checks import View
 from tevo_bridge import hookimpl
@@ -26,7 +27,6 @@ from tevo_bridge.pos.host import PluginHost
 from tevo_bridge.sandbox.inventory import ETICKET, generated_inventory
 from tevo_bridge.sandbox.scenarios import Scenario
 from tevo_bridge.testing.stack import API_KEY, stack
-from tevo_bridge_sqlite_pos.plugin import SqlitePos
 
 HOLD_BUDGET = 1.0
 HANG = 4.0  # far past every budget below
@@ -122,7 +122,7 @@ def run_pos_faults(tmp: Path, orders_per_temper: int = 3, holds_per_temper: int 
                 held.append((remote_id, global_id))
         result.hold_server_ms = _server_hold_ms(tmp / "daemon.log")
         # Free the holds that were granted: TEvo would invoice or release them.
-        for remote_id, global_id in held:
+        for _remote_id, global_id in held:
             httpx.post(f"{base}/order-integration/holds/{global_id}/release", json={}, headers=KEY, timeout=10)
         # Webhook orders, a few on each temper's listings (the planner picks among the listings it is given).
         planner = run.sandbox.driver.planner

@@ -54,6 +54,8 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, precondition, rule
 from starlette.requests import ClientDisconnect
+from tevo_bridge_sqlite_pos import store as pos_store
+from tevo_bridge_sqlite_pos.plugin import SqlitePos
 
 from tests.reliability.checks import View
 from tevo_bridge import hookimpl
@@ -70,12 +72,10 @@ from tevo_bridge.sandbox.scenarios import Channel, InventoryExhausted, Scenario
 from tevo_bridge.sandbox.server import Sandbox, running_sandbox
 from tevo_bridge.serve import RunningDaemon, free_port, running_daemon
 from tevo_bridge.store import AsyncStore, SqliteStore
-from tevo_bridge.tevo.client import TevoClient
-from tevo_bridge.tevo.errors import TevoError
 from tevo_bridge.testing.mirror import mirror_inventory
 from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, quiet_logging, settings_for, webhook_form
-from tevo_bridge_sqlite_pos import store as pos_store
-from tevo_bridge_sqlite_pos.plugin import SqlitePos
+from tevo_bridge.tevo.client import TevoClient
+from tevo_bridge.tevo.errors import TevoError
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTLED = frozenset({"done", "rejected", "canceled", "needs_review"})
@@ -621,7 +621,7 @@ class PipelineMachine(RuleBasedStateMachine):
         self.bench.settle(1.0)
 
     def _context(self) -> str:
-        return (f"\nsteps:\n" + "\n".join(self.trail)
+        return ("\nsteps:\n" + "\n".join(self.trail)
                 + f"\nbench: {self.tmp} (daemon log {self.bench.log})")
 
     # -- orders ---------------------------------------------------------------------------------------------

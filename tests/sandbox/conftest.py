@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from tests.sandbox.helpers import Receiver, TevoApi
 from tevo_bridge.sandbox.inventory import demo_inventory
 from tevo_bridge.sandbox.orders import DEMO_CLIENTS, ItemRequest, OrderRequest
 from tevo_bridge.sandbox.server import Sandbox, running_sandbox, serving
-from tests.sandbox.helpers import Receiver, TevoApi
 
 
 @pytest.fixture

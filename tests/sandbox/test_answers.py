@@ -6,10 +6,10 @@ import dataclasses
 
 import httpx
 
-from tevo_bridge.sandbox.faults import FaultSettings
-from tevo_bridge.sandbox.server import Sandbox, running_sandbox
 from tests.sandbox.conftest import group, order_request
 from tests.sandbox.helpers import TevoApi, fixture_json
+from tevo_bridge.sandbox.faults import FaultSettings
+from tevo_bridge.sandbox.server import Sandbox, running_sandbox
 
 # What TEvo labels its JSON with (every recorded answer, errors included); not application/json.
 TEVO_JSON = "application/vnd.ticketevolution.api+json; version=9; charset=utf-8"

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
+from tests.sandbox.helpers import TevoApi
 from tevo_bridge.sandbox.cli import banner, sandbox_app
 from tevo_bridge.sandbox.server import running_sandbox
-from tests.sandbox.helpers import TevoApi
 
 ROOT = Path(__file__).resolve().parents[2]
 

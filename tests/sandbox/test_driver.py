@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 
+from tests.sandbox.conftest import driver_settings
+from tests.sandbox.helpers import Receiver, TevoApi
 from tevo_bridge.sandbox.driver import DriverSettings
 from tevo_bridge.sandbox.scenarios import Channel, Scenario
 from tevo_bridge.sandbox.server import Sandbox, running_sandbox
-from tests.sandbox.conftest import driver_settings
-from tests.sandbox.helpers import Receiver, TevoApi
 
 
 def test_order_created_is_a_form_with_the_four_fields(driven: tuple[Sandbox, Receiver]) -> None:

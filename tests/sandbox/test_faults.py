@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.sandbox.conftest import driver_settings, order_request
+from tests.sandbox.helpers import Receiver, TevoApi
 from tevo_bridge.sandbox.faults import FaultInjector, FaultSettings
 from tevo_bridge.sandbox.scenarios import Channel, Scenario
 from tevo_bridge.sandbox.server import Sandbox, running_sandbox
-from tests.sandbox.conftest import driver_settings, order_request
-from tests.sandbox.helpers import Receiver, TevoApi
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tevo_bridge.sandbox.server import Sandbox
 from tests.sandbox.conftest import order_request
 from tests.sandbox.helpers import Receiver, TevoApi, b64, fixture_pdf
+from tevo_bridge.sandbox.server import Sandbox
 
 
 def test_accept_calls_are_counted_even_when_refused(api: TevoApi, sandbox: Sandbox) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tevo_bridge.sandbox.server import Sandbox
 from tests.sandbox.conftest import multi_item_request, order_request
 from tests.sandbox.helpers import TevoApi, fixture_json
+from tevo_bridge.sandbox.server import Sandbox
 
 
 def keys(obj: dict[str, Any]) -> set[str]:

@@ -15,13 +15,13 @@ from tevo_bridge_sqlite_pos import SqlitePos
 from tevo_bridge_sqlite_pos.cli import app as sqlite_pos_app
 from typer.testing import CliRunner
 
+from tests.sandbox.test_cli import banner_value, served
 from tevo_bridge.pos.inventory import CSV_COLUMNS
 from tevo_bridge.pos.types import Item
 from tevo_bridge.sandbox.cli import banner, sandbox_app
 from tevo_bridge.sandbox.driver import DriverSettings
 from tevo_bridge.sandbox.inventory import demo_inventory
 from tevo_bridge.sandbox.server import running_sandbox
-from tests.sandbox.test_cli import banner_value, served
 
 
 def test_serve_writes_the_inventory_csv_and_it_imports_into_the_sqlite_pos_as_is(tmp_path: Path) -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from tevo_bridge.sandbox.rules import REJECT_REASONS
-from tevo_bridge.sandbox.inspection import delivered_page_texts
-from tevo_bridge.sandbox.server import Sandbox, running_sandbox
-from tevo_bridge.sandbox.state import World
 from tests.sandbox.conftest import multi_item_request, order_request
 from tests.sandbox.helpers import TevoApi, b64, fixture_pdf
+from tevo_bridge.sandbox.inspection import delivered_page_texts
+from tevo_bridge.sandbox.rules import REJECT_REASONS
+from tevo_bridge.sandbox.server import Sandbox, running_sandbox
+from tevo_bridge.sandbox.state import World
 
 TWO_PAGES = fixture_pdf("tickets_2_pages.pdf")
 TEVO_JSON = "application/vnd.ticketevolution.api+json; version=9; charset=utf-8"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.sandbox.conftest import order_request
+from tests.sandbox.helpers import TevoApi, fixture_json
 from tevo_bridge.sandbox.server import Sandbox
 from tevo_bridge.sandbox.signature import expected_signature, host_without_port, message_for
 from tevo_bridge.tevo.signing import TevoAuth
-from tests.sandbox.conftest import order_request
-from tests.sandbox.helpers import TevoApi, fixture_json
 
 BAD_SIGNATURE = fixture_json("errors/401_bad_signature.json")
 UNAUTHORIZED = fixture_json("errors/401_unauthorized.json")

@@ -1,15 +1,14 @@
 """The URLs to register with TEvo: built from [server] public_url, the webhook token never shown."""
 
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from tevo_bridge_sqlite_pos.store import init_db
 from typer.testing import CliRunner
 
 from tevo_bridge.cli import app
 from tevo_bridge.config import ConfigError, ServerSettings, load_settings
 from tevo_bridge.registration import registration, registration_lines
-from tevo_bridge_sqlite_pos.store import init_db
 
 TOKEN = "wxyzSECRETwebhookTOKENthatIsLong1234567890"
 runner = CliRunner()

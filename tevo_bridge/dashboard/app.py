@@ -41,10 +41,15 @@ STATIC = Path(__file__).parent / "static"
 class DashboardHost(Protocol):
     """What the dashboard needs of the daemon's ``Runtime`` (or of ``StoreOnlyHost`` without a daemon)."""
 
-    settings: Settings
-    store: AsyncStore
-    pos: Any  # the PluginHost, or None when no daemon runs
-    worker: Any  # has ``last_tick`` (monotonic), or None
+    # Read-only properties, so that the daemon's narrower types (and the seams' protocols) satisfy them.
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def store(self) -> AsyncStore: ...
+    @property
+    def pos(self) -> Any: ...  # the PluginHost, or None when no daemon runs
+    @property
+    def worker(self) -> Any: ...  # has ``last_tick`` (monotonic), or None
 
     def wake(self) -> None: ...
 

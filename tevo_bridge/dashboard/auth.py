@@ -102,7 +102,7 @@ class Sessions:
         if not cookie or len(cookie) > 4096:
             return None
         try:
-            data = self._signer.loads(cookie, max_age=self.max_age)
+            data = self._signer.loads(cookie, max_age=self.max_age)  # type: ignore[arg-type]  # a float works too
         except BadSignature:  # also an expired one (SignatureExpired is a BadSignature)
             return None
         if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("s", "c", "m", "f")):
@@ -118,7 +118,9 @@ class Sessions:
 
 
 def csrf_ok(session: Session | None, token: str | None) -> bool:
-    return bool(session and token) and hmac.compare_digest(session.csrf.encode(), (token or "").encode())
+    if session is None or not token:
+        return False
+    return hmac.compare_digest(session.csrf.encode(), token.encode())
 
 
 class LoginLimiter:

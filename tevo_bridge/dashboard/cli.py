@@ -65,8 +65,8 @@ def serve_command(
 
     from tevo_bridge.admin_guard import guarded, is_loopback
     from tevo_bridge.cli import settings_or_exit, store_or_exit
-    from tevo_bridge.intake.app import mount_dashboard
     from tevo_bridge.connections import ConnectionLimits, connection_budget
+    from tevo_bridge.intake.app import mount_dashboard
     from tevo_bridge.listeners import listener_config
     from tevo_bridge.store import AsyncStore, SqliteStore, StoreError
 

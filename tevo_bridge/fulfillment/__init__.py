@@ -6,17 +6,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from tevo_bridge.config import Settings
 from tevo_bridge.fulfillment.context import Context, Download, Outcome, PosFacade
 from tevo_bridge.fulfillment.pages import SelectedPages, TicketFileProblem, select_pages
-from tevo_bridge.fulfillment.runner import fulfil_order
 from tevo_bridge.fulfillment.precheck import undeliverable
+from tevo_bridge.fulfillment.runner import fulfil_order
 from tevo_bridge.pipeline.processor import Fulfil, Precheck
-from tevo_bridge.store import OrderRow
+from tevo_bridge.store import AsyncStore, OrderRow
 from tevo_bridge.tevo.capped import read_capped
 from tevo_bridge.tevo.client import TevoClient
 from tevo_bridge.tevo.models import Order
@@ -27,7 +25,7 @@ __all__ = [
 
 
 def make_fulfil(
-    settings: Settings, tevo: TevoClient, pos_host: PosFacade, store: Any, *, download: Download | None = None
+    settings: Settings, tevo: TevoClient, pos_host: PosFacade, store: AsyncStore, *, download: Download | None = None
 ) -> Fulfil:
     """The pipeline's fulfil step: ``await fulfil(order, row) -> ("done" | "fulfilling" | "needs_review", reason)``.
 

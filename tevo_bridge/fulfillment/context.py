@@ -9,6 +9,8 @@ from typing import Any, Literal, Protocol
 from tevo_bridge.config import FulfillmentSettings
 from tevo_bridge.log import get_logger
 from tevo_bridge.pos import types as pos
+from tevo_bridge.pos.types import OrderEvent  # `pos` in Context's body is its field, not this module
+from tevo_bridge.store import AsyncStore
 from tevo_bridge.tevo.client import TevoClient
 from tevo_bridge.tevo.models import Order, Shipment
 
@@ -60,7 +62,7 @@ class Context:
     settings: FulfillmentSettings
     tevo: TevoClient
     pos: PosFacade
-    store: Any  # an AsyncStore: every method is awaitable
+    store: AsyncStore
     download: Download
 
     async def audit(self, action: str, order_id: int, reason: str, **details: Any) -> None:
@@ -68,7 +70,7 @@ class Context:
         log.info("fulfil." + action, order_id=order_id, reason=reason)
         await self.store.audit(action, order_id=order_id, reason=reason, details=details or None)
 
-    async def notify(self, event: pos.OrderEvent) -> None:
+    async def notify(self, event: OrderEvent) -> None:
         """Plugins hear about an airbill through the notification hook; a failure there never holds an order up."""
         if not self.pos.has_hook("pos_order_event"):
             return

@@ -4,7 +4,7 @@ the OpenAPI document on a separate admin app when ``[server] admin_port`` is set
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,12 +22,16 @@ from tevo_bridge.log import get_logger
 from tevo_bridge.metrics import MetricsEndpoint
 from tevo_bridge.store import StoreError
 
+if TYPE_CHECKING:  # annotations only: tevo_bridge.seams imports modules that import this one
+    from tevo_bridge.dashboard.app import DashboardHost
+    from tevo_bridge.seams import AppRuntime, HealthRuntime
+
 log = get_logger(__name__)
 
 WORKER_STALE_SECONDS = 30.0
 
 
-def create_app(runtime: Any, lifespan: Any = None, *, admin_elsewhere: bool = False) -> FastAPI:
+def create_app(runtime: AppRuntime, lifespan: Any = None, *, admin_elsewhere: bool = False) -> FastAPI:
     """The routes; serve it wrapped in ``with_body_limit`` (as ``daemon.build_app`` does).
 
     With ``admin_elsewhere`` (``[server] admin_port`` set), ``/metrics`` and ``/openapi.json`` are
@@ -44,7 +48,7 @@ def create_app(runtime: Any, lifespan: Any = None, *, admin_elsewhere: bool = Fa
     return app
 
 
-def create_admin_app(runtime: Any, public: FastAPI) -> FastAPI:
+def create_admin_app(runtime: AppRuntime, public: FastAPI) -> FastAPI:
     """The admin listener's app: health, metrics, the public app's OpenAPI document, the dashboard.
 
     No Swagger UI (/docs): it loaded scripts from a public CDN into the dashboard's origin. With the
@@ -74,7 +78,7 @@ def create_admin_app(runtime: Any, public: FastAPI) -> FastAPI:
     return app
 
 
-def mount_dashboard(app: FastAPI, host: Any) -> FastAPI:
+def mount_dashboard(app: FastAPI, host: DashboardHost) -> FastAPI:
     """The operator dashboard at /dashboard (docs/dashboard.md), and / sends a browser there."""
     from tevo_bridge.dashboard import PREFIX, create_dashboard
 
@@ -88,7 +92,7 @@ def mount_dashboard(app: FastAPI, host: Any) -> FastAPI:
     return dash_app
 
 
-def add_health_routes(app: FastAPI, runtime: Any, *, metrics: bool, details: bool = True) -> None:
+def add_health_routes(app: FastAPI, runtime: HealthRuntime, *, metrics: bool, details: bool = True) -> None:
     """/livez and /readyz on both listeners (a load balancer checks the public one), /metrics where asked.
 
     Without ``details`` (the public listener), /readyz says only ready or not: the checks' errors (a POS or
@@ -171,7 +175,7 @@ def with_body_limit(app: FastAPI, max_bytes: int, refusals: RefusalLog | None = 
     return BodyLimit(app, max_bytes, refused)
 
 
-async def readiness(runtime: Any) -> dict[str, dict[str, Any]]:
+async def readiness(runtime: HealthRuntime) -> dict[str, dict[str, Any]]:
     checks: dict[str, dict[str, Any]] = {}
     try:
         await runtime.store.check_writable()

@@ -16,7 +16,7 @@ import hashlib
 import json
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
@@ -32,6 +32,9 @@ from tevo_bridge.store import Event, HoldRow, OrderRow
 from tevo_bridge.tevo.errors import NotFound, TevoError
 from tevo_bridge.tevo.models import HoldRequest, InvoiceRequest, ReleaseRequest
 
+if TYPE_CHECKING:  # annotations only: tevo_bridge.seams imports modules that import this one
+    from tevo_bridge.seams import OrderIntegrationRuntime
+
 log = get_logger(__name__)
 UNAUTHORIZED = {"status": "error", "error": "unauthorized"}
 #: The least time an invoice call gives TEvo to say whether an order exists (asked only when the
@@ -40,7 +43,7 @@ UNAUTHORIZED = {"status": "error", "error": "unauthorized"}
 CONFIRM_TIMEOUT = 1.0
 
 
-def build_router(runtime: Any) -> APIRouter:
+def build_router(runtime: OrderIntegrationRuntime) -> APIRouter:
     oi = runtime.settings.server.order_integration
     router = APIRouter(tags=["Order Integration"])
 
@@ -126,7 +129,7 @@ def _contract(key_header: str, model: type[Any], required: bool = True) -> dict[
 # Shared steps ---------------------------------------------------------------------------
 
 
-def note_refusal(runtime: Any, request: Request, response: Response) -> Response:
+def note_refusal(runtime: OrderIntegrationRuntime, request: Request, response: Response) -> Response:
     """Log a refused call (401, 422) for the seller, by reason and peer; never the key that was sent."""
     if response.status_code == 401:
         header = runtime.settings.server.order_integration.api_key_header
@@ -138,13 +141,13 @@ def note_refusal(runtime: Any, request: Request, response: Response) -> Response
     return response
 
 
-def authorised(runtime: Any, request: Request) -> bool:
+def authorised(runtime: OrderIntegrationRuntime, request: Request) -> bool:
     oi = runtime.settings.server.order_integration
     keys = [k.get_secret_value() for k in oi.api_keys]
     return key_matches(request.headers.get(oi.api_key_header), keys)
 
 
-async def authorised_json(runtime: Any, request: Request) -> dict[str, Any] | Response:
+async def authorised_json(runtime: OrderIntegrationRuntime, request: Request) -> dict[str, Any] | Response:
     """The key check, then the JSON body: what every Order Integration call starts with."""
     if not authorised(runtime, request):
         INBOUND.labels("order_integration", "unauthorized").inc()
@@ -155,7 +158,7 @@ async def authorised_json(runtime: Any, request: Request) -> dict[str, Any] | Re
     return data
 
 
-async def read_json(runtime: Any, request: Request) -> dict[str, Any] | Response:
+async def read_json(runtime: OrderIntegrationRuntime, request: Request) -> dict[str, Any] | Response:
     """The JSON object of the body with configured aliases renamed to canonical names, or a 422 answer."""
     raw = await request.body()
     try:
@@ -193,7 +196,7 @@ def dedupe(kind: str, payload: dict[str, Any]) -> str:
 class HoldCall:
     """One hold request, answered within ``server.hold_budget``."""
 
-    def __init__(self, runtime: Any, request: Request) -> None:
+    def __init__(self, runtime: OrderIntegrationRuntime, request: Request) -> None:
         self.runtime = runtime
         self.request = request
         self.started = time.monotonic()
@@ -310,7 +313,7 @@ def hold_closed(hold: HoldRow, closed: str) -> dict[str, Any]:
 # Release ---------------------------------------------------------------------------------
 
 
-async def release_call(runtime: Any, request: Request, path_global_id: str) -> Response:
+async def release_call(runtime: OrderIntegrationRuntime, request: Request, path_global_id: str) -> Response:
     data = await authorised_json(runtime, request)
     if isinstance(data, Response):
         return data
@@ -336,7 +339,7 @@ async def release_call(runtime: Any, request: Request, path_global_id: str) -> R
 # Invoice ---------------------------------------------------------------------------------
 
 
-async def invoice_call(runtime: Any, request: Request) -> Response:
+async def invoice_call(runtime: OrderIntegrationRuntime, request: Request) -> Response:
     data = await authorised_json(runtime, request)
     if isinstance(data, Response):
         return data
@@ -362,10 +365,12 @@ async def invoice_call(runtime: Any, request: Request) -> Response:
         log.warning("oi.invoice_order_not_found", order_id=req.order_id, global_id=req.global_id)
         await runtime.store.refuse_oi_invoice(req.global_id, status, compact(body), review)
     stored = await runtime.store.get_oi_invoice(req.global_id)
-    return json_response(stored.status, stored.response)
+    if stored is None or stored.response is None:  # the row just written is gone (pruned): answer ours
+        return json_response(status, body)
+    return json_response(stored.status or status, stored.response)
 
 
-async def _invoice_answer(runtime: Any, req: InvoiceRequest, hold: HoldRow | None
+async def _invoice_answer(runtime: OrderIntegrationRuntime, req: InvoiceRequest, hold: HoldRow | None
                           ) -> tuple[int, dict[str, Any], str | None]:
     """The answer, and the order's review reason when TEvo has no such order.
 
@@ -393,7 +398,7 @@ async def _invoice_answer(runtime: Any, req: InvoiceRequest, hold: HoldRow | Non
     return runtime.settings.server.order_integration.queued_status, body, None
 
 
-async def _settled_order(runtime: Any, order_id: int, deadline: float) -> OrderRow | None:
+async def _settled_order(runtime: OrderIntegrationRuntime, order_id: int, deadline: float) -> OrderRow | None:
     """The order once invoiced or handed to a person, else as it stands at the deadline."""
     while True:
         order = await runtime.store.get_order(order_id)
@@ -404,7 +409,7 @@ async def _settled_order(runtime: Any, order_id: int, deadline: float) -> OrderR
         await asyncio.sleep(0.02)
 
 
-async def _tevo_lacks(runtime: Any, order_id: int, deadline: float) -> bool:
+async def _tevo_lacks(runtime: OrderIntegrationRuntime, order_id: int, deadline: float) -> bool:
     """True only on TEvo's 404: an error or a slow answer proves nothing, and then the answer stays "queued"."""
     timeout = max(CONFIRM_TIMEOUT, deadline - time.monotonic())
     try:

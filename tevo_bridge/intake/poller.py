@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tevo_bridge import health
 from tevo_bridge.log import get_logger
@@ -12,13 +12,16 @@ from tevo_bridge.metrics import INBOUND, POLL_INTERVAL, POLL_LAST_SUCCESS
 from tevo_bridge.store import Event
 from tevo_bridge.tevo.errors import TevoError
 
+if TYPE_CHECKING:  # annotations only: tevo_bridge.seams imports modules that import this one
+    from tevo_bridge.seams import PollerRuntime
+
 log = get_logger(__name__)
 
 # Orders in these local states need nothing more from a poll (needs_review waits for a human).
 SETTLED = frozenset({"done", "rejected", "canceled", "needs_review", "resolved"})
 
 
-async def poll_once(runtime: Any) -> int:
+async def poll_once(runtime: PollerRuntime) -> int:
     """One cycle: pending orders to decide, accepted ones to invoice and fulfil.  Returns orders queued."""
     settings = runtime.settings.poller
     queued = 0
@@ -50,7 +53,7 @@ def lead_seconds(interval: float) -> float:
     return 2 * interval + 60
 
 
-async def run_poller(runtime: Any, stop: asyncio.Event) -> None:
+async def run_poller(runtime: PollerRuntime, stop: asyncio.Event) -> None:
     """Poll at start-up (to close the gap left by downtime), then every interval.
 
     With replicas on one PostgreSQL store, only the holder of the ``poller`` lease polls (the others

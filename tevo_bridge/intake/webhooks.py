@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -23,13 +23,16 @@ from tevo_bridge.metrics import INBOUND
 from tevo_bridge.store import Event
 from tevo_bridge.tevo.models import MAX_ID, MAX_ID_DIGITS, WebhookForm
 
+if TYPE_CHECKING:  # annotations only: tevo_bridge.seams imports modules that import this one
+    from tevo_bridge.seams import WebhookRuntime
+
 log = get_logger(__name__)
 
 ACTIONABLE = frozenset({"order_created", "fraud_response_received"})
 NOT_FOUND = {"status": "error", "error": "not_found"}
 
 
-def build_router(runtime: Any) -> APIRouter:
+def build_router(runtime: WebhookRuntime) -> APIRouter:
     router = APIRouter(tags=["Webhooks"])
 
     @router.post("/webhooks/tevo/{token}", summary="TEvo order and catalog notifications",
@@ -43,14 +46,14 @@ def build_router(runtime: Any) -> APIRouter:
     return router
 
 
-async def receive(runtime: Any, request: Request, token: str) -> Response:
+async def receive(runtime: WebhookRuntime, request: Request, token: str) -> Response:
     response = await _receive(runtime, request, token)
     if response.status_code == 400:
         runtime.refusals.note(request, "webhook", "invalid_body", 400, errors=error_fields(response))
     return response
 
 
-async def _receive(runtime: Any, request: Request, token: str) -> Response:
+async def _receive(runtime: WebhookRuntime, request: Request, token: str) -> Response:
     expected = runtime.settings.server.webhook_token.get_secret_value()
     refused = ("webhook_token_not_set" if not expected else "webhook_token_wrong" if not key_matches(token, [expected])
                else "address_not_allowed" if not _address_allowed(runtime, request) else None)
@@ -127,7 +130,7 @@ def _digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-async def _ignore(runtime: Any, hook: WebhookForm, form: dict[str, str]) -> Response:
+async def _ignore(runtime: WebhookRuntime, hook: WebhookForm, form: dict[str, str]) -> Response:
     key = "webhook:ignored:" + hashlib.sha256(json.dumps(form, sort_keys=True).encode()).hexdigest()
     event = Event("webhook", hook.event_type, key, compact(form), ignored=True)
     await runtime.store.record_event(event)
@@ -141,7 +144,7 @@ def _invalid(errors: dict[str, list[str]]) -> Response:
     return json_response(400, {"status": "invalid", "errors": errors})
 
 
-def _address_allowed(runtime: Any, request: Request) -> bool:
+def _address_allowed(runtime: WebhookRuntime, request: Request) -> bool:
     allowed = runtime.settings.server.allowed_ips
     if not allowed:
         return True

@@ -146,7 +146,7 @@ class OrderProcessor:
         if action is SellerState.REJECTED:
             await self._release_reservations(order, row, f"TEvo says {order.seller_state}")
             await self._transition(row, "rejected", f"TEvo says {order.seller_state}",
-                                   reject_reason=order.model_extra.get("seller_rejection_reason") or row.reject_reason)
+                                   reject_reason=(order.model_extra or {}).get("seller_rejection_reason") or row.reject_reason)
             return
         if action is SellerState.CANCELED:
             await self._cancel(order, row)

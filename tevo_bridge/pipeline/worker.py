@@ -10,7 +10,7 @@ import asyncio
 import random
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tevo_bridge.clock import iso
 from tevo_bridge.log import get_logger
@@ -20,11 +20,14 @@ from tevo_bridge.pos.errors import PosError, PosTimeout
 from tevo_bridge.store import Event, Job
 from tevo_bridge.tevo.errors import AuthError, TevoError
 
+if TYPE_CHECKING:  # annotations only: tevo_bridge.seams imports modules that import this one
+    from tevo_bridge.seams import WorkerRuntime
+
 log = get_logger(__name__)
 
 
 class Worker:
-    def __init__(self, runtime: Any, processor: OrderProcessor) -> None:
+    def __init__(self, runtime: WorkerRuntime, processor: OrderProcessor) -> None:
         self.runtime = runtime
         self.processor = processor
         self.settings = runtime.settings.pipeline

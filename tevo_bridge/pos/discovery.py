@@ -65,7 +65,8 @@ def load_plugin_class(name: str) -> type:
     if not matches:
         raise PluginNotFound(name, [ep.name for ep in eps])
     try:
-        return matches[0].load()
+        plugin: type = matches[0].load()  # an entry point of the group names the plugin class
+        return plugin
     except Exception as exc:  # an import can fail in any way at all; report it, don't guess
         raise PluginImportError(name, exc) from exc
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType, NoneType
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 import pydantic
@@ -217,6 +217,8 @@ class PluginHost:
         except Exception as exc:
             raise PosError(hook, exc) from exc
 
+    # Hook results are untyped (pluggy); each typed method below names what its hook returns by the contract
+    # (docs/plugins.md), which the contract suite (tevo_bridge.testing.PosContract) checks of every plugin.
     async def _call(self, hook: str, budget: float | None = None, **kwargs: Any) -> Any:
         """Run a hook under its budget, or under ``budget`` when the caller has less time left (an OI hold)."""
         limit = self.budgets[hook] if budget is None else min(budget, self.budgets[hook])
@@ -241,31 +243,31 @@ class PluginHost:
         return result
 
     async def check_inventory(self, item: Item, *, budget: float | None = None) -> Availability:
-        return await self._call("pos_check_inventory", budget, item=item)
+        return cast(Availability, await self._call("pos_check_inventory", budget, item=item))
 
     async def accept_price(self, item: Item, *, budget: float | None = None) -> PriceDecision:
-        return await self._call("pos_accept_price", budget, item=item)
+        return cast(PriceDecision, await self._call("pos_accept_price", budget, item=item))
 
     async def find_customer(self, buyer: Buyer, *, budget: float | None = None) -> Customer | None:
-        return await self._call("pos_find_customer", budget, buyer=buyer)
+        return cast("Customer | None", await self._call("pos_find_customer", budget, buyer=buyer))
 
     async def create_customer(self, buyer: Buyer, *, budget: float | None = None) -> Customer:
-        return await self._call("pos_create_customer", budget, buyer=buyer)
+        return cast(Customer, await self._call("pos_create_customer", budget, buyer=buyer))
 
     async def hold(self, hold: Hold, *, budget: float | None = None) -> HoldResult:
-        return await self._call("pos_hold", budget, hold=hold)
+        return cast(HoldResult, await self._call("pos_hold", budget, hold=hold))
 
     async def release_hold(self, hold: Hold, *, budget: float | None = None) -> bool:
-        return await self._call("pos_release_hold", budget, hold=hold)
+        return cast(bool, await self._call("pos_release_hold", budget, hold=hold))
 
     async def create_invoice(self, order: Order, customer: Customer | None, *, budget: float | None = None) -> Invoice:
-        return await self._call("pos_create_invoice", budget, order=order, customer=customer)
+        return cast(Invoice, await self._call("pos_create_invoice", budget, order=order, customer=customer))
 
     async def ticket_files(self, order: Order, item: Item, *, budget: float | None = None) -> list[TicketFile] | None:
-        return await self._call("pos_ticket_files", budget, order=order, item=item)
+        return cast("list[TicketFile] | None", await self._call("pos_ticket_files", budget, order=order, item=item))
 
     async def mobile_transfer(self, order: Order, item: Item, *, budget: float | None = None) -> MobileTransfer | None:
-        return await self._call("pos_mobile_transfer", budget, order=order, item=item)
+        return cast("MobileTransfer | None", await self._call("pos_mobile_transfer", budget, order=order, item=item))
 
     async def notify(self, event: OrderEvent) -> None:
         """Tell every ``pos_order_event`` implementation; failures and overruns are logged, not raised."""

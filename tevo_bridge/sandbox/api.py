@@ -19,8 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tevo_bridge.pos.inventory import CSV_COLUMNS
-from tevo_bridge.sandbox import inspection
-from tevo_bridge.sandbox import rules
+from tevo_bridge.sandbox import inspection, rules
 from tevo_bridge.sandbox.errors import (
     BAD_SIGNATURE_BODY,
     METHOD_NOT_ALLOWED_BODY,

@@ -263,7 +263,10 @@ class BuyerDriver:
 
     async def _oi_once(self, kind: str, path: str, body: dict[str, Any], order_id: int | None, global_id: str,
                        timeout: float | None = None, attempt: int = 1) -> tuple[int | None, Any]:
-        url = self.settings.oi_base_url.rstrip("/") + path  # type: ignore[union-attr]
+        base = self.settings.oi_base_url
+        if base is None:  # _order_integration refuses this before any call
+            raise ValueError("Order Integration needs DriverSettings.oi_base_url")
+        url = base.rstrip("/") + path
         headers = {"X-Api-Key": self.settings.oi_api_key or ""}
         entry = Delivery(kind, url, None, order_id, global_id, attempt, at=_now(), payload=body)
         try:

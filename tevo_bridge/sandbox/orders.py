@@ -113,7 +113,8 @@ class NewIds:
 
 def build_order(request: OrderRequest, ids: NewIds, now: str) -> dict[str, Any]:
     """The Orders / Show body for a new order."""
-    items = [_item(req, item_ids, ids, request, now) for req, item_ids in zip(request.items, ids.item_ids)]
+    items = [_item(req, item_ids, ids, request, now)
+             for req, item_ids in zip(request.items, ids.item_ids, strict=True)]
     subtotal = sum((Decimal(i["cost"]) for i in items), Decimal(0))
     client = _client(request.client) if request.client else None
     service_fee = (subtotal * Decimal("0.1")) if client else Decimal(0)

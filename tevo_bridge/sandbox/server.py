@@ -215,7 +215,7 @@ class Sandbox:
         listings are sold out; the route turns each into its own JSON error.
         """
         try:
-            scenario = Scenario(body.get("scenario"))
+            scenario = Scenario(str(body.get("scenario")))
         except ValueError:
             raise ValueError(f"scenario must be one of: {', '.join(s.value for s in Scenario)}") from None
         channels = body.get("channels") or self.driver.configured_channels(scenario)

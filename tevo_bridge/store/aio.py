@@ -11,10 +11,12 @@ import asyncio
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from tevo_bridge.store.base import Store
+from tevo_bridge.store.facade import StoreFacade
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 #: At most this many calls share one commit: enough to absorb a burst, small enough that
@@ -24,8 +26,8 @@ MAX_BATCH = 32
 _STOP = object()
 
 
-class AsyncStore:
-    """``await store.call(SqliteStore.method, ...)`` or ``await store.<method>(...)``.
+class AsyncStore(StoreFacade):
+    """``await store.<method>(...)`` (typed, ``StoreFacade``) or ``await store.call(fn, ...)``.
 
     One thread is enough for SQLite: it takes one writer at a time anyway, and keeping
     every transaction on one thread keeps them short and ordered.  PostgreSQL runs
@@ -42,23 +44,13 @@ class AsyncStore:
             thread.start()
         self._closed = False
 
-    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         if self._closed:
             raise RuntimeError("the store is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put((loop, future, fn, args, kwargs))
         return await future
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        method = getattr(self.sync, name)
-        if not callable(method):
-            return method
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            return await self.call(method, *args, **kwargs)
-
-        return call
 
     def close(self) -> None:
         if not self._closed:

@@ -172,13 +172,14 @@ class Store(Protocol):
         """Send an order back through the pipeline, which continues from the facts, not from its state."""
 
     def revoke_session(self, sid: str, until: float) -> None:
-        ...
+        """Remember a dashboard logout until ``until`` (epoch seconds), when its cookie would expire anyway: in the
+        store, so it survives a restart and reaches every replica."""
 
     def search_orders(self, query: OrderQuery, limit: int) -> list[OrderRow]:
         """Orders matching ``query``, newest id first (the dashboard's search, paged by ``before_id``)."""
 
     def session_revoked(self, sid: str) -> bool:
-        ...
+        """Whether a dashboard session was logged out (``revoke_session``) and its cookie has not yet expired."""
 
     def snooze_job(self, job: Job, note: str, delay: float) -> None:
         """Look again after ``delay``: not a failure, so no attempt is counted (news that came meanwhile runs now)."""

@@ -43,7 +43,7 @@ try:
     from psycopg import errors as pg_errors
     from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError:  # pragma: no cover - the `postgresql` extra is not installed
-    psycopg = None  # type: ignore[assignment]
+    psycopg = None  # type: ignore[assignment]  # optional extra: every use checks for None first
 
 #: The schema version this code writes to PostgreSQL (its own numbering: see ``pg_schema``).
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
@@ -89,7 +89,8 @@ def inspect_database(url: str, timeout: float = 5.0) -> int:
         raise StoreError("the PostgreSQL driver is not installed. Fix: pip install 'tevo-bridge[postgresql]'.")
     try:
         with psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout))) as conn:
-            if conn.execute("SELECT to_regclass('tevo_schema')").fetchone()[0] is None:
+            exists = conn.execute("SELECT to_regclass('tevo_schema')").fetchone()
+            if exists is None or exists[0] is None:
                 return 0
             row = conn.execute("SELECT version FROM tevo_schema").fetchone()
     except psycopg.Error as exc:
@@ -107,7 +108,7 @@ def _too_new(url: str, version: int) -> str:
             f"tevo-bridge on this host (pip install -U 'tevo-bridge[postgresql]').")
 
 
-class _Row(tuple):  # noqa: SLOT001 - each row carries its column names
+class _Row(tuple[Any, ...]):  # noqa: SLOT001 - each row carries its column names
     """A row by position and by column name, like ``sqlite3.Row`` (the shared SQL reads both ways)."""
 
     names: tuple[str, ...] = ()
@@ -180,7 +181,7 @@ class _Checkout:
 
     @property
     def conn(self) -> _Conn:
-        conn = getattr(self._local, "conn", None)
+        conn: _Conn | None = getattr(self._local, "conn", None)
         if conn is None:
             raise RuntimeError("no connection checked out on this thread")
         return conn
@@ -254,6 +255,8 @@ def _retrying(method: Callable[..., T]) -> Callable[..., T]:
 class PostgresStore(SqliteStore):
     """A pool of connections to one PostgreSQL database, shared by any number of daemon processes."""
 
+    _lock: _Checkout  # SqliteStore's RLock becomes a re-entrant pooled checkout per thread
+
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16, timeout: float = 3.0) -> None:
         """Connect (waiting up to ``timeout`` for the first connection) and migrate.
 
@@ -267,7 +270,7 @@ class PostgresStore(SqliteStore):
         self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
                                     kwargs={"autocommit": True}, configure=_configure,
                                     check=ConnectionPool.check_connection, name="tevo-bridge-store")
-        self._lock = _Checkout(self._pool)  # type: ignore[assignment]
+        self._lock = _Checkout(self._pool)
         self._running: dict[Job, Any] = {}  # a claim (id and lease) -> the connection holding its advisory lock
         self._running_lock = threading.Lock()
         try:
@@ -282,8 +285,8 @@ class PostgresStore(SqliteStore):
             raise
 
     @property
-    def _conn(self) -> _Conn:  # type: ignore[override]
-        return self._lock.conn  # type: ignore[attr-defined]
+    def _conn(self) -> _Conn:  # type: ignore[override]  # SqliteStore's one connection; here this thread's
+        return self._lock.conn
 
     def close(self) -> None:
         with self._running_lock:
@@ -294,7 +297,7 @@ class PostgresStore(SqliteStore):
         self._pool.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[_Conn]:  # type: ignore[override]
+    def _tx(self) -> Iterator[_Conn]:  # type: ignore[override]  # psycopg rows behind sqlite3's interface
         with self._lock:
             conn = self._conn
             with conn.raw.transaction():  # a SAVEPOINT when already inside a batch's transaction
@@ -347,7 +350,8 @@ class PostgresStore(SqliteStore):
     @property
     def schema_version(self) -> int:
         with self._lock:
-            return self._conn.execute("SELECT version FROM tevo_schema").fetchone()[0]
+            version: int = self._conn.execute("SELECT version FROM tevo_schema").fetchone()[0]
+            return version
 
     # Jobs: the dialect's statements and the cross-process rules -----------------------------------
 
@@ -364,7 +368,7 @@ class PostgresStore(SqliteStore):
         lapsed lease is taken over only when no live session holds the job, and PostgreSQL drops the
         lock the moment a dead replica's connection goes.
         """
-        holder = self._lock.getconn()  # type: ignore[attr-defined]
+        holder = self._lock.getconn()
         try:
             job = self._claim_on(holder, lease_seconds)
         except BaseException:
@@ -445,12 +449,13 @@ class PostgresStore(SqliteStore):
         Other replicas may be running jobs right now; theirs hold their advisory locks and stay.
         """
         with self._tx() as conn:
-            return conn.execute(
+            requeued: int = conn.execute(
                 "UPDATE jobs SET state = 'queued', lease_until = NULL, run_at = ?, updated_at = ? "
                 "WHERE state = 'running' AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' "
                 "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                 "AND l.classid::bigint = ? AND l.objid::bigint = jobs.id % 2147483647 AND l.objsubid = 2)",
                 (time.time(), now_iso(), LOCK_SPACE)).rowcount
+        return requeued
 
     def try_lead(self, name: str, holder: str, lease_seconds: float) -> bool:
         """Take or renew the lease ``name`` for ``holder``; False while another holder's lease runs."""

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -24,7 +24,7 @@ from typing import IO, Any, Literal
 try:  # the daemon's lock; absent on Windows, where one daemon per store is the operator's care
     import fcntl
 except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # DaemonLock checks for None: no lock on Windows
 
 from tevo_bridge.clock import now_iso
 from tevo_bridge.private_files import FILE_MODE, create_private, private_folder
@@ -221,7 +221,7 @@ class SqliteStore:
         if str(path) != ":memory:":
             create_private(self.path)  # buyer data: 0600, and so are the -wal/-shm SQLite makes beside it
         self._daemon_lock = DaemonLock.acquire(self.path) if daemon and str(path) != ":memory:" else None
-        self._lock = threading.RLock()
+        self._lock: AbstractContextManager[Any] = threading.RLock()  # PostgresStore: a pooled checkout
         self._in_batch = False
         self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         try:
@@ -319,7 +319,8 @@ class SqliteStore:
     @property
     def schema_version(self) -> int:
         with self._lock:
-            return self._conn.execute("PRAGMA user_version").fetchone()[0]
+            version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            return version
 
     def check_writable(self) -> None:
         """Raise if a write transaction cannot start (read-only file, full disk, locked)."""
@@ -672,7 +673,8 @@ class SqliteStore:
                 "SELECT MIN(CASE WHEN state = 'queued' THEN run_at ELSE lease_until END) FROM jobs "
                 "WHERE state IN ('queued', 'running')"
             ).fetchone()
-        return row[0]
+        due: float | None = row[0]
+        return due
 
     def job_counts(self) -> dict[str, int]:
         with self._lock:
@@ -901,7 +903,8 @@ class SqliteStore:
         if table not in ("inbox", "orders", "holds", "jobs", "audit", "oi_invoices", "revoked_sessions"):
             raise ValueError(table)
         with self._lock:
-            return self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            rows: int = self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            return rows
 
 
 # Store files: the daemon's lock, backup and restore -------------------------------------------
@@ -1059,7 +1062,7 @@ def restore_store(source: Path, dest: Path, stamp: str) -> tuple[StoreFacts, Pat
     left beside the restored file would be replayed into it.
     """
     try:
-        facts = inspect_store(source)
+        inspect_store(source)  # refuses what is not a store this code can run
     except NotAStore as exc:
         raise NotAStore(f"{exc} Nothing was changed. Fix: restore from a file `tevo-bridge store backup` "
                         "wrote.") from exc

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pytest
 from pypdf import PdfReader
@@ -120,19 +120,20 @@ class PosContract:
     @staticmethod
     def available(pos: PluginHost, remote_id: str) -> int:
         probe = Item(None, 0, remote_id, 1, Decimal(0))
-        return pos.call_sync("pos_check_inventory", item=probe).available
+        available: int = pos.call_sync("pos_check_inventory", item=probe).available
+        return available
 
     @staticmethod
     def hold(pos: PluginHost, global_id: str, group: InventoryRow, quantity: int, **fields: Any) -> HoldResult:
-        return pos.call_sync("pos_hold", hold=Hold(global_id, group.remote_id, quantity, **fields))
+        return cast(HoldResult, pos.call_sync("pos_hold", hold=Hold(global_id, group.remote_id, quantity, **fields)))
 
     @staticmethod
     def release(pos: PluginHost, global_id: str, group: InventoryRow, quantity: int) -> bool:
-        return pos.call_sync("pos_release_hold", hold=Hold(global_id, group.remote_id, quantity))
+        return cast(bool, pos.call_sync("pos_release_hold", hold=Hold(global_id, group.remote_id, quantity)))
 
     @staticmethod
     def invoice(pos: PluginHost, order: Order, customer: Customer | None = None) -> Invoice:
-        return pos.call_sync("pos_create_invoice", order=order, customer=customer)
+        return cast(Invoice, pos.call_sync("pos_create_invoice", order=order, customer=customer))
 
     # -- stock -----------------------------------------------------------------------------------
 
@@ -325,7 +326,7 @@ class PosContract:
         """The daemon's reservation for a TEvo order's item, made before it accepts the order."""
         hold = Hold(f"order-{order_id}-item-{item_id}-r0", group.remote_id, quantity, group.min_price,
                     expires_at=datetime.now(UTC) + timedelta(minutes=30), order_id=order_id)
-        return pos.call_sync("pos_hold", hold=hold)
+        return cast(HoldResult, pos.call_sync("pos_hold", hold=hold))
 
     def test_a_checkout_hold_cannot_take_tickets_an_order_reserved(
         self, pos: PluginHost, groups: dict[str, InventoryRow]

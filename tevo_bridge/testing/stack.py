@@ -72,9 +72,11 @@ class Stack:
     def poll(self) -> int:
         """Run one poll cycle on the daemon's own event loop, as its poller task would."""
         loop = self.daemon.runtime.loop
+        if loop is None:
+            raise RuntimeError("the daemon has not started: no event loop to poll on")
         return asyncio.run_coroutine_threadsafe(poll_once(self.daemon.runtime), loop).result(timeout=30)
 
-    def pos(self, sql: str, *args: Any) -> list[tuple]:
+    def pos(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         conn = sqlite3.connect(self.pos_db)
         try:
             return conn.execute(sql, args).fetchall()
@@ -91,7 +93,8 @@ class Stack:
             conn.close()
 
     def invoices_for(self, order_id: int) -> int:
-        return self.pos("SELECT COUNT(*) FROM invoices WHERE tevo_order_id = ?", order_id)[0][0]
+        count: int = self.pos("SELECT COUNT(*) FROM invoices WHERE tevo_order_id = ?", order_id)[0][0]
+        return count
 
 
 def settings_for(sandbox: Sandbox, tmp: Path, pos_db: Path, port: int, **sections: dict[str, Any]) -> Settings:

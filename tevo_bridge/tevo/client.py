@@ -21,9 +21,8 @@ from typing import Any
 import httpx
 import stamina
 
-from tevo_bridge import __version__
+from tevo_bridge import __version__, health
 from tevo_bridge.log import get_logger
-from tevo_bridge import health
 from tevo_bridge.metrics import TEVO_AUTH_FAILURES, TEVO_CALLS
 from tevo_bridge.tevo.capped import read_capped
 from tevo_bridge.tevo.errors import (
@@ -173,7 +172,8 @@ class TevoClient:
         return await self._post(f"/orders/{order_id}/complete", None, endpoint="orders.complete")
 
     async def get_user(self, user_id: int) -> dict[str, Any]:
-        return await self._get(f"/users/{user_id}", endpoint="users.show")
+        user: dict[str, Any] = await self._get(f"/users/{user_id}", endpoint="users.show")
+        return user
 
     # E-tickets (§4): item URLs take item.id; deliver_etickets bodies take order_item_id ----
 
@@ -502,11 +502,13 @@ def _field_errors(body: Any) -> dict[str, Any]:
     """TEvo puts 422 errors on the resource, or inside the first element of a create's array (§9)."""
     if not isinstance(body, dict):
         return {}
-    if isinstance(body.get("errors"), dict):
-        return body["errors"]
+    errors = body.get("errors")
+    if isinstance(errors, dict):
+        return errors
     for value in body.values():
         if isinstance(value, list) and value and isinstance(value[0], dict) and isinstance(value[0].get("errors"), dict):
-            return value[0]["errors"]
+            first: dict[str, Any] = value[0]["errors"]
+            return first
     return {}
 
 

@@ -184,7 +184,7 @@ def test_5xx_answers_are_retried_and_nothing_happens_twice(skybox, pos, sim_sett
     results = [hold(pos, f"G-{n}", "90417", 1) for n in range(6)]
     held = [r for r in results if r.held]
     assert len(skybox.state.live_holds()) == len(held) and available(pos, "90417") == 10 - len(held)
-    for n in range(3):
+    for _ in range(3):
         try:
             pos.call_sync("pos_create_invoice", order=sample_order("multi_item_fedex"), customer=None)
         except PosError:

@@ -251,7 +251,7 @@ class SkyBoxClient:
             return response.text
 
 
-def _query(params: Mapping[str, Any] | None) -> list[tuple[str, str]] | None:
+def _query(params: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...] | None:
     """Lists repeat their key (``externalRef=A&externalRef=B``), as SkyBox's array filters expect."""
     if params is None:
         return None
@@ -259,7 +259,7 @@ def _query(params: Mapping[str, Any] | None) -> list[tuple[str, str]] | None:
     for key, value in params.items():
         values = value if isinstance(value, list | tuple) else [value]
         out += [(key, str(v).lower() if isinstance(v, bool) else str(v)) for v in values if v is not None]
-    return out
+    return tuple(out)
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-import time
 from datetime import UTC, datetime, timedelta
 
 from tevo_bridge.pos.types import Availability, Hold, HoldResult, Item
 from tevo_bridge_skybox_pos.client import (
-    BadRequest, Deadline, NotFound, SkyBoxClient, Unavailable, Uncertain,
+    BadRequest,
+    Deadline,
+    NotFound,
+    SkyBoxClient,
+    Unavailable,
+    Uncertain,
 )
-from tevo_bridge_skybox_pos.holds import StripedLocks, Sweeper, holds_by_ref, hold_notes, iso
+from tevo_bridge_skybox_pos.holds import StripedLocks, Sweeper, hold_notes, holds_by_ref, iso
 from tevo_bridge_skybox_pos.listings import Listing, resolve
 
 __all__ = ["StockDesk"]

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from tevo_bridge_sqlite_pos.store import write_transaction
 
@@ -46,7 +46,7 @@ class _Write(Generic[T]):
 
     def result(self) -> T:
         if self.ok:
-            return self.value
+            return cast(T, self.value)  # settle() stored the writer function's result
         raise self.value
 
 
