@@ -180,7 +180,7 @@ class StoreFacade:
         await self.call(self.sync.retry_job, job, error, delay)
 
     async def revoke_session(self, sid: str, until: float) -> None:
-        return await self.call(self.sync.revoke_session, sid, until)
+        await self.call(self.sync.revoke_session, sid, until)
 
     async def retry_order(
         self,
