@@ -37,8 +37,16 @@ def _statuses(counts: dict[Any, int]) -> str:
     return ", ".join(f"{status}: {n}" for status, n in counts.items())
 
 
-def _hostile_problems(backends: dict[str, dict[str, Any]]) -> int:
-    return sum(b["server_errors"] + b["resets"] + b["closed_connections"] + b["not_json"] for b in backends.values())
+def _hostile_problems(backends: dict[str, dict[str, Any]]) -> str:
+    """How many answers were 5xx, resets, non-JSON intake answers and closed connections, over both backends."""
+    total = {key: sum(b[key] for b in backends.values())
+             for key in ("server_errors", "resets", "closed_connections", "not_json")}
+    return (f"{total['server_errors']} answered 5xx, {total['resets']} reset, {total['not_json']} not JSON, "
+            f"{total['closed_connections']} connections closed by the daemon")
+
+
+#: A failure text from the property test that the body limit's ``Connection: close`` explains (see _hostile).
+RELEASE_404_CLOSED = "connection closed after 404 on order integration release"
 
 
 def security_summary(security: dict[str, Any] | None) -> list[str]:
@@ -55,8 +63,8 @@ def security_summary(security: dict[str, Any] | None) -> list[str]:
     pdf = security["pdf"]
     return [f"| security (part 12) | {len(attacks)} slow-client attacks × {security['sizes']['connections_per_attack']} "
             f"connections under {security['slow_clients']['nofile']} files: **{answered} of {asked}** holds answered; "
-            f"{guesses} login guesses, {checked} checked, the rest refused; **{requests}** hostile requests, "
-            f"{_hostile_problems(hostile['backends'])} answered 5xx, reset, closed or not JSON; hold p95 while a "
+            f"{guesses} login guesses, {checked} checked, the rest refused; **{requests}** hostile requests: "
+            f"{_hostile_problems(hostile['backends'])}; hold p95 while a "
             f"2,000-page PDF is fulfilled {pdf['worker_threads']['while_fulfilling']['p95_ms']:.0f} ms "
             f"(PDF work on the loop: {pdf['event_loop_before']['while_fulfilling']['p95_ms']:.0f} ms) |"]
 
@@ -97,7 +105,8 @@ def _login_flood(floods: list[dict[str, Any]]) -> list[str]:
 def _hostile(hostile: dict[str, Any]) -> list[str]:
     rows = [[name, b["cases"], b["server_errors"], b["resets"], b["closed_connections"], b["not_json"],
              _statuses(b["statuses"]), f"`{b['answers_digest']}`"] for name, b in hostile["backends"].items()]
-    failures = [f"- {name}: `{text}`" for name, b in hostile["backends"].items() for text in b["first_failures"]]
+    texts = list(dict.fromkeys(text for b in hostile["backends"].values() for text in b["first_failures"]))
+    failures = [f"- `{text}`" for text in texts]
     return ["### Hostile input", "",
             f"`tests/e2e/test_hostile_property.py` with `HOSTILE_EXAMPLES={hostile['examples_per_backend']}` "
             "(run by pytest in a subprocess, the figures written to `HOSTILE_FIGURES`): Hypothesis generated "
@@ -110,7 +119,20 @@ def _hostile(hostile: dict[str, Any]) -> list[str]:
             f"{hostile['pytest_exit']}, {hostile['seconds']:.0f} s.", "",
             *_grid(["backend", "requests", "5xx", "resets", "connection closed", "not JSON (intake)", "statuses",
                     "digest"], rows),
-            *(["First failures:", "", *failures, ""] if failures else [])]
+            *(["The first failures (alike on both backends):", "", *failures, ""] if failures else []),
+            *(_release_404_note() if any(text.startswith(RELEASE_404_CLOSED) for text in texts) else [])]
+
+
+def _release_404_note() -> list[str]:
+    """Why a release answered 404 closes the connection: an open disagreement between two of issue 20's parts."""
+    return ["Why: a global id holding an encoded `/` (`%2F`) no longer matches the release route once the path is "
+            "decoded, so the answer is a 404 sent before the 2-byte body was read, and the body limit closes any "
+            "connection whose body it did not read (so that a slow sender cannot keep it; see Slow clients "
+            "above). A probe confirmed it: `POST /order-integration/holds/a%2Fb/release` is answered 404 with "
+            "`Connection: close`, while `[bold red]x` or an unknown id is answered 200 `not_held` on a kept "
+            "connection. The property test counts a closed connection as a failure, so pytest exited 1: the body "
+            "limit and the test's keep-alive expectation disagree for unread bodies of a few bytes, left open.",
+            ""]
 
 
 def _pdf(pdf: dict[str, Any]) -> list[str]:
@@ -123,7 +145,8 @@ def _pdf(pdf: dict[str, Any]) -> list[str]:
             "whose last two pages are the order's seats. 20 holds one after another on a quiet daemon, then, "
             "while the order is checked and fulfilled, holds one after another until it is done. Run twice: "
             "with the PDF work on worker threads as now, and with it called inline on the event loop as before "
-            "the fix.", "",
+            "the fix. Only the holds sent while the order was handled count, so n is small and p95 is near the "
+            "slowest.", "",
             *_grid(["PDF work on", "order", "idle holds p50 / p95 / max ms", "holds while fulfilling",
                     "p50 / p95 / max ms"], rows)]
 
@@ -134,6 +157,28 @@ def _secrets(secrets: dict[str, Any]) -> list[str]:
             f"both PDF runs; {secrets['log_lines_scanned']} lines) searched for the {secrets['secrets']} secrets they "
             f"ran with (Order Integration key, webhook path token, TEvo token and secret): **{secrets['hits']}** "
             "found. Part 6 covers the demo's log and console and every error body.", ""]
+
+
+def _failed_checks(security: dict[str, Any]) -> list[str]:
+    """The defences whose check did not hold, by the same rules as ``security.py`` (read from the figures)."""
+    slow, hostile, pdf = security["slow_clients"], security["hostile"], security["pdf"]["worker_threads"]
+    checks = {
+        "slow clients": slow["alive"] and not slow["out_of_descriptors"] and all(
+            a["all_closed"] and a["holds_answered"][0] == a["holds_answered"][1] for a in slow["attacks"]),
+        "login flood": all({int(k) for k in f["answers"]} <= {401, 429, 503}
+                           and {int(k) for k in f["holds_during"]["statuses"]} == {200} for f in security["login_flood"]),
+        "hostile input": hostile["pytest_exit"] == 0 and hostile["same_answers_on_both_backends"],
+        "PDF work": pdf["order_state"] == "done" and pdf["statuses"] == [200],
+        "secrets": security["secrets"]["hits"] == 0,
+    }
+    return [name for name, held in checks.items() if not held]
+
+
+def _verdict(security: dict[str, Any]) -> str:
+    failed = _failed_checks(security)
+    if not failed:
+        return "Every check held."
+    return f"Every check held except: **{', '.join(failed)}** (see below)."
 
 
 def security_section(security: dict[str, Any] | None) -> list[str]:
@@ -149,6 +194,6 @@ def security_section(security: dict[str, Any] | None) -> list[str]:
             "throughout, as TEvo's checkout would; the latencies come from a shared 2-core machine. "
             f"Sizes: {sizes['connections_per_attack']} connections per attack, {sizes['holds_per_phase']} holds per "
             f"phase, {sizes['hostile_examples_per_backend']} hostile requests per backend; "
-            f"{security['wall_seconds']:.0f} s in all.", "",
+            f"{security['wall_seconds']:.0f} s in all. {_verdict(security)}", "",
             *_slow_clients(security["slow_clients"], sizes), *_login_flood(security["login_flood"]),
             *_hostile(security["hostile"]), *_pdf(security["pdf"]), *_secrets(security["secrets"])]
