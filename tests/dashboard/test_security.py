@@ -8,17 +8,14 @@ form tokens are logged once per window; the login limiter holds against a flood 
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import statistics
-import time
 from collections import Counter
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import load_fixture
 from tests.dashboard.conftest import (
     PASSWORD,
     PASSWORD_HASH,
@@ -27,12 +24,11 @@ from tests.dashboard.conftest import (
     dashboard_daemon,
     seed_order,
 )
-from tests.integration.conftest import API_KEY
+from tests.reliability.login_flood import measure, password_daemon
 from tevo_bridge.dashboard.auth import LOGIN_BUDGET, LOGIN_FAILURES_ALLOWED, hash_password
 from tevo_bridge.dashboard.throttle import Throttle
 from tevo_bridge.serve import RunningDaemon
 
-HOLD = load_fixture("order_integration/hold.json")
 PROTECTIONS = {"x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
 
 
@@ -228,49 +224,11 @@ def test_the_throttle_reports_how_many_it_left_out():
 # -- the login flood ---------------------------------------------------------------------------------------------
 
 
-async def _guess(daemon: RunningDaemon, address: str, spoof: bool, go: asyncio.Event) -> int:
-    transport = httpx.AsyncHTTPTransport(local_address=address)
-    async with httpx.AsyncClient(base_url=daemon.admin_url or "", timeout=30, transport=transport) as http:
-        form = await http.get("/dashboard/login")
-        headers = {"X-Forwarded-For": f"198.51.100.{hash(address) % 250}"} if spoof else {}
-        await go.wait()
-        answer = await http.post("/dashboard/login", headers=headers,
-                                 data={"csrf": csrf_of(form.text), "name": "Mallory", "password": "guess"})
-        return answer.status_code
-
-
-async def _holds_meanwhile(daemon: RunningDaemon, stop: asyncio.Event, label: str) -> list[tuple[int, float]]:
-    answers = []
-    async with httpx.AsyncClient(base_url=daemon.base_url, timeout=10, headers={"X-Api-Key": API_KEY}) as http:
-        i = 0
-        while not stop.is_set() or i < 5:
-            i += 1
-            started = time.perf_counter()
-            global_id = f"{label}-{i}"  # a released global id never holds again: a new one each time
-            answer = await http.post("/order-integration/holds", json={**HOLD, "quantity": 1, "global_id": global_id})
-            answers.append((answer.status_code, time.perf_counter() - started))
-            await http.post(f"/order-integration/holds/{global_id}/release", json={"global_id": global_id})
-    return answers
-
-
-async def _flood(daemon: RunningDaemon, addresses: list[str], spoof: bool) -> tuple[list[int], list[tuple[int, float]]]:
-    go, stop = asyncio.Event(), asyncio.Event()
-    guesses = [asyncio.create_task(_guess(daemon, a, spoof, go)) for a in addresses]
-    await asyncio.sleep(0.5)  # every guesser has its form and token
-    holds = asyncio.create_task(_holds_meanwhile(daemon, stop, f"flood-{len(addresses)}"))
-    go.set()
-    statuses = await asyncio.wait_for(asyncio.gather(*guesses), timeout=60)
-    stop.set()
-    return statuses, await asyncio.wait_for(holds, timeout=60)
-
-
 @pytest.mark.parametrize("spread", [False, True], ids=["one-address-spoofing-x-forwarded-for", "48-addresses"])
 def test_a_login_flood_is_refused_after_the_budget_while_holds_are_answered(tmp_path, pos_db, spread):
-    with dashboard_daemon(tmp_path, pos_db, auth="password", password_hash=PASSWORD_HASH) as daemon:
-        baseline = asyncio.run(_flood(daemon, [], False))[1]
-        addresses = [f"127.0.0.{10 + i}" for i in range(48)] if spread else ["127.0.0.1"] * 48
-        statuses, holds = asyncio.run(_flood(daemon, addresses, spoof=not spread))
-        counts = Counter(statuses)
+    with password_daemon(tmp_path, pos_db) as daemon:
+        run = measure(daemon, spread)
+        baseline, statuses, holds, counts = run.baseline, run.statuses, run.holds, run.counts
         latencies = [seconds * 1000 for _, seconds in holds]
         print(f"\nlogin flood ({'48 addresses' if spread else '1 address, spoofed X-Forwarded-For'}): answers "
               f"{dict(counts)}; holds meanwhile: {len(holds)}, median {statistics.median(latencies):.0f} ms, "

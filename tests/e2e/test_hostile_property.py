@@ -6,7 +6,8 @@ strings past 64 bits and past int()'s 4,300-digit limit, huge and negative numbe
 surrogates (inside JSON, the only place text can carry one) and bytes that are not UTF-8.
 
 ``HOSTILE_EXAMPLES`` sets the number of requests per backend (300 by default; 10,000 for a full run):
-``HOSTILE_EXAMPLES=10000 python -m pytest tests/e2e/test_hostile_property.py -s``.
+``HOSTILE_EXAMPLES=10000 python -m pytest tests/e2e/test_hostile_property.py -s``. ``HOSTILE_FIGURES=path``
+also writes each backend's figures into that JSON file (part 12 of ``python -m tests.reliability.full`` reads it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote_from_bytes, urlencode
 
@@ -26,6 +28,7 @@ from tests.e2e.hostile_wire import Reset, Wire
 from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, stack
 
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "300"))
+FIGURES = os.environ.get("HOSTILE_FIGURES")
 DASHBOARD = {"session_secret": "hostile-input-session-secret-0123456789", "auth": "none"}
 OI_HEADERS = {"X-Api-Key": API_KEY, "Content-Type": "application/json"}
 FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -119,11 +122,15 @@ class Tally:
     cases: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)  # 5xx, resets, non-JSON intake answers
+    problems: Counter[str] = field(default_factory=Counter)  # the failures by kind, for the figures
     answers: Any = field(default_factory=hashlib.sha256)  # every status in order: alike on both backends
 
     def figures(self) -> dict[str, Any]:
         return {"cases": sum(self.cases.values()), "by_kind": dict(sorted(self.cases.items())),
                 "statuses": dict(sorted(self.statuses.items())), "failures": len(self.failures),
+                "server_errors": self.problems["5xx"], "resets": self.problems["reset"],
+                "closed_connections": self.problems["closed"], "not_json": self.problems["not_json"],
+                "first_failures": [f[:300] for f in self.failures[:3]],
                 "answers_digest": self.answers.hexdigest()[:16]}
 
 
@@ -145,17 +152,21 @@ def test_hostile_text_never_gets_a_5xx_or_a_reset(tmp_path, e2e_store):
                                                          request.headers)
             except Reset as exc:
                 tally.failures.append(f"reset ({exc}) on {what}")
+                tally.problems["reset"] += 1
                 wires[request.listener] = Wire(urls[request.listener])
                 return
             tally.statuses[answer.status] += 1
             tally.answers.update(f"{answer.status} ".encode())
             if answer.status >= 500:
                 tally.failures.append(f"{answer.status} on {what}: {answer.body[:200]!r}")
+                tally.problems["5xx"] += 1
             elif answer.closes:
                 tally.failures.append(f"connection closed after {answer.status} on {what}")
+                tally.problems["closed"] += 1
                 wires[request.listener] = Wire(urls[request.listener])
             elif request.listener == "public" and not _json(answer.body):
                 tally.failures.append(f"not JSON: {answer.status} on {what}")
+                tally.problems["not_json"] += 1
 
         try:
             send()
@@ -163,8 +174,16 @@ def test_hostile_text_never_gets_a_5xx_or_a_reset(tmp_path, e2e_store):
             for wire in wires.values():
                 wire.__exit__()
     print(f"\nhostile text on {e2e_store}: {tally.figures()}")
+    if FIGURES:
+        record(Path(FIGURES), e2e_store, tally.figures())
     assert tally.failures == [], tally.failures[:10]
     assert sum(tally.cases.values()) == EXAMPLES or EXAMPLES > 1000  # hypothesis may stop a long run early
+
+
+def record(path: Path, backend: str, figures: dict[str, Any]) -> None:
+    """Add one backend's figures to the file (both backends run in one pytest process, one after the other)."""
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**stored, backend: figures}, indent=1))
 
 
 def _json(body: bytes) -> bool:

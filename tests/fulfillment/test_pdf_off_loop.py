@@ -26,6 +26,10 @@ BIG_PAGES = 2000
 
 @pytest.fixture(scope="module")
 def big_pdf() -> bytes:
+    return make_big_pdf()
+
+
+def make_big_pdf() -> bytes:
     """2,000 pages, seats 5 and 6 on the last two: the whole file must be read to find them."""
     buffer = io.BytesIO()
     drawing = canvas.Canvas(buffer, invariant=1)

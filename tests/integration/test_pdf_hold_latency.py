@@ -37,6 +37,15 @@ HOLDS = TicketGroupSpec(remote_id="20002", ticket_group_id=320000002, event_name
                         retail_price=Decimal("60.00"))
 
 
+#: The fulfilment modules whose PDF work goes through ``off_loop`` (worker threads).
+PDF_CALLERS = ("etickets", "precheck")
+
+
+async def on_the_loop(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """``off_loop`` as it was before the fix: the PDF work called inline, on the event loop."""
+    return fn(*args, **kwargs)
+
+
 def big_file_pos(pdf: bytes) -> Callable[[Path], PluginHost]:
     class BigFilePos(SqlitePos):
         """The SQLite POS, but the big group's tickets are one 2,000-page file (seats on the last two pages)."""
@@ -104,11 +113,8 @@ def test_holds_are_answered_while_a_2000_page_pdf_is_fulfilled(tmp_path, big_pdf
 
 def test_measure_hold_latency_with_pdf_work_on_the_loop_as_before(tmp_path, big_pdf, monkeypatch):  # noqa: F811
     """The figure before the fix, for the report: the same run with the PDF work called inline on the loop."""
-    async def inline(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        return fn(*args, **kwargs)
-
-    for name in ("etickets", "precheck"):
-        monkeypatch.setattr(f"tevo_bridge.fulfillment.{name}.off_loop", inline)
+    for name in PDF_CALLERS:
+        monkeypatch.setattr(f"tevo_bridge.fulfillment.{name}.off_loop", on_the_loop)
 
     state, idle, latencies, _ = hold_latencies_while_fulfilling(tmp_path, big_pdf)
 

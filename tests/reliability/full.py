@@ -27,6 +27,8 @@ from tests.reliability.pos_faults import run_pos_faults
 from tests.reliability.race import run_races
 from tests.reliability.replicas import run_replicas
 from tests.reliability.secrets_scan import run_secrets
+from tests.reliability.security import run_security
+from tests.reliability.security_report import security_section, security_summary
 from tests.reliability.stateful import run_stateful
 from tests.reliability.tevo_faults import run_tevo_faults
 
@@ -39,6 +41,8 @@ STATEFUL_EXAMPLES, STATEFUL_STEPS = 30, 20  # in-process daemon, restarted grace
 STATEFUL_KILL_EXAMPLES = 10  # daemon process, also SIGKILLed and killed at crash points
 REPLICA_ORDERS, REPLICA_KILLS = 300, 10  # two replicas on PostgreSQL, one database restart
 SKYBOX_ORDERS, SKYBOX_KILLS = 150, 10  # parts 1 and 2 again with the SkyBox plugin over its simulator
+SLOW_CONNECTIONS, SLOW_HOLDS = 400, 10  # per attack kind, daemon under RLIMIT_NOFILE 256; holds per phase
+HOSTILE_EXAMPLES = 10_000  # generated hostile requests per store backend
 
 
 def _crash(tmp: Path) -> dict[str, Any]:
@@ -116,6 +120,11 @@ def _skybox(tmp: Path) -> dict[str, Any]:
     return {"crash": crash.figures(), "faults": faults.figures(), "ok": ok}
 
 
+def _security(tmp: Path) -> dict[str, Any]:
+    run = run_security(tmp, connections=SLOW_CONNECTIONS, per_phase=SLOW_HOLDS, hostile_examples=HOSTILE_EXAMPLES)
+    return {**run.figures(), "ok": run.ok}
+
+
 PARTS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "crash": ("1. Crash: SIGKILL at random moments", _crash),
     "faults": ("2. TEvo faults", _faults),
@@ -128,6 +137,7 @@ PARTS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "stateful": ("9. Stateful: the pipeline as a state machine, failures at every step", _stateful),
     "replicas": ("10. Two replicas on PostgreSQL: SIGKILLs and a database restart", _replicas),
     "skybox": ("11. Crash and TEvo faults with the SkyBox plugin as the POS", _skybox),
+    "security": ("12. Security: slow clients, login floods, hostile input, PDF work", _security),
 }
 
 
@@ -196,6 +206,7 @@ def render(results: dict[str, dict[str, Any]], total: float) -> str:
         f"| two replicas on PostgreSQL behind Caddy | **{replicas['kills']}** kills and {replicas['db_restarts']} "
         f"database restart over {replicas['orders']} orders; {replicas['crossing_consistent']} of "
         f"{replicas['crossing_holds']} holds answered alike across replicas |",
+        *security_summary(results.get("security")),
         "",
         "## 1. Crash",
         f"{crash['orders']} mixed orders (every scenario, webhooks and Order Integration) while the daemon "
@@ -294,6 +305,7 @@ def render(results: dict[str, dict[str, Any]], total: float) -> str:
                                          "duplicate_pages", "pages_delivered", "active_holds", "seconds")}),
         "",
         *_skybox_section(results.get("skybox")),
+        *security_section(results.get("security")),
     ]
     return "\n".join(lines)
 
