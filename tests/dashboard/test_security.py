@@ -228,7 +228,7 @@ def test_the_throttle_reports_how_many_it_left_out():
 def test_a_login_flood_is_refused_after_the_budget_while_holds_are_answered(tmp_path, pos_db, spread):
     with password_daemon(tmp_path, pos_db) as daemon:
         run = measure(daemon, spread)
-        baseline, statuses, holds, counts = run.baseline, run.statuses, run.holds, run.counts
+        baseline, holds, counts = run.baseline, run.holds, run.counts
         latencies = [seconds * 1000 for _, seconds in holds]
         print(f"\nlogin flood ({'48 addresses' if spread else '1 address, spoofed X-Forwarded-For'}): answers "
               f"{dict(counts)}; holds meanwhile: {len(holds)}, median {statistics.median(latencies):.0f} ms, "

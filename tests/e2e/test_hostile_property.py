@@ -117,6 +117,10 @@ def dashboard(draw: st.DrawFn) -> Request:
     return Request("admin", f"dashboard {page}", "GET", f"/dashboard/orders?{query}")
 
 
+#: Answers given from the headers alone (no route, no key): the body stays unread and the connection closes.
+REFUSED_UNREAD = frozenset({401, 404})
+
+
 @dataclass
 class Tally:
     cases: Counter[str] = field(default_factory=Counter)
@@ -130,6 +134,7 @@ class Tally:
                 "statuses": dict(sorted(self.statuses.items())), "failures": len(self.failures),
                 "server_errors": self.problems["5xx"], "resets": self.problems["reset"],
                 "closed_connections": self.problems["closed"], "not_json": self.problems["not_json"],
+                "closed_body_unread": self.problems["closed_body_unread"],
                 "first_failures": [f[:300] for f in self.failures[:3]],
                 "answers_digest": self.answers.hexdigest()[:16]}
 
@@ -160,6 +165,12 @@ def test_hostile_text_never_gets_a_5xx_or_a_reset(tmp_path, e2e_store):
             if answer.status >= 500:
                 tally.failures.append(f"{answer.status} on {what}: {answer.body[:200]!r}")
                 tally.problems["5xx"] += 1
+            elif answer.closes and answer.status in REFUSED_UNREAD and request.listener == "public" and request.body:
+                # The defence against parked bodies: a request no route or key accepts is answered from its
+                # headers alone, its body never read, so the connection cannot carry another request
+                # (docs/security.md). Announced (Connection: close) after a complete answer: not a reset.
+                tally.problems["closed_body_unread"] += 1
+                wires[request.listener] = Wire(urls[request.listener])
             elif answer.closes:
                 tally.failures.append(f"connection closed after {answer.status} on {what}")
                 tally.problems["closed"] += 1
