@@ -156,7 +156,8 @@ def main(argv: list[str]) -> int:
         print(f"== {title}", flush=True)
         began = time.monotonic()
         with tempfile.TemporaryDirectory(prefix=f"reliability-{key}-") as folder:
-            results[key] = {**runner(Path(folder)), "wall_seconds": round(time.monotonic() - began, 1)}
+            results[key] = {**runner(Path(folder)), "wall_seconds": round(time.monotonic() - began, 1),
+                            "measured": f"{datetime.now(UTC):%Y-%m-%d}"}
         print(json.dumps(results[key], indent=2, default=str), flush=True)
     total = round(time.monotonic() - started, 1)
     ok = all(r["ok"] for r in results.values())
@@ -172,6 +173,20 @@ def main(argv: list[str]) -> int:
     return 0 if ok else 1
 
 
+def _measured(results: dict[str, dict[str, Any]]) -> str:
+    """When each part's figures were taken, e.g. "2026-11-29 (parts 1-11), 2026-12-04 (part 12)"."""
+    numbers = {key: index + 1 for index, key in enumerate(PARTS)}
+    days: dict[str, list[int]] = {}
+    for key, result in results.items():
+        days.setdefault(str(result.get("measured", "undated")), []).append(numbers.get(key, 0))
+    def parts(found: list[int]) -> str:
+        found = sorted(found)
+        if len(found) > 1 and found == list(range(found[0], found[-1] + 1)):
+            return f"parts {found[0]}-{found[-1]}"
+        return ("part " if len(found) == 1 else "parts ") + ", ".join(map(str, found))
+    return ", ".join(f"{day} ({parts(found)})" for day, found in sorted(days.items()))
+
+
 def render(results: dict[str, dict[str, Any]], total: float) -> str:
     crash, faults, pos, hostile = results["crash"], results["faults"], results["pos"], results["hostile"]
     flood, secrets, disk, race = results["flood"], results["secrets"], results["disk"], results["race"]
@@ -183,8 +198,9 @@ def render(results: dict[str, dict[str, Any]], total: float) -> str:
     lines = [
         "# Reliability",
         "",
-        "Figures from one full run of the reliability suite (`python -m tests.reliability.full`), "
-        f"{datetime.now(UTC):%Y-%m-%d}, on {platform.machine()} with Python {platform.python_version()}, "
+        "Figures from full-size runs of the reliability suite (`python -m tests.reliability.full`; "
+        "`--merge PART` re-runs some parts and keeps the others' figures), measured "
+        f"{_measured(results)}, on {platform.machine()} with Python {platform.python_version()}, "
         f"{total:.0f} s in all. The CI variant (`python -m pytest tests/reliability`) runs the same code at "
         "smaller sizes; `RELIABILITY_FULL=1` runs these sizes under pytest.",
         "",
