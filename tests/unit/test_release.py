@@ -4,6 +4,7 @@ cheap checks that fail first, in any test run."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,17 @@ def test_version_shown_is_the_distribution_metadata() -> None:
     # A mismatch after a version bump means the editable install is stale: `pip install -e .` again.
     assert shown.startswith(f"tevo-bridge {installed} "), (shown, installed)
     assert tevo_bridge.__version__ == installed
+
+
+def test_plugins_show_the_version_of_their_pyproject() -> None:
+    """Each plugin's one version source is its pyproject; `tevo-bridge plugins` shows what its metadata says."""
+    cli = Path(sys.executable).parent / "tevo-bridge"
+    listed = json.loads(subprocess.run([str(cli), "plugins", "--json"], capture_output=True, text=True, check=True,
+                                       timeout=60).stdout)
+    shown = {plugin["distribution"]: plugin["version"] for plugin in listed}
+    for pyproject in PLUGIN_DIRS:
+        project = _pyproject(pyproject)["project"]
+        assert shown[project["name"]] == project["version"] == metadata.version(project["name"]), pyproject
 
 
 def test_core_version_has_one_source() -> None:
