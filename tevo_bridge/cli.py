@@ -425,7 +425,7 @@ def store_migrate(
 ) -> None:
     """Copy the SQLite store (the file at the config's store path) into an empty PostgreSQL database (the daemon
     must be stopped)."""
-    from tevo_bridge.store.postgres import is_postgres_url, mask_url
+    from tevo_bridge.dburl import is_postgres_url, mask_url
     from tevo_bridge.store.transfer import copy_to_postgres
 
     settings = settings_or_exit(config)
