@@ -52,7 +52,7 @@ class StoreOnlyHost:
 
 @dashboard_app.command("serve")
 def serve_command(
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="The daemon's TOML config (its [store] path "
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="The daemon's TOML config (its [store] "
                                                 "and [dashboard] settings are used).", show_default=False)] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 9180,
@@ -64,11 +64,11 @@ def serve_command(
     from fastapi import FastAPI
 
     from tevo_bridge.admin_guard import guarded, is_loopback
-    from tevo_bridge.cli import settings_or_exit, store_or_exit
+    from tevo_bridge.cli_support import open_store_or_exit, settings_or_exit
     from tevo_bridge.connections import ConnectionLimits, connection_budget
-    from tevo_bridge.intake.app import mount_dashboard
+    from tevo_bridge.dashboard.app import mount_dashboard
     from tevo_bridge.listeners import listener_config
-    from tevo_bridge.store import AsyncStore, SqliteStore, StoreError
+    from tevo_bridge.store.backends import as_async
 
     settings = settings_or_exit(config)
     if settings.dashboard.auth == "none" and not is_loopback(host):
@@ -76,15 +76,11 @@ def serve_command(
                    "details and retry orders. Fix: --host 127.0.0.1, or [dashboard] auth = \"password\" with the "
                    "password_hash `tevo-bridge dashboard hash-password` prints.", err=True)
         raise typer.Exit(2)
-    store_or_exit(settings)
-    try:
-        store = AsyncStore(SqliteStore(settings.store.path))
-    except StoreError as exc:
-        echo(f"error: [store] path: {exc}", err=True)
-        raise typer.Exit(2) from None
+    # The same opening as every other command: the SQLite file or PostgreSQL at [store] url, errors naming the key.
+    store = as_async(open_store_or_exit(settings), settings.store)
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     mount_dashboard(app, StoreOnlyHost(settings, store))
-    echo(f"dashboard on http://{host}:{port}/dashboard/ over {settings.store.path} (Ctrl-C stops it)")
+    echo(f"dashboard on http://{host}:{port}/dashboard/ over {settings.store.describe()} (Ctrl-C stops it)")
     served = guarded(app, host, settings.server.admin_hosts)
     budget = connection_budget(settings.server.max_connections, 1)
     limits = ConnectionLimits(settings.server.header_timeout, settings.server.body_timeout, budget.max_connections,
