@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tevo_bridge.term import echo
+
+if TYPE_CHECKING:
+    from tevo_bridge.config import Settings
+    from tevo_bridge.store.aio import AsyncStore
 
 dashboard_app = typer.Typer(help="The operator dashboard (docs/dashboard.md).", no_args_is_help=True)
 
@@ -33,11 +37,12 @@ class StoreOnlyHost:
     """The dashboard's host when no daemon runs here: the store, and no plugin, worker or wake-up.
 
     An action still goes into the store (a retry queues the order's job): a daemon started on the
-    store later runs it. Serving while a daemon runs on the same store is also safe: SQLite
-    serialises the writes, and the daemon's worker finds the queued job at its next tick.
+    store later runs it. Serving while a daemon runs on the same store is also safe: the store
+    serialises the writes (SQLite's one writer, PostgreSQL's transactions), and the daemon's worker
+    finds the queued job at its next tick.
     """
 
-    def __init__(self, settings: Any, store: Any) -> None:
+    def __init__(self, settings: Settings, store: AsyncStore) -> None:
         self.settings = settings
         self.store = store
         self.pos = None
