@@ -1,7 +1,7 @@
 """Webhook sent → accepted at TEvo, with every TEvo call 100 ms away: the cost of reserving in the POS first.
 
 The pipeline reserves an order's tickets in the POS (``pos_hold`` per item) before it calls TEvo's
-accept.  This measures the whole path on the loopback stack (``tevo_bridge.testing.stack``: sandbox,
+accept.  This measures the whole path on the loopback stack (``tevo_bridge.loopback.stack``: sandbox,
 daemon and SQLite POS in this process) with the sandbox's latency fault adding 100 ms to every
 ``/v9`` answer, against its physical floor: the TEvo round trips the path cannot avoid, times 100 ms.
 
@@ -134,10 +134,10 @@ def run(tmp: Path, quick: bool = False) -> tuple[list[Figure], dict[str, Any]]:
     import httpx
 
     from tevo_bridge.daemon import settle_gc
+    from tevo_bridge.loopback.stack import stack, webhook_form
     from tevo_bridge.sandbox.faults import FaultSettings
     from tevo_bridge.sandbox.inventory import generated_inventory
     from tevo_bridge.sandbox.scenarios import Channel, Scenario
-    from tevo_bridge.testing.stack import stack, webhook_form
 
     orders = 30 if quick else 200
     tmp.mkdir(parents=True, exist_ok=True)

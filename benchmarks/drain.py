@@ -69,11 +69,11 @@ async def _create_all(driver: Any, scenarios: list[str]) -> list[Any]:
 
 
 def run(tmp: Path, quick: bool = False, **sections: dict[str, Any]) -> tuple[list[Figure], dict[str, Any]]:
+    from tevo_bridge.loopback.seed import seed_sqlite_mirror
+    from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, settings_for
     from tevo_bridge.sandbox.driver import DriverSettings
     from tevo_bridge.sandbox.inventory import generated_inventory
     from tevo_bridge.sandbox.server import running_sandbox
-    from tevo_bridge.testing.mirror import seed_sqlite_mirror
-    from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, settings_for
 
     orders = 100 if quick else 1000
     tmp.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Order created at the sandbox → accepted at TEvo: the webhook path (real clock) vs the poll-only path.
 
-Both run on the loopback stack (``tevo_bridge.testing.stack``: sandbox, daemon and SQLite POS in
+Both run on the loopback stack (``tevo_bridge.loopback.stack``: sandbox, daemon and SQLite POS in
 this process), one order at a time, so each figure is a latency, not a queue.  The webhook path is
 timed end to end on the real clock.  The poll path is simulated: waiting for the next poll is not
 measured but computed (TEvo's advice is a poll every 300 s, and an order arriving at a uniformly
@@ -34,9 +34,9 @@ def _time_to_accept(run: Any, order_id: int, started: float, timeout: float = 30
 
 
 def run(tmp: Path, quick: bool = False) -> tuple[list[Figure], dict[str, Any]]:
+    from tevo_bridge.loopback.stack import stack
     from tevo_bridge.sandbox.inventory import generated_inventory
     from tevo_bridge.sandbox.scenarios import Channel, Scenario
-    from tevo_bridge.testing.stack import stack
 
     orders = 8 if quick else 40
     tmp.mkdir(parents=True, exist_ok=True)

@@ -100,11 +100,11 @@ def run(tmp: Path, quick: bool = False) -> tuple[list[Figure], dict[str, Any]]:
 def drain_by_two(tmp: Path, pg: Any, quick: bool) -> dict[str, Any]:
     """1,000 mixed orders through the proxy to two replicas on PostgreSQL, timed until all settled."""
     from benchmarks.drain import LOCAL_STATE, SETTLED, _create_all, mix
+    from tevo_bridge.loopback.seed import seed_sqlite_mirror
+    from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, settings_for
     from tevo_bridge.sandbox.driver import DriverSettings
     from tevo_bridge.sandbox.inventory import generated_inventory
     from tevo_bridge.sandbox.server import running_sandbox
-    from tevo_bridge.testing.mirror import seed_sqlite_mirror
-    from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, settings_for
 
     orders = 100 if quick else 1000
     tmp.mkdir(parents=True, exist_ok=True)

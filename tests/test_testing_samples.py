@@ -5,8 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from tevo_bridge.loopback.seed import seed_sqlite_pos
 from tevo_bridge.pos.types import Buyer
-from tevo_bridge.testing.inventory import generate_inventory, seed_sqlite_pos
+from tevo_bridge.testing.inventory import generate_inventory
 from tevo_bridge.testing.samples import sample_hold, sample_order
 
 

@@ -9,16 +9,23 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import typer
 
 from tevo_bridge import __version__
-from tevo_bridge.config import ConfigError, Settings, load_settings
-from tevo_bridge.log import configure_logging, get_logger
+from tevo_bridge.cli_support import (
+    ConfigOption,
+    LogLevelOption,
+    fail,
+    open_store_or_exit,
+    settings_or_exit,
+    store_or_exit,
+)
+from tevo_bridge.config import Settings
+from tevo_bridge.log import get_logger
 from tevo_bridge.store.sqlite import ORDER_STATES, SCHEMA_VERSION, StoreError, StoreFacts
 from tevo_bridge.term import echo, visible
 from tevo_bridge.tevo.signing import canonical_query, string_to_sign, x_signature
@@ -31,42 +38,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="TOML config file (default: $TEVO_BRIDGE_CONFIG).", show_default=False),
-]
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    echo(message, err=True)
-    raise typer.Exit(code)
-
-
-class LogLevel(str, Enum):
-    debug = "debug"
-    info = "info"
-    warning = "warning"
-    error = "error"
-
-
-LogLevelOption = Annotated[
-    LogLevel | None,
-    typer.Option("--log-level", help="Overrides [log] level.", show_default=False, case_sensitive=False),
-]
-
-
-def settings_or_exit(config: Path | None, log_level: LogLevel | None = None) -> Settings:
-    """The settings, with logging set up from them: every command's log lines (a TEvo call made by
-    ``check --online``, a plugin loading) are then UTC ISO-stamped and redacted like the daemon's."""
-    try:
-        settings = load_settings(config)
-    except ConfigError as exc:
-        fail(f"error: {exc}")
-    if log_level is not None:
-        settings.log.level = log_level.value
-    configure_logging(settings.log.level, settings.log.format, settings.secrets())
-    return settings
-
 
 def _mask(value: Any) -> str:
     secret = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
@@ -282,35 +253,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document inst
 OrderIdArgument = Annotated[int, typer.Argument(help="The TEvo order id, as `orders list` shows it.")]
 
 
-def store_or_exit(settings: Settings) -> StoreFacts:
-    """The configured store's facts, or a clear exit: missing, not a store, or written by a newer tevo-bridge."""
-    from tevo_bridge.store import inspect_store
-
-    path = settings.store.path
-    if not path.exists():
-        fail(f"error: no database at {path}: has the daemon run with this config? "
-             "Fix: set [store] path to the daemon's database.")
-    try:
-        return inspect_store(path)
-    except StoreError as exc:
-        fail(f"error: [store] path: {exc}")
-
-
 def _store(config: Path | None) -> Any:
-    from tevo_bridge.store import SqliteStore
-    from tevo_bridge.store.backends import open_store
-
-    settings = settings_or_exit(config)
-    if settings.store.postgres_url is not None:
-        try:
-            return open_store(settings.store)
-        except StoreError as exc:
-            fail(f"error: [store] url: {exc}")
-    store_or_exit(settings)
-    try:
-        return SqliteStore(settings.store.path)
-    except StoreError as exc:
-        fail(f"error: [store] path: {exc}")
+    return open_store_or_exit(settings_or_exit(config))
 
 
 def _state_or_exit(state: str | None) -> str | None:
@@ -425,7 +369,7 @@ def store_migrate(
 ) -> None:
     """Copy the SQLite store (the file at the config's store path) into an empty PostgreSQL database (the daemon
     must be stopped)."""
-    from tevo_bridge.store.postgres import is_postgres_url, mask_url
+    from tevo_bridge.dburl import is_postgres_url, mask_url
     from tevo_bridge.store.transfer import copy_to_postgres
 
     settings = settings_or_exit(config)

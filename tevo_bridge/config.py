@@ -166,13 +166,13 @@ class StoreSettings(Section):
     path: ConfigPath = Field(Path("tevo-bridge.sqlite3"), examples=["/var/lib/tevo-bridge/state.sqlite3"])
     retention_days: int = Field(90, ge=0, examples=[90])
     # PostgreSQL instead of the SQLite file, for more than one daemon process (docs/operations.md): a secret,
-    # since it may carry the password; shown masked (store.postgres.mask_url).
+    # since it may carry the password; shown masked (dburl.mask_url).
     url: SecretStr | None = Field(None, examples=["postgresql://tevo:PASSWORD@db.internal:5432/tevo_bridge"])
 
     @field_validator("url")
     @classmethod
     def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
-        from tevo_bridge.store.postgres import is_postgres_url
+        from tevo_bridge.dburl import is_postgres_url
 
         if value is not None and not is_postgres_url(value.get_secret_value()):
             raise ValueError("must be a PostgreSQL URL, postgresql://USER:PASSWORD@HOST:PORT/DATABASE (leave it out "
@@ -186,7 +186,7 @@ class StoreSettings(Section):
 
     def describe(self) -> str:
         """Where the store is, safe to print: the file, or the URL without its password."""
-        from tevo_bridge.store.postgres import mask_url
+        from tevo_bridge.dburl import mask_url
 
         return mask_url(self.postgres_url) if self.postgres_url else str(self.path)
 
@@ -328,7 +328,7 @@ class Settings(BaseSettings):
                   self.dashboard.password_hash, self.dashboard.session_secret]
         found = [v.get_secret_value() for v in values if v.get_secret_value()]
         if self.store.postgres_url:
-            from tevo_bridge.store.postgres import url_password
+            from tevo_bridge.dburl import url_password
 
             found += [self.store.postgres_url, *filter(None, [url_password(self.store.postgres_url)])]
         return found

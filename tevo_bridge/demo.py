@@ -24,11 +24,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tevo_bridge.loopback.stack import SETTLED, Stack, stack
 from tevo_bridge.sandbox.inventory import generated_inventory
+from tevo_bridge.sandbox.mirror import mirror_inventory
 from tevo_bridge.sandbox.scenarios import Channel, Scenario
 from tevo_bridge.term import cell, markup
-from tevo_bridge.testing.mirror import mirror_inventory
-from tevo_bridge.testing.stack import SETTLED, Stack, stack
 
 POLL_EVERY = 2.0  # seconds between poll cycles, standing in for TEvo's 5-minute interval
 TEVO_TO_LOCAL = {"completed": "done", "accepted": "done", "rejected": "rejected"}

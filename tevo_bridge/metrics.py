@@ -16,17 +16,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from tevo_bridge.config import Settings
 from tevo_bridge.log import get_logger
+from tevo_bridge.store.aio import AsyncStore
 from tevo_bridge.store.sqlite import HOLD_STATES, JOB_STATES, ORDER_STATES, StoreStats
-
-if TYPE_CHECKING:  # annotations only: tevo_bridge.seams imports modules that import this one
-    from tevo_bridge.seams import StoreRuntime
 
 log = get_logger(__name__)
 
@@ -138,6 +137,20 @@ class _Global(Collector):
 
     def collect(self) -> Iterator[Any]:
         yield from REGISTRY.collect()
+
+
+class StoreRuntime(Protocol):
+    """Settings and the store: all ``/metrics`` needs (``seams`` builds the other parts' Protocols on it).
+
+    Defined here, not in ``seams``: the TEvo client and the POS host count into this module, and
+    ``seams`` names them, so taking it from there would make a circle.
+    """
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> AsyncStore: ...
 
 
 class MetricsEndpoint:

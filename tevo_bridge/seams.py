@@ -7,7 +7,8 @@ so the type checker proves ``Runtime`` provides it, and a test can hand a part a
 Members are read-only properties: a part reads the runtime, it never rebinds its attributes, and a
 property accepts a more specific type in the runtime (``PluginHost`` for ``SeamPos``).
 
-This module imports nothing above it (config, store, TEvo client, POS types, the refusal log).
+This module imports nothing above it (config, store, TEvo client, POS types, the refusal log); the
+base of them all, ``StoreRuntime``, is ``metrics``'s own, since the TEvo client and the POS host count into it.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from tevo_bridge.config import Settings
 from tevo_bridge.intake.refusals import RefusalLog
+from tevo_bridge.metrics import StoreRuntime
 from tevo_bridge.pos.errors import PosTimeout
 from tevo_bridge.pos.types import Hold, HoldResult
-from tevo_bridge.store.aio import AsyncStore
 from tevo_bridge.tevo.client import TevoClient
 
 
@@ -36,16 +36,6 @@ class Ticking(Protocol):
 
     @property
     def last_tick(self) -> float: ...
-
-
-class StoreRuntime(Protocol):
-    """Settings and the store: all ``/metrics`` needs."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def store(self) -> AsyncStore: ...
 
 
 class WebhookRuntime(StoreRuntime, Protocol):

@@ -19,9 +19,9 @@ import pytest
 from tests.dashboard.conftest import PASSWORD, PASSWORD_HASH, SECRETS, SESSION_SECRET
 from tests.e2e.test_exactly_once import send_webhook
 from tests.tools import need_tool
+from tevo_bridge.loopback.stack import API_KEY, Stack, stack, webhook_form
 from tevo_bridge.sandbox.orders import ItemRequest, OrderRequest
 from tevo_bridge.sandbox.scenarios import Channel, Scenario
-from tevo_bridge.testing.stack import API_KEY, Stack, stack, webhook_form
 
 SHOTS = Path(__file__).resolve().parent.parent / ".screenshots"
 DESKTOP = {"width": 1280, "height": 900}

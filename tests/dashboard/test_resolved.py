@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.dashboard.test_browser import stuck_order
-from tevo_bridge.testing.stack import stack
+from tevo_bridge.loopback.stack import stack
 
 
 def test_a_resolved_order_is_not_touched_again(tmp_path: Path):

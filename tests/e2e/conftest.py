@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tevo_bridge.testing import stack as stack_module
+from tevo_bridge.loopback import stack as stack_module
 
 #: Modules about the SQLite file, or that start daemon processes on a settings object of their own.
 SQLITE_ONLY = {"test_backup_restore", "test_crash", "test_demo", "test_service", "test_client_against_sandbox",

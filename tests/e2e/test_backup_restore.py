@@ -9,14 +9,14 @@ from typer.testing import CliRunner
 
 from tests.e2e.test_exactly_once import send_webhook
 from tevo_bridge.cli import app
+from tevo_bridge.loopback.seed import seed_sqlite_mirror
+from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, Stack, settings_for, webhook_form
 from tevo_bridge.sandbox.driver import DriverSettings
 from tevo_bridge.sandbox.inventory import demo_inventory
 from tevo_bridge.sandbox.scenarios import Channel, Scenario
 from tevo_bridge.sandbox.server import running_sandbox
 from tevo_bridge.serve import free_port, running_daemon
 from tevo_bridge.store import SCHEMA_VERSION, inspect_store
-from tevo_bridge.testing.mirror import seed_sqlite_mirror
-from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, Stack, settings_for, webhook_form
 
 runner = CliRunner()
 SCENARIOS = (Scenario.OFFICE_ETICKET, Scenario.FEDEX, Scenario.UNDERPRICED, Scenario.OUT_OF_STOCK)

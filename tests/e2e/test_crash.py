@@ -14,14 +14,14 @@ import pytest
 
 from tevo_bridge.config import settings_env
 from tevo_bridge.crashpoints import ENV as CRASHPOINT
+from tevo_bridge.loopback.seed import seed_sqlite_mirror
+from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, settings_for
 from tevo_bridge.sandbox.driver import DriverSettings
 from tevo_bridge.sandbox.inventory import demo_inventory
 from tevo_bridge.sandbox.scenarios import Channel, Scenario
 from tevo_bridge.sandbox.server import running_sandbox
 from tevo_bridge.serve import free_port
 from tevo_bridge.store import SqliteStore
-from tevo_bridge.testing.mirror import seed_sqlite_mirror
-from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, settings_for
 
 
 def daemon_env(settings, crashpoint: str | None) -> dict[str, str]:

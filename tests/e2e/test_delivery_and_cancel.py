@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from tests.e2e.test_exactly_once import send_webhook
 from tevo_bridge.cli import app
+from tevo_bridge.loopback.stack import stack, webhook_form
 from tevo_bridge.sandbox.orders import ItemRequest, OrderRequest
 from tevo_bridge.sandbox.scenarios import Channel, Scenario
-from tevo_bridge.testing.stack import stack, webhook_form
 
 
 def delivered_seats(run, item_id: int) -> list[str]:

@@ -6,9 +6,9 @@ import copy
 
 import httpx
 
+from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, stack, webhook_form
 from tevo_bridge.sandbox.faults import FaultSettings
 from tevo_bridge.sandbox.scenarios import Channel, Scenario
-from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, stack, webhook_form
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.e2e.hostile_wire import Wire
 from tevo_bridge.dashboard.auth import hash_password
-from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, stack
+from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, stack
 
 DASHBOARD = {"session_secret": "hostile-input-session-secret-0123456789", "auth": "none"}
 WEBHOOK = f"/webhooks/tevo/{WEBHOOK_TOKEN}"

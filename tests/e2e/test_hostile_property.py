@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.e2e.hostile_wire import Reset, Wire
-from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, stack
+from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, stack
 
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "300"))
 FIGURES = os.environ.get("HOSTILE_FIGURES")

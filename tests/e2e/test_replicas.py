@@ -11,10 +11,10 @@ import httpx
 import psycopg
 
 from tests.e2e.test_crash import start
+from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, settings_for, stack, webhook_form
 from tevo_bridge.sandbox.inventory import demo_inventory
 from tevo_bridge.sandbox.scenarios import Channel, Scenario
 from tevo_bridge.serve import free_port
-from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, settings_for, stack, webhook_form
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 SCENARIOS = [Scenario.OFFICE_ETICKET, Scenario.MULTI_ITEM, Scenario.UNDERPRICED, Scenario.LOCAL_PICKUP,

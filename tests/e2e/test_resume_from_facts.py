@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 from tests.e2e.test_exactly_once import send_webhook
 from tevo_bridge import hookimpl
 from tevo_bridge.cli import app
+from tevo_bridge.loopback.stack import Stack, stack, webhook_form
 from tevo_bridge.pos.host import PluginHost
 from tevo_bridge.sandbox.inventory import demo_inventory
 from tevo_bridge.sandbox.orders import ItemRequest, OrderRequest
-from tevo_bridge.testing.stack import Stack, stack, webhook_form
 
 RECHECK = {"recheck_seconds": 0.3}
 

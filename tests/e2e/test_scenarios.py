@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tevo_bridge.loopback.stack import stack
 from tevo_bridge.sandbox.scenarios import Channel, Scenario
-from tevo_bridge.testing.stack import stack
 
 LOCAL_STATE = {  # TEvo's final seller_state -> the daemon's final state
     "completed": "done", "accepted": "done", "rejected": "rejected",

@@ -17,11 +17,11 @@ import httpx
 
 from tests.e2e.test_crash import start
 from tests.e2e.test_exactly_once import send_webhook
+from tevo_bridge.loopback.stack import API_KEY, Stack, settings_for, stack, webhook_form
 from tevo_bridge.sandbox.faults import FaultSettings
 from tevo_bridge.sandbox.inventory import TicketGroupSpec
 from tevo_bridge.sandbox.orders import ItemRequest, OrderRequest
 from tevo_bridge.serve import free_port
-from tevo_bridge.testing.stack import API_KEY, Stack, settings_for, stack, webhook_form
 
 LAST_TWO = TicketGroupSpec(
     remote_id="77001", ticket_group_id=318770001, event_name="Knicks at Celtics", venue="TD Garden",

@@ -11,10 +11,10 @@ import pytest
 from tests.fulfillment.conftest import ETICKET_ITEM, ETICKET_ORDER, TWO_PAGES
 from tevo_bridge.fulfillment.pages import TicketFileProblem, select_pages
 from tevo_bridge.fulfillment.precheck import undeliverable
+from tevo_bridge.loopback.seed import seed_sqlite_mirror
 from tevo_bridge.pos.host import PluginHost
 from tevo_bridge.pos.inventory import InventoryRow
 from tevo_bridge.pos.types import Item, TicketFile
-from tevo_bridge.testing.mirror import seed_sqlite_mirror
 from tevo_bridge.tevo.models import Order
 
 SEATS = {"5": 1, "6": 2}

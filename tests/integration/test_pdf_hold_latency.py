@@ -22,11 +22,11 @@ from tevo_bridge_sqlite_pos.plugin import SqlitePos
 
 from tests.fulfillment.test_pdf_off_loop import BIG_PAGES, big_pdf  # noqa: F401  (a fixture)
 from tevo_bridge import hookimpl
+from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, stack, webhook_form
 from tevo_bridge.pos.host import PluginHost
 from tevo_bridge.pos.types import TicketFile
 from tevo_bridge.sandbox.inventory import TicketGroupSpec
 from tevo_bridge.sandbox.orders import ItemRequest, OrderRequest
-from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, stack, webhook_form
 
 BIG = TicketGroupSpec(remote_id="20001", ticket_group_id=320000001, event_name="Big File Night", venue="Hall",
                       occurs_at="2027-02-01T19:30:00-05:00", section="A", row="1", seats=["5", "6"],

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from tests.pg import PgServer, need_postgresql
+from tevo_bridge.loopback.stack import WEBHOOK_TOKEN, stack, webhook_form
 from tevo_bridge.sandbox.scenarios import Channel, Scenario
-from tevo_bridge.testing.stack import WEBHOOK_TOKEN, stack, webhook_form
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

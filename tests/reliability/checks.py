@@ -57,7 +57,7 @@ def pos_sections(pos: str, inventory: list[Any], tmp: Path) -> Iterator[tuple[An
         return
     from tevo_bridge_skybox_pos.simulator import running
 
-    from tevo_bridge.testing.mirror import mirror_inventory
+    from tevo_bridge.sandbox.mirror import mirror_inventory
 
     with running(rows=mirror_inventory(inventory, tmp / "skybox-tickets")) as skybox:
         yield skybox, {"pos": {"plugin": "skybox_pos"}, "plugins": {"skybox_pos": skybox.plugin_settings()}}

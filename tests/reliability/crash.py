@@ -20,12 +20,12 @@ from typing import Any
 
 from tests.e2e.test_crash import start
 from tests.reliability.checks import Tally, View, inventory_groups, mixed_scenarios, pos_sections, tally
+from tevo_bridge.loopback.seed import seed_sqlite_mirror
+from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, settings_for
 from tevo_bridge.sandbox.driver import DriverOrder, DriverSettings
 from tevo_bridge.sandbox.inventory import generated_inventory
 from tevo_bridge.sandbox.server import running_sandbox
 from tevo_bridge.serve import free_port
-from tevo_bridge.testing.mirror import seed_sqlite_mirror
-from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, settings_for
 
 SECONDS_PER_KILL = 2.0  # the pace: a kill every 0.3-1.5 s of uptime, plus a restart of about a second
 

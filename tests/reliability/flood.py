@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, stack, webhook_form
+from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, stack, webhook_form
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

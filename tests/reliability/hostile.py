@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.generation.modes import GenerationMode
 
-from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, stack
+from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, stack
 
 REFUSED = frozenset({400, 401, 404, 405, 413, 415, 422})
 OI_OPERATIONS = [("/order-integration/holds", "POST"), ("/order-integration/holds/{global_id}/release", "POST"),

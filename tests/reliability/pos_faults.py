@@ -23,10 +23,10 @@ from tevo_bridge_sqlite_pos.plugin import SqlitePos
 
 from tests.reliability.checks import View
 from tevo_bridge import hookimpl
+from tevo_bridge.loopback.stack import API_KEY, stack
 from tevo_bridge.pos.host import PluginHost
 from tevo_bridge.sandbox.inventory import ETICKET, generated_inventory
 from tevo_bridge.sandbox.scenarios import Scenario
-from tevo_bridge.testing.stack import API_KEY, stack
 
 HOLD_BUDGET = 1.0
 HANG = 4.0  # far past every budget below

@@ -21,10 +21,10 @@ from typing import Any
 
 import httpx
 
+from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, Stack, stack, webhook_form
 from tevo_bridge.sandbox.faults import FaultSettings
 from tevo_bridge.sandbox.inventory import TicketGroupSpec
 from tevo_bridge.sandbox.orders import ItemRequest, OrderRequest
-from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, Stack, stack, webhook_form
 
 ARRIVALS = ("hold_first", "hold_while_accepting", "together")
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}

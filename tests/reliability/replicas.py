@@ -32,12 +32,12 @@ from tests.reliability.checks import (
     tally,
 )
 from tests.reliability.crash import _stop
+from tevo_bridge.loopback.seed import seed_sqlite_mirror
+from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, settings_for
 from tevo_bridge.sandbox.driver import DriverOrder, DriverSettings
 from tevo_bridge.sandbox.inventory import TicketGroupSpec, generated_inventory
 from tevo_bridge.sandbox.server import running_sandbox
 from tevo_bridge.serve import free_port
-from tevo_bridge.testing.mirror import seed_sqlite_mirror
-from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, settings_for
 
 SECONDS_PER_KILL = 2.5
 CROSSING = TicketGroupSpec(

@@ -18,10 +18,10 @@ import httpx
 from rich.console import Console
 
 from tevo_bridge.demo import run_demo
+from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, stack
 from tevo_bridge.sandbox.credentials import make_credentials
 from tevo_bridge.sandbox.faults import FaultSettings
 from tevo_bridge.sandbox.scenarios import Scenario
-from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, stack
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

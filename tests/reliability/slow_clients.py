@@ -35,11 +35,11 @@ from typing import Any
 import httpx
 
 from tests.e2e.test_crash import daemon_env
+from tevo_bridge.loopback.seed import seed_sqlite_mirror
+from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, settings_for
 from tevo_bridge.sandbox.inventory import demo_inventory
 from tevo_bridge.sandbox.server import running_sandbox
 from tevo_bridge.serve import free_port
-from tevo_bridge.testing.mirror import seed_sqlite_mirror
-from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, settings_for
 
 NOFILE = 256
 HEADER_TIMEOUT = 2.0

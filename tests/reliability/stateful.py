@@ -63,17 +63,17 @@ from tevo_bridge.config import Settings, settings_env
 from tevo_bridge.crashpoints import ENV as CRASHPOINT_ENV
 from tevo_bridge.intake.poller import poll_once
 from tevo_bridge.log import configure_logging
+from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, quiet_logging, settings_for, webhook_form
 from tevo_bridge.pos.host import PluginHost
 from tevo_bridge.sandbox.driver import DriverSettings
 from tevo_bridge.sandbox.faults import FaultSettings
 from tevo_bridge.sandbox.inspection import delivered_page_texts
 from tevo_bridge.sandbox.inventory import ETICKET, generated_inventory
+from tevo_bridge.sandbox.mirror import mirror_inventory
 from tevo_bridge.sandbox.scenarios import Channel, InventoryExhausted, Scenario
 from tevo_bridge.sandbox.server import Sandbox, running_sandbox
 from tevo_bridge.serve import RunningDaemon, free_port, running_daemon
 from tevo_bridge.store import AsyncStore, SqliteStore
-from tevo_bridge.testing.mirror import mirror_inventory
-from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, quiet_logging, settings_for, webhook_form
 from tevo_bridge.tevo.client import TevoClient
 from tevo_bridge.tevo.errors import TevoError
 

@@ -8,7 +8,7 @@ import pytest
 from tests.reliability.flood import run_flood
 from tests.reliability.hostile import Snapshot
 from tevo_bridge.intake import http as intake_http
-from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, stack
+from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, stack
 
 LIMIT = 4096
 OI_PATHS = ["/order-integration/holds", "/order-integration/invoices", "/order-integration/holds/G-1/release"]

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.reliability.hostile import Snapshot, run_hostile
-from tevo_bridge.testing.stack import API_KEY, WEBHOOK_TOKEN, stack
+from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, stack
 
 
 def check(run) -> None:

@@ -31,9 +31,9 @@ def test_a_skybox_outage_during_holds_answers_tevo_in_budget_and_loses_nothing(t
 
     from tests.reliability.checks import View, pos_sections, tally
     from tests.reliability.pos_faults import KEY, _timed_hold
+    from tevo_bridge.loopback.stack import stack
     from tevo_bridge.sandbox.inventory import ETICKET, generated_inventory
     from tevo_bridge.sandbox.scenarios import Scenario
-    from tevo_bridge.testing.stack import stack
 
     budget = 2.0
     inventory = [g for g in generated_inventory(60, seed=3) if g.format == ETICKET][:16]

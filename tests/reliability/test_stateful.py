@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from tests.reliability.stateful import CALM, Bench, Figures, machine, run_stateful
+from tevo_bridge.loopback.stack import API_KEY
 from tevo_bridge.sandbox.faults import FaultSettings
 from tevo_bridge.sandbox.orders import ItemRequest, OrderRequest
 from tevo_bridge.sandbox.scenarios import Channel, Scenario
-from tevo_bridge.testing.stack import API_KEY
 
 KEY = {"X-Api-Key": API_KEY}
 

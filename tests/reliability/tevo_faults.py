@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.reliability.checks import Tally, View, inventory_groups, mixed_scenarios, pos_sections, tally
+from tevo_bridge.loopback.stack import stack
 from tevo_bridge.sandbox.faults import FaultSettings
 from tevo_bridge.sandbox.inventory import generated_inventory
-from tevo_bridge.testing.stack import stack
 
 FAULTS = FaultSettings(
     error_rate=0.30, timeout_rate=0.10, hang_seconds=1.5, rate_limit_rate=0.03, retry_after=1,

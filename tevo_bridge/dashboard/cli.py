@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tevo_bridge.term import echo
+
+if TYPE_CHECKING:
+    from tevo_bridge.config import Settings
+    from tevo_bridge.store.aio import AsyncStore
 
 dashboard_app = typer.Typer(help="The operator dashboard (docs/dashboard.md).", no_args_is_help=True)
 
@@ -33,11 +37,12 @@ class StoreOnlyHost:
     """The dashboard's host when no daemon runs here: the store, and no plugin, worker or wake-up.
 
     An action still goes into the store (a retry queues the order's job): a daemon started on the
-    store later runs it. Serving while a daemon runs on the same store is also safe: SQLite
-    serialises the writes, and the daemon's worker finds the queued job at its next tick.
+    store later runs it. Serving while a daemon runs on the same store is also safe: the store
+    serialises the writes (SQLite's one writer, PostgreSQL's transactions), and the daemon's worker
+    finds the queued job at its next tick.
     """
 
-    def __init__(self, settings: Any, store: Any) -> None:
+    def __init__(self, settings: Settings, store: AsyncStore) -> None:
         self.settings = settings
         self.store = store
         self.pos = None
@@ -52,7 +57,7 @@ class StoreOnlyHost:
 
 @dashboard_app.command("serve")
 def serve_command(
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="The daemon's TOML config (its [store] path "
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="The daemon's TOML config (its [store] "
                                                 "and [dashboard] settings are used).", show_default=False)] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 9180,
@@ -64,11 +69,11 @@ def serve_command(
     from fastapi import FastAPI
 
     from tevo_bridge.admin_guard import guarded, is_loopback
-    from tevo_bridge.cli import settings_or_exit, store_or_exit
+    from tevo_bridge.cli_support import open_store_or_exit, settings_or_exit
     from tevo_bridge.connections import ConnectionLimits, connection_budget
-    from tevo_bridge.intake.app import mount_dashboard
+    from tevo_bridge.dashboard.app import mount_dashboard
     from tevo_bridge.listeners import listener_config
-    from tevo_bridge.store import AsyncStore, SqliteStore, StoreError
+    from tevo_bridge.store.backends import as_async
 
     settings = settings_or_exit(config)
     if settings.dashboard.auth == "none" and not is_loopback(host):
@@ -76,15 +81,11 @@ def serve_command(
                    "details and retry orders. Fix: --host 127.0.0.1, or [dashboard] auth = \"password\" with the "
                    "password_hash `tevo-bridge dashboard hash-password` prints.", err=True)
         raise typer.Exit(2)
-    store_or_exit(settings)
-    try:
-        store = AsyncStore(SqliteStore(settings.store.path))
-    except StoreError as exc:
-        echo(f"error: [store] path: {exc}", err=True)
-        raise typer.Exit(2) from None
+    # The same opening as every other command: the SQLite file or PostgreSQL at [store] url, errors naming the key.
+    store = as_async(open_store_or_exit(settings), settings.store)
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     mount_dashboard(app, StoreOnlyHost(settings, store))
-    echo(f"dashboard on http://{host}:{port}/dashboard/ over {settings.store.path} (Ctrl-C stops it)")
+    echo(f"dashboard on http://{host}:{port}/dashboard/ over {settings.store.describe()} (Ctrl-C stops it)")
     served = guarded(app, host, settings.server.admin_hosts)
     budget = connection_budget(settings.server.max_connections, 1)
     limits = ConnectionLimits(settings.server.header_timeout, settings.server.body_timeout, budget.max_connections,

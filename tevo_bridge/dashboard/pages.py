@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from datetime import date
-from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException
@@ -14,18 +13,15 @@ from starlette.responses import RedirectResponse, Response
 from tevo_bridge import __version__
 from tevo_bridge.cli_views import audit_move, note, order_view
 from tevo_bridge.dashboard import figures
+from tevo_bridge.dashboard.base import PREFIX, Dashboard, Visit
 from tevo_bridge.dashboard.charts import SERIES, bar_chart, hourly
 from tevo_bridge.log import get_logger
 from tevo_bridge.proxies import client_of
 from tevo_bridge.store import ORDER_STATES, TERMINAL_STATES, OrderQuery
 from tevo_bridge.store.sqlite import SCHEMA_VERSION
 
-if TYPE_CHECKING:
-    from tevo_bridge.dashboard.app import Dashboard, Visit
-
 log = get_logger(__name__)
 
-PREFIX = "/dashboard"  # where the admin listener mounts the dashboard
 CHANNELS = ("webhook", "order_integration", "poll", "operator")
 MAX_ID = 2**63 - 1
 MAX_ID_DIGITS = len(str(MAX_ID))

@@ -23,7 +23,6 @@ from tevo_bridge.metrics import MetricsEndpoint
 from tevo_bridge.store import StoreError
 
 if TYPE_CHECKING:  # annotations only: tevo_bridge.seams imports modules that import this one
-    from tevo_bridge.dashboard.app import DashboardHost
     from tevo_bridge.seams import AppRuntime, HealthRuntime
 
 log = get_logger(__name__)
@@ -72,24 +71,12 @@ def create_admin_app(runtime: AppRuntime, public: FastAPI) -> FastAPI:
 
     add_error_handlers(app)
     if dashboard.enabled:
+        from tevo_bridge.dashboard import mount_dashboard
+
         dash_app = mount_dashboard(app, runtime)
         if dashboard.auth != "none":
             add_openapi_route(dash_app, public.openapi)
     return app
-
-
-def mount_dashboard(app: FastAPI, host: DashboardHost) -> FastAPI:
-    """The operator dashboard at /dashboard (docs/dashboard.md), and / sends a browser there."""
-    from tevo_bridge.dashboard import PREFIX, create_dashboard
-
-    dash_app = create_dashboard(host)
-    app.mount(PREFIX, dash_app)
-
-    @app.get("/", include_in_schema=False)
-    async def home() -> Response:
-        return RedirectResponse(PREFIX + "/", status_code=307)
-
-    return dash_app
 
 
 def add_health_routes(app: FastAPI, runtime: HealthRuntime, *, metrics: bool, details: bool = True) -> None:

@@ -41,7 +41,7 @@ class PosInventoryExport:
         with self._lock:
             if self._rows is None:
                 # The mirror is the same one the demo and the end-to-end tests seed their POS with.
-                from tevo_bridge.testing.mirror import mirror_inventory
+                from tevo_bridge.sandbox.mirror import mirror_inventory
 
                 if self._pdf_dir is None:
                     self._owned_dir = self._pdf_dir = Path(tempfile.mkdtemp(prefix="tevo-sandbox-tickets-"))

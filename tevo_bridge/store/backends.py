@@ -29,7 +29,11 @@ def open_store(settings: StoreSettings, *, daemon: bool = False, jobs: int = 0) 
 
 def open_async_store(settings: Settings) -> AsyncStore:
     """The daemon's store: SQLite on one thread with group commit, PostgreSQL on several threads, one call each."""
-    store = open_store(settings.store, daemon=True, jobs=settings.pipeline.workers)
-    if settings.store.postgres_url is None:
+    return as_async(open_store(settings.store, daemon=True, jobs=settings.pipeline.workers), settings.store)
+
+
+def as_async(store: SqliteStore | PostgresStore, settings: StoreSettings) -> AsyncStore:
+    """``store`` behind its thread(s): SQLite's one writer batches commits, PostgreSQL's pool serves several."""
+    if settings.postgres_url is None:
         return AsyncStore(store)
     return AsyncStore(store, max_batch=1, threads=PG_STORE_THREADS)

@@ -35,6 +35,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tevo_bridge.clock import now_iso
+
+# The URL helpers live below config (dburl.py); re-exported for the callers that reach them here.
+from tevo_bridge.dburl import is_postgres_url as is_postgres_url
+from tevo_bridge.dburl import mask_url as mask_url
+from tevo_bridge.dburl import url_password as url_password
 from tevo_bridge.store.pg_schema import PG_MIGRATIONS
 from tevo_bridge.store.sqlite import HoldRow, Job, SqliteStore, StoreBusy, StoreError, StoreUnavailable
 
@@ -62,22 +67,6 @@ UNREACHABLE_PAUSE = 1.0
 RETRIES = 12
 
 T = TypeVar("T")
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***`` (in the user part and in a ``password=`` parameter)."""
-    masked = re.sub(r"^([a-z]+://[^:/@?#]*:)[^@/?#]*@", r"\1***@", url)
-    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", masked)
-
-
-def url_password(url: str) -> str | None:
-    """The password a URL carries, for the log redactor (None without one)."""
-    match = re.match(r"^[a-z]+://[^:/@?#]*:([^@/?#]*)@", url) or re.search(r"(?i)[?&]password=([^&#]*)", url)
-    return match.group(1) if match and match.group(1) else None
-
-
-def is_postgres_url(url: str) -> bool:
-    return url.startswith(("postgresql://", "postgres://"))
 
 
 def inspect_database(url: str, timeout: float = 5.0) -> int:

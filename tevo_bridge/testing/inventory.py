@@ -14,7 +14,7 @@ from pathlib import Path
 from tevo_bridge.pos.inventory import InventoryRow
 from tevo_bridge.testing.ticket_pdfs import make_ticket_pdf
 
-__all__ = ["UNKNOWN_REMOTE_ID", "contract_inventory", "generate_inventory", "seed_sqlite_pos", "with_ticket_pdf"]
+__all__ = ["UNKNOWN_REMOTE_ID", "contract_inventory", "generate_inventory", "with_ticket_pdf"]
 
 #: A remote id that no inventory here contains.
 UNKNOWN_REMOTE_ID = "NO-SUCH-GROUP"
@@ -145,16 +145,4 @@ def generate_inventory(pdf_dir: Path, groups: int, seed: int) -> list[InventoryR
             links = tuple(f"https://tickets.example/claim/{row.remote_id}-{seat}" for seat in seats)
             row = replace(row, transfer_links=links, transfer_source="TM")
         rows.append(row)
-    return rows
-
-
-def seed_sqlite_pos(db_path: Path, pdf_dir: Path, groups: int, seed: int) -> list[InventoryRow]:
-    """Create (or extend) a ``sqlite_pos`` database with generated inventory; needs that plugin installed."""
-    # Imported here: the SQLite POS is a separate distribution, and only this function needs it.
-    from tevo_bridge_sqlite_pos import store
-
-    rows = generate_inventory(pdf_dir, groups, seed)
-    store.init_db(db_path)
-    with store.connect(db_path) as conn:
-        store.upsert_ticket_groups(conn, rows)
     return rows

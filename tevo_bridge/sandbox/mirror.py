@@ -37,14 +37,3 @@ def mirror_row(spec: TicketGroupSpec, pdf_dir: Path) -> InventoryRow:
 
 def mirror_inventory(specs: Iterable[TicketGroupSpec], pdf_dir: Path) -> list[InventoryRow]:
     return [mirror_row(spec, pdf_dir) for spec in specs]
-
-
-def seed_sqlite_mirror(db_path: Path, specs: Iterable[TicketGroupSpec], pdf_dir: Path) -> list[InventoryRow]:
-    """Create a SQLite POS database holding the mirrored inventory."""
-    from tevo_bridge_sqlite_pos import store
-
-    rows = mirror_inventory(specs, pdf_dir)
-    store.init_db(db_path)
-    with store.connect(db_path) as conn:
-        store.upsert_ticket_groups(conn, rows)
-    return rows

@@ -20,12 +20,12 @@ from urllib.parse import urlencode
 from tevo_bridge.config import Settings
 from tevo_bridge.intake.poller import poll_once
 from tevo_bridge.log import configure_logging
+from tevo_bridge.loopback.seed import seed_sqlite_mirror
 from tevo_bridge.sandbox.driver import DriverSettings
 from tevo_bridge.sandbox.faults import FaultSettings
 from tevo_bridge.sandbox.inventory import TicketGroupSpec, demo_inventory
 from tevo_bridge.sandbox.server import Sandbox, running_sandbox
 from tevo_bridge.serve import RunningDaemon, free_port, running_daemon
-from tevo_bridge.testing.mirror import seed_sqlite_mirror
 
 API_KEY = "e2e-order-integration-key-0123456789"
 WEBHOOK_TOKEN = "e2e-webhook-token-0123456789abcdefghij"
