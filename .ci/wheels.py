@@ -6,8 +6,8 @@ from a folder outside the repository, so nothing can be imported from the source
 plugin, then ``dashboard serve`` over the demo's store with every page and asset fetched.  A template, static file
 or data file missing from the wheels fails here, where an editable install would still find it in the checkout.
 
-Run by .ci/run after the Quick start, with the Quick start's venv (it has ``build`` and ``twine``, the ``release``
-extra): ``.venv/bin/python .ci/wheels.py``.  Exits non-zero on the first failure, saying which step failed.
+Run by .ci/run between the two Quick start blocks, with the Quick start's venv and its ``release`` extra (``build``,
+``twine``): ``.venv/bin/python .ci/wheels.py``.  Exits non-zero on the first failure, saying which step failed.
 """
 
 from __future__ import annotations

@@ -33,8 +33,8 @@ from tests.integration.test_pdf_hold_latency import PDF_CALLERS, hold_latencies_
 from tests.reliability.login_flood import LoginFloodRun, run_login_flood
 from tests.reliability.secrets_scan import SecretsRun, scan
 from tests.reliability.slow_clients import ATTACKS, SlowClientsRun, run_slow_clients
-from tevo_bridge.sandbox.credentials import make_credentials
 from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN
+from tevo_bridge.sandbox.credentials import make_credentials
 
 HOSTILE_TEST = "tests/e2e/test_hostile_property.py"
 SLOW_CLIENTS_SANDBOX_SEED, STACK_SANDBOX_SEED = 5, 7  # low_limit_daemon's and stack()'s sandbox seeds
