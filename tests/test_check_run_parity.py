@@ -71,7 +71,7 @@ def test_a_wrong_hook_argument_fails_check_plugins_and_run_alike(tmp_path: Path,
     listed = runner.invoke(app, ["plugins", "--json", "--config", str(config)])
     assert (check.exit_code, run.exit_code, listed.exit_code) == (2, 2, 1)
     assert check.output == run.output
-    row = next(r for r in json.loads(listed.output) if r["name"] == "wrong_argument_pos")
+    row = next(r for r in json.loads(listed.stdout) if r["name"] == "wrong_argument_pos")
     assert row["status"] == "broken" and "hodl" in row["error"]
     assert "cannot be used" in check.output and row["error"] in check.output
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -24,7 +23,7 @@ from tevo_bridge.cli_support import (
     settings_or_exit,
     store_or_exit,
 )
-from tevo_bridge.config import Settings
+from tevo_bridge.config import Settings, find_config
 from tevo_bridge.log import get_logger
 from tevo_bridge.store.sqlite import ORDER_STATES, SCHEMA_VERSION, StoreError, StoreFacts
 from tevo_bridge.term import echo, visible
@@ -88,7 +87,7 @@ def check(
     """Refuse what `run` would refuse, offline (with --online, also the TEvo credentials and the plugin's start)."""
     settings = settings_or_exit(config, log_level)
     warnings = validated_or_exit(settings)
-    echo(f"config OK ({config or 'environment'})")
+    echo(f"config OK ({settings.config_file or 'environment'})")
     for line in summary(settings):
         echo("  " + line)
     for warning in warnings:
@@ -225,7 +224,10 @@ def plugins(
     """Installed POS plugins: version, hooks, status (broken ones show their error)."""
     from tevo_bridge.pos.cli import plugins_command
 
-    active = settings_or_exit(config).pos.plugin if config or os.environ.get("TEVO_BRIDGE_CONFIG") else None
+    source = find_config(config)
+    if source.path is None:  # no settings to load, but the listing still says it used none
+        echo(source.describe(), err=True)
+    active = settings_or_exit(config).pos.plugin if source.path is not None else None
     raise typer.Exit(plugins_command(active, as_json))
 
 

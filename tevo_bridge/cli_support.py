@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from tevo_bridge.config import ConfigError, Settings, load_settings
+from tevo_bridge.config import ConfigError, Settings, find_config, load_settings
 from tevo_bridge.log import configure_logging
 from tevo_bridge.store.sqlite import SqliteStore, StoreError, StoreFacts
 from tevo_bridge.term import echo
@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # annotations only: the PostgreSQL store (and psycopg) load o
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="TOML config file (default: $TEVO_BRIDGE_CONFIG).", show_default=False),
+    typer.Option("--config", "-c", help="TOML config file (default: $TEVO_BRIDGE_CONFIG, "
+                 "else ./config.toml, else /etc/tevo-bridge/config.toml).", show_default=False),
 ]
 
 
@@ -48,8 +49,10 @@ LogLevelOption = Annotated[
 def settings_or_exit(config: Path | None, log_level: LogLevel | None = None) -> Settings:
     """The settings, with logging set up from them: every command's log lines (a TEvo call made by
     ``check --online``, a plugin loading) are then UTC ISO-stamped and redacted like the daemon's."""
+    source = find_config(config)
+    echo(source.describe(), err=True)  # stderr: a --json stdout stays one document
     try:
-        settings = load_settings(config)
+        settings = load_settings(source.path)
     except ConfigError as exc:
         fail(f"error: {exc}")
     if log_level is not None:

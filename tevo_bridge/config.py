@@ -16,6 +16,7 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -362,6 +363,42 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 class ConfigError(Exception):
     """A config file a human must fix; the message says where and how."""
+
+
+DEFAULT_CONFIG_FILES = (Path("config.toml"), Path("/etc/tevo-bridge/config.toml"))
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """The file a command reads and why that one, so it can say so: a seller in the folder of ``config.toml``
+    must not get a check of an empty configuration that blames settings the file has."""
+
+    path: Path | None
+    origin: str
+
+    def describe(self) -> str:
+        if self.path is None:
+            looked = ", ".join(["--config", f"${CONFIG_ENV}", *(_shown(p) for p in DEFAULT_CONFIG_FILES)])
+            return f"config: no file found (looked for {looked}); using TEVO_BRIDGE_* variables and defaults"
+        return f"config: {self.path.absolute()} (from {self.origin})"
+
+
+def _shown(path: Path) -> str:
+    return str(path) if path.is_absolute() else f"./{path}"
+
+
+def find_config(path: Path | str | None) -> ConfigSource:
+    """Every command's one order: ``--config``, then ``TEVO_BRIDGE_CONFIG``, then ``./config.toml``, then
+    ``/etc/tevo-bridge/config.toml``.  An explicit path is returned even if missing, so loading names it."""
+    if path is not None:
+        return ConfigSource(Path(path), "--config")
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return ConfigSource(Path(env), f"${CONFIG_ENV}")
+    for candidate in DEFAULT_CONFIG_FILES:
+        if candidate.is_file():
+            return ConfigSource(candidate, _shown(candidate))
+    return ConfigSource(None, "")
 
 
 def resolve_config_path(path: Path | str | None) -> Path | None:

@@ -62,7 +62,7 @@ def test_a_sqlite_store_is_copied_whole_and_the_daemon_carries_on_there(config, 
 
     result = runner.invoke(app, ["store", "migrate", "--to", pg_url, "--config", str(config), "--json"])
     assert result.exit_code == 0, result.output
-    copied = json.loads(result.output)["copied"]
+    copied = json.loads(result.stdout)["copied"]
 
     lite = sqlite3.connect(config.parent / "state.sqlite3")
     with psycopg.connect(pg_url) as pg:
@@ -74,7 +74,7 @@ def test_a_sqlite_store_is_copied_whole_and_the_daemon_carries_on_there(config, 
     on_postgres.write_text(f'[store]\nurl = "{pg_url}"\n')
     listed = runner.invoke(app, ["orders", "list", "--json", "--config", str(on_postgres)])
     assert listed.exit_code == 0, listed.output
-    assert len(json.loads(listed.output)) == copied["orders"]  # the operator's commands read it there
+    assert len(json.loads(listed.stdout)) == copied["orders"]  # the operator's commands read it there
     store = PostgresStore(pg_url)
     try:  # new rows get ids after the copied ones, and the copied jobs run
         before = store.count("inbox")

@@ -79,17 +79,17 @@ def test_an_unknown_state_is_refused_with_the_valid_ones(config, store):
 def test_json_is_one_shape_with_typed_fields(config, store):
     listed = runner.invoke(app, ["orders", "list", "--json", "-c", str(config)])
     assert listed.exit_code == 0, listed.output
-    orders = {o["id"]: o for o in json.loads(listed.output)}
+    orders = {o["id"]: o for o in json.loads(listed.stdout)}
     done = orders[7001]
     assert done["items"] == [{"quantity": 2, "remote_id": "88702", "ticket_group_id": 55, "price": "120.00"}]
     assert done["buyer"] == {"type": "Office", "id": 1234} and isinstance(done["age_seconds"], int)
     assert orders[7002]["reject_reason"] == "Tickets Priced Incorrectly" and orders[7003]["items"] == []
     shown = runner.invoke(app, ["orders", "show", "7001", "--json", "-c", str(config)])
-    one = json.loads(shown.output)
+    one = json.loads(shown.stdout)
     assert {k: v for k, v in one.items() if k not in ("snapshot", "audit", "age_seconds")} == \
         {k: v for k, v in done.items() if k != "age_seconds"}, "show and list give an order the same shape"
     assert one["audit"][-1]["to_state"] == "done"
-    only = json.loads(runner.invoke(app, ["orders", "list", "--state", "rejected", "--json", "-c", str(config)]).output)
+    only = json.loads(runner.invoke(app, ["orders", "list", "--state", "rejected", "--json", "-c", str(config)]).stdout)
     assert [o["id"] for o in only] == [7002]
 
 
@@ -132,14 +132,14 @@ def test_backup_restore_and_prune_commands(config, store, tmp_path):
     again = runner.invoke(app, ["store", "backup", str(backup), "-c", str(config)])
     assert again.exit_code == 2 and "already exists" in again.output and "--force" in again.output
     forced = runner.invoke(app, ["store", "backup", str(backup), "--force", "--json", "-c", str(config)])
-    assert json.loads(forced.output)["orders"] == 3
+    assert json.loads(forced.stdout)["orders"] == 3
 
     store._conn.execute("DELETE FROM orders WHERE id = 7003")  # a mistake to undo
     restored = runner.invoke(app, ["store", "restore", str(backup), "-c", str(config)])
     assert restored.exit_code == 0 and "3 orders" in restored.output and "before-restore-" in restored.output
 
     pruned = runner.invoke(app, ["store", "prune", "--json", "-c", str(config)])
-    assert json.loads(pruned.output) == {"retention_days": 90, "deleted": {"inbox": 0, "audit": 0}}
+    assert json.loads(pruned.stdout) == {"retention_days": 90, "deleted": {"inbox": 0, "audit": 0}}
 
 
 def test_restore_is_refused_while_the_daemon_runs(config, tmp_path):

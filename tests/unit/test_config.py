@@ -181,5 +181,7 @@ def test_an_environment_error_in_the_cli_is_two_lines_and_exit_2(tmp_path, monke
     monkeypatch.setenv("TEVO_BRIDGE_SERVER__ORDER_INTEGRATION__API_KEYS", "k1-secret-value,k2")
     result = CliRunner().invoke(app, ["check", "--config", str(write(tmp_path, ""))])
     assert result.exit_code == 2 and "Traceback" not in result.output and "k1-secret-value" not in result.output
-    assert result.output.startswith("error: environment variables: 1 problem(s)\n")
-    assert len(result.output.strip().splitlines()) == 2
+    said, error = result.output.split("\n", 1)  # first the file it read, then the error
+    assert said == f"config: {tmp_path / 'config.toml'} (from --config)"
+    assert error.startswith("error: environment variables: 1 problem(s)\n")
+    assert len(error.strip().splitlines()) == 2
