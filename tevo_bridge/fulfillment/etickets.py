@@ -20,7 +20,7 @@ from tevo_bridge.fulfillment.pdf_work import off_loop
 from tevo_bridge.log import get_logger
 from tevo_bridge.pipeline import pos_args
 from tevo_bridge.pipeline.processor import StepFailed
-from tevo_bridge.pos.errors import CannotSupply, PosError, PosTimeout, TicketsNotReady
+from tevo_bridge.pos.errors import CannotSupply, PosError, PosTimeout, TicketFileUnreadable, TicketsNotReady
 from tevo_bridge.pos.types import TicketFile
 from tevo_bridge.tevo.errors import OutcomeUnknown, TevoError, ValidationFailed
 from tevo_bridge.tevo.models import Item, Order
@@ -106,6 +106,9 @@ async def ticket_files_for(pos: PosFacade, order: Order, item: Item) -> list[Tic
     except PosError as exc:
         if isinstance(exc.original, TicketsNotReady):
             return Outcome.wait(f"item {item.id}: the POS has no ticket files yet: {exc.original}")
+        if isinstance(exc.original, TicketFileUnreadable | OSError):
+            # A file that is not there is an unreadable file, not a late one: retrying will not bring it back.
+            return Outcome.review(f"item {item.id}: {_unreadable(exc.original)}")
         if isinstance(exc.original, CannotSupply):
             return Outcome.review(f"item {item.id}: the POS cannot supply ticket files: {exc.original}")
         raise StepFailed(f"item {item.id}: {exc}") from None
@@ -115,6 +118,14 @@ async def ticket_files_for(pos: PosFacade, order: Order, item: Item) -> list[Tic
         # Sold before the seller holds the tickets: the POS will have the PDFs later.
         return Outcome.wait(f"item {item.id}: tickets not in hand yet; the POS has no e-ticket files")
     return Outcome.review(f"item {item.id}: the POS has no e-ticket files for it (pos_ticket_files returned nothing)")
+
+
+def _unreadable(error: BaseException) -> str:
+    """What a person must fix; a plugin that lets ``FileNotFoundError`` out still gets the path named."""
+    if isinstance(error, OSError):
+        where = str(error.filename) if error.filename is not None else "(path not given by the POS)"
+        return str(TicketFileUnreadable(where, error.strerror or f"{type(error).__name__}: {error}"))
+    return str(error)
 
 
 async def _remove(ctx: Context, order: Order, item: Item) -> Item:

@@ -5,6 +5,8 @@ Four families, because callers handle them differently:
   review or is rejected, it is not retried.
 - ``TicketsNotReady``: a plugin's honest "not yet" (raised by ``pos_ticket_files``): the order is
   accepted and waits in ``awaiting_tickets``, looked at again until the files arrive.
+  Its opposite, ``TicketFileUnreadable`` (a file the POS names is missing or unreadable), goes to
+  a person at once: only "not yet" waits.
 - ``PosCallError``: a hook call went wrong (it raised, or overran its budget); the daemon retries
   or compensates.
 - ``PluginLoadError``: the configured plugin cannot be used at all; the daemon refuses to start.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -29,6 +32,7 @@ __all__ = [
     "PosCallError",
     "PosError",
     "PosTimeout",
+    "TicketFileUnreadable",
     "TicketsNotReady",
     "UnknownRemoteId",
 ]
@@ -54,6 +58,18 @@ class UnknownRemoteId(CannotSupply):
 
 class TicketsNotReady(Exception):
     """The POS will have this item's ticket files later (not in hand yet, not uploaded yet): wait, don't fail."""
+
+
+class TicketFileUnreadable(Exception):
+    """The POS names a ticket file this host cannot read (moved, deleted, no permission): unlike
+    ``TicketsNotReady`` waiting cannot mend it, so the order goes to a person at once, told which
+    file and how to fix it, like a file that is there but not a readable PDF."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"ticket file {path} cannot be read ({reason}). Fix: put the PDF back at that path, "
+                         "or correct the POS's row to where it is now")
+        self.path = path
+        self.reason = reason
 
 
 class PosCallError(Exception):

@@ -194,7 +194,9 @@ def pos_ticket_files(order: Order, item: Item) -> list[TicketFile] | None:
     the item's seats to its 1-based page in that file (covers and adverts are simply not named);
     or ``None`` if the POS has no files for this item.
     Raises: ``tevo_bridge.pos.errors.TicketsNotReady`` when the files will come later: the order is
-    accepted and waits in ``awaiting_tickets``, asked again until they come.
+    accepted and waits in ``awaiting_tickets``, asked again until they come;
+    ``tevo_bridge.pos.errors.TicketFileUnreadable`` when a file it names is missing or unreadable:
+    the order goes to a person at once, with the path and the fix (waiting would not help).
     Idempotency: read-only; the same call returns the same files.
     Budget: 60 s.
     """

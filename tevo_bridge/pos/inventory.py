@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from tevo_bridge.pos.errors import TicketFileUnreadable
 from tevo_bridge.pos.types import Item, MobileTransfer, PriceDecision, TicketFile
 
 __all__ = ["CSV_COLUMNS", "InventoryFileError", "InventoryRow", "read_inventory_csv", "timestamp"]
@@ -101,7 +102,9 @@ class InventoryRow:
         return path if path.is_absolute() else base_dir / path
 
     def ticket_files(self, item: Item, base_dir: Path) -> list[TicketFile] | None:
-        """The group's PDF with the item's seats named, or ``None`` when the group has no PDF."""
+        """The group's PDF with the item's seats named, or ``None`` when the group has no PDF.
+
+        Raises ``TicketFileUnreadable`` when the row names a PDF that cannot be read."""
         path = self.pdf_path(base_dir)
         if path is None or not self.eticket_pages:
             return None
@@ -109,8 +112,11 @@ class InventoryRow:
         missing = [seat for seat in seats if seat not in self.eticket_pages]
         if missing:
             raise LookupError(f"{path.name} has no page for seats {', '.join(missing)} of {self.remote_id}")
-        return [TicketFile(path.read_bytes(), {seat: self.eticket_pages[seat] for seat in seats}, path.name,
-                           path=path)]
+        try:
+            pdf = path.read_bytes()
+        except OSError as exc:  # moved or deleted since the import: waiting will not bring it back
+            raise TicketFileUnreadable(path, exc.strerror or type(exc).__name__) from None
+        return [TicketFile(pdf, {seat: self.eticket_pages[seat] for seat in seats}, path.name, path=path)]
 
     def mobile_transfer(self, item: Item) -> MobileTransfer | None:
         """How the item is transferred, from the group's format; ``None`` for physical tickets."""

@@ -183,3 +183,24 @@ def test_quantity_is_the_size_before_sales_as_the_readme_says(pos: CsvPos, direc
     assert _available(pos) == 38
     set_quantity(0)
     assert _available(pos) == 0  # never negative
+
+
+def test_a_ticket_pdf_moved_after_the_start_is_named_as_unreadable_not_raised_raw(directory: Path) -> None:
+    from tevo_bridge.pos.errors import TicketFileUnreadable
+
+    eticket = replace(GROUP, remote_id="TG-41", format="Eticket", eticket_pdf="tickets/TG-41.pdf",
+                      eticket_pages={"1": 1, "2": 2})
+    with (directory / "inventory.csv").open("a", newline="", encoding="utf-8") as f:
+        csv.DictWriter(f, fieldnames=CSV_COLUMNS).writerow(eticket.to_csv())
+    (directory / "tickets").mkdir()
+    (directory / "tickets" / "TG-41.pdf").write_bytes(b"%PDF-1.4")
+    pos = CsvPos(CsvPos.Config(directory=directory))
+    item = Item(9, 1, "TG-41", 2, Decimal(100), ("1", "2"))
+    order = Order(9, TEVO, (item,), Decimal(200))
+    assert pos.pos_ticket_files(order=order, item=item)
+
+    (directory / "tickets" / "TG-41.pdf").rename(directory / "elsewhere.pdf")
+    with pytest.raises(TicketFileUnreadable) as caught:  # a bare FileNotFoundError before: retried for minutes
+        pos.pos_ticket_files(order=order, item=item)
+
+    assert caught.value.path == directory / "tickets" / "TG-41.pdf" and "Fix:" in str(caught.value)

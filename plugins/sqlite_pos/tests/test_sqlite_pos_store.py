@@ -196,3 +196,27 @@ def test_a_reimport_replaces_on_hand_and_keeps_sales_as_the_readme_says(pos: Sql
     with store.connect(database) as conn:
         store.upsert_ticket_groups(conn, [replace(GROUP, quantity=0)])
     assert _available(pos) == 0  # never negative
+
+
+def test_a_ticket_pdf_moved_away_is_named_as_unreadable_not_raised_raw(tmp_path: Path) -> None:
+    from tevo_bridge.pos.errors import TicketFileUnreadable
+    from tevo_bridge.pos.types import Buyer, Order
+
+    database = tmp_path / "pos.sqlite3"
+    store.init_db(database)
+    eticket = replace(GROUP, remote_id="TG-51", format="Eticket", eticket_pdf="tickets/TG-51.pdf",
+                      eticket_pages={"1": 1, "2": 2})
+    with store.connect(database) as conn:
+        store.upsert_ticket_groups(conn, [eticket])
+    (tmp_path / "tickets").mkdir()
+    (tmp_path / "tickets" / "TG-51.pdf").write_bytes(b"%PDF-1.4")
+    pos = SqlitePos(SqlitePos.Config(database=database))
+    item = Item(9, 1, "TG-51", 2, Decimal(100), ("1", "2"))
+    order = Order(9, Buyer("Office", 6, "Ticket Evolution"), (item,), Decimal(200))
+    assert pos.pos_ticket_files(order=order, item=item)
+
+    (tmp_path / "tickets" / "TG-51.pdf").unlink()
+    with pytest.raises(TicketFileUnreadable) as caught:  # a bare FileNotFoundError before: retried for minutes
+        pos.pos_ticket_files(order=order, item=item)
+
+    assert caught.value.path == tmp_path / "tickets" / "TG-51.pdf" and "No such file" in str(caught.value)
