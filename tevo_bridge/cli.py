@@ -388,6 +388,7 @@ def store_migrate(
         return
     echo(f"copied {settings.store.path} into {target}: "
                + ", ".join(f"{count} {table}" for table, count in copied.items()))
+    echo(f"{settings.store.path} is marked moved: commands given it now refuse it and name {target}")
     echo("next: set [store] url (or TEVO_BRIDGE_STORE__URL) to it and start the daemon")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import psycopg
@@ -13,6 +14,7 @@ from tevo_bridge.cli import app
 from tevo_bridge.store import DaemonLock, Event, SqliteStore
 from tevo_bridge.store.pg_schema import COPIED_TABLES
 from tevo_bridge.store.postgres import PostgresStore
+from tevo_bridge.store.sqlite import StoreMoved
 
 runner = CliRunner()
 KEYS = {"orders": "id", "holds": "global_id", "oi_invoices": "global_id", "inbox": "id", "jobs": "id", "audit": "id",
@@ -141,3 +143,51 @@ def test_the_url_comes_from_the_environment_and_check_shows_it_masked(tmp_path, 
     monkeypatch.setenv("TEVO_BRIDGE_STORE__URL", "sqlite:///x.db")
     result = runner.invoke(app, ["check", "--config", str(config)])
     assert result.exit_code == 2 and "must be a PostgreSQL URL" in result.output, result.output
+
+
+def test_the_old_file_is_marked_moved_and_every_command_and_the_daemon_refuse_it_naming_the_masked_url(config, pg_url):
+    source = SqliteStore(config.parent / "state.sqlite3")
+    fill(source)
+    source.close()
+    password = psycopg.conninfo.conninfo_to_dict(pg_url).get("password")
+    backup = config.parent / "before-the-move.sqlite3"
+    assert runner.invoke(app, ["store", "backup", str(backup), "--config", str(config)]).exit_code == 0
+    assert runner.invoke(app, ["store", "migrate", "--to", pg_url, "--config", str(config)]).exit_code == 0
+    from tevo_bridge.dburl import mask_url
+
+    masked = mask_url(pg_url)
+    for args in (["orders", "list"], ["orders", "list", "--json"], ["orders", "show", "402100"],
+                 ["orders", "retry", "402101"], ["store", "prune"], ["store", "backup", str(config.parent / "b.db")],
+                 ["store", "migrate", "--to", pg_url]):
+        result = runner.invoke(app, [*args, "--config", str(config)])  # before: the stale orders, silently
+        assert result.exit_code == 2, (args, result.output)
+        assert f"was moved to PostgreSQL ({masked})" in result.output, (args, result.output)
+        assert f"Fix: set [store] url (or TEVO_BRIDGE_STORE__URL) to {masked}" in result.output
+        assert result.stdout == "" and "Traceback" not in result.output
+        assert not password or password not in result.output
+    with pytest.raises(StoreMoved, match=re.escape(masked)):  # how `run` opens it
+        SqliteStore(config.parent / "state.sqlite3", daemon=True)
+    DaemonLock.acquire(config.parent / "state.sqlite3").release()  # the refusal let go of the daemon lock
+
+    restored = runner.invoke(app, ["store", "restore", str(backup), "--config", str(config)])  # the way back
+    assert restored.exit_code == 0, restored.output
+    assert runner.invoke(app, ["orders", "list", "--config", str(config)]).exit_code == 0
+
+
+def test_a_copy_failing_part_way_leaves_the_old_file_unmarked_and_in_use(config, pg_url):
+    source = SqliteStore(config.parent / "state.sqlite3")
+    fill(source)
+    source.close()
+    before = runner.invoke(app, ["orders", "list", "--json", "--config", str(config)]).stdout
+    PostgresStore(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as pg:  # empty, but the last table's COPY will fail
+        pg.execute("ALTER TABLE audit ADD COLUMN must_be_set TEXT NOT NULL")
+
+    failed = runner.invoke(app, ["store", "migrate", "--to", pg_url, "--config", str(config)])
+
+    assert failed.exit_code != 0 and "must_be_set" in failed.output, failed.output
+    listed = runner.invoke(app, ["orders", "list", "--json", "--config", str(config)])
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout == before and len(json.loads(before)) > 0
+    with psycopg.connect(pg_url) as pg:
+        assert pg.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0  # nothing half-copied either

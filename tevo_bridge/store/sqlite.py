@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover
 
 from tevo_bridge.clock import now_iso
 from tevo_bridge.private_files import FILE_MODE, create_private, private_folder
+from tevo_bridge.store.moved import MovedMark, moved_mark
 from tevo_bridge.store.schema import MIGRATIONS
 
 #: Every ``orders.state`` the pipeline writes (docs/architecture.md, "The order state machine"), roughly in
@@ -90,6 +91,18 @@ class StoreInUse(StoreError):
 
 class NotAStore(StoreError):
     """The file is not a tevo-bridge store (not SQLite, or no schema version)."""
+
+
+class StoreMoved(StoreError):
+    """``store migrate`` copied this file to PostgreSQL: reading it would show stale orders, writing it
+    would lose them, so every command and the daemon refuse it and say where the store is now."""
+
+    def __init__(self, path: Path | str, mark: MovedMark) -> None:
+        self.path, self.url = Path(path), mark.url
+        super().__init__(
+            f"{path} was moved to PostgreSQL ({mark.url}) by `tevo-bridge store migrate` at {mark.moved_at}: it is "
+            f"no longer the store. Nothing was read or changed. Fix: set [store] url (or TEVO_BRIDGE_STORE__URL) "
+            f"to {mark.url}, with its password.")
 
 #: What ``retry_order`` did: queued it, found no such order, or refused a finished one.
 RetryOutcome = Literal["queued", "unknown", "terminal"]
@@ -229,6 +242,9 @@ class SqliteStore:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise SchemaTooNew(self.path, version)
+            mark = moved_mark(self._conn)
+            if mark is not None:
+                raise StoreMoved(self.path, mark)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
@@ -986,6 +1002,9 @@ def inspect_store(path: Path) -> StoreFacts:
         if version < 1 or not {"orders", "inbox", "jobs", "audit"} <= tables:
             raise NotAStore(f"{path} is a SQLite file but not a tevo-bridge store (schema version {version}, "
                             f"tables {sorted(tables) or 'none'}).")
+        mark = moved_mark(conn)
+        if mark is not None:
+            raise StoreMoved(path, mark)
         orders = conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
     except sqlite3.DatabaseError as exc:
         raise NotAStore(f"{path} is not a SQLite database ({exc}).") from exc
