@@ -119,13 +119,17 @@ def _echo_registration(settings: Settings) -> None:
         echo(line)
 
 
+#: ``check --online`` tries TEvo once, this long at most: a person is waiting (the daemon retries instead).
+ONLINE_TIMEOUT = 5.0
+
+
 async def _check_online(settings: Settings) -> None:
     from tevo_bridge.tevo.client import TevoClient
     from tevo_bridge.tevo.errors import AuthError, NotFound, TevoError
 
     if not settings.tevo.token.get_secret_value() or not settings.tevo.secret.get_secret_value():
         fail("error: --online needs [tevo] token and secret.")
-    async with TevoClient.from_settings(settings.tevo) as tevo:
+    async with TevoClient.from_settings(settings.tevo, probe_timeout=ONLINE_TIMEOUT) as tevo:
         try:
             user = await tevo.get_user(settings.tevo.reviewer_id)
         except AuthError as exc:
@@ -135,7 +139,8 @@ async def _check_online(settings: Settings) -> None:
             fail(f"error: credentials OK, but reviewer_id {settings.tevo.reviewer_id} is not a user TEvo knows. "
                  "Fix: set [tevo] reviewer_id to a user of your brokerage.")
         except TevoError as exc:
-            fail(f"error: could not reach TEvo at {settings.tevo.base_url}: {exc}")
+            fail(f"error: could not reach TEvo at {settings.tevo.base_url}: {exc} (one attempt, at most "
+                 f"{ONLINE_TIMEOUT:g} s). Fix: check [tevo] base_url, and this host's DNS, proxy and firewall.")
     name = user.get("name") or user.get("email") or ""
     echo(f"online OK: signed call accepted; reviewer {settings.tevo.reviewer_id} {name}".rstrip())
     url = settings.store.postgres_url

@@ -14,7 +14,7 @@ import binascii
 import enum
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -111,7 +111,10 @@ class TevoClient:
         ).on(_retry_hook)
 
     @classmethod
-    def from_settings(cls, tevo: Any, transport: httpx.AsyncBaseTransport | None = None) -> TevoClient:
+    def from_settings(cls, tevo: Any, transport: httpx.AsyncBaseTransport | None = None, *,
+                      probe_timeout: float | None = None) -> TevoClient:
+        """The configured client; with ``probe_timeout``, one attempt per call, each timeout capped at it: a
+        person waiting on ``check --online`` wants "unreachable" in seconds, not after the daemon's retries."""
         options = ClientOptions(
             connect_timeout=tevo.connect_timeout,
             read_timeout=tevo.read_timeout,
@@ -121,6 +124,9 @@ class TevoClient:
             backoff_base=tevo.backoff_base,
             backoff_cap=tevo.backoff_cap,
         )
+        if probe_timeout is not None:
+            options = replace(options, max_retries=0, connect_timeout=min(options.connect_timeout, probe_timeout),
+                              read_timeout=min(options.read_timeout, probe_timeout))
         return cls(tevo.base_url, tevo.token.get_secret_value(), tevo.secret.get_secret_value(), options, transport)
 
     async def __aenter__(self) -> TevoClient:
