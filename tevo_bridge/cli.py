@@ -282,16 +282,15 @@ def orders_list(
     as_json: JsonOption = False,
 ) -> None:
     """Orders with their state, age, buyer, items, and why a rejected one was rejected (or the last error)."""
-    from tevo_bridge.cli_views import order_rows, order_table
+    from tevo_bridge.cli_views import order_rows, order_table, table_console
 
     state = _state_or_exit(state)
     views = order_rows(_store(config).list_orders(state))
     if as_json:
         _echo_json(views)
         return
-    from rich.console import Console
-
-    Console().print(order_table(views))
+    console = table_console()
+    console.print(order_table(views, fit=console.is_terminal))
 
 
 @orders_app.command("show")
@@ -301,13 +300,13 @@ def orders_show(
     as_json: JsonOption = False,
 ) -> None:
     """One order: TEvo snapshot and the audit trail of everything done to it."""
-    from tevo_bridge.cli_views import audit_move, order_view
+    from tevo_bridge.cli_views import audit_move, audit_view, order_view
 
     store = _store(config)
     row = store.get_order(order_id)
     if row is None:
         fail(f"error: order {order_id} is not in the store.")
-    trail = [a.__dict__ for a in store.audit_trail(order_id)]
+    trail = [audit_view(a) for a in store.audit_trail(order_id)]
     if as_json:
         _echo_json({**order_view(row), "snapshot": row.snapshot_json(), "audit": trail})
         return

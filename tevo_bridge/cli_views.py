@@ -7,9 +7,11 @@ items are a list, absent values are ``null``.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 
 from tevo_bridge.term import cell
@@ -55,6 +57,32 @@ def order_view(row: Any) -> dict[str, Any]:
     }
 
 
+def audit_view(row: Any) -> dict[str, Any]:
+    """An audit line as ``orders show --json`` gives it: ``details`` is the object it was written as, not the
+    JSON text the store keeps it in (a script would otherwise have to decode JSON inside JSON)."""
+    return {**vars(row), "details": _decoded(row.details)}
+
+
+def _decoded(details: str | None) -> Any:
+    if not details:
+        return None
+    try:
+        return json.loads(details)
+    except ValueError:  # not written by this code's audit(): shown as it is rather than dropped
+        return details
+
+
+def table_console() -> Console:
+    """The console tables print on: a terminal's own width there; elsewhere (a pipe, a file, cron's mail)
+    wide enough for every value whole, where rich would otherwise assume 80 columns and cut them."""
+    console = Console()
+    return console if console.is_terminal else Console(width=UNBOUNDED_WIDTH)
+
+
+#: Wider than any table a store holds; rich sizes a table to its content, not to this.
+UNBOUNDED_WIDTH = 100_000
+
+
 def order_rows(rows: list[Any]) -> list[dict[str, Any]]:
     return [order_view(row) for row in rows]
 
@@ -71,17 +99,19 @@ def audit_move(action: str, from_state: str | None, to_state: str | None) -> str
     return f"{from_state or ''} -> {to_state}" if to_state else action
 
 
-def order_table(views: list[dict[str, Any]]) -> Table:
+def order_table(views: list[dict[str, Any]], *, fit: bool = True) -> Table:
     """The ``orders list`` table: id and state never wrap; buyer, items and the reason fold to fit 80 columns.
 
-    The reason is the reject reason for a rejected order, else the last error.
+    The reason is the reject reason for a rejected order, else the last error.  ``fit=False`` (no terminal)
+    lifts the buyer and items widths too, so a script reading the table gets each value on one line, whole.
     """
+    narrow = {"buyer": 12, "items": 16} if fit else {}
     table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
     table.add_column("id", no_wrap=True, justify="right")
     table.add_column("state", no_wrap=True)
     table.add_column("age", no_wrap=True, justify="right")
-    table.add_column("buyer", overflow="fold", max_width=12)
-    table.add_column("items", overflow="fold", max_width=16)
+    table.add_column("buyer", overflow="fold", max_width=narrow.get("buyer"))
+    table.add_column("items", overflow="fold", max_width=narrow.get("items"))
     table.add_column("reason", overflow="fold", ratio=1)
     for view in views:
         buyer = f"{view['buyer']['type'] or '?'} {view['buyer']['id'] or ''}".strip()

@@ -157,3 +157,54 @@ def test_the_readme_lists_the_order_states_the_cli_accepts():
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert ", ".join(f"`{state}`" for state in ORDER_STATES) in " ".join(readme.split())
+
+
+@pytest.mark.parametrize("args", [["orders", "list"], ["orders", "show", "1"], ["run"],
+                                  ["store", "backup", "b.sqlite3"], ["store", "prune"]])
+def test_every_command_and_run_refuse_a_store_moved_to_postgresql(config, monkeypatch, args):
+    from tevo_bridge.store.moved import mark_moved
+
+    path = config.parent / "state.sqlite3"
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as conn:  # what `store migrate` leaves (tests/integration/test_store_migrate.py)
+        mark_moved(conn, "postgresql://tevo:***@db.internal:5432/tevo_bridge")
+    monkeypatch.setenv("TEVO_BRIDGE_TEVO__TOKEN", "a" * 32)
+    monkeypatch.setenv("TEVO_BRIDGE_TEVO__SECRET", "b" * 40)
+    monkeypatch.setenv("TEVO_BRIDGE_TEVO__REVIEWER_ID", "4711")
+    monkeypatch.setenv("TEVO_BRIDGE_SERVER__PORT", str(free_port()))  # `run` takes its port before the store
+    monkeypatch.chdir(config.parent)
+    result = runner.invoke(app, [*args, "-c", str(config)])
+    assert result.exit_code == 2, result.output
+    assert f"{path} was moved to PostgreSQL (postgresql://tevo:***@db.internal:5432/tevo_bridge)" in result.output
+    assert "Fix: set [store] url (or TEVO_BRIDGE_STORE__URL)" in result.output and "Traceback" not in result.output
+
+
+def test_off_a_terminal_the_table_prints_every_value_whole_on_one_line(config, store):
+    long_id = "REMOTE-GROUP-" + "7" * 40
+    store.update_order(7001, snapshot=json.dumps({"id": 7001, "items": [
+        {"quantity": 2, "price": "120.0", "ticket_group": {"id": 55, "remote_id": long_id}}]}))
+
+    listed = runner.invoke(app, ["orders", "list", "-c", str(config)])  # CliRunner: a pipe, not a terminal
+
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    reason = "POS error: the inventory database is locked by another program " * 2
+    assert any(reason.strip() in line for line in lines), listed.stdout  # before: folded at 80 columns
+    assert any(f"2x{long_id}" in line and "Office 1234" in line for line in lines), listed.stdout
+
+
+def test_json_audit_details_are_objects_and_prices_are_tevos_own_text(config, store):
+    from tests.conftest import load_fixture
+    from tevo_bridge.tevo.models import Order
+
+    store.audit("etickets.finalize", order_id=7001, reason="finalized", details={"keep_pages": [1, 2], "ok": None})
+    tevo_json = load_fixture("orders/office_sale_eticket.json")
+    snapshot = json.dumps(Order.model_validate(tevo_json).model_dump(mode="json"))  # as the pipeline keeps it
+    store.update_order(7002, snapshot=snapshot)
+
+    shown = json.loads(runner.invoke(app, ["orders", "show", "7001", "--json", "-c", str(config)]).stdout)
+    listed = {o["id"]: o for o in json.loads(runner.invoke(app, ["orders", "list", "--json", "-c", str(config)]).stdout)}
+
+    assert shown["audit"][-1]["details"] == {"keep_pages": [1, 2], "ok": None}  # before: a JSON string
+    assert all(entry["details"] is None or isinstance(entry["details"], dict) for entry in shown["audit"])
+    assert [i["price"] for i in listed[7002]["items"]] == [i["price"] for i in tevo_json["items"]] == ["245.0"]

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from rich.console import Console
 from rich.table import Table
 
+from tevo_bridge.cli_views import table_console
 from tevo_bridge.pos.discovery import PluginInfo, discover_plugins
 from tevo_bridge.pos.hookspecs import OPTIONAL_HOOKS
 from tevo_bridge.term import cell, markup
@@ -31,7 +32,7 @@ def plugins_command(plugin_name: str | None, as_json: bool, console: Console | N
     ``plugin_name`` is the configured ``pos.plugin``, marked as active. The status is 1 only when
     that plugin is missing or broken: a broken plugin nobody uses is shown, not fatal.
     """
-    console = console or Console()
+    console = console or table_console()  # off a terminal, errors whole rather than cut at 80 columns
     infos = discover_plugins()
     if as_json:
         rows = [{**asdict(info), "active": info.name == plugin_name} for info in infos]
