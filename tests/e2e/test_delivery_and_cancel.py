@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 
 from pypdf import PdfReader
@@ -95,3 +96,22 @@ def test_a_webhook_naming_only_the_order_group_finds_the_order(tmp_path):
         send_webhook(run, form)
         assert run.wait_for(lambda: run.state(order["id"]) == "done")
         assert run.sandbox.inspect(order["id"])["accept_calls"] == 1
+
+
+def test_a_ticket_pdf_moved_away_sends_the_order_to_review_at_once_naming_the_path(tmp_path):
+    with stack(tmp_path) as run:
+        remote_id = "88702"
+        (path,) = run.pos("SELECT eticket_pdf FROM ticket_groups WHERE remote_id = ?", remote_id)[0]
+        os.rename(path, tmp_path / "moved-away.pdf")
+        group = next(g for g in run.sandbox.driver.planner.inventory if g.remote_id == remote_id)
+        request = OrderRequest(items=[ItemRequest(group, 2, group.wholesale_price, group.seats[:2])])
+        order = run.sandbox.create_order(request)
+        send_webhook(run, webhook_form(order))
+        assert run.wait_settled([order["id"]])[order["id"]] == "needs_review"
+        error = run.store.get_order(order["id"]).last_error
+        # before: a raw FileNotFoundError, retried through every attempt in `checking`
+        assert f"ticket file {path} cannot be read (No such file or directory). Fix:" in error, error
+        assert f"where it is now. Then run `tevo-bridge orders retry {order['id']}`" in error
+        trail = [a.reason or "" for a in run.store.audit_trail(order["id"])]
+        assert not any("FileNotFoundError" in reason for reason in trail), trail
+        assert run.sandbox.world.order(order["id"])["seller_state"] == "pending"  # refused before accepting

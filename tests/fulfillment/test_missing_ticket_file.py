@@ -51,7 +51,7 @@ async def test_the_check_before_accepting_names_the_moved_file_and_the_fix(fake,
     reason = await undeliverable(settings().fulfillment, host, order)  # a retryable StepFailed before
 
     assert reason == (f"item {ETICKET_ITEM}: ticket file {pdf} cannot be read (No such file or directory). "
-                      "Fix: put the PDF back at that path, or correct the POS's row to where it is now")
+                      "Fix: put the PDF back at that path, or correct the POS's row to where it is now.")
 
 
 async def test_fulfilment_sends_it_to_review_at_once_and_uploads_nothing(fake, settings, store, sqlite_pos, tmp_path):

@@ -67,7 +67,7 @@ class TicketFileUnreadable(Exception):
 
     def __init__(self, path: Path | str, reason: str) -> None:
         super().__init__(f"ticket file {path} cannot be read ({reason}). Fix: put the PDF back at that path, "
-                         "or correct the POS's row to where it is now")
+                         "or correct the POS's row to where it is now.")
         self.path = path
         self.reason = reason
 
