@@ -220,3 +220,16 @@ def test_a_ticket_pdf_moved_away_is_named_as_unreadable_not_raised_raw(tmp_path:
         pos.pos_ticket_files(order=order, item=item)
 
     assert caught.value.path == tmp_path / "tickets" / "TG-51.pdf" and "No such file" in str(caught.value)
+
+
+def test_show_off_a_terminal_prints_every_value_whole(tmp_path: Path) -> None:
+    runner = CliRunner()
+    database = tmp_path / "new.sqlite3"
+    event = "The Phantom of the Opera - 35th Anniversary Gala Performance with Orchestra " * 2
+    csv_file = _inventory_csv(tmp_path / "inventory.csv", [replace(GROUP, event=event.strip())])
+    assert runner.invoke(app, ["init", str(database)]).exit_code == 0
+    assert runner.invoke(app, ["import", str(database), str(csv_file)]).exit_code == 0
+
+    shown = runner.invoke(app, ["show", str(database)], env={"COLUMNS": None})  # a pipe: no terminal width
+
+    assert any(event.strip() in line for line in shown.output.splitlines()), shown.output  # before: cut at 80

@@ -6,15 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from tevo_bridge.cli_views import table_console  # per print: off a terminal, tables whole, not cut at 80
 from tevo_bridge.pos.inventory import InventoryFileError, read_inventory_csv, timestamp
 from tevo_bridge.term import cell, echo, markup
 from tevo_bridge_sqlite_pos import store
 
 app = typer.Typer(help="The SQLite sample POS of tevo-bridge.", no_args_is_help=True)
-console = Console()
 
 Database = Annotated[Path, typer.Argument(help="The POS database file.")]
 
@@ -23,7 +22,7 @@ Database = Annotated[Path, typer.Argument(help="The POS database file.")]
 def init(database: Database) -> None:
     """Create the database and its tables (safe to run again)."""
     store.init_db(database)
-    console.print(f"initialised {markup(database)}")
+    table_console().print(f"initialised {markup(database)}")
 
 
 @app.command("import")
@@ -44,7 +43,7 @@ def import_csv(
     store.init_db(database)
     with store.connect(database) as conn:
         count = store.upsert_ticket_groups(conn, rows)
-    console.print(f"imported {count} ticket groups into {markup(database)}")
+    table_console().print(f"imported {count} ticket groups into {markup(database)}")
 
 
 def _table(title: str, columns: list[str], rows: list[tuple[object, ...]]) -> Table:
@@ -77,8 +76,8 @@ def show(database: Annotated[Path, typer.Argument(exists=True, dir_okay=False)])
                 " FROM invoices i LEFT JOIN invoice_lines l ON l.invoice_id = i.id GROUP BY i.id ORDER BY i.id"
             )
         ]
-    console.print(
+    table_console().print(
         _table("Stock", ["remote_id", "event", "section", "row", "on hand", "held", "sold", "available"], stock)
     )
-    console.print(_table("Holds", ["global_id", "remote_id", "quantity", "state", "created", "expires"], holds))
-    console.print(_table("Invoices", ["invoice", "TEvo order", "buyer", "total", "created", "lines"], invoices))
+    table_console().print(_table("Holds", ["global_id", "remote_id", "quantity", "state", "created", "expires"], holds))
+    table_console().print(_table("Invoices", ["invoice", "TEvo order", "buyer", "total", "created", "lines"], invoices))
