@@ -16,6 +16,7 @@ import pytest
 from tests.fulfillment.conftest import ETICKET_ITEM, ETICKET_ORDER, TWO_PAGES
 from tevo_bridge.fulfillment import make_fulfil
 from tevo_bridge.fulfillment.precheck import undeliverable
+from tevo_bridge.pipeline.processor import StepFailed
 from tevo_bridge.pos.errors import PosError, TicketsNotReady
 from tevo_bridge.pos.host import PluginHost
 from tevo_bridge.pos.inventory import InventoryRow
@@ -77,6 +78,14 @@ async def test_a_plugin_letting_a_bare_file_error_out_is_treated_the_same(fake, 
 
     assert reason is not None and reason.startswith(
         f"item {ETICKET_ITEM}: ticket file /srv/tickets/gone.pdf cannot be read (No such file or directory). Fix:")
+
+
+async def test_a_connection_error_from_a_pos_server_is_still_retried_not_sent_to_review(fake, host, settings):
+    host.files[ETICKET_ITEM] = PosError("pos_ticket_files", ConnectionResetError(104, "Connection reset by peer"))
+    order = Order.model_validate(fake.order_json(ETICKET_ORDER))
+
+    with pytest.raises(StepFailed, match="ConnectionResetError"):  # an OSError, but a transient one
+        await undeliverable(settings().fulfillment, host, order)
 
 
 async def test_not_yet_still_waits(fake, host, settings):

@@ -106,7 +106,7 @@ async def ticket_files_for(pos: PosFacade, order: Order, item: Item) -> list[Tic
     except PosError as exc:
         if isinstance(exc.original, TicketsNotReady):
             return Outcome.wait(f"item {item.id}: the POS has no ticket files yet: {exc.original}")
-        if isinstance(exc.original, TicketFileUnreadable | OSError):
+        if isinstance(exc.original, (TicketFileUnreadable, *_FILE_ERRORS)):
             # A file that is not there is an unreadable file, not a late one: retrying will not bring it back.
             return Outcome.review(f"item {item.id}: {_unreadable(exc.original)}")
         if isinstance(exc.original, CannotSupply):
@@ -118,6 +118,11 @@ async def ticket_files_for(pos: PosFacade, order: Order, item: Item) -> list[Tic
         # Sold before the seller holds the tickets: the POS will have the PDFs later.
         return Outcome.wait(f"item {item.id}: tickets not in hand yet; the POS has no e-ticket files")
     return Outcome.review(f"item {item.id}: the POS has no e-ticket files for it (pos_ticket_files returned nothing)")
+
+
+#: A plugin's bare file errors: the path it names is wrong. Not every ``OSError``: a connection error (requests'
+#: are ``OSError`` too) or a timeout talking to a POS server is transient, and stays a retried failure.
+_FILE_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
 def _unreadable(error: BaseException) -> str:
