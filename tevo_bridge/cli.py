@@ -26,7 +26,8 @@ from tevo_bridge.cli_support import (
 )
 from tevo_bridge.config import Settings
 from tevo_bridge.log import get_logger
-from tevo_bridge.store.sqlite import ORDER_STATES, SCHEMA_VERSION, StoreError, StoreFacts
+from tevo_bridge.store.files import StoreFacts
+from tevo_bridge.store.vocabulary import ORDER_STATES, SCHEMA_VERSION, StoreError
 from tevo_bridge.term import echo, visible
 from tevo_bridge.tevo.signing import canonical_query, string_to_sign, x_signature
 from tevo_bridge.validation import Problem, validate

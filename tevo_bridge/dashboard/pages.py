@@ -18,7 +18,7 @@ from tevo_bridge.dashboard.charts import SERIES, bar_chart, hourly
 from tevo_bridge.log import get_logger
 from tevo_bridge.proxies import client_of
 from tevo_bridge.store import ORDER_STATES, TERMINAL_STATES, OrderQuery
-from tevo_bridge.store.sqlite import SCHEMA_VERSION
+from tevo_bridge.store.vocabulary import SCHEMA_VERSION
 
 log = get_logger(__name__)
 

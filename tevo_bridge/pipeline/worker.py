@@ -17,7 +17,7 @@ from tevo_bridge.log import get_logger
 from tevo_bridge.pipeline import pos_args
 from tevo_bridge.pipeline.processor import OrderProcessor, StepFailed, StepWaiting
 from tevo_bridge.pos.errors import PosError, PosTimeout
-from tevo_bridge.store import Event, Job
+from tevo_bridge.store import Event, HoldState, Job
 from tevo_bridge.tevo.errors import AuthError, TevoError
 
 if TYPE_CHECKING:  # annotations only: tevo_bridge.seams imports modules that import this one
@@ -167,7 +167,7 @@ class Worker:
 
     async def _release(self, global_id: str) -> None:
         hold = await self.runtime.store.get_hold(global_id)
-        if hold is None or hold.state in ("held", "invoiced"):
+        if hold is None or hold.state in (HoldState.HELD, HoldState.INVOICED):
             return  # re-held or sold since the job was queued: nothing to free
         released = await self.runtime.pos.release_hold(pos_args.pos_hold(hold))
         await self.runtime.store.audit("release_hold", global_id=global_id, reason=f"POS released: {released}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from tevo_bridge.store.sqlite import (
+from tevo_bridge.store.vocabulary import (
     AuditRow,
     Event,
     HoldRow,

@@ -41,7 +41,8 @@ from tevo_bridge.dburl import is_postgres_url as is_postgres_url
 from tevo_bridge.dburl import mask_url as mask_url
 from tevo_bridge.dburl import url_password as url_password
 from tevo_bridge.store.pg_schema import PG_MIGRATIONS
-from tevo_bridge.store.sqlite import HoldRow, Job, SqliteStore, StoreBusy, StoreError, StoreUnavailable
+from tevo_bridge.store.sqlite import SqliteStore
+from tevo_bridge.store.vocabulary import PG_SCHEMA_VERSION, HoldRow, Job, StoreBusy, StoreError, StoreUnavailable
 
 try:
     import psycopg
@@ -49,9 +50,6 @@ try:
     from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError:  # pragma: no cover - the `postgresql` extra is not installed
     psycopg = None  # type: ignore[assignment]  # optional extra: every use checks for None first
-
-#: The schema version this code writes to PostgreSQL (its own numbering: see ``pg_schema``).
-PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
 
 #: The first key of every advisory lock tevo-bridge takes ("tevo" in ASCII), so they never collide
 #: with another application's on the same database.

@@ -1,5 +1,8 @@
 """The durable store on SQLite: every SQL statement of the daemon lives in this file.
 
+Its words (states, errors, rows, schema versions) are ``store/vocabulary.py``; the tools for a store
+file as a whole (lock, backup, restore) are ``store/files.py``.
+
 Each public method is one transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), so an
 inbound event, its inbox row and its job are committed together or not at all,
 and the HTTP answer is sent only after the commit.  ``synchronous=FULL`` makes
@@ -11,202 +14,36 @@ methods on PostgreSQL, so the SQL here is kept portable (see ``store/base.py``).
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
-
-try:  # the daemon's lock; absent on Windows, where one daemon per store is the operator's care
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]  # DaemonLock checks for None: no lock on Windows
+from typing import Any
 
 from tevo_bridge.clock import now_iso
-from tevo_bridge.private_files import FILE_MODE, create_private, private_folder
+from tevo_bridge.private_files import create_private
+from tevo_bridge.store.files import DaemonLock
 from tevo_bridge.store.schema import MIGRATIONS
-
-#: Every ``orders.state`` the pipeline writes (docs/architecture.md, "The order state machine"), roughly in
-#: pipeline order: the one list ``update_order`` enforces, the CLI's ``--state`` validates against, and
-#: metrics report (0 for a state no order is in rather than leaving it out).
-ORDER_STATES: tuple[str, ...] = (
-    "new", "awaiting_fraud", "checking", "accepting", "invoicing", "fulfilling", "awaiting_tickets", "rejecting",
-    "done", "rejected", "canceled", "needs_review", "resolved",
+from tevo_bridge.store.vocabulary import (
+    ORDER_STATES,
+    SCHEMA_VERSION,
+    TERMINAL_STATES,
+    AuditRow,
+    Event,
+    HoldRow,
+    HoldState,
+    Job,
+    OiInvoiceRow,
+    OrderQuery,
+    OrderRow,
+    OrderState,
+    ResolveOutcome,
+    RetryOutcome,
+    SchemaTooNew,
+    StoreStats,
 )
-
-#: States an order never leaves by itself; ``retry_order`` refuses them (``redeliver`` aside). ``resolved``: a
-#: person settled a ``needs_review`` order by hand (``resolve_order``) and nothing more is done to it.
-TERMINAL_STATES = frozenset({"done", "rejected", "canceled", "resolved"})
-JOB_STATES = ("queued", "running", "done", "failed")
-HOLD_STATES = ("pending", "held", "failed", "released", "invoiced", "expired")
-
-
-@dataclass(frozen=True)
-class StoreStats:
-    """Counts by state (only the states present) and when the oldest non-terminal order was first seen."""
-
-    orders: dict[str, int]
-    jobs: dict[str, int]
-    holds: dict[str, int]
-    oldest_open_order_seen_at: str | None
-
-
-#: The schema version this code writes: a store at a higher one was written by a newer tevo-bridge.
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class StoreError(Exception):
-    """A store file this code must not use; the message names the file and the fix (for the CLI to print)."""
-
-
-class SchemaTooNew(StoreError):
-    """Written by a newer tevo-bridge: its migrations are unknown here, so nothing may read or write it."""
-
-    def __init__(self, path: Path | str, version: int) -> None:
-        self.path, self.version = Path(path), version
-        super().__init__(
-            f"{path} has store schema version {version}, but this tevo-bridge knows schema versions up to "
-            f"{SCHEMA_VERSION}: it was written by a newer tevo-bridge. Nothing was changed. Fix: upgrade "
-            f"tevo-bridge (pip install -U tevo-bridge), or restore a backup made by this version "
-            f"(tevo-bridge store restore BACKUP).")
-
-
-class StoreBusy(StoreError):
-    """The store could not commit for concurrent writers (PostgreSQL serialization failures past the retries):
-    the request is answered 503 and may be sent again."""
-
-
-class StoreUnavailable(StoreError):
-    """The store's database cannot be reached (PostgreSQL down, a connection broken): answered 503, retried later."""
-
-
-class StoreInUse(StoreError):
-    """Another process holds the daemon lock of this store."""
-
-
-class NotAStore(StoreError):
-    """The file is not a tevo-bridge store (not SQLite, or no schema version)."""
-
-#: What ``retry_order`` did: queued it, found no such order, or refused a finished one.
-RetryOutcome = Literal["queued", "unknown", "terminal"]
-#: What ``resolve_order`` did: resolved it, found no such order, or refused one not in ``needs_review``.
-ResolveOutcome = Literal["resolved", "unknown", "not_in_review"]
-
-
-@dataclass(frozen=True)
-class OrderQuery:
-    """The dashboard's order search: every field set narrows it; ``before_id`` pages (ids descend)."""
-
-    state: str | None = None
-    source: str | None = None
-    buyer_type: str | None = None
-    seen_from: str | None = None  # first_seen_at >= this ISO time
-    seen_until: str | None = None  # first_seen_at < this ISO time
-    order_id: int | None = None
-    invoice_id: str | None = None
-    before_id: int | None = None
-
-
-@dataclass(frozen=True)
-class Job:
-    id: int
-    kind: str
-    key: str
-    order_id: int | None
-    global_id: str | None
-    attempts: int
-    lease_until: float
-
-
-@dataclass(frozen=True)
-class OrderRow:
-    id: int
-    state: str
-    seller_state: str | None
-    buyer_type: str | None
-    buyer_id: int | None
-    global_id: str | None
-    customer_id: str | None
-    invoice_id: str | None
-    reject_reason: str | None
-    last_error: str | None
-    snapshot: str | None
-    source: str
-    created_at: str | None
-    first_seen_at: str
-    accepted_at: str | None
-    updated_at: str
-    reservation_round: int = 0
-
-    def snapshot_json(self) -> Any:
-        return json.loads(self.snapshot) if self.snapshot else None
-
-
-@dataclass(frozen=True)
-class HoldRow:
-    global_id: str
-    remote_id: str
-    quantity: int
-    price: str | None
-    ticket_group_id: int | None
-    state: str
-    hold_id: str | None
-    reason: str | None
-    status: int | None
-    response: str | None
-    order_id: int | None
-    created_at: str
-    expires_at: str
-    updated_at: str
-
-    def closed_as(self) -> str | None:
-        """``released``, ``expired`` or ``invoiced`` once the hold no longer holds tickets for TEvo, else None.
-
-        A hold TEvo has sent the invoice call for counts as invoiced from that moment: its tickets are
-        the order's now, even before the POS invoice is written.
-        """
-        if self.state in ("released", "expired", "invoiced"):
-            return self.state
-        if self.state == "held" and self.order_id is not None:
-            return "invoiced"
-        return None
-
-
-@dataclass(frozen=True)
-class OiInvoiceRow:
-    global_id: str
-    order_id: int
-    status: int | None
-    response: str | None
-    created_at: str
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    at: str
-    action: str
-    from_state: str | None
-    to_state: str | None
-    reason: str | None
-    details: str | None
-
-
-@dataclass(frozen=True)
-class Event:
-    """An inbound event to record: the inbox row and, unless ignored, the job it queues."""
-
-    channel: str
-    kind: str
-    dedupe_key: str
-    payload: str
-    order_id: int | None = None
-    global_id: str | None = None
-    ignored: bool = False
-    order_group_id: str | None = None  # when only the group is known: its orders are listed by a job
 
 
 class SqliteStore:
@@ -329,7 +166,7 @@ class SqliteStore:
 
     # Inbound events ----------------------------------------------------------------
 
-    def record_event(self, event: Event, source_state: str = "new") -> bool:
+    def record_event(self, event: Event, source_state: str = OrderState.NEW) -> bool:
         """Record an event and queue its order job in one transaction.  False for a duplicate."""
         now = now_iso()
         with self._tx() as conn:
@@ -354,7 +191,7 @@ class SqliteStore:
 
     def _ensure_order(
         self, conn: sqlite3.Connection, order_id: int, source: str, now: str, *, global_id: str | None = None,
-        state: str = "new",
+        state: str = OrderState.NEW,
     ) -> None:
         inserted = conn.execute(
             "INSERT INTO orders (id, state, source, global_id, first_seen_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
@@ -439,7 +276,7 @@ class SqliteStore:
         (it is refused as invalid)."""
         if hold.remote_id != remote_id or hold.quantity != quantity:
             return hold
-        if hold.state == "held" and hold.order_id is None and hold.expires_at < now:
+        if hold.state == HoldState.HELD and hold.order_id is None and hold.expires_at < now:
             self._expire_hold(conn, hold.global_id, now)
             hold = self._hold(conn, hold.global_id) or hold
         closed = hold.closed_as()
@@ -455,10 +292,10 @@ class SqliteStore:
         now = now_iso()
         with self._tx() as conn:
             current = self._hold(conn, global_id)
-            if current is not None and current.state == "released":
+            if current is not None and current.state == HoldState.RELEASED:
                 # TEvo released it while the POS was still holding: it stays released, and whatever the
                 # POS did hold is freed by a job.
-                state, release_in_pos = "released", True
+                state, release_in_pos = HoldState.RELEASED, True
             conn.execute(
                 "UPDATE holds SET state = ?, status = ?, response = ?, hold_id = ?, reason = ?, updated_at = ? "
                 "WHERE global_id = ?",
@@ -490,7 +327,7 @@ class SqliteStore:
         with self._tx() as conn:
             self._insert_inbox(conn, event, now)
             hold = self._hold(conn, global_id)
-            if hold is not None and hold.state in ("held", "pending"):
+            if hold is not None and hold.state in (HoldState.HELD, HoldState.PENDING):
                 conn.execute("UPDATE holds SET state = 'released', updated_at = ? WHERE global_id = ?", (now, global_id))
                 conn.execute("INSERT INTO audit (global_id, at, action, from_state, to_state, reason) "
                              "VALUES (?, ?, 'hold', ?, 'released', 'TEvo released the hold')", (global_id, now, hold.state))
@@ -657,7 +494,7 @@ class SqliteStore:
                 (error[:2000], now_iso(), job.id, job.lease_until),
             ).rowcount
             if review and failed and job.order_id is not None:
-                self._update_order(conn, job.order_id, "needs_review", error, {"last_error": error})
+                self._update_order(conn, job.order_id, OrderState.NEEDS_REVIEW, error, {"last_error": error})
 
     def abandon_job(self, job: Job) -> None:
         """The worker gives the job up with no outcome recorded (the store failed): it runs again after its
@@ -838,7 +675,7 @@ class SqliteStore:
             current = conn.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
             if current is None:
                 return "unknown"
-            if current["state"] != "needs_review":
+            if current["state"] != OrderState.NEEDS_REVIEW:
                 return "not_in_review"
             conn.execute("UPDATE orders SET state = 'resolved', updated_at = ? WHERE id = ?", (now, order_id))
             conn.execute("INSERT INTO audit (order_id, at, action, from_state, to_state, reason, details) "
@@ -863,7 +700,7 @@ class SqliteStore:
             if current is None:
                 return "unknown"
             state = current["state"]
-            if state in TERMINAL_STATES and not (redeliver and state == "done"):
+            if state in TERMINAL_STATES and not (redeliver and state == OrderState.DONE):
                 return "terminal"
             conn.execute("UPDATE orders SET state = 'new', last_error = NULL, updated_at = ? WHERE id = ?",
                          (now, order_id))
@@ -905,184 +742,3 @@ class SqliteStore:
         with self._lock:
             rows: int = self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
             return rows
-
-
-# Store files: the daemon's lock, backup and restore -------------------------------------------
-
-
-class DaemonLock:
-    """An exclusive ``flock`` on ``<store>.lock``, held by the daemon for as long as it runs.
-
-    *Why a lock and not a pid file:* the kernel drops the lock when the process ends, however it
-    ends (SIGKILL, power loss aside), so it is never stale and needs no clean-up, and a reused pid
-    cannot fool it.  ``restore`` takes the same lock, so a daemon cannot start mid-restore.  It also
-    keeps a second daemon off the same store, which ``requeue_running_jobs`` assumes.  Limits: one
-    host (SQLite itself must not be shared over a network filesystem), and the file stays behind
-    (deleting a lock file would race the next taker).
-    """
-
-    def __init__(self, path: Path, handle: IO[str]) -> None:
-        self.path, self._handle = path, handle
-
-    @staticmethod
-    def path_for(store: Path) -> Path:
-        return store.with_name(store.name + ".lock")
-
-    @classmethod
-    def acquire(cls, store: Path, purpose: str = "daemon") -> DaemonLock:
-        path = cls.path_for(store)
-        create_private(path)
-        try:
-            handle = path.open("a+")
-        except PermissionError:  # made by another user (root ran a restore): a read-only fd locks as well
-            handle = path.open("r")
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                handle.close()
-                raise StoreInUse(f"{store} is in use by a running tevo-bridge daemon ({holder}; lock {path}). "
-                                 f"Nothing was changed. Fix: stop that daemon first.") from None
-        if handle.writable():
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"{purpose} pid {os.getpid()}\n")
-            handle.flush()
-        return cls(path, handle)
-
-    def release(self) -> None:
-        """Unlock (closing the file drops the flock); the file stays, see the class docstring."""
-        self._handle.close()
-
-
-@dataclass(frozen=True)
-class StoreFacts:
-    """What an operator is told about a store file: its schema version and how many orders it holds."""
-
-    path: Path
-    schema_version: int
-    orders: int
-
-
-def inspect_store(path: Path) -> StoreFacts:
-    """Read a store file's schema version and order count without changing it (nor creating it).
-
-    Raises ``NotAStore`` for a missing file, a file that is not SQLite, or one without tevo-bridge's
-    tables, and ``SchemaTooNew`` for one a newer tevo-bridge wrote.
-    """
-    if not path.is_file():
-        raise NotAStore(f"{path} does not exist (or is not a file).")
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise NotAStore(f"{path} cannot be opened as SQLite: {exc}.") from exc
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if version > SCHEMA_VERSION:
-            raise SchemaTooNew(path, version)
-        if version < 1 or not {"orders", "inbox", "jobs", "audit"} <= tables:
-            raise NotAStore(f"{path} is a SQLite file but not a tevo-bridge store (schema version {version}, "
-                            f"tables {sorted(tables) or 'none'}).")
-        orders = conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise NotAStore(f"{path} is not a SQLite database ({exc}).") from exc
-    finally:
-        conn.close()
-    return StoreFacts(path, version, orders)
-
-
-def _copy_database(source: Path, dest: Path) -> None:
-    """A consistent copy of ``source`` at ``dest`` via SQLite's online backup API, written whole or not at all.
-
-    The backup reads one snapshot (in WAL mode a reader never blocks the daemon's writers, nor they
-    it), including what is still in the WAL, which a plain file copy would miss.  It is written to a
-    temporary file beside ``dest``, synced, checked, then renamed over: an interrupted copy leaves no
-    half-written ``dest``.
-    """
-    partial = dest.with_name(dest.name + ".partial")
-    partial.unlink(missing_ok=True)
-    create_private(partial)  # a backup holds the same buyer data as the store
-    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=rw", uri=True, timeout=30)
-    try:
-        out = sqlite3.connect(str(partial))
-        try:
-            src.backup(out)
-            if out.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise StoreError(f"the copy of {source} failed SQLite's quick_check; {dest} was not written.")
-            out.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
-        finally:
-            out.close()
-    finally:
-        src.close()
-    with partial.open("rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(partial, dest)
-    _fsync_dir(dest.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
-    with suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def backup_store(source: Path, dest: Path, *, force: bool = False) -> StoreFacts:
-    """Copy the store at ``source`` to ``dest`` while a daemon may be writing it; what was copied."""
-    inspect_store(source)  # a clear error for a wrong path before anything is written
-    if dest.exists() and not force:
-        raise StoreError(f"{dest} already exists. Nothing was changed. Fix: choose a new file name, or add --force "
-                         f"to overwrite it.")
-    if dest.resolve() == source.resolve():
-        raise StoreError(f"{dest} is the store itself. Fix: back up to another file.")
-    private_folder(dest.parent)
-    _copy_database(source, dest)
-    return inspect_store(dest)
-
-
-def _same_owner_and_mode(model: Path, path: Path) -> None:
-    info = model.stat()
-    os.chmod(path, info.st_mode & FILE_MODE)  # the owner's read/write as before; nobody else's, even if it had them
-    with suppress(PermissionError):  # only root can give a file away; anyone else made it their own already
-        os.chown(path, info.st_uid, info.st_gid)
-
-
-def restore_store(source: Path, dest: Path, stamp: str) -> tuple[StoreFacts, Path | None]:
-    """Replace the store at ``dest`` with the backup ``source``; the restored facts and where the old store went.
-
-    Refused while a daemon runs on ``dest`` (its lock is held), and for a ``source`` that is not a
-    store this code can run.  The store being replaced is first copied, consistently, to
-    ``<dest>.before-restore-<stamp>``; its ``-wal``/``-shm`` files are removed with it, since a WAL
-    left beside the restored file would be replayed into it.
-    """
-    try:
-        inspect_store(source)  # refuses what is not a store this code can run
-    except NotAStore as exc:
-        raise NotAStore(f"{exc} Nothing was changed. Fix: restore from a file `tevo-bridge store backup` "
-                        "wrote.") from exc
-    if dest.exists() and dest.resolve() == source.resolve():
-        raise StoreError(f"{source} is the store itself. Fix: restore from a backup file.")
-    lock = DaemonLock.acquire(dest, purpose="restore")
-    try:
-        kept: Path | None = None
-        incoming = dest.with_name(dest.name + ".restoring")
-        if dest.exists():
-            kept = dest.with_name(f"{dest.name}.before-restore-{stamp}")
-            _copy_database(dest, kept)
-            _copy_database(source, incoming)
-            _same_owner_and_mode(dest, incoming)  # a restore run as root must leave the daemon a file it can write
-        else:
-            _copy_database(source, incoming)
-        for suffix in ("-wal", "-shm"):
-            dest.with_name(dest.name + suffix).unlink(missing_ok=True)
-        os.replace(incoming, dest)
-        _fsync_dir(dest.parent)
-    finally:
-        lock.release()
-    return inspect_store(dest), kept
