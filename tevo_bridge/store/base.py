@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from tevo_bridge.store.vocabulary import (
     AuditRow,
+    Backend,
     Event,
     HoldRow,
     Job,
@@ -24,6 +25,9 @@ from tevo_bridge.store.vocabulary import (
 
 
 class Store(Protocol):
+    #: Which database it is on: says whose numbering a schema version is in (the dashboard, the CLI).
+    backend: Backend
+
     def abandon_job(self, job: Job) -> None:
         """Give the job up with no outcome recorded (the store failed): it runs again once its lease ends."""
 

@@ -42,7 +42,15 @@ from tevo_bridge.dburl import mask_url as mask_url
 from tevo_bridge.dburl import url_password as url_password
 from tevo_bridge.store.pg_schema import PG_MIGRATIONS
 from tevo_bridge.store.sqlite import SqliteStore
-from tevo_bridge.store.vocabulary import PG_SCHEMA_VERSION, HoldRow, Job, StoreBusy, StoreError, StoreUnavailable
+from tevo_bridge.store.vocabulary import (
+    PG_SCHEMA_VERSION,
+    Backend,
+    HoldRow,
+    Job,
+    StoreBusy,
+    StoreError,
+    StoreUnavailable,
+)
 
 try:
     import psycopg
@@ -90,8 +98,8 @@ def inspect_database(url: str, timeout: float = 5.0) -> int:
 
 
 def _too_new(url: str, version: int) -> str:
-    return (f"the PostgreSQL store at {mask_url(url)} has schema version {version}, but this tevo-bridge knows "
-            f"versions up to {PG_SCHEMA_VERSION}: a newer tevo-bridge wrote it. Nothing was changed. Fix: upgrade "
+    return (f"the PostgreSQL store at {mask_url(url)} has PostgreSQL schema version {version}, but this tevo-bridge "
+            f"knows PostgreSQL schema versions up to {PG_SCHEMA_VERSION}: a newer tevo-bridge wrote it. Nothing was changed. Fix: upgrade "
             f"tevo-bridge on this host (pip install -U 'tevo-bridge[postgresql]').")
 
 
@@ -242,6 +250,7 @@ def _retrying(method: Callable[..., T]) -> Callable[..., T]:
 class PostgresStore(SqliteStore):
     """A pool of connections to one PostgreSQL database, shared by any number of daemon processes."""
 
+    backend: Backend = "PostgreSQL"
     _lock: _Checkout  # SqliteStore's RLock becomes a re-entrant pooled checkout per thread
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16, timeout: float = 3.0) -> None:

@@ -31,6 +31,7 @@ from tevo_bridge.store.vocabulary import (
     SCHEMA_VERSION,
     TERMINAL_STATES,
     AuditRow,
+    Backend,
     Event,
     HoldRow,
     HoldState,
@@ -48,6 +49,8 @@ from tevo_bridge.store.vocabulary import (
 
 class SqliteStore:
     """One connection, serialised by a lock; the daemon calls it from a worker thread."""
+
+    backend: Backend = "SQLite"
 
     def __init__(self, path: Path | str, *, daemon: bool = False) -> None:
         """Open (creating and migrating) the store; ``daemon`` also takes its daemon lock (see ``DaemonLock``).
