@@ -17,6 +17,7 @@ from tevo_bridge.store.vocabulary import (
     HoldRow,
     HoldState,
     Job,
+    JobKind,
     JobState,
     NotAStore,
     OrderQuery,
@@ -33,7 +34,7 @@ from tevo_bridge.store.vocabulary import (
 
 __all__ = [
     "ORDER_STATES", "PG_SCHEMA_VERSION", "SCHEMA_VERSION", "SCHEMA_VERSIONS", "SQLITE_SCHEMA_VERSION",
-    "TERMINAL_STATES", "AsyncStore", "Backend", "DaemonLock", "Event", "HoldRow", "HoldState", "Job", "JobState",
+    "TERMINAL_STATES", "AsyncStore", "Backend", "DaemonLock", "Event", "HoldRow", "HoldState", "Job", "JobKind", "JobState",
     "NotAStore", "OrderQuery", "OrderRow", "OrderState", "ResolveOutcome", "RetryOutcome", "SchemaTooNew",
     "SqliteStore", "Store", "StoreBusy", "StoreError", "StoreUnavailable", "StoreFacts", "StoreInUse",
     "backup_store", "inspect_store", "now_iso", "restore_store",

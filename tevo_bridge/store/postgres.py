@@ -47,6 +47,7 @@ from tevo_bridge.store.vocabulary import (
     Backend,
     HoldRow,
     Job,
+    JobKind,
     StoreBusy,
     StoreError,
     StoreUnavailable,
@@ -351,7 +352,7 @@ class PostgresStore(SqliteStore):
 
     # Jobs: the dialect's statements and the cross-process rules -----------------------------------
 
-    def _enqueue(self, conn: Any, kind: str, key: str, order_id: int | None, global_id: str | None,
+    def _enqueue(self, conn: Any, kind: JobKind, key: str, order_id: int | None, global_id: str | None,
                  run_at: float, now: str) -> None:
         super()._enqueue(conn, kind, key, order_id, global_id, run_at, now)
         conn.execute(f"NOTIFY {JOBS_CHANNEL}")  # delivered at COMMIT, to every replica listening

@@ -36,6 +36,7 @@ from tevo_bridge.store.vocabulary import (
     HoldRow,
     HoldState,
     Job,
+    JobKind,
     OiInvoiceRow,
     OrderQuery,
     OrderRow,
@@ -178,9 +179,9 @@ class SqliteStore:
             if event.order_id is not None and not event.ignored:
                 self._ensure_order(conn, event.order_id, event.channel, now, global_id=event.global_id,
                                    state=source_state)
-                self._enqueue(conn, "order", f"order:{event.order_id}", event.order_id, None, time.time(), now)
+                self._enqueue(conn, JobKind.ORDER, f"order:{event.order_id}", event.order_id, None, time.time(), now)
             elif event.order_group_id is not None and not event.ignored:
-                self._enqueue(conn, "order_group", f"group:{event.order_group_id}", None, None, time.time(), now)
+                self._enqueue(conn, JobKind.ORDER_GROUP, f"group:{event.order_group_id}", None, None, time.time(), now)
             return True
 
     def _insert_inbox(self, conn: sqlite3.Connection, event: Event, now: str) -> bool:
@@ -210,7 +211,7 @@ class SqliteStore:
             conn.execute("UPDATE orders SET global_id = COALESCE(global_id, ?) WHERE id = ?", (global_id, order_id))
 
     def _enqueue(
-        self, conn: sqlite3.Connection, kind: str, key: str, order_id: int | None, global_id: str | None,
+        self, conn: sqlite3.Connection, kind: JobKind, key: str, order_id: int | None, global_id: str | None,
         run_at: float, now: str,
     ) -> None:
         # A finished job is re-opened; a queued one runs no later than asked; a running one runs again after.
@@ -238,7 +239,7 @@ class SqliteStore:
         now = now_iso()
         with self._tx() as conn:
             self._ensure_order(conn, order_id, source, now)
-            self._enqueue(conn, "order", f"order:{order_id}", order_id, None, time.time() + delay, now)
+            self._enqueue(conn, JobKind.ORDER, f"order:{order_id}", order_id, None, time.time() + delay, now)
 
     def known_order_states(self, order_ids: list[int]) -> dict[int, str]:
         if not order_ids:
@@ -307,7 +308,7 @@ class SqliteStore:
             conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) VALUES (?, ?, 'hold', ?, ?)",
                          (global_id, now, state, reason))
             if release_in_pos:
-                self._enqueue(conn, "release_hold", f"release:{global_id}", None, global_id, time.time(), now)
+                self._enqueue(conn, JobKind.RELEASE_HOLD, f"release:{global_id}", None, global_id, time.time(), now)
             return self._hold(conn, global_id)
 
     def get_hold(self, global_id: str) -> HoldRow | None:
@@ -334,7 +335,7 @@ class SqliteStore:
                 conn.execute("UPDATE holds SET state = 'released', updated_at = ? WHERE global_id = ?", (now, global_id))
                 conn.execute("INSERT INTO audit (global_id, at, action, from_state, to_state, reason) "
                              "VALUES (?, ?, 'hold', ?, 'released', 'TEvo released the hold')", (global_id, now, hold.state))
-                self._enqueue(conn, "release_hold", f"release:{global_id}", None, global_id, time.time(), now)
+                self._enqueue(conn, JobKind.RELEASE_HOLD, f"release:{global_id}", None, global_id, time.time(), now)
             return hold
 
     def mark_hold(self, global_id: str, state: str, reason: str) -> None:
@@ -349,7 +350,7 @@ class SqliteStore:
         with self._tx() as conn:
             conn.execute("INSERT INTO audit (global_id, at, action, reason) VALUES (?, ?, 'hold', ?)",
                          (global_id, now, reason))
-            self._enqueue(conn, "release_hold", f"release:{global_id}", None, global_id, time.time(), now)
+            self._enqueue(conn, JobKind.RELEASE_HOLD, f"release:{global_id}", None, global_id, time.time(), now)
 
     def expire_holds(self, now_text: str) -> list[str]:
         """Holds past their TTL without an invoice: mark expired and queue their POS release."""
@@ -367,7 +368,7 @@ class SqliteStore:
         conn.execute("INSERT INTO audit (global_id, at, action, from_state, to_state, reason) "
                      "VALUES (?, ?, 'hold', 'held', 'expired', 'hold TTL passed without an invoice')",
                      (global_id, now))
-        self._enqueue(conn, "release_hold", f"release:{global_id}", None, global_id, time.time(), now)
+        self._enqueue(conn, JobKind.RELEASE_HOLD, f"release:{global_id}", None, global_id, time.time(), now)
 
     def fail_stale_pending_holds(self, older_than: str) -> list[str]:
         """Holds left pending by a crash mid-call: fail closed and release whatever the POS may have held."""
@@ -380,7 +381,7 @@ class SqliteStore:
                                   separators=(",", ":"))
                 conn.execute("UPDATE holds SET state = 'failed', status = 503, response = ?, reason = 'interrupted', "
                              "updated_at = ? WHERE global_id = ?", (body, now, row["global_id"]))
-                self._enqueue(conn, "release_hold", f"release:{row['global_id']}", None, row["global_id"],
+                self._enqueue(conn, JobKind.RELEASE_HOLD, f"release:{row['global_id']}", None, row["global_id"],
                               time.time(), now)
         return [row["global_id"] for row in rows]
 
@@ -401,7 +402,7 @@ class SqliteStore:
                 conn.execute("UPDATE holds SET order_id = ?, updated_at = ? WHERE global_id = ?",
                              (order_id, now, global_id))
             self._ensure_order(conn, order_id, event.channel, now, global_id=global_id)
-            self._enqueue(conn, "order", f"order:{order_id}", order_id, None, time.time(), now)
+            self._enqueue(conn, JobKind.ORDER, f"order:{order_id}", order_id, None, time.time(), now)
             return None, hold
 
     def set_oi_invoice_response(self, global_id: str, status: int, response: str) -> None:
@@ -709,7 +710,7 @@ class SqliteStore:
                          (now, order_id))
             conn.execute("INSERT INTO audit (order_id, at, action, from_state, to_state, reason) "
                          "VALUES (?, ?, 'transition', ?, 'new', ?)", (order_id, now, state, reason))
-            self._enqueue(conn, "order", f"order:{order_id}", order_id, None, time.time(), now)
+            self._enqueue(conn, JobKind.ORDER, f"order:{order_id}", order_id, None, time.time(), now)
             return "queued"
 
     def prune(self, before: str, limit: int = 500) -> dict[str, int]:

@@ -45,6 +45,15 @@ class JobState(StrEnum):
     FAILED = "failed"
 
 
+class JobKind(StrEnum):
+    """A ``jobs.kind``: what the store queues, and what the worker looks up its handler by
+    (``pipeline/worker.py``, ``@handles``). Adding a kind means a member here and a handler there."""
+
+    ORDER = "order"  # bring one order forward (key ``order:<id>``)
+    RELEASE_HOLD = "release_hold"  # free a hold TEvo released in the POS (key ``release:<global id>``)
+    ORDER_GROUP = "order_group"  # a webhook named only the group: list its orders (key ``group:<id>``)
+
+
 class HoldState(StrEnum):
     """A ``holds.state``: pending while the POS is asked, then held or failed, then closed one of three ways."""
 
@@ -66,6 +75,7 @@ ORDER_STATES: tuple[str, ...] = tuple(state.value for state in OrderState)
 TERMINAL_STATES: frozenset[str] = frozenset(
     {OrderState.DONE, OrderState.REJECTED, OrderState.CANCELED, OrderState.RESOLVED})
 JOB_STATES: tuple[str, ...] = tuple(state.value for state in JobState)
+JOB_KINDS: tuple[str, ...] = tuple(kind.value for kind in JobKind)
 HOLD_STATES: tuple[str, ...] = tuple(state.value for state in HoldState)
 
 
