@@ -1,7 +1,7 @@
 """The SQLite store's files: the daemon's lock, inspection, backup and restore.
 
 Tools that handle a store file as a whole, apart from the statements run inside it
-(``store/sqlite.py``): they never open a ``SqliteStore``, so a backup or a restore runs beside a
+(``store/statements.py``): they never open a ``SqliteStore``, so a backup or a restore runs beside a
 daemon (or instead of one) without migrating or writing the store it reads.
 """
 

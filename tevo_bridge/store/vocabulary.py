@@ -1,6 +1,6 @@
 """The store's vocabulary: its states, errors, rows and schema versions, shared by both backends.
 
-Kept apart from the SQL (``store/sqlite.py``, ``store/postgres.py``) and the file tools (``store/files.py``)
+Kept apart from the SQL (``store/statements.py``, ``store/postgres.py``) and the file tools (``store/files.py``)
 so that a reader of the pipeline, the dashboard or the CLI finds the words without the statements, and
 so that every backend imports them from one place rather than from another backend.
 """
