@@ -25,7 +25,14 @@ from tevo_bridge.cli_support import (
 )
 from tevo_bridge.config import Settings, find_config
 from tevo_bridge.log import get_logger
-from tevo_bridge.store.sqlite import ORDER_STATES, SCHEMA_VERSION, StoreError, StoreFacts
+from tevo_bridge.store.files import StoreFacts
+from tevo_bridge.store.vocabulary import (
+    ORDER_STATES,
+    PG_SCHEMA_VERSION,
+    SCHEMA_VERSION,
+    StoreError,
+    schema_versions_text,
+)
 from tevo_bridge.term import echo, visible
 from tevo_bridge.tevo.signing import canonical_query, string_to_sign, x_signature
 from tevo_bridge.validation import Problem, validate
@@ -151,7 +158,9 @@ async def _check_online(settings: Settings) -> None:
             version = inspect_database(url)
         except StoreError as exc:
             fail(f"error: [store] url: {exc}")
-        echo(f"store OK: {settings.store.describe()} reachable, schema version {version or 'none yet'}")
+        found = f"PostgreSQL schema version {version}" if version else "no PostgreSQL schema yet"
+        echo(f"store OK: {settings.store.describe()} reachable, {found} (this tevo-bridge writes PostgreSQL "
+             f"schema version {PG_SCHEMA_VERSION})")
 
 
 @app.command()
@@ -352,11 +361,12 @@ app.add_typer(store_app, name="store")
 
 
 def _facts_text(facts: StoreFacts) -> str:
-    return f"schema version {facts.schema_version}, {facts.orders} orders"
+    return f"SQLite schema version {facts.schema_version}, {facts.orders} orders"
 
 
 def _facts_json(facts: StoreFacts, **extra: Any) -> dict[str, Any]:
-    return {"path": str(facts.path), "schema_version": facts.schema_version, "orders": facts.orders, **extra}
+    return {"path": str(facts.path), "backend": "SQLite", "schema_version": facts.schema_version,
+            "orders": facts.orders, **extra}
 
 
 def _sqlite_only_or_exit(settings: Settings, command: str) -> None:
@@ -444,7 +454,7 @@ def store_restore(
     if kept is not None:
         echo(f"the store it replaced is kept as {kept}")
     if facts.schema_version < SCHEMA_VERSION:
-        echo(f"it is migrated to schema version {SCHEMA_VERSION} when the daemon starts")
+        echo(f"it is migrated to SQLite schema version {SCHEMA_VERSION} when the daemon starts")
 
 
 @store_app.command("prune")
@@ -472,7 +482,7 @@ def store_prune(
 
 
 def _version_text() -> str:
-    return f"tevo-bridge {__version__} (store schema version {SCHEMA_VERSION})"
+    return f"tevo-bridge {__version__} (store schema: {schema_versions_text()})"
 
 
 def _print_version(value: bool) -> None:

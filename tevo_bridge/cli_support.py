@@ -15,7 +15,9 @@ import typer
 
 from tevo_bridge.config import ConfigError, Settings, find_config, load_settings
 from tevo_bridge.log import configure_logging
-from tevo_bridge.store.sqlite import SqliteStore, StoreError, StoreFacts
+from tevo_bridge.store.files import StoreFacts
+from tevo_bridge.store.sqlite import SqliteStore
+from tevo_bridge.store.vocabulary import StoreError
 from tevo_bridge.term import echo
 
 if TYPE_CHECKING:  # annotations only: the PostgreSQL store (and psycopg) load only when a config names one

@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 from tevo_bridge.config import Settings
 from tevo_bridge.log import get_logger
 from tevo_bridge.store.aio import AsyncStore
-from tevo_bridge.store.sqlite import HOLD_STATES, JOB_STATES, ORDER_STATES, StoreStats
+from tevo_bridge.store.vocabulary import HOLD_STATES, JOB_STATES, ORDER_STATES, StoreStats
 
 log = get_logger(__name__)
 

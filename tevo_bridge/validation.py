@@ -118,7 +118,8 @@ def _dashboard(settings: Settings) -> list[Problem]:
 
 def _store(settings: Settings) -> list[Problem]:
     """An existing store must be one this code can run: a newer tevo-bridge's is refused (docs/operations.md)."""
-    from tevo_bridge.store.sqlite import StoreError, inspect_store
+    from tevo_bridge.store.files import inspect_store
+    from tevo_bridge.store.vocabulary import StoreError
 
     if settings.store.postgres_url is not None:
         return []  # a database, checked when the daemon connects (it refuses a newer schema the same way)

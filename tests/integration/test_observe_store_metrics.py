@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import make_settings
 from tevo_bridge.serve import running_daemon
-from tevo_bridge.store.sqlite import HOLD_STATES, JOB_STATES, ORDER_STATES
+from tevo_bridge.store.vocabulary import HOLD_STATES, JOB_STATES, ORDER_STATES
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_scrapes_in_flight_together_share_one_store_read():
     from types import SimpleNamespace
 
     from tevo_bridge.metrics import MetricsEndpoint, Snapshot
-    from tevo_bridge.store.sqlite import StoreStats
+    from tevo_bridge.store.vocabulary import StoreStats
 
     reads = 0
 

@@ -11,10 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from tevo_bridge.cli import app
-from tevo_bridge.store import DaemonLock, Event, SqliteStore
+from tevo_bridge.store import DaemonLock, Event, SqliteStore, StoreMoved
 from tevo_bridge.store.pg_schema import COPIED_TABLES
 from tevo_bridge.store.postgres import PostgresStore
-from tevo_bridge.store.sqlite import StoreMoved
 
 runner = CliRunner()
 KEYS = {"orders": "id", "holds": "global_id", "oi_invoices": "global_id", "inbox": "id", "jobs": "id", "audit": "id",

@@ -48,12 +48,12 @@ class FailingCommit:
 
 def test_a_failed_commit_is_rolled_back_and_the_store_keeps_working(tmp_path):
     store = SqliteStore(tmp_path / "state.sqlite3")
-    real = store._conn
-    store._conn = FailingCommit(real)
+    real = store._db.conn
+    store._db.conn = FailingCommit(real)  # type: ignore[assignment]
     with pytest.raises(sqlite3.OperationalError):
         store.record_event(Event("webhook", "order_created", "lost", "{}", order_id=1))
     assert not real.in_transaction  # before the fix: left open, and every later BEGIN failed
     assert store.record_event(Event("webhook", "order_created", "next", "{}", order_id=2))
     assert [row[0] for row in real.execute("SELECT dedupe_key FROM inbox")] == ["next"]
-    store._conn = real
+    store._db.conn = real
     store.close()

@@ -17,7 +17,7 @@ from tevo_bridge import __version__
 from tevo_bridge.cli import app
 from tevo_bridge.cli_views import order_rows, order_table
 from tevo_bridge.serve import free_port
-from tevo_bridge.store import ORDER_STATES, SCHEMA_VERSION, Event, SqliteStore
+from tevo_bridge.store import ORDER_STATES, PG_SCHEMA_VERSION, SCHEMA_VERSION, Event, SqliteStore
 
 runner = CliRunner()
 
@@ -49,7 +49,7 @@ def test_version_flag_and_command():
     for args in (["--version"], ["version"]):
         result = runner.invoke(app, args)
         assert result.exit_code == 0 and result.output.strip() == \
-            f"tevo-bridge {__version__} (store schema version {SCHEMA_VERSION})"
+            f"tevo-bridge {__version__} (store schema: SQLite {SCHEMA_VERSION}, PostgreSQL {PG_SCHEMA_VERSION})"
 
 
 def test_every_option_and_argument_has_help():

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tevo_bridge.private_files import create_private, private_folder, write_private
-from tevo_bridge.store.sqlite import SqliteStore, backup_store, restore_store
+from tevo_bridge.store.files import backup_store, restore_store
+from tevo_bridge.store.sqlite import SqliteStore
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ from tevo_bridge.dashboard.charts import SERIES, bar_chart, hourly
 from tevo_bridge.log import get_logger
 from tevo_bridge.proxies import client_of
 from tevo_bridge.store import ORDER_STATES, TERMINAL_STATES, OrderQuery
-from tevo_bridge.store.sqlite import SCHEMA_VERSION
+from tevo_bridge.store.vocabulary import SCHEMA_VERSIONS
 
 log = get_logger(__name__)
 
@@ -55,7 +55,7 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
             totals={key: sum(h.counts.get(key, 0) for h in hours) for key, _, _ in SERIES},
             holds=figures.hold_answers(stats.holds), latency=figures.hold_latency(),
             oldest=order_view(oldest) if oldest else None, health=figures.health(dash.host),
-            version=__version__, schema=SCHEMA_VERSION)
+            version=__version__, backend=store.sync.backend, schema=SCHEMA_VERSIONS[store.sync.backend])
 
     @app.get("/review", include_in_schema=False)
     async def review(request: Request) -> Response:
@@ -154,7 +154,8 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
         visit = await dash.visit(request)
         return dash.page(request, visit, "system.html", plugin=figures.plugin(dash.host),
                          health=figures.health(dash.host), config=figures.masked_config(dash.host.settings),
-                         version=__version__, schema=SCHEMA_VERSION)
+                         version=__version__, backend=store.sync.backend,
+                         schema=SCHEMA_VERSIONS[store.sync.backend])
 
     @app.get("/login", include_in_schema=False)
     async def login_form(request: Request) -> Response:

@@ -40,7 +40,7 @@ from tevo_bridge.pipeline.rules import (
 )
 from tevo_bridge.pos import types as pos
 from tevo_bridge.pos.errors import CannotSupply, PosError
-from tevo_bridge.store import TERMINAL_STATES, AsyncStore, HoldRow, OrderRow
+from tevo_bridge.store import TERMINAL_STATES, AsyncStore, HoldRow, HoldState, OrderRow, OrderState
 from tevo_bridge.tevo.client import RejectReason, TevoClient
 from tevo_bridge.tevo.errors import NotFound, OutcomeUnknown, ValidationFailed
 from tevo_bridge.tevo.models import Item, Order
@@ -124,7 +124,7 @@ class OrderProcessor:
 
     async def process(self, order_id: int) -> None:
         row = await self.store.get_order(order_id)
-        if row is not None and row.state == "needs_review":
+        if row is not None and row.state == OrderState.NEEDS_REVIEW:
             return  # a human decides; `tevo-bridge orders retry` sends it back
         try:
             order = await self.tevo.get_order(order_id)
@@ -135,8 +135,8 @@ class OrderProcessor:
         action = seller_state_action(order.seller_state)
 
         if row.state in TERMINAL_STATES:
-            if action is SellerState.CANCELED and row.state == "done":
-                await self._transition(row, "canceled", "canceled at TEvo after it was invoiced: void invoice "
+            if action is SellerState.CANCELED and row.state == OrderState.DONE:
+                await self._transition(row, OrderState.CANCELED, "canceled at TEvo after it was invoiced: void invoice "
                                                         f"{row.invoice_id} in the POS")
             return
         if action is SellerState.WAIT:
@@ -145,7 +145,7 @@ class OrderProcessor:
             raise StepFailed(f"TEvo seller_state {order.seller_state!r} has no automatic handling", final=True)
         if action is SellerState.REJECTED:
             await self._release_reservations(order, row, f"TEvo says {order.seller_state}")
-            await self._transition(row, "rejected", f"TEvo says {order.seller_state}",
+            await self._transition(row, OrderState.REJECTED, f"TEvo says {order.seller_state}",
                                    reject_reason=(order.model_extra or {}).get("seller_rejection_reason") or row.reject_reason)
             return
         if action is SellerState.CANCELED:
@@ -168,7 +168,7 @@ class OrderProcessor:
             return
         if seller_state_action(row.seller_state or "") is not SellerState.DECIDE or row.accepted_at:
             return  # accepted (or never ours to decide): its tickets are owed to TEvo's buyer
-        if row.state == "accepting":
+        if row.state == OrderState.ACCEPTING:
             return  # the accept call's outcome is in doubt: TEvo may have the order accepted
         order = Order.model_validate(snapshot)
         await self._release_reservations(order, row, f"needs a person: {reason}")
@@ -186,7 +186,7 @@ class OrderProcessor:
         if classified.kind is BuyerKind.CLIENT:
             fraud = fraud_decision(order.fraud_check_status, self.settings.pipeline.fraud_approved_values)
             if fraud is Fraud.WAIT:
-                await self._transition(row, "awaiting_fraud", "fraud check pending at TEvo")
+                await self._transition(row, OrderState.AWAITING_FRAUD, "fraud check pending at TEvo")
                 raise StepWaiting("fraud check pending at TEvo", self._recheck)
             if fraud is Fraud.REVIEW:
                 raise StepFailed(f"fraud_check_status {order.fraud_check_status!r} is not an approval", final=True)
@@ -195,7 +195,7 @@ class OrderProcessor:
                     raise StepFailed("fraud check declined", final=True)
                 await self._reject(order, row, RejectReason.FRAUDULENT, "fraud check declined")
                 return
-        row = await self._transition(row, "checking", f"buyer is {classified.kind.value}")
+        row = await self._transition(row, OrderState.CHECKING, f"buyer is {classified.kind.value}")
         # Both are POS work on their own threads, so the deliverability check costs no wall time; its
         # outcome (or error) matters only once every item is reserved: stock is the first question.
         reservation, undeliverable = await asyncio.gather(self._reserve(order, row), self._precheck(order),
@@ -232,7 +232,7 @@ class OrderProcessor:
         released or invoiced, its global id is spent in the POS and every replay would be refused.
         """
         oi_hold = await self.store.hold_for_order(order.id)
-        if oi_hold is not None and oi_hold.state != "held":
+        if oi_hold is not None and oi_hold.state != HoldState.HELD:
             oi_hold = None
         for _ in range(2):
             reserved: dict[int, str] = {}
@@ -277,7 +277,7 @@ class OrderProcessor:
     async def _accept(self, order: Order, row: OrderRow, reserved: Mapping[int, str]) -> tuple[Order, OrderRow] | None:
         # One commit says both what was reserved and that TEvo's accept is being called: this is the
         # webhook path's hot spot, and a crash after it is resolved by re-fetching, never by memory.
-        row = await self._transition(row, "accepting", "every item is reserved in the POS ("
+        row = await self._transition(row, OrderState.ACCEPTING, "every item is reserved in the POS ("
                                      + ", ".join(reserved.values()) + "); calling TEvo accept")
         try:
             accepted = await self.tevo.accept_order(order.id, self.settings.tevo.reviewer_id)
@@ -296,11 +296,11 @@ class OrderProcessor:
                 await self.process(order.id)
                 return None
         row = await self._remember(accepted)
-        row = await self._transition(row, "invoicing", "accepted at TEvo", accepted_at=now_iso())
+        row = await self._transition(row, OrderState.INVOICING, "accepted at TEvo", accepted_at=now_iso())
         return accepted, row
 
     async def _reject(self, order: Order, row: OrderRow, reason: RejectReason, notes: str) -> None:
-        row = await self._transition(row, "rejecting", f"{reason.value}: {notes}", reject_reason=reason.value)
+        row = await self._transition(row, OrderState.REJECTING, f"{reason.value}: {notes}", reject_reason=reason.value)
         try:
             await self.tevo.reject_order(order.id, reason, self.settings.tevo.reviewer_id, notes)
         except (OutcomeUnknown, ValidationFailed) as exc:
@@ -310,15 +310,15 @@ class OrderProcessor:
             if seller_state_action(order.seller_state) is not SellerState.REJECTED:
                 await self._remember(order)
                 raise StepFailed(f"wanted to reject, but TEvo says {order.seller_state}", final=True) from None
-        await self._transition(row, "rejected", f"rejected at TEvo: {reason.value}")
+        await self._transition(row, OrderState.REJECTED, f"rejected at TEvo: {reason.value}")
 
     # Accepted: invoice, then deliver ----------------------------------------------------
 
     async def _deliver(self, order: Order, row: OrderRow) -> None:
         """Invoice unless the POS already has (the store remembers its id), then fulfil from TEvo's flags."""
         if row.invoice_id is None:
-            if row.state != "invoicing":
-                row = await self._transition(row, "invoicing", f"TEvo says {order.seller_state}")
+            if row.state != OrderState.INVOICING:
+                row = await self._transition(row, OrderState.INVOICING, f"TEvo says {order.seller_state}")
             oi_hold = await self.store.hold_for_order(order.id)
             self._await_invoice_call(order, oi_hold)
             row = await self._invoice(order, row, oi_hold)
@@ -358,13 +358,13 @@ class OrderProcessor:
                 raise StepFailed(f"accepted, but the POS cannot invoice it: {exc.original}", final=True) from None
             raise
         crashpoint("after_invoice")  # invoiced in the POS, not yet recorded here
-        if oi_hold is not None and oi_hold.global_id in holds.values() and oi_hold.state != "invoiced":
-            await self.store.mark_hold(oi_hold.global_id, "invoiced",
+        if oi_hold is not None and oi_hold.global_id in holds.values() and oi_hold.state != HoldState.INVOICED:
+            await self.store.mark_hold(oi_hold.global_id, HoldState.INVOICED,
                                        f"invoice {invoice.invoice_id} for order {order.id}")
         await self.store.audit("invoice", order_id=order.id, reason=f"POS invoice {invoice.invoice_id}",
                                details={"created": invoice.created, "customer": customer.id if customer else None,
                                         "consumed": sorted(holds.values())})
-        return await self._transition(row, "fulfilling", f"invoiced in the POS as {invoice.invoice_id}",
+        return await self._transition(row, OrderState.FULFILLING, f"invoiced in the POS as {invoice.invoice_id}",
                                       invoice_id=invoice.invoice_id, customer_id=customer.id if customer else None)
 
     def _holds_to_consume(self, order: Order, row: OrderRow, oi_hold: HoldRow | None) -> dict[int, str]:
@@ -375,7 +375,7 @@ class OrderProcessor:
         reservation, which ``_reserve`` took in its place (naming either takes stock if there is none).
         """
         holds = _reservation_ids(order, row)
-        if oi_hold is not None and oi_hold.state in ("held", "invoiced"):
+        if oi_hold is not None and oi_hold.state in (HoldState.HELD, HoldState.INVOICED):
             match = next((i for i in order.items if (i.ticket_group.remote_id, i.quantity)
                           == (oi_hold.remote_id, oi_hold.quantity)), None)
             if match is not None:
@@ -395,12 +395,12 @@ class OrderProcessor:
         if self.fulfil is None or row.state in TERMINAL_STATES or row.invoice_id is None:
             return
         state, reason = await self.fulfil(order, row)
-        if state == "needs_review":
+        if state == OrderState.NEEDS_REVIEW:
             raise StepFailed(reason, final=True)
-        if state == "fulfilling":  # the POS will have the tickets later: look again then
-            await self._transition(row, "awaiting_tickets", reason)
+        if state == OrderState.FULFILLING:  # the POS will have the tickets later: look again then
+            await self._transition(row, OrderState.AWAITING_TICKETS, reason)
             raise StepWaiting(reason, self._recheck)
-        await self._transition(row, state, reason)
+        await self._transition(row, OrderState(state), reason)
 
     # Canceled, and giving tickets back --------------------------------------------------
 
@@ -411,10 +411,10 @@ class OrderProcessor:
             reason += f"; invoice {row.invoice_id} exists in the POS: void it by hand"
         else:
             await self._release_reservations(order, row, "order canceled at TEvo")
-            if hold is not None and hold.state == "held":
-                await self.store.mark_hold(hold.global_id, "released", "order canceled at TEvo")
+            if hold is not None and hold.state == HoldState.HELD:
+                await self.store.mark_hold(hold.global_id, HoldState.RELEASED, "order canceled at TEvo")
                 await self.pos.release_hold(pos_args.pos_hold(hold))
-        await self._transition(row, "canceled", reason)
+        await self._transition(row, OrderState.CANCELED, reason)
 
     async def _release_reservations(self, order: Order, row: OrderRow, why: str) -> None:
         """Free every reservation of the order's current round, and move to the next round."""
@@ -461,7 +461,8 @@ class OrderProcessor:
         assert row is not None
         return row
 
-    async def _transition(self, row: OrderRow, state: str, reason: str, **fields: Any) -> OrderRow:
+    async def _transition(self, row: OrderRow, to: OrderState, reason: str, **fields: Any) -> OrderRow:
+        state = to.value  # a plain string from here on: stored, logged and handed to plugins as before
         await self.store.update_order(row.id, state=state, reason=reason, **fields)
         log.info("order.transition", order_id=row.id, from_state=row.state, to_state=state, reason=reason)
         if state != row.state and self.pos.has_hook("pos_order_event"):

@@ -2,6 +2,10 @@
 
 A killed worker leaves its job's lease to expire, and the job runs again from
 the top: the processor's steps are written for exactly that.
+
+The loop knows no job kind: it looks the kind up in ``HANDLERS``, which each handler joins with
+``@handles(JobKind.X)`` where it is written. A kind with no handler (a row a newer tevo-bridge or a
+person wrote) is refused by name and its job fails for review, rather than being dropped or retried.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -17,13 +22,48 @@ from tevo_bridge.log import get_logger
 from tevo_bridge.pipeline import pos_args
 from tevo_bridge.pipeline.processor import OrderProcessor, StepFailed, StepWaiting
 from tevo_bridge.pos.errors import PosError, PosTimeout
-from tevo_bridge.store import Event, Job
+from tevo_bridge.store import Event, HoldState, Job, JobKind
 from tevo_bridge.tevo.errors import AuthError, TevoError
 
 if TYPE_CHECKING:  # annotations only: tevo_bridge.seams imports modules that import this one
     from tevo_bridge.seams import WorkerRuntime
 
 log = get_logger(__name__)
+
+#: What runs a job: the worker and the claimed job (its order id or global id is what it works on).
+JobHandler = Callable[["Worker", Job], Awaitable[None]]
+
+#: Every job kind this worker can run, each registered beside its handler by ``@handles``.
+HANDLERS: dict[str, JobHandler] = {}
+
+
+def handles(kind: JobKind) -> Callable[[JobHandler], JobHandler]:
+    """Register the decorated function as the handler of ``kind``; one handler per kind."""
+
+    def register(handler: JobHandler) -> JobHandler:
+        if kind in HANDLERS:
+            raise RuntimeError(f"job kind {kind.value!r} already has a handler: {HANDLERS[kind].__qualname__}")
+        HANDLERS[kind] = handler
+        return handler
+
+    return register
+
+
+class UnknownJob(StepFailed):
+    """A job this code cannot run: its kind has no handler, or it lacks the id its kind works on."""
+
+    def __init__(self, job: Job, why: str) -> None:
+        super().__init__(f"job {job.key}: {why}; this tevo-bridge runs {', '.join(sorted(HANDLERS))}. It was "
+                         "written by a newer tevo-bridge or by hand. Fix: upgrade tevo-bridge, or retry the order "
+                         "(tevo-bridge orders retry ID) to queue a job this version can run", final=True)
+
+
+def handler_for(job: Job) -> JobHandler:
+    """The handler of the job's kind; ``UnknownJob`` if there is none."""
+    handler = HANDLERS.get(job.kind)
+    if handler is None:
+        raise UnknownJob(job, f"unknown job kind {job.kind!r}")
+    return handler
 
 
 class Worker:
@@ -78,14 +118,7 @@ class Worker:
     async def run_job(self, job: Job) -> None:
         store = self.runtime.store
         try:
-            if job.kind == "order" and job.order_id is not None:
-                await self.processor.process(job.order_id)
-            elif job.kind == "release_hold" and job.global_id is not None:
-                await self._release(job.global_id)
-            elif job.kind == "order_group":
-                await self._list_group(job.key.removeprefix("group:"))
-            else:
-                raise StepFailed(f"unknown job kind {job.kind!r}", final=True)
+            await handler_for(job)(self, job)
         except StepWaiting as exc:
             log.info("job.waiting", job=job.key, in_seconds=exc.delay, reason=str(exc))
             await store.snooze_job(job, str(exc), exc.delay)
@@ -132,7 +165,7 @@ class Worker:
         Giving it up after ``max_attempts`` like an order would leave the tickets off sale for the
         rest of the hold's TTL, and no order in needs_review would tell a person why.
         """
-        if job.kind != "release_hold" or job.global_id is None:
+        if job.kind != JobKind.RELEASE_HOLD or job.global_id is None:
             return False
         hold = await self.runtime.store.get_hold(job.global_id)
         return hold is not None and hold.expires_at > iso(datetime.now(UTC))
@@ -148,6 +181,24 @@ class Worker:
         """Exponential backoff with full jitter (docs/tevo-api.md §9)."""
         ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * 2 ** (attempts - 1))
         return random.uniform(ceiling / 2, ceiling)
+
+    # The job kinds ---------------------------------------------------------------------------------
+
+    @handles(JobKind.ORDER)
+    async def _run_order(self, job: Job) -> None:
+        if job.order_id is None:
+            raise UnknownJob(job, "an order job with no order id")
+        await self.processor.process(job.order_id)
+
+    @handles(JobKind.RELEASE_HOLD)
+    async def _run_release(self, job: Job) -> None:
+        if job.global_id is None:
+            raise UnknownJob(job, "a release job with no global id")
+        await self._release(job.global_id)
+
+    @handles(JobKind.ORDER_GROUP)
+    async def _run_group(self, job: Job) -> None:
+        await self._list_group(job.key.removeprefix("group:"))
 
     async def _list_group(self, order_group_id: str) -> None:
         """A webhook named only its order group: find the group's sale orders and queue each (§6.2)."""
@@ -167,7 +218,7 @@ class Worker:
 
     async def _release(self, global_id: str) -> None:
         hold = await self.runtime.store.get_hold(global_id)
-        if hold is None or hold.state in ("held", "invoiced"):
+        if hold is None or hold.state in (HoldState.HELD, HoldState.INVOICED):
             return  # re-held or sold since the job was queued: nothing to free
         released = await self.runtime.pos.release_hold(pos_args.pos_hold(hold))
         await self.runtime.store.audit("release_hold", global_id=global_id, reason=f"POS released: {released}")

@@ -3,33 +3,40 @@
 from tevo_bridge.clock import now_iso
 from tevo_bridge.store.aio import AsyncStore
 from tevo_bridge.store.base import Store
-from tevo_bridge.store.sqlite import (
+from tevo_bridge.store.files import DaemonLock, StoreFacts, backup_store, inspect_store, restore_store
+from tevo_bridge.store.sqlite import SqliteStore
+from tevo_bridge.store.vocabulary import (
     ORDER_STATES,
+    PG_SCHEMA_VERSION,
     SCHEMA_VERSION,
+    SCHEMA_VERSIONS,
+    SQLITE_SCHEMA_VERSION,
     TERMINAL_STATES,
-    DaemonLock,
+    Backend,
     Event,
     HoldRow,
+    HoldState,
     Job,
+    JobKind,
+    JobState,
     NotAStore,
     OrderQuery,
     OrderRow,
+    OrderState,
     ResolveOutcome,
     RetryOutcome,
     SchemaTooNew,
-    SqliteStore,
     StoreBusy,
     StoreError,
-    StoreFacts,
     StoreInUse,
+    StoreMoved,
     StoreUnavailable,
-    backup_store,
-    inspect_store,
-    restore_store,
 )
 
 __all__ = [
-    "ORDER_STATES", "SCHEMA_VERSION", "TERMINAL_STATES", "AsyncStore", "DaemonLock", "Event", "HoldRow", "Job",
-    "NotAStore", "OrderQuery", "OrderRow", "ResolveOutcome", "RetryOutcome", "SchemaTooNew", "SqliteStore", "Store", "StoreBusy", "StoreError", "StoreUnavailable", "StoreFacts",
-    "StoreInUse", "backup_store", "inspect_store", "now_iso", "restore_store",
+    "ORDER_STATES", "PG_SCHEMA_VERSION", "SCHEMA_VERSION", "SCHEMA_VERSIONS", "SQLITE_SCHEMA_VERSION",
+    "TERMINAL_STATES", "AsyncStore", "Backend", "DaemonLock", "Event", "HoldRow", "HoldState", "Job", "JobKind", "JobState",
+    "NotAStore", "OrderQuery", "OrderRow", "OrderState", "ResolveOutcome", "RetryOutcome", "SchemaTooNew",
+    "SqliteStore", "Store", "StoreBusy", "StoreError", "StoreUnavailable", "StoreFacts", "StoreInUse", "StoreMoved",
+    "backup_store", "inspect_store", "now_iso", "restore_store",
 ]

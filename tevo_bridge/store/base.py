@@ -9,8 +9,9 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from tevo_bridge.store.sqlite import (
+from tevo_bridge.store.vocabulary import (
     AuditRow,
+    Backend,
     Event,
     HoldRow,
     Job,
@@ -24,6 +25,9 @@ from tevo_bridge.store.sqlite import (
 
 
 class Store(Protocol):
+    #: Which database it is on: says whose numbering a schema version is in (the dashboard, the CLI).
+    backend: Backend
+
     def abandon_job(self, job: Job) -> None:
         """Give the job up with no outcome recorded (the store failed): it runs again once its lease ends."""
 

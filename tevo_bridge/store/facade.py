@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from tevo_bridge.store.base import Store
-from tevo_bridge.store.sqlite import (
+from tevo_bridge.store.vocabulary import (
     AuditRow,
     Event,
     HoldRow,

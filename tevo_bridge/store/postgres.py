@@ -1,9 +1,10 @@
 """The durable store on PostgreSQL: the store for more than one daemon process (``[store] url``).
 
-*Why it reuses ``SqliteStore``'s methods:* the store's SQL is plain SQL that both databases run
+*Why it shares ``SqlStore``'s statements:* the store's SQL is plain SQL that both databases run
 (upserts, ``RETURNING``, CTEs), so each method's logic (what is recorded together, what is
-refused) lives once; this class supplies PostgreSQL's connections and transactions, and replaces
-only the statements where the two dialects or the multi-process rules differ:
+refused) lives once (``store/statements.py``); ``PostgresConnector`` supplies PostgreSQL's
+connections and transactions, and ``PostgresStore`` replaces only the statements where the two
+dialects or the multi-process rules differ:
 
 - transactions are ``SERIALIZABLE`` and retried on a serialization failure or deadlock, so two
   replicas running the same method at once behave as if one ran after the other, exactly as
@@ -41,7 +42,17 @@ from tevo_bridge.dburl import is_postgres_url as is_postgres_url
 from tevo_bridge.dburl import mask_url as mask_url
 from tevo_bridge.dburl import url_password as url_password
 from tevo_bridge.store.pg_schema import PG_MIGRATIONS
-from tevo_bridge.store.sqlite import HoldRow, Job, SqliteStore, StoreBusy, StoreError, StoreUnavailable
+from tevo_bridge.store.statements import SqlStore
+from tevo_bridge.store.vocabulary import (
+    PG_SCHEMA_VERSION,
+    Backend,
+    HoldRow,
+    Job,
+    JobKind,
+    StoreBusy,
+    StoreError,
+    StoreUnavailable,
+)
 
 try:
     import psycopg
@@ -49,9 +60,6 @@ try:
     from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError:  # pragma: no cover - the `postgresql` extra is not installed
     psycopg = None  # type: ignore[assignment]  # optional extra: every use checks for None first
-
-#: The schema version this code writes to PostgreSQL (its own numbering: see ``pg_schema``).
-PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
 
 #: The first key of every advisory lock tevo-bridge takes ("tevo" in ASCII), so they never collide
 #: with another application's on the same database.
@@ -92,8 +100,8 @@ def inspect_database(url: str, timeout: float = 5.0) -> int:
 
 
 def _too_new(url: str, version: int) -> str:
-    return (f"the PostgreSQL store at {mask_url(url)} has schema version {version}, but this tevo-bridge knows "
-            f"versions up to {PG_SCHEMA_VERSION}: a newer tevo-bridge wrote it. Nothing was changed. Fix: upgrade "
+    return (f"the PostgreSQL store at {mask_url(url)} has PostgreSQL schema version {version}, but this tevo-bridge "
+            f"knows PostgreSQL schema versions up to {PG_SCHEMA_VERSION}: a newer tevo-bridge wrote it. Nothing was changed. Fix: upgrade "
             f"tevo-bridge on this host (pip install -U 'tevo-bridge[postgresql]').")
 
 
@@ -138,11 +146,11 @@ class _Conn:
         return self.raw.execute(sql, params)
 
 
-class _Checkout:
-    """``with store._lock:`` in the shared methods borrows a pooled connection for this thread (re-entrant).
+class PostgresConnector:
+    """A pool of PostgreSQL connections; ``with lock:`` borrows one for this thread (re-entrant).
 
-    It replaces ``SqliteStore``'s one connection behind one lock: each thread of the daemon's
-    store executor works on its own connection, so PostgreSQL runs their transactions side by side.
+    Where SQLite has one connection behind one lock, each thread of the daemon's store executor
+    works on its own connection here, so PostgreSQL runs their transactions side by side.
     """
 
     def __init__(self, pool: Any) -> None:
@@ -175,7 +183,35 @@ class _Checkout:
             raise RuntimeError("no connection checked out on this thread")
         return conn
 
-    def __enter__(self) -> _Checkout:
+    @property
+    def lock(self) -> PostgresConnector:
+        return self
+
+    @property
+    def pool(self) -> Any:
+        return self._pool
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Conn]:
+        with self:
+            conn = self.conn
+            with conn.raw.transaction():  # a SAVEPOINT when already inside a batch's transaction
+                if self.read_committed and self.depth == 1:
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                yield conn
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction around every call inside (each its own savepoint).
+
+        The daemon does not batch on PostgreSQL (``AsyncStore`` with several threads): PostgreSQL
+        already flushes the WAL of concurrent commits together, and one transaction per call keeps
+        row locks short and lets a serialization conflict be retried.
+        """
+        with self.transaction():
+            yield
+
+    def __enter__(self) -> PostgresConnector:
         if self.depth == 0:
             self._local.conn = _Conn(self.getconn())
         self._local.depth = self.depth + 1
@@ -224,13 +260,13 @@ def _retrying(method: Callable[..., T]) -> Callable[..., T]:
             try:
                 return method(self, *args, **kwargs)
             except (pg_errors.SerializationFailure, pg_errors.DeadlockDetected) as exc:
-                if self._lock.depth > 0:
+                if self._db.depth > 0:
                     raise
                 if attempt == RETRIES - 1:
                     raise StoreBusy(f"{method.__name__}: {RETRIES} attempts lost to concurrent transactions") from exc
                 time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 6)))
             except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
-                if self._lock.depth > 0:
+                if self._db.depth > 0:
                     raise
                 # The database is down or the connection broke: a StoreError, which the HTTP layer answers 503
                 # as a complete response (a crash would also close the connection a balancing proxy reuses).
@@ -241,10 +277,11 @@ def _retrying(method: Callable[..., T]) -> Callable[..., T]:
     return call
 
 
-class PostgresStore(SqliteStore):
+class PostgresStore(SqlStore):
     """A pool of connections to one PostgreSQL database, shared by any number of daemon processes."""
 
-    _lock: _Checkout  # SqliteStore's RLock becomes a re-entrant pooled checkout per thread
+    backend: Backend = "PostgreSQL"
+    _db: PostgresConnector
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16, timeout: float = 3.0) -> None:
         """Connect (waiting up to ``timeout`` for the first connection) and migrate.
@@ -255,11 +292,11 @@ class PostgresStore(SqliteStore):
             raise StoreError("[store] url names PostgreSQL, but the PostgreSQL driver is not installed. "
                              "Fix: pip install 'tevo-bridge[postgresql]'.")
         self.url = url
-        self.path = Path("postgresql")  # SqliteStore's file attribute: nothing on disk here, and nothing reads it
-        self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
+        self.path = Path("postgresql")  # the SQLite store's file attribute: nothing on disk here, and nothing reads it
+        self._pool = pool = ConnectionPool(url, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
                                     kwargs={"autocommit": True}, configure=_configure,
                                     check=ConnectionPool.check_connection, name="tevo-bridge-store")
-        self._lock = _Checkout(self._pool)
+        self._db = PostgresConnector(pool)
         self._running: dict[Job, Any] = {}  # a claim (id and lease) -> the connection holding its advisory lock
         self._running_lock = threading.Lock()
         try:
@@ -273,10 +310,6 @@ class PostgresStore(SqliteStore):
             self._pool.close()
             raise
 
-    @property
-    def _conn(self) -> _Conn:  # type: ignore[override]  # SqliteStore's one connection; here this thread's
-        return self._lock.conn
-
     def close(self) -> None:
         with self._running_lock:
             held, self._running = list(self._running.values()), {}
@@ -284,15 +317,6 @@ class PostgresStore(SqliteStore):
             with suppress(Exception):
                 self._pool.putconn(conn)
         self._pool.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[_Conn]:  # type: ignore[override]  # psycopg rows behind sqlite3's interface
-        with self._lock:
-            conn = self._conn
-            with conn.raw.transaction():  # a SAVEPOINT when already inside a batch's transaction
-                if self._lock.read_committed and self._lock.depth == 1:
-                    conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                yield conn
 
     #: The hot intake writes, run at READ COMMITTED instead of SERIALIZABLE. Each is upserts of rows by key
     #: and, for a hold already known, a read of that one row under ``FOR UPDATE`` (``_hold``): a row lock
@@ -302,21 +326,10 @@ class PostgresStore(SqliteStore):
     _READ_COMMITTED = ("record_event", "begin_hold", "finish_hold")
 
     def _hold(self, conn: Any, global_id: str) -> HoldRow | None:
-        if not self._lock.read_committed:
+        if not self._db.read_committed:
             return super()._hold(conn, global_id)
         row = conn.execute("SELECT * FROM holds WHERE global_id = ? FOR UPDATE", (global_id,)).fetchone()
         return HoldRow(**dict(row)) if row else None
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """One transaction around every call inside (each its own savepoint), as ``SqliteStore.batch``.
-
-        The daemon does not batch on PostgreSQL (``AsyncStore`` with several threads): PostgreSQL
-        already flushes the WAL of concurrent commits together, and one transaction per call keeps
-        row locks short and lets a serialization conflict be retried.
-        """
-        with self._tx():
-            yield
 
     def _migrate(self) -> None:
         """Bring the schema to ``PG_SCHEMA_VERSION`` under an advisory lock: replicas starting together wait."""
@@ -344,7 +357,7 @@ class PostgresStore(SqliteStore):
 
     # Jobs: the dialect's statements and the cross-process rules -----------------------------------
 
-    def _enqueue(self, conn: Any, kind: str, key: str, order_id: int | None, global_id: str | None,
+    def _enqueue(self, conn: Any, kind: JobKind, key: str, order_id: int | None, global_id: str | None,
                  run_at: float, now: str) -> None:
         super()._enqueue(conn, kind, key, order_id, global_id, run_at, now)
         conn.execute(f"NOTIFY {JOBS_CHANNEL}")  # delivered at COMMIT, to every replica listening
@@ -357,7 +370,7 @@ class PostgresStore(SqliteStore):
         lapsed lease is taken over only when no live session holds the job, and PostgreSQL drops the
         lock the moment a dead replica's connection goes.
         """
-        holder = self._lock.getconn()
+        holder = self._db.getconn()
         try:
             job = self._claim_on(holder, lease_seconds)
         except BaseException:
@@ -401,7 +414,7 @@ class PostgresStore(SqliteStore):
             holder.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_SPACE, _lock_key(job.id)))
         self._pool.putconn(holder)
 
-    # The job's end, as in SqliteStore, then its advisory lock and connection go back.
+    # The job's end, as in SqlStore, then its advisory lock and connection go back.
 
     def abandon_job(self, job: Job) -> None:
         """Let go of the job's advisory lock, so it is taken again when its lease ends (a live lock would
@@ -467,9 +480,9 @@ def _lock_key(job_id: int) -> int:
 def _reading_committed(method: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(method)
     def call(self: PostgresStore, *args: Any, **kwargs: Any) -> T:
-        if self._lock.depth > 0:  # inside a caller's transaction: its isolation stands
+        if self._db.depth > 0:  # inside a caller's transaction: its isolation stands
             return method(self, *args, **kwargs)
-        with self._lock.reading_committed():
+        with self._db.reading_committed():
             return method(self, *args, **kwargs)
 
     return call

@@ -1,7 +1,7 @@
 """Retention: old inbox and audit rows of finished business are deleted after ``[store] retention_days``.
 
 Without it the store grows by every webhook body and audit line forever.  What may go, and what
-never does, is decided in one SQL statement per table (``SqliteStore.prune``); this module only
+never does, is decided in one SQL statement per table (``SqlStore.prune``); this module only
 says when, in batches small enough that the daemon's own writes never wait long behind them.
 """
 

@@ -1,229 +1,95 @@
-"""The durable store on SQLite: every SQL statement of the daemon lives in this file.
+"""The store on SQLite: one file, WAL, ``synchronous=FULL``; the statements are ``store/statements.py``.
 
-Each public method is one transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), so an
-inbound event, its inbox row and its job are committed together or not at all,
-and the HTTP answer is sent only after the commit.  ``synchronous=FULL`` makes
-a commit survive power loss, not just a killed process: an order acknowledged
-to TEvo must never be lost.  ``PostgresStore`` (``store/postgres.py``) runs the same
-methods on PostgreSQL, so the SQL here is kept portable (see ``store/base.py``).
+``synchronous=FULL`` makes a commit survive power loss, not just a killed process: an order
+acknowledged to TEvo must never be lost. This module opens the file, migrates it and supplies the
+statements their connection (``SqliteConnector``): one connection, serialised by a lock, each call
+one ``BEGIN IMMEDIATE`` … ``COMMIT``. The store's words (states, errors, rows, schema versions) are
+``store/vocabulary.py``; the tools for a store file as a whole (lock, backup, restore) are
+``store/files.py``.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Any, Literal
 
-try:  # the daemon's lock; absent on Windows, where one daemon per store is the operator's care
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]  # DaemonLock checks for None: no lock on Windows
-
-from tevo_bridge.clock import now_iso
-from tevo_bridge.private_files import FILE_MODE, create_private, private_folder
-from tevo_bridge.store.moved import MovedMark, moved_mark
+from tevo_bridge.private_files import create_private
+from tevo_bridge.store.files import DaemonLock
+from tevo_bridge.store.moved import moved_mark
 from tevo_bridge.store.schema import MIGRATIONS
-
-#: Every ``orders.state`` the pipeline writes (docs/architecture.md, "The order state machine"), roughly in
-#: pipeline order: the one list ``update_order`` enforces, the CLI's ``--state`` validates against, and
-#: metrics report (0 for a state no order is in rather than leaving it out).
-ORDER_STATES: tuple[str, ...] = (
-    "new", "awaiting_fraud", "checking", "accepting", "invoicing", "fulfilling", "awaiting_tickets", "rejecting",
-    "done", "rejected", "canceled", "needs_review", "resolved",
-)
-
-#: States an order never leaves by itself; ``retry_order`` refuses them (``redeliver`` aside). ``resolved``: a
-#: person settled a ``needs_review`` order by hand (``resolve_order``) and nothing more is done to it.
-TERMINAL_STATES = frozenset({"done", "rejected", "canceled", "resolved"})
-JOB_STATES = ("queued", "running", "done", "failed")
-HOLD_STATES = ("pending", "held", "failed", "released", "invoiced", "expired")
+from tevo_bridge.store.statements import SqlStore
+from tevo_bridge.store.vocabulary import SCHEMA_VERSION, Backend, SchemaTooNew, StoreMoved
 
 
-@dataclass(frozen=True)
-class StoreStats:
-    """Counts by state (only the states present) and when the oldest non-terminal order was first seen."""
+class SqliteConnector:
+    """One SQLite connection behind one re-entrant lock: SQLite has one writer at a time anyway."""
 
-    orders: dict[str, int]
-    jobs: dict[str, int]
-    holds: dict[str, int]
-    oldest_open_order_seen_at: str | None
+    def __init__(self, path: Path | str) -> None:
+        self.lock = threading.RLock()
+        self.in_batch = False
+        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+        self.conn.row_factory = sqlite3.Row
 
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
 
-#: The schema version this code writes: a store at a higher one was written by a newer tevo-bridge.
-SCHEMA_VERSION = len(MIGRATIONS)
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            if self.in_batch:
+                # Inside a group commit: this call is atomic on its own (a savepoint), and
+                # durable when the batch commits, which is before its caller hears back.
+                self.conn.execute("SAVEPOINT call")
+                try:
+                    yield self.conn
+                except BaseException:
+                    self.conn.execute("ROLLBACK TO call")
+                    self.conn.execute("RELEASE call")
+                    raise
+                self.conn.execute("RELEASE call")
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException:
+                # COMMIT itself can fail (a full disk when the WAL is written) and leave the transaction
+                # open: without this ROLLBACK every later BEGIN would fail until a restart, and the next
+                # COMMIT anyone managed would store what the caller was told had failed.
+                if self.conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self.conn.execute("ROLLBACK")
+                raise
 
-
-class StoreError(Exception):
-    """A store file this code must not use; the message names the file and the fix (for the CLI to print)."""
-
-
-class SchemaTooNew(StoreError):
-    """Written by a newer tevo-bridge: its migrations are unknown here, so nothing may read or write it."""
-
-    def __init__(self, path: Path | str, version: int) -> None:
-        self.path, self.version = Path(path), version
-        super().__init__(
-            f"{path} has store schema version {version}, but this tevo-bridge knows schema versions up to "
-            f"{SCHEMA_VERSION}: it was written by a newer tevo-bridge. Nothing was changed. Fix: upgrade "
-            f"tevo-bridge (pip install -U tevo-bridge), or restore a backup made by this version "
-            f"(tevo-bridge store restore BACKUP).")
-
-
-class StoreBusy(StoreError):
-    """The store could not commit for concurrent writers (PostgreSQL serialization failures past the retries):
-    the request is answered 503 and may be sent again."""
-
-
-class StoreUnavailable(StoreError):
-    """The store's database cannot be reached (PostgreSQL down, a connection broken): answered 503, retried later."""
-
-
-class StoreInUse(StoreError):
-    """Another process holds the daemon lock of this store."""
-
-
-class NotAStore(StoreError):
-    """The file is not a tevo-bridge store (not SQLite, or no schema version)."""
-
-
-class StoreMoved(StoreError):
-    """``store migrate`` copied this file to PostgreSQL: reading it would show stale orders, writing it
-    would lose them, so every command and the daemon refuse it and say where the store is now."""
-
-    def __init__(self, path: Path | str, mark: MovedMark) -> None:
-        self.path, self.url = Path(path), mark.url
-        super().__init__(
-            f"{path} was moved to PostgreSQL ({mark.url}) by `tevo-bridge store migrate` at {mark.moved_at}: it is "
-            f"no longer the store. Nothing was read or changed. Fix: set [store] url (or TEVO_BRIDGE_STORE__URL) "
-            f"to {mark.url}, with its password.")
-
-#: What ``retry_order`` did: queued it, found no such order, or refused a finished one.
-RetryOutcome = Literal["queued", "unknown", "terminal"]
-#: What ``resolve_order`` did: resolved it, found no such order, or refused one not in ``needs_review``.
-ResolveOutcome = Literal["resolved", "unknown", "not_in_review"]
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.in_batch = True
+            try:
+                yield
+            except BaseException:
+                self.in_batch = False
+                self.conn.execute("ROLLBACK")
+                raise
+            self.in_batch = False
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
 
 
-@dataclass(frozen=True)
-class OrderQuery:
-    """The dashboard's order search: every field set narrows it; ``before_id`` pages (ids descend)."""
+class SqliteStore(SqlStore):
+    """The store in one SQLite file; the daemon calls it from its store thread."""
 
-    state: str | None = None
-    source: str | None = None
-    buyer_type: str | None = None
-    seen_from: str | None = None  # first_seen_at >= this ISO time
-    seen_until: str | None = None  # first_seen_at < this ISO time
-    order_id: int | None = None
-    invoice_id: str | None = None
-    before_id: int | None = None
-
-
-@dataclass(frozen=True)
-class Job:
-    id: int
-    kind: str
-    key: str
-    order_id: int | None
-    global_id: str | None
-    attempts: int
-    lease_until: float
-
-
-@dataclass(frozen=True)
-class OrderRow:
-    id: int
-    state: str
-    seller_state: str | None
-    buyer_type: str | None
-    buyer_id: int | None
-    global_id: str | None
-    customer_id: str | None
-    invoice_id: str | None
-    reject_reason: str | None
-    last_error: str | None
-    snapshot: str | None
-    source: str
-    created_at: str | None
-    first_seen_at: str
-    accepted_at: str | None
-    updated_at: str
-    reservation_round: int = 0
-
-    def snapshot_json(self) -> Any:
-        return json.loads(self.snapshot) if self.snapshot else None
-
-
-@dataclass(frozen=True)
-class HoldRow:
-    global_id: str
-    remote_id: str
-    quantity: int
-    price: str | None
-    ticket_group_id: int | None
-    state: str
-    hold_id: str | None
-    reason: str | None
-    status: int | None
-    response: str | None
-    order_id: int | None
-    created_at: str
-    expires_at: str
-    updated_at: str
-
-    def closed_as(self) -> str | None:
-        """``released``, ``expired`` or ``invoiced`` once the hold no longer holds tickets for TEvo, else None.
-
-        A hold TEvo has sent the invoice call for counts as invoiced from that moment: its tickets are
-        the order's now, even before the POS invoice is written.
-        """
-        if self.state in ("released", "expired", "invoiced"):
-            return self.state
-        if self.state == "held" and self.order_id is not None:
-            return "invoiced"
-        return None
-
-
-@dataclass(frozen=True)
-class OiInvoiceRow:
-    global_id: str
-    order_id: int
-    status: int | None
-    response: str | None
-    created_at: str
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    at: str
-    action: str
-    from_state: str | None
-    to_state: str | None
-    reason: str | None
-    details: str | None
-
-
-@dataclass(frozen=True)
-class Event:
-    """An inbound event to record: the inbox row and, unless ignored, the job it queues."""
-
-    channel: str
-    kind: str
-    dedupe_key: str
-    payload: str
-    order_id: int | None = None
-    global_id: str | None = None
-    ignored: bool = False
-    order_group_id: str | None = None  # when only the group is known: its orders are listed by a job
-
-
-class SqliteStore:
-    """One connection, serialised by a lock; the daemon calls it from a worker thread."""
+    backend: Backend = "SQLite"
+    _db: SqliteConnector
 
     def __init__(self, path: Path | str, *, daemon: bool = False) -> None:
         """Open (creating and migrating) the store; ``daemon`` also takes its daemon lock (see ``DaemonLock``).
@@ -234,85 +100,28 @@ class SqliteStore:
         if str(path) != ":memory:":
             create_private(self.path)  # buyer data: 0600, and so are the -wal/-shm SQLite makes beside it
         self._daemon_lock = DaemonLock.acquire(self.path) if daemon and str(path) != ":memory:" else None
-        self._lock: AbstractContextManager[Any] = threading.RLock()  # PostgresStore: a pooled checkout
-        self._in_batch = False
-        self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+        self._db = SqliteConnector(path)
         try:
-            self._conn.row_factory = sqlite3.Row
-            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            conn = self._db.conn
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise SchemaTooNew(self.path, version)
-            mark = moved_mark(self._conn)
+            mark = moved_mark(conn)
             if mark is not None:
-                raise StoreMoved(self.path, mark)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
+                raise StoreMoved(self.path, mark.url, mark.moved_at)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except BaseException:
             self.close()
             raise
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
         if self._daemon_lock is not None:
             self._daemon_lock.release()
             self._daemon_lock = None
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            if self._in_batch:
-                # Inside a group commit: this call is atomic on its own (a savepoint), and
-                # durable when the batch commits, which is before its caller hears back.
-                self._conn.execute("SAVEPOINT call")
-                try:
-                    yield self._conn
-                except BaseException:
-                    self._conn.execute("ROLLBACK TO call")
-                    self._conn.execute("RELEASE call")
-                    raise
-                self._conn.execute("RELEASE call")
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                # COMMIT itself can fail (a full disk when the WAL is written) and leave the transaction
-                # open: without this ROLLBACK every later BEGIN would fail until a restart, and the next
-                # COMMIT anyone managed would store what the caller was told had failed.
-                if self._conn.in_transaction:
-                    with suppress(sqlite3.Error):
-                        self._conn.execute("ROLLBACK")
-                raise
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Group commit: every method called inside runs in one transaction, one fsync at the end.
-
-        Each method keeps its own atomicity (a savepoint it rolls back on error); the
-        caller (``AsyncStore``) reports results only after this COMMIT returned, so
-        "recorded before answered" holds for every call in the batch.  If the COMMIT
-        fails, nothing of the batch is kept and every caller gets the error.
-        """
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._in_batch = True
-            try:
-                yield
-            except BaseException:
-                self._in_batch = False
-                self._conn.execute("ROLLBACK")
-                raise
-            self._in_batch = False
-            try:
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
 
     def _migrate(self) -> None:
         """Bring the schema to ``SCHEMA_VERSION``, one migration per transaction.
@@ -337,771 +146,3 @@ class SqliteStore:
         with self._lock:
             version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
             return version
-
-    def check_writable(self) -> None:
-        """Raise if a write transaction cannot start (read-only file, full disk, locked)."""
-        with self._tx() as conn:
-            conn.execute("UPDATE jobs SET id = id WHERE 1 = 0")  # portable: PostgresStore runs it too
-
-    # Inbound events ----------------------------------------------------------------
-
-    def record_event(self, event: Event, source_state: str = "new") -> bool:
-        """Record an event and queue its order job in one transaction.  False for a duplicate."""
-        now = now_iso()
-        with self._tx() as conn:
-            if not self._insert_inbox(conn, event, now):
-                return False
-            if event.order_id is not None and not event.ignored:
-                self._ensure_order(conn, event.order_id, event.channel, now, global_id=event.global_id,
-                                   state=source_state)
-                self._enqueue(conn, "order", f"order:{event.order_id}", event.order_id, None, time.time(), now)
-            elif event.order_group_id is not None and not event.ignored:
-                self._enqueue(conn, "order_group", f"group:{event.order_group_id}", None, None, time.time(), now)
-            return True
-
-    def _insert_inbox(self, conn: sqlite3.Connection, event: Event, now: str) -> bool:
-        cursor = conn.execute(
-            "INSERT INTO inbox (channel, kind, dedupe_key, order_id, global_id, outcome, payload, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
-            (event.channel, event.kind, event.dedupe_key, event.order_id, event.global_id,
-             "ignored" if event.ignored else "queued", event.payload, now),
-        )
-        return cursor.rowcount == 1
-
-    def _ensure_order(
-        self, conn: sqlite3.Connection, order_id: int, source: str, now: str, *, global_id: str | None = None,
-        state: str = "new",
-    ) -> None:
-        inserted = conn.execute(
-            "INSERT INTO orders (id, state, source, global_id, first_seen_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(id) DO NOTHING",
-            (order_id, state, source, global_id, now, now),
-        ).rowcount
-        if inserted:
-            conn.execute(
-                "INSERT INTO audit (order_id, at, action, to_state, reason) VALUES (?, ?, 'transition', ?, ?)",
-                (order_id, now, state, f"first seen via {source}"),
-            )
-        elif global_id is not None:
-            conn.execute("UPDATE orders SET global_id = COALESCE(global_id, ?) WHERE id = ?", (global_id, order_id))
-
-    def _enqueue(
-        self, conn: sqlite3.Connection, kind: str, key: str, order_id: int | None, global_id: str | None,
-        run_at: float, now: str,
-    ) -> None:
-        # A finished job is re-opened; a queued one runs no later than asked; a running one runs again after.
-        # (Portable SQL: PostgresStore runs this statement too.)
-        conn.execute(
-            """
-            INSERT INTO jobs (kind, key, order_id, global_id, state, run_at, created_at, updated_at)
-            VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)
-            ON CONFLICT(key) DO UPDATE SET
-                rerun = CASE WHEN jobs.state = 'running' THEN 1 ELSE jobs.rerun END,
-                attempts = CASE WHEN jobs.state IN ('done', 'failed') THEN 0 ELSE jobs.attempts END,
-                run_at = CASE WHEN jobs.state IN ('done', 'failed') OR excluded.run_at < jobs.run_at
-                              THEN excluded.run_at ELSE jobs.run_at END,
-                state = CASE WHEN jobs.state = 'running' THEN 'running' ELSE 'queued' END,
-                updated_at = excluded.updated_at
-            """,
-            (kind, key, order_id, global_id, run_at, now, now),
-        )
-
-    def ensure_order(self, order_id: int, source: str) -> None:
-        with self._tx() as conn:
-            self._ensure_order(conn, order_id, source, now_iso())
-
-    def enqueue_order(self, order_id: int, source: str = "operator", delay: float = 0.0) -> None:
-        now = now_iso()
-        with self._tx() as conn:
-            self._ensure_order(conn, order_id, source, now)
-            self._enqueue(conn, "order", f"order:{order_id}", order_id, None, time.time() + delay, now)
-
-    def known_order_states(self, order_ids: list[int]) -> dict[int, str]:
-        if not order_ids:
-            return {}
-        with self._lock:
-            marks = ",".join("?" * len(order_ids))
-            rows = self._conn.execute(f"SELECT id, state FROM orders WHERE id IN ({marks})", order_ids).fetchall()
-        return {row["id"]: row["state"] for row in rows}
-
-    # Order Integration holds -----------------------------------------------------------
-
-    def begin_hold(self, event: Event, remote_id: str, quantity: int, price: str | None,
-                   ticket_group_id: int | None, expires_at: str) -> HoldRow | None:
-        """Record a new hold as pending before the POS is asked; the existing row if the global id is known."""
-        now = now_iso()
-        with self._tx() as conn:
-            # Insert first, read only on a conflict: a new hold (the common case) reads nothing, so on
-            # PostgreSQL concurrent holds take no predicate locks that would make them abort each other.
-            inserted = conn.execute(
-                "INSERT INTO holds (global_id, remote_id, quantity, price, ticket_group_id, state, created_at, "
-                "expires_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT(global_id) DO NOTHING",
-                (event.global_id, remote_id, quantity, price, ticket_group_id, now, expires_at, now),
-            ).rowcount == 1
-            if not inserted:
-                existing = self._hold(conn, event.global_id or "")
-                assert existing is not None  # the row that conflicted; holds are never deleted while answered
-                return self._repeated_hold(conn, existing, remote_id, quantity, now)
-            self._insert_inbox(conn, event, now)
-            conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) VALUES (?, ?, 'hold', 'pending', ?)",
-                         (event.global_id, now, f"{quantity} x {remote_id}"))
-            return None
-
-    def _repeated_hold(self, conn: sqlite3.Connection, hold: HoldRow, remote_id: str, quantity: int,
-                       now: str) -> HoldRow:
-        """The same hold asked for again.  Its answer must be true now, and durable before it is sent: a held
-        hold past its TTL is expired here rather than at the next sweep, and a repeat of a closed hold is
-        audited, since it is not answered with the stored "held".  A request for other tickets changes nothing
-        (it is refused as invalid)."""
-        if hold.remote_id != remote_id or hold.quantity != quantity:
-            return hold
-        if hold.state == "held" and hold.order_id is None and hold.expires_at < now:
-            self._expire_hold(conn, hold.global_id, now)
-            hold = self._hold(conn, hold.global_id) or hold
-        closed = hold.closed_as()
-        if closed is not None:
-            conn.execute("INSERT INTO audit (global_id, at, action, reason) VALUES (?, ?, 'hold', ?)",
-                         (hold.global_id, now, f"TEvo asked for the hold again after it was {closed}: "
-                                               "told it is closed"))
-        return hold
-
-    def finish_hold(self, global_id: str, state: str, status: int, response: str, *, hold_id: str | None = None,
-                    reason: str | None = None, release_in_pos: bool = False) -> HoldRow | None:
-        """Store the POS's outcome and the answer; the hold as it now stands (TEvo may have released it)."""
-        now = now_iso()
-        with self._tx() as conn:
-            current = self._hold(conn, global_id)
-            if current is not None and current.state == "released":
-                # TEvo released it while the POS was still holding: it stays released, and whatever the
-                # POS did hold is freed by a job.
-                state, release_in_pos = "released", True
-            conn.execute(
-                "UPDATE holds SET state = ?, status = ?, response = ?, hold_id = ?, reason = ?, updated_at = ? "
-                "WHERE global_id = ?",
-                (state, status, response, hold_id, reason, now, global_id),
-            )
-            conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) VALUES (?, ?, 'hold', ?, ?)",
-                         (global_id, now, state, reason))
-            if release_in_pos:
-                self._enqueue(conn, "release_hold", f"release:{global_id}", None, global_id, time.time(), now)
-            return self._hold(conn, global_id)
-
-    def get_hold(self, global_id: str) -> HoldRow | None:
-        with self._lock:
-            return self._hold(self._conn, global_id)
-
-    def _hold(self, conn: sqlite3.Connection, global_id: str) -> HoldRow | None:
-        row = conn.execute("SELECT * FROM holds WHERE global_id = ?", (global_id,)).fetchone()
-        return HoldRow(**dict(row)) if row else None
-
-    def hold_for_order(self, order_id: int) -> HoldRow | None:
-        with self._lock:
-            row = self._conn.execute("SELECT * FROM holds WHERE order_id = ?", (order_id,)).fetchone()
-        return HoldRow(**dict(row)) if row else None
-
-    def release_hold(self, event: Event) -> HoldRow | None:
-        """TEvo's release: a held hold becomes released and a job frees it in the POS.  Returns the hold as it was."""
-        now = now_iso()
-        global_id = event.global_id or ""
-        with self._tx() as conn:
-            self._insert_inbox(conn, event, now)
-            hold = self._hold(conn, global_id)
-            if hold is not None and hold.state in ("held", "pending"):
-                conn.execute("UPDATE holds SET state = 'released', updated_at = ? WHERE global_id = ?", (now, global_id))
-                conn.execute("INSERT INTO audit (global_id, at, action, from_state, to_state, reason) "
-                             "VALUES (?, ?, 'hold', ?, 'released', 'TEvo released the hold')", (global_id, now, hold.state))
-                self._enqueue(conn, "release_hold", f"release:{global_id}", None, global_id, time.time(), now)
-            return hold
-
-    def mark_hold(self, global_id: str, state: str, reason: str) -> None:
-        now = now_iso()
-        with self._tx() as conn:
-            conn.execute("UPDATE holds SET state = ?, updated_at = ? WHERE global_id = ?", (state, now, global_id))
-            conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) VALUES (?, ?, 'hold', ?, ?)",
-                         (global_id, now, state, reason))
-
-    def queue_release(self, global_id: str, reason: str) -> None:
-        now = now_iso()
-        with self._tx() as conn:
-            conn.execute("INSERT INTO audit (global_id, at, action, reason) VALUES (?, ?, 'hold', ?)",
-                         (global_id, now, reason))
-            self._enqueue(conn, "release_hold", f"release:{global_id}", None, global_id, time.time(), now)
-
-    def expire_holds(self, now_text: str) -> list[str]:
-        """Holds past their TTL without an invoice: mark expired and queue their POS release."""
-        now = now_iso()
-        with self._tx() as conn:
-            rows = conn.execute(
-                "SELECT global_id FROM holds WHERE state = 'held' AND order_id IS NULL AND expires_at < ?", (now_text,)
-            ).fetchall()
-            for row in rows:
-                self._expire_hold(conn, row["global_id"], now)
-        return [row["global_id"] for row in rows]
-
-    def _expire_hold(self, conn: sqlite3.Connection, global_id: str, now: str) -> None:
-        conn.execute("UPDATE holds SET state = 'expired', updated_at = ? WHERE global_id = ?", (now, global_id))
-        conn.execute("INSERT INTO audit (global_id, at, action, from_state, to_state, reason) "
-                     "VALUES (?, ?, 'hold', 'held', 'expired', 'hold TTL passed without an invoice')",
-                     (global_id, now))
-        self._enqueue(conn, "release_hold", f"release:{global_id}", None, global_id, time.time(), now)
-
-    def fail_stale_pending_holds(self, older_than: str) -> list[str]:
-        """Holds left pending by a crash mid-call: fail closed and release whatever the POS may have held."""
-        now = now_iso()
-        with self._tx() as conn:
-            rows = conn.execute("SELECT global_id FROM holds WHERE state = 'pending' AND created_at < ?",
-                                (older_than,)).fetchall()
-            for row in rows:
-                body = json.dumps({"status": "error", "global_id": row["global_id"], "reason": "pos_error"},
-                                  separators=(",", ":"))
-                conn.execute("UPDATE holds SET state = 'failed', status = 503, response = ?, reason = 'interrupted', "
-                             "updated_at = ? WHERE global_id = ?", (body, now, row["global_id"]))
-                self._enqueue(conn, "release_hold", f"release:{row['global_id']}", None, row["global_id"],
-                              time.time(), now)
-        return [row["global_id"] for row in rows]
-
-    def record_oi_invoice(self, event: Event) -> tuple[OiInvoiceRow | None, HoldRow | None]:
-        """Record TEvo's invoice call and queue the order; the earlier row for this global id if there is one."""
-        now = now_iso()
-        global_id, order_id = event.global_id or "", event.order_id
-        assert order_id is not None
-        with self._tx() as conn:
-            row = conn.execute("SELECT * FROM oi_invoices WHERE global_id = ?", (global_id,)).fetchone()
-            hold = self._hold(conn, global_id)
-            if row is not None:
-                return OiInvoiceRow(**dict(row)), hold
-            self._insert_inbox(conn, event, now)
-            conn.execute("INSERT INTO oi_invoices (global_id, order_id, created_at) VALUES (?, ?, ?)",
-                         (global_id, order_id, now))
-            if hold is not None:
-                conn.execute("UPDATE holds SET order_id = ?, updated_at = ? WHERE global_id = ?",
-                             (order_id, now, global_id))
-            self._ensure_order(conn, order_id, event.channel, now, global_id=global_id)
-            self._enqueue(conn, "order", f"order:{order_id}", order_id, None, time.time(), now)
-            return None, hold
-
-    def set_oi_invoice_response(self, global_id: str, status: int, response: str) -> None:
-        with self._tx() as conn:
-            conn.execute("UPDATE oi_invoices SET status = ?, response = ? WHERE global_id = ? AND status IS NULL",
-                         (status, response, global_id))
-
-    def refuse_oi_invoice(self, global_id: str, status: int, response: str, reason: str) -> None:
-        """TEvo has no order for this invoice call: store the answer saying so, make that the order's review
-        reason, and untie the hold from the order, so it is freed when TEvo releases it or it expires as if
-        no invoice had come.  Nothing changes if the call was answered already (the first answer stands)."""
-        now = now_iso()
-        with self._tx() as conn:
-            row = conn.execute("UPDATE oi_invoices SET status = ?, response = ? WHERE global_id = ? AND status IS NULL "
-                               "RETURNING order_id", (status, response, global_id)).fetchone()
-            if row is None:
-                return
-            order_id = row["order_id"]
-            conn.execute("UPDATE orders SET last_error = ?, updated_at = ? WHERE id = ? AND state = 'needs_review'",
-                         (reason, now, order_id))
-            conn.execute("UPDATE holds SET order_id = NULL, updated_at = ? WHERE global_id = ? AND order_id = ?",
-                         (now, global_id, order_id))
-            conn.execute("INSERT INTO audit (order_id, global_id, at, action, reason) VALUES (?, ?, ?, 'oi_invoice', ?)",
-                         (order_id, global_id, now, reason))
-
-    def get_oi_invoice(self, global_id: str) -> OiInvoiceRow | None:
-        with self._lock:
-            row = self._conn.execute("SELECT * FROM oi_invoices WHERE global_id = ?", (global_id,)).fetchone()
-        return OiInvoiceRow(**dict(row)) if row else None
-
-    # Jobs ------------------------------------------------------------------------------
-
-    def claim_job(self, lease_seconds: float) -> Job | None:
-        """Take the most overdue job, or one whose worker died (lease expired)."""
-        now = time.time()
-        with self._tx() as conn:
-            row = conn.execute(
-                """
-                UPDATE jobs SET state = 'running', lease_until = ?, updated_at = ?
-                WHERE id = (
-                    SELECT id FROM jobs
-                    WHERE (state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?)
-                    ORDER BY run_at LIMIT 1
-                )
-                RETURNING id, kind, key, order_id, global_id, attempts, lease_until
-                """,
-                (now + lease_seconds, now_iso(), now, now),
-            ).fetchone()
-        return Job(**dict(row)) if row else None
-
-    def requeue_running_jobs(self) -> int:
-        """At start-up no job can be running (one daemon per store): what was, died with the last process."""
-        with self._tx() as conn:
-            return conn.execute(
-                "UPDATE jobs SET state = 'queued', lease_until = NULL, run_at = ?, updated_at = ? "
-                "WHERE state = 'running'", (time.time(), now_iso())).rowcount
-
-    def complete_job(self, job: Job) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE jobs SET state = CASE WHEN rerun <> 0 THEN 'queued' ELSE 'done' END, rerun = 0, attempts = 0, "
-                "run_at = ?, lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND lease_until = ?",
-                (time.time(), now_iso(), job.id, job.lease_until),
-            )
-
-    def retry_job(self, job: Job, error: str, delay: float) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE jobs SET state = 'queued', rerun = 0, attempts = attempts + 1, run_at = ?, lease_until = NULL, "
-                "last_error = ?, updated_at = ? WHERE id = ? AND lease_until = ?",
-                (time.time() + delay, error[:2000], now_iso(), job.id, job.lease_until),
-            )
-
-    def snooze_job(self, job: Job, note: str, delay: float) -> None:
-        """Look again after ``delay``: not a failure, so no attempt is counted (news that came meanwhile runs now)."""
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE jobs SET state = 'queued', run_at = CASE WHEN rerun <> 0 THEN ? ELSE ? END, rerun = 0, "
-                "attempts = 0, lease_until = NULL, last_error = ?, updated_at = ? WHERE id = ? AND lease_until = ?",
-                (time.time(), time.time() + delay, note[:2000], now_iso(), job.id, job.lease_until),
-            )
-
-    def fail_job(self, job: Job, error: str, *, review: bool = False) -> None:
-        """The job stops for good; with ``review``, its order goes to ``needs_review`` in the same transaction.
-
-        One transaction, because an order that is not settled must always have a job that will look at it
-        again: a crash between failing the job and marking the order would strand the order forever.
-        """
-        with self._tx() as conn:
-            failed = conn.execute(
-                "UPDATE jobs SET state = 'failed', rerun = 0, attempts = attempts + 1, lease_until = NULL, "
-                "last_error = ?, updated_at = ? WHERE id = ? AND lease_until = ?",
-                (error[:2000], now_iso(), job.id, job.lease_until),
-            ).rowcount
-            if review and failed and job.order_id is not None:
-                self._update_order(conn, job.order_id, "needs_review", error, {"last_error": error})
-
-    def abandon_job(self, job: Job) -> None:
-        """The worker gives the job up with no outcome recorded (the store failed): it runs again after its
-        lease.  Nothing to free here; ``PostgresStore`` lets go of the job's lock."""
-
-    def try_lead(self, name: str, holder: str, lease_seconds: float) -> bool:
-        """Always True: one daemon per SQLite store (``DaemonLock``) is the only one there is to lead."""
-        return True
-
-    def next_job_due(self) -> float | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT MIN(CASE WHEN state = 'queued' THEN run_at ELSE lease_until END) FROM jobs "
-                "WHERE state IN ('queued', 'running')"
-            ).fetchone()
-        due: float | None = row[0]
-        return due
-
-    def job_counts(self) -> dict[str, int]:
-        with self._lock:
-            rows = self._conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
-        return {row[0]: row[1] for row in rows}
-
-    def order_counts(self) -> dict[str, int]:
-        with self._lock:
-            rows = self._conn.execute("SELECT state, COUNT(*) FROM orders GROUP BY state").fetchall()
-        return {row[0]: row[1] for row in rows}
-
-    def stats(self) -> StoreStats:
-        """What ``/metrics`` reports about the store, read in one go (indexed counts: cheap per scrape)."""
-        terminal = tuple(sorted(TERMINAL_STATES))
-        with self._lock:
-            conn = self._conn
-            orders = dict(conn.execute("SELECT state, COUNT(*) FROM orders GROUP BY state").fetchall())
-            jobs = dict(conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
-            holds = dict(conn.execute("SELECT state, COUNT(*) FROM holds GROUP BY state").fetchall())
-            oldest = conn.execute(
-                f"SELECT MIN(first_seen_at) FROM orders WHERE state NOT IN ({', '.join('?' * len(terminal))})",
-                terminal).fetchone()[0]
-        return StoreStats(orders=orders, jobs=jobs, holds=holds, oldest_open_order_seen_at=oldest)
-
-    # Orders ------------------------------------------------------------------------------
-
-    def get_order(self, order_id: int) -> OrderRow | None:
-        with self._lock:
-            row = self._conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
-        return OrderRow(**dict(row)) if row else None
-
-    def update_order(self, order_id: int, *, state: str | None = None, reason: str | None = None,
-                     **fields: Any) -> None:
-        """Change an order's fields and, when the state moves, write the transition to the audit log."""
-        allowed = {"seller_state", "buyer_type", "buyer_id", "global_id", "customer_id", "invoice_id",
-                   "reject_reason", "last_error", "snapshot", "created_at", "accepted_at", "reservation_round"}
-        unknown = set(fields) - allowed
-        if unknown:
-            raise ValueError(f"unknown order fields {sorted(unknown)}")
-        with self._tx() as conn:
-            self._update_order(conn, order_id, state, reason, fields)
-
-    def _update_order(self, conn: sqlite3.Connection, order_id: int, state: str | None, reason: str | None,
-                      fields: dict[str, Any]) -> None:
-        if state is not None and state not in ORDER_STATES:  # keeps ORDER_STATES the one complete list
-            raise ValueError(f"unknown order state {state!r}: add it to ORDER_STATES")
-        now = now_iso()
-        current = conn.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
-        if current is None:
-            raise KeyError(order_id)
-        updates = dict(fields, updated_at=now)
-        if state is not None:
-            updates["state"] = state
-        assignments = ", ".join(f"{key} = ?" for key in updates)
-        conn.execute(f"UPDATE orders SET {assignments} WHERE id = ?", (*updates.values(), order_id))
-        if state is not None and state != current["state"]:
-            conn.execute(
-                "INSERT INTO audit (order_id, at, action, from_state, to_state, reason) "
-                "VALUES (?, ?, 'transition', ?, ?, ?)",
-                (order_id, now, current["state"], state, reason),
-            )
-
-    def audit(self, action: str, *, order_id: int | None = None, global_id: str | None = None,
-              reason: str | None = None, details: Any = None) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO audit (order_id, global_id, at, action, reason, details) VALUES (?, ?, ?, ?, ?, ?)",
-                (order_id, global_id, now_iso(), action, reason,
-                 json.dumps(details, default=str, separators=(",", ":")) if details is not None else None),
-            )
-
-    def revoke_session(self, sid: str, until: float) -> None:
-        """Refuse dashboard session ``sid`` until ``until`` (epoch seconds); forget those whose time has passed."""
-        with self._tx() as conn:
-            conn.execute("DELETE FROM revoked_sessions WHERE until < ?", (time.time(),))
-            conn.execute("INSERT INTO revoked_sessions (sid, until) VALUES (?, ?) ON CONFLICT (sid) DO UPDATE "
-                         "SET until = excluded.until", (sid, until))
-
-    def session_revoked(self, sid: str) -> bool:
-        with self._lock:
-            row = self._conn.execute("SELECT 1 FROM revoked_sessions WHERE sid = ? AND until >= ?",
-                                     (sid, time.time())).fetchone()
-        return row is not None
-
-    def audit_trail(self, order_id: int) -> list[AuditRow]:
-        with self._lock:
-            order = self._conn.execute("SELECT global_id FROM orders WHERE id = ?", (order_id,)).fetchone()
-            global_id = order["global_id"] if order else None
-            # Two index seeks (audit_order, audit_global): with an OR, SQLite scanned the whole table.
-            rows = self._conn.execute(
-                "SELECT at, action, from_state, to_state, reason, details FROM audit WHERE id IN "
-                "(SELECT id FROM audit WHERE order_id = ? UNION SELECT id FROM audit WHERE global_id = ?) ORDER BY id",
-                (order_id, global_id),
-            ).fetchall()
-        return [AuditRow(**dict(row)) for row in rows]
-
-    def list_orders(self, state: str | None = None, limit: int = 1000) -> list[OrderRow]:
-        with self._lock:
-            if state:
-                rows = self._conn.execute("SELECT * FROM orders WHERE state = ? ORDER BY id DESC LIMIT ?",
-                                          (state, limit)).fetchall()
-            else:
-                rows = self._conn.execute("SELECT * FROM orders ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        return [OrderRow(**dict(row)) for row in rows]
-
-    def search_orders(self, query: OrderQuery, limit: int) -> list[OrderRow]:
-        """Orders matching ``query``, newest id first, at most ``limit`` (the dashboard pages with ``before_id``)."""
-        where: list[str] = []
-        args: list[Any] = []
-        for column, op, value in (("state", "=", query.state), ("source", "=", query.source),
-                                  ("buyer_type", "=", query.buyer_type), ("first_seen_at", ">=", query.seen_from),
-                                  ("first_seen_at", "<", query.seen_until), ("id", "=", query.order_id),
-                                  ("invoice_id", "=", query.invoice_id), ("id", "<", query.before_id)):
-            if value is not None:
-                where.append(f"{column} {op} ?")
-                args.append(value)
-        sql = "SELECT * FROM orders" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
-        with self._lock:
-            rows = self._conn.execute(sql, (*args, limit)).fetchall()
-        return [OrderRow(**dict(row)) for row in rows]
-
-    def oldest_open_order(self) -> OrderRow | None:
-        """The order first seen longest ago that is not finished (``needs_review`` included).
-
-        One index seek per open state (``orders(state, first_seen_at)``): a "state NOT IN" query would walk
-        every finished order older than the oldest open one.
-        """
-        oldest = None
-        with self._lock:
-            for state in ORDER_STATES:
-                if state in TERMINAL_STATES:
-                    continue
-                row = self._conn.execute("SELECT * FROM orders WHERE state = ? ORDER BY first_seen_at LIMIT 1",
-                                         (state,)).fetchone()
-                if row is not None and (oldest is None or row["first_seen_at"] < oldest["first_seen_at"]):
-                    oldest = row
-        return OrderRow(**dict(oldest)) if oldest else None
-
-    def order_activity(self, since: str) -> list[tuple[str, str, int]]:
-        """(hour ``YYYY-MM-DDTHH``, outcome, orders) since ``since``: orders that reached ``invoicing`` (accepted),
-        ``rejected`` or ``needs_review`` in each UTC hour, each order counted once per hour and outcome."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT substr(at, 1, 13) AS hour, to_state, COUNT(DISTINCT order_id) FROM audit "
-                "WHERE at >= ? AND action = 'transition' AND to_state IN ('invoicing', 'rejected', 'needs_review') "
-                "GROUP BY substr(at, 1, 13), to_state ORDER BY hour", (since,)).fetchall()
-        return [(row[0], row[1], row[2]) for row in rows]
-
-    def list_holds(self, state: str, limit: int) -> list[HoldRow]:
-        """The holds in ``state``, most recently changed first, at most ``limit`` (an index seek)."""
-        with self._lock:
-            rows = self._conn.execute("SELECT * FROM holds WHERE state = ? ORDER BY updated_at DESC LIMIT ?",
-                                      (state, limit)).fetchall()
-        return [HoldRow(**dict(row)) for row in rows]
-
-    def resolve_order(self, order_id: int, note: str, by: str) -> ResolveOutcome:
-        """A person settled a ``needs_review`` order outside tevo-bridge: it becomes ``resolved`` (terminal), the
-        note and who wrote it in its audit trail. Any other state is refused: nothing waits for a person there."""
-        now = now_iso()
-        with self._tx() as conn:
-            current = conn.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
-            if current is None:
-                return "unknown"
-            if current["state"] != "needs_review":
-                return "not_in_review"
-            conn.execute("UPDATE orders SET state = 'resolved', updated_at = ? WHERE id = ?", (now, order_id))
-            conn.execute("INSERT INTO audit (order_id, at, action, from_state, to_state, reason, details) "
-                         "VALUES (?, ?, 'transition', 'needs_review', 'resolved', ?, ?)",
-                         (order_id, now, note, json.dumps({"by": by}, separators=(",", ":"))))
-            return "resolved"
-
-    def job_for_order(self, order_id: int) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._conn.execute("SELECT * FROM jobs WHERE key = ?", (f"order:{order_id}",)).fetchone()
-        return dict(row) if row else None
-
-    def retry_order(self, order_id: int, reason: str = "operator retry", *, redeliver: bool = False) -> RetryOutcome:
-        """Send an order back through the pipeline, which continues from the facts, not from its state.
-
-        A ``done``, ``rejected`` or ``canceled`` order is refused (``"terminal"``): there is nothing
-        left to decide. ``redeliver`` lets a ``done`` order run its delivery steps again.
-        """
-        now = now_iso()
-        with self._tx() as conn:
-            current = conn.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
-            if current is None:
-                return "unknown"
-            state = current["state"]
-            if state in TERMINAL_STATES and not (redeliver and state == "done"):
-                return "terminal"
-            conn.execute("UPDATE orders SET state = 'new', last_error = NULL, updated_at = ? WHERE id = ?",
-                         (now, order_id))
-            conn.execute("INSERT INTO audit (order_id, at, action, from_state, to_state, reason) "
-                         "VALUES (?, ?, 'transition', ?, 'new', ?)", (order_id, now, state, reason))
-            self._enqueue(conn, "order", f"order:{order_id}", order_id, None, time.time(), now)
-            return "queued"
-
-    def prune(self, before: str, limit: int = 500) -> dict[str, int]:
-        """Delete up to ``limit`` inbox rows and ``limit`` audit rows older than ``before`` that nothing open needs.
-
-        What goes: the rows of orders that are finished (done, rejected, canceled) and last changed
-        before ``before``, and rows tied to no order or hold still open.  What stays, whatever its
-        age: every row of an order still in the pipeline or finished recently, and of a hold still
-        pending or held; orders, holds, jobs and Order Integration answers themselves are never
-        deleted (they answer repeats and keep TEvo's history).  Batched, so the daemon's writes
-        never wait long behind it: call again until it returns zeros.
-        """
-        terminal = ", ".join(f"'{state}'" for state in sorted(TERMINAL_STATES))
-        # The WITH sits inside the subquery: Python's sqlite3 reports rowcount only for a statement
-        # that starts with DELETE.  (Portable SQL: PostgresStore runs it too.)
-        needed = f"""WITH keep_orders AS (SELECT id FROM orders WHERE state NOT IN ({terminal}) OR updated_at >= :before),
-            live_globals AS (
-                SELECT global_id FROM holds WHERE state IN ('pending', 'held') OR updated_at >= :before
-                UNION SELECT global_id FROM orders WHERE global_id IS NOT NULL AND id IN (SELECT id FROM keep_orders))"""
-        unneeded = ("(order_id IS NULL OR order_id NOT IN (SELECT id FROM keep_orders)) "
-                    "AND (global_id IS NULL OR global_id NOT IN (SELECT global_id FROM live_globals))")
-        args = {"before": before, "limit": limit}
-        with self._tx() as conn:
-            inbox = conn.execute(f"DELETE FROM inbox WHERE id IN ({needed} SELECT id FROM inbox "
-                                 f"WHERE received_at < :before AND {unneeded} LIMIT :limit)", args).rowcount
-            audit = conn.execute(f"DELETE FROM audit WHERE id IN ({needed} SELECT id FROM audit "
-                                 f"WHERE at < :before AND {unneeded} LIMIT :limit)", args).rowcount
-        return {"inbox": inbox, "audit": audit}
-
-    def count(self, table: str) -> int:
-        if table not in ("inbox", "orders", "holds", "jobs", "audit", "oi_invoices", "revoked_sessions"):
-            raise ValueError(table)
-        with self._lock:
-            rows: int = self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-            return rows
-
-
-# Store files: the daemon's lock, backup and restore -------------------------------------------
-
-
-class DaemonLock:
-    """An exclusive ``flock`` on ``<store>.lock``, held by the daemon for as long as it runs.
-
-    *Why a lock and not a pid file:* the kernel drops the lock when the process ends, however it
-    ends (SIGKILL, power loss aside), so it is never stale and needs no clean-up, and a reused pid
-    cannot fool it.  ``restore`` takes the same lock, so a daemon cannot start mid-restore.  It also
-    keeps a second daemon off the same store, which ``requeue_running_jobs`` assumes.  Limits: one
-    host (SQLite itself must not be shared over a network filesystem), and the file stays behind
-    (deleting a lock file would race the next taker).
-    """
-
-    def __init__(self, path: Path, handle: IO[str]) -> None:
-        self.path, self._handle = path, handle
-
-    @staticmethod
-    def path_for(store: Path) -> Path:
-        return store.with_name(store.name + ".lock")
-
-    @classmethod
-    def acquire(cls, store: Path, purpose: str = "daemon") -> DaemonLock:
-        path = cls.path_for(store)
-        create_private(path)
-        try:
-            handle = path.open("a+")
-        except PermissionError:  # made by another user (root ran a restore): a read-only fd locks as well
-            handle = path.open("r")
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                handle.close()
-                raise StoreInUse(f"{store} is in use by a running tevo-bridge daemon ({holder}; lock {path}). "
-                                 f"Nothing was changed. Fix: stop that daemon first.") from None
-        if handle.writable():
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"{purpose} pid {os.getpid()}\n")
-            handle.flush()
-        return cls(path, handle)
-
-    def release(self) -> None:
-        """Unlock (closing the file drops the flock); the file stays, see the class docstring."""
-        self._handle.close()
-
-
-@dataclass(frozen=True)
-class StoreFacts:
-    """What an operator is told about a store file: its schema version and how many orders it holds."""
-
-    path: Path
-    schema_version: int
-    orders: int
-
-
-def inspect_store(path: Path) -> StoreFacts:
-    """Read a store file's schema version and order count without changing it (nor creating it).
-
-    Raises ``NotAStore`` for a missing file, a file that is not SQLite, or one without tevo-bridge's
-    tables, and ``SchemaTooNew`` for one a newer tevo-bridge wrote.
-    """
-    if not path.is_file():
-        raise NotAStore(f"{path} does not exist (or is not a file).")
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise NotAStore(f"{path} cannot be opened as SQLite: {exc}.") from exc
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if version > SCHEMA_VERSION:
-            raise SchemaTooNew(path, version)
-        if version < 1 or not {"orders", "inbox", "jobs", "audit"} <= tables:
-            raise NotAStore(f"{path} is a SQLite file but not a tevo-bridge store (schema version {version}, "
-                            f"tables {sorted(tables) or 'none'}).")
-        mark = moved_mark(conn)
-        if mark is not None:
-            raise StoreMoved(path, mark)
-        orders = conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise NotAStore(f"{path} is not a SQLite database ({exc}).") from exc
-    finally:
-        conn.close()
-    return StoreFacts(path, version, orders)
-
-
-def _copy_database(source: Path, dest: Path) -> None:
-    """A consistent copy of ``source`` at ``dest`` via SQLite's online backup API, written whole or not at all.
-
-    The backup reads one snapshot (in WAL mode a reader never blocks the daemon's writers, nor they
-    it), including what is still in the WAL, which a plain file copy would miss.  It is written to a
-    temporary file beside ``dest``, synced, checked, then renamed over: an interrupted copy leaves no
-    half-written ``dest``.
-    """
-    partial = dest.with_name(dest.name + ".partial")
-    partial.unlink(missing_ok=True)
-    create_private(partial)  # a backup holds the same buyer data as the store
-    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=rw", uri=True, timeout=30)
-    try:
-        out = sqlite3.connect(str(partial))
-        try:
-            src.backup(out)
-            if out.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise StoreError(f"the copy of {source} failed SQLite's quick_check; {dest} was not written.")
-            out.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
-        finally:
-            out.close()
-    finally:
-        src.close()
-    with partial.open("rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(partial, dest)
-    _fsync_dir(dest.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
-    with suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def backup_store(source: Path, dest: Path, *, force: bool = False) -> StoreFacts:
-    """Copy the store at ``source`` to ``dest`` while a daemon may be writing it; what was copied."""
-    inspect_store(source)  # a clear error for a wrong path before anything is written
-    if dest.exists() and not force:
-        raise StoreError(f"{dest} already exists. Nothing was changed. Fix: choose a new file name, or add --force "
-                         f"to overwrite it.")
-    if dest.resolve() == source.resolve():
-        raise StoreError(f"{dest} is the store itself. Fix: back up to another file.")
-    private_folder(dest.parent)
-    _copy_database(source, dest)
-    return inspect_store(dest)
-
-
-def _same_owner_and_mode(model: Path, path: Path) -> None:
-    info = model.stat()
-    os.chmod(path, info.st_mode & FILE_MODE)  # the owner's read/write as before; nobody else's, even if it had them
-    with suppress(PermissionError):  # only root can give a file away; anyone else made it their own already
-        os.chown(path, info.st_uid, info.st_gid)
-
-
-def restore_store(source: Path, dest: Path, stamp: str) -> tuple[StoreFacts, Path | None]:
-    """Replace the store at ``dest`` with the backup ``source``; the restored facts and where the old store went.
-
-    Refused while a daemon runs on ``dest`` (its lock is held), and for a ``source`` that is not a
-    store this code can run.  The store being replaced is first copied, consistently, to
-    ``<dest>.before-restore-<stamp>``; its ``-wal``/``-shm`` files are removed with it, since a WAL
-    left beside the restored file would be replayed into it.
-    """
-    try:
-        inspect_store(source)  # refuses what is not a store this code can run
-    except NotAStore as exc:
-        raise NotAStore(f"{exc} Nothing was changed. Fix: restore from a file `tevo-bridge store backup` "
-                        "wrote.") from exc
-    if dest.exists() and dest.resolve() == source.resolve():
-        raise StoreError(f"{source} is the store itself. Fix: restore from a backup file.")
-    lock = DaemonLock.acquire(dest, purpose="restore")
-    try:
-        kept: Path | None = None
-        incoming = dest.with_name(dest.name + ".restoring")
-        if dest.exists():
-            kept = dest.with_name(f"{dest.name}.before-restore-{stamp}")
-            _copy_database(dest, kept)
-            _copy_database(source, incoming)
-            _same_owner_and_mode(dest, incoming)  # a restore run as root must leave the daemon a file it can write
-        else:
-            _copy_database(source, incoming)
-        for suffix in ("-wal", "-shm"):
-            dest.with_name(dest.name + suffix).unlink(missing_ok=True)
-        os.replace(incoming, dest)
-        _fsync_dir(dest.parent)
-    finally:
-        lock.release()
-    return inspect_store(dest), kept

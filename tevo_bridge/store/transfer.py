@@ -14,10 +14,12 @@ from pathlib import Path
 
 import psycopg
 
+from tevo_bridge.store.files import DaemonLock, inspect_store
 from tevo_bridge.store.moved import mark_moved
 from tevo_bridge.store.pg_schema import COPIED_TABLES
 from tevo_bridge.store.postgres import PostgresStore, mask_url
-from tevo_bridge.store.sqlite import DaemonLock, SqliteStore, StoreError, inspect_store
+from tevo_bridge.store.sqlite import SqliteStore
+from tevo_bridge.store.vocabulary import StoreError
 
 #: Tables whose ids PostgreSQL generates: their sequences must start after the copied ids.
 GENERATED_IDS = ("inbox", "jobs", "audit")
