@@ -44,7 +44,7 @@ def test_store_backup_says_the_version_is_sqlites(tmp_path):
     assert made.exit_code == 0, made.output
     assert f"SQLite schema version {len(MIGRATIONS)}, 1 orders" in made.output
     as_json = runner.invoke(app, ["store", "backup", str(tmp_path / "c.sqlite3"), "--json", "-c", str(config)])
-    facts = json.loads(as_json.output)
+    facts = json.loads(as_json.stdout)
     assert (facts["backend"], facts["schema_version"]) == ("SQLite", len(MIGRATIONS))
 
 
