@@ -26,6 +26,7 @@ __all__ = [
     "PluginMissingHooks",
     "PluginNotFound",
     "PluginStartError",
+    "PluginVersionError",
     "PosCallError",
     "PosError",
     "PosTimeout",
@@ -126,3 +127,7 @@ class PluginMissingHooks(PluginLoadError):
     def __init__(self, plugin: str, missing: Sequence[str]) -> None:
         super().__init__(plugin, f"POS plugin {plugin!r} lacks required hooks: {', '.join(missing)}")
         self.missing = tuple(missing)
+
+
+class PluginVersionError(PluginLoadError):
+    """The plugin declares only contract versions this tevo-bridge cannot serve (or declares them wrongly)."""
