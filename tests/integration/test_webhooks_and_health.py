@@ -97,6 +97,18 @@ def test_health_endpoints(tmp_path, pos_db):
         details = httpx.get(split.admin_url + "/readyz")
         assert details.status_code == 200, details.text
         assert set(details.json()["checks"]) == {"store", "plugin", "worker"}
+        assert details.json()["checks"]["plugin"]["health"] == {"ok": True, "reason": None}  # sqlite_pos's pos_health
+
+
+def test_readyz_is_not_ready_when_pos_health_fails_and_only_the_admin_one_says_why(tmp_path, pos_db):
+    with running_daemon(make_settings(tmp_path, pos_db, server={"admin_port": 0})) as split:
+        pos_db.unlink()  # the POS database gone under the running daemon
+        public = httpx.get(split.base_url + "/readyz", timeout=10)
+        assert (public.status_code, public.json()) == (503, {"status": "not_ready"})
+        details = httpx.get(split.admin_url + "/readyz", timeout=10)
+        plugin = details.json()["checks"]["plugin"]
+        assert details.status_code == 503 and plugin["ok"] is False, details.text
+        assert plugin["health"]["ok"] is False and "cannot be read" in plugin["health"]["reason"], plugin
 
 
 def test_metrics_count_inbound_by_channel(daemon):
