@@ -150,7 +150,7 @@ def test_a_failing_startup_refuses_the_plugin_naming_it() -> None:
         def pos_startup(self) -> None:
             raise ConnectionRefusedError("POS database at 127.0.0.1:5999 refused the connection")
 
-    with pytest.raises(PluginStartError, match=r"POS plugin 'nopool' failed to start: ConnectionRefusedError: POS"):
+    with pytest.raises(PluginStartError, match=r"POS plugin 'nopool' failed to start: pos_startup: ConnectionRefusedError: POS"):
         PluginHost("nopool", NoPool())
 
 
@@ -269,3 +269,19 @@ def test_a_real_pos_failure_is_still_recorded() -> None:
     with PluginHost("broken", Broken()) as host, pytest.raises(PosError):
         asyncio.run(host.create_invoice(ORDER, None))
     assert "pos_create_invoice: ConnectionError: POS database went away" in health.POS.errors()[0].message
+
+
+def test_a_startup_over_its_budget_refuses_the_plugin_naming_the_hook() -> None:
+    hang = threading.Event()
+
+    class SlowStart(StubPos):
+        @hookimpl
+        def pos_startup(self) -> None:
+            hang.wait(timeout=30)
+
+    try:
+        with pytest.raises(PluginStartError, match=r"'slow' failed to start: PosTimeout: pos_startup: no answer "
+                                                   r"within its 0.2 s budget"):
+            PluginHost("slow", SlowStart(), {"pos_startup": 0.2})
+    finally:
+        hang.set()

@@ -114,8 +114,11 @@ class PluginConfigError(PluginLoadError):
 
 
 class PluginStartError(PluginLoadError):
-    def __init__(self, plugin: str, original: BaseException) -> None:
-        super().__init__(plugin, f"POS plugin {plugin!r} failed to start: {type(original).__name__}: {original}")
+    """``__init__`` raised, or the hook named by ``hook`` (``pos_startup``) did."""
+
+    def __init__(self, plugin: str, original: BaseException, hook: str | None = None) -> None:
+        where = f"{hook}: " if hook else ""
+        super().__init__(plugin, f"POS plugin {plugin!r} failed to start: {where}{type(original).__name__}: {original}")
         self.original = original
 
 

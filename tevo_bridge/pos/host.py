@@ -165,7 +165,7 @@ class PluginHost:
             self.call_sync("pos_startup")
         except PosError as exc:
             self._pool.close()
-            raise PluginStartError(self.name, exc.original) from exc
+            raise PluginStartError(self.name, exc.original, "pos_startup") from exc
         except PosTimeout as exc:
             self._pool.close()
             raise PluginStartError(self.name, exc) from exc
