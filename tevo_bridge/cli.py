@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import typer
@@ -34,6 +34,9 @@ from tevo_bridge.store.vocabulary import (
     schema_versions_text,
 )
 from tevo_bridge.term import echo, visible
+
+if TYPE_CHECKING:  # annotations only: the command imports the POS layer when it runs
+    from tevo_bridge.pos.types import PosHealth
 from tevo_bridge.tevo.signing import canonical_query, string_to_sign, x_signature
 from tevo_bridge.validation import Problem, validate
 
@@ -115,8 +118,24 @@ def _start_plugin(settings: Settings) -> None:
                                settings.pos.budgets, base_dir=settings.config_dir)
     except PluginLoadError as exc:
         fail(f"error: POS plugin {settings.pos.plugin!r} cannot be used: {exc}")
-    host.close()
-    echo(f"plugin OK: {settings.pos.plugin} started")
+    try:
+        answer = host.health_sync()
+    finally:
+        host.close()
+    _echo_pos_health(settings, answer)
+
+
+def _echo_pos_health(settings: Settings, answer: PosHealth) -> None:
+    """Say what ``pos_health`` said: a started plugin whose POS is down or refuses the key is not OK."""
+    from tevo_bridge.dashboard.figures import all_secrets, redact
+
+    name = settings.pos.plugin
+    if answer.ok is False:
+        fail(f"error: POS plugin {name!r} started, but pos_health says the POS cannot be used: "
+             f"{redact(answer.reason, all_secrets(settings))}. Fix the [plugins.{name}] settings or the POS, "
+             "then run `tevo-bridge check --online` again.")
+    state = "ok" if answer.ok else "unknown (the plugin has no pos_health hook)"
+    echo(f"plugin OK: {name} started; pos_health: {state}")
 
 
 def _echo_registration(settings: Settings) -> None:

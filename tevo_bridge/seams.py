@@ -19,7 +19,7 @@ from typing import Protocol
 from tevo_bridge.intake.refusals import RefusalLog
 from tevo_bridge.metrics import StoreRuntime
 from tevo_bridge.pos.errors import PosTimeout
-from tevo_bridge.pos.types import Hold, HoldResult
+from tevo_bridge.pos.types import Hold, HoldResult, PosHealth
 from tevo_bridge.tevo.client import TevoClient
 
 
@@ -29,6 +29,16 @@ class SeamPos(Protocol):
     async def hold(self, hold: Hold, *, budget: float | None = None) -> HoldResult: ...
 
     async def release_hold(self, hold: Hold, *, budget: float | None = None) -> bool: ...
+
+
+class HealthPos(Protocol):
+    """What /readyz asks of the POS: ``pos_health``'s answer, budgeted and cached by the host."""
+
+    async def health(self) -> PosHealth: ...
+
+
+class AppPos(SeamPos, HealthPos, Protocol):
+    """The POS as the ASGI apps use it: holds and releases, and its health for /readyz."""
 
 
 class Ticking(Protocol):
@@ -65,7 +75,7 @@ class HealthRuntime(StoreRuntime, Protocol):
     """/readyz: the store writable, the plugin healthy, the worker ticking."""
 
     @property
-    def pos(self) -> SeamPos | None: ...
+    def pos(self) -> HealthPos | None: ...
 
     @property
     def worker(self) -> Ticking | None: ...
@@ -77,7 +87,7 @@ class AppRuntime(OrderIntegrationRuntime, HealthRuntime, Protocol):
     """Everything the ASGI apps serve from, the dashboard included (``DashboardHost``)."""
 
     @property
-    def pos(self) -> SeamPos: ...
+    def pos(self) -> AppPos: ...
 
 
 class PollerRuntime(StoreRuntime, Protocol):

@@ -97,6 +97,18 @@ def test_health_endpoints(tmp_path, pos_db):
         details = httpx.get(split.admin_url + "/readyz")
         assert details.status_code == 200, details.text
         assert set(details.json()["checks"]) == {"store", "plugin", "worker"}
+        assert details.json()["checks"]["plugin"]["health"] == {"ok": True, "reason": None}  # sqlite_pos's pos_health
+
+
+def test_readyz_is_not_ready_when_pos_health_fails_and_only_the_admin_one_says_why(tmp_path, pos_db):
+    with running_daemon(make_settings(tmp_path, pos_db, server={"admin_port": 0})) as split:
+        pos_db.unlink()  # the POS database gone under the running daemon
+        public = httpx.get(split.base_url + "/readyz", timeout=10)
+        assert (public.status_code, public.json()) == (503, {"status": "not_ready"})
+        details = httpx.get(split.admin_url + "/readyz", timeout=10)
+        plugin = details.json()["checks"]["plugin"]
+        assert details.status_code == 503 and plugin["ok"] is False, details.text
+        assert plugin["health"]["ok"] is False and "cannot be read" in plugin["health"]["reason"], plugin
 
 
 def test_metrics_count_inbound_by_channel(daemon):
@@ -119,3 +131,53 @@ def test_metrics_include_pos_call_latency_and_jobs(daemon):
     text = httpx.get(daemon.base_url + "/metrics").text
     assert 'tevo_bridge_pos_call_seconds_count{hook="pos_hold",outcome="ok"}' in text
     assert "tevo_bridge_jobs{" in text and "tevo_bridge_tevo_calls_total" in text
+
+
+def test_polling_readyz_asks_pos_health_once_per_few_seconds(tmp_path, pos_db, monkeypatch):
+    """Fifty concurrent /readyz on both listeners: one pos_health call, the rest share its answer."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tevo_bridge_sqlite_pos import SqlitePos
+
+    from tevo_bridge import hookimpl
+
+    calls: list[int] = []
+    gate = threading.Event()
+    original = SqlitePos.pos_health
+
+    def counting(self):
+        calls.append(1)
+        gate.wait(timeout=10)  # every request arrives while the first call still runs
+        return original(self)
+
+    monkeypatch.setattr(SqlitePos, "pos_health", hookimpl(counting))
+    with running_daemon(make_settings(tmp_path, pos_db, server={"admin_port": 0})) as split:
+        urls = [split.base_url + "/readyz", split.admin_url + "/readyz"] * 25
+        with ThreadPoolExecutor(16) as pool:
+            answers = pool.map(lambda url: httpx.get(url, timeout=10).status_code, urls)
+            threading.Timer(0.5, gate.set).start()
+            codes = list(answers)
+    print(f"\n50 /readyz answered {codes.count(200)} x 200 with {len(calls)} pos_health call(s)")
+    assert codes == [200] * 50 and len(calls) == 1
+
+
+def test_a_hung_pos_health_makes_readyz_not_ready_within_its_budget(tmp_path, pos_db, monkeypatch):
+    import threading
+
+    from tevo_bridge_sqlite_pos import SqlitePos
+
+    from tevo_bridge import hookimpl
+
+    hang = threading.Event()
+    monkeypatch.setattr(SqlitePos, "pos_health", hookimpl(lambda self: hang.wait(timeout=30)))
+    settings = make_settings(tmp_path, pos_db, server={"admin_port": 0}, pos={"budgets": {"pos_health": 0.5}})
+    try:
+        with running_daemon(settings) as split:
+            details = httpx.get(split.admin_url + "/readyz", timeout=10)
+            assert details.status_code == 503, details.text
+            assert details.json()["checks"]["plugin"]["health"] == {
+                "ok": False, "reason": "pos_health: no answer within its 0.5 s budget"}
+            assert httpx.get(split.base_url + "/readyz", timeout=10).json() == {"status": "not_ready"}
+    finally:
+        hang.set()

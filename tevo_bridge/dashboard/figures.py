@@ -19,6 +19,7 @@ from tevo_bridge import health as ledgers
 from tevo_bridge.config import Settings
 from tevo_bridge.dashboard.timefmt import iso_z, parse_iso
 from tevo_bridge.metrics import HOLD_LATENCY
+from tevo_bridge.pos.types import PosHealth
 
 #: Plugin settings whose name says they hold a credential: masked like the core secrets.
 SECRET_WORDS = ("token", "secret", "password", "passwd", "key", "credential", "auth")
@@ -101,7 +102,16 @@ def _iso(epoch: float | None) -> str | None:
     return iso_z(datetime.fromtimestamp(epoch, UTC)) if epoch else None
 
 
-def health(host: Any) -> dict[str, Any]:
+async def pos_health(host: Any) -> PosHealth | None:
+    """The plugin's ``pos_health`` answer (under its budget, cached by the host), or None without a plugin here."""
+    return await host.pos.health() if host.pos is not None else None
+
+
+def _probe(answer: PosHealth | None, secrets: list[str]) -> dict[str, Any] | None:
+    return None if answer is None else {"ok": answer.ok, "reason": redact(answer.reason, secrets) or None}
+
+
+def health(host: Any, probe: PosHealth | None = None) -> dict[str, Any]:
     settings: Settings = host.settings
     secrets = all_secrets(settings)
     worker = getattr(host, "worker", None)
@@ -110,7 +120,7 @@ def health(host: Any) -> dict[str, Any]:
         "daemon": worker is not None,
         "tevo": _ledger(ledgers.TEVO, secrets),
         "pos": dict(_ledger(ledgers.POS, secrets), trouble=redact(host.pos_trouble() or "", secrets) or None,
-                    loaded=host.pos is not None),
+                    loaded=host.pos is not None, probe=_probe(probe, secrets)),
         "poller": dict(_ledger(ledgers.POLLER, secrets), enabled=settings.poller.enabled,
                        interval=settings.poller.interval),
         "worker_seconds_ago": round(time.monotonic() - tick, 1) if tick else None,

@@ -54,7 +54,8 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
             chart=bar_chart(hours, dash.clock.hour_label), series=SERIES,
             totals={key: sum(h.counts.get(key, 0) for h in hours) for key, _, _ in SERIES},
             holds=figures.hold_answers(stats.holds), latency=figures.hold_latency(),
-            oldest=order_view(oldest) if oldest else None, health=figures.health(dash.host),
+            oldest=order_view(oldest) if oldest else None,
+            health=figures.health(dash.host, await figures.pos_health(dash.host)),
             version=__version__, backend=store.sync.backend, schema=SCHEMA_VERSIONS[store.sync.backend])
 
     @app.get("/review", include_in_schema=False)
@@ -153,7 +154,8 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
     async def system(request: Request) -> Response:
         visit = await dash.visit(request)
         return dash.page(request, visit, "system.html", plugin=figures.plugin(dash.host),
-                         health=figures.health(dash.host), config=figures.masked_config(dash.host.settings),
+                         health=figures.health(dash.host, await figures.pos_health(dash.host)),
+                         config=figures.masked_config(dash.host.settings),
                          version=__version__, backend=store.sync.backend,
                          schema=SCHEMA_VERSIONS[store.sync.backend])
 

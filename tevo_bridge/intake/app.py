@@ -170,9 +170,15 @@ async def readiness(runtime: HealthRuntime) -> dict[str, dict[str, Any]]:
     except Exception as exc:
         checks["store"] = {"ok": False, "error": str(exc)}
     trouble = runtime.pos_trouble()
-    checks["plugin"] = {"ok": runtime.pos is not None and trouble is None, "name": runtime.settings.pos.plugin}
+    # Unknown health (no pos_health hook) is not failing; the host caches the answer, so polling is cheap.
+    probe = await runtime.pos.health() if runtime.pos is not None else None
+    healthy = probe is None or probe.ok is not False
+    checks["plugin"] = {"ok": runtime.pos is not None and trouble is None and healthy,
+                        "name": runtime.settings.pos.plugin}
     if trouble:
         checks["plugin"]["error"] = trouble
+    if probe is not None:
+        checks["plugin"]["health"] = {"ok": probe.ok, "reason": probe.reason or None}
     worker = runtime.worker
     age = time.monotonic() - worker.last_tick if worker else None
     checks["worker"] = {"ok": age is not None and age < WORKER_STALE_SECONDS,

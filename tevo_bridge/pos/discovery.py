@@ -7,6 +7,8 @@ plugin (conda's plugin manager does the same).
 
 from __future__ import annotations
 
+import difflib
+import sys
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal
@@ -21,11 +23,18 @@ from tevo_bridge.pos.errors import (
     PluginLoadError,
     PluginMissingHooks,
     PluginNotFound,
+    PluginVersionError,
 )
-from tevo_bridge.pos.hookspecs import REQUIRED_HOOKS
+from tevo_bridge.pos.hookspecs import (
+    ALL_HOOKS,
+    CONTRACT_ATTRIBUTE,
+    CONTRACT_VERSION,
+    REQUIRED_HOOKS,
+    SUPPORTED_CONTRACTS,
+)
 
-__all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "checked_manager", "discover_plugins", "implemented_hooks",
-           "load_plugin_class"]
+__all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "checked_manager", "contract_versions", "discover_plugins",
+           "implemented_hooks", "load_plugin_class"]
 
 ENTRY_POINT_GROUP = PROJECT_NAME
 
@@ -71,14 +80,62 @@ def load_plugin_class(name: str) -> type:
         raise PluginImportError(name, exc) from exc
 
 
+def contract_versions(name: str, plugin: object) -> tuple[int, ...]:
+    """The contract major versions ``plugin`` declares (class attribute first, then its module's); ``(1,)`` if none.
+
+    Version 1 had no declaration, so silence means a plugin written before there was one.
+    """
+    declared = getattr(plugin, CONTRACT_ATTRIBUTE, None)
+    if declared is None:
+        module = sys.modules.get(getattr(plugin, "__module__", "") or "")
+        declared = getattr(module, CONTRACT_ATTRIBUTE, None)
+    if declared is None:
+        return (1,)
+    if isinstance(declared, int) and not isinstance(declared, bool):
+        declared = (declared,)
+    if not (isinstance(declared, tuple | list) and declared
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in declared)):
+        raise PluginVersionError(name, f"POS plugin {name!r}: {CONTRACT_ATTRIBUTE} must be a tuple of contract "
+                                       f"major versions such as ({CONTRACT_VERSION},), got {declared!r}")
+    return tuple(declared)
+
+
+def _check_contract(name: str, plugin: object) -> None:
+    declared = contract_versions(name, plugin)
+    if not set(declared) & set(SUPPORTED_CONTRACTS):
+        built = ", ".join(map(str, declared))
+        supported = ", ".join(map(str, SUPPORTED_CONTRACTS))
+        raise PluginVersionError(
+            name, f"POS plugin {name!r} is built for POS contract version {built}; this tevo-bridge implements "
+                  f"version {CONTRACT_VERSION} (and loads plugins built for {supported}). Install a release of "
+                  f"the plugin built for version {CONTRACT_VERSION}, or a tevo-bridge that supports {built}.")
+
+
+def _check_spelling(name: str, plugin: object) -> None:
+    """Refuse a hook implementation whose name is no hook's, suggesting the nearest one.
+
+    An error rather than a warning: pluggy would refuse it anyway (``check_pending``), and a misspelt
+    optional hook (``pos_helth``) would otherwise leave it silently never called.
+    """
+    for hook in implemented_hooks(plugin):
+        if hook in ALL_HOOKS:
+            continue
+        close = difflib.get_close_matches(hook, ALL_HOOKS, n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]}?" if close else f"; the hooks are {', '.join(ALL_HOOKS)}"
+        raise PluginHookError(name, f"POS plugin {name!r}: {hook} is not a POS hook{hint}")
+
+
 def checked_manager(name: str, plugin: object) -> pluggy.PluginManager:
     """A plugin manager holding ``plugin`` (a class or an instance), once its hooks are proven usable.
 
     The one hook check, shared by ``tevo-bridge plugins``, ``check`` and the daemon's start, so the
     three can never disagree: pluggy's own registration refuses an argument name no spec has, and
     ``check_pending`` a misspelt hook (``pos_hodl``), which would otherwise be silently ignored.
-    Raises ``PluginHookError``, or ``PluginMissingHooks`` naming every required hook it lacks.
+    Raises ``PluginVersionError`` (built for another contract), ``PluginHookError`` (with "did you mean"
+    for a misspelt hook), or ``PluginMissingHooks`` naming every required hook it lacks.
     """
+    _check_contract(name, plugin)
+    _check_spelling(name, plugin)
     pm = pluggy.PluginManager(PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     try:

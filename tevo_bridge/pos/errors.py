@@ -29,6 +29,7 @@ __all__ = [
     "PluginMissingHooks",
     "PluginNotFound",
     "PluginStartError",
+    "PluginVersionError",
     "PosCallError",
     "PosError",
     "PosTimeout",
@@ -129,8 +130,11 @@ class PluginConfigError(PluginLoadError):
 
 
 class PluginStartError(PluginLoadError):
-    def __init__(self, plugin: str, original: BaseException) -> None:
-        super().__init__(plugin, f"POS plugin {plugin!r} failed to start: {type(original).__name__}: {original}")
+    """``__init__`` raised, or the hook named by ``hook`` (``pos_startup``) did."""
+
+    def __init__(self, plugin: str, original: BaseException, hook: str | None = None) -> None:
+        where = f"{hook}: " if hook else ""
+        super().__init__(plugin, f"POS plugin {plugin!r} failed to start: {where}{type(original).__name__}: {original}")
         self.original = original
 
 
@@ -142,3 +146,7 @@ class PluginMissingHooks(PluginLoadError):
     def __init__(self, plugin: str, missing: Sequence[str]) -> None:
         super().__init__(plugin, f"POS plugin {plugin!r} lacks required hooks: {', '.join(missing)}")
         self.missing = tuple(missing)
+
+
+class PluginVersionError(PluginLoadError):
+    """The plugin declares only contract versions this tevo-bridge cannot serve (or declares them wrongly)."""

@@ -6,6 +6,11 @@ than the spec names (pluggy passes only those it asks for) and new arguments can
 end without breaking old plugins. All hooks but ``pos_order_event`` are ``firstresult``: exactly
 one POS plugin is active, and its answer is the answer.
 
+The contract is versioned (``CONTRACT_VERSION``): a plugin states the major versions it was built
+for in a module attribute ``TEVO_BRIDGE_CONTRACT`` (a tuple of ints), and a plugin that states
+nothing is taken as version 1. Version 2 only adds optional hooks, so a version 1 plugin keeps
+working; a plugin built only for another major version is refused at load time.
+
 Idempotency matters because the daemon re-runs a step after a crash or a timeout: every hook
 that writes is keyed by a TEvo id, and a repeated call with the same key must not write twice.
 """
@@ -33,11 +38,19 @@ from tevo_bridge.pos.types import (
     MobileTransfer,
     Order,
     OrderEvent,
+    PosHealth,
     PriceDecision,
     TicketFile,
 )
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+#: The contract this tevo-bridge implements (docs/plugins.md, "Changelog").
+CONTRACT_VERSION: Final = 2
+#: The major versions a plugin may declare and still be loaded: 2 only added to 1.
+SUPPORTED_CONTRACTS: Final = (1, 2)
+#: The module attribute (on the plugin class's module, or the class itself) naming the versions a plugin supports.
+CONTRACT_ATTRIBUTE: Final = "TEVO_BRIDGE_CONTRACT"
 
 #: Hooks the active POS plugin must implement, or the daemon refuses to start.
 REQUIRED_HOOKS: Final = (
@@ -51,7 +64,7 @@ REQUIRED_HOOKS: Final = (
     "pos_ticket_files",
 )
 #: Hooks a plugin may leave out; the host then reports ``has_hook(name) is False``.
-OPTIONAL_HOOKS: Final = ("pos_mobile_transfer", "pos_order_event")
+OPTIONAL_HOOKS: Final = ("pos_mobile_transfer", "pos_order_event", "pos_health", "pos_startup", "pos_shutdown")
 ALL_HOOKS: Final = REQUIRED_HOOKS + OPTIONAL_HOOKS
 
 
@@ -74,6 +87,9 @@ DEFAULT_BUDGETS: Final[Mapping[str, float]] = MappingProxyType(
         "pos_ticket_files": 60.0,
         "pos_mobile_transfer": 30.0,
         "pos_order_event": 5.0,
+        "pos_health": 5.0,
+        "pos_startup": 30.0,
+        "pos_shutdown": 10.0,
     }
 )
 
@@ -227,4 +243,43 @@ def pos_order_event(event: OrderEvent) -> None:
     and swallows their exceptions and overruns, so a notification never holds an order up.
     Idempotency: may be called twice for one transition after a crash; tolerate repeats.
     Budget: 5 s.
+    """
+
+
+@hookspec(firstresult=True)
+def pos_health() -> PosHealth:
+    """Optional (contract 2). Whether the POS can be used right now: credentials valid, POS reachable.
+
+    Keep it cheap (one authenticated read, a file opened): ``/readyz``, the dashboard's Health panel
+    and ``tevo-bridge check --online`` ask it, the host caches the answer for a few seconds.
+    Arguments: none.
+    Returns: ``PosHealth(ok=True)``, or ``PosHealth(ok=False, reason=...)`` with a short reason a
+    seller can act on (never a secret). Raising counts as unhealthy, with the exception as the
+    reason; no answer within the budget counts as unhealthy too. Left out: health is unknown.
+    Idempotency: read-only.
+    Budget: 5 s.
+    """
+
+
+@hookspec(firstresult=True)
+def pos_startup() -> None:
+    """Optional (contract 2). Open what the plugin keeps for the life of the process (a client, a pool).
+
+    Called once per process by the host, after the plugin is built and before any other hook.
+    Arguments: none.
+    Returns: nothing. Raising (or overrunning) refuses the start (``PluginStartError``), as a raising
+    ``__init__`` does.
+    Idempotency: called once; ``pos_shutdown`` follows it when the host closes.
+    Budget: 30 s.
+    """
+
+
+@hookspec(firstresult=True)
+def pos_shutdown() -> None:
+    """Optional (contract 2). Close what ``pos_startup`` opened; called once when the host closes.
+
+    Arguments: none.
+    Returns: nothing. The host logs and swallows an exception or an overrun: the process is stopping.
+    Idempotency: called at most once per host.
+    Budget: 10 s.
     """

@@ -31,14 +31,18 @@ from tevo_bridge.pos.discovery import (
     load_plugin_class,
 )
 from tevo_bridge.pos.errors import (
+    CannotSupply,
     PluginConfigError,
     PluginHookError,
     PluginLoadError,
     PluginStartError,
+    PosCallError,
     PosError,
     PosTimeout,
+    TicketsNotReady,
 )
 from tevo_bridge.pos.hookspecs import ALL_HOOKS, DEFAULT_BUDGETS, hook_name
+from tevo_bridge.pos.probe import HealthProbe
 from tevo_bridge.pos.types import (
     Availability,
     Buyer,
@@ -50,6 +54,7 @@ from tevo_bridge.pos.types import (
     MobileTransfer,
     Order,
     OrderEvent,
+    PosHealth,
     PriceDecision,
     TicketFile,
 )
@@ -74,7 +79,12 @@ _RESULT_TYPES: Mapping[str, tuple[type, ...]] = {
     "pos_create_invoice": (Invoice,),
     "pos_ticket_files": (list, NoneType),
     "pos_mobile_transfer": (MobileTransfer, NoneType),
+    "pos_health": (PosHealth,),
+    "pos_startup": (NoneType,),
+    "pos_shutdown": (NoneType,),
 }
+#: What the host says when the plugin has no ``pos_health``: unknown, which is not failing.
+NO_HEALTH_HOOK = PosHealth(None, "the plugin has no pos_health hook")
 
 
 def resolve_budgets(overrides: Mapping[str, float] | None) -> Mapping[str, float]:
@@ -135,14 +145,30 @@ class PluginHost:
     ) -> None:
         """Register an already-built ``plugin``; prefer ``load``, which also builds it from config.
 
-        Raises ``PluginHookError`` for a hook that matches no spec or takes unknown arguments, and
-        ``PluginMissingHooks`` naming every required hook the plugin lacks.
+        Raises ``PluginHookError`` for a hook that matches no spec or takes unknown arguments,
+        ``PluginMissingHooks`` naming every required hook the plugin lacks, ``PluginVersionError`` for a
+        plugin built for another contract, and ``PluginStartError`` if its ``pos_startup`` fails.
         """
         self.name = name
         self.plugin = plugin
         self.budgets = resolve_budgets(budgets)
         self._pm = checked_manager(name, plugin)
         self._pool = WorkerPool(pool_size, name=f"pos-{name}")
+        self._probe = HealthProbe(lambda: self._submit("pos_health", {}), self.budgets["pos_health"])
+        self._closed = False
+        self._startup()
+
+    def _startup(self) -> None:
+        if not self.has_hook("pos_startup"):
+            return
+        try:
+            self.call_sync("pos_startup")
+        except PosError as exc:
+            self._pool.close()
+            raise PluginStartError(self.name, exc.original, "pos_startup") from exc
+        except PosTimeout as exc:
+            self._pool.close()
+            raise PluginStartError(self.name, exc) from exc
 
     @classmethod
     def load(cls, name: str, config: Mapping[str, Any], budgets: Mapping[str, float] | None = None,
@@ -236,7 +262,10 @@ class PluginHost:
             result = waiter.result()
         except Exception as exc:
             POS_LATENCY.labels(hook, "error").observe(time.monotonic() - started)
-            health.POS.failed(f"{hook}: {type(exc).__name__}: {exc}")
+            if isinstance(exc, CannotSupply | TicketsNotReady):
+                health.POS.ok()  # an honest "cannot supply" or "not yet": the POS answered, it is not at fault
+            else:
+                health.POS.failed(f"{hook}: {type(exc).__name__}: {exc}")
             raise PosError(hook, exc) from exc
         POS_LATENCY.labels(hook, "ok").observe(time.monotonic() - started)
         health.POS.ok()
@@ -269,6 +298,18 @@ class PluginHost:
     async def mobile_transfer(self, order: Order, item: Item, *, budget: float | None = None) -> MobileTransfer | None:
         return cast("MobileTransfer | None", await self._call("pos_mobile_transfer", budget, order=order, item=item))
 
+    async def health(self) -> PosHealth:
+        """``pos_health``'s answer under its budget, cached a few seconds (``HealthProbe``); ``ok=None`` without the hook."""
+        if not self.has_hook("pos_health"):
+            return NO_HEALTH_HOOK
+        return await self._probe.check()
+
+    def health_sync(self) -> PosHealth:
+        """``health`` for synchronous code (``tevo-bridge check --online``)."""
+        if not self.has_hook("pos_health"):
+            return NO_HEALTH_HOOK
+        return self._probe.check_sync()
+
     async def notify(self, event: OrderEvent) -> None:
         """Tell every ``pos_order_event`` implementation; failures and overruns are logged, not raised."""
         future = self._pool.submit(self._fan_out, event)
@@ -287,7 +328,15 @@ class PluginHost:
                 log.exception("pos_order_event_failed", plugin=impl.plugin_name, order_id=event.order_id)
 
     def close(self) -> None:
-        """Stop the worker threads; a call still hung in the plugin is abandoned, not awaited."""
+        """Run ``pos_shutdown`` once, then stop the worker threads; a call still hung is abandoned, not awaited."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.has_hook("pos_shutdown"):
+            try:
+                self.call_sync("pos_shutdown")
+            except PosCallError as exc:  # stopping anyway: say so, and let the rest of the shutdown run
+                log.warning("pos_shutdown_failed", plugin=self.name, error=str(exc))
         self._pool.close()
 
     def __enter__(self) -> PluginHost:

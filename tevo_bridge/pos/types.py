@@ -31,6 +31,7 @@ __all__ = [
     "MobileTransfer",
     "Order",
     "OrderEvent",
+    "PosHealth",
     "PriceDecision",
     "TicketFile",
     "TransferType",
@@ -215,3 +216,15 @@ class OrderEvent:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "details", MappingProxyType(dict(self.details)))
+
+
+@dataclass(frozen=True, slots=True)
+class PosHealth:
+    """What ``pos_health`` says: ``ok`` with no reason, or not ok and a short reason a seller can act on.
+
+    ``ok is None`` is only ever the host's answer, never a plugin's: the plugin has no ``pos_health``,
+    so health is unknown, which is not the same as failing.
+    """
+
+    ok: bool | None
+    reason: str = ""

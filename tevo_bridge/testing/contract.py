@@ -12,6 +12,10 @@ Use it from your plugin's tests by subclassing ``PosContract`` and providing one
             store = create_my_store(tmp_path, pos_inventory)
             return MyPos(MyPos.Config(store=store))
 
+The ``pos_health`` tests (contract 2) also use ``pos_plugin_down``: your plugin built with its POS
+unreachable or its credentials refused (a deleted database, a wrong token). Without that fixture
+the test of the failing answer is skipped, and says so.
+
 Every test calls the plugin the way the daemon does: through ``PluginHost``, in worker threads,
 under the default time budgets. A test that asserts a policy rather than a rule of the contract
 (the minimum price, what a physical ticket transfers as) says so; override it if your POS differs.
@@ -82,6 +86,11 @@ class PosContract:
             "a PosContract subclass must define a `pos_plugin` fixture returning the plugin over a "
             "fresh store seeded with the `pos_inventory` rows"
         )
+
+    @pytest.fixture
+    def pos_plugin_down(self) -> object:
+        pytest.skip("define a `pos_plugin_down` fixture (the plugin with its POS unreachable or its credentials "
+                    "refused) to test pos_health's failing answer")
 
     @pytest.fixture
     def pos(self, pos_plugin: object, make_pos_host: Callable[..., PluginHost]) -> PluginHost:
@@ -460,4 +469,26 @@ class PosContract:
         links = groups["91508"].transfer_links[:2]  # seats 9 and 10 of 9-12
         assert transfer is not None and (transfer.transfer_type, transfer.links) == ("TMMobileLink", links), (
             f"TM mobile tickets with claim links: got {transfer}, expected TMMobileLink with {links}"
+        )
+
+    # -- health (contract 2) ------------------------------------------------------------------
+
+    def test_health_of_a_working_pos_is_ok(self, pos: PluginHost) -> None:
+        if not pos.has_hook("pos_health"):
+            pytest.skip("the plugin does not implement the optional pos_health (its health is unknown)")
+        answer = pos.health_sync()
+        assert answer.ok is True, f"pos_health on a working POS answered {answer}, expected PosHealth(ok=True)"
+
+    def test_health_of_a_pos_that_is_down_is_unhealthy_within_the_budget(
+        self, pos_plugin_down: object, make_pos_host: Callable[..., PluginHost]
+    ) -> None:
+        pos = make_pos_host(pos_plugin_down)
+        if not pos.has_hook("pos_health"):
+            pytest.skip("the plugin does not implement the optional pos_health (its health is unknown)")
+        answer = pos.health_sync()
+        assert answer.ok is False, f"pos_health with the POS down answered {answer}, expected ok=False"
+        # The host answers "no answer" for a hook that hangs: the plugin itself must say what is wrong.
+        assert answer.reason and not answer.reason.startswith("pos_health: no answer"), (
+            f"pos_health with the POS down must answer within its {pos.budgets['pos_health']:g} s budget "
+            f"with a reason, not hang: got {answer}"
         )

@@ -17,3 +17,9 @@ class TestCsvPosContract(PosContract):
             writer.writeheader()
             writer.writerows(row.to_csv() for row in pos_inventory)
         return CsvPos(CsvPos.Config(directory=tmp_path))
+
+    @pytest.fixture
+    def pos_plugin_down(self, pos_plugin, tmp_path):
+        """inventory.csv gone under a running plugin (a share unmounted, a file moved)."""
+        (tmp_path / "inventory.csv").unlink()
+        return pos_plugin

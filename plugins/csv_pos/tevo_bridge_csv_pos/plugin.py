@@ -21,10 +21,14 @@ from tevo_bridge.pos.types import (
     Item,
     MobileTransfer,
     Order,
+    PosHealth,
     PriceDecision,
     TicketFile,
 )
 from tevo_bridge_csv_pos.files import CUSTOMERS, HOLDS, INVENTORY, INVOICES, CsvFolder, Record
+
+#: The POS contract versions this plugin is built for (docs/plugins.md, "Contract versions").
+TEVO_BRIDGE_CONTRACT = (2,)
 
 
 @dataclass
@@ -92,6 +96,17 @@ class CsvPos:
     def _group(self, remote_id: str) -> InventoryRow | None:
         with self.folder.locked():
             return self.folder.inventory().get(remote_id)
+
+    @hookimpl
+    def pos_health(self) -> PosHealth:
+        # Without the folder's lock: health must answer while a long write holds it, and a read needs none.
+        path = self.folder.directory / INVENTORY
+        try:
+            with path.open(encoding="utf-8") as f:
+                f.readline()
+        except OSError as exc:
+            return PosHealth(False, f"{path} cannot be read: {exc.strerror or exc}")
+        return PosHealth(True)
 
     @hookimpl
     def pos_check_inventory(self, item: Item) -> Availability:

@@ -30,7 +30,7 @@ def config(sandbox, skybox, tmp_path, monkeypatch):
 
 def test_check_online_calls_get_account(config, skybox):
     ok = CliRunner().invoke(app, ["check", "--online", "--config", str(config)])
-    assert ok.exit_code == 0 and "plugin OK: skybox_pos started" in ok.output, ok.output
+    assert ok.exit_code == 0 and "plugin OK: skybox_pos started; pos_health: ok" in ok.output, ok.output
     assert ("GET", "/account") in skybox.state.calls
 
 
@@ -52,3 +52,22 @@ def test_check_offline_names_a_missing_token(config, monkeypatch):
     monkeypatch.delenv("TEVO_BRIDGE_PLUGINS__SKYBOX_POS__API_TOKEN")
     refused = CliRunner().invoke(app, ["check", "--config", str(config)])
     assert refused.exit_code == 2 and "api_token" in refused.output, refused.output
+
+
+def test_check_online_fails_on_pos_health_when_the_start_did_not_verify(config, skybox, monkeypatch):
+    """verify_on_start off: the plugin starts with a wrong token, and pos_health is what catches it."""
+    config.write_text(config.read_text() + "verify_on_start = false\n")
+    wrong = "0c0ffee0-7777-4d2b-9c3e-0123456789ab"
+    monkeypatch.setenv("TEVO_BRIDGE_PLUGINS__SKYBOX_POS__API_TOKEN", wrong)
+    refused = CliRunner().invoke(app, ["check", "--online", "--config", str(config)])
+    assert refused.exit_code == 2 and "plugin OK" not in refused.output, refused.output
+    assert "pos_health says the POS cannot be used" in refused.output and "X-Api-Token" in refused.output
+    assert wrong not in refused.output and skybox.credentials.application_token not in refused.output
+
+
+def test_check_online_fails_on_pos_health_when_skybox_is_down(config, skybox):
+    """Nothing listens at the configured address (port 9, discard, is closed on loopback)."""
+    text = config.read_text().replace(f'base_url = "{skybox.base_url}"', 'base_url = "http://127.0.0.1:9"')
+    config.write_text(text + "verify_on_start = false\n")
+    refused = CliRunner().invoke(app, ["check", "--online", "--config", str(config)])
+    assert refused.exit_code == 2 and "pos_health says the POS cannot be used" in refused.output, refused.output

@@ -22,6 +22,11 @@ class TestSkyBoxContract(PosContract):
     def pos_plugin(self, make_plugin):
         return make_plugin()
 
+    @pytest.fixture
+    def pos_plugin_down(self, make_plugin):
+        """A wrong API token, which the simulator refuses with 401 as SkyBox does."""
+        return make_plugin(api_token="0" * 36, verify_on_start=False)
+
     @pytest.fixture(autouse=True)
     def _never_drops_every_hold(self, skybox):
         yield

@@ -267,3 +267,18 @@ def test_tokens_are_masked_in_log_lines(skybox, pos, caplog):
     with caplog.at_level(logging.WARNING):
         hold(pos, "G-x", "90417", 1)
     assert caplog.text and skybox.credentials.api_token not in caplog.text
+
+
+def test_health_names_the_refused_token_without_showing_it(make_plugin, make_pos_host) -> None:
+    wrong = "f" * 36
+    host = make_pos_host(make_plugin(api_token=wrong, verify_on_start=False))
+    answer = host.health_sync()
+    assert answer.ok is False and "X-Api-Token" in answer.reason and wrong not in answer.reason, answer
+
+
+def test_health_of_a_good_account_is_ok_and_shutdown_closes_the_client(make_plugin, make_pos_host) -> None:
+    plugin = make_plugin()
+    host = make_pos_host(plugin)
+    assert host.health_sync().ok is True
+    host.close()
+    assert plugin.client._http.is_closed

@@ -14,18 +14,22 @@ from tevo_bridge.pos.types import (
     Item,
     MobileTransfer,
     Order,
+    PosHealth,
     PriceDecision,
     TicketFile,
 )
 from tevo_bridge_skybox_pos import files
-from tevo_bridge_skybox_pos.client import AuthFailed, Deadline, NotFound, SkyBoxClient
+from tevo_bridge_skybox_pos.client import AuthFailed, Deadline, NotFound, SkyBoxClient, SkyBoxError
 from tevo_bridge_skybox_pos.holds import StripedLocks
 from tevo_bridge_skybox_pos.listings import resolve
 from tevo_bridge_skybox_pos.sales import SalesDesk
 from tevo_bridge_skybox_pos.settings import SkyBoxSettings
 from tevo_bridge_skybox_pos.stock import StockDesk
 
-__all__ = ["SkyBoxPos"]
+__all__ = ["TEVO_BRIDGE_CONTRACT", "SkyBoxPos"]
+
+#: The POS contract versions this plugin is built for (docs/plugins.md, "Contract versions").
+TEVO_BRIDGE_CONTRACT = (2,)
 
 
 def _deadline(hook: str) -> Deadline:
@@ -46,10 +50,10 @@ class SkyBoxPos:
         if config.verify_on_start:
             self.account = self.verify()
 
-    def verify(self) -> dict[str, object]:
+    def verify(self, seconds: float | None = None) -> dict[str, object]:
         """``GET /account``: proves all three headers; a refusal says which one to look at."""
         try:
-            account = self.client.get("/account", deadline=Deadline(self.settings.read_timeout))
+            account = self.client.get("/account", deadline=Deadline(seconds or self.settings.read_timeout))
         except NotFound:
             raise AuthFailed(f"SkyBox found no account {self.settings.account_id}: the tokens were accepted, so "
                              "X-Account is wrong; fix [plugins.skybox_pos] account_id") from None
@@ -58,6 +62,19 @@ class SkyBoxPos:
                              "TEVO_BRIDGE_PLUGINS__SKYBOX_POS__API_TOKEN and ..._APPLICATION_TOKEN to the tokens "
                              "SkyBox issued for this account") from None
         return account if isinstance(account, dict) else {}
+
+    @hookimpl
+    def pos_health(self) -> PosHealth:
+        """The cheapest authenticated call, ``GET /account``: proves the tokens, the account and the network."""
+        try:
+            self.verify(min(self.settings.read_timeout, DEFAULT_BUDGETS["pos_health"] * 0.9))
+        except SkyBoxError as exc:
+            return PosHealth(False, self.client.mask(str(exc)))
+        return PosHealth(True)
+
+    @hookimpl
+    def pos_shutdown(self) -> None:
+        self.client.close()
 
     @hookimpl
     def pos_check_inventory(self, item: Item) -> Availability:

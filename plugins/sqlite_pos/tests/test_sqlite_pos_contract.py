@@ -14,3 +14,9 @@ class TestSqlitePosContract(PosContract):
         with store.connect(database) as conn:
             store.upsert_ticket_groups(conn, pos_inventory)
         return SqlitePos(SqlitePos.Config(database=database))
+
+    @pytest.fixture
+    def pos_plugin_down(self, pos_plugin):
+        """The database deleted under a running plugin (a disk unmounted, a file moved)."""
+        pos_plugin.database.unlink()
+        return pos_plugin

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -21,11 +22,15 @@ from tevo_bridge.pos.types import (
     Item,
     MobileTransfer,
     Order,
+    PosHealth,
     PriceDecision,
     TicketFile,
 )
 from tevo_bridge_sqlite_pos import store
 from tevo_bridge_sqlite_pos.writer import GroupWriter
+
+#: The POS contract versions this plugin is built for (docs/plugins.md, "Contract versions").
+TEVO_BRIDGE_CONTRACT = (2,)
 
 
 class SqlitePos:
@@ -51,6 +56,17 @@ class SqlitePos:
     def ticket_dir(self) -> Path:
         """Where this POS's ticket PDFs live: the daemon reads none from outside it unless told to."""
         return Path(self.database).parent
+
+    @hookimpl
+    def pos_health(self) -> PosHealth:
+        # Read-only and on a connection of its own: a check must not create a database that went missing.
+        uri = f"{Path(self.database).resolve().as_uri()}?mode=ro"
+        try:
+            with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=2.0)) as conn:
+                conn.execute("SELECT 1 FROM ticket_groups LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            return PosHealth(False, f"database {self.database} cannot be read: {exc}")
+        return PosHealth(True)
 
     @hookimpl
     def pos_check_inventory(self, item: Item) -> Availability:
