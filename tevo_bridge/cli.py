@@ -233,7 +233,7 @@ def run(config: ConfigOption = None, log_level: LogLevelOption = None) -> None:
     from tevo_bridge.daemon import serve
     from tevo_bridge.pos.errors import PluginLoadError
 
-    settings = settings_or_exit(config, log_level)
+    settings = settings_or_exit(config, log_level, said_in_log=True)
     log = get_logger("tevo_bridge.cli")
     for warning in validated_or_exit(settings):  # in the log, as the service's every other line
         log.warning("config.warning", problem=warning.message)
