@@ -5,9 +5,14 @@ httpx would quietly open a new connection after a reset; here a reset or a close
 
 from __future__ import annotations
 
+import select
 import socket
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+#: Seconds idle after which a server's close of a kept-alive connection is its idle timeout (uvicorn's is 5 s).
+IDLE_CLOSE_AFTER = 4.0
 
 
 class Reset(Exception):
@@ -28,9 +33,29 @@ class Answer:
 class Wire:
     def __init__(self, base_url: str, timeout: float = 30.0) -> None:
         parts = urlsplit(base_url)
-        self.host = parts.hostname or "127.0.0.1"
-        self.sock = socket.create_connection((self.host, parts.port or 80), timeout=timeout)
+        self.host, self.port, self.timeout = parts.hostname or "127.0.0.1", parts.port or 80, timeout
+        self.sock = socket.create_connection((self.host, self.port), timeout=timeout)
         self.buffer = b""
+        self.idle_closes = 0  # keep-alive connections the server closed between requests (its idle timeout)
+        self.answered_at = time.monotonic()
+
+    def _reopen_if_closed_while_idle(self) -> None:
+        """A server may close a keep-alive connection that sat idle (uvicorn after 5 s; a loaded machine can take
+        that long to draw the next example): that is HTTP working, not a reset, so a proxy would reconnect too.
+        Seen here as end-of-file before anything was sent, after the connection sat idle for most of that timeout:
+        a close right after an answer (the crash pattern: answered, then dropped) is still a reset."""
+        if time.monotonic() - self.answered_at < IDLE_CLOSE_AFTER:
+            return
+        ready, _, _ = select.select([self.sock], [], [], 0)
+        if ready and not self.buffer:
+            try:
+                peeked = self.sock.recv(1, socket.MSG_PEEK)
+            except OSError:
+                peeked = b""
+            if not peeked:
+                self.sock.close()
+                self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+                self.idle_closes += 1
 
     def __enter__(self) -> Wire:
         return self
@@ -41,9 +66,12 @@ class Wire:
     def request(self, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None) -> Answer:
         lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host}", f"Content-Length: {len(body)}"]
         lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        self._reopen_if_closed_while_idle()
         try:
             self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-            return self._answer()
+            answer = self._answer()
+            self.answered_at = time.monotonic()
+            return answer
         except OSError as exc:  # ECONNRESET, EPIPE
             raise Reset(str(exc)) from exc
 
