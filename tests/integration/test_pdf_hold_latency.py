@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from tevo_bridge_sqlite_pos.plugin import SqlitePos
 
 from tests.fulfillment.test_pdf_off_loop import BIG_PAGES, big_pdf  # noqa: F401  (a fixture)
@@ -27,6 +28,9 @@ from tevo_bridge.pos.host import PluginHost
 from tevo_bridge.pos.types import TicketFile
 from tevo_bridge.sandbox.inventory import TicketGroupSpec
 from tevo_bridge.sandbox.orders import ItemRequest, OrderRequest
+
+#: A 2000-page PDF per test: out of the fast lane (README, Development), in every full run.
+pytestmark = pytest.mark.slow
 
 BIG = TicketGroupSpec(remote_id="20001", ticket_group_id=320000001, event_name="Big File Night", venue="Hall",
                       occurs_at="2027-02-01T19:30:00-05:00", section="A", row="1", seats=["5", "6"],

@@ -24,6 +24,7 @@ def own_server():
     server.destroy()
 
 
+@pytest.mark.slow  # a PostgreSQL stop and start: the fast lane's slowest (README, Development)
 def test_readyz_fails_while_the_database_is_down_and_the_daemon_recovers_by_itself(tmp_path, own_server):
     url = own_server.new_database()
     # A job cut off by the outage runs again once its lease ends: short, to keep the test short.

@@ -103,6 +103,7 @@ def test_a_target_that_is_not_empty_is_refused_and_left_alone(config, pg_url):
         assert pg.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 1
 
 
+@pytest.mark.slow  # among the fast lane's slowest (README, Development); every full run has it
 def test_migrate_refuses_while_the_daemon_runs_and_never_prints_the_password(config, pg_url):
     SqliteStore(config.parent / "state.sqlite3").close()
     lock = DaemonLock.acquire(config.parent / "state.sqlite3")

@@ -93,6 +93,7 @@ def test_a_path_from_a_variable_is_under_the_config_folder_too(tmp_path, monkeyp
     assert load_settings(config).store.path == config.parent / "other.sqlite3"
 
 
+@pytest.mark.slow  # two `check` processes: among the fast lane's slowest (README, Development)
 def test_check_passes_when_started_in_the_root_folder(tmp_path):
     config = _seller(tmp_path / "seller")
     env = {**os.environ, "TEVO_BRIDGE_TEVO__TOKEN": "T" * 32, "TEVO_BRIDGE_TEVO__SECRET": "S" * 40,

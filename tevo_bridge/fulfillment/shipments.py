@@ -11,9 +11,9 @@ answer is followed by a re-fetch, and the re-fetched state decides.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tevo_bridge.fulfillment.capability import missing_pickup_keys
 from tevo_bridge.fulfillment.context import Context, Outcome, items_of, shipment_holding
@@ -38,6 +38,9 @@ __all__ = [
 MOBILE_KINDS = frozenset({"tmmobilelink", "tmmobile", "flashseats"})
 ATTEMPTS = 2
 
+R = TypeVar("R")  # what a state-changing call answers
+X = TypeVar("X")  # what its caller makes of a confirmed change
+
 
 # Replacing a shipment (§5.3) ------------------------------------------------------------------------
 
@@ -52,29 +55,59 @@ async def replace_shipment(
     update whose answer was lost is not sent a second time.
     """
     item_ids = [item.id for item in items_of(order, shipment)]
+
+    async def sent(current: Shipment, new: Shipment) -> Shipment:
+        await ctx.audit(action, order.id, f"shipment {current.id} replaced by {new.id} ({new.type})",
+                        old_shipment_id=current.id, shipment_id=new.id, fields=sorted(fields))
+        return new
+
+    def found(_: Order, fresh: Shipment | None) -> str:
+        return (f"shipment {fresh.id} ({fresh.type}, {fresh.state})" if fresh else "no shipment") + " holds the items"
+
+    return await _send_confirmed(
+        ctx, order, shipment, item_ids, send=lambda current: ctx.tevo.update_shipment(current.id, fields), sent=sent,
+        settled=lambda _current, _order, fresh: fresh if fresh is not None and landed(fresh) else None,
+        found=found, action=action, refused="the update", unconfirmed="update",
+    )
+
+
+async def _send_confirmed(
+    ctx: Context, order: Order, shipment: Shipment, item_ids: Sequence[int], *,
+    send: Callable[[Shipment], Awaitable[R]],
+    sent: Callable[[Shipment, R], Awaitable[X]],
+    settled: Callable[[Shipment, Order, Shipment | None], X | None],
+    found: Callable[[Order, Shipment | None], str],
+    action: str, refused: str, unconfirmed: str,
+) -> X | Outcome:
+    """Send a state-changing shipment call at most ATTEMPTS times, re-reading the order after each doubtful answer.
+
+    One loop for every such call because the rules are TEvo's, not the call's: never repeat blindly (§9), and follow
+    the shipment that now holds the items, since an update moves them to a new id (§5.3).  The re-read state
+    decides: ``settled`` recognises a change that already landed, no shipment holding the items fails the step
+    (retried later), and TEvo refusing the very shipment it still has goes to a person.
+    """
     current = shipment
     last: TevoError | None = None
     for _ in range(ATTEMPTS):
         try:
-            new = await ctx.tevo.update_shipment(current.id, fields)
+            answer = await send(current)
         except (OutcomeUnknown, NotFound, ValidationFailed) as exc:
             last = exc
-            fresh = shipment_holding(await ctx.tevo.get_order(order.id), item_ids)
-            found = f"shipment {fresh.id} ({fresh.type}, {fresh.state})" if fresh else "no shipment"
-            await ctx.audit(action, order.id, f"shipment {current.id}: {exc}; re-fetched: {found} holds the items",
+            fresh_order = await ctx.tevo.get_order(order.id)
+            fresh = shipment_holding(fresh_order, list(item_ids))
+            await ctx.audit(action, order.id, f"shipment {current.id}: {exc}; re-fetched: {found(fresh_order, fresh)}",
                             shipment_id=current.id, error=type(exc).__name__)
-            if fresh is not None and landed(fresh):
-                return fresh
+            done = settled(current, fresh_order, fresh)
+            if done is not None:
+                return done
             if fresh is None:
                 raise StepFailed(f"shipment {current.id}: after {exc}, no shipment holds items {item_ids}") from None
             if isinstance(exc, ValidationFailed) and fresh.id == current.id:
-                return Outcome.review(f"shipment {current.id} ({current.type}): TEvo refused the update: {exc}")
+                return Outcome.review(f"shipment {current.id} ({current.type}): TEvo refused {refused}: {exc}")
             current = fresh
             continue
-        await ctx.audit(action, order.id, f"shipment {current.id} replaced by {new.id} ({new.type})",
-                        old_shipment_id=current.id, shipment_id=new.id, fields=sorted(fields))
-        return new
-    raise StepFailed(f"shipment {current.id}: update not confirmed by TEvo: {last}")
+        return await sent(current, answer)
+    raise StepFailed(f"shipment {current.id}: {unconfirmed} not confirmed by TEvo: {last}")
 
 
 # FedEx (§5.4) ------------------------------------------------------------------------------------
@@ -255,28 +288,25 @@ async def _complete(
 ) -> Outcome:
     # tm_mobile_link is required for TMMobileLink, optional for TMMobile, unused for FlashSeats (§5.6).
     links = list(transfer.links) if transfer.transfer_type in ("TMMobileLink", "TMMobile") else []
-    current = shipment
-    last: TevoError | None = None
-    for _ in range(ATTEMPTS):
-        try:
-            await ctx.tevo.complete_shipment(current.id, tm_mobile_link=links or None,
-                                             transfer_source=transfer.transfer_source)
-        except (OutcomeUnknown, NotFound, ValidationFailed) as exc:
-            last = exc
-            fresh_order = await ctx.tevo.get_order(order.id)
-            fresh = shipment_holding(fresh_order, item_ids)
-            state = f"order {fresh_order.seller_state}, shipment " + (f"{fresh.id} {fresh.state}" if fresh else "gone")
-            await ctx.audit("mobile.complete", order.id, f"shipment {current.id}: {exc}; re-fetched: {state}",
-                            shipment_id=current.id, error=type(exc).__name__)
-            if fresh_order.seller_state == "completed" or (fresh is not None and fresh.state == "delivered"):
-                return Outcome.done(f"shipment {current.id}: {transfer.transfer_type} transfer complete")
-            if fresh is None:
-                raise StepFailed(f"shipment {current.id}: after {exc}, no shipment holds items {item_ids}") from None
-            if isinstance(exc, ValidationFailed) and fresh.id == current.id:
-                return Outcome.review(f"shipment {current.id} ({current.type}): TEvo refused to complete it: {exc}")
-            current = fresh
-            continue
+    label = f"{transfer.transfer_type} transfer complete"
+
+    async def sent(current: Shipment, _: Shipment) -> Outcome:
         await ctx.audit("mobile.complete", order.id, f"shipment {current.id}: {transfer.transfer_type} completed",
                         shipment_id=current.id, links=len(links), transfer_source=transfer.transfer_source)
-        return Outcome.done(f"shipment {current.id}: {transfer.transfer_type} transfer complete")
-    raise StepFailed(f"shipment {current.id}: completion not confirmed by TEvo: {last}")
+        return Outcome.done(f"shipment {current.id}: {label}")
+
+    def settled(current: Shipment, fresh_order: Order, fresh: Shipment | None) -> Outcome | None:
+        if fresh_order.seller_state == "completed" or (fresh is not None and fresh.state == "delivered"):
+            return Outcome.done(f"shipment {current.id}: {label}")
+        return None
+
+    def found(fresh_order: Order, fresh: Shipment | None) -> str:
+        return f"order {fresh_order.seller_state}, shipment " + (f"{fresh.id} {fresh.state}" if fresh else "gone")
+
+    return await _send_confirmed(
+        ctx, order, shipment, item_ids,
+        send=lambda current: ctx.tevo.complete_shipment(current.id, tm_mobile_link=links or None,
+                                                        transfer_source=transfer.transfer_source),
+        sent=sent, settled=settled, found=found, action="mobile.complete", refused="to complete it",
+        unconfirmed="completion",
+    )
