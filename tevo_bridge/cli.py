@@ -53,11 +53,13 @@ def _mask(value: Any) -> str:
     return "(not set)" if not secret else f"*** ({len(secret)} characters)"
 
 
-def validated_or_exit(settings: Settings) -> list[Problem]:
-    """The one validation of ``check`` and ``run``: any error stops both, with the same lines; returns the warnings."""
+def validated_or_exit(settings: Settings, said_first: str | None = None) -> list[Problem]:
+    """The one validation of ``check`` and ``run``: any error stops both, with the same lines; returns the warnings.
+
+    ``said_first``: a line the refusal starts with (``run``'s "config: FILE", which ``check`` has already said)."""
     problems = validate(settings)
     if any(p.severity == "error" for p in problems):
-        fail("\n".join(str(p) for p in problems))
+        fail("\n".join([*([said_first] if said_first else []), *(str(p) for p in problems)]))
     return problems
 
 
@@ -233,9 +235,12 @@ def run(config: ConfigOption = None, log_level: LogLevelOption = None) -> None:
     from tevo_bridge.daemon import serve
     from tevo_bridge.pos.errors import PluginLoadError
 
-    settings = settings_or_exit(config, log_level, said_in_log=True)
+    settings = settings_or_exit(config, log_level, announce=False)
     log = get_logger("tevo_bridge.cli")
-    for warning in validated_or_exit(settings):  # in the log, as the service's every other line
+    source = find_config(config).describe()
+    warnings = validated_or_exit(settings, said_first=source)
+    log.info("config.file", source=source.removeprefix("config: "))  # stderr is the log: JSON under systemd
+    for warning in warnings:  # in the log, as the service's every other line
         log.warning("config.warning", problem=warning.message)
     from tevo_bridge.service import EXIT_CANNOT_LISTEN, ListenError
 

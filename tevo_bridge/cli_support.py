@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from tevo_bridge.config import ConfigError, Settings, find_config, load_settings
-from tevo_bridge.log import configure_logging, get_logger
+from tevo_bridge.log import configure_logging
 from tevo_bridge.store.files import StoreFacts
 from tevo_bridge.store.sqlite import SqliteStore
 from tevo_bridge.store.vocabulary import StoreError
@@ -48,28 +48,24 @@ LogLevelOption = Annotated[
 ]
 
 
-def settings_or_exit(config: Path | None, log_level: LogLevel | None = None, *, said_in_log: bool = False
+def settings_or_exit(config: Path | None, log_level: LogLevel | None = None, *, announce: bool = True
                      ) -> Settings:
     """The settings, with logging set up from them: every command's log lines (a TEvo call made by
     ``check --online``, a plugin loading) are then UTC ISO-stamped and redacted like the daemon's.
 
-    Which file was read is said on stderr (a ``--json`` stdout stays one document); with ``said_in_log`` (the
-    daemon, whose stderr is its log, JSON lines under systemd) as a ``config.file`` log line instead.
+    Which file was read is said on stderr (a ``--json`` stdout stays one document). Without ``announce`` the
+    caller says it (``run``: as a log line once it starts, since its stderr is its log), except on a refusal here.
     """
     source = find_config(config)
-    if not said_in_log:
+    if announce:
         echo(source.describe(), err=True)
     try:
         settings = load_settings(source.path)
     except ConfigError as exc:
-        if said_in_log:
-            echo(source.describe(), err=True)  # no logging yet: the refusal must still say which file
-        fail(f"error: {exc}")
+        fail(f"error: {exc}" if announce else f"{source.describe()}\nerror: {exc}")
     if log_level is not None:
         settings.log.level = log_level.value
     configure_logging(settings.log.level, settings.log.format, settings.secrets())
-    if said_in_log:
-        get_logger("tevo_bridge.cli").info("config.file", source=source.describe().removeprefix("config: "))
     return settings
 
 
