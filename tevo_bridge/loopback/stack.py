@@ -26,6 +26,7 @@ from tevo_bridge.sandbox.faults import FaultSettings
 from tevo_bridge.sandbox.inventory import TicketGroupSpec, demo_inventory
 from tevo_bridge.sandbox.server import Sandbox, running_sandbox
 from tevo_bridge.serve import RunningDaemon, free_port, running_daemon
+from tevo_bridge.store import StoreUnavailable
 
 API_KEY = "e2e-order-integration-key-0123456789"
 WEBHOOK_TOKEN = "e2e-webhook-token-0123456789abcdefghij"
@@ -53,9 +54,17 @@ class Stack:
         return row.state if row else None
 
     def wait_settled(self, order_ids: list[int], timeout: float = 30.0) -> dict[int, str | None]:
+        """Each order's state once all are settled, or as they are at the deadline.
+
+        A store that cannot be reached yet (a PostgreSQL pool still reconnecting after a restart the test made)
+        is asked again until the deadline: the question is where the orders end, not whether this look worked."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            states = {oid: self.state(oid) for oid in order_ids}
+            try:
+                states = {oid: self.state(oid) for oid in order_ids}
+            except StoreUnavailable:
+                time.sleep(0.5)
+                continue
             if all(s in SETTLED for s in states.values()):
                 return states
             time.sleep(0.05)
