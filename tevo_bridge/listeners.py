@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 import uvicorn
 
-from tevo_bridge.config import Settings
-from tevo_bridge.connections import ConnectionLimits, connection_budget, guarded_protocol
+from tevo_bridge.config import ServerSettings, Settings
+from tevo_bridge.connections import Budget, ConnectionLimits, connection_budget, guarded_protocol
 from tevo_bridge.log import get_logger
 from tevo_bridge.proxies import TrustedProxies
 from tevo_bridge.sdnotify import notify
@@ -75,27 +75,24 @@ def make_listeners(settings: Settings, public_app: Any, admin_app: Any | None,
                     per_listener=budget.max_connections, backlog=budget.backlog,
                     reason="the process's open-file limit (LimitNOFILE) leaves room for no more")
 
-    def config(app: Any, host: str, port: int, lifespan: Literal["on", "off"], name: str) -> uvicorn.Config:
-        limits = ConnectionLimits(server.header_timeout, server.body_timeout, budget.max_connections, name)
-        return listener_config(app, host, port, server.trusted_proxies, lifespan=lifespan, limits=limits,
-                               backlog=budget.backlog)
-
-    public = Listener(config(public_app, server.host, server.port, "on", "public"), sockets[0])
+    public = Listener(listener_config(public_app, server.host, server.port, server, budget, "public", lifespan="on"),
+                      sockets[0])
     admin = None
     if with_admin and server.admin_port is not None:
-        admin = Listener(config(admin_app, server.admin_host, server.admin_port, "off", "admin"), sockets[1])
+        admin = Listener(listener_config(admin_app, server.admin_host, server.admin_port, server, budget, "admin"),
+                         sockets[1])
     return Listeners(public, admin)
 
 
-def listener_config(app: Any, host: str, port: int, trusted_proxies: list[str], *, lifespan: Literal["on", "off"] = "off",
-                    limits: ConnectionLimits | None = None, backlog: int = 2048) -> uvicorn.Config:
+def listener_config(app: Any, host: str, port: int, server: ServerSettings, budget: Budget, name: str, *,
+                    lifespan: Literal["on", "off"] = "off") -> uvicorn.Config:
     """uvicorn's settings for one listener: its own proxy handling off (it believes X-Forwarded-For from
-    127.0.0.1 by default, and FORWARDED_ALLOW_IPS from the environment), ``TrustedProxies`` instead; with
-    ``limits``, the header and body deadlines and the connection cap (tevo_bridge/connections.py)."""
-    extra: dict[str, Any] = {} if limits is None else {"http": guarded_protocol(limits)}
-    return uvicorn.Config(TrustedProxies(app, trusted_proxies), host=host, port=port, log_config=None,
+    127.0.0.1 by default, and FORWARDED_ALLOW_IPS from the environment), ``TrustedProxies`` instead; the header
+    and body deadlines and the connection cap of ``budget`` (tevo_bridge/connections.py)."""
+    limits = ConnectionLimits(server.header_timeout, server.body_timeout, budget.max_connections, name)
+    return uvicorn.Config(TrustedProxies(app, server.trusted_proxies), host=host, port=port, log_config=None,
                           access_log=False, lifespan=lifespan, timeout_graceful_shutdown=2, proxy_headers=False,
-                          forwarded_allow_ips="", backlog=backlog, **extra)
+                          forwarded_allow_ips="", backlog=budget.backlog, http=guarded_protocol(limits))
 
 
 async def serve_all(listeners: Listeners) -> None:

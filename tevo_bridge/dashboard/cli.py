@@ -70,7 +70,7 @@ def serve_command(
 
     from tevo_bridge.admin_guard import guarded, is_loopback
     from tevo_bridge.cli_support import open_store_or_exit, settings_or_exit
-    from tevo_bridge.connections import ConnectionLimits, connection_budget
+    from tevo_bridge.connections import connection_budget
     from tevo_bridge.dashboard.app import mount_dashboard
     from tevo_bridge.listeners import listener_config
     from tevo_bridge.store.backends import as_async
@@ -88,10 +88,7 @@ def serve_command(
     echo(f"dashboard on http://{host}:{port}/dashboard/ over {settings.store.describe()} (Ctrl-C stops it)")
     served = guarded(app, host, settings.server.admin_hosts)
     budget = connection_budget(settings.server.max_connections, 1)
-    limits = ConnectionLimits(settings.server.header_timeout, settings.server.body_timeout, budget.max_connections,
-                              "dashboard")
-    server = uvicorn.Server(listener_config(served, host, port, settings.server.trusted_proxies, limits=limits,
-                                            backlog=budget.backlog))
+    server = uvicorn.Server(listener_config(served, host, port, settings.server, budget, "dashboard"))
     try:
         asyncio.run(server.serve())
     finally:
