@@ -17,6 +17,7 @@ import pytest
 
 from tests.pos_stubs import StubPos
 from tevo_bridge import health, hookimpl
+from tevo_bridge.pos import deadline
 from tevo_bridge.pos.discovery import checked_manager, contract_versions
 from tevo_bridge.pos.errors import (
     OutOfStock,
@@ -285,3 +286,37 @@ def test_a_startup_over_its_budget_refuses_the_plugin_naming_the_hook() -> None:
             PluginHost("slow", SlowStart(), {"pos_startup": 0.2})
     finally:
         hang.set()
+
+
+# -- deadlines ----------------------------------------------------------------------------------
+
+class _DeadlineReader(StubPos):
+    """Records what ``deadline.time_left()`` says inside each inventory check."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[float] = []
+
+    @hookimpl
+    def pos_check_inventory(self, item: Item) -> Any:
+        self.seen.append(deadline.time_left())
+        return super().pos_check_inventory(item)
+
+
+def test_a_hook_reads_its_budget_as_the_time_it_has_left() -> None:
+    plugin = _DeadlineReader()
+    with PluginHost("reader", plugin, {"check_inventory": 7.0}) as host:
+        host.call_sync("pos_check_inventory", item=ORDER.items[0])
+        assert 6.0 < plugin.seen[-1] <= 7.0
+
+
+def test_a_caller_with_less_time_hands_the_hook_that_shorter_deadline() -> None:
+    plugin = _DeadlineReader()
+    with PluginHost("reader", plugin, {"check_inventory": 7.0}) as host:
+        asyncio.run(host.check_inventory(ORDER.items[0], budget=1.5))
+        assert 0.5 < plugin.seen[-1] <= 1.5
+
+
+def test_outside_a_hook_call_there_is_no_deadline_and_time_left_answers_the_default() -> None:
+    assert deadline.current() is None
+    assert deadline.time_left(12.0) == 12.0

@@ -36,6 +36,7 @@ __all__ = [
     "TicketFileUnreadable",
     "TicketsNotReady",
     "UnknownRemoteId",
+    "VoidRefused",
 ]
 
 
@@ -70,6 +71,16 @@ class TicketFileUnreadable(Exception):
         super().__init__(f"ticket file {path} cannot be read ({reason}). Fix: put the PDF back at that path, "
                          "or correct the POS's row to where it is now.")
         self.path = path
+        self.reason = reason
+
+
+class VoidRefused(Exception):
+    """The POS will not void this invoice (raised by ``pos_void_invoice``): retrying cannot change that,
+    so the order goes to a person with ``reason``."""
+
+    def __init__(self, invoice_id: str, reason: str) -> None:
+        super().__init__(f"invoice {invoice_id!r} cannot be voided: {reason}")
+        self.invoice_id = invoice_id
         self.reason = reason
 
 

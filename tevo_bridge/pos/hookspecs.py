@@ -64,7 +64,9 @@ REQUIRED_HOOKS: Final = (
     "pos_ticket_files",
 )
 #: Hooks a plugin may leave out; the host then reports ``has_hook(name) is False``.
-OPTIONAL_HOOKS: Final = ("pos_mobile_transfer", "pos_order_event", "pos_health", "pos_startup", "pos_shutdown")
+OPTIONAL_HOOKS: Final = (
+    "pos_mobile_transfer", "pos_order_event", "pos_health", "pos_startup", "pos_shutdown", "pos_void_invoice",
+)
 ALL_HOOKS: Final = REQUIRED_HOOKS + OPTIONAL_HOOKS
 
 
@@ -90,6 +92,7 @@ DEFAULT_BUDGETS: Final[Mapping[str, float]] = MappingProxyType(
         "pos_health": 5.0,
         "pos_startup": 30.0,
         "pos_shutdown": 10.0,
+        "pos_void_invoice": 30.0,
     }
 )
 
@@ -282,4 +285,20 @@ def pos_shutdown() -> None:
     Returns: nothing. The host logs and swallows an exception or an overrun: the process is stopping.
     Idempotency: called at most once per host.
     Budget: 10 s.
+    """
+
+
+@hookspec(firstresult=True)
+def pos_void_invoice(order: Order, invoice_id: str, reason: str) -> None:
+    """Optional (contract 2). Undo the sale of an order TEvo canceled after it was invoiced.
+
+    Arguments: ``order`` (as given to ``pos_create_invoice``), the ``invoice_id`` that hook returned,
+    and TEvo's ``reason`` for the cancel (for the POS's note).
+    Returns: nothing, once the invoice is void and its tickets are back on sale (available to
+    ``pos_check_inventory`` again).
+    Raises: ``tevo_bridge.pos.errors.VoidRefused`` when the POS will not void this invoice (already
+    paid out, tickets delivered by hand...): the order goes to a person with the POS's reason. Any
+    other exception is a fault and the void is retried. Left out: every such cancel goes to a person.
+    Idempotency: keyed by ``invoice_id``; voiding a void invoice returns normally and changes nothing.
+    Budget: 30 s.
     """

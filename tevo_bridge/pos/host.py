@@ -23,6 +23,7 @@ import structlog
 from tevo_bridge import health
 from tevo_bridge.metrics import POS_LATENCY
 from tevo_bridge.paths import CONTEXT_KEY
+from tevo_bridge.pos.deadline import call_by
 from tevo_bridge.pos.discovery import (
     PluginInfo,
     checked_manager,
@@ -40,6 +41,7 @@ from tevo_bridge.pos.errors import (
     PosError,
     PosTimeout,
     TicketsNotReady,
+    VoidRefused,
 )
 from tevo_bridge.pos.hookspecs import ALL_HOOKS, DEFAULT_BUDGETS, hook_name
 from tevo_bridge.pos.probe import HealthProbe
@@ -220,8 +222,10 @@ class PluginHost:
     def _invoke(self, hook: str, kwargs: dict[str, Any]) -> Any:
         return _check_result(hook, getattr(self._pm.hook, hook)(**kwargs))
 
-    def _submit(self, hook: str, kwargs: dict[str, Any]) -> concurrent.futures.Future[Any]:
-        return self._pool.submit(self._invoke, hook, kwargs)
+    def _submit(self, hook: str, kwargs: dict[str, Any], limit: float | None = None) -> concurrent.futures.Future[Any]:
+        """Queue ``hook``; its deadline (``tevo_bridge.pos.deadline``) counts from now, queueing included."""
+        deadline = time.monotonic() + (self.budgets[hook] if limit is None else limit)
+        return self._pool.submit(call_by, deadline, self._invoke, hook, kwargs)
 
     def _timeout(self, hook: str, future: concurrent.futures.Future[Any], budget: float | None = None) -> PosTimeout:
         # A call still queued behind hung ones never starts: cancel it, so nothing is left to compensate.
@@ -248,7 +252,7 @@ class PluginHost:
     async def _call(self, hook: str, budget: float | None = None, **kwargs: Any) -> Any:
         """Run a hook under its budget, or under ``budget`` when the caller has less time left (an OI hold)."""
         limit = self.budgets[hook] if budget is None else min(budget, self.budgets[hook])
-        future = self._submit(hook, kwargs)
+        future = self._submit(hook, kwargs, limit)
         waiter = asyncio.wrap_future(future)
         # Retrieve a late exception, so an abandoned call does not log "exception never retrieved".
         waiter.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -262,7 +266,7 @@ class PluginHost:
             result = waiter.result()
         except Exception as exc:
             POS_LATENCY.labels(hook, "error").observe(time.monotonic() - started)
-            if isinstance(exc, CannotSupply | TicketsNotReady):
+            if isinstance(exc, CannotSupply | TicketsNotReady | VoidRefused):
                 health.POS.ok()  # an honest "cannot supply" or "not yet": the POS answered, it is not at fault
             else:
                 health.POS.failed(f"{hook}: {type(exc).__name__}: {exc}")
@@ -297,6 +301,9 @@ class PluginHost:
 
     async def mobile_transfer(self, order: Order, item: Item, *, budget: float | None = None) -> MobileTransfer | None:
         return cast("MobileTransfer | None", await self._call("pos_mobile_transfer", budget, order=order, item=item))
+
+    async def void_invoice(self, order: Order, invoice_id: str, reason: str, *, budget: float | None = None) -> None:
+        await self._call("pos_void_invoice", budget, order=order, invoice_id=invoice_id, reason=reason)
 
     async def health(self) -> PosHealth:
         """``pos_health``'s answer under its budget, cached a few seconds (``HealthProbe``); ``ok=None`` without the hook."""
