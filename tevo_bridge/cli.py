@@ -37,6 +37,8 @@ from tevo_bridge.term import echo, visible
 
 if TYPE_CHECKING:  # annotations only: the command imports the POS layer when it runs
     from tevo_bridge.pos.types import PosHealth
+    from tevo_bridge.store import SqliteStore
+    from tevo_bridge.store.postgres import PostgresStore
 from tevo_bridge.tevo.signing import canonical_query, string_to_sign, x_signature
 from tevo_bridge.validation import Problem, validate
 
@@ -293,7 +295,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document inst
 OrderIdArgument = Annotated[int, typer.Argument(help="The TEvo order id, as `orders list` shows it.")]
 
 
-def _store(config: Path | None) -> Any:
+def _store(config: Path | None) -> SqliteStore | PostgresStore:
     return open_store_or_exit(settings_or_exit(config))
 
 

@@ -209,6 +209,8 @@ def _judge(run: Stack, view: PosView, result: DemoResult) -> None:
 
 
 def _accept_latency(run: Stack, order: DemoOrder) -> float | None:
+    if order.order_id is None:  # the sandbox never made it: there is no trail to read
+        return None
     for entry in run.store.audit_trail(order.order_id):
         if entry.to_state == "invoicing" and entry.reason == "accepted at TEvo":
             at = datetime.fromisoformat(entry.at.replace("Z", "+00:00")).timestamp()

@@ -14,6 +14,7 @@ base of them all, ``StoreRuntime``, is ``metrics``'s own, since the TEvo client 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Protocol
 
 from tevo_bridge.intake.refusals import RefusalLog
@@ -37,7 +38,14 @@ class HealthPos(Protocol):
     async def health(self) -> PosHealth: ...
 
 
-class AppPos(SeamPos, HealthPos, Protocol):
+class BudgetedPos(HealthPos, Protocol):
+    """What the dashboard shows of the plugin: its health and the budget of each hook."""
+
+    @property
+    def budgets(self) -> Mapping[str, float]: ...
+
+
+class AppPos(SeamPos, BudgetedPos, Protocol):
     """The POS as the ASGI apps use it: holds and releases, and its health for /readyz."""
 
 

@@ -25,6 +25,7 @@ from tevo_bridge.dashboard.throttle import Throttle
 from tevo_bridge.dashboard.timefmt import Clock
 from tevo_bridge.log import get_logger
 from tevo_bridge.proxies import client_of, is_trusted, peer_of
+from tevo_bridge.seams import BudgetedPos, Ticking
 from tevo_bridge.store import AsyncStore
 
 PREFIX = "/dashboard"  # where the admin listener mounts the dashboard
@@ -42,9 +43,9 @@ class DashboardHost(Protocol):
     @property
     def store(self) -> AsyncStore: ...
     @property
-    def pos(self) -> Any: ...  # the PluginHost, or None when no daemon runs
+    def pos(self) -> BudgetedPos | None: ...  # the PluginHost, or None when no daemon runs
     @property
-    def worker(self) -> Any: ...  # has ``last_tick`` (monotonic), or None
+    def worker(self) -> Ticking | None: ...
 
     def wake(self) -> None: ...
 

@@ -26,7 +26,7 @@ from tevo_bridge.sandbox.faults import FaultSettings
 from tevo_bridge.sandbox.inventory import TicketGroupSpec, demo_inventory
 from tevo_bridge.sandbox.server import Sandbox, running_sandbox
 from tevo_bridge.serve import RunningDaemon, free_port, running_daemon
-from tevo_bridge.store import StoreUnavailable
+from tevo_bridge.store import Store, StoreUnavailable
 
 API_KEY = "e2e-order-integration-key-0123456789"
 WEBHOOK_TOKEN = "e2e-webhook-token-0123456789abcdefghij"
@@ -41,13 +41,14 @@ class Stack:
     tmp: Path
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         return self.daemon.runtime.store.sync
 
     def store_toml(self) -> str:
         """The ``[store]`` table of a config naming this daemon's store, for the CLI (``orders``, ``store``)."""
-        url = self.daemon.runtime.settings.store.postgres_url
-        return f'[store]\nurl = "{url}"\n' if url else f'[store]\npath = "{self.store.path}"\n'
+        settings = self.daemon.runtime.settings.store
+        url = settings.postgres_url
+        return f'[store]\nurl = "{url}"\n' if url else f'[store]\npath = "{settings.path}"\n'
 
     def state(self, order_id: int) -> str | None:
         row = self.store.get_order(order_id)
