@@ -134,32 +134,47 @@ def test_metrics_include_pos_call_latency_and_jobs(daemon):
 
 
 def test_polling_readyz_asks_pos_health_once_per_few_seconds(tmp_path, pos_db, monkeypatch):
-    """Fifty concurrent /readyz on both listeners: one pos_health call, the rest share its answer."""
+    """Fifty concurrent /readyz on both listeners: one pos_health call at a time, and a new one only once the
+    last answer is older than HEALTH_TTL; the rest share its answer.
+
+    Counted against the time the fifty took, not as exactly one call: on a loaded machine the last requests
+    can arrive after the first answer has aged out, and asking again then is the promise, not a fault.
+    """
     import threading
+    import time
     from concurrent.futures import ThreadPoolExecutor
 
     from tevo_bridge_sqlite_pos import SqlitePos
 
     from tevo_bridge import hookimpl
+    from tevo_bridge.pos.probe import HEALTH_TTL
 
     calls: list[int] = []
+    running = [0, 0]  # now, most at once
     gate = threading.Event()
     original = SqlitePos.pos_health
 
     def counting(self):
         calls.append(1)
+        running[0] += 1
+        running[1] = max(running)
         gate.wait(timeout=10)  # every request arrives while the first call still runs
+        running[0] -= 1
         return original(self)
 
     monkeypatch.setattr(SqlitePos, "pos_health", hookimpl(counting))
     with running_daemon(make_settings(tmp_path, pos_db, server={"admin_port": 0})) as split:
         urls = [split.base_url + "/readyz", split.admin_url + "/readyz"] * 25
+        started = time.monotonic()
         with ThreadPoolExecutor(16) as pool:
             answers = pool.map(lambda url: httpx.get(url, timeout=10).status_code, urls)
             threading.Timer(0.5, gate.set).start()
             codes = list(answers)
-    print(f"\n50 /readyz answered {codes.count(200)} x 200 with {len(calls)} pos_health call(s)")
-    assert codes == [200] * 50 and len(calls) == 1
+        took = time.monotonic() - started
+    print(f"\n50 /readyz answered {codes.count(200)} x 200 with {len(calls)} pos_health call(s) in {took:.1f} s")
+    assert codes == [200] * 50
+    assert running[1] == 1, "pos_health was asked twice at once"
+    assert 1 <= len(calls) <= 1 + int(took // HEALTH_TTL), f"{len(calls)} pos_health calls in {took:.1f} s"
 
 
 def test_a_hung_pos_health_makes_readyz_not_ready_within_its_budget(tmp_path, pos_db, monkeypatch):
