@@ -4,10 +4,15 @@ The daemon runs as ``tevo-bridge run`` in its own process over a SQLite POS seed
 large stock, the load generator in a third process.  TEvo is a socket that never answers:
 the jobs the webhooks queue park a worker instead of competing for the CPU, so these
 figures are intake alone (processing is the drain benchmark's subject).
+
+Both servers stay up for the whole suite and are loaded in alternating rounds (benchmarks/rounds.py):
+each figure is the median over the rounds, its ratio the median of the per-round ratios, with the
+min-max spread in the note, beside the throughput and the server's CPU time per request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,7 @@ from benchmarks.common import (
     fsync_rate,
     load,
 )
+from benchmarks.rounds import alternate, as_rounds, ratios, spread
 from tevo_bridge.serve import free_port
 
 GROUPS = 64
@@ -71,55 +77,75 @@ def _measured(process: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     return result
 
 
+ROUNDS = 5  # alternating bare/daemon rounds (benchmarks/rounds.py); 3 with --quick
+
+
 def run(tmp: Path, quick: bool = False) -> tuple[list[Figure], dict[str, Any]]:
-    counts = {1: 150, 16: 600, 64: 800} if quick else {1: 500, 16: 3000, 64: 4000}
-    webhooks = 600 if quick else 4000
+    """Both servers stay up for the whole run; each round loads the bare app and the daemon back to back."""
+    rounds = 3 if quick else ROUNDS
+    counts = {1: 60, 16: 240, 64: 320} if quick else {1: 200, 16: 1000, 64: 1200}
+    webhooks = 240 if quick else 1000
     warmup = 50 if quick else 200
-    raw: dict[str, Any] = {"hold": {}, "bare_hold": {}}
+    raw: dict[str, Any] = {"rounds": rounds, "hold": {}, "bare_hold": {}}
     tmp.mkdir(parents=True, exist_ok=True)
     remote_ids = seed_pos(tmp / "pos.sqlite3")
     with blackhole() as tevo, daemon_process(daemon_settings(tmp, tmp / "pos.sqlite3", tevo, free_port()),
-                                             tmp / "daemon.log") as daemon:
+                                             tmp / "daemon.log") as daemon, \
+            bare_process(free_port(), tmp / "bare.log") as bare:
+
+        def holds(process: Any, name: str, c: int) -> Callable[[int], dict[str, Any]]:
+            return lambda n: _measured(process, "hold", process.base_url, concurrency=c, count=counts[c],
+                                       max_seconds=60, prefix=f"{name}-c{c}-r{n}", remote_ids=remote_ids,
+                                       warmup=warmup if n == 0 else 0)
+
+        def acks(process: Any, name: str) -> Callable[[int], dict[str, Any]]:
+            return lambda n: _measured(process, "webhook", process.base_url, concurrency=16, count=webhooks,
+                                       max_seconds=60, prefix=f"{name}-wh-r{n}", warmup=warmup if n == 0 else 0)
+
         for c in CONCURRENCY:
-            raw["hold"][c] = _measured(daemon, "hold", daemon.base_url, concurrency=c, count=counts[c], max_seconds=60,
-                                  prefix=f"hold-c{c}", remote_ids=remote_ids, warmup=warmup)
-        raw["webhook"] = _measured(daemon, "webhook", daemon.base_url, concurrency=16, count=webhooks, max_seconds=60,
-                              prefix="wh", warmup=warmup)
-    with bare_process(free_port(), tmp / "bare.log") as bare:
-        for c in CONCURRENCY:
-            raw["bare_hold"][c] = _measured(bare, "hold", bare.base_url, concurrency=c, count=counts[c], max_seconds=60,
-                                       prefix=f"bare-c{c}", remote_ids=remote_ids, warmup=warmup)
-        raw["bare_webhook"] = _measured(bare, "webhook", bare.base_url, concurrency=16, count=webhooks, max_seconds=60,
-                                   prefix="bare-wh", warmup=warmup)
+            raw["bare_hold"][c], raw["hold"][c] = alternate(rounds, holds(bare, "bare", c), holds(daemon, "hold", c))
+        raw["bare_webhook"], raw["webhook"] = alternate(rounds, acks(bare, "bare"), acks(daemon, "daemon"))
     raw["fsync_per_second"] = fsync_rate(tmp)
     return figures(raw), raw
 
 
-def _check(result: dict[str, Any], ok: str) -> str:
-    bad = {k: v for k, v in result["statuses"].items() if str(k) != ok}
-    problems = [f"{v}×{k}" for k, v in bad.items()] + [f"{v}× {k}" for k, v in result["errors"].items()]
+def _check(results: list[dict[str, Any]], ok: str) -> str:
+    problems = []
+    for result in results:
+        problems += [f"{v}×{k}" for k, v in result["statuses"].items() if str(k) != ok]
+        problems += [f"{v}× {k}" for k, v in result["errors"].items()]
     return ("UNEXPECTED: " + ", ".join(problems)) if problems else ""
+
+
+def _compared(name: str, subject: list[dict[str, Any]], base: list[dict[str, Any]], key: str, unit: str,
+              target: str = "", meets: Callable[[float, float], bool] | None = None, note: str = "") -> Figure:
+    """A figure whose value and baseline are medians over the rounds and whose ratio is the median per-round ratio."""
+    value, baseline, ratio = spread(subject, key), spread(base, key), ratios(subject, base, key)
+    spread_note = f"ratio {ratio.text()}× over {ratio.rounds} alternating rounds (median, min–max)"
+    return Figure(name, value.median, unit, baseline.median, "bare endpoint", ratio=ratio.median, target=target,
+                  met=meets(ratio.median, value.median) if meets else None,
+                  note="; ".join(part for part in (spread_note, note) if part),
+                  extra={"ratio_low": ratio.low, "ratio_high": ratio.high, "rounds": ratio.rounds})
 
 
 def figures(raw: dict[str, Any]) -> list[Figure]:
     out: list[Figure] = []
     for c in CONCURRENCY:
-        hold, bare = raw["hold"][c], raw["bare_hold"][c]
-        for q in ("p50", "p99"):
-            target, met = "", None
-            if c == 16 and q == "p99":
-                target = "≤ 3× bare and < 50 ms"
-                met = hold[q] <= 3 * bare[q] and hold[q] < 50
-            out.append(Figure(f"OI hold latency {q}, {c} concurrent", hold[q], "ms", bare[q], "bare endpoint",
-                              target=target, met=met,
-                              note=_check(hold, "200") or f"{hold['rate']:.0f} holds/s vs {bare['rate']:.0f}/s; server CPU "
-                                                       f"{hold['server_cpu_ms_per_request']:.2f} ms per hold vs "
-                                                       f"{bare['server_cpu_ms_per_request']:.2f} ms"))
-    wh, bare = raw["webhook"], raw["bare_webhook"]
-    out.append(Figure("webhook durable acks, 16 concurrent", wh["rate"], "acks/s", bare["rate"], "bare endpoint",
-                      target="≥ 40% of bare", met=wh["rate"] >= 0.4 * bare["rate"],
-                      note=_check(wh, "200") or f"p99 {wh['p99']:.1f} ms vs {bare['p99']:.1f} ms; server CPU "
-                                                f"{wh['server_cpu_ms_per_request']:.2f} ms per ack vs "
-                                                f"{bare['server_cpu_ms_per_request']:.2f} ms; "
-                                                f"disk fsync ceiling {raw['fsync_per_second']:.0f}/s"))
+        hold, bare = as_rounds(raw["hold"][c]), as_rounds(raw["bare_hold"][c])
+        bad = _check(hold, "200")
+        p50_target = ("≤ 2.5× bare", lambda ratio, _: ratio <= 2.5) if c == 16 else ("", None)
+        p99_target = ("≤ 2.5× bare and < 20 ms", lambda ratio, ms: ratio <= 2.5 and ms < 20) if c == 16 else ("", None)
+        out.append(_compared(f"OI hold latency p50, {c} concurrent", hold, bare, "p50", "ms", *p50_target, note=bad))
+        out.append(_compared(f"OI hold latency p99, {c} concurrent", hold, bare, "p99", "ms", *p99_target, note=bad))
+        if c == 16:
+            out.append(_compared("OI hold throughput, 16 concurrent", hold, bare, "rate", "holds/s", "≥ 0.4× bare",
+                                 lambda ratio, _: ratio >= 0.4, note=bad))
+            out.append(_compared("server CPU per hold, 16 concurrent", hold, bare, "server_cpu_ms_per_request", "ms",
+                                 "≤ 2.5× bare", lambda ratio, _: ratio <= 2.5, note=bad))
+    wh, bare_wh = as_rounds(raw["webhook"]), as_rounds(raw["bare_webhook"])
+    fsync = f"disk fsync ceiling {raw['fsync_per_second']:.0f}/s"
+    out.append(_compared("webhook durable acks, 16 concurrent", wh, bare_wh, "rate", "acks/s", "≥ 0.6× bare",
+                         lambda ratio, _: ratio >= 0.6, note=_check(wh, "200") or fsync))
+    out.append(_compared("server CPU per webhook ack, 16 concurrent", wh, bare_wh, "server_cpu_ms_per_request", "ms",
+                         note=_check(wh, "200")))
     return out
