@@ -14,6 +14,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
+from tevo_bridge import eventloop
+
 app = FastAPI(docs_url=None, redoc_url=None)
 HELD = (b'{"status":"held","global_id":"G-123","hold_id":"G-123","remote_id":"TG-1001","quantity":1,'
         b'"expires_at":"2026-01-31T18:15:00Z"}')
@@ -41,8 +43,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     port = parser.parse_args().port
+    # The daemon's loop (uvloop where installed) and its parser (h11, under the connection guard): not
+    # uvicorn's "auto", which would take httptools if it happened to be installed and flatter the baseline.
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=2)
+                            timeout_graceful_shutdown=2, loop=eventloop.chosen(), http="h11")
     uvicorn.Server(config).run()
 
 

@@ -37,6 +37,7 @@ from tevo_bridge.config_env import (
     source_variable,
     variable_name,
 )
+from tevo_bridge.eventloop import EventLoopChoice
 from tevo_bridge.paths import ConfigPath, config_dir
 
 CONFIG_ENV = "TEVO_BRIDGE_CONFIG"
@@ -118,6 +119,17 @@ class ServerSettings(Section):
     header_timeout: float = Field(5.0, gt=0, le=60, examples=[5.0])
     body_timeout: float = Field(10.0, gt=0, le=120, examples=[10.0])
     max_connections: int = Field(1000, ge=16, examples=[1000])
+    # uvloop where installed (a quarter of a request's CPU was the pure-Python loop); "asyncio" is the way back.
+    event_loop: EventLoopChoice = Field("auto", examples=["auto"])
+
+    @field_validator("event_loop")
+    @classmethod
+    def _uvloop_installed(cls, value: EventLoopChoice) -> EventLoopChoice:
+        from tevo_bridge.eventloop import uvloop_available
+
+        if value == "uvloop" and not uvloop_available():
+            raise ValueError('"uvloop" is not installed here (pip install uvloop); use "auto" or "asyncio"')
+        return value
     # Peers (IPs or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto and proxy user header are believed;
     # empty: nobody's, every address is the socket's (docs/security.md).
     trusted_proxies: list[str] = Field(default_factory=list, examples=[["127.0.0.1", "::1"]])

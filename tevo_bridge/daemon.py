@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from tevo_bridge import eventloop
 from tevo_bridge.admin_guard import guarded
 from tevo_bridge.clock import iso
 from tevo_bridge.config import Settings
@@ -242,7 +243,7 @@ def serve(settings: Settings) -> None:
     listeners = make_listeners(settings, *build_apps(runtime), sockets=(public, admin))
     settle_gc()
     return_freed_memory()
-    asyncio.run(serve_all(listeners))
+    eventloop.run(serve_all(listeners), settings.server.event_loop)
 
 
 def settle_gc() -> None:

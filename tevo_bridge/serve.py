@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
@@ -13,8 +12,10 @@ from typing import Any
 
 import uvicorn
 
+from tevo_bridge import eventloop
 from tevo_bridge.config import Settings
 from tevo_bridge.daemon import Runtime, build_apps, build_runtime
+from tevo_bridge.eventloop import EventLoopChoice
 from tevo_bridge.listeners import Listeners, make_listeners, serve_all
 
 
@@ -25,9 +26,9 @@ def free_port() -> int:
         return port
 
 
-def _serve(listeners: Listeners) -> None:
+def _serve(listeners: Listeners, loop: EventLoopChoice) -> None:
     with suppress(SystemExit):  # a listener could not start: uvicorn logged why; running_daemon raises
-        asyncio.run(serve_all(listeners))
+        eventloop.run(serve_all(listeners), loop)
 
 
 @dataclass
@@ -53,7 +54,7 @@ def running_daemon(settings: Settings, pos_host: Any | None = None, startup_time
     runtime = build_runtime(settings, pos_host=pos_host)
     settings = settings.model_copy(update={"server": settings.server.model_copy(update={"host": "127.0.0.1"})})
     listeners = make_listeners(settings, *build_apps(runtime))
-    thread = threading.Thread(target=_serve, args=(listeners,), name="tevo-bridge-daemon", daemon=True)
+    thread = threading.Thread(target=_serve, args=(listeners, settings.server.event_loop), name="tevo-bridge-daemon", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout
     while not all(server.started for server in listeners.servers):

@@ -196,3 +196,14 @@ def test_a_hung_pos_health_makes_readyz_not_ready_within_its_budget(tmp_path, po
             assert httpx.get(split.base_url + "/readyz", timeout=10).json() == {"status": "not_ready"}
     finally:
         hang.set()
+
+
+def test_the_daemon_serves_on_uvloop_unless_told_asyncio(tmp_path, pos_db):
+    import uvloop
+
+    with running_daemon(make_settings(tmp_path / "auto", pos_db)) as daemon:
+        assert httpx.get(daemon.base_url + "/livez", timeout=5).status_code == 200
+        assert isinstance(daemon.runtime.loop, uvloop.Loop)
+    with running_daemon(make_settings(tmp_path / "plain", pos_db, server={"event_loop": "asyncio"})) as daemon:
+        assert httpx.get(daemon.base_url + "/livez", timeout=5).status_code == 200
+        assert not isinstance(daemon.runtime.loop, uvloop.Loop)
