@@ -8,3 +8,5 @@ if ! command -v qpdf >/dev/null 2>&1; then
     $SUDO apt-get install -y -qq qpdf
 fi
 qpdf --version | head -n 1
+# The profiler behind `python -m benchmarks.profile` (samples the daemon from outside).
+python -m pip install -q "py-spy>=0.3.14"
