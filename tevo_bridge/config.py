@@ -217,7 +217,8 @@ class PipelineSettings(Section):
     max_attempts: int = Field(8, ge=1, examples=[8])
     backoff_base: float = Field(2.0, gt=0, examples=[2.0])
     backoff_cap: float = Field(300.0, gt=0, examples=[300.0])
-    lease_seconds: float = Field(120.0, gt=0, examples=[120.0])
+    # Renewed every quarter of it while the job runs (pipeline/lease.py): a dead replica's jobs move on after it.
+    lease_seconds: float = Field(8.0, ge=2, examples=[8.0])
     auto_reject: bool = Field(True, examples=[True])
     other_office_buyers: Literal["needs_review", "process"] = Field("needs_review", examples=["process"])
     fraud_approved_values: list[str] = Field(default_factory=lambda: ["approved"], examples=[["approved"]])

@@ -270,6 +270,33 @@ def test_a_job_whose_lease_was_lost_marks_nothing(store):
     assert store.get_order(402117).state == "new" and store.job_for_order(402117)["state"] == "running"
 
 
+def test_a_renewed_lease_moves_on_and_completing_needs_the_renewed_claim(store):
+    store.record_event(order_event())
+    job = store.claim_job(0.5)
+    renewed = store.renew_job(job, 60)
+    assert renewed is not None and renewed.id == job.id and renewed.lease_until > job.lease_until + 50
+    time.sleep(0.6)
+    assert store.claim_job(60) is None  # the first lease would have lapsed; the renewed one has not
+    store.complete_job(job)  # the superseded claim counts for nothing
+    assert store.job_for_order(402117)["state"] == "running"
+    store.complete_job(renewed)
+    assert store.job_for_order(402117)["state"] == "done"
+
+
+def test_a_lease_taken_over_is_not_renewed(store):
+    store.record_event(order_event())
+    job = store.claim_job(0.0)
+    kill_job_sessions(store)  # its worker died
+    time.sleep(0.01)
+    successor = store.claim_job(60)
+    assert successor is not None
+    assert store.renew_job(job, 60) is None  # the late heartbeat of the dead claim learns it lost the job
+    renewed = store.renew_job(successor, 60)
+    assert renewed is not None
+    store.complete_job(renewed)
+    assert store.job_for_order(402117)["state"] == "done"
+
+
 # The dashboard's reads and its "mark resolved" ------------------------------------------------------
 
 

@@ -1,7 +1,8 @@
 """The job worker: claims due jobs under a lease and runs them, retrying with backoff.
 
-A killed worker leaves its job's lease to expire, and the job runs again from
-the top: the processor's steps are written for exactly that.
+A running job's lease is renewed while it runs (``pipeline/lease.py``); a killed worker's lapses within
+``[pipeline] lease_seconds`` and the job runs again from the top, here or on another replica: the
+processor's steps are written for exactly that.
 
 The loop knows no job kind: it looks the kind up in ``HANDLERS``, which each handler joins with
 ``@handles(JobKind.X)`` where it is written. A kind with no handler (a row a newer tevo-bridge or a
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from tevo_bridge.clock import iso
 from tevo_bridge.log import get_logger
 from tevo_bridge.pipeline import pos_args
+from tevo_bridge.pipeline.lease import LeaseKeeper, LeaseLost
 from tevo_bridge.pipeline.processor import OrderProcessor, StepFailed, StepWaiting
 from tevo_bridge.pos.errors import PosError, PosTimeout
 from tevo_bridge.store import Event, HoldState, Job, JobKind
@@ -116,32 +118,44 @@ class Worker:
         wake.clear()
 
     async def run_job(self, job: Job) -> None:
-        store = self.runtime.store
+        keeper = LeaseKeeper(self.runtime.store, job, self.settings.lease_seconds)
         try:
-            await handler_for(job)(self, job)
-        except StepWaiting as exc:
+            await keeper.run(handler_for(job)(self, job))
+        except LeaseLost:
+            await self._let_go(keeper.job)
+            return
+        except Exception as exc:  # noqa: BLE001 - every outcome is recorded below, a bug's included
+            await self._settle(keeper.job, exc)
+            return
+        await self.runtime.store.complete_job(keeper.job)
+
+    async def _let_go(self, job: Job) -> None:
+        """After a lost lease: record no outcome (the job runs again from the facts, here or on another replica),
+        but free its PostgreSQL lock, so that it can be taken over once its lease ends."""
+        try:
+            await self.runtime.store.abandon_job(job)
+        except Exception as exc:  # noqa: BLE001 - its lock then goes with its connection
+            log.warning("worker.abandon_failed", job=job.key, error=str(exc))
+
+    async def _settle(self, job: Job, exc: Exception) -> None:
+        """Record how a job that raised ended: waiting, retried, or sent to a person."""
+        store = self.runtime.store
+        if isinstance(exc, StepWaiting):
             log.info("job.waiting", job=job.key, in_seconds=exc.delay, reason=str(exc))
             await store.snooze_job(job, str(exc), exc.delay)
-            return
-        except StepFailed as exc:
+        elif isinstance(exc, StepFailed):
             await self._failed(job, str(exc), final=exc.final)
-            return
-        except (PosTimeout, PosError) as exc:
+        elif isinstance(exc, PosTimeout | PosError):
             self.runtime.note_pos_trouble(str(exc))
             await self._failed(job, f"POS: {exc}")
-            return
-        except AuthError as exc:
+        elif isinstance(exc, AuthError):
             log.error("tevo.credentials_refused", error=str(exc))
             await self._failed(job, f"TEvo refused the credentials: {exc}", delay=self.settings.backoff_cap)
-            return
-        except TevoError as exc:
+        elif isinstance(exc, TevoError):
             await self._failed(job, f"TEvo: {exc}")
-            return
-        except Exception as exc:  # a bug must not kill the worker; the order waits for review instead
-            log.exception("worker.job_crashed", job=job.key)
+        else:  # a bug must not kill the worker; the order waits for review instead
+            log.error("worker.job_crashed", job=job.key, exc_info=exc)
             await self._failed(job, f"{type(exc).__name__}: {exc}")
-            return
-        await store.complete_job(job)
 
     async def _failed(self, job: Job, error: str, *, final: bool = False, delay: float | None = None) -> None:
         store = self.runtime.store

@@ -163,6 +163,9 @@ class Store(Protocol):
     def release_hold(self, event: Event) -> HoldRow | None:
         """TEvo's release: a held hold becomes released and a job frees it in the POS.  Returns the hold as it was."""
 
+    def renew_job(self, job: Job, lease_seconds: float) -> Job | None:
+        """Extend a running job's lease from now: the claim as it now stands, or None if it is no longer this one."""
+
     def requeue_running_jobs(self) -> int:
         """At start-up no job can be running (one daemon per store): what was, died with the last process."""
 

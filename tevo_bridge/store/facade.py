@@ -170,6 +170,9 @@ class StoreFacade:
     async def release_hold(self, event: Event) -> HoldRow | None:
         return await self.call(self.sync.release_hold, event)
 
+    async def renew_job(self, job: Job, lease_seconds: float) -> Job | None:
+        return await self.call(self.sync.renew_job, job, lease_seconds)
+
     async def requeue_running_jobs(self) -> int:
         return await self.call(self.sync.requeue_running_jobs)
 

@@ -323,7 +323,7 @@ class PostgresStore(SqlStore):
     #: gives them what SERIALIZABLE did, and they stop aborting each other. Under SERIALIZABLE, concurrent
     #: holds and webhooks touch neighbouring index pages, PostgreSQL's predicate locks see a conflict in
     #: that, and at 64 concurrent holds the retries ran out (answered 503) while throughput collapsed.
-    _READ_COMMITTED = ("record_event", "begin_hold", "finish_hold")
+    _READ_COMMITTED = ("record_event", "begin_hold", "finish_hold", "renew_job")  # renew_job: one fenced row
 
     def _hold(self, conn: Any, global_id: str) -> HoldRow | None:
         if not self._db.read_committed:
@@ -415,6 +415,16 @@ class PostgresStore(SqlStore):
         self._pool.putconn(holder)
 
     # The job's end, as in SqlStore, then its advisory lock and connection go back.
+
+    def renew_job(self, job: Job, lease_seconds: float) -> Job | None:
+        """As in SqlStore; the advisory lock's connection then stands for the renewed claim."""
+        renewed = super().renew_job(job, lease_seconds)
+        if renewed is not None:
+            with self._running_lock:
+                holder = self._running.pop(job, None)
+                if holder is not None:
+                    self._running[renewed] = holder
+        return renewed
 
     def abandon_job(self, job: Job) -> None:
         """Let go of the job's advisory lock, so it is taken again when its lease ends (a live lock would

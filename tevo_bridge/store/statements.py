@@ -376,6 +376,17 @@ class SqlStore:
             ).fetchone()
         return Job(**dict(row)) if row else None
 
+    def renew_job(self, job: Job, lease_seconds: float) -> Job | None:
+        """The heartbeat of a running job (``pipeline/lease.py``): fenced on the lease the worker holds, so a
+        claim another worker has taken over is never extended, and the caller learns it lost the job."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND state = 'running' AND lease_until = ? "
+                "RETURNING id, kind, key, order_id, global_id, attempts, lease_until",
+                (time.time() + lease_seconds, now_iso(), job.id, job.lease_until),
+            ).fetchone()
+        return Job(**dict(row)) if row else None
+
     def requeue_running_jobs(self) -> int:
         """At start-up no job can be running (one daemon per store): what was, died with the last process."""
         with self._tx() as conn:
