@@ -8,6 +8,7 @@ for "Retry all": a reason that fits none is retried one by one, after a person r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -21,10 +22,11 @@ class Cause:
 #: Most specific first: "cannot supply" also says "POS", an unreadable PDF's reason may say "file".
 CAUSES: tuple[Cause, ...] = (
     Cause("cannot_supply", "The POS could not supply the tickets (stock or price)", ("cannot supply",)),
-    Cause("ticket_files", "A ticket PDF was missing or unreadable", ("pdf", "no such file", "filenotfound",
-                                                                     "ticket file")),
-    Cause("pos_unreachable", "The POS did not answer", ("pos", "timeout", "timed out", "no answer",
-                                                        "could not connect", "unreachable", "connection")),
+    Cause("ticket_files", "A ticket PDF was missing or unreadable", ("pdf", "no such file", "filenotfounderror",
+                                                                     "ticket file", "ticket files")),
+    Cause("pos_unreachable", "The POS did not answer", ("pos", "postimeout", "poserror", "poscallerror", "timeout",
+                                                        "timed out", "no answer", "could not connect", "unreachable",
+                                                        "connection")),
     Cause("config", "A setting was missing", ("config lacks", "[fulfillment]", "[pipeline]")),
     Cause("fraud", "TEvo's fraud check held the order", ("fraud",)),
 )
@@ -32,9 +34,15 @@ BY_KEY = {cause.key: cause for cause in CAUSES}
 
 
 def cause_of(reason: str) -> Cause | None:
-    """The class a needs_review reason belongs to (None: none of them; it is retried on its own)."""
+    """The class a needs_review reason belongs to (None: none of them; it is retried on its own).
+
+    Whole words only: "pos" must not find "possible" or "deposit"."""
     lowered = reason.lower()
-    return next((cause for cause in CAUSES if any(word in lowered for word in cause.words)), None)
+    return next((cause for cause in CAUSES if any(_has(word, lowered) for word in cause.words)), None)
+
+
+def _has(word: str, text: str) -> bool:
+    return re.search(rf"(?<![a-z0-9_]){re.escape(word)}(?![a-z0-9_])", text) is not None
 
 
 def groups(reasons: list[str]) -> list[tuple[Cause, int]]:
