@@ -1,4 +1,5 @@
-"""The broker's pages through the daemon's real admin listener: search, Retry all, to ship / to hand over, CSV."""
+"""The broker's pages through the daemon's real admin listener: search, Retry all, to ship / to hand over, CSV;
+the pages that query the store run on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,13 +7,24 @@ import csv
 import io
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.dashboard.conftest import PASSWORD_HASH, client, csrf_of, dashboard_daemon, seed_order
+from tests.dashboard.conftest import (
+    PASSWORD_HASH,
+    SESSION_SECRET,
+    client,
+    csrf_of,
+    dashboard_daemon,
+    make_settings,
+    seed_order,
+)
 from tests.dashboard.test_routes import login
 from tevo_bridge.dashboard.export import HEADER
+from tevo_bridge.serve import RunningDaemon, running_daemon
 
 
 def snapshot(name: str, email: str, event: str = "Celtics at Knicks", **extra: object) -> dict:
@@ -27,9 +39,19 @@ def snapshot(name: str, email: str, event: str = "Celtics at Knicks", **extra: o
 PDF_STUCK = "not accepted, it could not be delivered: item 91: file 1 (88702.pdf) is not a readable PDF"
 
 
+@contextmanager
+def daemon_on(backend, tmp_path: Path, pos_db: Path) -> Iterator[RunningDaemon]:
+    """The dashboard's daemon (as ``dashboard_daemon``) on either store backend: the queries run on both."""
+    store = {"url": backend.location} if backend.name == "postgresql" else {}
+    settings = make_settings(tmp_path, pos_db, server={"admin_port": 0}, store=store,
+                             dashboard={"session_secret": SESSION_SECRET, "page_size": 10})
+    with running_daemon(settings) as daemon:
+        yield daemon
+
+
 @pytest.fixture
-def dash(tmp_path, pos_db):
-    with dashboard_daemon(tmp_path, pos_db) as daemon:
+def dash(store_backend, tmp_path, pos_db):
+    with daemon_on(store_backend, tmp_path, pos_db) as daemon:
         seed_order(daemon, 1001, "done", invoice_id="INV-7", snapshot=snapshot("Megan Alvarez", "megan@example.com"))
         seed_order(daemon, 1002, "done", invoice_id="INV-8",
                    snapshot=snapshot("=HYPERLINK(\"http://evil\")", "x@example.com", event='Bulls, "live"'))

@@ -69,18 +69,47 @@ def test_a_new_snapshot_replaces_the_searchable_buyer(store):
     assert buyer_search("not json") is None and buyer_search('{"buyer": null}') is None
 
 
-def test_the_migration_fills_the_search_column_from_snapshots_already_stored(store, store_backend):
-    """Orders stored before the column existed are found after the upgrade (the migration's own UPDATE)."""
-    migrations = MIGRATIONS if store_backend.name == "sqlite" else PG_MIGRATIONS
-    (script,) = [m for m in migrations if "buyer_search" in m]
-    (fill,) = [s for s in script.split(";") if "UPDATE" in s]
-    with store._db.transaction() as conn:
-        conn.execute("UPDATE orders SET buyer_search = NULL")
-        conn.execute("UPDATE orders SET snapshot = 'not json' WHERE id = 1005" if store_backend.name == "sqlite"
-                     else "UPDATE orders SET snapshot = NULL WHERE id = 1005")
-        conn.execute(fill)
-    assert found(store, "alvarez") == [1001] and found(store, "megan@example.com") == [1001]
-    assert found(store, "ana@") == [1002]
+def store_before_search(backend) -> None:
+    """A store as the version before the search column left it (its migrations up to that one applied by hand),
+    holding an order with a buyer in its snapshot and one whose snapshot is no JSON object."""
+    rows = [(402117, snapshot("Megan ALVAREZ", "Megan@Example.com")), (402118, '{"id": 402118}'), (402119, None)]
+    insert = ("INSERT INTO orders (id, state, source, first_seen_at, updated_at, snapshot) "
+              "VALUES ({p}, 'done', 'webhook', '2026-01-02T03:04:05.000Z', '2026-01-02T03:04:05.000Z', {p})")
+    if backend.name == "sqlite":
+        import sqlite3
+
+        index = next(n for n, m in enumerate(MIGRATIONS) if "buyer_search" in m)
+        conn = sqlite3.connect(backend.location)
+        for script in MIGRATIONS[:index]:
+            conn.executescript(script)
+        conn.execute(f"PRAGMA user_version = {index}")
+        conn.executemany(insert.format(p="?"), rows)
+        conn.commit()
+        conn.close()
+        return
+    import psycopg
+
+    index = next(n for n, m in enumerate(PG_MIGRATIONS) if "buyer_search" in m)
+    with psycopg.connect(backend.location, autocommit=True) as conn:
+        for script in PG_MIGRATIONS[:index]:
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute("CREATE TABLE tevo_schema (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO tevo_schema (version) VALUES (%s)", (index,))
+        for row in rows:
+            conn.execute(insert.format(p="%s"), row)
+
+
+def test_the_upgrade_fills_the_search_column_from_snapshots_already_stored(store_backend):
+    """Orders stored before the column existed are found after the upgrade, on both backends."""
+    store_before_search(store_backend)
+    store = store_backend.open()
+    try:
+        assert found(store, "alvarez") == [402117] and found(store, "megan@example.com") == [402117]
+        assert found(store, "402118") == [402118] and found(store, "example") == [402117]
+    finally:
+        store.close()
 
 
 def test_handover_lists_orders_with_an_airbill_or_pickup_until_tevo_completes_them(store):
