@@ -63,6 +63,8 @@ def test_search_from_the_header_finds_by_name_and_an_exact_id_opens_the_order(br
 def test_retry_all_lists_the_orders_then_retries_them_as_alice(browser, daemon):  # noqa: F811
     context, page, violations = logged_in(browser, daemon)
     page.goto(daemon.admin_url + "/dashboard/review")
+    assert "A ticket PDF was missing or unreadable: 2 orders" in page.inner_text(".groups")
+    shoot(page, "review-groups")
     page.click("a:has-text('Retry all 2')")
     page.wait_for_url("**/dashboard/review/retry-all?cause=ticket_files")
     listed = page.inner_text(".confirm-list")
