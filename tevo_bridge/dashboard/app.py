@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from tevo_bridge.asgi_guard import CrashGuard
-from tevo_bridge.dashboard import pages
+from tevo_bridge.dashboard import broker, pages
 from tevo_bridge.dashboard.base import PREFIX, Dashboard, DashboardHost, Denied, Visit
 from tevo_bridge.intake.http import json_response
 
@@ -40,6 +40,7 @@ def create_dashboard(host: DashboardHost) -> FastAPI:
     app.state.dashboard = dash
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     pages.add_routes(app, dash)
+    broker.add_routes(app, dash)
 
     @app.exception_handler(Denied)
     async def denied(request: Request, exc: Denied) -> Response:

@@ -12,8 +12,9 @@ from starlette.responses import RedirectResponse, Response
 
 from tevo_bridge import __version__
 from tevo_bridge.cli_views import audit_move, note, order_view
-from tevo_bridge.dashboard import figures
+from tevo_bridge.dashboard import causes, figures
 from tevo_bridge.dashboard.base import PREFIX, Dashboard, Visit
+from tevo_bridge.dashboard.cards import event_of
 from tevo_bridge.dashboard.charts import SERIES, bar_chart, hourly
 from tevo_bridge.log import get_logger
 from tevo_bridge.proxies import client_of
@@ -34,6 +35,7 @@ MESSAGES = {
     "retried": "Queued again: the daemon picks it up within a second and continues from what TEvo and the POS say.",
     "retried_no_daemon": "Queued again: a daemon running on this store picks it up when it runs.",
     "resolved": "Marked resolved; your note is in its history.",
+    "retried_all": "Queued again, each order on its own: the daemon continues each from what TEvo and the POS say.",
 }
 
 
@@ -68,6 +70,7 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
             reason = note(view) or "no reason was recorded"
             orders.append(dict(view, reason=reason, advice=figures.advice(reason), waited=row.updated_at))
         return dash.page(request, visit, "review.html", orders=orders, limit=REVIEW_LIMIT,
+                         groups=causes.groups([o["reason"] for o in orders]),
                          message=MESSAGES.get(request.query_params.get("msg", "")))
 
     @app.get("/orders", include_in_schema=False)
@@ -81,6 +84,7 @@ def add_routes(app: FastAPI, dash: Dashboard) -> None:
         keep = {k: v for k, v in form.items() if v}
         older = dict(keep, before=str(rows[-1].id)) if more and rows else None
         return dash.page(request, visit, "orders.html", orders=[order_view(r) for r in rows], form=form,
+                         events={r.id: event_of(r) for r in rows},
                          states=ORDER_STATES, channels=CHANNELS, older=older, paged=query.before_id is not None,
                          first_page=keep)
 

@@ -103,6 +103,9 @@ class Store(Protocol):
     ) -> HoldRow | None:
         """Store the POS's outcome and the answer; the hold as it now stands (TEvo may have released it)."""
 
+    def find_orders(self, text: str, limit: int) -> list[OrderRow]:
+        """Orders whose TEvo id or POS invoice id is ``text``, or whose buyer's name or e-mail contains it."""
+
     def get_hold(self, global_id: str) -> HoldRow | None:
         ...
 
@@ -111,6 +114,9 @@ class Store(Protocol):
 
     def get_order(self, order_id: int) -> OrderRow | None:
         ...
+
+    def handover_orders(self, limit: int) -> list[OrderRow]:
+        """Orders with an airbill saved or pickup details sent that TEvo has not yet completed, newest first."""
 
     def hold_for_order(self, order_id: int) -> HoldRow | None:
         ...

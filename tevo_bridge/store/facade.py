@@ -110,6 +110,9 @@ class StoreFacade:
             hold_id=hold_id, reason=reason, release_in_pos=release_in_pos,
         )
 
+    async def find_orders(self, text: str, limit: int) -> list[OrderRow]:
+        return await self.call(self.sync.find_orders, text, limit)
+
     async def get_hold(self, global_id: str) -> HoldRow | None:
         return await self.call(self.sync.get_hold, global_id)
 
@@ -118,6 +121,9 @@ class StoreFacade:
 
     async def get_order(self, order_id: int) -> OrderRow | None:
         return await self.call(self.sync.get_order, order_id)
+
+    async def handover_orders(self, limit: int) -> list[OrderRow]:
+        return await self.call(self.sync.handover_orders, limit)
 
     async def hold_for_order(self, order_id: int) -> HoldRow | None:
         return await self.call(self.sync.hold_for_order, order_id)

@@ -126,6 +126,14 @@ PG_MIGRATIONS: list[str] = [
     );
     CREATE INDEX revoked_sessions_until ON revoked_sessions(until);
     """,
+    # 4: SQLite's 6, the dashboard's search column and the index of calls by action (see store/schema.py).
+    """
+    ALTER TABLE orders ADD COLUMN buyer_search TEXT;
+    UPDATE orders SET buyer_search = lower(trim(BOTH chr(10) FROM coalesce(snapshot::jsonb #>> '{buyer,name}', '')
+        || chr(10) || coalesce(snapshot::jsonb #>> '{buyer,email_addresses,0,address}', '')))
+        WHERE snapshot IS NOT NULL AND snapshot <> '';
+    CREATE INDEX audit_action ON audit(action, order_id);
+    """,
 ]
 
 #: The tables ``store migrate`` copies, parents first; ``leases`` is per running cluster, never copied.

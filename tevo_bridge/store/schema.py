@@ -130,4 +130,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX revoked_sessions_until ON revoked_sessions(until);
     """,
+    # 6: the dashboard's search and its "to ship / to hand over" list. The buyer's name and e-mail addresses,
+    # lower-cased, in a column of their own (store/search.py says why), filled here from the snapshots already
+    # stored; and the orders with a given call in their history (an airbill saved, pickup details sent) by index.
+    """
+    ALTER TABLE orders ADD COLUMN buyer_search TEXT;
+    UPDATE orders SET buyer_search = lower(trim(coalesce(json_extract(snapshot, '$.buyer.name'), '') || char(10) ||
+        coalesce(json_extract(snapshot, '$.buyer.email_addresses[0].address'), ''), char(10)))
+        WHERE json_valid(snapshot);
+    CREATE INDEX audit_action ON audit(action, order_id);
+    """,
 ]

@@ -21,6 +21,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from tevo_bridge.clock import now_iso
+from tevo_bridge.store.search import MAX_TEXT, buyer_search, like_pattern
 from tevo_bridge.store.vocabulary import (
     ORDER_STATES,
     TERMINAL_STATES,
@@ -502,6 +503,8 @@ class SqlStore:
         if current is None:
             raise KeyError(order_id)
         updates = dict(fields, updated_at=now)
+        if "snapshot" in fields:  # what the dashboard's search finds, kept with the snapshot it comes from
+            updates["buyer_search"] = buyer_search(fields["snapshot"])
         if state is not None:
             updates["state"] = state
         assignments = ", ".join(f"{key} = ?" for key in updates)
@@ -570,6 +573,32 @@ class SqlStore:
         sql = "SELECT * FROM orders" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
         with self._lock:
             rows = self._conn.execute(sql, (*args, limit)).fetchall()
+        return [OrderRow(**dict(row)) for row in rows]
+
+    def find_orders(self, text: str, limit: int) -> list[OrderRow]:
+        """Orders whose TEvo id or POS invoice id is ``text``, or whose buyer's name or e-mail contains it (any
+        case), newest id first, at most ``limit``. The id and the invoice are index seeks; the buyer part reads
+        the ``buyer_search`` column of every order (no index serves a "contains")."""
+        text = text.strip()[:MAX_TEXT]
+        if not text:
+            return []
+        order_id = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM orders WHERE id = ? OR invoice_id = ? OR buyer_search LIKE ? ESCAPE '\\' "
+                "ORDER BY id DESC LIMIT ?", (order_id, text, like_pattern(text), limit)).fetchall()
+        return [OrderRow(**dict(row)) for row in rows]
+
+    def handover_orders(self, limit: int) -> list[OrderRow]:
+        """Orders with a FedEx airbill saved or local pickup details sent that TEvo has not yet called completed
+        (nor anyone canceled, rejected or resolved), newest id first: the "to ship / to hand over" list."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM orders WHERE id IN (SELECT order_id FROM audit WHERE action IN "
+                "('airbill.saved', 'pickup.update') AND order_id IS NOT NULL) "
+                "AND state NOT IN ('canceled', 'rejected', 'resolved') "
+                "AND (seller_state IS NULL OR seller_state NOT IN ('completed', 'canceled', 'rejected')) "
+                "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [OrderRow(**dict(row)) for row in rows]
 
     def oldest_open_order(self) -> OrderRow | None:

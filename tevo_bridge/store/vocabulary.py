@@ -201,6 +201,7 @@ class OrderRow:
     accepted_at: str | None
     updated_at: str
     reservation_round: int = 0
+    buyer_search: str | None = None  # the snapshot's buyer name and e-mails, lower-cased (store/search.py)
 
     def snapshot_json(self) -> Any:
         return json.loads(self.snapshot) if self.snapshot else None
