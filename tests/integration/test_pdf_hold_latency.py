@@ -29,6 +29,10 @@ from tevo_bridge.pos.types import TicketFile
 from tevo_bridge.sandbox.inventory import TicketGroupSpec
 from tevo_bridge.sandbox.orders import ItemRequest, OrderRequest
 
+# Holds answered within their budget while a large PDF is split: true on a machine with a core to spare,
+# so not beside another pytest-xdist worker (README, Development).
+pytestmark = pytest.mark.serial
+
 #: A 2000-page PDF per test: out of the fast lane (README, Development), in every full run.
 pytestmark = pytest.mark.slow
 

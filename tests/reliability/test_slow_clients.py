@@ -6,6 +6,10 @@ import pytest
 
 from tests.reliability.slow_clients import ATTACKS, NOFILE, SlowClientsRun, run_slow_clients
 
+# Load tests: they measure holds answered while hundreds of hostile connections eat the CPU, so they run
+# alone, not beside another pytest-xdist worker (README, Development).
+pytestmark = pytest.mark.serial
+
 RSS_SLACK_MB = 40  # "back near the baseline": what the allocator may keep, far below a parked burst
 
 
