@@ -1,0 +1,117 @@
+"""Contract 2's invoice context: what ``pos_create_invoice`` is handed, translated from TEvo's order JSON.
+
+The orders are the project's TEvo fixtures, read by the same ``pos_args`` translation the worker uses
+before it calls the POS, then handed to a real SQLite POS through a real ``PluginHost``.
+"""
+
+from __future__ import annotations
+
+import copy
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tevo_bridge_sqlite_pos import SqlitePos, store
+
+from tests.conftest import load_fixture
+from tevo_bridge.pipeline import pos_args
+from tevo_bridge.pos.host import PluginHost
+from tevo_bridge.pos.types import DEFAULT_CURRENCY, Order, Shipping
+from tevo_bridge.testing.inventory import contract_inventory
+from tevo_bridge.tevo.models import Order as TevoOrder
+
+
+def tevo_order(name: str, **changes: Any) -> TevoOrder:
+    payload = copy.deepcopy(load_fixture(f"orders/{name}.json"))
+    return TevoOrder.model_validate({**payload, **changes})
+
+
+def test_a_client_sale_carries_its_order_number_buyer_fees_shipping_and_currency() -> None:
+    order = pos_args.pos_order(tevo_order("client_sale_fraud_approved"))
+    assert (order.order_id, order.oid, order.reference) == (402133, "73425-402133", "")
+    assert (order.buyer.type, order.buyer.id, order.buyer.email) == ("Client", 3381027, "megan.alvarez@example.com")
+    assert (order.total, order.service_fee, order.currency) == (Decimal("1283.7"), Decimal("116.7"), "USD")
+    [line] = order.items
+    assert (line.price, line.quantity, line.fees, line.currency) == (Decimal("389.0"), 3, Decimal("116.7"), "USD")
+    assert order.shipping == Shipping("Eticket", Decimal("0.0"), "", "USD")
+    assert order.notes == ()
+    # The invoice adds up to what TEvo charged: tickets, the fee, and delivery.
+    assert line.price * line.quantity + line.fees + order.shipping.cost == order.total
+
+
+def test_a_fedex_order_names_its_service_level() -> None:
+    order = pos_args.pos_order(tevo_order("multi_item_fedex"))
+    assert order.shipping == Shipping("FedEx", Decimal("0.0"), "LEAST_EXPENSIVE", "USD")
+
+
+def test_the_service_fee_is_split_over_the_lines_by_cost_and_adds_up_to_the_cent() -> None:
+    # multi_item_fedex: 2 x 312.0 and 4 x 298.0; a fee of 100.00 splits 624 : 1192.
+    order = pos_args.pos_order(tevo_order("multi_item_fedex", service_fee="100.00"))
+    fees = [line.fees for line in order.items]
+    assert fees == [Decimal("34.36"), Decimal("65.64")]
+    assert sum(fees) == order.service_fee == Decimal("100.00")
+
+
+@pytest.mark.parametrize("costs", [[Decimal(1)] * 3, [Decimal("0.01"), Decimal("999.99")], [Decimal(0), Decimal(0)]])
+def test_fee_shares_always_add_up_to_the_fee(costs: list[Decimal]) -> None:
+    fee = Decimal("10.00")
+    shares = pos_args.fee_shares(fee, costs)
+    assert len(shares) == len(costs)
+    assert sum(shares) == (fee if sum(costs) else 0)
+
+
+def test_reference_notes_instructions_and_an_explicit_currency_are_carried() -> None:
+    order = pos_args.pos_order(tevo_order(
+        "office_sale_eticket", reference="PO-88121", currency="cad", shipping="12.50",
+        instructions="Leave at the box office", notes=["Buyer asked for aisle", {"content": "VIP"}, {"id": 3}, ""],
+    ))
+    assert (order.reference, order.currency) == ("PO-88121", "CAD")
+    assert order.notes == ("Leave at the box office", "Buyer asked for aisle", "VIP")
+    assert order.shipping == Shipping("Eticket", Decimal("12.50"), "", "CAD")
+    assert {line.currency for line in order.items} == {"CAD"}
+
+
+def test_an_order_without_shipments_or_currency_is_usd_with_no_shipping() -> None:
+    order = pos_args.pos_order(tevo_order("office_sale_eticket", shipments=[], currency=None, notes=None))
+    assert (order.currency, order.shipping, order.notes) == (DEFAULT_CURRENCY, None, ())
+
+
+def test_an_order_built_the_version_1_way_gets_the_defaults() -> None:
+    order = Order(1, pos_args.pos_buyer(tevo_order("office_sale_eticket")), (), Decimal(0))
+    assert (order.oid, order.reference, order.currency, order.service_fee, order.shipping, order.notes) == (
+        "", "", "USD", Decimal(0), None, ())
+
+
+def test_the_sqlite_pos_invoice_row_keeps_the_order_number_reference_and_currency(tmp_path: Path) -> None:
+    database = tmp_path / "pos.sqlite3"
+    store.init_db(database)
+    with store.connect(database) as conn:
+        store.upsert_ticket_groups(conn, contract_inventory(tmp_path / "pdfs"))
+    order = pos_args.pos_order(tevo_order("client_sale_fraud_approved", reference="PO-1", currency="EUR"))
+    with PluginHost("sqlite_pos", SqlitePos(SqlitePos.Config(database=database))) as host:
+        host.call_sync("pos_create_invoice", order=order, customer=None)
+    conn = sqlite3.connect(database)
+    try:
+        row = conn.execute("SELECT tevo_order_id, oid, reference, currency, total FROM invoices").fetchall()
+    finally:
+        conn.close()
+    assert row == [(402133, "73425-402133", "PO-1", "EUR", "1283.7")]
+
+
+def test_an_older_sqlite_pos_database_gains_the_new_invoice_columns(tmp_path: Path) -> None:
+    database = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(database)
+    conn.executescript("CREATE TABLE invoices (id INTEGER PRIMARY KEY, tevo_order_id INTEGER UNIQUE,"
+                       " customer_id INTEGER NULL, buyer TEXT, total TEXT, created_at TEXT);"
+                       "INSERT INTO invoices VALUES (1, 7, NULL, 'Ticket Evolution', '10.0', 'then');")
+    conn.close()
+    store.init_db(database)
+    store.init_db(database)  # twice: the second start finds the columns there
+    conn = sqlite3.connect(database)
+    try:
+        rows = conn.execute("SELECT tevo_order_id, oid, reference, currency FROM invoices").fetchall()
+    finally:
+        conn.close()
+    assert rows == [(7, None, None, None)]
