@@ -320,3 +320,19 @@ def test_a_caller_with_less_time_hands_the_hook_that_shorter_deadline() -> None:
 def test_outside_a_hook_call_there_is_no_deadline_and_time_left_answers_the_default() -> None:
     assert deadline.current() is None
     assert deadline.time_left(12.0) == 12.0
+
+
+# -- an empty file list is no answer ------------------------------------------------------------
+
+def test_an_empty_ticket_file_list_is_refused_naming_the_two_right_answers() -> None:
+    from tevo_bridge.pos.host import EMPTY_TICKET_FILES
+
+    class NoFilesYet(StubPos):
+        @hookimpl
+        def pos_ticket_files(self, order: Order, item: Item) -> list[Any]:
+            return []
+
+    with PluginHost("empty", NoFilesYet()) as host, pytest.raises(PosError) as refused:
+        asyncio.run(host.ticket_files(ORDER, ORDER.items[0]))
+    assert str(refused.value.original) == EMPTY_TICKET_FILES
+    assert "return None when the POS has no files" in EMPTY_TICKET_FILES and "raise TicketsNotReady" in EMPTY_TICKET_FILES

@@ -115,3 +115,22 @@ def test_an_older_sqlite_pos_database_gains_the_new_invoice_columns(tmp_path: Pa
     finally:
         conn.close()
     assert rows == [(7, None, None, None)]
+
+
+def test_the_csv_pos_invoice_lines_keep_fees_currency_order_number_and_reference(tmp_path: Path) -> None:
+    from tevo_bridge_csv_pos import CsvPos
+    from tevo_bridge_csv_pos.files import INVOICES, CsvFolder
+
+    folder = CsvFolder(tmp_path)
+    folder.write("inventory.csv", [row.to_csv() for row in contract_inventory(tmp_path)])
+    # An invoices.csv from before contract 2: its rows read on, with the new columns empty.
+    (tmp_path / INVOICES).write_text("invoice_id,tevo_order_id,global_id,customer_id,buyer,total,created_at,"
+                                     "remote_id,quantity,price\nINV-1,7,,,Ticket Evolution,10.0,then,90417,1,10.0\n")
+    order = pos_args.pos_order(tevo_order("client_sale_fraud_approved", reference="PO-2"))
+    with PluginHost("csv_pos", CsvPos(CsvPos.Config(directory=tmp_path))) as host:
+        invoice = host.call_sync("pos_create_invoice", order=order, customer=None)
+    rows = {r["invoice_id"]: r for r in folder.read(INVOICES)}
+    assert (rows["INV-1"]["currency"], rows["INV-1"]["oid"]) == ("", "")
+    new = rows[invoice.invoice_id]
+    assert (new["fees"], new["currency"], new["oid"], new["reference"], new["price"]) == (
+        "116.7", "USD", "73425-402133", "PO-2", "389.0")
