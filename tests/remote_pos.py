@@ -4,8 +4,9 @@
 plugin for a remote POS would: each call is a round trip that may take ``delay`` seconds, and the
 first answer to each write (per hook and key) may be lost after the POS applied it. Two switches
 make it a careless plugin instead: ``honour_deadline=False`` waits for the slow POS whatever the
-hook's deadline, and ``fresh_key_per_try=True`` sends each repeat of a write under a new key, as a
-client that makes a request id per attempt would.
+hook's deadline, ``fresh_key_per_try=True`` sends each repeat of a write under a new key, as a
+client that makes a request id per attempt would, and ``refuse_repeated_void=True`` refuses to void a
+void invoice instead of answering as the first void did.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
-from tevo_bridge_sqlite_pos import SqlitePos
+from tevo_bridge_sqlite_pos import SqlitePos, store
 
 from tevo_bridge import hookimpl
 from tevo_bridge.pos import deadline
+from tevo_bridge.pos.errors import VoidRefused
 from tevo_bridge.pos.types import (
     Availability,
     Buyer,
@@ -47,12 +49,14 @@ class AnswerLost(ConnectionResetError):
 
 class RemoteSqlitePos:
     def __init__(self, inner: SqlitePos, *, delay: float = 0.0, lose_first_answer: bool = False,
-                 honour_deadline: bool = True, fresh_key_per_try: bool = False) -> None:
+                 honour_deadline: bool = True, fresh_key_per_try: bool = False,
+                 refuse_repeated_void: bool = False) -> None:
         self.inner = inner
         self.delay = delay
         self.lose_first_answer = lose_first_answer
         self.honour_deadline = honour_deadline
         self.fresh_key_per_try = fresh_key_per_try
+        self.refuse_repeated_void = refuse_repeated_void
         self._lock = threading.Lock()
         self._tries: Counter[tuple[str, object]] = Counter()
 
@@ -126,3 +130,15 @@ class RemoteSqlitePos:
     @hookimpl
     def pos_ticket_files(self, order: Order, item: Item) -> list[TicketFile] | None:
         return self._round_trip(lambda: self.inner.pos_ticket_files(order, item))
+
+    @hookimpl
+    def pos_void_invoice(self, order: Order, invoice_id: str, reason: str) -> None:
+        self._write("pos_void_invoice", invoice_id, lambda n: self._void(invoice_id))
+
+    def _void(self, invoice_id: str) -> None:
+        """A void the SQLite sample lacks here: the invoice's lines go, so its tickets count as on sale again."""
+        with store.connect(self.inner.database) as conn:
+            gone = conn.execute("DELETE FROM invoice_lines WHERE invoice_id = ?",
+                                (int(invoice_id.removeprefix("INV-")),)).rowcount
+        if not gone and self.refuse_repeated_void:
+            raise VoidRefused(invoice_id, "the invoice is already void")

@@ -112,3 +112,14 @@ def test_a_plugin_rekeying_a_repeated_write_fails_the_lost_answer_tests(
     with pytest.raises(AssertionError) as failed:
         run_late(name, plugin, make_pos_host, groups)
     assert message in str(failed.value)
+
+
+def test_a_plugin_refusing_to_void_a_void_invoice_fails_the_lost_answer_void_test(
+    sqlite_pos: SqlitePos, make_pos_host: Callable[..., PluginHost], groups: dict[str, InventoryRow]
+) -> None:
+    plugin = RemoteSqlitePos(sqlite_pos, lose_first_answer=True, refuse_repeated_void=True)
+    with pytest.raises(AssertionError) as failed:
+        run_late(LATE_TESTS[4], plugin, make_pos_host, groups)
+    assert "pos_void_invoice of INV-1 whose first answer was lost (raised AnswerLost(" in str(failed.value)
+    assert ("raised VoidRefused(\"invoice 'INV-1' cannot be voided: the invoice is already void\"): voiding a void "
+            "invoice must return normally") in str(failed.value)

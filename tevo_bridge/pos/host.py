@@ -85,6 +85,7 @@ _RESULT_TYPES: Mapping[str, tuple[type, ...]] = {
     "pos_health": (PosHealth,),
     "pos_startup": (NoneType,),
     "pos_shutdown": (NoneType,),
+    "pos_void_invoice": (NoneType,),
 }
 #: Why the host refuses ``[]`` from ``pos_ticket_files`` (contract 2): the two answers the plugin meant.
 EMPTY_TICKET_FILES = ("pos_ticket_files returned an empty list: return None when the POS has no files for the item, "

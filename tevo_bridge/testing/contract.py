@@ -73,6 +73,7 @@ REMOTE_POS_TESTS = (
     "test_a_release_whose_answer_was_lost_frees_once_when_repeated",
     "test_a_customer_whose_answer_was_lost_is_created_once_when_repeated",
     "test_an_invoice_whose_answer_was_lost_sells_once_when_repeated",
+    "test_a_void_whose_answer_was_lost_returns_the_tickets_once_when_repeated",
 )
 
 T = TypeVar("T")
@@ -716,4 +717,27 @@ class PosContract:
         assert left == expected and (isinstance(first, str) or first.invoice_id == again.invoice_id), (
             f"pos_create_invoice of order {order.order_id} (2 of {groups['88213'].quantity} tickets) whose first answer "
             f"was lost ({first}), repeated: {again}; {left} available, expected {expected}"
+        )
+
+    def test_a_void_whose_answer_was_lost_returns_the_tickets_once_when_repeated(
+        self, pos_plugin_late: object, make_pos_host: Callable[..., PluginHost], groups: dict[str, InventoryRow]
+    ) -> None:
+        pos = make_pos_host(pos_plugin_late)
+        if not pos.has_hook("pos_void_invoice"):
+            pytest.skip("the plugin does not implement the optional pos_void_invoice")
+        order = sample_order("office_sale_eticket")
+        invoice = self.answered(lambda: self.invoice(pos, order))
+        void = {"order": order, "invoice_id": invoice.invoice_id, "reason": "canceled by TEvo (contract check)"}
+        first = self.first_try(lambda: pos.call_sync("pos_void_invoice", **void))
+        try:
+            pos.call_sync("pos_void_invoice", **void)
+        except PosError as exc:
+            raise AssertionError(
+                f"pos_void_invoice of {invoice.invoice_id} whose first answer was lost ({first}), repeated, raised "
+                f"{exc.original!r}: voiding a void invoice must return normally and change nothing"
+            ) from exc
+        left = self.available(pos, "88213")
+        assert left == groups["88213"].quantity, (
+            f"pos_void_invoice of {invoice.invoice_id} (2 of {groups['88213'].quantity} tickets) whose first answer "
+            f"was lost ({first}), repeated: {left} available, expected all {groups['88213'].quantity} back on sale once"
         )
