@@ -45,6 +45,7 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 import pytest
+import structlog.testing
 from pypdf import PdfReader
 
 from tevo_bridge.pos.errors import CannotSupply, PosError, PosTimeout
@@ -594,6 +595,26 @@ class PosContract:
             f"pos_order_event raised for {len(raised)} of {len(states)} transitions (a notification must never "
             f"raise: catch and log inside the hook): " + "; ".join(raised)
         )
+
+    def test_startup_and_shutdown_run_cleanly_around_the_hooks(
+        self, pos_plugin: object, groups: dict[str, InventoryRow]
+    ) -> None:
+        """A host starts the plugin (``pos_startup``; a failure raises ``PluginStartError`` naming the hook), uses
+        it, and closes it (``pos_shutdown``, whose failure the host only logs: caught here)."""
+        host = PluginHost(type(pos_plugin).__name__, pos_plugin)
+        try:
+            if not (host.has_hook("pos_startup") or host.has_hook("pos_shutdown")):
+                pytest.skip("the plugin implements neither of the optional pos_startup and pos_shutdown")
+            group = groups["90417"]
+            seen = self.available(host, group.remote_id)
+            assert seen == group.quantity, (
+                f"after pos_startup, pos_check_inventory of {group.remote_id} said {seen}, expected {group.quantity}"
+            )
+        finally:
+            with structlog.testing.capture_logs() as logs:
+                host.close()
+        failed = [entry for entry in logs if entry["event"] in ("pos_shutdown_failed", "pos_hook_timeout")]
+        assert not failed, f"pos_shutdown failed (or overran its budget) when the host closed: {failed}"
 
     # -- contract 2: a POS that is a remote service: slow, or its answer lost -------------------------
 
