@@ -16,9 +16,10 @@ import pytest
 from tevo_bridge_sqlite_pos import SqlitePos, store
 
 from tests.conftest import load_fixture
+from tevo_bridge import hookimpl
 from tevo_bridge.pipeline import pos_args
 from tevo_bridge.pos.host import PluginHost
-from tevo_bridge.pos.types import DEFAULT_CURRENCY, Order, Shipping
+from tevo_bridge.pos.types import DEFAULT_CURRENCY, Customer, Invoice, Order, Shipping
 from tevo_bridge.testing.inventory import contract_inventory
 from tevo_bridge.tevo.models import Order as TevoOrder
 
@@ -134,3 +135,46 @@ def test_the_csv_pos_invoice_lines_keep_fees_currency_order_number_and_reference
     new = rows[invoice.invoice_id]
     assert (new["fees"], new["currency"], new["oid"], new["reference"], new["price"]) == (
         "116.7", "USD", "73425-402133", "PO-2", "389.0")
+
+
+class RecordingSqlitePos(SqlitePos):
+    """The SQLite POS, keeping every order ``pos_create_invoice`` was handed."""
+
+    invoiced: list[Order]
+
+    @hookimpl
+    def pos_create_invoice(self, order: Order, customer: Customer | None) -> Invoice:
+        self.invoiced.append(order)
+        return super().pos_create_invoice(order, customer)
+
+
+async def test_the_worker_hands_the_pos_invoice_the_context_of_a_real_tevo_order(tmp_path: Path) -> None:
+    """The pipeline end to end for one accepted order: GET from (a fake) TEvo, customer, invoice in a real POS."""
+    from tests.fulfillment.fake_tevo import FakeTevo
+    from tevo_bridge.config import Settings
+    from tevo_bridge.pipeline.processor import OrderProcessor
+    from tevo_bridge.store import AsyncStore, SqliteStore
+
+    fake = FakeTevo()
+    fake.add_order(load_fixture("orders/client_sale_fraud_approved.json") | {"reference": "PO-77", "currency": "usd"})
+    database = tmp_path / "pos.sqlite3"
+    store.init_db(database)
+    with store.connect(database) as conn:
+        store.upsert_ticket_groups(conn, contract_inventory(tmp_path / "pdfs"))
+    plugin = RecordingSqlitePos(RecordingSqlitePos.Config(database=database))
+    plugin.invoiced = []
+    state = AsyncStore(SqliteStore(tmp_path / "state.sqlite3"))
+    try:
+        with PluginHost("sqlite_pos", plugin) as host:
+            async with fake.client() as tevo:
+                await state.ensure_order(402133, "test")
+                await OrderProcessor(state, tevo, host, Settings()).process(402133)
+    finally:
+        state.close()
+    [order] = plugin.invoiced
+    assert (order.order_id, order.oid, order.reference, order.currency) == (402133, "73425-402133", "PO-77", "USD")
+    assert (order.buyer.type, order.buyer.id, order.buyer.name) == ("Client", 3381027, "Megan Alvarez")
+    assert (order.total, order.service_fee, order.notes) == (Decimal("1283.7"), Decimal("116.7"), ())
+    assert [(i.remote_id, i.quantity, i.price, i.fees, i.currency) for i in order.items] == [
+        ("88507", 3, Decimal("389.0"), Decimal("116.7"), "USD")]
+    assert order.shipping == Shipping("Eticket", Decimal("0.0"), "", "USD")
