@@ -24,7 +24,7 @@ A plugin for a POS that is a remote service proves two more things with two more
   (``tevo_bridge.pos.deadline.time_left()``) and raise, leaving its worker thread within ``SLOW_GRACE``.
 - ``pos_plugin_late``: your plugin over a fresh store seeded like ``pos_plugin``'s, whose POS applies
   each write but loses the first answer to it (per hook and key): the hook raises, and repeating the
-  call with the same key (global id, buyer id, order id) must not write twice.
+  call with the same key (global id, buyer id, order id, invoice id) must not write twice.
 
 Every test calls the plugin the way the daemon does: through ``PluginHost``, in worker threads,
 under the default time budgets. A test that asserts a policy rather than a rule of the contract
