@@ -48,7 +48,7 @@ def run_late(name: str, plugin: object, make_pos_host: Callable[..., PluginHost]
     test(**kwargs)
 
 
-def test_the_remote_tests_are_the_suites_and_skip_without_their_fixtures() -> None:
+def test_the_remote_tests_are_the_suites_and_a_waiting_plugin_is_caught_still_waiting() -> None:
     assert all(hasattr(PosContract, name) for name in REMOTE_POS_TESTS)
     assert SLOW_POS_SECONDS > SLOW_BUDGET + SLOW_GRACE  # a plugin waiting for the POS is caught still waiting
 
