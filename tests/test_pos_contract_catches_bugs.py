@@ -1,7 +1,7 @@
 """The contract suite fails a careless plugin, and says what went wrong.
 
 A suite that any plugin passes proves nothing: this runs it, in a separate pytest session, on a
-plugin with seven classic POS bugs and checks that exactly those tests fail, with their messages.
+plugin with ten classic POS bugs and checks that exactly those tests fail, with their messages.
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ class CarelessPos:
         group = self.groups.get(hold.remote_id)
         if group is None:
             return HoldResult(False, available=0, reason="unknown_remote_id")
-        if hold.price is not None and not group.price_decision(hold.price).acceptable:
+        # bug 8: the hold's total is compared to the per-ticket minimum (hold.price is per ticket)
+        if hold.price is not None and not group.price_decision(hold.price * hold.quantity).acceptable:
             return HoldResult(False, reason="price_not_acceptable")
         available = self._available(hold.remote_id, reservations=hold.order_id is not None)
         if hold.quantity > available:
@@ -102,11 +103,17 @@ class CarelessPos:
     def pos_ticket_files(self, order, item):
         group = self.groups[item.remote_id]
         if not group.eticket_pdf:
-            return None
+            # bug 9: e-tickets not in yet answered with "no files" as an empty list, not TicketsNotReady
+            return [] if item.needs_eticket else None
         with open(group.eticket_pdf, "rb") as f:
             pdf = f.read()
         # bug 5: assumes the PDF starts with the first seat, but this one has a cover page
         return [TicketFile(pdf, {seat: group.seats.index(seat) + 1 for seat in item.seats})]
+
+    @hookimpl
+    def pos_order_event(self, event):
+        # bug 10: a note for the states someone thought of; a KeyError for the others
+        self.last_note = {"done": "sold", "rejected": "refused", "canceled": "void it"}[event.state]
 
 
 class TestCarelessPos(PosContract):
@@ -164,6 +171,12 @@ def test_the_suite_fails_exactly_the_careless_plugins_bugs(failures: dict[str, s
         "test_an_order_cannot_reserve_tickets_a_checkout_holds",
         # bug 7
         "test_a_hold_stops_counting_once_it_lapses",
+        # bug 8 (contract 2)
+        "test_a_hold_of_several_tickets_below_the_minimum_per_ticket_is_refused",
+        # bug 9 (contract 2)
+        "test_ticket_files_are_none_or_files_never_an_empty_list",
+        # bug 10 (contract 2)
+        "test_order_events_never_raise",
     }
 
 
@@ -182,6 +195,18 @@ def test_the_suite_fails_exactly_the_careless_plugins_bugs(failures: dict[str, s
         (
             "test_ticket_files_are_pdfs_with_one_page_per_seat",
             "seat -> text 'SEAT n' on its page: got {'5': '', '6': '5'}, expected {'5': '5', '6': '6'}",
+        ),
+        (
+            "test_a_hold_of_several_tickets_below_the_minimum_per_ticket_is_refused",
+            "pos_hold of 3 tickets at 249.99 each, under the 250.00 minimum per ticket: HoldResult(held=True",
+        ),
+        (
+            "test_ticket_files_are_none_or_files_never_an_empty_list",
+            "pos_ticket_files returned [] for the e-ticket items of 91508, 90417, 90422: return None",
+        ),
+        (
+            "test_order_events_never_raise",
+            "(a notification must never raise: catch and log inside the hook): None -> new: KeyError('new')",
         ),
     ],
 )

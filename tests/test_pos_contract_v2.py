@@ -320,3 +320,48 @@ def test_a_caller_with_less_time_hands_the_hook_that_shorter_deadline() -> None:
 def test_outside_a_hook_call_there_is_no_deadline_and_time_left_answers_the_default() -> None:
     assert deadline.current() is None
     assert deadline.time_left(12.0) == 12.0
+
+
+# -- an empty file list is no answer ------------------------------------------------------------
+
+def test_an_empty_ticket_file_list_is_refused_naming_the_two_right_answers() -> None:
+    from tevo_bridge.pos.host import EMPTY_TICKET_FILES
+
+    class NoFilesYet(StubPos):
+        @hookimpl
+        def pos_ticket_files(self, order: Order, item: Item) -> list[Any]:
+            return []
+
+    with PluginHost("empty", NoFilesYet()) as host, pytest.raises(PosError) as refused:
+        asyncio.run(host.ticket_files(ORDER, ORDER.items[0]))
+    assert str(refused.value.original) == EMPTY_TICKET_FILES
+    assert "return None when the POS has no files" in EMPTY_TICKET_FILES and "raise TicketsNotReady" in EMPTY_TICKET_FILES
+
+
+# -- the contract suite's lifecycle test ----------------------------------------------------------
+
+def _inventory_groups() -> dict[str, Any]:
+    from tevo_bridge.pos.inventory import InventoryRow
+
+    return {"90417": InventoryRow("90417", "E", "V", "2027-01-03T15:25:00Z", "C117", "12", ("1",), 10, Decimal(1))}
+
+
+def test_the_contract_passes_a_plugin_that_starts_and_stops_cleanly() -> None:
+    from tevo_bridge.testing.contract import PosContract
+
+    plugin = LifecyclePos()
+    PosContract().test_startup_and_shutdown_run_cleanly_around_the_hooks(plugin, _inventory_groups())
+    assert plugin.calls == ["startup", "shutdown"]
+
+
+def test_the_contract_fails_a_plugin_whose_shutdown_raises_naming_it() -> None:
+    from tevo_bridge.testing.contract import PosContract
+
+    class BadClose(StubPos):
+        @hookimpl
+        def pos_shutdown(self) -> None:
+            raise OSError("socket already closed")
+
+    with pytest.raises(AssertionError, match=r"pos_shutdown failed \(or overran its budget\) when the host closed: "
+                                             r"\[\{'plugin': 'BadClose', 'error': 'pos_shutdown: OSError: socket"):
+        PosContract().test_startup_and_shutdown_run_cleanly_around_the_hooks(BadClose(), _inventory_groups())

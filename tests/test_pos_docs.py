@@ -7,6 +7,7 @@ is its signature, and the guide's budget for it is the one the host applies.
 from __future__ import annotations
 
 import csv
+import importlib
 import inspect
 import re
 import sys
@@ -18,7 +19,7 @@ import pytest
 from tevo_bridge.pos import hookspecs
 from tevo_bridge.pos.hookspecs import ALL_HOOKS, DEFAULT_BUDGETS
 from tevo_bridge.pos.inventory import CSV_COLUMNS
-from tevo_bridge.testing.contract import PosContract
+from tevo_bridge.testing.contract import REMOTE_POS_TESTS, PosContract
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
 HOOKS = ALL_HOOKS
@@ -104,4 +105,66 @@ def test_the_guide_states_the_true_number_of_contract_tests(guide: str) -> None:
     """The guide counts the suite for authors checking that every test ran; the count must be the code's."""
     count = sum(name.startswith("test_") for name in dir(PosContract))
     assert f"contract suite: {count} tests" in guide and f"lists the {count} tests" in guide
-    assert f"{count + 1} passed: the contract suite and the sample CSV check" in guide  # plugin new's project
+    remote = len(REMOTE_POS_TESTS)  # a local POS has no slow or lost-answer fixture: those are skipped
+    assert f"{count + 1 - remote} passed, {remote} skipped: the contract suite and the sample CSV check" in guide
+
+
+# -- the helper modules' reference ----------------------------------------------------------------
+
+#: The modules a plugin imports besides the hook values; each public name is in the guide's reference.
+HELPER_MODULES = ("tevo_bridge.pos.errors", "tevo_bridge.pos.rules", "tevo_bridge.pos.inventory",
+                  "tevo_bridge.pos.deadline")
+VALUE_MODULES = ("tevo_bridge.pos.types", "tevo_bridge.testing.contract")
+
+
+def _annotation(annotation: object) -> str:
+    return annotation if isinstance(annotation, str) else getattr(annotation, "__name__", repr(annotation))
+
+
+def reference_entry(obj: object) -> str:
+    """How the guide writes a public name: ``name(arguments) -> result``, or the bare name for a constant or an
+    exception that takes only a message. The guide's entries are these strings, so a changed signature fails."""
+    name = obj.__name__  # type: ignore[attr-defined]
+    own_init = inspect.isclass(obj) and obj.__init__ not in (object.__init__, BaseException.__init__,
+                                                            Exception.__init__, ValueError.__init__)
+    if not (inspect.isfunction(obj) or own_init):
+        return name
+    signature = inspect.signature(obj.__init__ if inspect.isclass(obj) else obj)  # type: ignore[misc]
+    parts = []
+    for p in signature.parameters.values():
+        if p.name == "self":
+            continue
+        text = {p.VAR_POSITIONAL: f"*{p.name}", p.VAR_KEYWORD: f"**{p.name}"}.get(p.kind, p.name)
+        if p.annotation is not p.empty:
+            text += f": {_annotation(p.annotation)}"
+        if p.default is not p.empty:
+            text += f" = {p.default!r}"
+        parts.append(text)
+    returns = signature.return_annotation
+    result = "" if inspect.isclass(obj) or returns is signature.empty else f" -> {_annotation(returns)}"
+    return f"{name}({', '.join(parts)}){result}"
+
+
+def _public(module_name: str) -> list[tuple[str, object]]:
+    module = importlib.import_module(module_name)
+    return [(name, getattr(module, name)) for name in module.__all__]
+
+
+@pytest.mark.parametrize("module", HELPER_MODULES)
+def test_every_public_function_and_error_of_the_helper_modules_is_in_the_reference_with_its_signature(
+    module: str, guide: str
+) -> None:
+    reference = guide[guide.index("## Helper modules: reference"):]
+    reference = reference[: reference.index("\n## ")]
+    missing = [
+        entry
+        for name, obj in _public(module)
+        if f"`{(entry := reference_entry(obj) if callable(obj) else name)}`" not in reference
+    ]
+    assert not missing, f"docs/plugins.md, 'Helper modules: reference', lacks (or has another signature for): {missing}"
+
+
+@pytest.mark.parametrize("module", VALUE_MODULES)
+def test_every_public_name_of_the_values_and_the_kit_is_in_the_guide(module: str, guide: str) -> None:
+    missing = [name for name, _ in _public(module) if f"`{name}" not in guide]
+    assert not missing, f"docs/plugins.md never names {missing} of {module}"

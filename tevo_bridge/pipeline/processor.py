@@ -260,7 +260,7 @@ class OrderProcessor:
         args = pos_args.pos_item(order, item)
         return pos.Hold(global_id=global_id, remote_id=args.remote_id,
                         quantity=item.quantity, price=item.price, ticket_group_id=args.ticket_group_id,
-                        expires_at=lapses, order_id=order.id)
+                        expires_at=lapses, order_id=order.id, currency=args.currency)
 
     async def _problem(self, order: Order, item: Item, result: pos.HoldResult) -> ItemProblem:
         remote_id = item.ticket_group.remote_id or ""

@@ -161,7 +161,8 @@ def pos_hold(hold: Hold) -> HoldResult:
     the TEvo ``order_id`` it reserves for.
     Returns: ``HoldResult(held=True, hold_id, available)`` once the tickets are reserved, or
     ``HoldResult(held=False, reason=...)`` with ``insufficient_quantity``, ``unknown_remote_id``,
-    ``price_not_acceptable`` (``hold.price`` below what the seller takes) or ``global_id_used``
+    ``price_not_acceptable`` (``hold.price``, a price per ticket whatever the quantity, below what the
+    seller takes per ticket) or ``global_id_used``
     (the global id's hold was already closed, or named other tickets). A hold never takes
     availability below zero, even under concurrent calls from several threads or processes, and
     stops counting once ``expires_at`` has passed.
@@ -191,7 +192,8 @@ def pos_create_invoice(order: Order, customer: Customer | None) -> Invoice:
     Arguments: ``order`` (TEvo's ``order_id``, ``buyer``, ``items``, ``total``; each item's
     ``global_id`` names the hold that reserved it: the Order Integration hold the order came from,
     or the daemon's reservation); ``customer``, the POS customer for a ``Client`` sale, or ``None``
-    for a sale to TEvo.
+    for a sale to TEvo. Contract 2 adds what a broker's invoice carries: ``order.oid`` and
+    ``reference``, each item's ``price`` and ``fees``, ``order.shipping``, ``notes`` and ``currency``.
     Returns: ``Invoice(invoice_id, created=True)``. An item whose ``global_id`` names a held hold of
     the item's ``remote_id`` and ``quantity`` consumes that hold (it becomes invoiced) instead of
     taking stock twice; an item whose hold lapsed takes from stock like any other.
@@ -211,7 +213,7 @@ def pos_ticket_files(order: Order, item: Item) -> list[TicketFile] | None:
     Arguments: ``order`` and one of its ``item``s (``item.seats`` are the seats TEvo sold).
     Returns: a list of ``TicketFile(pdf, seat_pages, name)``, where ``seat_pages`` maps each of
     the item's seats to its 1-based page in that file (covers and adverts are simply not named);
-    or ``None`` if the POS has no files for this item.
+    or ``None`` if the POS has no files for this item; never ``[]``, which the host refuses (contract 2).
     Raises: ``tevo_bridge.pos.errors.TicketsNotReady`` when the files will come later: the order is
     accepted and waits in ``awaiting_tickets``, asked again until they come;
     ``tevo_bridge.pos.errors.TicketFileUnreadable`` when a file it names is missing or unreadable:
@@ -243,7 +245,8 @@ def pos_order_event(event: OrderEvent) -> None:
     Arguments: ``event``, with the ``order_id``, the new ``state``, the ``previous_state``, the
     ``reason`` and any ``details``.
     Returns: nothing. Every implementation is called (this is not ``firstresult``); the host logs
-    and swallows their exceptions and overruns, so a notification never holds an order up.
+    and swallows their exceptions and overruns, so a notification never holds an order up. Still
+    never raise, for any state: the contract suite sends each one.
     Idempotency: may be called twice for one transition after a crash; tolerate repeats.
     Budget: 5 s.
     """

@@ -62,7 +62,7 @@ from tevo_bridge.pos.types import (
 )
 from tevo_bridge.pos.workers import WorkerPool
 
-__all__ = ["DEFAULT_POOL_SIZE", "PluginHost", "PluginInfo", "discover_plugins", "plugin_config", "resolve_budgets"]
+__all__ = ["DEFAULT_POOL_SIZE", "EMPTY_TICKET_FILES", "PluginHost", "PluginInfo", "discover_plugins", "plugin_config", "resolve_budgets"]
 
 log = structlog.get_logger(__name__)
 
@@ -81,10 +81,15 @@ _RESULT_TYPES: Mapping[str, tuple[type, ...]] = {
     "pos_create_invoice": (Invoice,),
     "pos_ticket_files": (list, NoneType),
     "pos_mobile_transfer": (MobileTransfer, NoneType),
+    "pos_order_event": (list,),  # not firstresult: pluggy's list of every implementation's None
     "pos_health": (PosHealth,),
     "pos_startup": (NoneType,),
     "pos_shutdown": (NoneType,),
+    "pos_void_invoice": (NoneType,),
 }
+#: Why the host refuses ``[]`` from ``pos_ticket_files`` (contract 2): the two answers the plugin meant.
+EMPTY_TICKET_FILES = ("pos_ticket_files returned an empty list: return None when the POS has no files for the item, "
+                      "or raise TicketsNotReady when they will come later")
 #: What the host says when the plugin has no ``pos_health``: unknown, which is not failing.
 NO_HEALTH_HOOK = PosHealth(None, "the plugin has no pos_health hook")
 
@@ -107,6 +112,10 @@ def _check_result(hook: str, result: Any) -> Any:
     if not isinstance(result, expected):
         names = " or ".join("None" if t is NoneType else t.__name__ for t in expected)
         raise TypeError(f"{hook} returned {type(result).__name__}, expected {names}")
+    if hook == "pos_ticket_files" and result == []:
+        # "No files" is None and "not yet" is TicketsNotReady: an empty list would leave an accepted order
+        # with nothing to deliver and no one told, so it is refused where the plugin answered it.
+        raise TypeError(EMPTY_TICKET_FILES)
     if hook == "pos_ticket_files" and isinstance(result, list):
         wrong = [type(f).__name__ for f in result if not isinstance(f, TicketFile)]
         if wrong:

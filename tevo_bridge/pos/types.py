@@ -4,7 +4,9 @@ Frozen dataclasses rather than pydantic models: these values cross a thread boun
 into plugin code and come back, so they must be immutable and cheap, and they are built
 by the core from payloads it has already validated. Money is always ``Decimal`` (TEvo
 sends decimal strings, docs/tevo-api.md §3.4); TEvo's ids are ``int``; the POS's own ids are
-``str`` because every POS numbers things its own way.
+``str`` because every POS numbers things its own way. Every price travels with its ISO 4217
+currency code (contract 2): TEvo trades in US dollars unless an order says otherwise, so a POS
+that keeps several currencies never has to guess.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from types import MappingProxyType
 from typing import Any, Final, Literal
 
 __all__ = [
+    "DEFAULT_CURRENCY",
     "HOLD_REFUSAL_REASONS",
     "TRANSFER_TYPES",
     "Availability",
@@ -33,6 +36,7 @@ __all__ = [
     "OrderEvent",
     "PosHealth",
     "PriceDecision",
+    "Shipping",
     "TicketFile",
     "TransferType",
 ]
@@ -44,6 +48,9 @@ HoldRefusal = Literal["insufficient_quantity", "unknown_remote_id", "price_not_a
 HOLD_REFUSAL_REASONS: Final = frozenset(
     {"insufficient_quantity", "unknown_remote_id", "price_not_acceptable", "global_id_used"}
 )
+
+#: The currency of a price when TEvo names none: TEvo trades in US dollars (docs/tevo-api.md §3.4).
+DEFAULT_CURRENCY: Final = "USD"
 
 TransferType = Literal["TMMobileLink", "TMMobile", "FlashSeats", "Eticket"]
 #: TEvo's ``mobile_transfer_type`` values (docs/tevo-api.md §5.6).
@@ -75,6 +82,11 @@ class Item:
     #: The hold that reserved this line's tickets: the Order Integration hold the order came from,
     #: or the reservation the daemon made before accepting (see ``pos_hold``). ``None`` on a hold.
     global_id: str | None = None
+    #: Contract 2: this line's share of the fees the buyer paid TEvo on top of ``price * quantity``
+    #: (the order's ``service_fee``, split over its lines by their cost), for the POS invoice line.
+    fees: Decimal = Decimal(0)
+    #: Contract 2: the ISO 4217 code of ``price`` and ``fees``.
+    currency: str = DEFAULT_CURRENCY
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +143,8 @@ class Hold:
     ticket_group_id: int | None = None
     expires_at: datetime | None = None
     order_id: int | None = None
+    #: Contract 2: the ISO 4217 code of ``price``.
+    currency: str = DEFAULT_CURRENCY
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,13 +165,43 @@ class HoldResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Shipping:
+    """Contract 2: how TEvo delivers an order, and what the buyer paid for the delivery.
+
+    ``method`` is TEvo's shipment type without its ``Delivery::`` prefix (``Eticket``, ``FedEx``,
+    ``LocalPickup``, ``TBD``...); ``service_type`` is FedEx's service level when there is one.
+    """
+
+    method: str
+    cost: Decimal = Decimal(0)
+    service_type: str = ""
+    currency: str = DEFAULT_CURRENCY
+
+
+@dataclass(frozen=True, slots=True)
 class Order:
-    """A TEvo order to invoice; each item names the hold that reserved it (``Item.global_id``)."""
+    """A TEvo order to invoice; each item names the hold that reserved it (``Item.global_id``).
+
+    The fields after ``total`` came with contract 2, all with defaults so that code building an
+    ``Order`` the version 1 way keeps working: what a broker's invoice carries besides the lines.
+    """
 
     order_id: int
     buyer: Buyer
     items: tuple[Item, ...]
     total: Decimal
+    #: The order number TEvo shows people (``oid``, ``<order group>-<order id>``), "" if TEvo sent none.
+    oid: str = ""
+    #: TEvo's ``reference``: the buyer's own reference for the order, "" when there is none.
+    reference: str = ""
+    #: The ISO 4217 code of ``total``, ``service_fee`` and every price in the order.
+    currency: str = DEFAULT_CURRENCY
+    #: The fee the buyer paid TEvo on top of the tickets (already inside ``total``; split over ``Item.fees``).
+    service_fee: Decimal = Decimal(0)
+    #: How the tickets travel and what the buyer paid for it; ``None`` when TEvo named no shipment.
+    shipping: Shipping | None = None
+    #: TEvo's ``instructions`` and ``notes`` on the order, as text, for the invoice's memo.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,16 @@ The ``pos_health`` tests (contract 2) also use ``pos_plugin_down``: your plugin 
 unreachable or its credentials refused (a deleted database, a wrong token). Without that fixture
 the test of the failing answer is skipped, and says so.
 
+A plugin for a POS that is a remote service proves two more things with two more optional fixtures
+(contract 2; each test is skipped, saying so, without its fixture):
+
+- ``pos_plugin_slow``: your plugin over a POS that answers every call after at least
+  ``SLOW_POS_SECONDS``. Every hook, run under a ``SLOW_BUDGET`` budget, must give up by its deadline
+  (``tevo_bridge.pos.deadline.time_left()``) and raise, leaving its worker thread within ``SLOW_GRACE``.
+- ``pos_plugin_late``: your plugin over a fresh store seeded like ``pos_plugin``'s, whose POS applies
+  each write but loses the first answer to it (per hook and key): the hook raises, and repeating the
+  call with the same key (global id, buyer id, order id, invoice id) must not write twice.
+
 Every test calls the plugin the way the daemon does: through ``PluginHost``, in worker threads,
 under the default time budgets. A test that asserts a policy rather than a rule of the contract
 (the minimum price, what a physical ticket transfers as) says so; override it if your POS differs.
@@ -23,6 +33,7 @@ under the default time budgets. A test that asserts a policy rather than a rule 
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import re
 import threading
@@ -34,19 +45,37 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 import pytest
+import structlog.testing
 from pypdf import PdfReader
 
-from tevo_bridge.pos.errors import CannotSupply, PosError
-from tevo_bridge.pos.host import PluginHost
+from tevo_bridge.pos.errors import CannotSupply, PosError, PosTimeout
+from tevo_bridge.pos.host import EMPTY_TICKET_FILES, PluginHost
 from tevo_bridge.pos.inventory import InventoryRow
-from tevo_bridge.pos.types import Buyer, Customer, Hold, HoldResult, Invoice, Item, Order
+from tevo_bridge.pos.types import Buyer, Customer, Hold, HoldResult, Invoice, Item, Order, OrderEvent
+from tevo_bridge.store.vocabulary import OrderState
 from tevo_bridge.testing.inventory import UNKNOWN_REMOTE_ID
 from tevo_bridge.testing.samples import sample_order
 
-__all__ = ["CONCURRENCY", "PosContract"]
+__all__ = ["CONCURRENCY", "REMOTE_POS_TESTS", "SLOW_BUDGET", "SLOW_GRACE", "SLOW_POS_SECONDS", "PosContract"]
 
 #: How many threads the no-oversell tests race.
 CONCURRENCY = 8
+
+#: A ``pos_plugin_slow`` fixture's POS answers no call sooner than this, in seconds...
+SLOW_POS_SECONDS = 5.0
+#: ...while each hook gets this budget, so only a hook that gives up at its deadline is free in time...
+SLOW_BUDGET = 0.5
+#: ...and this long after the deadline to have raised and left the worker thread (generous: a loaded machine).
+SLOW_GRACE = 2.0
+#: The tests that need ``pos_plugin_slow`` or ``pos_plugin_late`` (skipped without them): a local POS has none.
+REMOTE_POS_TESTS = (
+    "test_a_slow_pos_makes_every_hook_give_up_by_its_deadline",
+    "test_a_hold_whose_answer_was_lost_holds_once_when_repeated",
+    "test_a_release_whose_answer_was_lost_frees_once_when_repeated",
+    "test_a_customer_whose_answer_was_lost_is_created_once_when_repeated",
+    "test_an_invoice_whose_answer_was_lost_sells_once_when_repeated",
+    "test_a_void_whose_answer_was_lost_returns_the_tickets_once_when_repeated",
+)
 
 T = TypeVar("T")
 _SEAT_RE = re.compile(r"\bSEAT\s+(\S+)")
@@ -202,8 +231,11 @@ class PosContract:
     def test_a_hold_takes_its_tickets_out_of_stock(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
         group = groups["90417"]
         result = self.hold(pos, "G-1", group, 3)
-        assert result.held and result.hold_id, f"holding 3 of 10 was refused: {result}"
-        assert self.available(pos, group.remote_id) == group.quantity - 3, "a hold of 3 must leave on-hand - 3"
+        assert result.held and result.hold_id, f"pos_hold of 3 of {group.quantity} was refused: {result}"
+        left = self.available(pos, group.remote_id)
+        assert left == group.quantity - 3, (
+            f"after pos_hold of 3 of {group.quantity}, pos_check_inventory says {left}, expected {group.quantity - 3}"
+        )
 
     def test_a_hold_reports_what_remains_available(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
         result = self.hold(pos, "G-1", groups["90417"], 3)
@@ -245,11 +277,20 @@ class PosContract:
         self, pos: PluginHost, groups: dict[str, InventoryRow]
     ) -> None:
         group = groups["90417"]
-        self.hold(pos, "G-1", group, 3)
-        self.hold(pos, "G-2", group, 2)
-        self.release(pos, "G-1", group, 3)
-        assert self.release(pos, "G-1", group, 3) is False, "releasing an already released hold must return False"
-        assert self.available(pos, group.remote_id) == group.quantity - 2, "a repeated release freed other tickets"
+        first, second = self.hold(pos, "G-1", group, 3), self.hold(pos, "G-2", group, 2)
+        held = self.available(pos, group.remote_id)
+        assert (first.held, second.held, held) == (True, True, group.quantity - 5), (
+            f"pos_hold of 3 then 2 of {group.quantity} tickets: {first}, {second}; {held} available, "
+            f"expected {group.quantity - 5} (a holds bug, before any release)"
+        )
+        assert self.release(pos, "G-1", group, 3) is True, "pos_release_hold of a held hold of 3 must return True"
+        again = self.release(pos, "G-1", group, 3)
+        assert again is False, f"pos_release_hold of an already released hold must return False, got {again!r}"
+        left = self.available(pos, group.remote_id)
+        assert left == group.quantity - 2, (
+            f"after releasing hold G-1 (3 tickets) twice, with G-2 (2 tickets) still held: {left} available, "
+            f"expected {group.quantity - 2}; the repeated pos_release_hold freed other tickets"
+        )
 
     def test_releasing_an_unknown_hold_returns_false(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
         assert self.release(pos, "G-never", groups["90417"], 1) is False, (
@@ -311,8 +352,12 @@ class PosContract:
         group = groups["90422"]
         with pytest.raises(PosError) as raised:
             self.invoice(pos, self.order(1, self.item(group, group.quantity + 1)))
-        assert isinstance(raised.value.original, CannotSupply), f"expected OutOfStock, got {raised.value.original!r}"
-        assert self.available(pos, group.remote_id) == group.quantity, "a refused invoice changed stock"
+        assert isinstance(raised.value.original, CannotSupply), (
+            f"pos_create_invoice of {group.quantity + 1} of {group.quantity}: expected OutOfStock, "
+            f"got {raised.value.original!r}"
+        )
+        left = self.available(pos, group.remote_id)
+        assert left == group.quantity, f"a refused pos_create_invoice changed stock: {left} left of {group.quantity}"
 
     def test_an_invoice_of_an_unknown_remote_id_raises_cannot_supply(self, pos: PluginHost) -> None:
         item = Item(None, 1, UNKNOWN_REMOTE_ID, 1, Decimal(100))
@@ -491,4 +536,229 @@ class PosContract:
         assert answer.reason and not answer.reason.startswith("pos_health: no answer"), (
             f"pos_health with the POS down must answer within its {pos.budgets['pos_health']:g} s budget "
             f"with a reason, not hang: got {answer}"
+        )
+
+    # -- contract 2: prices per ticket, no empty file lists, events that never raise ------------------
+
+    def test_a_hold_of_several_tickets_at_the_minimum_per_ticket_is_held(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        group = groups["90417"]
+        result = self.hold(pos, "G-per-ticket", group, 3, price=group.min_price)
+        assert result.held, (
+            f"pos_hold of 3 tickets at {group.min_price} each, the minimum per ticket, was refused: {result}; "
+            f"hold.price is per ticket: compare it to the per-ticket minimum, not to 3 x {group.min_price} = "
+            f"{3 * group.min_price}"
+        )
+
+    def test_a_hold_of_several_tickets_below_the_minimum_per_ticket_is_refused(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        group = groups["90417"]
+        price = group.min_price - Decimal("0.01")
+        result = self.hold(pos, "G-per-ticket", group, 3, price=price)
+        assert (result.held, result.reason) == (False, "price_not_acceptable"), (
+            f"pos_hold of 3 tickets at {price} each, under the {group.min_price} minimum per ticket: {result}; "
+            f"the hold's total {3 * price} is over the minimum, but hold.price is per ticket"
+        )
+
+    def test_ticket_files_are_none_or_files_never_an_empty_list(
+        self, pos: PluginHost, pos_inventory: Sequence[InventoryRow]
+    ) -> None:
+        """``[]`` is no answer: ``None`` is "no files", ``TicketsNotReady`` is "not yet" (the host refuses ``[]``)."""
+        empty = []
+        for group in pos_inventory:  # every group as an e-ticket item: also those whose PDF is not there (yet)
+            item = replace(self.item(group, min(2, group.quantity)), needs_eticket=True)
+            order = self.order(800001, item)
+            try:
+                pos.call_sync("pos_ticket_files", order=order, item=order.items[0])
+            except PosError as exc:
+                if str(exc.original) == EMPTY_TICKET_FILES:
+                    empty.append(group.remote_id)
+        assert not empty, (
+            f"pos_ticket_files returned [] for the e-ticket items of {', '.join(empty)}: return None when the POS "
+            f"has no files for an item, or raise TicketsNotReady when they will come later (the order then waits)"
+        )
+
+    def test_order_events_never_raise(self, pos: PluginHost) -> None:
+        """Every state the daemon can report, each with the state before it; without the hook nothing can raise."""
+        states = list(OrderState)
+        raised = []
+        for previous, state in zip([None, *states[:-1]], states, strict=True):
+            event = OrderEvent(order_id=402117, state=state.value, previous_state=previous and previous.value,
+                               reason=f"contract check: {state.value}", details={"attempt": 1, "item_ids": [812406]})
+            try:
+                pos.call_sync("pos_order_event", event=event)
+            except PosError as exc:
+                raised.append(f"{previous and previous.value} -> {state.value}: {exc.original!r}")
+        assert not raised, (
+            f"pos_order_event raised for {len(raised)} of {len(states)} transitions (a notification must never "
+            f"raise: catch and log inside the hook): " + "; ".join(raised)
+        )
+
+    def test_startup_and_shutdown_run_cleanly_around_the_hooks(
+        self, pos_plugin: object, groups: dict[str, InventoryRow]
+    ) -> None:
+        """A host starts the plugin (``pos_startup``; a failure raises ``PluginStartError`` naming the hook), uses
+        it, and closes it (``pos_shutdown``, whose failure the host only logs: caught here)."""
+        host = PluginHost(type(pos_plugin).__name__, pos_plugin)
+        try:
+            if not (host.has_hook("pos_startup") or host.has_hook("pos_shutdown")):
+                pytest.skip("the plugin implements neither of the optional pos_startup and pos_shutdown")
+            group = groups["90417"]
+            seen = self.available(host, group.remote_id)
+            assert seen == group.quantity, (
+                f"after pos_startup, pos_check_inventory of {group.remote_id} said {seen}, expected {group.quantity}"
+            )
+        finally:
+            with structlog.testing.capture_logs() as logs:
+                host.close()
+        failed = [entry for entry in logs if entry["event"] in ("pos_shutdown_failed", "pos_hook_timeout")]
+        assert not failed, f"pos_shutdown failed (or overran its budget) when the host closed: {failed}"
+
+    # -- contract 2: a POS that is a remote service: slow, or its answer lost -------------------------
+
+    @pytest.fixture
+    def pos_plugin_slow(self) -> object:
+        pytest.skip(f"define a `pos_plugin_slow` fixture (the plugin over a POS answering every call after at least "
+                    f"{SLOW_POS_SECONDS:g} s) to test that each hook gives up by its deadline")
+
+    @pytest.fixture
+    def pos_plugin_late(self) -> object:
+        pytest.skip("define a `pos_plugin_late` fixture (the plugin over a fresh store seeded with `pos_inventory`, "
+                    "whose POS applies each write but loses its first answer) to test that a repeat writes once")
+
+    def slow_calls(self, groups: dict[str, InventoryRow]) -> dict[str, dict[str, Any]]:
+        """Each hook that asks the POS, with arguments the contract's store would answer at once."""
+        group = groups["90417"]
+        order = sample_order("office_sale_eticket")
+        mobile = sample_order("mobile_transfer_tbd")
+        calls: dict[str, dict[str, Any]] = {
+            "pos_check_inventory": {"item": self.item(group, 1)},
+            "pos_accept_price": {"item": self.item(group, 1)},
+            "pos_find_customer": {"buyer": CLIENT},
+            "pos_create_customer": {"buyer": CLIENT},
+            "pos_hold": {"hold": Hold("G-slow", group.remote_id, 1, group.min_price)},
+            "pos_release_hold": {"hold": Hold("G-slow", group.remote_id, 1)},
+            "pos_create_invoice": {"order": order, "customer": None},
+            "pos_ticket_files": {"order": order, "item": order.items[0]},
+            "pos_mobile_transfer": {"order": mobile, "item": mobile.items[0]},
+            "pos_health": {},
+        }
+        return calls
+
+    def test_a_slow_pos_makes_every_hook_give_up_by_its_deadline(
+        self, pos_plugin_slow: object, make_pos_host: Callable[..., PluginHost], groups: dict[str, InventoryRow]
+    ) -> None:
+        calls = self.slow_calls(groups)
+        pos = make_pos_host(pos_plugin_slow, dict.fromkeys(calls, SLOW_BUDGET))
+        for hook, kwargs in calls.items():
+            if not pos.has_hook(hook):
+                continue
+            try:
+                pos.call_sync(hook, **kwargs)
+                continue  # answered in time without waiting for the POS (from a cache, say): nothing hung
+            except PosError:
+                continue  # gave up and raised by its deadline: the worker thread is already free
+            except PosTimeout as timeout:
+                call = timeout.future
+            done, _ = concurrent.futures.wait([call], timeout=SLOW_GRACE)
+            assert done, (
+                f"{hook} was still waiting for a POS that answers after {SLOW_POS_SECONDS:g} s, {SLOW_GRACE:g} s past "
+                f"its {SLOW_BUDGET:g} s deadline: take the POS call's timeout from "
+                f"tevo_bridge.pos.deadline.time_left(), so the worker thread is free when the host gives up"
+            )
+            assert call.exception() is not None, (
+                f"{hook} answered {call.result()!r} after its {SLOW_BUDGET:g} s deadline, when the host had given "
+                f"up and its answer was lost: give up at tevo_bridge.pos.deadline.time_left() and raise"
+            )
+
+    @staticmethod
+    def first_try(call: Callable[[], T]) -> T | str:
+        """The first call of a write whose answer the POS loses: the plugin raises (or, retrying, answers)."""
+        try:
+            return call()
+        except PosError as exc:
+            return f"raised {exc.original!r}"
+
+    def answered(self, call: Callable[[], T]) -> T:
+        """A write made until the plugin hears its answer: once lost, then repeated with the same key."""
+        first = self.first_try(call)
+        return call() if isinstance(first, str) else first
+
+    def test_a_hold_whose_answer_was_lost_holds_once_when_repeated(
+        self, pos_plugin_late: object, make_pos_host: Callable[..., PluginHost], groups: dict[str, InventoryRow]
+    ) -> None:
+        pos = make_pos_host(pos_plugin_late)
+        group = groups["90417"]
+        first = self.first_try(lambda: self.hold(pos, "G-late", group, 3))
+        again = self.hold(pos, "G-late", group, 3)
+        left = self.available(pos, group.remote_id)
+        assert (again.held, left) == (True, group.quantity - 3), (
+            f"pos_hold of 3 of {group.quantity} whose first answer was lost ({first}), repeated with the same "
+            f"global_id: {again}, {left} available, expected held and {group.quantity - 3}"
+        )
+
+    def test_a_release_whose_answer_was_lost_frees_once_when_repeated(
+        self, pos_plugin_late: object, make_pos_host: Callable[..., PluginHost], groups: dict[str, InventoryRow]
+    ) -> None:
+        pos = make_pos_host(pos_plugin_late)
+        group = groups["90417"]
+        holds = [self.answered(lambda: self.hold(pos, "G-late", group, 3)),
+                 self.answered(lambda: self.hold(pos, "G-kept", group, 2))]
+        first = self.first_try(lambda: self.release(pos, "G-late", group, 3))
+        again = self.release(pos, "G-late", group, 3)
+        left = self.available(pos, group.remote_id)
+        assert left == group.quantity - 2, (
+            f"holds of 3 (G-late) and 2 (G-kept) of {group.quantity}: {holds}; pos_release_hold of G-late whose first "
+            f"answer was lost ({first}), repeated: {again!r}; {left} available, expected {group.quantity - 2}"
+        )
+
+    def test_a_customer_whose_answer_was_lost_is_created_once_when_repeated(
+        self, pos_plugin_late: object, make_pos_host: Callable[..., PluginHost]
+    ) -> None:
+        pos = make_pos_host(pos_plugin_late)
+        first = self.first_try(lambda: pos.call_sync("pos_create_customer", buyer=CLIENT))
+        again = pos.call_sync("pos_create_customer", buyer=CLIENT)
+        found = pos.call_sync("pos_find_customer", buyer=CLIENT)
+        assert found == again and (isinstance(first, str) or first == again), (
+            f"pos_create_customer for TEvo client {CLIENT.id} whose first answer was lost ({first}), repeated: "
+            f"{again}; pos_find_customer then found {found}: one buyer, one customer"
+        )
+
+    def test_an_invoice_whose_answer_was_lost_sells_once_when_repeated(
+        self, pos_plugin_late: object, make_pos_host: Callable[..., PluginHost], groups: dict[str, InventoryRow]
+    ) -> None:
+        pos = make_pos_host(pos_plugin_late)
+        order = sample_order("office_sale_eticket")
+        first = self.first_try(lambda: self.invoice(pos, order))
+        again = self.invoice(pos, order)
+        left = self.available(pos, "88213")
+        expected = groups["88213"].quantity - 2
+        assert left == expected and (isinstance(first, str) or first.invoice_id == again.invoice_id), (
+            f"pos_create_invoice of order {order.order_id} (2 of {groups['88213'].quantity} tickets) whose first answer "
+            f"was lost ({first}), repeated: {again}; {left} available, expected {expected}"
+        )
+
+    def test_a_void_whose_answer_was_lost_returns_the_tickets_once_when_repeated(
+        self, pos_plugin_late: object, make_pos_host: Callable[..., PluginHost], groups: dict[str, InventoryRow]
+    ) -> None:
+        pos = make_pos_host(pos_plugin_late)
+        if not pos.has_hook("pos_void_invoice"):
+            pytest.skip("the plugin does not implement the optional pos_void_invoice")
+        order = sample_order("office_sale_eticket")
+        invoice = self.answered(lambda: self.invoice(pos, order))
+        void = {"order": order, "invoice_id": invoice.invoice_id, "reason": "canceled by TEvo (contract check)"}
+        first = self.first_try(lambda: pos.call_sync("pos_void_invoice", **void))
+        try:
+            pos.call_sync("pos_void_invoice", **void)
+        except PosError as exc:
+            raise AssertionError(
+                f"pos_void_invoice of {invoice.invoice_id} whose first answer was lost ({first}), repeated, raised "
+                f"{exc.original!r}: voiding a void invoice must return normally and change nothing"
+            ) from exc
+        left = self.available(pos, "88213")
+        assert left == groups["88213"].quantity, (
+            f"pos_void_invoice of {invoice.invoice_id} (2 of {groups['88213'].quantity} tickets) whose first answer "
+            f"was lost ({first}), repeated: {left} available, expected all {groups['88213'].quantity} back on sale once"
         )

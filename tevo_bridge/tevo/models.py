@@ -189,6 +189,13 @@ class Order(TevoModel):
     total: Money | None = None
     balance: Money | None = None
     service_fee: Money | None = None
+    # What a seller's invoice carries besides the lines (POS contract 2, pipeline/pos_args.py). ``notes``
+    # stays loose: TEvo's examples only ever show it empty, and an order must never fail on its memo.
+    reference: StrId | None = None
+    currency: str | None = None
+    shipping: Money | None = None
+    instructions: str | None = None
+    notes: Any = None
     buyer: Party | None = None
     seller: Party | None = None
     client: Client | None = None

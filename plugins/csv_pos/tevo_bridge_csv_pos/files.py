@@ -40,6 +40,11 @@ COLUMNS: dict[str, Sequence[str]] = {
         "remote_id",
         "quantity",
         "price",
+        # Contract 2's invoice context, at the end so a file written before them still reads (as empty).
+        "fees",
+        "currency",
+        "oid",
+        "reference",
     ),
 }
 LOCK_FILE = ".tevo-bridge.lock"

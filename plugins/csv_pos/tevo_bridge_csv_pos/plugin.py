@@ -208,10 +208,13 @@ class CsvPos:
                 "buyer": order.buyer.name or f"{order.buyer.type} {order.buyer.id}",
                 "total": str(order.total),
                 "created_at": now,
+                "currency": order.currency,
+                "oid": order.oid,
+                "reference": order.reference,
             }
             lines = [
                 {**head, "global_id": i.global_id if i.global_id in consumed else "", "remote_id": i.remote_id,
-                 "quantity": str(i.quantity), "price": str(i.price)}
+                 "quantity": str(i.quantity), "price": str(i.price), "fees": str(i.fees)}
                 for i in order.items
             ]
             # Invoices first: if the process dies before holds.csv is rewritten, reading derives

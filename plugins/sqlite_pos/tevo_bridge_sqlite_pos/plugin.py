@@ -152,13 +152,17 @@ class SqlitePos:
         needed, consumed = tickets_to_take(order, held)
         check_supply(needed, lambda remote_id: store.available(conn, remote_id, now))
         cursor = conn.execute(
-            "INSERT INTO invoices (tevo_order_id, customer_id, buyer, total, created_at) VALUES (?,?,?,?,?)",
+            "INSERT INTO invoices (tevo_order_id, customer_id, buyer, total, created_at, oid, reference, currency)"
+            " VALUES (?,?,?,?,?,?,?,?)",
             (
                 order.order_id,
                 int(customer.id) if customer else None,
                 order.buyer.name or f"{order.buyer.type} {order.buyer.id}",
                 str(order.total),
                 now,
+                order.oid or None,
+                order.reference or None,
+                order.currency,
             ),
         )
         invoice_id = cursor.lastrowid

@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS customers (
 );
 CREATE TABLE IF NOT EXISTS invoices (
     id INTEGER PRIMARY KEY, tevo_order_id INTEGER UNIQUE, customer_id INTEGER NULL,
-    buyer TEXT, total TEXT, created_at TEXT
+    buyer TEXT, total TEXT, created_at TEXT,
+    oid TEXT, reference TEXT, currency TEXT   -- TEvo's order number and reference; ISO 4217 code of total
 );
 CREATE TABLE IF NOT EXISTS invoice_lines (invoice_id INTEGER, remote_id TEXT, quantity INTEGER, price TEXT);
 CREATE INDEX IF NOT EXISTS invoice_lines_by_group ON invoice_lines (remote_id);
@@ -146,6 +147,24 @@ def init_db(path: Path) -> None:
     with connect(path) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(SCHEMA)
+        _add_missing_columns(conn, "invoices", INVOICE_COLUMNS_ADDED)
+
+
+#: Columns a later version added to a table, with their type: ``CREATE TABLE IF NOT EXISTS`` leaves
+#: an older database's table as it was, so they are added to it here (empty on the old rows).
+INVOICE_COLUMNS_ADDED = {"oid": "TEXT", "reference": "TEXT", "currency": "TEXT"}
+
+
+def _add_missing_columns(conn: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
+    have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    for name, kind in columns.items():
+        if name in have:
+            continue
+        try:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+        except sqlite3.OperationalError as exc:  # another process starting at the same moment added it first
+            if "duplicate column" not in str(exc):
+                raise
 
 
 def upsert_ticket_groups(conn: sqlite3.Connection, rows: Iterable[InventoryRow]) -> int:
