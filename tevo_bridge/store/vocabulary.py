@@ -201,9 +201,21 @@ class OrderRow:
     accepted_at: str | None
     updated_at: str
     reservation_round: int = 0
+    tevo_seen_at: str | None = None  # when the pipeline last read the order from TEvo (``seller_state``, shipments)
+    tevo_shipments: str | None = None  # JSON: [{"id", "type", "state", "tracking_number"}] as TEvo last said
+    tevo_checks: int = 0  # looks at TEvo after delivery, waiting for "completed" ([pipeline] after_delivery_checks)
+    pos_hold_id: str | None = None  # the POS's own id(s) of the order's hold(s), comma-separated
 
     def snapshot_json(self) -> Any:
         return json.loads(self.snapshot) if self.snapshot else None
+
+    def tevo_shipments_json(self) -> list[dict[str, Any]]:
+        """TEvo's shipments as last read: a list (empty when never read, or written by an older tevo-bridge)."""
+        try:
+            shipments = json.loads(self.tevo_shipments) if self.tevo_shipments else []
+        except ValueError:
+            return []
+        return shipments if isinstance(shipments, list) else []
 
 
 @dataclass(frozen=True)
