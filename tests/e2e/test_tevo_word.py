@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 
+import httpx
 from typer.testing import CliRunner
 
 from tevo_bridge.cli import app
@@ -103,3 +104,26 @@ def test_the_pos_references_show_in_orders_show_and_on_each_steps_log_line(tmp_p
             (hold_id, invoice_id, row.customer_id)
         steps = log_events(run, "fulfil.step", made.order_id)
         assert steps and all(s["pos_invoice_id"] == invoice_id and s["pos_hold_id"] == hold_id for s in steps)
+
+
+def test_the_dashboard_shows_tevos_word_with_its_age_and_the_pos_references(tmp_path):
+    with stack(tmp_path, server={"admin_port": 0}) as run:
+        made = run.sandbox.driver.create_sync(Scenario.FEDEX, [Channel.WEBHOOK])
+        assert run.wait_settled([made.order_id])[made.order_id] == "done"
+        row = run.store.get_order(made.order_id)
+        (shipment,) = run.sandbox.world.order(made.order_id)["shipments"]
+        with httpx.Client(base_url=run.daemon.admin_url or "", timeout=10) as http:
+            page = http.get(f"/dashboard/orders/{made.order_id}").text
+            assert re.search(r'class="tevo-said">accepted, \d+ s ago', page), "TEvo's word, not yet completed"
+            for css, value in (("pos-hold", row.pos_hold_id), ("pos-invoice", row.invoice_id)):
+                assert f'class="{css}">{value}</dd>' in page, css
+
+            run.sandbox.world.deliver_shipment(shipment["id"])
+            assert run.wait_for(lambda: run.store.get_order(made.order_id).seller_state == "completed", timeout=20)
+            page = http.get(f"/dashboard/orders/{made.order_id}").text
+            assert re.search(r'class="tevo-said">completed, \d+ s ago', page)
+            delivery = page.split("<h3>Delivery", 1)[1].split("</table>", 1)[0]
+            assert "<td>delivered</td>" in delivery and "<td>pending</td>" not in delivery, delivery
+            listed = http.get("/dashboard/orders").text
+            assert re.search(rf'{made.order_id}</a></td>\s*<td data-label="state">.*?</td>\s*'
+                             rf'<td data-label="TEvo says" class="tevo-said">completed, \d+ s ago</td>', listed, re.S)
