@@ -127,3 +127,17 @@ def test_the_dashboard_shows_tevos_word_with_its_age_and_the_pos_references(tmp_
             listed = http.get("/dashboard/orders").text
             assert re.search(rf'{made.order_id}</a></td>\s*<td data-label="state">.*?</td>\s*'
                              rf'<td data-label="TEvo says" class="tevo-said">completed, \d+ s ago</td>', listed, re.S)
+
+
+def test_tevo_failing_during_the_looks_after_delivery_never_sends_a_done_order_to_a_person(tmp_path):
+    with stack(tmp_path, pipeline={"after_delivery_checks": 3, "after_delivery_check_seconds": 0.5}) as run:
+        made = run.sandbox.driver.create_sync(Scenario.FEDEX, [Channel.WEBHOOK])
+        assert run.wait_settled([made.order_id])[made.order_id] == "done"
+        run.sandbox.faults.settings.error_rate = 1.0  # every TEvo call now answers 500 or 503
+        assert run.wait_for(lambda: run.store.job_for_order(made.order_id)["state"] == "done", timeout=30)
+        row = run.store.get_order(made.order_id)
+        assert (row.state, row.tevo_checks, row.seller_state) == ("done", 3, "accepted")
+        moves = [a.to_state for a in run.store.audit_trail(made.order_id) if a.action == "transition"]
+        assert "needs_review" not in moves and moves[-1] == "done", moves
+        counts = run.sandbox.faults.counts
+        assert counts["error_500"] + counts["error_503"] > 0, "the looks met TEvo's errors"
