@@ -331,9 +331,10 @@ class OrderProcessor:
     async def _deliver(self, order: Order, row: OrderRow) -> None:
         """Invoice unless the POS already has (the store remembers its id), then fulfil from TEvo's flags."""
         if row.invoice_id is None:
-            if row.state != OrderState.INVOICING:
-                row = await self._transition(row, OrderState.INVOICING, f"TEvo says {order.seller_state}")
             oi_hold = await self.store.hold_for_order(order.id)
+            if row.state != OrderState.INVOICING:  # the checkout hold's POS id shown from here, before the invoice
+                row = await self._transition(row, OrderState.INVOICING, f"TEvo says {order.seller_state}",
+                                             pos_hold_id=row.pos_hold_id or _checkout_hold_id(oi_hold))
             self._await_invoice_call(order, oi_hold)
             row = await self._invoice(order, row, oi_hold)
         await self._fulfil(order, row)
@@ -524,6 +525,11 @@ def _facts(order: Order) -> dict[str, Any]:
     return {"snapshot": json.dumps(order.model_dump(mode="json"), separators=(",", ":")),
             "created_at": order.created_at, "buyer_type": buyer.type if buyer else None,
             "buyer_id": buyer.id if buyer else None, **tevo_word.tevo_fields(order)}
+
+
+def _checkout_hold_id(oi_hold: HoldRow | None) -> str | None:
+    """The POS's id of the Order Integration hold the order came from, while it keeps (or became) the tickets."""
+    return oi_hold.hold_id if oi_hold is not None and oi_hold.state in (HoldState.HELD, HoldState.INVOICED) else None
 
 
 def _consumed_hold_id(oi_hold: HoldRow | None, holds: Mapping[int, str]) -> str | None:

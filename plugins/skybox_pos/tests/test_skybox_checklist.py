@@ -98,8 +98,10 @@ def test_every_command_of_the_checklist_does_what_it_says_against_skybox(seller)
     lines = log_lines(run)
     assert any(e["event"] == "oi.hold" and e.get("global_id") == made.global_id
                and e.get("pos_hold_id") == str(hold.id) for e in lines)
-    done = [e for e in lines if e["event"] == "order.transition" and e.get("order_id") == made.order_id][-1]
-    assert (done["to_state"], done["pos_hold_id"], done["pos_invoice_id"]) == ("done", str(hold.id), str(invoice.id))
+    moves = [e for e in lines if e["event"] == "order.transition" and e.get("order_id") == made.order_id]
+    assert [m["to_state"] for m in moves] == ["invoicing", "fulfilling", "done"]
+    assert all(m["pos_hold_id"] == str(hold.id) for m in moves), "named from the first step on"
+    assert [m["pos_invoice_id"] for m in moves] == [None, str(invoice.id), str(invoice.id)]
 
     # 6: the finished order run again creates nothing in SkyBox.
     holds_before = skybox.hold_states(made.global_id)
