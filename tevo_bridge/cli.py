@@ -335,7 +335,7 @@ def orders_show(
     as_json: JsonOption = False,
 ) -> None:
     """One order: TEvo snapshot and the audit trail of everything done to it."""
-    from tevo_bridge.cli_views import audit_move, audit_view, order_view
+    from tevo_bridge.cli_views import audit_move, audit_view, order_view, shipment_text
 
     store = _store(config)
     row = store.get_order(order_id)
@@ -347,8 +347,14 @@ def orders_show(
         return
     # Every field through visible(): one line per field, whatever newline or escape TEvo or the POS put in it.
     v = visible
-    echo(f"order {row.id}: {v(row.state)} (TEvo: {v(row.seller_state)}); buyer {v(row.buyer_type)} "
+    view = order_view(row)
+    echo(f"order {row.id}: {v(row.state)} (TEvo: {v(view['tevo']['said'])}); buyer {v(row.buyer_type)} "
          f"{v(row.buyer_id)}; invoice {v(row.invoice_id or '-')}; via {v(row.source)}")
+    pos = view["pos"]
+    echo(f"POS: hold {v(pos['hold_id'] or '-')}, invoice {v(pos['invoice_id'] or '-')}, "
+         f"customer {v(pos['customer_id'] or '-')}")
+    for shipment in view["tevo"]["shipments"]:
+        echo(f"TEvo shipment {v(shipment_text(shipment))}")
     if row.last_error:
         echo(f"last error: {v(row.last_error)}")
     for entry in trail:

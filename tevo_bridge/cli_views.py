@@ -36,6 +36,42 @@ def short_age(seconds: int | None) -> str:
     return f"{seconds}s"
 
 
+def ago(seconds: int | None) -> str:
+    """``3 min ago``: how old a fact is, in the words a person reads beside it."""
+    if seconds is None:
+        return "at an unknown time"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"
+
+
+def tevo_view(row: Any) -> dict[str, Any]:
+    """What TEvo last said of the order (its state, each shipment's state and tracking), when, and how long ago.
+
+    ``said`` is the one phrase every view shows (``completed, 3 min ago``): a state without its age would
+    read as TEvo's word now, and a stale "accepted" tempts a seller to deliver again by hand.
+    """
+    seen_at = row.tevo_seen_at
+    age = age_seconds(seen_at) if seen_at else None
+    state = row.seller_state
+    when = ago(age) if seen_at else None
+    said = f"{state}, {when}" if state and when else (state or "not read yet")
+    return {"state": state, "seen_at": seen_at, "age_seconds": age, "ago": when, "said": said,
+            "shipments": row.tevo_shipments_json()}
+
+
+def pos_view(row: Any) -> dict[str, Any]:
+    """The POS's own ids of the order: what a person searches for in the POS (a SkyBox hold id, say)."""
+    return {"hold_id": row.pos_hold_id, "invoice_id": row.invoice_id, "customer_id": row.customer_id}
+
+
+def shipment_text(shipment: dict[str, Any]) -> str:
+    """``413 Eticket delivered`` or ``414 FedEx pending, tracking 7712``: one shipment as TEvo last said."""
+    text = f"{shipment.get('id')} {shipment.get('type') or '?'} {shipment.get('state') or '?'}"
+    return text + (f", tracking {shipment['tracking_number']}" if shipment.get("tracking_number") else "")
+
+
 def _items(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
     items = []
     for item in snapshot.get("items") or []:
@@ -54,6 +90,7 @@ def order_view(row: Any) -> dict[str, Any]:
         "age_seconds": age_seconds(row.first_seen_at), "first_seen_at": row.first_seen_at,
         "updated_at": row.updated_at, "source": row.source, "global_id": row.global_id,
         "invoice_id": row.invoice_id, "reject_reason": row.reject_reason, "last_error": row.last_error,
+        "tevo": tevo_view(row), "pos": pos_view(row),
     }
 
 
@@ -99,16 +136,24 @@ def audit_move(action: str, from_state: str | None, to_state: str | None) -> str
     return f"{from_state or ''} -> {to_state}" if to_state else action
 
 
+def tevo_cell(tevo: dict[str, Any]) -> str:
+    """``completed 3m``: TEvo's last word and its age, short enough for the 80-column table."""
+    if not tevo["state"]:
+        return "-"
+    return f"{tevo['state']} {short_age(tevo['age_seconds'])}" if tevo["seen_at"] else str(tevo["state"])
+
+
 def order_table(views: list[dict[str, Any]], *, fit: bool = True) -> Table:
     """The ``orders list`` table: id and state never wrap; buyer, items and the reason fold to fit 80 columns.
 
     The reason is the reject reason for a rejected order, else the last error.  ``fit=False`` (no terminal)
     lifts the buyer and items widths too, so a script reading the table gets each value on one line, whole.
     """
-    narrow = {"buyer": 12, "items": 16} if fit else {}
+    narrow = {"buyer": 12, "items": 16, "tevo": 12} if fit else {}
     table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
     table.add_column("id", no_wrap=True, justify="right")
     table.add_column("state", no_wrap=True)
+    table.add_column("TEvo", overflow="fold", max_width=narrow.get("tevo"))
     table.add_column("age", no_wrap=True, justify="right")
     table.add_column("buyer", overflow="fold", max_width=narrow.get("buyer"))
     table.add_column("items", overflow="fold", max_width=narrow.get("items"))
@@ -117,6 +162,6 @@ def order_table(views: list[dict[str, Any]], *, fit: bool = True) -> Table:
         buyer = f"{view['buyer']['type'] or '?'} {view['buyer']['id'] or ''}".strip()
         items = ", ".join(f"{i['quantity']}x{i['remote_id']}" for i in view["items"])
         # Text cells: a reason or remote id holding "[/x]" is data, not rich markup (which would raise).
-        table.add_row(*map(cell, (view["id"], view["state"], short_age(view["age_seconds"]), buyer, items,
-                                  note(view))))
+        table.add_row(*map(cell, (view["id"], view["state"], tevo_cell(view["tevo"]), short_age(view["age_seconds"]),
+                                  buyer, items, note(view))))
     return table

@@ -225,6 +225,10 @@ class PipelineSettings(Section):
     fraud_declined: Literal["reject", "needs_review"] = Field("reject", examples=["needs_review"])
     reservation_minutes: float = Field(30.0, gt=0, examples=[30.0])
     recheck_seconds: float = Field(300.0, gt=0, examples=[300.0])
+    # A delivered order is looked at again until TEvo says completed, so views show TEvo's word, not a stale one:
+    # this many times, the first after after_delivery_check_seconds, each wait twice the one before.
+    after_delivery_checks: int = Field(5, ge=0, le=20, examples=[5])
+    after_delivery_check_seconds: float = Field(60.0, gt=0, examples=[60.0])
 
 
 class LocalPickupSettings(Section):

@@ -65,6 +65,8 @@ def test_every_released_schema_migrates_to_the_current_one_with_its_data(tmp_pat
         order = store.get_order(402117)
         assert (order.state, order.invoice_id, order.snapshot_json()) == ("done", "INV-1", {"id": 402117})
         assert order.reservation_round == 0
+        assert (order.tevo_seen_at, order.tevo_shipments_json(), order.tevo_checks, order.pos_hold_id) == \
+            (None, [], 0, None), "an order from before TEvo's word was kept: nothing read yet"
         assert [a.reason for a in store.audit_trail(402117)] == ["delivered"]
         assert (store.count("inbox"), store.count("jobs")) == (1, 1)
         assert not store.record_event(Event("webhook", "order_created", "k1", "{}", order_id=402117)), \

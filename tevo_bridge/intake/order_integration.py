@@ -238,7 +238,7 @@ class HoldCall:
         if release or closed:
             self.runtime.wake()
         log.info("oi.hold", global_id=req.global_id, remote_id=req.remote_id, quantity=req.quantity, status=status,
-                 reason=reason, closed=closed, ms=round((time.monotonic() - self.started) * 1000, 1))
+                 reason=reason, pos_hold_id=hold_id, closed=closed, ms=round((time.monotonic() - self.started) * 1000, 1))
         if final is not None and closed is not None:  # TEvo released it while the POS was holding
             return json_response(409, hold_closed(final, closed))
         return json_response(status, text)

@@ -116,7 +116,10 @@ def settings_for(sandbox: Sandbox, tmp: Path, pos_db: Path, port: int, **section
                    "order_integration": {"api_keys": [API_KEY]}},
         "store": {"path": str(tmp / "state.sqlite3")},
         "poller": {"enabled": False},
-        "pipeline": {"backoff_base": 0.05, "backoff_cap": 0.5, "max_attempts": 8, "lease_seconds": 30},
+        # The looks after delivery (until TEvo says completed) on, but short: a test waiting for every job to end
+        # waits under a second for a FedEx order TEvo never completes.
+        "pipeline": {"backoff_base": 0.05, "backoff_cap": 0.5, "max_attempts": 8, "lease_seconds": 30,
+                     "after_delivery_checks": 3, "after_delivery_check_seconds": 0.1},
         "fulfillment": {"airbill_dir": str(tmp / "airbills"),
                         "local_pickup": {"contact_name": "Box Office", "phone_number": "212-555-0142",
                                          "street_address": "1 Main St", "locality": "New York", "region": "NY",

@@ -22,11 +22,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import structlog
+
 from tevo_bridge.clock import now_iso
 from tevo_bridge.config import Settings
 from tevo_bridge.crashpoints import crashpoint
 from tevo_bridge.log import get_logger
-from tevo_bridge.pipeline import pos_args
+from tevo_bridge.pipeline import pos_args, tevo_word
 from tevo_bridge.pipeline.rules import (
     BuyerKind,
     Fraud,
@@ -42,7 +44,7 @@ from tevo_bridge.pos import types as pos
 from tevo_bridge.pos.errors import CannotSupply, PosError
 from tevo_bridge.store import TERMINAL_STATES, AsyncStore, HoldRow, HoldState, OrderRow, OrderState
 from tevo_bridge.tevo.client import RejectReason, TevoClient
-from tevo_bridge.tevo.errors import NotFound, OutcomeUnknown, ValidationFailed
+from tevo_bridge.tevo.errors import NotFound, OutcomeUnknown, TevoError, ValidationFailed
 from tevo_bridge.tevo.models import Item, Order
 
 log = get_logger(__name__)
@@ -131,6 +133,11 @@ class OrderProcessor:
         except NotFound as exc:
             raise StepFailed(f"TEvo has no order {order_id} ({exc}): nothing to accept, invoice or deliver; "
                              "check the order id in TEvo's Core", final=True) from None
+        except TevoError as exc:
+            if row is None or row.state != OrderState.DONE:
+                raise
+            await self._look_again(row, f"TEvo could not be read ({exc})")  # never a reason to send it to a person
+            return
         row = await self._remember(order, known=row is not None)
         action = seller_state_action(order.seller_state)
 
@@ -138,6 +145,8 @@ class OrderProcessor:
             if action is SellerState.CANCELED and row.state == OrderState.DONE:
                 await self._transition(row, OrderState.CANCELED, "canceled at TEvo after it was invoiced: void invoice "
                                                         f"{row.invoice_id} in the POS")
+            elif row.state == OrderState.DONE:
+                await self._follow_delivered(row)
             return
         if action is SellerState.WAIT:
             raise StepWaiting(f"TEvo says {order.seller_state}: nothing to decide yet", self._recheck)
@@ -202,7 +211,7 @@ class OrderProcessor:
                                                           return_exceptions=True)
         if isinstance(reservation, BaseException):
             raise reservation
-        reserved, problems = reservation
+        reserved, problems, pos_hold_ids = reservation
         if problems:
             await self._release(order, reserved, "cannot supply every item")
             if not self.settings.pipeline.auto_reject:
@@ -214,6 +223,8 @@ class OrderProcessor:
         if undeliverable:  # known now: must not be found out after TEvo's buyer was told yes (give_up releases)
             raise StepFailed(f"not accepted, it could not be delivered: {undeliverable} Then run "
                              f"`tevo-bridge orders retry {order.id}` (TEvo's order is still pending).", final=True)
+        if pos_hold_ids:  # the POS's own ids, for the people who look in the POS (written with the next step)
+            row = dataclasses.replace(row, pos_hold_id=", ".join(pos_hold_ids))
         accepted = await self._accept(order, row, reserved)
         if accepted is None:
             return
@@ -223,7 +234,7 @@ class OrderProcessor:
     async def _precheck(self, order: Order) -> str | None:
         return None if self.precheck is None else await self.precheck(order)
 
-    async def _reserve(self, order: Order, row: OrderRow) -> tuple[dict[int, str], list[ItemProblem]]:
+    async def _reserve(self, order: Order, row: OrderRow) -> tuple[dict[int, str], list[ItemProblem], list[str]]:
         """Reserve every item in the POS, or say why not: never accept what the POS has not set aside.
 
         A replay of a held reservation (after a crash) reserves nothing more. ``global_id_used``
@@ -237,6 +248,7 @@ class OrderProcessor:
         for _ in range(2):
             reserved: dict[int, str] = {}
             problems: list[ItemProblem] = []
+            pos_hold_ids: list[str] = []
             stale = False
             holds = self._holds_to_consume(order, row, oi_hold)
             for item in order.items:
@@ -244,12 +256,13 @@ class OrderProcessor:
                 result = await self.pos.hold(hold)
                 if result.held:
                     reserved[item.id] = hold.global_id
+                    pos_hold_ids += [result.hold_id] if result.hold_id else []
                 elif result.reason == "global_id_used":
                     stale = True
                 else:
                     problems.append(await self._problem(order, item, result))
             if not stale:
-                return reserved, problems
+                return reserved, problems, pos_hold_ids
             await self._release(order, reserved, "a reservation of this round had lapsed")
             row = await self._next_round(row)
         raise StepFailed("the POS refused the reservation's global id twice; will try again")
@@ -278,7 +291,8 @@ class OrderProcessor:
         # One commit says both what was reserved and that TEvo's accept is being called: this is the
         # webhook path's hot spot, and a crash after it is resolved by re-fetching, never by memory.
         row = await self._transition(row, OrderState.ACCEPTING, "every item is reserved in the POS ("
-                                     + ", ".join(reserved.values()) + "); calling TEvo accept")
+                                     + ", ".join(reserved.values()) + "); calling TEvo accept",
+                                     pos_hold_id=row.pos_hold_id)
         try:
             accepted = await self.tevo.accept_order(order.id, self.settings.tevo.reviewer_id)
             crashpoint("after_accept")  # accepted at TEvo, not yet recorded here
@@ -317,9 +331,10 @@ class OrderProcessor:
     async def _deliver(self, order: Order, row: OrderRow) -> None:
         """Invoice unless the POS already has (the store remembers its id), then fulfil from TEvo's flags."""
         if row.invoice_id is None:
-            if row.state != OrderState.INVOICING:
-                row = await self._transition(row, OrderState.INVOICING, f"TEvo says {order.seller_state}")
             oi_hold = await self.store.hold_for_order(order.id)
+            if row.state != OrderState.INVOICING:  # the checkout hold's POS id shown from here, before the invoice
+                row = await self._transition(row, OrderState.INVOICING, f"TEvo says {order.seller_state}",
+                                             pos_hold_id=row.pos_hold_id or _checkout_hold_id(oi_hold))
             self._await_invoice_call(order, oi_hold)
             row = await self._invoice(order, row, oi_hold)
         await self._fulfil(order, row)
@@ -365,7 +380,8 @@ class OrderProcessor:
                                details={"created": invoice.created, "customer": customer.id if customer else None,
                                         "consumed": sorted(holds.values())})
         return await self._transition(row, OrderState.FULFILLING, f"invoiced in the POS as {invoice.invoice_id}",
-                                      invoice_id=invoice.invoice_id, customer_id=customer.id if customer else None)
+                                      invoice_id=invoice.invoice_id, customer_id=customer.id if customer else None,
+                                      pos_hold_id=row.pos_hold_id or _consumed_hold_id(oi_hold, holds))
 
     def _holds_to_consume(self, order: Order, row: OrderRow, oi_hold: HoldRow | None) -> dict[int, str]:
         """Each item's hold: the Order Integration hold it came from, else this round's reservation.
@@ -394,13 +410,48 @@ class OrderProcessor:
     async def _fulfil(self, order: Order, row: OrderRow) -> None:
         if self.fulfil is None or row.state in TERMINAL_STATES or row.invoice_id is None:
             return
-        state, reason = await self.fulfil(order, row)
+        with structlog.contextvars.bound_contextvars(**tevo_word.pos_references(row)):  # on each step's log line
+            state, reason = await self.fulfil(order, row)
         if state == OrderState.NEEDS_REVIEW:
             raise StepFailed(reason, final=True)
         if state == OrderState.FULFILLING:  # the POS will have the tickets later: look again then
             await self._transition(row, OrderState.AWAITING_TICKETS, reason)
             raise StepWaiting(reason, self._recheck)
+        if state == OrderState.DONE:
+            await self._done(order.id, row, reason)
+            return
         await self._transition(row, OrderState(state), reason)
+
+    # Delivered: what TEvo says now -------------------------------------------------------
+
+    async def _done(self, order_id: int, row: OrderRow, reason: str) -> None:
+        """Done, with TEvo's word read after the last step: the one read before the steps is already stale.
+
+        Written with the state in one update, so no view ever shows ``done`` beside TEvo's word from before.
+        """
+        try:
+            order = await self.tevo.get_order(order_id)
+        except TevoError as exc:  # delivered all the same: the looks that follow read it
+            row = await self._transition(row, OrderState.DONE, reason, tevo_checks=0)
+            await self._look_again(row, f"TEvo could not be read after delivery ({exc})")
+            return
+        row = await self._transition(row, OrderState.DONE, reason, tevo_checks=0, **_facts(order))
+        await self._follow_delivered(row)
+
+    async def _follow_delivered(self, row: OrderRow) -> None:
+        """Until TEvo says completed, look again later (a bounded number of times, each wait longer)."""
+        await self._look_again(row, f"delivered; TEvo says {row.seller_state}, not yet completed")
+
+    async def _look_again(self, row: OrderRow, why: str) -> None:
+        delay = tevo_word.next_check_delay(self.settings.pipeline, row)
+        if delay is None:
+            if row.seller_state != tevo_word.COMPLETED:
+                log.info("order.tevo_not_completed", order_id=row.id, seller_state=row.seller_state,
+                         checks=row.tevo_checks, **tevo_word.pos_references(row))
+            return
+        # Counted before the wait: news that runs the job sooner uses up a look too, so the looks stay bounded.
+        await self.store.update_order(row.id, tevo_checks=row.tevo_checks + 1)
+        raise StepWaiting(why, delay)
 
     # Canceled, and giving tickets back --------------------------------------------------
 
@@ -446,14 +497,9 @@ class OrderProcessor:
     # Bookkeeping ----------------------------------------------------------------------
 
     async def _remember(self, order: Order, *, known: bool = True) -> OrderRow:
-        snapshot = json.dumps(order.model_dump(mode="json"), separators=(",", ":"))
-        buyer = order.buyer
         if not known:
             await self.store.ensure_order(order.id, "pipeline")
-        await self.store.update_order(
-            order.id, seller_state=order.seller_state, snapshot=snapshot, created_at=order.created_at,
-            buyer_type=buyer.type if buyer else None, buyer_id=buyer.id if buyer else None,
-        )
+        await self.store.update_order(order.id, **_facts(order))
         return await self._reload(order.id)
 
     async def _reload(self, order_id: int) -> OrderRow:
@@ -464,12 +510,31 @@ class OrderProcessor:
     async def _transition(self, row: OrderRow, to: OrderState, reason: str, **fields: Any) -> OrderRow:
         state = to.value  # a plain string from here on: stored, logged and handed to plugins as before
         await self.store.update_order(row.id, state=state, reason=reason, **fields)
-        log.info("order.transition", order_id=row.id, from_state=row.state, to_state=state, reason=reason)
+        log.info("order.transition", order_id=row.id, from_state=row.state, to_state=state, reason=reason,
+                 **tevo_word.pos_references(dataclasses.replace(row, **fields)))
         if state != row.state and self.pos.has_hook("pos_order_event"):
             event = pos.OrderEvent(order_id=row.id, state=state, previous_state=row.state, reason=reason)
             asyncio.get_running_loop().create_task(_notify(self.pos, event))
         # Only this job writes the order while it runs: what was just written is the row, without a read.
         return dataclasses.replace(row, state=state, **fields)
+
+
+def _facts(order: Order) -> dict[str, Any]:
+    """The order's columns that say what TEvo said in this read of it (the snapshot, TEvo's state and when)."""
+    buyer = order.buyer
+    return {"snapshot": json.dumps(order.model_dump(mode="json"), separators=(",", ":")),
+            "created_at": order.created_at, "buyer_type": buyer.type if buyer else None,
+            "buyer_id": buyer.id if buyer else None, **tevo_word.tevo_fields(order)}
+
+
+def _checkout_hold_id(oi_hold: HoldRow | None) -> str | None:
+    """The POS's id of the Order Integration hold the order came from, while it keeps (or became) the tickets."""
+    return oi_hold.hold_id if oi_hold is not None and oi_hold.state in (HoldState.HELD, HoldState.INVOICED) else None
+
+
+def _consumed_hold_id(oi_hold: HoldRow | None, holds: Mapping[int, str]) -> str | None:
+    """The POS's id of the checkout hold this invoice consumed, if it consumed one."""
+    return oi_hold.hold_id if oi_hold is not None and oi_hold.global_id in holds.values() else None
 
 
 def _reservation_ids(order: Order, row: OrderRow) -> dict[int, str]:

@@ -134,6 +134,13 @@ PG_MIGRATIONS: list[str] = [
         WHERE snapshot IS NOT NULL AND snapshot <> '';
     CREATE INDEX audit_action ON audit(action, order_id);
     """,
+    # 5: SQLite's 7, TEvo's word on an order with its time, and the POS's hold id (see store/schema.py).
+    """
+    ALTER TABLE orders ADD COLUMN tevo_seen_at TEXT;
+    ALTER TABLE orders ADD COLUMN tevo_shipments TEXT;
+    ALTER TABLE orders ADD COLUMN tevo_checks INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE orders ADD COLUMN pos_hold_id TEXT;
+    """,
 ]
 
 #: The tables ``store migrate`` copies, parents first; ``leases`` is per running cluster, never copied.

@@ -140,4 +140,13 @@ MIGRATIONS: list[str] = [
         WHERE json_valid(snapshot);
     CREATE INDEX audit_action ON audit(action, order_id);
     """,
+    # 7: what TEvo last said of an order after the pipeline read it (its state is seller_state; its shipments'
+    # states and tracking here, as JSON) and when, so a view shows TEvo's word with its age; how many times a
+    # delivered order was looked at again for TEvo's "completed"; and the POS's own hold id(s) of the order.
+    """
+    ALTER TABLE orders ADD COLUMN tevo_seen_at TEXT;
+    ALTER TABLE orders ADD COLUMN tevo_shipments TEXT;
+    ALTER TABLE orders ADD COLUMN tevo_checks INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE orders ADD COLUMN pos_hold_id TEXT;
+    """,
 ]

@@ -487,7 +487,8 @@ class SqlStore:
                      **fields: Any) -> None:
         """Change an order's fields and, when the state moves, write the transition to the audit log."""
         allowed = {"seller_state", "buyer_type", "buyer_id", "global_id", "customer_id", "invoice_id",
-                   "reject_reason", "last_error", "snapshot", "created_at", "accepted_at", "reservation_round"}
+                   "reject_reason", "last_error", "snapshot", "created_at", "accepted_at", "reservation_round",
+                   "tevo_seen_at", "tevo_shipments", "tevo_checks", "pos_hold_id"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown order fields {sorted(unknown)}")

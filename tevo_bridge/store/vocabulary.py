@@ -202,9 +202,21 @@ class OrderRow:
     updated_at: str
     reservation_round: int = 0
     buyer_search: str | None = None  # the snapshot's buyer name and e-mails, lower-cased (store/search.py)
+    tevo_seen_at: str | None = None  # when the pipeline last read the order from TEvo (``seller_state``, shipments)
+    tevo_shipments: str | None = None  # JSON: [{"id", "type", "state", "tracking_number"}] as TEvo last said
+    tevo_checks: int = 0  # looks at TEvo after delivery, waiting for "completed" ([pipeline] after_delivery_checks)
+    pos_hold_id: str | None = None  # the POS's own id(s) of the order's hold(s), comma-separated
 
     def snapshot_json(self) -> Any:
         return json.loads(self.snapshot) if self.snapshot else None
+
+    def tevo_shipments_json(self) -> list[dict[str, Any]]:
+        """TEvo's shipments as last read: a list (empty when never read, or written by an older tevo-bridge)."""
+        try:
+            shipments = json.loads(self.tevo_shipments) if self.tevo_shipments else []
+        except ValueError:
+            return []
+        return shipments if isinstance(shipments, list) else []
 
 
 @dataclass(frozen=True)
