@@ -277,3 +277,12 @@ def test_the_plugin_declares_contract_2() -> None:
     from tevo_bridge_skybox_pos import plugin
 
     assert plugin.TEVO_BRIDGE_CONTRACT == (2,) and hasattr(SkyBoxPos, "pos_void_invoice")
+
+
+@pytest.mark.parametrize("sim_settings", [SimSettings(line_tickets="object")], ids=["spec-one-ticket"])
+def test_files_of_a_line_come_whole_when_skybox_answers_one_ticket_per_line(skybox, pos, sim_settings) -> None:
+    """SkyBox's spec declares ``GET /invoices/{id}/lines/{lineId}/tickets`` answers one ``Ticket``."""
+    order = sample_order("office_sale_eticket")
+    pos.call_sync("pos_create_invoice", order=order, customer=None)
+    files = pos.call_sync("pos_ticket_files", order=order, item=order.items[0])
+    assert sorted(seat for f in files for seat in f.seat_pages) == ["5", "6"]
