@@ -70,7 +70,7 @@ class SkyBoxPos:
     def pos_health(self) -> PosHealth:
         """The cheapest authenticated call, ``GET /account``: proves the tokens, the account and the network."""
         try:
-            self.verify(min(self.settings.read_timeout, DEFAULT_BUDGETS["pos_health"] * 0.9))
+            self.verify(max(min(self.settings.read_timeout, _deadline("pos_health").left()), 0.001))
         except SkyBoxError as exc:
             return PosHealth(False, self.client.mask(str(exc)))
         return PosHealth(True)
