@@ -303,3 +303,18 @@ def test_files_of_a_line_come_whole_when_skybox_answers_one_ticket_per_line(skyb
     pos.call_sync("pos_create_invoice", order=order, customer=None)
     files = pos.call_sync("pos_ticket_files", order=order, item=order.items[0])
     assert sorted(seat for f in files for seat in f.seat_pages) == ["5", "6"]
+
+
+def test_every_endpoint_the_simulator_serves_is_one_of_skyboxs() -> None:
+    import re
+
+    from fastapi.routing import APIRoute
+    from tevo_bridge_skybox_pos.simulator import SimState
+    from tevo_bridge_skybox_pos.simulator.app import create_app
+
+    routes = [r for r in create_app(SimState()).routes if isinstance(r, APIRoute)]
+    assert len(routes) > 15
+    for route in routes:
+        path = re.sub(r"\{[^}]+\}", "7", route.path)
+        for method in route.methods:
+            assert spec().operation(method, path) is not None, f"{method} {route.path} is not in SkyBox's spec"

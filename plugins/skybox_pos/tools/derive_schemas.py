@@ -32,10 +32,12 @@ OUT = Path(__file__).resolve().parents[1] / "tevo_bridge_skybox_pos" / "skybox_m
 #: The models the plugin and the simulator exchange; the models they contain are added by the walk.
 ROOTS = ("Account", "Customer", "DefaultCustomer", "ExchangePosIdHistoryResponse", "Hold", "HoldRequest",
          "Inventory", "InventorySummary", "Invoice", "InvoiceTicket", "Line", "Ticket")
-#: The endpoints the plugin calls (and the simulator serves): "METHOD /path" as the client spells it.
+#: The endpoints the simulator serves (the plugin calls all but ``/inventory/{id}/hold``, which drops every
+#: hold on a listing): "METHOD /path" as the client spells it.
 OPERATIONS = (
     "GET /account", "GET /inventory", "GET /inventory/{inventory-id}", "PUT /inventory/{inventory-id}",
-    "GET /inventory/exchange_pos_id/{exchangePosId}", "POST /holds", "GET /holds", "GET /holds/{hold-id}",
+    "GET /inventory/exchange_pos_id/{exchangePosId}", "GET /inventory/{inventory-id}/hold",
+    "DELETE /inventory/{inventory-id}/hold", "POST /holds", "GET /holds", "GET /holds/{hold-id}",
     "DELETE /holds/{hold-id}", "GET /customers", "POST /customers", "GET /customers/{customer-id}",
     "GET /customers/defaults", "POST /invoices", "GET /invoices", "GET /invoices/{invoice-id}",
     "PUT /invoices/{invoice-id}", "GET /invoices/{invoice-id}/lines",
