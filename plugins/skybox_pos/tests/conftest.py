@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from tevo_bridge_skybox_pos import SkyBoxPos
@@ -16,8 +17,18 @@ def sim_settings() -> SimSettings:
 
 @pytest.fixture
 def skybox(sim_settings: SimSettings, pos_inventory) -> Iterator[RunningSimulator]:
-    with running(sim_settings, pos_inventory) as sim:
+    """The simulator held to SkyBox's models: a test fails if it answered a shape SkyBox's client would refuse,
+    or refused a body of the plugin's that SkyBox's models accept... or received one they refuse."""
+    with running(replace(sim_settings, spec_check=True), pos_inventory) as sim:
         yield sim
+        assert_spec_kept(sim)
+
+
+def assert_spec_kept(sim: RunningSimulator) -> None:
+    state = sim.state
+    assert not state.spec_mismatches, "the simulator answered what SkyBox's models refuse:\n" + "\n".join(
+        state.spec_mismatches[:20])
+    assert not state.refused_bodies, "a body SkyBox's models refuse was sent:\n" + "\n".join(state.refused_bodies[:20])
 
 
 @pytest.fixture

@@ -36,17 +36,18 @@ def pos(make_plugin, make_pos_host) -> PluginHost:
 
 
 def upload_files(skybox, pos_id: int, pdf_file: str) -> None:
-    """What a broker does in SkyBox: attach a PDF to every ticket of a listing (``PUT /inventory/{id}``)."""
+    """What a broker does in SkyBox: attach a PDF to every ticket of a listing (``PUT /inventory/{id}``, the
+    whole ``Inventory`` as read, which SkyBox's model requires, with ``base64FileBytes`` on each ticket)."""
     state = skybox.state
     inventory_id = state.pos_id_history[pos_id]
     with open(pdf_file, "rb") as f:
         pdf = base64.b64encode(f.read()).decode()
-    tickets = [{"id": t, "base64FileBytes": pdf} for t in state.listings[inventory_id].tickets]
     c = skybox.credentials
-    answer = httpx.put(f"{skybox.base_url}/inventory/{inventory_id}", json={"id": inventory_id, "tickets": tickets},
-                       headers={"X-Account": c.account, "X-Api-Token": c.api_token,
-                                "X-Application-Token": c.application_token})
-    assert answer.status_code == 200, answer.text
+    headers = {"X-Account": c.account, "X-Api-Token": c.api_token, "X-Application-Token": c.application_token}
+    listing = httpx.get(f"{skybox.base_url}/inventory/{inventory_id}", headers=headers).json()
+    listing["tickets"] = [t | {"base64FileBytes": pdf} for t in listing["tickets"]]
+    answer = httpx.put(f"{skybox.base_url}/inventory/{inventory_id}", json=listing, headers=headers)
+    assert answer.status_code == 200, answer.text[:2000]
 
 
 # -- SkyBox's ids ------------------------------------------------------------------------------------
@@ -88,7 +89,7 @@ def test_office_sales_go_to_the_tevo_marketplace_customer(skybox, pos):
 
 
 def test_a_client_is_matched_by_exact_email_not_by_a_lookalike(skybox, pos):
-    skybox.state.create_customer({"displayName": "Not Megan", "email": "x" + CLIENT.email})
+    skybox.state.create_customer(skybox.state.customer_body("Not Megan", "x" + CLIENT.email))
     assert pos.call_sync("pos_find_customer", buyer=CLIENT) is None
     created = pos.call_sync("pos_create_customer", buyer=CLIENT)
     assert pos.call_sync("pos_find_customer", buyer=replace(CLIENT, email=CLIENT.email.upper())) == created

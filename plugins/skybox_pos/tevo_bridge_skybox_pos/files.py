@@ -82,16 +82,27 @@ def _invoiced_tickets(client: SkyBoxClient, sales: SalesDesk, order: Order, item
         return None
     lines = client.get(f"/invoices/{invoice['id']}/lines", deadline=deadline)
     lines = lines.get("rows", []) if isinstance(lines, dict) else lines or []
-    per_line = []
-    for line in lines:
-        found = client.get(f"/invoices/{invoice['id']}/lines/{line['id']}/tickets", deadline=deadline)
-        per_line.append(found.get("rows", []) if isinstance(found, dict) and "rows" in found else (
-            found if isinstance(found, list) else [found]))
+    per_line = [_line_tickets(client, int(invoice["id"]), line, deadline) for line in lines]
     for tickets in per_line:
         if item.seats and sorted(str(t.get("seatNumber")) for t in tickets) == sorted(item.seats):
             return tickets
     index = next((n for n, i in enumerate(order.items) if i.item_id == item.item_id), None)
     return per_line[index] if index is not None and index < len(per_line) else None
+
+
+def _line_tickets(client: SkyBoxClient, invoice_id: int, line: dict[str, Any],
+                  deadline: Deadline) -> list[dict[str, Any]]:
+    """A line's tickets. Live SkyBox answers them all; its spec declares one ``Ticket``: when fewer come than
+    the line sold, the rest are read from their listing (each ticket names its ``invoiceLineId``)."""
+    found = client.get(f"/invoices/{invoice_id}/lines/{line['id']}/tickets", deadline=deadline)
+    tickets: list[dict[str, Any]] = (found.get("rows", []) if isinstance(found, dict) and "rows" in found else
+                                     found if isinstance(found, list) else [found] if found else [])
+    sold = int(line.get("quantity") or len(line.get("itemIds") or []))
+    if 0 < len(tickets) < sold and tickets[0].get("inventoryId"):
+        listing = client.get(f"/inventory/{tickets[0]['inventoryId']}", deadline=deadline)
+        on_line = [t for t in (listing or {}).get("tickets") or [] if t.get("invoiceLineId") == line["id"]]
+        tickets = on_line if len(on_line) > len(tickets) else tickets
+    return tickets
 
 
 def _seats_of(item: Item, tickets: list[dict[str, Any]]) -> list[dict[str, Any]]:

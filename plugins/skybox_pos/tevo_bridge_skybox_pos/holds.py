@@ -10,15 +10,19 @@ hold on the listing, other people's too).
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tevo_bridge_skybox_pos.client import Deadline, NotFound, SkyBoxClient
+from tevo_bridge_skybox_pos.client import Deadline, DeadlineExceeded, NotFound, SkyBoxClient, SkyBoxError
 
-__all__ = ["MARK", "SkyBoxHold", "StripedLocks", "Sweeper", "hold_notes", "holds_by_ref", "iso", "parse_time"]
+__all__ = ["MARK", "SkyBoxHold", "StripedLocks", "Sweeper", "hold_notes", "holds_by_ref", "iso", "parse_seats",
+           "parse_time"]
+
+log = logging.getLogger(__name__)
 
 #: Every hold the plugin makes starts its notes with this, so the sweep never touches a broker's own holds.
 MARK = "tevo-bridge"
@@ -34,6 +38,20 @@ def parse_time(value: Any) -> datetime | None:
         return None
     moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_seats(text: Any) -> tuple[int, ...]:
+    """``Hold.seats`` is a free string in SkyBox's model: seats one by one (``"5,6,7"``), runs as ranges
+    (``"5-7"``) or both (``"5, 7-8"``). Anything else names no seat (the hold is then matched by its ticket
+    count alone), rather than failing every hook that reads the hold."""
+    seats: list[int] = []
+    for part in str(text or "").replace(" ", "").split(","):
+        low, dash, high = part.partition("-")
+        if low.isdigit() and not dash:
+            seats.append(int(low))
+        elif low.isdigit() and high.isdigit() and int(low) <= int(high):
+            seats += range(int(low), int(high) + 1)
+    return tuple(seats)
 
 
 class StripedLocks:
@@ -66,8 +84,8 @@ class SkyBoxHold:
 
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> SkyBoxHold:
-        seats = tuple(int(s) for s in str(row.get("seats") or "").replace(" ", "").split(",") if s.isdigit())
-        return cls(int(row["id"]), int(row.get("inventoryId") or 0), int(row.get("quantity") or 0), seats,
+        return cls(int(row["id"]), int(row.get("inventoryId") or 0), int(row.get("quantity") or 0),
+                   parse_seats(row.get("seats")),
                    str(row.get("externalRef") or ""), str(row.get("notes") or ""),
                    parse_time(row.get("expiryDate")), bool(row.get("removedDate")))
 
@@ -109,9 +127,14 @@ class Sweeper:
         self.client, self.interval = client, interval
         self._lock = threading.Lock()
         self._last = 0.0
+        self._refused: set[int] = set()  # holds whose DELETE SkyBox refused: logged once, tried every sweep
 
     def sweep(self, deadline: Deadline, *, force: bool = False) -> int:
-        """How many holds were deleted; 0 when another thread is sweeping or the last sweep is recent."""
+        """How many holds were deleted; 0 when another thread is sweeping or the last sweep is recent.
+
+        Cleanup never fails its caller (availability, a new hold, an invoice): a hold SkyBox will not delete
+        now (a 400 or 410 its spec never declares, a 5xx, no time left) is logged and tried again by the
+        next sweep, which finds it expired again."""
         if not force and time.monotonic() - self._last < self.interval:
             return 0
         if not self._lock.acquire(blocking=force):
@@ -121,15 +144,26 @@ class Sweeper:
             moment = datetime.now(UTC)
             rows = self.client.search("/holds", {"expiryDateFrom": iso(moment - self.LOOKBACK),
                                                  "expiryDateTo": iso(moment)}, deadline=deadline)
-            deleted = 0
-            for hold in (SkyBoxHold.from_json(r) for r in rows):
-                if hold.removed or not hold.expired or not hold.notes.startswith(MARK):
-                    continue
-                try:
-                    self.client.write("DELETE", f"/holds/{hold.id}", deadline=deadline)
-                    deleted += 1
-                except NotFound:
-                    pass
-            return deleted
+            return sum(self._delete(hold, deadline) for hold in (SkyBoxHold.from_json(r) for r in rows)
+                       if not hold.removed and hold.expired and hold.notes.startswith(MARK))
+        except SkyBoxError as exc:
+            log.warning("skybox_pos: expired-hold sweep stopped, the next one goes on: %s", exc)
+            return 0
         finally:
             self._lock.release()
+
+    def _delete(self, hold: SkyBoxHold, deadline: Deadline) -> bool:
+        try:
+            self.client.write("DELETE", f"/holds/{hold.id}", deadline=deadline)
+        except NotFound:
+            return False
+        except DeadlineExceeded:
+            raise
+        except SkyBoxError as exc:
+            if hold.id not in self._refused:
+                self._refused.add(hold.id)
+                log.warning("skybox_pos: SkyBox refused to delete expired hold %s (%s); kept for a later sweep: %s",
+                            hold.id, hold.external_ref, exc)
+            return False
+        self._refused.discard(hold.id)
+        return True

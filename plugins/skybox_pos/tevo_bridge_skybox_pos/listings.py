@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from tevo_bridge.pos.types import PriceDecision
-from tevo_bridge_skybox_pos.client import Deadline, NotFound, SkyBoxClient
+from tevo_bridge_skybox_pos.client import BadRequest, Deadline, NotFound, SkyBoxClient
 from tevo_bridge_skybox_pos.settings import SkyBoxSettings
 
 __all__ = ["FILE_STOCK_TYPES", "Listing", "cents", "resolve"]
@@ -79,7 +79,7 @@ def resolve(client: SkyBoxClient, remote_id: str, deadline: Deadline, *, tickets
         return Listing.from_json(exact[0])
     try:
         history = client.get(f"/inventory/exchange_pos_id/{number}", deadline=deadline)
-    except NotFound:
+    except (NotFound, BadRequest):  # SkyBox's spec declares no "unknown id" answer: both are seen as one
         history = None
     entries = history if isinstance(history, list) else (history.get("rows") if isinstance(history, dict) and
                                                          "rows" in history else [history])
@@ -96,6 +96,6 @@ def resolve(client: SkyBoxClient, remote_id: str, deadline: Deadline, *, tickets
 def _by_inventory_id(client: SkyBoxClient, inventory_id: int, deadline: Deadline) -> Listing | None:
     try:
         row = client.get(f"/inventory/{inventory_id}", deadline=deadline)
-    except NotFound:
+    except (NotFound, BadRequest):
         return None
     return Listing.from_json(row) if isinstance(row, dict) and row.get("id") is not None else None

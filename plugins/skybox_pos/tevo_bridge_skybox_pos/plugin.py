@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tevo_bridge import hookimpl
+from tevo_bridge.pos import deadline
 from tevo_bridge.pos.hookspecs import DEFAULT_BUDGETS
 from tevo_bridge.pos.types import (
     Availability,
@@ -33,8 +34,10 @@ TEVO_BRIDGE_CONTRACT = (2,)
 
 
 def _deadline(hook: str) -> Deadline:
-    """A little inside the host's budget, so the plugin gives up before the host abandons it."""
-    return Deadline(DEFAULT_BUDGETS[hook] * 0.9)
+    """A little inside the time the host gives this call (``tevo_bridge.pos.deadline``: the configured budget,
+    or less when TEvo waits), so the plugin gives up before the host abandons it; every request's timeout is
+    cut to it. Outside a hook call (the plugin's own tools), the hook's default budget."""
+    return Deadline(deadline.time_left(default=DEFAULT_BUDGETS[hook]) * 0.9)
 
 
 class SkyBoxPos:
@@ -67,7 +70,7 @@ class SkyBoxPos:
     def pos_health(self) -> PosHealth:
         """The cheapest authenticated call, ``GET /account``: proves the tokens, the account and the network."""
         try:
-            self.verify(min(self.settings.read_timeout, DEFAULT_BUDGETS["pos_health"] * 0.9))
+            self.verify(max(min(self.settings.read_timeout, _deadline("pos_health").left()), 0.001))
         except SkyBoxError as exc:
             return PosHealth(False, self.client.mask(str(exc)))
         return PosHealth(True)
@@ -97,7 +100,7 @@ class SkyBoxPos:
 
     @hookimpl
     def pos_hold(self, hold: Hold) -> HoldResult:
-        return self.stock.hold(hold)
+        return self.stock.hold(hold, _deadline("pos_hold"))
 
     @hookimpl
     def pos_release_hold(self, hold: Hold) -> bool:
@@ -106,6 +109,10 @@ class SkyBoxPos:
     @hookimpl
     def pos_create_invoice(self, order: Order, customer: Customer | None) -> Invoice:
         return self.sales.create_invoice(order, customer, _deadline("pos_create_invoice"))
+
+    @hookimpl
+    def pos_void_invoice(self, order: Order, invoice_id: str, reason: str) -> None:
+        self.sales.void_invoice(order, invoice_id, reason, _deadline("pos_void_invoice"))
 
     @hookimpl
     def pos_ticket_files(self, order: Order, item: Item) -> list[TicketFile] | None:

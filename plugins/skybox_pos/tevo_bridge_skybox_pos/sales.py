@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from tevo_bridge.pos.errors import OutOfStock, UnknownRemoteId
+from tevo_bridge.pos.errors import OutOfStock, UnknownRemoteId, VoidRefused
 from tevo_bridge.pos.types import Buyer, Customer, Invoice, Item, Order
-from tevo_bridge_skybox_pos.client import BadRequest, Deadline, SkyBoxClient, SkyBoxError, Uncertain
+from tevo_bridge_skybox_pos.client import BadRequest, Deadline, NotFound, SkyBoxClient, SkyBoxError, Uncertain
 from tevo_bridge_skybox_pos.holds import MARK, SkyBoxHold, StripedLocks, holds_by_ref
 from tevo_bridge_skybox_pos.listings import Listing, cents, resolve
 from tevo_bridge_skybox_pos.stock import StockDesk
@@ -136,6 +136,49 @@ class SalesDesk:
                 self.stock.delete_consumed([h.id for h in consumed], deadline)
                 return Invoice(str(created["id"]), created=True)
             raise SkyBoxError(f"order {order.order_id}: SkyBox gave no certain answer to {PICK_ATTEMPTS} invoices")
+
+    # -- voids ---------------------------------------------------------------------------------------
+
+    def void_invoice(self, order: Order, invoice_id: str, reason: str, deadline: Deadline) -> None:
+        """Undo a sale: SkyBox's spec has no "void invoice" call, but ``DELETE /invoices/{id}/lines/{lineId}``
+        returns a line's tickets to the inventory pool, and ``Invoice.paymentStatus`` has ``VOID``. So every
+        line is deleted, then the invoice is marked VOID with TEvo's reason. Each step is checked before it is
+        made, so a repeat (or a retry after a crash between steps) finishes the void and changes nothing more."""
+        with self._orders.of(str(order.order_id)):
+            invoice = self._invoice_to_void(invoice_id, deadline)
+            for line in self._lines(invoice_id, deadline):
+                self._delete_line(invoice_id, int(line["id"]), deadline)
+            if invoice.get("paymentStatus") != "VOID":
+                note = f"Voided by tevo-bridge: TEvo canceled order {order.order_id}: {reason}"[:1000]
+                notes = "\n".join(n for n in (invoice.get("internalNotes"), note) if n)
+                body = invoice | {"lines": [], "paymentStatus": "VOID", "internalNotes": notes}
+                self.client.write("PUT", f"/invoices/{invoice_id}", body=body, deadline=deadline)
+
+    def _invoice_to_void(self, invoice_id: str, deadline: Deadline) -> dict[str, Any]:
+        if not invoice_id.isdigit():
+            raise VoidRefused(invoice_id, "not a SkyBox invoice id")
+        try:
+            invoice = self.client.get(f"/invoices/{invoice_id}", deadline=deadline)
+        except NotFound:
+            raise VoidRefused(invoice_id, "SkyBox has no such invoice (deleted by hand?): check the tickets "
+                                          "are back on sale") from None
+        if invoice.get("paymentStatus") in ("PAID", "PARTIAL"):
+            raise VoidRefused(invoice_id, f"SkyBox shows it {invoice['paymentStatus']}: refund the payment, then "
+                                          "void it in SkyBox by hand")
+        return dict(invoice)
+
+    def _lines(self, invoice_id: str, deadline: Deadline) -> list[dict[str, Any]]:
+        lines = self.client.get(f"/invoices/{invoice_id}/lines", deadline=deadline)
+        rows = lines.get("rows", []) if isinstance(lines, dict) else lines or []
+        return [line for line in rows if not line.get("cancelled")]
+
+    def _delete_line(self, invoice_id: str, line_id: int, deadline: Deadline) -> None:
+        try:
+            self.client.write("DELETE", f"/invoices/{invoice_id}/lines/{line_id}", deadline=deadline)
+        except (BadRequest, Uncertain):
+            # Gone already (a lost answer, or an earlier try), or truly refused: only a fresh read tells.
+            if any(int(line["id"]) == line_id for line in self._lines(invoice_id, deadline)):
+                raise
 
     @contextmanager
     def _listing_locks(self, order: Order) -> Iterator[None]:

@@ -11,7 +11,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["SkyBoxSettings"]
+__all__ = ["PaymentMethod", "SkyBoxSettings"]
+
+#: ``Customer.paymentMethod`` as SkyBox's model allows it (skybox_models.json): SkyBox refuses any other value
+#: on every customer the plugin would create, so a misspelt one is refused when the config is read instead.
+PaymentMethod = Literal["CREDITCARD", "CASH", "CHECK", "PAYPAL", "TRADE", "VENMO", "OTHER", "ACCRUEDCREDIT", "ACH",
+                        "AR", "AP", "EVOPAY", "MULTIPLE", "COMPLIMENTARY", "CUSTOMER_CREDIT", "ZELLE"]
 
 
 class SkyBoxSettings(BaseModel):
@@ -48,7 +53,8 @@ class SkyBoxSettings(BaseModel):
     #: The largest page asked for; smaller pages are followed until ``rowCount`` or a short page.
     page_size: int = Field(default=100, ge=1, le=1000)
     currency: Literal["USD", "CAD", "EUR", "GBP", "JPY", "BRL", "XBT", "AUD", "MXN"] = "USD"
-    client_payment_method: str = "OTHER"
+    #: ``paymentMethod`` of the customers created for TEvo clients (one of SkyBox's ``PaymentMethod`` values).
+    client_payment_method: PaymentMethod = "OTHER"
     #: The platform (TEvo's code: TM, AXS…) of listings whose stockType is MOBILE_TRANSFER.
     mobile_transfer_source: str = "TM"
     #: Also accept a TEvo ``remote_id`` that is a SkyBox inventory id, when no listing has it as

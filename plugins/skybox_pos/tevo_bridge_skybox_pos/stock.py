@@ -21,6 +21,7 @@ from tevo_bridge_skybox_pos.client import (
     Deadline,
     NotFound,
     SkyBoxClient,
+    SkyBoxError,
     Unavailable,
     Uncertain,
 )
@@ -53,8 +54,9 @@ class StockDesk:
 
     # -- hold ----------------------------------------------------------------------------------------
 
-    def hold(self, hold: Hold) -> HoldResult:
-        deadline = Deadline(self.settings.hold_deadline_seconds)
+    def hold(self, hold: Hold, within: Deadline) -> HoldResult:
+        """Answers by ``hold_deadline_seconds`` or ``within`` (the host's deadline), whichever comes first."""
+        deadline = Deadline(min(self.settings.hold_deadline_seconds, within.left()))
         posted = threading.Event()
         with self.locks.of(hold.global_id):
             try:
@@ -180,5 +182,5 @@ class StockDesk:
         for hold_id in hold_ids:
             try:
                 self._delete(hold_id, deadline)
-            except (Unavailable, BadRequest) as exc:  # the invoice stands; the sweep deletes it when it expires
+            except SkyBoxError as exc:  # the invoice stands; the sweep deletes it when it expires
                 log.warning("skybox_pos: hold %s outlived its invoice: %s", hold_id, exc)

@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from tevo_bridge_skybox_pos.simulator.spec import spec
 from tevo_bridge_skybox_pos.simulator.state import SimError, SimState, parse_time
 
 __all__ = ["Credentials", "create_app"]
@@ -85,9 +86,31 @@ def create_app(state: SimState, credentials: Credentials | None = None, seed: in
         with state.lock:
             state.calls.append((request.method, request.url.path))
         response = await call_next(request)
+        if state.settings.spec_check:
+            response = await checked(request, response)
         if applies and chance(faults.timeout_rate):
             await asyncio.sleep(faults.hang_seconds)  # the write is done; the answer comes too late
         return response
+
+    async def checked(request: Request, response: Response) -> Response:
+        """The answer, after recording where SkyBox's model for it disagrees (``state.spec_mismatches``)."""
+        content = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
+        if response.headers.get("content-type", "").startswith("application/json") and content:
+            problems = spec().response_problems(request.method, request.url.path, response.status_code,
+                                                json.loads(content))
+            with state.lock:
+                state.spec_mismatches += problems
+        return Response(content, response.status_code, dict(response.headers))
+
+    def refused(request: Request, body: Any) -> Response | None:
+        """A 400 naming each field SkyBox's model refuses, as SkyBox's own validation would answer."""
+        problems = spec().request_problems(request.method, request.url.path, body)
+        if not problems:
+            return None
+        with state.lock:
+            state.refused_bodies += [f"{request.method} {request.url.path}: {p}" for p in problems]
+        field_name = problems[0].partition(":")[0].partition(".")[2] or None
+        return error(400, "; ".join(problems), field_name)
 
     def envelope(rows: list[dict[str, Any]], request: Request) -> Response:
         s = state.settings
@@ -128,7 +151,8 @@ def create_app(state: SimState, credentials: Credentials | None = None, seed: in
     def account() -> Any:
         return {"id": state.ACCOUNT_ID, "company": "Simulated Tickets LLC", "email": "broker@example.com",
                 "firstName": "Sam", "lastName": "Broker", "nativeIntegrationEnabled": True,
-                "accountSettings": [{"name": "holdsEnabled", "value": True}]}
+                "accountSettings": [{"id": 1, "accountId": state.ACCOUNT_ID, "settingName": "AUTO_DELIVERY_ENABLED",
+                                     "value": False}]}
 
     @app.get("/inventory")
     def inventory_search(request: Request) -> Any:
@@ -142,7 +166,8 @@ def create_app(state: SimState, credentials: Credentials | None = None, seed: in
         def act() -> Any:
             inventory_id = state.pos_id_history.get(pos_id)
             if inventory_id is None:
-                raise SimError(404, f"exchange pos id {pos_id} not found")
+                raise SimError(state.settings.unknown_pos_id_status, f"exchange pos id {pos_id} not found",
+                               "exchangePosId")
             return {"exchangePosId": pos_id, "inventoryId": inventory_id}
         return run(act)
 
@@ -153,7 +178,7 @@ def create_app(state: SimState, credentials: Credentials | None = None, seed: in
     @app.put("/inventory/{inventory_id}")
     async def inventory_put(inventory_id: int, request: Request) -> Any:
         body = await body_of(request)
-        return run(lambda: state.update_inventory(inventory_id, body if isinstance(body, dict) else {}))
+        return refused(request, body) or run(lambda: state.update_inventory(inventory_id, body))
 
     @app.get("/inventory/{inventory_id}/hold")
     def inventory_hold(inventory_id: int) -> Any:
@@ -168,7 +193,7 @@ def create_app(state: SimState, credentials: Credentials | None = None, seed: in
         body = await body_of(request)
         if not isinstance(body, dict):
             return error(400, f"body must be a {model} object")
-        return run(lambda: action(body))
+        return refused(request, body) or run(lambda: action(body))
 
     @app.post("/holds")
     async def hold_create(request: Request) -> Any:
@@ -192,6 +217,9 @@ def create_app(state: SimState, credentials: Credentials | None = None, seed: in
 
     @app.delete("/holds/{hold_id}")
     def hold_delete(hold_id: int) -> Any:
+        refused_status = state.settings.faults.delete_hold_status
+        if refused_status:  # SkyBox's spec declares only 200 and 401 here; anything else is possible live
+            return error(refused_status, f"hold {hold_id} cannot be deleted")
         return run(lambda: state.delete_hold(hold_id))
 
     @app.get("/customers/defaults")
@@ -223,13 +251,24 @@ def create_app(state: SimState, credentials: Credentials | None = None, seed: in
     def invoice_get(invoice_id: int) -> Any:
         return run(lambda: state.invoice_json(state.invoice(invoice_id)))
 
+    @app.put("/invoices/{invoice_id}")
+    async def invoice_update(invoice_id: int, request: Request) -> Any:
+        return await create(request, "Invoice", lambda body: state.update_invoice(invoice_id, body))
+
     @app.get("/invoices/{invoice_id}/lines")
     def invoice_lines(invoice_id: int) -> Any:
         return run(lambda: state.invoice(invoice_id).lines)
 
+    @app.delete("/invoices/{invoice_id}/lines/{line_id}")
+    def invoice_line_delete(invoice_id: int, line_id: int) -> Any:
+        return run(lambda: state.delete_invoice_line(invoice_id, line_id))
+
     @app.get("/invoices/{invoice_id}/lines/{line_id}/tickets")
     def invoice_line_tickets(invoice_id: int, line_id: int) -> Any:
-        return run(lambda: state.line_tickets(invoice_id, line_id))
+        def act() -> Any:
+            tickets = state.line_tickets(invoice_id, line_id)
+            return tickets if state.settings.line_tickets == "list" else tickets[0]
+        return run(act)
 
     @app.get("/assets/{file_name}")
     def asset(file_name: str) -> Any:

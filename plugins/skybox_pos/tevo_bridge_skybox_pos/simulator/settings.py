@@ -23,11 +23,14 @@ class Faults:
     hang_seconds: float = 10.0
     outage: bool = False  # every call answers 503 (SkyBox down)
     methods: tuple[str, ...] = ()  # limit error/timeout faults to these verbs; empty means all
+    delete_hold_status: int = 0  # answer every DELETE /holds/{id} with this status, doing nothing (0: act)
 
 
 @dataclass
 class SimSettings:
-    # Q9: search answers a bare JSON list (the generated client) or {rows, rowCount} (live code).
+    # Q9: search answers a bare JSON list (the generated client, i.e. SkyBox's spec) or {rows, rowCount}.
+    # The default is the envelope because live SkyBox is known to answer it where the spec says a bare list
+    # (issue 22); the plugin reads both, and the tests run both.
     envelope: Literal["rows", "list"] = "rows"
     # Q9: the number of the first page, and the largest ``limit`` honoured.
     first_page: Literal[0, 1] = 1
@@ -59,6 +62,18 @@ class SimSettings:
     error_body: Literal["message", "errors", "text"] = "message"
     # Q12: ``GET /assets/{fileName}`` answers base64 as plain text or as a JSON string.
     asset_encoding: Literal["text", "json"] = "text"
+    # Where live SkyBox differs from its spec: ``GET /invoices/{id}/lines/{lineId}/tickets`` is declared to
+    # answer one ``Ticket`` ("object", the spec's letter: the line's first ticket) but answers every ticket
+    # of the line ("list", the default: a line of three seats has three tickets, and files need each).
+    line_tickets: Literal["list", "object"] = "list"
+    # ``Hold.seats`` is a free string in the model: seats listed one by one ("5,6,7") or runs as ranges ("5-7").
+    hold_seats: Literal["list", "ranges"] = "list"
+    # How ``GET /inventory/exchange_pos_id/{id}`` refuses an id it never gave (the spec declares only 200 and
+    # 401): 404, or 400 as a bad id.
+    unknown_pos_id_status: Literal[404, 400] = 404
+    # Tests: check every answer against SkyBox's models (``simulator/spec.py``) and record any mismatch in
+    # ``SimState.spec_mismatches``; request bodies SkyBox's models refuse are refused (400) either way.
+    spec_check: bool = False
     faults: Faults = field(default_factory=Faults)
 
     def describe(self) -> str:
@@ -79,8 +94,10 @@ VARIANTS: dict[str, SimSettings] = {
     "duplicate-ref-refused-exact-match": SimSettings(refuse_duplicate_external_ref=True, external_ref_substring=False),
     "removed-holds-hidden": SimSettings(hide_removed_holds=True, holds_expire=True),
     "delete-gone-200-errors-list": SimSettings(delete_gone_hold_404=False, error_body="errors"),
-    "text-errors-json-assets": SimSettings(error_body="text", asset_encoding="json"),
+    "text-errors-json-assets-one-line-ticket": SimSettings(error_body="text", asset_encoding="json",
+                                                           line_tickets="object"),
     "pos-id-stable": SimSettings(new_pos_id_on_upload=False),
+    "hold-seats-as-ranges-unknown-id-400": SimSettings(hold_seats="ranges", unknown_pos_id_status=400),
     "rate-limited-with-retry-after": SimSettings(rate_limit=10, retry_after=True),
     "rate-limited-without-retry-after": SimSettings(rate_limit=10, retry_after=False),
 }

@@ -130,8 +130,10 @@ class SimState:
         self.defaults: list[dict[str, Any]] = []
         self.calls: list[tuple[str, str]] = []  # (method, path) of every authorised call
         self.rate_limited = 0  # calls answered 429
-        tevo = self.create_customer({"displayName": "Ticket Evolution", "email": "orders@ticketevolution.com",
-                                     "customerType": "MARKETPLACE"})
+        self.spec_mismatches: list[str] = []  # answers SkyBox's models refuse (with ``spec_check``)
+        self.refused_bodies: list[str] = []  # request bodies refused because SkyBox's models refuse them
+        tevo = self.create_customer(self.customer_body("Ticket Evolution", "orders@ticketevolution.com",
+                                                       customer_type="MARKETPLACE"))
         self.tevo_customer_id = tevo["id"]
         self.defaults.append({"accountId": self.ACCOUNT_ID, "customerId": tevo["id"],
                               "marketplace": "TICKET_EVOLUTION"})
@@ -185,7 +187,7 @@ class SimState:
 
     def listing(self, inventory_id: int) -> Listing:
         found = self.listings.get(inventory_id)
-        if found is None:
+        if found is None or not found.tickets:  # a split-off part merged back is gone
             raise SimError(404, f"inventory {inventory_id} not found")
         return found
 
@@ -199,9 +201,11 @@ class SimState:
         held = [t for t in live if t.hold_id is not None]
         status = "AVAILABLE" if free else ("ON_HOLD" if held else "DEPLETED")
         seats = sorted(t.seat for t in (free or held or tickets))
+        # Inventory.quantity is at least 1 in SkyBox's model: a sold-out listing is left out of searches, and read
+        # by its id it answers DEPLETED with the quantity it had (the plugin sells none of a DEPLETED listing).
         body: dict[str, Any] = {
             "id": listing.id, "accountId": self.ACCOUNT_ID, "eventId": listing.event_id,
-            "quantity": len(free) if free else len(held), "section": listing.section, "row": listing.row,
+            "quantity": len(free) or len(held) or len(tickets), "section": listing.section, "row": listing.row,
             "lowSeat": seats[0] if seats else None, "highSeat": seats[-1] if seats else None,
             "seatType": "CONSECUTIVE", "stockType": listing.stock_type, "splitType": listing.split_type,
             "cost": listing.cost, "listPrice": listing.list_price, "status": status,
@@ -231,7 +235,8 @@ class SimState:
     def search_inventory(self, ids: Sequence[int], pos_ids: Sequence[int], include_tickets: bool) -> list[dict[str, Any]]:
         rows = [lst for lst in self.listings.values()
                 if (not ids or lst.id in ids) and (not pos_ids or lst.exchange_pos_id in pos_ids)]
-        return [self.inventory_json(lst, include_tickets=include_tickets) for lst in rows if lst.tickets]
+        return [self.inventory_json(lst, include_tickets=include_tickets) for lst in rows
+                if any(self.tickets[i].status == "AVAILABLE" for i in lst.tickets)]  # SkyBox omits sold-out listings
 
     def update_inventory(self, inventory_id: int, body: dict[str, Any]) -> None:
         """``PUT /inventory/{id}``: only ticket files are taken from the body here."""
@@ -267,9 +272,10 @@ class SimState:
     def hold_json(self, hold: HoldRec) -> dict[str, Any]:
         listing = self.listings[hold.inventory_id]
         seats = sorted(self.tickets[i].seat for i in hold.ticket_ids)
+        written = _ranges(seats) if self.settings.hold_seats == "ranges" else ",".join(str(s) for s in seats)
         return {"id": hold.id, "accountId": self.ACCOUNT_ID, "inventoryId": hold.inventory_id,
                 "eventId": listing.event_id, "quantity": hold.quantity, "section": listing.section,
-                "row": listing.row, "seats": ",".join(str(s) for s in seats), "cost": listing.cost,
+                "row": listing.row, "seats": written, "cost": listing.cost,
                 "listPrice": listing.list_price, "externalRef": hold.external_ref, "customerId": hold.customer_id,
                 "notes": hold.notes, "createdDate": iso(hold.created), "expiryDate": iso(hold.expiry),
                 "removedDate": iso(hold.removed), "removedByUserId": 1 if hold.removed else None}
@@ -380,6 +386,14 @@ class SimState:
 
     # -- customers ---------------------------------------------------------------------------------
 
+    def customer_body(self, display_name: str, email: str = "", *, customer_type: str = "RETAIL") -> dict[str, Any]:
+        """A customer as SkyBox's model requires one (seeding and tests: the API path validates bodies)."""
+        return {"accountId": self.ACCOUNT_ID, "displayName": display_name, "email": email,
+                "customerType": customer_type, "salesTerm": "NET0", "paymentMethod": "OTHER",
+                "defaultDeliveryMethod": "EMAIL",
+                "address": {"address1": "", "city": "Unknown", "state": "UNKNOWN", "postalCode": "00000",
+                            "country": "US", "phone1": ""}}
+
     def create_customer(self, body: dict[str, Any]) -> dict[str, Any]:
         if not body.get("displayName"):
             raise SimError(400, "displayName is required", "displayName")
@@ -459,6 +473,26 @@ class SimState:
                 "total": sum(float(line["amount"]) for line in invoice.lines),
                 "filesUploaded": all(self.tickets[i].file_name for line in invoice.lines for i in line["itemIds"])}
 
+    def update_invoice(self, invoice_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        """``PUT /invoices/{id}``: statuses and notes; lines change through their own endpoints."""
+        invoice = self.invoice(invoice_id)
+        for key in ("paymentStatus", "fulfillmentStatus", "publicNotes", "internalNotes"):
+            if key in body:
+                invoice.body[key] = body[key]
+        return self.invoice_json(invoice)
+
+    def delete_invoice_line(self, invoice_id: int, line_id: int) -> None:
+        """``DELETE /invoices/{id}/lines/{lineId}``: SkyBox's spec says the tickets go back to the inventory pool."""
+        invoice = self.invoice(invoice_id)
+        line = next((ln for ln in invoice.lines if ln["id"] == line_id), None)
+        if line is None:
+            raise SimError(400, f"line {line_id} is not on invoice {invoice_id}", "lineId")
+        invoice.lines.remove(line)
+        for ticket_id in line["itemIds"]:
+            t = self.tickets[ticket_id]
+            t.status, t.invoice_line_id, t.sell_price = "AVAILABLE", None, self.listings[t.inventory_id].list_price
+            self.listings[t.inventory_id].last_update = now()
+
     def invoice(self, invoice_id: int) -> InvoiceRec:
         found = self.invoices.get(invoice_id)
         if found is None:
@@ -486,6 +520,17 @@ class SimState:
     def live_holds(self) -> list[HoldRec]:
         with self.lock:
             return [h for h in self.holds.values() if h.removed is None]
+
+
+def _ranges(seats: list[int]) -> str:
+    """Seats as SkyBox may write them on a hold: runs of consecutive seats as ``low-high`` (``1-3,7``)."""
+    runs: list[list[int]] = []
+    for seat in seats:
+        if runs and seat == runs[-1][-1] + 1:
+            runs[-1].append(seat)
+        else:
+            runs.append([seat])
+    return ",".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
 def _split_pdf(row: InventoryRow) -> dict[str, bytes]:
