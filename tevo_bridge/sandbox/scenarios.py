@@ -8,6 +8,7 @@ next to the scenarios and not in the tests.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -108,12 +109,15 @@ class InventoryExhausted(LookupError):
 class Planner:
     """Turns a scenario into an ``OrderRequest`` against the given listings, tracking sold seats."""
 
-    def __init__(self, inventory: list[TicketGroupSpec], underpriced_factor: Decimal = Decimal("0.5")) -> None:
+    def __init__(self, inventory: list[TicketGroupSpec], underpriced_factor: Decimal = Decimal("0.5"),
+                 sold: Mapping[str, Iterable[str]] | None = None) -> None:
+        """``sold``: seats already sold by remote id, e.g. by a sandbox run before a restart."""
         if not inventory:
             raise ValueError("the buyer driver needs at least one ticket group")
         self.inventory = list(inventory)
         self.underpriced_factor = underpriced_factor
-        self.sold: dict[str, set[str]] = {g.remote_id: set() for g in inventory}
+        earlier = sold or {}
+        self.sold: dict[str, set[str]] = {g.remote_id: set(earlier.get(g.remote_id, ())) for g in inventory}
         self._turn = 0
 
     def unsold(self, group: TicketGroupSpec) -> list[str]:
