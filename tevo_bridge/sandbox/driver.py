@@ -28,7 +28,7 @@ import httpx
 from tevo_bridge.sandbox.faults import Fault, FaultInjector
 from tevo_bridge.sandbox.inventory import TicketGroupSpec
 from tevo_bridge.sandbox.orders import OrderRequest
-from tevo_bridge.sandbox.scenarios import CONSUMES_STOCK, Channel, Expectation, Planner, Scenario
+from tevo_bridge.sandbox.scenarios import CONSUMES_STOCK, Channel, Expectation, Pick, Planner, Scenario
 from tevo_bridge.sandbox.state import World
 
 T = TypeVar("T")
@@ -116,12 +116,14 @@ class BuyerDriver:
 
     # -- public API: usable from any thread or event loop ------------------------------------
 
-    async def create(self, scenario: Scenario | str, channels: Iterable[Channel | str] | None = None) -> DriverOrder:
-        """Create one order of a scenario and start announcing it."""
-        return await self._on_loop(self._create(Scenario(scenario), _channels(scenario, channels)))
+    async def create(self, scenario: Scenario | str, channels: Iterable[Channel | str] | None = None,
+                     pick: Pick | None = None) -> DriverOrder:
+        """Create one order of a scenario (from the listing of ``pick``, if given) and start announcing it."""
+        return await self._on_loop(self._create(Scenario(scenario), _channels(scenario, channels), pick))
 
-    def create_sync(self, scenario: Scenario | str, channels: Iterable[Channel | str] | None = None) -> DriverOrder:
-        return self._submit(self._create(Scenario(scenario), _channels(scenario, channels))).result()
+    def create_sync(self, scenario: Scenario | str, channels: Iterable[Channel | str] | None = None,
+                    pick: Pick | None = None) -> DriverOrder:
+        return self._submit(self._create(Scenario(scenario), _channels(scenario, channels), pick)).result()
 
     def configured_channels(self, scenario: Scenario | str) -> frozenset[Channel] | None:
         """The channels this driver can use for a scenario; None when it cannot announce it at all."""
@@ -197,10 +199,10 @@ class BuyerDriver:
 
     # -- scenarios --------------------------------------------------------------------------
 
-    async def _create(self, scenario: Scenario, channels: frozenset[Channel]) -> DriverOrder:
+    async def _create(self, scenario: Scenario, channels: frozenset[Channel], pick: Pick | None = None) -> DriverOrder:
         if Channel.WEBHOOK in channels and not self.settings.webhook_url:
             raise ValueError("webhook announcements need DriverSettings.webhook_url")
-        request = self.planner.plan(scenario)
+        request = self.planner.plan(scenario, pick)
         if Channel.ORDER_INTEGRATION in channels:
             return await self._order_integration(scenario, channels, request)
         order = self.world.create_order(request)
