@@ -33,6 +33,7 @@ __all__ = [
     "OrderEvent",
     "PosHealth",
     "PriceDecision",
+    "StockListing",
     "TicketFile",
     "TransferType",
 ]
@@ -228,3 +229,24 @@ class PosHealth:
 
     ok: bool | None
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StockListing:
+    """A ticket group the POS has on sale, as ``pos_list_stock`` reports it for a rehearsal.
+
+    ``seats`` are the group's seat numbers; ``available`` is how many of them can still be sold
+    (on hand, less holds and sales). ``price`` is the least the POS sells one ticket for (what
+    ``pos_accept_price`` checks). ``format`` is TEvo's: ``Eticket``, ``Physical``, ``TM_mobile``...
+    """
+
+    remote_id: str
+    event_name: str
+    venue: str
+    occurs_at: str
+    section: str
+    row: str
+    seats: tuple[str, ...]
+    available: int
+    price: Decimal
+    format: str = "Eticket"

@@ -19,6 +19,7 @@ from tevo_bridge.log import configure_logging
 from tevo_bridge.sandbox.driver import DriverSettings
 from tevo_bridge.sandbox.faults import FaultSettings
 from tevo_bridge.sandbox.inventory_file import InventoryFileError, inventory_schema, load_inventory_file
+from tevo_bridge.sandbox.inventory_from import inventory_from
 from tevo_bridge.sandbox.scenarios import InventoryExhausted, Scenario
 from tevo_bridge.sandbox.server import Sandbox, SandboxConfig, running_sandbox
 from tevo_bridge.term import echo
@@ -98,6 +99,9 @@ def serve(
 def inventory_schema_command() -> None:
     """Print the JSON Schema of the --inventory file (for an editor, or a script that writes one)."""
     echo(json.dumps(inventory_schema(), indent=2))
+
+
+sandbox_app.command("inventory-from")(inventory_from)
 
 
 def _stop(signum: int, frame: object) -> None:
