@@ -235,8 +235,8 @@ class PosHealth:
 class StockListing:
     """A ticket group the POS has on sale, as ``pos_list_stock`` reports it for a rehearsal.
 
-    ``seats`` are the group's seat numbers; ``available`` is how many of them can still be sold
-    (on hand, less holds and sales). ``price`` is the least the POS sells one ticket for (what
+    ``seats`` are the group's seat numbers (all of them, or only those still for sale); ``available``
+    is how many can still be sold (on hand, less holds and sales). ``price`` is the least the POS sells one ticket for (what
     ``pos_accept_price`` checks). ``format`` is TEvo's: ``Eticket``, ``Physical``, ``TM_mobile``...
     """
 
