@@ -6,6 +6,7 @@ does between rehearsal sessions.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -62,3 +63,23 @@ def test_seats_set_aside_after_an_unanswered_hold_stay_aside_after_a_restart(tmp
         order = httpx.post(f"{second.base_url}/_sandbox/orders", json={"scenario": "office_eticket"}).json()
         seats = second.world.orders[order["order_id"]]["items"][0]["ticket_group"]["seats"]
     assert seats == ["3", "4"]
+
+
+def test_serve_restarted_with_the_same_state_file_sells_the_other_seats(tmp_path: Path) -> None:
+    """As a seller runs it: `sandbox serve --state`, an order, Ctrl-C (SIGTERM here), the same command again."""
+    from tests.sandbox.test_cli import banner_value, served
+
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"listings": [g.to_json() for g in one_listing()]}))
+    options = ("--seed", "1", "--state", str(tmp_path / "world.json"), "--inventory", str(inventory))
+    seats = []
+    for _ in range(2):
+        with served(*options, until="Inspect:") as (text, _rest):
+            url = banner_value(text, r"listening on (\S+)")
+            order_id = httpx.post(f"{url}/_sandbox/orders", json={"ticket_group_id": 400000001}).json()["order_id"]
+            shown = httpx.get(f"{url}/_sandbox/orders").json()["orders"]
+            seats.append((order_id, len(shown)))
+    world = json.loads((tmp_path / "world.json").read_text())
+    sold = [o["items"][0]["ticket_group"]["seats"] for o in world["orders"]]
+    assert seats[0][0] != seats[1][0] and [n for _, n in seats] == [1, 2]
+    assert sold == [["1", "2"], ["3", "4"]]
