@@ -16,6 +16,7 @@ import typer
 
 from tevo_bridge.cli_support import ConfigOption, fail, settings_or_exit
 from tevo_bridge.config import Settings
+from tevo_bridge.dashboard.figures import all_secrets, redact
 from tevo_bridge.pos.errors import PluginLoadError, PosError, PosTimeout
 from tevo_bridge.pos.host import PluginHost
 from tevo_bridge.pos.types import StockListing
@@ -49,14 +50,14 @@ def _stock_of(settings: Settings) -> list[StockListing]:
         host = PluginHost.load(name, settings.plugins.get(name, {}), settings.pos.budgets,
                                base_dir=settings.config_dir)
     except PluginLoadError as exc:
-        fail(f"error: POS plugin {name!r} cannot be used: {exc}")
+        fail(f"error: POS plugin {name!r} cannot be used: {redact(str(exc), all_secrets(settings))}")
     try:
         if not host.has_hook("pos_list_stock"):
             fail(f"error: POS plugin {name!r} cannot list its stock (it has no pos_list_stock hook, "
                  "docs/plugins.md); write the --inventory file by hand (`tevo-bridge sandbox inventory-schema`)")
         return host.list_stock_sync()
-    except (PosError, PosTimeout) as exc:
-        fail(f"error: POS plugin {name!r} could not list its stock: {exc}")
+    except (PosError, PosTimeout) as exc:  # the POS's own words, which may quote a token it was given
+        fail(f"error: POS plugin {name!r} could not list its stock: {redact(str(exc), all_secrets(settings))}")
     finally:
         host.close()
 

@@ -92,3 +92,16 @@ def test_a_listings_file_with_a_problem_is_named_and_nothing_starts(tmp_path: Pa
     assert process.returncode == 1
     assert f"--listings: {path}: 1 problem(s)" in process.stderr and "quantity 'two' is not a whole number" \
         in process.stderr
+
+
+def test_inventory_from_with_a_refused_token_names_the_plugin_and_never_the_token(skybox, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[pos]\nplugin = "skybox_pos"\n\n[plugins.skybox_pos]\nbase_url = "{skybox.base_url}"\n'
+                      f"account_id = {skybox.credentials.account}\n")
+    wrong = "wrong-api-token-0123456789"
+    env = {"TEVO_BRIDGE_PLUGINS__SKYBOX_POS__API_TOKEN": wrong,
+           "TEVO_BRIDGE_PLUGINS__SKYBOX_POS__APPLICATION_TOKEN": skybox.credentials.application_token}
+    out = tmp_path / "inventory.json"
+    result = CliRunner().invoke(app, ["sandbox", "inventory-from", "--config", str(config), "-o", str(out)], env=env)
+    assert result.exit_code == 2 and "POS plugin 'skybox_pos'" in result.output, result.output
+    assert wrong not in result.output and not out.exists()
