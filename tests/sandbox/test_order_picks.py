@@ -60,6 +60,8 @@ def test_a_sold_listing_is_refused_naming_it(tevo: Sandbox) -> None:
 
 @pytest.mark.parametrize(("body", "error"), [
     ({"ticket_group_id": 1}, "ticket_group_id 1: no such listing in this sandbox"),
+    ({"remote_id": "nope"}, "remote_id 'nope': no such listing in this sandbox"),
+    ({"ticket_group_id": KNICKS, "remote_id": "88755"}, "name the listing once"),
     ({"ticket_group_id": "318004512"}, "ticket_group_id must be a whole number, not '318004512'"),
     ({"ticket_group_id": KNICKS, "quantity": 0}, "quantity must be a whole number of tickets, at least 1, not 0"),
     ({"scenario": "office_eticket", "quantity": 2}, "quantity: name the listing too"),

@@ -31,6 +31,9 @@ def requested(body: Mapping[str, object], listings: Sequence[TicketGroupSpec]) -
 
 
 def _listing(body: Mapping[str, object], listings: Sequence[TicketGroupSpec]) -> TicketGroupSpec | None:
+    if "ticket_group_id" in body and "remote_id" in body:
+        # Two names for one listing can disagree, and guessing which was meant orders the wrong tickets.
+        raise ValueError("name the listing once: ticket_group_id or remote_id, not both")
     if "ticket_group_id" in body:
         wanted = body["ticket_group_id"]
         if isinstance(wanted, bool) or not isinstance(wanted, int):
