@@ -40,6 +40,7 @@ from tevo_bridge.pos.types import (
     OrderEvent,
     PosHealth,
     PriceDecision,
+    StockListing,
     TicketFile,
 )
 
@@ -66,6 +67,7 @@ REQUIRED_HOOKS: Final = (
 #: Hooks a plugin may leave out; the host then reports ``has_hook(name) is False``.
 OPTIONAL_HOOKS: Final = (
     "pos_mobile_transfer", "pos_order_event", "pos_health", "pos_startup", "pos_shutdown", "pos_void_invoice",
+    "pos_list_stock",
 )
 ALL_HOOKS: Final = REQUIRED_HOOKS + OPTIONAL_HOOKS
 
@@ -93,6 +95,7 @@ DEFAULT_BUDGETS: Final[Mapping[str, float]] = MappingProxyType(
         "pos_startup": 30.0,
         "pos_shutdown": 10.0,
         "pos_void_invoice": 30.0,
+        "pos_list_stock": 60.0,
     }
 )
 
@@ -304,4 +307,18 @@ def pos_void_invoice(order: Order, invoice_id: str, reason: str) -> None:
     other exception is a fault and the void is retried. Left out: every such cancel goes to a person.
     Idempotency: keyed by ``invoice_id``; voiding a void invoice returns normally and changes nothing.
     Budget: 30 s.
+    """
+
+
+@hookspec(firstresult=True)
+def pos_list_stock() -> list[StockListing]:
+    """Optional (contract 2). Every ticket group on sale now, so a seller can rehearse with their own stock.
+
+    ``tevo-bridge sandbox inventory-from`` turns the answer into the TEvo sandbox's listings; the
+    daemon itself never calls it.
+    Arguments: none.
+    Returns: a list of ``StockListing``, one per ticket group (those with nothing available too;
+    the caller leaves them out).
+    Idempotency: read-only.
+    Budget: 60 s.
     """

@@ -58,6 +58,7 @@ from tevo_bridge.pos.types import (
     OrderEvent,
     PosHealth,
     PriceDecision,
+    StockListing,
     TicketFile,
 )
 from tevo_bridge.pos.workers import WorkerPool
@@ -86,6 +87,7 @@ _RESULT_TYPES: Mapping[str, tuple[type, ...]] = {
     "pos_startup": (NoneType,),
     "pos_shutdown": (NoneType,),
     "pos_void_invoice": (NoneType,),
+    "pos_list_stock": (list,),
 }
 #: Why the host refuses ``[]`` from ``pos_ticket_files`` (contract 2): the two answers the plugin meant.
 EMPTY_TICKET_FILES = ("pos_ticket_files returned an empty list: return None when the POS has no files for the item, "
@@ -120,6 +122,10 @@ def _check_result(hook: str, result: Any) -> Any:
         wrong = [type(f).__name__ for f in result if not isinstance(f, TicketFile)]
         if wrong:
             raise TypeError(f"pos_ticket_files returned a list holding {', '.join(wrong)}, expected TicketFile")
+    if hook == "pos_list_stock":
+        wrong = [type(f).__name__ for f in result if not isinstance(f, StockListing)]
+        if wrong:
+            raise TypeError(f"pos_list_stock returned a list holding {', '.join(wrong)}, expected StockListing")
     return result
 
 
@@ -313,6 +319,10 @@ class PluginHost:
 
     async def void_invoice(self, order: Order, invoice_id: str, reason: str, *, budget: float | None = None) -> None:
         await self._call("pos_void_invoice", budget, order=order, invoice_id=invoice_id, reason=reason)
+
+    def list_stock_sync(self) -> list[StockListing]:
+        """``pos_list_stock``'s answer, for the command that turns it into sandbox listings (not the daemon)."""
+        return cast("list[StockListing]", self.call_sync("pos_list_stock"))
 
     async def health(self) -> PosHealth:
         """``pos_health``'s answer under its budget, cached a few seconds (``HealthProbe``); ``ok=None`` without the hook."""

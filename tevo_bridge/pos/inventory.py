@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from tevo_bridge.pos.errors import TicketFileUnreadable
-from tevo_bridge.pos.types import Item, MobileTransfer, PriceDecision, TicketFile
+from tevo_bridge.pos.types import Item, MobileTransfer, PriceDecision, StockListing, TicketFile
 
 __all__ = ["CSV_COLUMNS", "InventoryFileError", "InventoryRow", "read_inventory_csv", "timestamp"]
 
@@ -141,6 +141,14 @@ class InventoryRow:
                 f"cannot pick the links of seats {', '.join(seats)}"
             )
         return MobileTransfer("TMMobileLink", links, source)
+
+    def stock_listing(self, available: int) -> StockListing:
+        """The row as ``pos_list_stock`` reports it, with ``available`` of its tickets still for sale."""
+        return StockListing(
+            remote_id=self.remote_id, event_name=self.event, venue=self.venue, occurs_at=self.occurs_at,
+            section=self.section, row=self.row, seats=self.seats, available=available, price=self.min_price,
+            format=self.format,
+        )
 
     # -- CSV -----------------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ __all__ = [
     "PosHealth",
     "PriceDecision",
     "Shipping",
+    "StockListing",
     "TicketFile",
     "TransferType",
 ]
@@ -272,3 +273,24 @@ class PosHealth:
 
     ok: bool | None
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StockListing:
+    """A ticket group the POS has on sale, as ``pos_list_stock`` reports it for a rehearsal.
+
+    ``seats`` are the group's seat numbers (all of them, or only those still for sale); ``available``
+    is how many can still be sold (on hand, less holds and sales). ``price`` is the least the POS sells one ticket for (what
+    ``pos_accept_price`` checks). ``format`` is TEvo's: ``Eticket``, ``Physical``, ``TM_mobile``...
+    """
+
+    remote_id: str
+    event_name: str
+    venue: str
+    occurs_at: str
+    section: str
+    row: str
+    seats: tuple[str, ...]
+    available: int
+    price: Decimal
+    format: str = "Eticket"

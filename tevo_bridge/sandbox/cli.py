@@ -7,6 +7,7 @@ scenario mix, announcing them to ``--webhook-url`` and/or ``--oi-url``.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from pathlib import Path
@@ -17,7 +18,8 @@ import typer
 from tevo_bridge.log import configure_logging
 from tevo_bridge.sandbox.driver import DriverSettings
 from tevo_bridge.sandbox.faults import FaultSettings
-from tevo_bridge.sandbox.inventory import load_inventory
+from tevo_bridge.sandbox.inventory_file import InventoryFileError, inventory_schema, load_inventory_file
+from tevo_bridge.sandbox.inventory_from import inventory_from
 from tevo_bridge.sandbox.scenarios import InventoryExhausted, Scenario
 from tevo_bridge.sandbox.server import Sandbox, SandboxConfig, running_sandbox
 from tevo_bridge.term import echo
@@ -66,10 +68,17 @@ def serve(
         mix = [Scenario(s) for s in scenario] if scenario else list(Scenario)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    try:
+        listings = load_inventory_file(inventory) if inventory else None
+    except InventoryFileError as exc:
+        # Plain lines, not a usage box: each names the file and the field, whole, ready to look up.
+        echo(f"--inventory: the file has to be fixed (its format: `tevo-bridge sandbox inventory-schema`)\n{exc}",
+             err=True)
+        raise typer.Exit(2) from None
     config = SandboxConfig(
         port=port, seed=seed, token=token, secret=secret, faults=fault_settings, state_file=state,
         reviewer_ids=tuple(reviewer_id) if reviewer_id else SandboxConfig().reviewer_ids,
-        fedex_transit_seconds=fedex_transit, inventory=load_inventory(inventory) if inventory else None,
+        fedex_transit_seconds=fedex_transit, inventory=listings,
         raw_airbill=raw_airbill, inventory_csv=inventory_csv,
         driver=DriverSettings(webhook_url=webhook_url, oi_base_url=oi_url, oi_api_key=oi_api_key,
                               retry_scale=retry_scale, fraud_delay=fraud_delay),
@@ -84,6 +93,15 @@ def serve(
                 time.sleep(3600)
     except KeyboardInterrupt:
         echo("sandbox stopped")
+
+
+@sandbox_app.command("inventory-schema")
+def inventory_schema_command() -> None:
+    """Print the JSON Schema of the --inventory file (for an editor, or a script that writes one)."""
+    echo(json.dumps(inventory_schema(), indent=2))
+
+
+sandbox_app.command("inventory-from")(inventory_from)
 
 
 def _stop(signum: int, frame: object) -> None:

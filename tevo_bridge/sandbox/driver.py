@@ -28,7 +28,7 @@ import httpx
 from tevo_bridge.sandbox.faults import Fault, FaultInjector
 from tevo_bridge.sandbox.inventory import TicketGroupSpec
 from tevo_bridge.sandbox.orders import OrderRequest
-from tevo_bridge.sandbox.scenarios import Channel, Expectation, Planner, Scenario
+from tevo_bridge.sandbox.scenarios import CONSUMES_STOCK, Channel, Expectation, Pick, Planner, Scenario
 from tevo_bridge.sandbox.state import World
 
 T = TypeVar("T")
@@ -105,7 +105,7 @@ class BuyerDriver:
         self.world = world
         self.settings = settings or DriverSettings()
         self.faults = faults or FaultInjector()
-        self.planner = Planner(inventory)
+        self.planner = Planner(inventory, sold=sold_seats(world))
         self._loop = loop
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -116,12 +116,14 @@ class BuyerDriver:
 
     # -- public API: usable from any thread or event loop ------------------------------------
 
-    async def create(self, scenario: Scenario | str, channels: Iterable[Channel | str] | None = None) -> DriverOrder:
-        """Create one order of a scenario and start announcing it."""
-        return await self._on_loop(self._create(Scenario(scenario), _channels(scenario, channels)))
+    async def create(self, scenario: Scenario | str, channels: Iterable[Channel | str] | None = None,
+                     pick: Pick | None = None) -> DriverOrder:
+        """Create one order of a scenario (from the listing of ``pick``, if given) and start announcing it."""
+        return await self._on_loop(self._create(Scenario(scenario), _channels(scenario, channels), pick))
 
-    def create_sync(self, scenario: Scenario | str, channels: Iterable[Channel | str] | None = None) -> DriverOrder:
-        return self._submit(self._create(Scenario(scenario), _channels(scenario, channels))).result()
+    def create_sync(self, scenario: Scenario | str, channels: Iterable[Channel | str] | None = None,
+                    pick: Pick | None = None) -> DriverOrder:
+        return self._submit(self._create(Scenario(scenario), _channels(scenario, channels), pick)).result()
 
     def configured_channels(self, scenario: Scenario | str) -> frozenset[Channel] | None:
         """The channels this driver can use for a scenario; None when it cannot announce it at all."""
@@ -197,10 +199,10 @@ class BuyerDriver:
 
     # -- scenarios --------------------------------------------------------------------------
 
-    async def _create(self, scenario: Scenario, channels: frozenset[Channel]) -> DriverOrder:
+    async def _create(self, scenario: Scenario, channels: frozenset[Channel], pick: Pick | None = None) -> DriverOrder:
         if Channel.WEBHOOK in channels and not self.settings.webhook_url:
             raise ValueError("webhook announcements need DriverSettings.webhook_url")
-        request = self.planner.plan(scenario)
+        request = self.planner.plan(scenario, pick)
         if Channel.ORDER_INTEGRATION in channels:
             return await self._order_integration(scenario, channels, request)
         order = self.world.create_order(request)
@@ -230,7 +232,7 @@ class BuyerDriver:
         # Whatever the scenario, an order made after a hold arrives already accepted (§7.1).
         request = dataclasses.replace(request, seller_state="accepted", was_auto_accepted=True)
         item = request.items[0]
-        global_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        global_id = self._new_global_id()
         hold = {"remote_id": item.group.remote_id, "quantity": item.quantity, "global_id": global_id,
                 "price": str(item.price), "ticket_group_id": item.group.ticket_group_id}
         status, answer = await self._oi_once("hold", HOLD_PATH, hold, None, global_id, self.settings.hold_timeout)
@@ -240,6 +242,8 @@ class BuyerDriver:
             # Free them, as a careful integrator would, and sell those seats to nobody else meanwhile: until the
             # release lands, the seller rightly refuses them to another buyer.
             self.planner.set_aside(request)
+            for held in request.items:
+                self.world.put_aside(held.group.remote_id, held.seats)
             path = RELEASE_PATH.format(global_id=global_id)
             self._spawn(self._oi_with_retries("release", path, {"global_id": global_id}, None, global_id))
             return result
@@ -258,6 +262,13 @@ class BuyerDriver:
         invoice = {"order_id": order["id"], "global_id": global_id}
         self._spawn(self._oi_with_retries("invoice", INVOICE_PATH, invoice, order["id"], global_id))
         return result
+
+    def _new_global_id(self) -> str:
+        """A hold id never used before, in this run or one before a restart (the seeded draw repeats)."""
+        while True:
+            global_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+            if self.world.claim_hold_id(global_id):
+                return global_id
 
     # -- Order Integration transport -----------------------------------------------------------
 
@@ -376,6 +387,23 @@ class BuyerDriver:
     def _log(self, entry: Delivery) -> None:
         with self._lock:
             self._deliveries.append(entry)
+
+
+def sold_seats(world: World) -> dict[str, set[str]]:
+    """The seats the world's orders sold, and those set aside, by remote id: what a restarted driver must skip.
+
+    Read from the orders rather than kept beside them, so an order and its seats are one write.
+    """
+    with world.lock:
+        sold = {remote_id: set(seats) for remote_id, seats in world.set_aside.items()}
+        for order_id, order in world.orders.items():
+            record = world.records.get(order_id)
+            if record is None or record.scenario not in CONSUMES_STOCK:
+                continue
+            for item in order["items"]:
+                group = item["ticket_group"]
+                sold.setdefault(str(group["remote_id"]), set()).update(str(s) for s in group["seats"])
+    return sold
 
 
 def _channels(scenario: Scenario | str, channels: Iterable[Channel | str] | None) -> frozenset[Channel]:

@@ -7,10 +7,8 @@ less than they ask, to exercise the bridge's rejections.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 ETICKET = "Eticket"
@@ -61,11 +59,6 @@ class TicketGroupSpec:
         values["seats"] = [str(s) for s in values["seats"]]
         values["remote_id"] = str(values["remote_id"])
         return cls(**values)
-
-
-def load_inventory(path: Path) -> list[TicketGroupSpec]:
-    """A JSON list of ticket groups, as ``tevo-bridge sandbox serve --inventory`` reads it."""
-    return [TicketGroupSpec.from_json(entry) for entry in json.loads(path.read_text())]
 
 
 def demo_inventory() -> list[TicketGroupSpec]:

@@ -8,6 +8,7 @@ next to the scenarios and not in the tests.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -105,22 +106,57 @@ class InventoryExhausted(LookupError):
     """No listing is left that can serve the scenario."""
 
 
+class NotEnoughSeats(ValueError):
+    """The listing a caller named has fewer unsold seats than the quantity asked for."""
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A caller's own choice for a scenario: this listing and, optionally, this many tickets."""
+
+    group: TicketGroupSpec
+    quantity: int | None = None
+
+
+# What a scenario that orders from one listing needs of it: the listing's format, and the shipment type.
+SINGLE_LISTING: dict[Scenario, tuple[str, str]] = {
+    Scenario.OFFICE_ETICKET: (ETICKET, "Eticket"),
+    Scenario.CLIENT_FRAUD_APPROVED: (ETICKET, "Eticket"),
+    Scenario.CLIENT_FRAUD_DECLINED: (ETICKET, "Eticket"),
+    Scenario.FEDEX: (PHYSICAL, "FedEx"),
+    Scenario.LOCAL_PICKUP: (PHYSICAL, "LocalPickup"),
+    Scenario.TBD_MOBILE: (TM_MOBILE, "TBD"),
+    Scenario.UNDERPRICED: (ETICKET, "Eticket"),
+    Scenario.OUT_OF_STOCK: (ETICKET, "Eticket"),
+    Scenario.OI_INVOICE: (ETICKET, "Eticket"),
+    Scenario.OI_RELEASE: (ETICKET, "Eticket"),
+    Scenario.OI_OUT_OF_STOCK: (ETICKET, "Eticket"),
+}
+#: The scenario a picked listing gets when the caller names none.
+DEFAULT_FOR_FORMAT = {ETICKET: Scenario.OFFICE_ETICKET, PHYSICAL: Scenario.FEDEX, TM_MOBILE: Scenario.TBD_MOBILE}
+
+
 class Planner:
     """Turns a scenario into an ``OrderRequest`` against the given listings, tracking sold seats."""
 
-    def __init__(self, inventory: list[TicketGroupSpec], underpriced_factor: Decimal = Decimal("0.5")) -> None:
+    def __init__(self, inventory: list[TicketGroupSpec], underpriced_factor: Decimal = Decimal("0.5"),
+                 sold: Mapping[str, Iterable[str]] | None = None) -> None:
+        """``sold``: seats already sold by remote id, e.g. by a sandbox run before a restart."""
         if not inventory:
             raise ValueError("the buyer driver needs at least one ticket group")
         self.inventory = list(inventory)
         self.underpriced_factor = underpriced_factor
-        self.sold: dict[str, set[str]] = {g.remote_id: set() for g in inventory}
+        earlier = sold or {}
+        self.sold: dict[str, set[str]] = {g.remote_id: set(earlier.get(g.remote_id, ())) for g in inventory}
         self._turn = 0
 
     def unsold(self, group: TicketGroupSpec) -> list[str]:
         return [s for s in group.seats if s not in self.sold[group.remote_id]]
 
-    def plan(self, scenario: Scenario) -> OrderRequest:
+    def plan(self, scenario: Scenario, pick: Pick | None = None) -> OrderRequest:
         self._turn += 1
+        if pick is not None:
+            return self._picked(scenario, pick)
         s = Scenario
         if scenario in (s.OFFICE_ETICKET, s.OI_INVOICE, s.OI_RELEASE):
             return self._single(scenario, ETICKET, "Eticket")
@@ -164,6 +200,37 @@ class Planner:
         """Never offer these seats again: a hold on them ended without a clear answer."""
         for item in request.items:
             self.sold[item.group.remote_id].update(item.seats)
+
+    def _picked(self, scenario: Scenario, pick: Pick) -> OrderRequest:
+        """The scenario on the caller's listing: refused, naming the field, when that listing cannot serve it."""
+        group = pick.group
+        if scenario not in SINGLE_LISTING:
+            raise ValueError(f"{scenario.value} picks its own listings: leave out ticket_group_id and quantity")
+        fmt, shipment = SINGLE_LISTING[scenario]
+        if group.format != fmt:
+            raise ValueError(f"ticket_group_id {group.ticket_group_id}: {scenario.value} needs a {fmt} listing, "
+                             f"and this one is {group.format}")
+        if scenario in (Scenario.OUT_OF_STOCK, Scenario.OI_OUT_OF_STOCK):
+            if pick.quantity is not None:
+                raise ValueError(f"quantity: {scenario.value} always orders one ticket more than the listing has; "
+                                 "leave it out")
+            seats = list(group.seats) + _extra_seats(group, 1)
+            item = ItemRequest(group=group, quantity=len(seats), price=group.wholesale_price, seats=seats)
+            return self._request(scenario, [item], shipment)
+        unsold = self.unsold(group)
+        quantity = min(2, len(unsold)) if pick.quantity is None else pick.quantity
+        named = f"ticket_group_id {group.ticket_group_id} (remote_id {group.remote_id})"
+        if not unsold:
+            raise NotEnoughSeats(f"{named}: every seat is sold")
+        if quantity > len(unsold):
+            raise NotEnoughSeats(f"quantity {quantity}: {named} has only {len(unsold)} unsold seat(s) left")
+        client = None
+        if scenario in (Scenario.CLIENT_FRAUD_APPROVED, Scenario.CLIENT_FRAUD_DECLINED):
+            client = DEMO_CLIENTS[self._turn % len(DEMO_CLIENTS)]
+        price = group.retail_price if client else group.wholesale_price
+        if scenario is Scenario.UNDERPRICED:
+            price = group.wholesale_price * self.underpriced_factor
+        return self._request(scenario, [self._item(group, quantity, price)], shipment, client=client)
 
     def _single(self, scenario: Scenario, fmt: str, shipment: str,
                 client: ClientSpec | None = None) -> OrderRequest:

@@ -28,8 +28,8 @@ from tevo_bridge.sandbox.driver import BuyerDriver, DriverSettings
 from tevo_bridge.sandbox.faults import FaultInjector, FaultSettings
 from tevo_bridge.sandbox.inventory import TicketGroupSpec, demo_inventory
 from tevo_bridge.sandbox.orders import SELLER_BROKERAGE_ID, SELLER_OFFICE_ID, OrderRequest
+from tevo_bridge.sandbox.picks import requested
 from tevo_bridge.sandbox.pos_export import PosInventoryExport
-from tevo_bridge.sandbox.scenarios import Scenario
 from tevo_bridge.sandbox.state import DEFAULT_REVIEWER_ID, World
 
 
@@ -209,19 +209,17 @@ class Sandbox:
     # -- internals ------------------------------------------------------------------------------
 
     async def _create_hook(self, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /_sandbox/orders {"scenario": ..., "channels": [...]}``, for plugin authors without Python.
+        """``POST /_sandbox/orders {"scenario": ..., "channels": [...], "ticket_group_id": ..., "quantity": ...}``,
+        for plugin authors and sellers without Python.
 
         Raises ``ValueError`` for a request it cannot serve and ``InventoryExhausted`` when the
         listings are sold out; the route turns each into its own JSON error.
         """
-        try:
-            scenario = Scenario(str(body.get("scenario")))
-        except ValueError:
-            raise ValueError(f"scenario must be one of: {', '.join(s.value for s in Scenario)}") from None
+        scenario, pick = requested(body, self.driver.planner.inventory)
         channels = body.get("channels") or self.driver.configured_channels(scenario)
         if channels is None:
             raise ValueError(f"{scenario.value} needs Order Integration, and no oi_base_url is configured")
-        created = await self.driver.create(scenario, channels)
+        created = await self.driver.create(scenario, channels, pick)
         return created.to_json()
 
 

@@ -107,6 +107,10 @@ class World:
         self.in_transit: dict[int, float] = {}  # FedEx shipment id -> epoch when tracking says delivered
         self.global_calls: list[dict[str, Any]] = []
         self.counters = dict(ID_STARTS)
+        # Kept across restarts so a restarted driver neither reuses a hold's global id nor offers seats
+        # it set aside (a hold that ended without an answer) to another buyer.
+        self.hold_ids: set[str] = set()
+        self.set_aside: dict[str, set[str]] = {}
         self.users: dict[int, dict[str, Any]] = {}
         for n, user_id in enumerate(reviewer_ids):
             self.users[user_id] = _user(user_id, f"Order Processor {n + 1}" if n else "Order Processor",
@@ -236,6 +240,21 @@ class World:
             for shipment_id in due:
                 self.deliver_shipment(shipment_id)
 
+    def claim_hold_id(self, global_id: str) -> bool:
+        """Record a hold's global id before it is sent; False when it was ever used (TEvo never reuses one)."""
+        with self.lock:
+            if global_id in self.hold_ids:
+                return False
+            self.hold_ids.add(global_id)
+            self.changed()
+            return True
+
+    def put_aside(self, remote_id: str, seats: list[str]) -> None:
+        """Seats no buyer may be offered again, remembered before the release that frees them is sent."""
+        with self.lock:
+            self.set_aside.setdefault(remote_id, set()).update(seats)
+            self.changed()
+
     # -- call log -----------------------------------------------------------------------
 
     def record_call(self, order_id: int | None, method: str, path: str, status: int) -> None:
@@ -271,6 +290,8 @@ class World:
                 "global_calls": self.global_calls,
                 "counters": self.counters,
                 "users": list(self.users.values()),
+                "hold_ids": sorted(self.hold_ids),
+                "set_aside": {k: sorted(v) for k, v in self.set_aside.items()},
             }
 
     def _load(self, path: Path) -> None:
@@ -283,6 +304,9 @@ class World:
         self.global_calls = data["global_calls"]
         self.counters = data["counters"]
         self.users = {u["id"]: u for u in data["users"]}
+        # A state file written before these were kept has neither: nothing was set aside, no id to avoid.
+        self.hold_ids = set(data.get("hold_ids", []))
+        self.set_aside = {k: set(v) for k, v in data.get("set_aside", {}).items()}
 
     def _require(self, order_id: int) -> dict[str, Any]:
         order = self.orders.get(order_id)

@@ -762,3 +762,23 @@ class PosContract:
             f"pos_void_invoice of {invoice.invoice_id} (2 of {groups['88213'].quantity} tickets) whose first answer "
             f"was lost ({first}), repeated: {left} available, expected all {groups['88213'].quantity} back on sale once"
         )
+
+    # -- stock listing (contract 2) --------------------------------------------------------------
+
+    def test_the_stock_list_says_what_each_group_has_available(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        if not pos.has_hook("pos_list_stock"):
+            pytest.skip("the plugin does not implement the optional pos_list_stock (no rehearsal with its stock)")
+        group = groups["90417"]
+        self.hold(pos, "G-1", group, 3)
+        listed = {s.remote_id: s for s in pos.list_stock_sync()}
+        on_sale = {r for r in groups if self.available(pos, r) > 0}
+        assert on_sale <= set(listed), f"pos_list_stock left out groups on sale: {sorted(on_sale - set(listed))}"
+        wrong = {r: (s.available, self.available(pos, r)) for r, s in listed.items()
+                 if r in groups and s.available != self.available(pos, r)}
+        assert not wrong, f"pos_list_stock's available differs from pos_check_inventory's (listed, checked): {wrong}"
+        seats = listed[group.remote_id].seats
+        assert set(seats) <= set(group.seats) and len(seats) >= listed[group.remote_id].available, (
+            f"pos_list_stock's seats of {group.remote_id} must be its seats, at least as many as are available: "
+            f"got {seats}")

@@ -23,6 +23,7 @@ from tevo_bridge.pos.types import (
     Order,
     PosHealth,
     PriceDecision,
+    StockListing,
     TicketFile,
 )
 from tevo_bridge_csv_pos.files import CUSTOMERS, HOLDS, INVENTORY, INVOICES, CsvFolder, Record
@@ -113,6 +114,12 @@ class CsvPos:
         with self.folder.locked():
             count = _Books.read(self.folder, timestamp()).available(item.remote_id)
         return Availability(item.remote_id, count or 0, known=count is not None)
+
+    @hookimpl
+    def pos_list_stock(self) -> list[StockListing]:
+        with self.folder.locked():
+            books = _Books.read(self.folder, timestamp())
+        return [row.stock_listing(books.available(remote_id) or 0) for remote_id, row in books.inventory.items()]
 
     @hookimpl
     def pos_accept_price(self, item: Item) -> PriceDecision:

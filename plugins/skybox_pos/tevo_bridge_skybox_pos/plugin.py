@@ -17,9 +17,10 @@ from tevo_bridge.pos.types import (
     Order,
     PosHealth,
     PriceDecision,
+    StockListing,
     TicketFile,
 )
-from tevo_bridge_skybox_pos import files
+from tevo_bridge_skybox_pos import catalog, files
 from tevo_bridge_skybox_pos.client import AuthFailed, Deadline, NotFound, SkyBoxClient, SkyBoxError
 from tevo_bridge_skybox_pos.holds import StripedLocks
 from tevo_bridge_skybox_pos.listings import resolve
@@ -121,3 +122,7 @@ class SkyBoxPos:
     @hookimpl
     def pos_mobile_transfer(self, order: Order, item: Item) -> MobileTransfer | None:
         return files.mobile_transfer(self.client, self.sales, order, item, _deadline("pos_mobile_transfer"))
+
+    @hookimpl
+    def pos_list_stock(self) -> list[StockListing]:
+        return catalog.list_stock(self.client, _deadline("pos_list_stock"))

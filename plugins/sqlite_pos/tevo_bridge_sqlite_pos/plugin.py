@@ -24,6 +24,7 @@ from tevo_bridge.pos.types import (
     Order,
     PosHealth,
     PriceDecision,
+    StockListing,
     TicketFile,
 )
 from tevo_bridge_sqlite_pos import store
@@ -67,6 +68,13 @@ class SqlitePos:
         except sqlite3.Error as exc:
             return PosHealth(False, f"database {self.database} cannot be read: {exc}")
         return PosHealth(True)
+
+    @hookimpl
+    def pos_list_stock(self) -> list[StockListing]:
+        with self._connections.connect() as conn:
+            counts = store.stock(conn, timestamp())
+            rows = [(store.ticket_group(conn, s.remote_id), s.available) for s in counts]
+        return [row.stock_listing(available) for row, available in rows if row is not None]
 
     @hookimpl
     def pos_check_inventory(self, item: Item) -> Availability:

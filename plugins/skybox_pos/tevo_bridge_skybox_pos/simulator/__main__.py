@@ -1,6 +1,7 @@
-"""``python -m tevo_bridge_skybox_pos.simulator [--port N] [--groups N] [--setting key=value ...]``.
+"""``python -m tevo_bridge_skybox_pos.simulator [--port N] [--groups N | --listings CSV] [--setting key=value ...]``.
 
-Serves the simulator seeded with generated inventory and prints the plugin settings to point a
+Serves the simulator seeded with generated inventory (or a seller's own listings, ``--listings``: an
+inventory CSV in the sample POS plugins' import format) and prints the plugin settings to point a
 config at (the tokens as environment variables, never in the config block).
 """
 
@@ -12,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tevo_bridge.pos.inventory import InventoryFileError, InventoryRow, read_inventory_csv
 from tevo_bridge.term import visible
 from tevo_bridge.testing.inventory import generate_inventory
 from tevo_bridge_skybox_pos.simulator import Faults, SimSettings, running
@@ -39,9 +41,11 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--setting", action="append", default=[], help="e.g. partial_holds=split, latency=0.05")
+    parser.add_argument("--listings", type=Path, help="a seller's listings: an inventory CSV (the columns of "
+                        "tevo_bridge.pos.inventory.CSV_COLUMNS; relative PDF paths under its folder)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        rows = generate_inventory(Path(folder), args.groups, args.seed)
+        rows = _listings(args.listings) if args.listings else generate_inventory(Path(folder), args.groups, args.seed)
         with running(_parse(args.setting), rows, port=args.port) as sim:
             print(f"SkyBox simulator on {sim.base_url} ({sim.state.settings.describe()})")
             print(f'[plugins.skybox_pos]\nbase_url = "{sim.base_url}"\naccount_id = {sim.credentials.account}')
@@ -54,6 +58,19 @@ def main() -> None:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
+
+
+def _listings(path: Path) -> list[InventoryRow]:
+    """The seller's rows, every ticket PDF present, or an exit naming the file and each bad line."""
+    try:
+        rows = read_inventory_csv(path, pdf_dir=path.parent)
+    except (InventoryFileError, OSError) as exc:
+        raise SystemExit(f"--listings: {exc}") from None
+    lettered = [f"{r.remote_id} ({' '.join(r.seats)})" for r in rows if not all(s.isdigit() for s in r.seats)]
+    if lettered:  # SkyBox numbers seats; a simulator that guessed would sell other tickets than the PDF's
+        raise SystemExit(f"--listings: {path}: SkyBox seat numbers are whole numbers; not so in {', '.join(lettered)}")
+    # The simulator reads each PDF once, at start, from wherever it runs: anchor the CSV's relative paths.
+    return [dataclasses.replace(r, eticket_pdf=str(r.pdf_path(path.parent))) if r.eticket_pdf else r for r in rows]
 
 
 if __name__ == "__main__":
