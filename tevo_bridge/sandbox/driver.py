@@ -37,6 +37,11 @@ TEVO_RETRY_SCHEDULE = (10.0, 120.0, 600.0, 3600.0)  # seconds between webhook at
 HOLD_PATH = "/order-integration/holds"
 RELEASE_PATH = "/order-integration/holds/{global_id}/release"
 INVOICE_PATH = "/order-integration/invoices"
+#: The seller webhook of a cancel. TEvo's wiki has only the heading "Order Canceled"; the string is Assumed
+#: (docs/tevo-api.md §6.1), and tevo-bridge acts on it as it does on any order event: by re-fetching the order.
+CANCEL_EVENT = "order_canceled"
+#: The seller states of a canceled order (docs/tevo-api.md §3.3).
+CANCELED_STATES = ("canceled", "canceled_open", "canceled_post_acceptance")
 
 
 @dataclass
@@ -133,6 +138,16 @@ class BuyerDriver:
     async def create_each(self, channels: Iterable[Channel | str] | None = None) -> list[DriverOrder]:
         """One order of every scenario, in declaration order."""
         return [await self.create(s, channels) for s in Scenario]
+
+    async def cancel(self, order_id: int, state: str = "canceled", reason: str | None = None) -> dict[str, Any]:
+        """TEvo cancels an order (any state, delivered included) and tells the seller by webhook.
+
+        ``KeyError`` for an order the world does not have; ``ValueError`` for one already closed.
+        """
+        return await self._on_loop(self._cancel(order_id, state, reason))
+
+    def cancel_sync(self, order_id: int, state: str = "canceled", reason: str | None = None) -> dict[str, Any]:
+        return self._submit(self._cancel(order_id, state, reason)).result()
 
     async def send_catalog_event(self, group: TicketGroupSpec | None = None) -> None:
         """A catalog notification on the same URL; a receiver must answer 2xx and ignore it (§6.1)."""
@@ -258,6 +273,19 @@ class BuyerDriver:
         invoice = {"order_id": order["id"], "global_id": global_id}
         self._spawn(self._oi_with_retries("invoice", INVOICE_PATH, invoice, order["id"], global_id))
         return result
+
+    async def _cancel(self, order_id: int, state: str, reason: str | None) -> dict[str, Any]:
+        if state not in CANCELED_STATES:
+            raise ValueError(f"state must be one of {', '.join(CANCELED_STATES)}, not {state!r}")
+        current = self.world.order(order_id)
+        if current is None:
+            raise KeyError(order_id)
+        if current["seller_state"] in (*CANCELED_STATES, "rejected"):
+            raise ValueError(f"order {order_id} is already {current['seller_state']}: there is nothing to cancel")
+        order = self.world.cancel_order(order_id, state, reason)
+        if self.settings.webhook_url:
+            self._webhook(CANCEL_EVENT, order)
+        return order
 
     # -- Order Integration transport -----------------------------------------------------------
 

@@ -162,7 +162,8 @@ class Sandbox:
         pdf_dir = config.inventory_csv.parent / "tickets" if config.inventory_csv else None
         self.pos_inventory = PosInventoryExport(listings, pdf_dir)
         self.app = create_app(self.world, self.token, self.secret, self.faults, config.signed_host,
-                              self._create_hook, raw_airbill=config.raw_airbill, pos_inventory=self.pos_inventory)
+                              self._create_hook, raw_airbill=config.raw_airbill, pos_inventory=self.pos_inventory,
+                              cancel_hook=self.driver.cancel)
         self._server.app = self.app
         self.base_url = ""
 
