@@ -88,20 +88,46 @@ def test_an_invoiced_order_canceled_at_tevo_is_voided_and_its_seats_are_on_sale_
 
 def test_a_delivered_order_canceled_at_tevo_is_voided_and_a_person_is_told_to_revoke_the_tickets(tmp_path):
     with stack(tmp_path) as run:
+        before = {g.remote_id: available(run, g.remote_id) for g in run.sandbox.driver.planner.inventory}
+        made = run.sandbox.driver.create_sync(Scenario.OFFICE_ETICKET, [Channel.WEBHOOK], cancel="after_delivery")
+        assert made.expected.final_state == "canceled"
+        assert run.wait_for(lambda: run.state(made.order_id) == "needs_review", timeout=30)
+        order = run.sandbox.world.order(made.order_id)
+        assert order["seller_state"] == "canceled_post_acceptance"
+        row = run.store.get_order(made.order_id)
+        assert f"invoice {row.invoice_id} voided in the POS and its tickets are back on sale" in row.last_error
+        assert "already delivered" in row.last_error and "revoke" in row.last_error
+        assert "resolved on the dashboard" in row.last_error
+        remote_id = order["items"][0]["ticket_group"]["remote_id"]
+        assert available(run, remote_id) == before[remote_id], "the voided seats must be on sale again"
+        sold = run.pos("SELECT COUNT(*) FROM invoice_lines WHERE invoice_id NOT IN (SELECT invoice_id FROM voids)")
+        assert sold == [(0,)], "the only sale was voided: nothing counts as sold"
+        moves = [(a.from_state, a.to_state) for a in run.store.audit_trail(made.order_id) if a.action == "transition"]
+        assert ("done", "voiding") in moves and ("voiding", "needs_review") in moves
+
+
+def test_an_order_canceled_before_the_seller_acted_is_canceled_with_nothing_sold_or_voided(tmp_path):
+    with stack(tmp_path) as run:
+        made = run.sandbox.driver.create_sync(Scenario.OFFICE_ETICKET, [Channel.WEBHOOK], cancel="before_invoice")
+        assert run.wait_settled([made.order_id])[made.order_id] == "canceled"
+        assert run.sandbox.inspect(made.order_id)["accept_calls"] == 0 and run.invoices_for(made.order_id) == 0
+        assert run.pos("SELECT COUNT(*) FROM voids") == [(0,)]
+        assert [d.status for d in run.sandbox.driver.webhooks("order_canceled")] == [200]
+
+
+def test_a_cancel_whose_webhook_was_lost_is_voided_by_an_operator_retry(tmp_path):
+    with stack(tmp_path) as run:
         made = run.sandbox.driver.create_sync(Scenario.OFFICE_ETICKET, [Channel.WEBHOOK])
         assert run.wait_settled([made.order_id])[made.order_id] == "done"
-        remote_id = run.sandbox.world.order(made.order_id)["items"][0]["ticket_group"]["remote_id"]
-        sold = available(run, remote_id)
-        invoice_id = run.store.get_order(made.order_id).invoice_id
-
-        cancel(run, made.order_id)
-        assert run.wait_for(lambda: run.state(made.order_id) == "needs_review")
-        error = run.store.get_order(made.order_id).last_error
-        assert f"invoice {invoice_id} voided in the POS and its tickets are back on sale" in error, error
-        assert "already delivered" in error and "revoke" in error and "resolved on the dashboard" in error
-        quantity = run.sandbox.world.order(made.order_id)["items"][0]["quantity"]
-        assert available(run, remote_id) == sold + quantity
-        assert "invoice_voided" in [a.action for a in run.store.audit_trail(made.order_id)]
+        run.sandbox.world.cancel_order(made.order_id)  # canceled at TEvo, and nobody told the daemon
+        config = run.tmp / "cli.toml"
+        config.write_text(run.store_toml())
+        retried = CliRunner().invoke(app, ["orders", "retry", str(made.order_id), "--redeliver", "--config",
+                                           str(config)])
+        assert retried.exit_code == 0, retried.output
+        assert run.wait_for(lambda: run.state(made.order_id) == "needs_review", timeout=30)
+        assert "voided in the POS" in run.store.get_order(made.order_id).last_error
+        assert run.pos("SELECT COUNT(*) FROM voids") == [(1,)]
 
 
 class RefusingVoids(SqlitePos):

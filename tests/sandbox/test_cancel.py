@@ -78,3 +78,40 @@ def test_without_a_webhook_url_the_cancel_is_found_by_the_next_fetch_only() -> N
         assert cancel(tevo, order["id"]).status_code == 200
         assert tevo.world.order(order["id"])["seller_state"] == "canceled"  # type: ignore[index]
         assert tevo.driver.webhooks() == []
+
+
+def test_a_scenario_can_be_canceled_before_the_seller_acts(driven: tuple[Sandbox, Receiver]) -> None:
+    tevo, fake = driven
+    made = tevo.driver.create_sync("office_eticket", cancel="before_invoice")
+    assert (made.expected.final_state, made.to_json()["cancel"]) == ("canceled", "before_invoice")
+    assert tevo.world.order(made.order_id)["seller_state"] == "canceled"  # type: ignore[index]
+    hooks = wait_for_webhooks(fake, 2)
+    assert [h["event_type"] for h in hooks] == ["order_created", "order_canceled"]
+    assert all(json.loads(h["body"])["seller_state"] == "canceled" for h in hooks)
+
+
+def test_a_cancel_after_delivery_waits_for_completed_then_cancels(driven: tuple[Sandbox, Receiver]) -> None:
+    tevo, fake = driven
+    made = tevo.driver.create_sync("office_eticket", cancel="after_delivery")
+    time.sleep(0.3)
+    assert tevo.world.order(made.order_id)["seller_state"] == "pending", "no cancel before delivery"  # type: ignore[index]
+    with tevo.world.lock:
+        tevo.world.set_seller_state(tevo.world.orders[made.order_id], "completed")  # as if delivered
+    deadline = time.monotonic() + 10
+    while tevo.world.order(made.order_id)["seller_state"] == "completed" and time.monotonic() < deadline:  # type: ignore[index]
+        time.sleep(0.02)
+    assert tevo.world.order(made.order_id)["seller_state"] == "canceled_post_acceptance"  # type: ignore[index]
+    assert [h["event_type"] for h in wait_for_webhooks(fake, 2)] == ["order_created", "order_canceled"]
+
+
+def test_a_cancel_moment_that_cannot_happen_is_refused_over_http(driven: tuple[Sandbox, Receiver]) -> None:
+    tevo, _ = driven
+    url = f"{tevo.base_url}/_sandbox/orders"
+    cases = {("out_of_stock", "after_delivery"): "never reaches completed",
+             ("oi_invoice", "before_invoice"): "cannot be canceled",
+             ("office_eticket", "tomorrow"): "unknown cancel moment 'tomorrow'"}
+    for (scenario, moment), text in cases.items():
+        answer = httpx.post(url, json={"scenario": scenario, "cancel": moment}, timeout=10)
+        assert (answer.status_code, text in answer.text) == (422, True), answer.text
+    made = httpx.post(url, json={"scenario": "office_eticket", "cancel": "before_invoice"}, timeout=10)
+    assert (made.status_code, made.json()["cancel"]) == (201, "before_invoice")

@@ -16,6 +16,7 @@ import dataclasses
 import json
 import random
 import threading
+import time
 import uuid
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import httpx
 from tevo_bridge.sandbox.faults import Fault, FaultInjector
 from tevo_bridge.sandbox.inventory import TicketGroupSpec
 from tevo_bridge.sandbox.orders import OrderRequest
-from tevo_bridge.sandbox.scenarios import Channel, Expectation, Planner, Scenario
+from tevo_bridge.sandbox.scenarios import CancelAt, Channel, Expectation, Planner, Scenario
 from tevo_bridge.sandbox.state import World
 
 T = TypeVar("T")
@@ -52,6 +53,7 @@ class DriverSettings:
     retry_scale: float = 1.0  # multiplies TEvo's retry schedule; tests use e.g. 0.001
     retry_schedule: tuple[float, ...] = TEVO_RETRY_SCHEDULE
     fraud_delay: float = 60.0  # seconds until Riskified answers a pending Client sale
+    cancel_wait: float = 60.0  # how long a cancel after delivery waits for TEvo to say completed
     hold_timeout: float = 30.0  # TEvo waits this long for a hold at checkout (§7.1: up to 30 s)
     http_timeout: float = 10.0
 
@@ -60,7 +62,7 @@ class DriverSettings:
 class Delivery:
     """One attempt to reach the seller: a webhook POST or an Order Integration call."""
 
-    kind: str  # webhook, hold, invoice or release
+    kind: str  # webhook, hold, invoice or release; cancel for a cancel after delivery that never came
     url: str
     event_type: str | None
     order_id: int | None
@@ -85,14 +87,16 @@ class DriverOrder:
     global_id: str | None = None
     hold_status: int | None = None
     hold_response: Any = None
+    cancel: CancelAt | None = None
     expected: Expectation = field(init=False)
 
     def __post_init__(self) -> None:
-        self.expected = self.scenario.expected
+        self.expected = self.scenario.expected if self.cancel is None else self.cancel.expect(self.scenario.expected)
 
     def to_json(self) -> dict[str, Any]:
         return {"scenario": self.scenario.value, "channels": sorted(c.value for c in self.channels),
                 "order_id": self.order_id, "order_group_id": self.order_group_id, "global_id": self.global_id,
+                "cancel": self.cancel.value if self.cancel else None,
                 "hold_status": self.hold_status, "hold_response": self.hold_response,
                 "expected_state": self.expected.final_state, "expected_reject_reason": self.expected.reject_reason}
 
@@ -121,12 +125,16 @@ class BuyerDriver:
 
     # -- public API: usable from any thread or event loop ------------------------------------
 
-    async def create(self, scenario: Scenario | str, channels: Iterable[Channel | str] | None = None) -> DriverOrder:
-        """Create one order of a scenario and start announcing it."""
-        return await self._on_loop(self._create(Scenario(scenario), _channels(scenario, channels)))
+    async def create(self, scenario: Scenario | str, channels: Iterable[Channel | str] | None = None,
+                     cancel: CancelAt | str | None = None) -> DriverOrder:
+        """Create one order of a scenario and start announcing it; ``cancel``: when TEvo cancels it."""
+        return await self._on_loop(self._create(Scenario(scenario), _channels(scenario, channels), _cancel_at(scenario,
+                                                                                                              cancel)))
 
-    def create_sync(self, scenario: Scenario | str, channels: Iterable[Channel | str] | None = None) -> DriverOrder:
-        return self._submit(self._create(Scenario(scenario), _channels(scenario, channels))).result()
+    def create_sync(self, scenario: Scenario | str, channels: Iterable[Channel | str] | None = None,
+                    cancel: CancelAt | str | None = None) -> DriverOrder:
+        return self._submit(self._create(Scenario(scenario), _channels(scenario, channels),
+                                         _cancel_at(scenario, cancel))).result()
 
     def configured_channels(self, scenario: Scenario | str) -> frozenset[Channel] | None:
         """The channels this driver can use for a scenario; None when it cannot announce it at all."""
@@ -212,7 +220,8 @@ class BuyerDriver:
 
     # -- scenarios --------------------------------------------------------------------------
 
-    async def _create(self, scenario: Scenario, channels: frozenset[Channel]) -> DriverOrder:
+    async def _create(self, scenario: Scenario, channels: frozenset[Channel], cancel: CancelAt | None = None,
+                      ) -> DriverOrder:
         if Channel.WEBHOOK in channels and not self.settings.webhook_url:
             raise ValueError("webhook announcements need DriverSettings.webhook_url")
         request = self.planner.plan(scenario)
@@ -220,9 +229,17 @@ class BuyerDriver:
             return await self._order_integration(scenario, channels, request)
         order = self.world.create_order(request)
         self.planner.commit(scenario, request)
-        result = DriverOrder(scenario, channels, order["id"], _group_id(order))
+        result = DriverOrder(scenario, channels, order["id"], _group_id(order), cancel=cancel)
+        if cancel is CancelAt.BEFORE_INVOICE:  # TEvo (or the buyer) cancels before the seller heard of it
+            order = self.world.cancel_order(order["id"], "canceled", "canceled before the seller acted")
         if Channel.WEBHOOK in channels:
             self._webhook("order_created", order)
+        if cancel is CancelAt.BEFORE_INVOICE:
+            if Channel.WEBHOOK in channels:
+                self._webhook(CANCEL_EVENT, order)
+            return result
+        if cancel is CancelAt.AFTER_DELIVERY:
+            self._spawn(self._cancel_once_completed(order["id"]))
         if request.fraud_check_status == "pending":
             verdict = "declined" if scenario is Scenario.CLIENT_FRAUD_DECLINED else "approved"
             self._spawn(self._fraud_decision(order["id"], verdict, channels))
@@ -273,6 +290,18 @@ class BuyerDriver:
         invoice = {"order_id": order["id"], "global_id": global_id}
         self._spawn(self._oi_with_retries("invoice", INVOICE_PATH, invoice, order["id"], global_id))
         return result
+
+    async def _cancel_once_completed(self, order_id: int) -> None:
+        """Cancel after delivery: wait (up to ``cancel_wait``) for TEvo to say completed, then cancel."""
+        deadline = time.monotonic() + self.settings.cancel_wait
+        while time.monotonic() < deadline:
+            order = self.world.order(order_id)
+            if order is not None and order["seller_state"] == "completed":
+                await self._cancel(order_id, "canceled_post_acceptance", "canceled after delivery")
+                return
+            await asyncio.sleep(0.05)
+        self._log(Delivery("cancel", "", CANCEL_EVENT, order_id, None, 0, outcome="gave_up", at=_now(),
+                           error=f"never completed within {self.settings.cancel_wait:g} s"))
 
     async def _cancel(self, order_id: int, state: str, reason: str | None) -> dict[str, Any]:
         if state not in CANCELED_STATES:
@@ -413,6 +442,15 @@ def _channels(scenario: Scenario | str, channels: Iterable[Channel | str] | None
     if Scenario(scenario).uses_order_integration and Channel.ORDER_INTEGRATION not in chosen:
         raise ValueError(f"{scenario} is an Order Integration scenario; include {Channel.ORDER_INTEGRATION}")
     return chosen
+
+
+def _cancel_at(scenario: Scenario | str, cancel: CancelAt | str | None) -> CancelAt | None:
+    """The cancel moment, checked against the scenario before anything is created."""
+    if cancel is None:
+        return None
+    moment = CancelAt(cancel)
+    moment.check(Scenario(scenario))
+    return moment
 
 
 def _group_id(order: dict[str, Any]) -> str:

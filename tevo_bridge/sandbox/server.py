@@ -210,7 +210,8 @@ class Sandbox:
     # -- internals ------------------------------------------------------------------------------
 
     async def _create_hook(self, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /_sandbox/orders {"scenario": ..., "channels": [...]}``, for plugin authors without Python.
+        """``POST /_sandbox/orders {"scenario": ..., "channels": [...], "cancel": ...}``, for plugin authors
+        without Python (``cancel``: ``before_invoice`` or ``after_delivery``, when TEvo cancels the order).
 
         Raises ``ValueError`` for a request it cannot serve and ``InventoryExhausted`` when the
         listings are sold out; the route turns each into its own JSON error.
@@ -222,7 +223,7 @@ class Sandbox:
         channels = body.get("channels") or self.driver.configured_channels(scenario)
         if channels is None:
             raise ValueError(f"{scenario.value} needs Order Integration, and no oi_base_url is configured")
-        created = await self.driver.create(scenario, channels)
+        created = await self.driver.create(scenario, channels, body.get("cancel"))
         return created.to_json()
 
 
