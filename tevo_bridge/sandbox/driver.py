@@ -128,8 +128,8 @@ class BuyerDriver:
     async def create(self, scenario: Scenario | str, channels: Iterable[Channel | str] | None = None,
                      cancel: CancelAt | str | None = None) -> DriverOrder:
         """Create one order of a scenario and start announcing it; ``cancel``: when TEvo cancels it."""
-        return await self._on_loop(self._create(Scenario(scenario), _channels(scenario, channels), _cancel_at(scenario,
-                                                                                                              cancel)))
+        moment = _cancel_at(scenario, cancel)
+        return await self._on_loop(self._create(Scenario(scenario), _channels(scenario, channels), moment))
 
     def create_sync(self, scenario: Scenario | str, channels: Iterable[Channel | str] | None = None,
                     cancel: CancelAt | str | None = None) -> DriverOrder:
@@ -306,12 +306,13 @@ class BuyerDriver:
     async def _cancel(self, order_id: int, state: str, reason: str | None) -> dict[str, Any]:
         if state not in CANCELED_STATES:
             raise ValueError(f"state must be one of {', '.join(CANCELED_STATES)}, not {state!r}")
-        current = self.world.order(order_id)
-        if current is None:
-            raise KeyError(order_id)
-        if current["seller_state"] in (*CANCELED_STATES, "rejected"):
-            raise ValueError(f"order {order_id} is already {current['seller_state']}: there is nothing to cancel")
-        order = self.world.cancel_order(order_id, state, reason)
+        with self.world.lock:  # the check and the cancel as one step: an API call may change the order meanwhile
+            current = self.world.order(order_id)
+            if current is None:
+                raise KeyError(order_id)
+            if current["seller_state"] in (*CANCELED_STATES, "rejected"):
+                raise ValueError(f"order {order_id} is already {current['seller_state']}: there is nothing to cancel")
+            order = self.world.cancel_order(order_id, state, reason)
         if self.settings.webhook_url:
             self._webhook(CANCEL_EVENT, order)
         return order
