@@ -6,6 +6,9 @@ the order's facts and void nothing twice.
 
 from __future__ import annotations
 
+import json
+import sqlite3
+
 import pytest
 
 from tests.fulfillment.conftest import ETICKET_ORDER, FakePosHost
@@ -108,3 +111,16 @@ async def test_an_order_canceled_before_an_invoice_voids_nothing(canceled, store
     await store.ensure_order(ETICKET_ORDER, "test")
     assert await process(canceled, store, host, settings) == "canceled"
     assert host.voids == [] and host.released == ["order-402117-item-812406-r0"], "its reservation freed instead"
+
+
+async def test_delivered_is_remembered_when_the_move_to_done_was_pruned(canceled, store, settings, tmp_path):
+    host = VoidingHost(ConnectionError("POS unreachable"))
+    await invoiced(store, state="done")
+    with pytest.raises(PosError):
+        await process(canceled, store, host, settings)
+    with sqlite3.connect(tmp_path / "state.sqlite3") as conn:  # retention pruned the old move to done
+        assert conn.execute("DELETE FROM audit WHERE to_state = 'done'").rowcount == 1
+    with pytest.raises(StepFailed, match="already delivered"):
+        await process(canceled, store, host, settings)
+    cancels = [a for a in await store.audit_trail(ETICKET_ORDER) if a.action == "canceled_after_invoice"]
+    assert [json.loads(a.details) for a in cancels] == [{"invoice_id": "INV-7", "delivered": True}]

@@ -32,3 +32,12 @@ def test_a_delivered_order_voided_still_asks_a_person_to_revoke_the_tickets():
     text = voids.delivered_follow_up(402118, "INV-7")
     assert text.startswith("invoice INV-7 voided in the POS and its tickets are back on sale")
     assert "already delivered" in text and "mark order 402118 resolved" in text
+
+
+def test_only_a_cancel_row_that_recorded_a_delivery_says_delivered():
+    recorded = '{"invoice_id":"INV-7","delivered":true}'
+    assert voids.says_delivered("canceled_after_invoice", recorded)
+    assert not voids.says_delivered("canceled_after_invoice", '{"invoice_id":"INV-7","delivered":false}')
+    assert not voids.says_delivered("invoice_voided", recorded)
+    assert not voids.says_delivered("canceled_after_invoice", None)
+    assert not voids.says_delivered("canceled_after_invoice", '"delivered"')

@@ -426,8 +426,11 @@ class OrderProcessor:
         """
         delivered = await self._was_delivered(row)
         if row.state != OrderState.VOIDING:
-            row = await self._transition(row, OrderState.VOIDING,
-                                         voids.voiding_reason(order.seller_state, invoice_id, delivered))
+            reason = voids.voiding_reason(order.seller_state, invoice_id, delivered)
+            # Before the move: a crash between the two writes it again on the next run, never loses it.
+            await self.store.audit(voids.CANCELED_ACTION, order_id=order.id, reason=reason,
+                                   details=voids.canceled_details(invoice_id, delivered))
+            row = await self._transition(row, OrderState.VOIDING, reason)
         if not self.pos.has_hook(voids.VOID_HOOK):
             why = f"the POS plugin cannot void invoices (it does not implement {voids.VOID_HOOK})"
             raise StepFailed(voids.void_by_hand(order.id, invoice_id, why, delivered), final=True)
@@ -448,10 +451,15 @@ class OrderProcessor:
         await self._transition(row, OrderState.CANCELED, voids.voided_reason(invoice_id))
 
     async def _was_delivered(self, row: OrderRow) -> bool:
-        """Whether the order ever reached ``done``: a fact of the audit trail, true after a retry or a crash."""
+        """Whether the order ever reached ``done``: a fact of the audit trail, true after a retry or a crash.
+
+        The move to ``done`` of an old order may have been pruned (``[store] retention_days``) before TEvo
+        canceled it, so the ``canceled_after_invoice`` row written as voiding began says it too.
+        """
         if row.state == OrderState.DONE:
             return True
-        return any(entry.to_state == OrderState.DONE for entry in await self.store.audit_trail(row.id))
+        return any(entry.to_state == OrderState.DONE or voids.says_delivered(entry.action, entry.details)
+                   for entry in await self.store.audit_trail(row.id))
 
     async def _release_reservations(self, order: Order, row: OrderRow, why: str) -> None:
         """Free every reservation of the order's current round, and move to the next round."""

@@ -7,12 +7,28 @@ the words of that step, kept pure so each message is tested on its own and reads
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 #: The optional hook that voids an invoice.
 VOID_HOOK = "pos_void_invoice"
+#: The audit action written as the order enters ``voiding``: "canceled after invoice", for people and notifiers.
+#: Its details keep whether the tickets had been delivered, a fact retention cannot prune while it is needed.
+CANCELED_ACTION = "canceled_after_invoice"
 #: The audit action written once the POS confirmed the void: ``orders show`` and the dashboard list it.
 VOIDED_ACTION = "invoice_voided"
+
+
+def canceled_details(invoice_id: str, delivered: bool) -> dict[str, Any]:
+    return {"invoice_id": invoice_id, "delivered": delivered}
+
+
+def says_delivered(action: str, details: str | None) -> bool:
+    """Whether an audit row is a ``canceled_after_invoice`` that recorded the tickets as delivered."""
+    if action != CANCELED_ACTION or not details:
+        return False
+    recorded = json.loads(details)
+    return isinstance(recorded, dict) and recorded.get("delivered") is True
 
 
 def cancel_reason(seller_state: str, extra: dict[str, Any] | None) -> str:
