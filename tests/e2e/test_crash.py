@@ -97,3 +97,54 @@ def test_killed_between_a_call_and_recording_it_the_order_is_still_accepted_and_
             "SELECT COUNT(*) FROM invoices WHERE tevo_order_id = ?", (made.order_id,)).fetchone()
         assert rows == (1,)
         assert sandbox.token not in log.read_text() and sandbox.secret not in log.read_text()
+
+
+def test_killed_after_the_pos_voided_but_before_it_was_recorded_the_void_happens_once(tmp_path):
+    """TEvo cancels a delivered order; the daemon dies right after pos_void_invoice answered. The next daemon voids
+    again (the hook is idempotent by invoice id), so the seats come back on sale once and the order goes to a person."""
+    port = free_port()
+    bridge = f"http://127.0.0.1:{port}"
+    driver = DriverSettings(webhook_url=f"{bridge}/webhooks/tevo/{WEBHOOK_TOKEN}", retry_scale=0.01)
+    inventory = demo_inventory()
+    pos_db = tmp_path / "pos.sqlite3"
+    seed_sqlite_mirror(pos_db, inventory, tmp_path / "tickets")
+    log = tmp_path / "daemon.log"
+    with running_sandbox(seed=3, driver=driver, inventory=inventory) as sandbox:
+        settings = settings_for(sandbox, tmp_path, pos_db, port, log={"level": "info"})
+        first = start(settings, "after_void", log)
+        try:
+            made = sandbox.driver.create_sync(Scenario.OFFICE_ETICKET, [Channel.WEBHOOK])
+            deadline = time.monotonic() + 30
+            while state(settings.store.path, made.order_id) != "done" and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert state(settings.store.path, made.order_id) == "done", log.read_text()[-3000:]
+            sandbox.driver.cancel_sync(made.order_id)
+            assert first.wait(timeout=30) == 137, log.read_text()[-3000:]  # died at the crash point
+        finally:
+            if first.poll() is None:
+                first.send_signal(signal.SIGKILL)
+        assert state(settings.store.path, made.order_id) == "voiding"
+        second = start(settings, None, log)
+        try:
+            deadline = time.monotonic() + 30
+            while state(settings.store.path, made.order_id) != "needs_review" and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert state(settings.store.path, made.order_id) == "needs_review", log.read_text()[-3000:]
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(timeout=10)
+    remote_id = sandbox.world.order(made.order_id)["items"][0]["ticket_group"]["remote_id"]
+    conn = __import__("sqlite3").connect(pos_db)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM voids").fetchone() == (1,)
+        sold = conn.execute("SELECT COUNT(*) FROM invoice_lines l WHERE l.remote_id = ? AND l.invoice_id NOT IN "
+                            "(SELECT invoice_id FROM voids)", (remote_id,)).fetchone()
+        assert sold == (0,), "the voided seats count as sold again"
+    finally:
+        conn.close()
+    store = SqliteStore(settings.store.path)
+    try:
+        trail = store.audit_trail(made.order_id)
+    finally:
+        store.close()
+    assert [a.action for a in trail].count("invoice_voided") == 1, "recorded once: by the daemon that lived"

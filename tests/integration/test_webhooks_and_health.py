@@ -51,6 +51,13 @@ def test_catalog_events_are_ignored_but_recorded(daemon):
     assert counts(daemon) == {"inbox": 1, "jobs": 0, "orders": 0}
 
 
+def test_an_order_canceled_event_is_recorded_and_queued_so_an_invoice_can_be_voided(daemon):
+    body = urlencode({"order_group_id": "199", "recipient": "seller", "event_type": "order_canceled",
+                      "body": '{"id": 402118, "seller_state": "canceled"}'}).encode()
+    assert send(daemon, body).json() == {"status": "received"}
+    assert daemon.runtime.store.sync.job_for_order(402118) is not None
+
+
 def test_buyer_events_are_ignored(daemon):
     body = urlencode({"event_type": "order_accepted", "recipient": "buyer", "body": '{"id": 5}'}).encode()
     assert send(daemon, body).json() == {"status": "ignored"}

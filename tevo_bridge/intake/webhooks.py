@@ -28,7 +28,9 @@ if TYPE_CHECKING:  # annotations only: tevo_bridge.seams imports modules that im
 
 log = get_logger(__name__)
 
-ACTIONABLE = frozenset({"order_created", "fraud_response_received"})
+# order_canceled is Assumed (TEvo documents only the heading "Order Canceled", §6.1): acting on it costs one
+# re-fetch, and a cancel of an invoiced order must reach the worker for its invoice to be voided.
+ACTIONABLE = frozenset({"order_created", "fraud_response_received", "order_canceled"})
 NOT_FOUND = {"status": "error", "error": "not_found"}
 
 

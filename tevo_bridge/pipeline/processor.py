@@ -28,7 +28,7 @@ from tevo_bridge.clock import now_iso
 from tevo_bridge.config import Settings
 from tevo_bridge.crashpoints import crashpoint
 from tevo_bridge.log import get_logger
-from tevo_bridge.pipeline import pos_args, tevo_word
+from tevo_bridge.pipeline import pos_args, tevo_word, voids
 from tevo_bridge.pipeline.rules import (
     BuyerKind,
     Fraud,
@@ -41,7 +41,7 @@ from tevo_bridge.pipeline.rules import (
     seller_state_action,
 )
 from tevo_bridge.pos import types as pos
-from tevo_bridge.pos.errors import CannotSupply, PosError
+from tevo_bridge.pos.errors import CannotSupply, PosError, VoidRefused
 from tevo_bridge.store import TERMINAL_STATES, AsyncStore, HoldRow, HoldState, OrderRow, OrderState
 from tevo_bridge.tevo.client import RejectReason, TevoClient
 from tevo_bridge.tevo.errors import NotFound, OutcomeUnknown, TevoError, ValidationFailed
@@ -74,6 +74,8 @@ class PipelinePos(Protocol):
     async def ticket_files(self, order: pos.Order, item: pos.Item) -> list[pos.TicketFile] | None: ...
 
     async def notify(self, event: pos.OrderEvent) -> None: ...
+
+    async def void_invoice(self, order: pos.Order, invoice_id: str, reason: str) -> None: ...
 
     def has_hook(self, hook: str) -> bool: ...
 
@@ -143,8 +145,7 @@ class OrderProcessor:
 
         if row.state in TERMINAL_STATES:
             if action is SellerState.CANCELED and row.state == OrderState.DONE:
-                await self._transition(row, OrderState.CANCELED, "canceled at TEvo after it was invoiced: void invoice "
-                                                        f"{row.invoice_id} in the POS")
+                await self._cancel(order, row)  # delivered, then canceled: the invoice is voided all the same
             elif row.state == OrderState.DONE:
                 await self._follow_delivered(row)
             return
@@ -457,15 +458,59 @@ class OrderProcessor:
 
     async def _cancel(self, order: Order, row: OrderRow) -> None:
         hold = await self.store.hold_for_order(order.id)
-        reason = f"TEvo says {order.seller_state}"
         if row.invoice_id:
-            reason += f"; invoice {row.invoice_id} exists in the POS: void it by hand"
-        else:
-            await self._release_reservations(order, row, "order canceled at TEvo")
-            if hold is not None and hold.state == HoldState.HELD:
-                await self.store.mark_hold(hold.global_id, HoldState.RELEASED, "order canceled at TEvo")
-                await self.pos.release_hold(pos_args.pos_hold(hold))
-        await self._transition(row, OrderState.CANCELED, reason)
+            await self._void(order, row, row.invoice_id, hold)
+            return
+        await self._release_reservations(order, row, "order canceled at TEvo")
+        if hold is not None and hold.state == HoldState.HELD:
+            await self.store.mark_hold(hold.global_id, HoldState.RELEASED, "order canceled at TEvo")
+            await self.pos.release_hold(pos_args.pos_hold(hold))
+        await self._transition(row, OrderState.CANCELED, f"TEvo says {order.seller_state}")
+
+    async def _void(self, order: Order, row: OrderRow, invoice_id: str, oi_hold: HoldRow | None) -> None:
+        """Canceled after it was invoiced: void the POS invoice so its tickets go back on sale, or tell a person.
+
+        Crash-safe with no marker of its own: the order waits in ``voiding``, which is not terminal, so its
+        job runs again after a crash at any line, and ``pos_void_invoice`` is idempotent by invoice id, so a
+        second void changes nothing. A fault is retried like any POS call; a refusal, or a plugin without the
+        hook, cannot mend itself and goes to a person with what to do.
+        """
+        delivered = await self._was_delivered(row)
+        if row.state != OrderState.VOIDING:
+            reason = voids.voiding_reason(order.seller_state, invoice_id, delivered)
+            # Before the move: a crash between the two writes it again on the next run, never loses it.
+            await self.store.audit(voids.CANCELED_ACTION, order_id=order.id, reason=reason,
+                                   details=voids.canceled_details(invoice_id, delivered))
+            row = await self._transition(row, OrderState.VOIDING, reason)
+        if not self.pos.has_hook(voids.VOID_HOOK):
+            why = f"the POS plugin cannot void invoices (it does not implement {voids.VOID_HOOK})"
+            raise StepFailed(voids.void_by_hand(order.id, invoice_id, why, delivered), final=True)
+        holds = self._holds_to_consume(order, row, oi_hold)
+        try:
+            await self.pos.void_invoice(pos_args.pos_order(order, holds), invoice_id,
+                                        voids.cancel_reason(order.seller_state, order.model_extra))
+        except PosError as exc:
+            if isinstance(exc.original, VoidRefused):
+                why = f"the POS refused to void it: {exc.original.reason}"
+                raise StepFailed(voids.void_by_hand(order.id, invoice_id, why, delivered), final=True) from None
+            raise
+        crashpoint("after_void")  # voided in the POS, not yet recorded here: the next run voids again, harmlessly
+        await self.store.audit(voids.VOIDED_ACTION, order_id=order.id, reason=voids.voided_reason(invoice_id),
+                               details={"invoice_id": invoice_id, "delivered": delivered})
+        if delivered:  # back on sale, but TEvo's buyer holds the tickets: a person must revoke them
+            raise StepFailed(voids.delivered_follow_up(order.id, invoice_id), final=True)
+        await self._transition(row, OrderState.CANCELED, voids.voided_reason(invoice_id))
+
+    async def _was_delivered(self, row: OrderRow) -> bool:
+        """Whether the order ever reached ``done``: a fact of the audit trail, true after a retry or a crash.
+
+        The move to ``done`` of an old order may have been pruned (``[store] retention_days``) before TEvo
+        canceled it, so the ``canceled_after_invoice`` row written as voiding began says it too.
+        """
+        if row.state == OrderState.DONE:
+            return True
+        return any(entry.to_state == OrderState.DONE or voids.says_delivered(entry.action, entry.details)
+                   for entry in await self.store.audit_trail(row.id))
 
     async def _release_reservations(self, order: Order, row: OrderRow, why: str) -> None:
         """Free every reservation of the order's current round, and move to the next round."""

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from tevo_bridge.pos.inventory import CSV_COLUMNS
 from tevo_bridge.sandbox import inspection, rules
+from tevo_bridge.sandbox.driver import CANCELED_STATES
 from tevo_bridge.sandbox.errors import (
     BAD_SIGNATURE_BODY,
     METHOD_NOT_ALLOWED_BODY,
@@ -38,6 +39,8 @@ from tevo_bridge.sandbox.state import World
 
 Action = Callable[[World, dict[str, Any], dict[str, Any]], Any]
 CreateHook = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+#: Cancels order ``id`` with TEvo's ``state`` and ``reason`` and announces it; answers the order.
+CancelHook = Callable[[int, str, str | None], Awaitable[dict[str, Any]]]
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 log = structlog.get_logger(__name__)
 
@@ -51,12 +54,14 @@ def create_app(
     create_hook: CreateHook | None = None,
     raw_airbill: bool = False,
     pos_inventory: PosInventoryExport | None = None,
+    cancel_hook: CancelHook | None = None,
 ) -> Any:
     """The sandbox's ASGI app.  ``create_hook`` backs ``POST /_sandbox/orders`` when a driver is attached.
 
     ``raw_airbill`` answers Get Airbill with PDF bytes instead of TEvo's JSON, so a client can be
     tried against both forms (§5.4 leaves the format open). ``pos_inventory`` backs
     ``GET /_sandbox/inventory``: the listings as a POS import CSV, so a seller's POS can hold them.
+    ``cancel_hook`` backs ``POST /_sandbox/orders/{id}/cancel``: TEvo canceling the order, announced by webhook.
     """
 
     def signed(action: Action) -> Callable[[Request], Awaitable[Response]]:
@@ -141,6 +146,23 @@ def create_app(
             view["items"][item_id]["page_texts"] = inspection.delivered_page_texts(world, item_id)
         return TevoJSON(view)
 
+    async def sandbox_cancel(request: Request) -> Response:
+        order_id = request.path_params["order_id"]
+        if cancel_hook is None:
+            return TevoJSON({"error": "no buyer driver is attached to this sandbox"}, status_code=409)
+        body = await _cancel_body(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            order = await cancel_hook(order_id, body.get("state", "canceled"), body.get("reason"))
+        except KeyError:
+            missing = not_found("Order", order_id)
+            return TevoJSON(missing.body, status_code=missing.status)
+        except ValueError as exc:
+            return TevoJSON({"error": str(exc)}, status_code=409)
+        return TevoJSON({"id": order["id"], "seller_state": order["seller_state"],
+                         "buyer_cancellation_reason": order.get("buyer_cancellation_reason")})
+
     async def sandbox_faults(request: Request) -> Response:
         return TevoJSON(injector.summary() if injector else {"settings": None, "counts": {}, "log": []})
 
@@ -189,12 +211,38 @@ def create_app(
         v9("/{rest:path}", _not_found, ALL_METHODS),
         Route("/_sandbox/orders", sandbox_orders, methods=["GET", "POST"]),
         Route("/_sandbox/orders/{order_id:int}", sandbox_order, methods=["GET"]),
+        Route("/_sandbox/orders/{order_id:int}/cancel", sandbox_cancel, methods=["POST"]),
         Route("/_sandbox/faults", sandbox_faults, methods=["GET"]),
         Route("/_sandbox/health", sandbox_health, methods=["GET"]),
         Route("/_sandbox/inventory", sandbox_inventory, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _unrouted})
     return FaultMiddleware(app, injector) if injector is not None else app
+
+
+async def _cancel_body(request: Request) -> dict[str, Any] | Response:
+    """The optional ``{"reason": "...", "state": "canceled"}`` of a cancel; a 400 naming the field otherwise."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return TevoJSON({"error": 'the body must be empty or a JSON object such as {"reason": "event postponed"}'},
+                        status_code=400)
+    unknown = sorted(set(body) - {"reason", "state"})
+    if unknown:
+        return TevoJSON({"error": f"unknown field(s) {', '.join(unknown)}: a cancel takes only reason and state"},
+                        status_code=400)
+    for key in ("reason", "state"):
+        if key in body and not isinstance(body[key], str):
+            return TevoJSON({"error": f"{key} must be a string"}, status_code=400)
+    if body.get("state", "canceled") not in CANCELED_STATES:
+        return TevoJSON({"error": f"state must be one of {', '.join(CANCELED_STATES)}, not {body['state']!r}"},
+                        status_code=422)
+    return body
 
 
 def _not_found(world: World, params: dict[str, Any], body: dict[str, Any]) -> Any:

@@ -16,6 +16,7 @@ import dataclasses
 import json
 import random
 import threading
+import time
 import uuid
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import httpx
 from tevo_bridge.sandbox.faults import Fault, FaultInjector
 from tevo_bridge.sandbox.inventory import TicketGroupSpec
 from tevo_bridge.sandbox.orders import OrderRequest
-from tevo_bridge.sandbox.scenarios import CONSUMES_STOCK, Channel, Expectation, Pick, Planner, Scenario
+from tevo_bridge.sandbox.scenarios import CONSUMES_STOCK, CancelAt, Channel, Expectation, Pick, Planner, Scenario
 from tevo_bridge.sandbox.state import World
 
 T = TypeVar("T")
@@ -37,6 +38,11 @@ TEVO_RETRY_SCHEDULE = (10.0, 120.0, 600.0, 3600.0)  # seconds between webhook at
 HOLD_PATH = "/order-integration/holds"
 RELEASE_PATH = "/order-integration/holds/{global_id}/release"
 INVOICE_PATH = "/order-integration/invoices"
+#: The seller webhook of a cancel. TEvo's wiki has only the heading "Order Canceled"; the string is Assumed
+#: (docs/tevo-api.md §6.1), and tevo-bridge acts on it as it does on any order event: by re-fetching the order.
+CANCEL_EVENT = "order_canceled"
+#: The seller states of a canceled order (docs/tevo-api.md §3.3).
+CANCELED_STATES = ("canceled", "canceled_open", "canceled_post_acceptance")
 
 
 @dataclass
@@ -47,6 +53,7 @@ class DriverSettings:
     retry_scale: float = 1.0  # multiplies TEvo's retry schedule; tests use e.g. 0.001
     retry_schedule: tuple[float, ...] = TEVO_RETRY_SCHEDULE
     fraud_delay: float = 60.0  # seconds until Riskified answers a pending Client sale
+    cancel_wait: float = 60.0  # how long a cancel after delivery waits for TEvo to say completed
     hold_timeout: float = 30.0  # TEvo waits this long for a hold at checkout (§7.1: up to 30 s)
     http_timeout: float = 10.0
 
@@ -55,7 +62,7 @@ class DriverSettings:
 class Delivery:
     """One attempt to reach the seller: a webhook POST or an Order Integration call."""
 
-    kind: str  # webhook, hold, invoice or release
+    kind: str  # webhook, hold, invoice or release; cancel for a cancel after delivery that never came
     url: str
     event_type: str | None
     order_id: int | None
@@ -80,14 +87,16 @@ class DriverOrder:
     global_id: str | None = None
     hold_status: int | None = None
     hold_response: Any = None
+    cancel: CancelAt | None = None
     expected: Expectation = field(init=False)
 
     def __post_init__(self) -> None:
-        self.expected = self.scenario.expected
+        self.expected = self.scenario.expected if self.cancel is None else self.cancel.expect(self.scenario.expected)
 
     def to_json(self) -> dict[str, Any]:
         return {"scenario": self.scenario.value, "channels": sorted(c.value for c in self.channels),
                 "order_id": self.order_id, "order_group_id": self.order_group_id, "global_id": self.global_id,
+                "cancel": self.cancel.value if self.cancel else None,
                 "hold_status": self.hold_status, "hold_response": self.hold_response,
                 "expected_state": self.expected.final_state, "expected_reject_reason": self.expected.reject_reason}
 
@@ -117,13 +126,16 @@ class BuyerDriver:
     # -- public API: usable from any thread or event loop ------------------------------------
 
     async def create(self, scenario: Scenario | str, channels: Iterable[Channel | str] | None = None,
-                     pick: Pick | None = None) -> DriverOrder:
-        """Create one order of a scenario (from the listing of ``pick``, if given) and start announcing it."""
-        return await self._on_loop(self._create(Scenario(scenario), _channels(scenario, channels), pick))
+                     pick: Pick | None = None, cancel: CancelAt | str | None = None) -> DriverOrder:
+        """Create one order of a scenario (from the listing of ``pick``, if given) and start announcing it;
+        ``cancel``: when TEvo cancels it."""
+        moment = _cancel_at(scenario, cancel)
+        return await self._on_loop(self._create(Scenario(scenario), _channels(scenario, channels), pick, moment))
 
     def create_sync(self, scenario: Scenario | str, channels: Iterable[Channel | str] | None = None,
-                    pick: Pick | None = None) -> DriverOrder:
-        return self._submit(self._create(Scenario(scenario), _channels(scenario, channels), pick)).result()
+                    pick: Pick | None = None, cancel: CancelAt | str | None = None) -> DriverOrder:
+        return self._submit(self._create(Scenario(scenario), _channels(scenario, channels), pick,
+                                         _cancel_at(scenario, cancel))).result()
 
     def configured_channels(self, scenario: Scenario | str) -> frozenset[Channel] | None:
         """The channels this driver can use for a scenario; None when it cannot announce it at all."""
@@ -135,6 +147,16 @@ class BuyerDriver:
     async def create_each(self, channels: Iterable[Channel | str] | None = None) -> list[DriverOrder]:
         """One order of every scenario, in declaration order."""
         return [await self.create(s, channels) for s in Scenario]
+
+    async def cancel(self, order_id: int, state: str = "canceled", reason: str | None = None) -> dict[str, Any]:
+        """TEvo cancels an order (any state, delivered included) and tells the seller by webhook.
+
+        ``KeyError`` for an order the world does not have; ``ValueError`` for one already closed.
+        """
+        return await self._on_loop(self._cancel(order_id, state, reason))
+
+    def cancel_sync(self, order_id: int, state: str = "canceled", reason: str | None = None) -> dict[str, Any]:
+        return self._submit(self._cancel(order_id, state, reason)).result()
 
     async def send_catalog_event(self, group: TicketGroupSpec | None = None) -> None:
         """A catalog notification on the same URL; a receiver must answer 2xx and ignore it (§6.1)."""
@@ -199,7 +221,8 @@ class BuyerDriver:
 
     # -- scenarios --------------------------------------------------------------------------
 
-    async def _create(self, scenario: Scenario, channels: frozenset[Channel], pick: Pick | None = None) -> DriverOrder:
+    async def _create(self, scenario: Scenario, channels: frozenset[Channel], pick: Pick | None = None,
+                      cancel: CancelAt | None = None) -> DriverOrder:
         if Channel.WEBHOOK in channels and not self.settings.webhook_url:
             raise ValueError("webhook announcements need DriverSettings.webhook_url")
         request = self.planner.plan(scenario, pick)
@@ -207,9 +230,17 @@ class BuyerDriver:
             return await self._order_integration(scenario, channels, request)
         order = self.world.create_order(request)
         self.planner.commit(scenario, request)
-        result = DriverOrder(scenario, channels, order["id"], _group_id(order))
+        result = DriverOrder(scenario, channels, order["id"], _group_id(order), cancel=cancel)
+        if cancel is CancelAt.BEFORE_INVOICE:  # TEvo (or the buyer) cancels before the seller heard of it
+            order = self.world.cancel_order(order["id"], "canceled", "canceled before the seller acted")
         if Channel.WEBHOOK in channels:
             self._webhook("order_created", order)
+        if cancel is CancelAt.BEFORE_INVOICE:
+            if Channel.WEBHOOK in channels:
+                self._webhook(CANCEL_EVENT, order)
+            return result
+        if cancel is CancelAt.AFTER_DELIVERY:
+            self._spawn(self._cancel_once_completed(order["id"]))
         if request.fraud_check_status == "pending":
             verdict = "declined" if scenario is Scenario.CLIENT_FRAUD_DECLINED else "approved"
             self._spawn(self._fraud_decision(order["id"], verdict, channels))
@@ -269,6 +300,32 @@ class BuyerDriver:
             global_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
             if self.world.claim_hold_id(global_id):
                 return global_id
+
+    async def _cancel_once_completed(self, order_id: int) -> None:
+        """Cancel after delivery: wait (up to ``cancel_wait``) for TEvo to say completed, then cancel."""
+        deadline = time.monotonic() + self.settings.cancel_wait
+        while time.monotonic() < deadline:
+            order = self.world.order(order_id)
+            if order is not None and order["seller_state"] == "completed":
+                await self._cancel(order_id, "canceled_post_acceptance", "canceled after delivery")
+                return
+            await asyncio.sleep(0.05)
+        self._log(Delivery("cancel", "", CANCEL_EVENT, order_id, None, 0, outcome="gave_up", at=_now(),
+                           error=f"never completed within {self.settings.cancel_wait:g} s"))
+
+    async def _cancel(self, order_id: int, state: str, reason: str | None) -> dict[str, Any]:
+        if state not in CANCELED_STATES:
+            raise ValueError(f"state must be one of {', '.join(CANCELED_STATES)}, not {state!r}")
+        with self.world.lock:  # the check and the cancel as one step: an API call may change the order meanwhile
+            current = self.world.order(order_id)
+            if current is None:
+                raise KeyError(order_id)
+            if current["seller_state"] in (*CANCELED_STATES, "rejected"):
+                raise ValueError(f"order {order_id} is already {current['seller_state']}: there is nothing to cancel")
+            order = self.world.cancel_order(order_id, state, reason)
+        if self.settings.webhook_url:
+            self._webhook(CANCEL_EVENT, order)
+        return order
 
     # -- Order Integration transport -----------------------------------------------------------
 
@@ -413,6 +470,15 @@ def _channels(scenario: Scenario | str, channels: Iterable[Channel | str] | None
     if Scenario(scenario).uses_order_integration and Channel.ORDER_INTEGRATION not in chosen:
         raise ValueError(f"{scenario} is an Order Integration scenario; include {Channel.ORDER_INTEGRATION}")
     return chosen
+
+
+def _cancel_at(scenario: Scenario | str, cancel: CancelAt | str | None) -> CancelAt | None:
+    """The cancel moment, checked against the scenario before anything is created."""
+    if cancel is None:
+        return None
+    moment = CancelAt(cancel)
+    moment.check(Scenario(scenario))
+    return moment
 
 
 def _group_id(order: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ next to the scenarios and not in the tests.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -94,6 +95,37 @@ EXPECTATIONS: dict[Scenario, Expectation] = {
     Scenario.OI_RELEASE: Expectation(False, None, None, "none", "Order Integration: hold, then release"),
     Scenario.OI_OUT_OF_STOCK: Expectation(False, None, None, "none", "Order Integration: hold refused"),
 }
+
+class CancelAt(enum.StrEnum):
+    """When TEvo cancels a scenario's order (``driver.create(..., cancel=...)``), announced by an
+    ``order_canceled`` webhook: each moment is a case a seller's bridge must handle (docs/sandbox.md).
+
+    The moment is one TEvo can see. "After the POS invoiced, before delivery" is the bridge's own timing,
+    and "the POS refuses the void" the POS's: tests make those with ``POST /_sandbox/orders/{id}/cancel``.
+    """
+
+    BEFORE_INVOICE = "before_invoice"  # at once, before the seller acts: nothing sold, nothing to void
+    AFTER_DELIVERY = "after_delivery"  # once TEvo says completed: the invoice voided, the delivered tickets revoked
+
+    @classmethod
+    def _missing_(cls, value: object) -> CancelAt:
+        raise ValueError(f"unknown cancel moment {value!r}: choose one of {', '.join(c.value for c in cls)}")
+
+    def check(self, scenario: Scenario) -> None:
+        """``ValueError`` unless a ``scenario`` order can be canceled at this moment."""
+        expected = scenario.expected
+        if scenario.uses_order_integration or not expected.order_created:
+            raise ValueError(f"{scenario.value} cannot be canceled: choose a scenario that creates an order without "
+                             "Order Integration")
+        if self is CancelAt.AFTER_DELIVERY and expected.final_state != "completed":
+            raise ValueError(f"{scenario.value} never reaches completed at TEvo, so it cannot be canceled after "
+                             f"delivery (it ends {expected.final_state})")
+
+    def expect(self, expected: Expectation) -> Expectation:
+        """What TEvo ends with once this cancel happened: ``canceled``."""
+        return dataclasses.replace(expected, final_state="canceled", reject_reason=None,
+                                   description=f"{expected.description}; canceled {self.value.replace('_', ' ')}")
+
 
 # Scenarios whose seats the POS really sells; the others leave the stock as it was.
 CONSUMES_STOCK = {

@@ -162,7 +162,8 @@ class Sandbox:
         pdf_dir = config.inventory_csv.parent / "tickets" if config.inventory_csv else None
         self.pos_inventory = PosInventoryExport(listings, pdf_dir)
         self.app = create_app(self.world, self.token, self.secret, self.faults, config.signed_host,
-                              self._create_hook, raw_airbill=config.raw_airbill, pos_inventory=self.pos_inventory)
+                              self._create_hook, raw_airbill=config.raw_airbill, pos_inventory=self.pos_inventory,
+                              cancel_hook=self.driver.cancel)
         self._server.app = self.app
         self.base_url = ""
 
@@ -209,8 +210,9 @@ class Sandbox:
     # -- internals ------------------------------------------------------------------------------
 
     async def _create_hook(self, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /_sandbox/orders {"scenario": ..., "channels": [...], "ticket_group_id": ..., "quantity": ...}``,
-        for plugin authors and sellers without Python.
+        """``POST /_sandbox/orders {"scenario": ..., "channels": [...], "ticket_group_id": ..., "quantity": ...,
+        "cancel": ...}``, for plugin authors and sellers without Python (``cancel``: ``before_invoice`` or
+        ``after_delivery``, when TEvo cancels the order).
 
         Raises ``ValueError`` for a request it cannot serve and ``InventoryExhausted`` when the
         listings are sold out; the route turns each into its own JSON error.
@@ -219,7 +221,7 @@ class Sandbox:
         channels = body.get("channels") or self.driver.configured_channels(scenario)
         if channels is None:
             raise ValueError(f"{scenario.value} needs Order Integration, and no oi_base_url is configured")
-        created = await self.driver.create(scenario, channels, pick)
+        created = await self.driver.create(scenario, channels, pick, body.get("cancel"))
         return created.to_json()
 
 

@@ -196,11 +196,13 @@ class World:
             self.changed()
             return copy.deepcopy(order)
 
-    def cancel_order(self, order_id: int, state: str = "canceled") -> dict[str, Any]:
-        """TEvo (or the buyer) canceling an order under the bridge's feet."""
+    def cancel_order(self, order_id: int, state: str = "canceled", reason: str | None = None) -> dict[str, Any]:
+        """TEvo (or the buyer) canceling an order under the bridge's feet; ``reason`` is TEvo's note."""
         with self.lock:
             order = self._require(order_id)
             self.set_seller_state(order, state)
+            if reason is not None:
+                order["buyer_cancellation_reason"] = reason
             self.changed()
             return copy.deepcopy(order)
 

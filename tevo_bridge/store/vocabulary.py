@@ -29,6 +29,7 @@ class OrderState(StrEnum):
     FULFILLING = "fulfilling"
     AWAITING_TICKETS = "awaiting_tickets"
     REJECTING = "rejecting"
+    VOIDING = "voiding"  # canceled at TEvo after it was invoiced: its POS invoice is being voided
     DONE = "done"
     REJECTED = "rejected"
     CANCELED = "canceled"

@@ -48,7 +48,7 @@ import pytest
 import structlog.testing
 from pypdf import PdfReader
 
-from tevo_bridge.pos.errors import CannotSupply, PosError, PosTimeout
+from tevo_bridge.pos.errors import CannotSupply, PosError, PosTimeout, VoidRefused
 from tevo_bridge.pos.host import EMPTY_TICKET_FILES, PluginHost
 from tevo_bridge.pos.inventory import InventoryRow
 from tevo_bridge.pos.types import Buyer, Customer, Hold, HoldResult, Invoice, Item, Order, OrderEvent
@@ -372,6 +372,69 @@ class PosContract:
         with pytest.raises(PosError):
             self.invoice(pos, sample_order("multi_item_fedex"))
         assert self.available(pos, "90417") == groups["90417"].quantity, "a failed invoice sold its other item"
+
+    # -- voids (contract 2) ------------------------------------------------------------------------
+
+    @staticmethod
+    def void(pos: PluginHost, order: Order, invoice_id: str, reason: str = "canceled at TEvo (canceled)") -> None:
+        """Void an invoice as the daemon does when TEvo cancels an invoiced order; skips without the hook."""
+        if not pos.has_hook("pos_void_invoice"):
+            pytest.skip("the plugin does not implement the optional pos_void_invoice (every cancel of an invoiced "
+                        "order then goes to a person)")
+        pos.call_sync("pos_void_invoice", order=order, invoice_id=invoice_id, reason=reason)
+
+    def test_a_void_puts_the_invoices_tickets_back_on_sale(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        order = sample_order("office_sale_eticket")
+        before = self.available(pos, "88213")
+        invoice = self.invoice(pos, order)
+        self.void(pos, order, invoice.invoice_id)
+        after = self.available(pos, "88213")
+        assert after == before, (
+            f"pos_check_inventory of 88213: {before} before the sale of {order.items[0].quantity}, {after} after "
+            f"voiding invoice {invoice.invoice_id}; a void must put exactly the sold tickets back on sale"
+        )
+
+    def test_voiding_twice_is_one_void_and_no_error(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
+        group = groups["90417"]
+        first = self.order(8101, self.item(group, 3))
+        invoice = self.invoice(pos, first)
+        self.void(pos, first, invoice.invoice_id)
+        self.invoice(pos, self.order(8102, self.item(group, 4)))  # sold after the void: must stay sold
+        self.void(pos, first, invoice.invoice_id)  # repeated (a retry after a lost answer): no error
+        left = self.available(pos, group.remote_id)
+        assert left == group.quantity - 4, (
+            f"{group.quantity} on hand, 3 sold then voided twice, 4 sold to another order: {left} available, "
+            f"expected {group.quantity - 4}; a repeated void of {invoice.invoice_id} must change nothing"
+        )
+
+    def test_voiding_an_invoice_that_consumed_a_hold_returns_the_tickets_once(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        group = groups["91508"]
+        self.hold(pos, "G-OI-void", group, 2)
+        order = sample_order("mobile_transfer_tbd", global_id="G-OI-void")
+        invoice = self.invoice(pos, order)
+        self.void(pos, order, invoice.invoice_id)
+        released = self.release(pos, "G-OI-void", group, 2)
+        left = self.available(pos, group.remote_id)
+        assert (released, left) == (False, group.quantity), (
+            f"hold 2 of {group.quantity}, invoice consuming it, void, then release the hold: released={released}, "
+            f"{left} available; expected the release to free nothing (False) and all {group.quantity} on sale"
+        )
+
+    def test_voiding_an_invoice_the_pos_never_made_is_refused(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        order = sample_order("office_sale_eticket")
+        with pytest.raises(PosError) as raised:
+            self.void(pos, order, "INV-never-made-404")
+        assert isinstance(raised.value.original, VoidRefused), (
+            f"voiding an invoice that does not exist must raise VoidRefused (the order goes to a person), "
+            f"not report a void that did not happen: got {raised.value.original!r}"
+        )
+        assert self.available(pos, "88213") == groups["88213"].quantity, "a refused void changed stock"
 
     # -- one arbiter: order reservations and checkout holds share the stock --------------------------
 

@@ -144,6 +144,7 @@ def test_the_plugin_creates_the_files_it_writes(directory: Path) -> None:
         "holds.csv",
         "inventory.csv",
         "invoices.csv",
+        "voids.csv",
     ]
 
 

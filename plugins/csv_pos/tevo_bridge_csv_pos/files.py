@@ -1,4 +1,4 @@
-"""The CSV POS's folder: four files a seller can open in a spreadsheet, and the lock around them.
+"""The CSV POS's folder: five files a seller can open in a spreadsheet, and the lock around them.
 
 Writes replace a file atomically (a temp file in the same folder, fsynced, then ``os.replace``), so
 a crash leaves the old file or the new one, never half of one. Every read-decide-write runs under
@@ -23,6 +23,7 @@ INVENTORY = "inventory.csv"
 CUSTOMERS = "customers.csv"
 HOLDS = "holds.csv"
 INVOICES = "invoices.csv"
+VOIDS = "voids.csv"
 
 COLUMNS: dict[str, Sequence[str]] = {
     INVENTORY: CSV_COLUMNS,
@@ -46,6 +47,8 @@ COLUMNS: dict[str, Sequence[str]] = {
         "oid",
         "reference",
     ),
+    # A voided invoice keeps its lines in invoices.csv (the history of the sale); they no longer count as sold.
+    VOIDS: ("invoice_id", "tevo_order_id", "reason", "voided_at"),
 }
 LOCK_FILE = ".tevo-bridge.lock"
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tevo_bridge import hookimpl
 from tevo_bridge.paths import ConfigDirectoryPath
+from tevo_bridge.pos.errors import VoidRefused
 from tevo_bridge.pos.inventory import InventoryRow, timestamp
 from tevo_bridge.pos.rules import answer_hold, check_supply, tickets_to_take
 from tevo_bridge.pos.types import (
@@ -26,7 +27,7 @@ from tevo_bridge.pos.types import (
     StockListing,
     TicketFile,
 )
-from tevo_bridge_csv_pos.files import CUSTOMERS, HOLDS, INVENTORY, INVOICES, CsvFolder, Record
+from tevo_bridge_csv_pos.files import CUSTOMERS, HOLDS, INVENTORY, INVOICES, VOIDS, CsvFolder, Record
 
 #: The POS contract versions this plugin is built for (docs/plugins.md, "Contract versions").
 TEVO_BRIDGE_CONTRACT = (2,)
@@ -39,10 +40,12 @@ class _Books:
     inventory: dict[str, InventoryRow]
     holds: list[Record]
     invoices: list[Record]
+    voided: set[str]
 
     @classmethod
     def read(cls, folder: CsvFolder, now: str) -> _Books:
-        books = cls(folder.inventory(), folder.read(HOLDS), folder.read(INVOICES))
+        voided = {r["invoice_id"] for r in folder.read(VOIDS)}
+        books = cls(folder.inventory(), folder.read(HOLDS), folder.read(INVOICES), voided)
         invoiced = {r["global_id"] for r in books.invoices if r["global_id"]}
         for hold in books.holds:
             if hold["state"] != "held":
@@ -63,7 +66,8 @@ class _Books:
         if group is None:
             return None
         held = sum(int(h["quantity"]) for h in self.holds if h["remote_id"] == remote_id and h["state"] == "held")
-        sold = sum(int(r["quantity"]) for r in self.invoices if r["remote_id"] == remote_id)
+        sold = sum(int(r["quantity"]) for r in self.invoices
+                   if r["remote_id"] == remote_id and r["invoice_id"] not in self.voided)
         return max(0, group.quantity - held - sold)
 
 
@@ -233,6 +237,20 @@ class CsvPos:
                         hold["state"] = "invoiced"
                 self.folder.write(HOLDS, books.holds)
         return Invoice(invoice_id, created=True)
+
+    @hookimpl
+    def pos_void_invoice(self, order: Order, invoice_id: str, reason: str) -> None:
+        with self.folder.locked():
+            books = _Books.read(self.folder, timestamp())
+            if invoice_id in books.voided:
+                return  # voided before: the hook is idempotent
+            line = next((r for r in books.invoices if r["invoice_id"] == invoice_id), None)
+            if line is None:
+                raise VoidRefused(invoice_id, f"{self.folder.directory / INVOICES} has no invoice {invoice_id}")
+            voids = self.folder.read(VOIDS)
+            void = {"invoice_id": invoice_id, "tevo_order_id": line["tevo_order_id"], "reason": reason,
+                    "voided_at": timestamp()}
+            self.folder.write(VOIDS, [*voids, void])
 
     @hookimpl
     def pos_ticket_files(self, order: Order, item: Item) -> list[TicketFile] | None:

@@ -19,7 +19,7 @@ from tevo_bridge_sqlite_pos.cli import app
 from typer.testing import CliRunner
 
 from tevo_bridge.pos.inventory import CSV_COLUMNS, InventoryRow
-from tevo_bridge.pos.types import Hold, Item
+from tevo_bridge.pos.types import Buyer, Hold, Item, Order
 
 GROUP = InventoryRow(
     "TG-50",
@@ -145,6 +145,27 @@ def test_the_command_initialises_imports_and_shows_stock(tmp_path: Path) -> None
     SqlitePos(SqlitePos.Config(database=database)).pos_hold(hold=Hold("G-1", "TG-50", 4))
     shown = runner.invoke(app, ["show", str(database)], env={"COLUMNS": "200"})
     assert "│ TG-50     │ Wicked │ Orch    │ C   │ 50      │ 4    │ 0    │ 46        │" in shown.output
+
+
+def test_a_database_from_before_voids_gets_its_voids_table_and_shows_a_voided_invoice(tmp_path: Path) -> None:
+    runner = CliRunner()
+    database = tmp_path / "old.sqlite3"
+    assert runner.invoke(app, ["import", str(database), str(_inventory_csv(tmp_path / "i.csv", [GROUP]))]).exit_code == 0
+    with sqlite3.connect(database) as conn:
+        conn.execute("DROP TABLE voids")  # as an older version of the plugin left it
+    shown = runner.invoke(app, ["show", str(database)], env={"COLUMNS": "250"})
+    assert shown.exit_code == 0, shown.output
+    pos = SqlitePos(SqlitePos.Config(database=database))
+    item = Item(None, 1, "TG-50", 4, GROUP.min_price)
+    order = Order(31, Buyer("Office", 6, "Ticket Evolution"), (replace(item, order_id=31),), GROUP.min_price * 4)
+    invoice = pos.pos_create_invoice(order=order, customer=None)
+    pos.pos_void_invoice(order=order, invoice_id=invoice.invoice_id, reason="canceled at TEvo (canceled)")
+    pos.pos_void_invoice(order=order, invoice_id=invoice.invoice_id, reason="canceled at TEvo (canceled)")
+    shown = runner.invoke(app, ["show", str(database)], env={"COLUMNS": "250"})
+    assert "│ TG-50     │ Wicked │ Orch    │ C   │ 50      │ 0    │ 0    │ 50        │" in shown.output, shown.output
+    with sqlite3.connect(database) as conn:
+        (voided_at,) = conn.execute("SELECT voided_at FROM voids").fetchone()
+    assert f"TG-50 x4 │ {voided_at}" in shown.output, shown.output
 
 
 def test_the_command_reports_a_bad_inventory_row_by_column(tmp_path: Path) -> None:

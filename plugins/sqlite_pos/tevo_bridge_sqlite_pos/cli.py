@@ -57,8 +57,9 @@ def _table(title: str, columns: list[str], rows: list[tuple[object, ...]]) -> Ta
 
 @app.command()
 def show(database: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
-    """Print stock (on hand, held, sold, available), holds and invoices."""
+    """Print stock (on hand, held, sold, available), holds and invoices (a voided one says when)."""
     now = timestamp()
+    store.init_db(database)  # a database from before voids gets its (empty) voids table, as the plugin would add
     with store.connect(database) as conn:
         events = {
             r["remote_id"]: tuple(r)[1:]
@@ -72,12 +73,14 @@ def show(database: Annotated[Path, typer.Argument(exists=True, dir_okay=False)])
             tuple(r)
             for r in conn.execute(
                 "SELECT 'INV-' || i.id, i.tevo_order_id, i.buyer, i.total, i.created_at,"
-                " group_concat(l.remote_id || ' x' || l.quantity, ', ')"
-                " FROM invoices i LEFT JOIN invoice_lines l ON l.invoice_id = i.id GROUP BY i.id ORDER BY i.id"
+                " group_concat(l.remote_id || ' x' || l.quantity, ', '), COALESCE(v.voided_at, '')"
+                " FROM invoices i LEFT JOIN invoice_lines l ON l.invoice_id = i.id"
+                " LEFT JOIN voids v ON v.invoice_id = i.id GROUP BY i.id ORDER BY i.id"
             )
         ]
     table_console().print(
         _table("Stock", ["remote_id", "event", "section", "row", "on hand", "held", "sold", "available"], stock)
     )
     table_console().print(_table("Holds", ["global_id", "remote_id", "quantity", "state", "created", "expires"], holds))
-    table_console().print(_table("Invoices", ["invoice", "TEvo order", "buyer", "total", "created", "lines"], invoices))
+    table_console().print(_table("Invoices", ["invoice", "TEvo order", "buyer", "total", "created", "lines", "voided"],
+                                 invoices))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tevo_bridge import hookimpl
 from tevo_bridge.paths import ConfigFilePath
+from tevo_bridge.pos.errors import VoidRefused
 from tevo_bridge.pos.inventory import timestamp
 from tevo_bridge.pos.rules import answer_hold, check_supply, tickets_to_take
 from tevo_bridge.pos.types import (
@@ -180,6 +181,18 @@ class SqlitePos:
         )
         conn.executemany("UPDATE holds SET state = 'invoiced' WHERE global_id = ?", [(g,) for g in consumed])
         return Invoice(f"INV-{invoice_id}", created=True)
+
+    @hookimpl
+    def pos_void_invoice(self, order: Order, invoice_id: str, reason: str) -> None:
+        self._writer.run(lambda conn: self._void(conn, invoice_id, reason, timestamp()))
+
+    def _void(self, conn: sqlite3.Connection, invoice_id: str, reason: str, now: str) -> None:
+        number = invoice_id.removeprefix("INV-")
+        found = number.isdigit() and conn.execute("SELECT 1 FROM invoices WHERE id = ?", (int(number),)).fetchone()
+        if not found:
+            raise VoidRefused(invoice_id, f"this POS ({self.database}) has no invoice {invoice_id}")
+        # A second void of the same invoice finds its row and changes nothing: the hook is idempotent.
+        conn.execute("INSERT INTO voids VALUES (?,?,?) ON CONFLICT (invoice_id) DO NOTHING", (int(number), reason, now))
 
     @hookimpl
     def pos_ticket_files(self, order: Order, item: Item) -> list[TicketFile] | None:

@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS invoices (
 );
 CREATE TABLE IF NOT EXISTS invoice_lines (invoice_id INTEGER, remote_id TEXT, quantity INTEGER, price TEXT);
 CREATE INDEX IF NOT EXISTS invoice_lines_by_group ON invoice_lines (remote_id);
+-- A voided invoice keeps its row and lines (the history of the sale); its lines no longer count as sold.
+CREATE TABLE IF NOT EXISTS voids (invoice_id INTEGER PRIMARY KEY, reason TEXT, voided_at TEXT);
 """
 
 # Waiting this long for another writer is far beyond any single transaction here; hitting it
@@ -240,7 +242,8 @@ _STOCK_SQL = """
 SELECT remote_id, quantity,
     COALESCE((SELECT SUM(h.quantity) FROM holds h WHERE h.remote_id = g.remote_id AND h.state = 'held'
               AND (h.expires_at IS NULL OR h.expires_at > :now)), 0),
-    COALESCE((SELECT SUM(l.quantity) FROM invoice_lines l WHERE l.remote_id = g.remote_id), 0)
+    COALESCE((SELECT SUM(l.quantity) FROM invoice_lines l WHERE l.remote_id = g.remote_id
+              AND l.invoice_id NOT IN (SELECT invoice_id FROM voids)), 0)
 FROM ticket_groups g
 """
 
