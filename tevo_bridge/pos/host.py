@@ -84,6 +84,7 @@ _RESULT_TYPES: Mapping[str, tuple[type, ...]] = {
     "pos_health": (PosHealth,),
     "pos_startup": (NoneType,),
     "pos_shutdown": (NoneType,),
+    "pos_void_invoice": (NoneType,),
 }
 #: What the host says when the plugin has no ``pos_health``: unknown, which is not failing.
 NO_HEALTH_HOOK = PosHealth(None, "the plugin has no pos_health hook")

@@ -257,6 +257,19 @@ class _Auth:
         await self.app(scope, receive, send)
 
 
+class _Down:
+    """``Faults.down``: every request answered 503 (inside the recorder, so the tests see those answers too)."""
+
+    def __init__(self, app: ASGIApp, faults: Faults) -> None:
+        self.app, self.faults = app, faults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.faults.down:
+            await _error(503, "unavailable", "the POS is down (fault)")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class _Record:
     """Tells ``observe`` of every exchange, for the tests that hold the server to openapi.yaml."""
 
@@ -279,12 +292,13 @@ class _Record:
                 status[0] = message["status"]
             elif message["type"] == "http.response.body":
                 answer.extend(message.get("body", b""))
+                if not message.get("more_body", False):  # before the client can see it: tests read right after
+                    self.observe(Exchange(scope["method"], scope["path"], scope["query_string"].decode("latin-1"),
+                                          headers, bytes(body), status[0], bytes(answer)))
             await send(message)
 
-        await self.app(scope, receiving, sending)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        self.observe(Exchange(scope["method"], scope["path"], scope["query_string"].decode("latin-1"), headers,
-                              bytes(body), status[0], bytes(answer)))
+        await self.app(scope, receiving, sending)
 
 
 class _Faults:
@@ -299,9 +313,6 @@ class _Faults:
             return
         if self.faults.delay:
             await asyncio.sleep(self.faults.delay)
-        if self.faults.down:
-            await _error(503, "unavailable", "the POS is down (fault)")(scope, receive, send)
-            return
         key = dict(scope["headers"]).get(b"idempotency-key", b"").decode("latin-1")
         lost = (scope["path"], key)
         if self.faults.lose_first_answers and scope["method"] == "POST" and key and lost not in self.faults.lost:
@@ -329,7 +340,7 @@ def create_app(store: ReferenceStore, token: str, faults: Faults | None = None,
                observe: Callable[[Exchange], None] | None = None) -> ASGIApp:
     api = Api(store, faults or Faults())
     app: ASGIApp = Starlette(routes=api.routes(), exception_handlers={404: _not_found, 405: _not_found})
-    app = _Auth(app, token)
+    app = _Down(_Auth(app, token), api.faults)
     if observe is not None:
         app = _Record(app, observe)
     return _Faults(app, api.faults)
