@@ -42,6 +42,11 @@ class OpenApi:
             node = self.document["components"][kind][name]
         return node
 
+    def _schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """A parameter's schema, its ``$ref`` to a named schema followed (to tell an integer from a string)."""
+        ref = schema.get("$ref", "")
+        return self.document["components"]["schemas"][ref.rsplit("/", 1)[1]] if ref else schema
+
     def problems(self, exchange: Exchange) -> list[str]:
         where = f"{exchange.method} {exchange.path}"
         if OUTSIDE_THE_API.match(exchange.path):
@@ -59,7 +64,7 @@ class OpenApi:
         query = parse_qs(exchange.query, keep_blank_values=True)
         found: list[str] = []
         for parameter in map(self._resolve, operation.get("parameters", [])):
-            name, place, schema = parameter["name"], parameter["in"], parameter["schema"]
+            name, place, schema = parameter["name"], parameter["in"], self._schema(parameter["schema"])
             values = (query.get(name) if place == "query" else
                       [exchange.headers[name.lower()]] if place == "header" and name.lower() in exchange.headers
                       else None)
@@ -73,6 +78,7 @@ class OpenApi:
                 found += self._valid(schema, values)
             elif schema.get("type") == "integer":
                 found += [f"{name}={v!r} is not an integer" for v in values if not re.fullmatch(r"-?\d+", v)]
+                found += [f"{name}: {m}" for v in values if re.fullmatch(r"-?\d+", v) for m in self._valid(schema, int(v))]
             else:
                 found += [f"{name}: {m}" for v in values for m in self._valid(schema, v)]
         return found

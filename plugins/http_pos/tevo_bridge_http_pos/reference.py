@@ -46,6 +46,7 @@ __all__ = ["Exchange", "Faults", "RunningReference", "create_app", "main", "open
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[Request], Awaitable[Response]]
 TOKEN_VARIABLE = "HTTP_POS_TOKEN"
+MAX_ID = 2**63 - 1
 
 
 def openapi_text() -> str:
@@ -113,11 +114,19 @@ def _key(request: Request, expected: str) -> None:
         raise Refused(400, "bad_request", f"Idempotency-Key {key!r} does not match this request's key {expected!r}")
 
 
-def _query_int(request: Request, name: str) -> int:
+def _tevo_id(value: object, name: str) -> int:
+    """A TEvo id or count from a path or query, refused unless it is a whole number from 1 to 2**63 - 1."""
     try:
-        return int(request.query_params[name])
-    except (KeyError, ValueError):
-        raise Refused(400, "bad_request", f"query parameter {name!r} must be a whole number") from None
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_ID:
+        raise Refused(400, "bad_request", f"{name} must be a whole number from 1 to {MAX_ID}, got {str(value)[:40]!r}")
+    return number
+
+
+def _query_int(request: Request, name: str) -> int:
+    return _tevo_id(request.query_params.get(name, ""), f"query parameter {name!r}")
 
 
 def _handled(handler: Handler) -> Handler:
@@ -145,7 +154,7 @@ class Api:
             route("/listings/{remote_id}/availability", self.availability, "GET"),
             route("/listings/{remote_id}/price-check", self.price_check, "GET"),
             route("/listings/{remote_id}/ticket-files", self.ticket_files, "GET"),
-            route("/customers/{buyer_id:int}", self.find_customer, "GET"),
+            route("/customers/{buyer_id}", self.find_customer, "GET"),
             route("/customers", self.create_customer, "POST"),
             route("/holds", self.hold, "POST"),
             route("/holds/{global_id}/release", self.release, "POST"),
@@ -202,7 +211,7 @@ class Api:
         return Response(path.read_bytes(), media_type="application/pdf")
 
     async def find_customer(self, request: Request) -> Response:
-        buyer_id = request.path_params["buyer_id"]
+        buyer_id = _tevo_id(request.path_params["buyer_id"], "buyer_id")
         found = self.store.customer(buyer_id)
         if found is None:
             raise Refused(404, "unknown_customer", f"no customer for TEvo buyer {buyer_id}", {"buyer_id": buyer_id})

@@ -26,6 +26,9 @@ ERROR_CODES: frozenset[str] = frozenset(ErrorCode.__args__)  # type: ignore[attr
 Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 NonEmpty = Annotated[str, Field(min_length=1)]
+#: TEvo's ids and counts fit a signed 64-bit integer (what SQLite and most databases store).
+TevoId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Quantity = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class _Answer(BaseModel):
@@ -107,7 +110,7 @@ class TicketFilesAnswer(_Answer):
 
 
 class CustomerRequest(_Request):
-    buyer_id: int
+    buyer_id: TevoId
     name: str
     email: str | None = None
     phone: str | None = None
@@ -116,18 +119,18 @@ class CustomerRequest(_Request):
 class HoldRequest(_Request):
     global_id: NonEmpty
     remote_id: NonEmpty
-    quantity: int = Field(ge=1)
+    quantity: Quantity
     price: Money | None = None
     currency: Currency = "USD"
-    ticket_group_id: int | None = None
+    ticket_group_id: TevoId | None = None
     expires_at: AwareDatetime | None = None
-    order_id: int | None = None
+    order_id: TevoId | None = None
 
 
 class InvoiceLine(_Request):
-    item_id: int
+    item_id: TevoId
     remote_id: NonEmpty
-    quantity: int = Field(ge=1)
+    quantity: Quantity
     price: Money
     seats: list[str] = Field(default_factory=list)
     global_id: str | None = None
@@ -135,14 +138,14 @@ class InvoiceLine(_Request):
 
 class BuyerBody(_Request):
     type: Literal["Office", "Client"]
-    id: int
+    id: TevoId
     name: str = ""
     email: str | None = None
     phone: str | None = None
 
 
 class InvoiceRequest(_Request):
-    order_id: int
+    order_id: TevoId
     customer_id: str | None = None
     buyer: BuyerBody
     items: list[InvoiceLine] = Field(min_length=1)
@@ -151,5 +154,5 @@ class InvoiceRequest(_Request):
 
 
 class VoidRequest(_Request):
-    order_id: int
+    order_id: TevoId
     reason: str
