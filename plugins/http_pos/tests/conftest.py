@@ -8,6 +8,7 @@ import re
 import secrets
 import socket
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -124,6 +125,36 @@ def reference(tmp_path: Path, pos_inventory, token: str, faults: Faults, openapi
     with running(pos_inventory, db=tmp_path / "pos.sqlite3", token=token, faults=faults) as server:
         yield server
     problems = [problem for exchange in server.exchanges for problem in openapi.problems(exchange)]
+    assert not problems, "the reference server strayed from openapi.yaml:\n" + "\n".join(problems)
+
+
+class FaultyPlugins:
+    """``make(**faults)``: the plugin over a second reference server on the same database, with those ``Faults``:
+    the same stock, so a test can look through a healthy plugin at what the faulty one did. ``servers`` are the
+    servers made, in order."""
+
+    def __init__(self, reference: RunningReference, stack: ExitStack) -> None:
+        self.reference, self.stack = reference, stack
+        self.servers: list[RunningReference] = []
+        self.plugins: list[HttpPos] = []
+
+    def __call__(self, **faults: Any) -> HttpPos:
+        server = self.stack.enter_context(running(db=self.reference.store.path, token=self.reference.token,
+                                                  faults=Faults(**faults)))
+        self.servers.append(server)
+        self.plugins.append(HttpPos(HttpPos.Config.model_validate(server.plugin_settings())))
+        return self.plugins[-1]
+
+
+@pytest.fixture
+def make_faulty_plugin(reference: RunningReference, openapi: OpenApi) -> Iterator[FaultyPlugins]:
+    with ExitStack() as stack:
+        made = FaultyPlugins(reference, stack)
+        yield made
+        for plugin in made.plugins:
+            plugin.client.close()
+    problems = [problem for server in made.servers for exchange in server.exchanges
+                for problem in openapi.problems(exchange)]
     assert not problems, "the reference server strayed from openapi.yaml:\n" + "\n".join(problems)
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
@@ -246,3 +247,28 @@ def test_the_reference_server_runs_from_its_command_line(tmp_path: Path, token: 
                           "--inventory", str(inventory)], capture_output=True, text=True, timeout=60,
                          env=os.environ | {"HTTP_POS_TOKEN": token})
     assert bad.returncode != 0 and f"--inventory {inventory}" in bad.stderr and "quantity 'four'" in bad.stderr
+
+
+def test_the_reference_server_serves_an_inventory_from_its_command_line(tmp_path: Path, token: str,
+                                                                        closed_port_url: str) -> None:
+    inventory = tmp_path / "inventory.csv"
+    inventory.write_text("remote_id,quantity,min_price,seats\nTG-1,4,10,1 2 3 4\n")
+    port = closed_port_url.split(":")[2].split("/")[0]  # a free port, just let go
+    server = subprocess.Popen([sys.executable, "-m", "tevo_bridge_http_pos.reference", "--db", str(tmp_path / "p.db"),
+                               "--inventory", str(inventory), "--port", port],
+                              env=os.environ | {"HTTP_POS_TOKEN": token}, stderr=subprocess.PIPE, text=True)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}) as http:
+            answer = None
+            for _ in range(300):  # a liveness bound: it starts in about a second
+                try:
+                    answer = http.get("/listings/TG-1/availability")
+                    break
+                except httpx.TransportError:
+                    assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                    time.sleep(0.1)
+            assert answer is not None and answer.json() == {"remote_id": "TG-1", "available": 4}
+            assert http.get("/openapi.yaml", headers={"Authorization": ""}).text.startswith("openapi: 3.1")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
