@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -67,6 +68,12 @@ def test_voiding_twice_voids_once_and_brings_the_tickets_back(pos: PluginHost) -
         pos.call_sync("pos_void_invoice", order=office_order(703), invoice_id="INV-703", reason="canceled")
     probe = Item(None, 0, "88507", 1, Decimal(0))
     assert pos.call_sync("pos_check_inventory", item=probe).available == 6
+
+
+def test_a_hold_expiry_without_a_zone_is_sent_as_utc_and_lapses(pos: PluginHost, reference: RunningReference) -> None:
+    lapsed = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)
+    assert pos.call_sync("pos_hold", hold=Hold("G-naive", "88507", 2, expires_at=lapsed)).held
+    assert pos.call_sync("pos_check_inventory", item=Item(None, 0, "88507", 1, Decimal(0))).available == 6
 
 
 def test_tickets_not_in_hand_are_not_ready(pos: PluginHost, reference: RunningReference) -> None:

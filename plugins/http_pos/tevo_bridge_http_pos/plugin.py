@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from tevo_bridge import hookimpl
@@ -59,6 +60,11 @@ HOLD_REFUSALS: dict[str, HoldRefusal] = {
 def _segment(value: str) -> str:
     """A POS id as one path segment, whatever it contains."""
     return quote(value, safe="")
+
+
+def _utc(moment: datetime) -> datetime:
+    """An instant the API can read: a time without a zone is taken as UTC, as the daemon writes times."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _money(value: object) -> str:
@@ -151,7 +157,7 @@ class HttpPos:
             "global_id": hold.global_id, "remote_id": hold.remote_id, "quantity": hold.quantity,
             "price": None if hold.price is None else _money(hold.price), "currency": self.settings.currency,
             "ticket_group_id": hold.ticket_group_id, "order_id": hold.order_id,
-            "expires_at": None if hold.expires_at is None else hold.expires_at.isoformat(),
+            "expires_at": None if hold.expires_at is None else _utc(hold.expires_at).isoformat(),
         }
         try:
             answer = self.client.call("POST", "/holds", HoldAnswer, key=hold.global_id, json=body)
