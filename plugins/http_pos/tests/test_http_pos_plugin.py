@@ -278,3 +278,16 @@ def test_the_reference_server_serves_an_inventory_from_its_command_line(tmp_path
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_bug_in_the_reference_server_still_answers_the_api_error_shape(
+    pos: PluginHost, reference: RunningReference, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(buyer_id: int) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(reference.store, "customer", broken)
+    with pytest.raises(PosError) as caught:
+        pos.call_sync("pos_find_customer", buyer=Buyer("Client", 5))
+    assert "GET /customers/5: the POS answered 500 internal" in str(caught.value)
+    assert "disk on fire" not in str(caught.value)

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import base64
 import hmac
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -45,6 +46,7 @@ __all__ = ["Exchange", "Faults", "RunningReference", "create_app", "main", "open
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[Request], Awaitable[Response]]
+log = logging.getLogger(__name__)
 TOKEN_VARIABLE = "HTTP_POS_TOKEN"
 MAX_ID = 2**63 - 1
 
@@ -135,6 +137,9 @@ def _handled(handler: Handler) -> Handler:
             return await handler(request)
         except Refused as exc:
             return _refused(exc)
+        except Exception:  # a bug here still answers in the API's shape; the detail stays in this server's log
+            log.exception("reference POS: %s %s failed", request.method, request.url.path)
+            return _error(500, "internal", "the POS failed to handle this request; see its log")
 
     return run
 
