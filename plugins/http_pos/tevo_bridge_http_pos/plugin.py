@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from tevo_bridge import hookimpl
 from tevo_bridge.log import REDACTOR
+from tevo_bridge.pos import deadline
 from tevo_bridge.pos.errors import OutOfStock, TicketFileUnreadable, TicketsNotReady, UnknownRemoteId, VoidRefused
 from tevo_bridge.pos.types import (
     Availability,
@@ -102,6 +103,8 @@ class HttpPos:
         try:
             answer = self.client.call("GET", "/health", HealthAnswer, attempts=1)
         except HttpPosError as exc:
+            if deadline.time_left() <= 0:
+                raise  # the host stopped waiting: an answer now is lost, so say so the way every hook does
             return PosHealth(False, str(exc))
         if answer.ok:
             return PosHealth(True)
