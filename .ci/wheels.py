@@ -1,7 +1,7 @@
 """CI: the released files work on their own.
 
 Builds the sdist and wheel of the core and of each plugin, checks them with ``twine check --strict``, installs the
-four wheels (not editable; their dependencies from the registry as usual) into a fresh virtualenv and runs the CLI
+five wheels (not editable; their dependencies from the registry as usual) into a fresh virtualenv and runs the CLI
 from a folder outside the repository, so nothing can be imported from the source tree: the demo with each POS
 plugin, then ``dashboard serve`` over the demo's store with every page and asset fetched.  A template, static file
 or data file missing from the wheels fails here, where an editable install would still find it in the checkout.
@@ -27,8 +27,8 @@ import venv
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PROJECTS = [".", "plugins/sqlite_pos", "plugins/csv_pos", "plugins/skybox_pos"]
-PLUGINS = {"sqlite_pos", "csv_pos", "skybox_pos"}
+PROJECTS = [".", "plugins/sqlite_pos", "plugins/csv_pos", "plugins/skybox_pos", "plugins/http_pos"]
+PLUGINS = {"sqlite_pos", "csv_pos", "skybox_pos", "http_pos"}
 # Every page template and the static files the pages load: the demo itself never renders the dashboard.
 DASHBOARD_PATHS = ["/dashboard/", "/dashboard/review", "/dashboard/orders", "/dashboard/holds", "/dashboard/system",
                    "/dashboard/login", "/dashboard/static/htmx.min.js", "/dashboard/static/dashboard.css",
@@ -163,6 +163,13 @@ def wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
     sys.exit("wheels: FAILED: dashboard serve did not answer within 30 s")
 
 
+def check_http_pos_api(venv_dir: Path, outside: Path, env: dict[str, str]) -> None:
+    """http_pos's OpenAPI document is package data: its reference server serves it, brokers read it."""
+    code = ("from tevo_bridge_http_pos.reference import openapi_text; "
+            "assert openapi_text().startswith('openapi: 3.1'), 'not the OpenAPI document'")
+    run(venv_dir / "bin" / "python", "-c", code, cwd=outside, env=env)
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tevo-bridge-wheels-") as tmp:
         root = Path(tmp)
@@ -179,8 +186,10 @@ def main() -> None:
         run(venv_dir / "bin" / "tevo-bridge", "demo", "--pos", "skybox", "--orders", "20", "--keep", kept,
             cwd=outside, env=env)
         check_dashboard(venv_dir, kept, env)
-    print("wheels: OK (4 sdists and 4 wheels built and checked; from the installed wheels the demo passed with the "
-          "SQLite and the SkyBox plugin, and the dashboard served every page and asset)")
+        check_http_pos_api(venv_dir, outside, env)
+    print(f"wheels: OK ({len(PROJECTS)} sdists and {len(PROJECTS)} wheels built and checked; from the installed wheels "
+          "the demo passed with the SQLite and the SkyBox plugin, the dashboard served every page and asset, and "
+          "http_pos found its OpenAPI document)")
 
 
 if __name__ == "__main__":

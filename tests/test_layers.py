@@ -23,6 +23,7 @@ PACKAGES = (
     ("tevo_bridge_sqlite_pos", "plugins/sqlite_pos/tevo_bridge_sqlite_pos"),
     ("tevo_bridge_csv_pos", "plugins/csv_pos/tevo_bridge_csv_pos"),
     ("tevo_bridge_skybox_pos", "plugins/skybox_pos/tevo_bridge_skybox_pos"),
+    ("tevo_bridge_http_pos", "plugins/http_pos/tevo_bridge_http_pos"),
 )
 
 #: The layers, lowest first: (name, what it holds, its members). A member is a file or a folder (ending in
@@ -52,9 +53,9 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("testing kit", "what ships to plugin authors: contract suite, pytest plugin, samples, ticket PDFs",
      ("tevo_bridge/testing/",)),
     ("sandbox", "the offline TEvo, and the POS stock that mirrors its listings", ("tevo_bridge/sandbox/",)),
-    ("plugins", "the sample and SkyBox POS plugins, each its own distribution",
+    ("plugins", "the sample, SkyBox and HTTP POS plugins, each its own distribution",
      ("plugins/sqlite_pos/tevo_bridge_sqlite_pos/", "plugins/csv_pos/tevo_bridge_csv_pos/",
-      "plugins/skybox_pos/tevo_bridge_skybox_pos/")),
+      "plugins/skybox_pos/tevo_bridge_skybox_pos/", "plugins/http_pos/tevo_bridge_http_pos/")),
     ("loopback", "daemon + sandbox + POS on loopback ports: the demo, the project's own tests and benchmarks",
      ("tevo_bridge/loopback/", "tevo_bridge/demo.py")),
     ("cli", "the `tevo-bridge` command, which reaches everything", ("tevo_bridge/cli.py",)),
