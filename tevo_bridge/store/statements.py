@@ -21,6 +21,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from tevo_bridge.clock import now_iso
+from tevo_bridge.store.notifications import NotificationStatements
 from tevo_bridge.store.vocabulary import (
     ORDER_STATES,
     TERMINAL_STATES,
@@ -59,8 +60,9 @@ class Connector(Protocol):
         """Group commit: every call inside runs in one transaction."""
 
 
-class SqlStore:
-    """Every statement of the store, run through a backend's ``Connector`` (``_db``)."""
+class SqlStore(NotificationStatements):
+    """Every statement of the store, run through a backend's ``Connector`` (``_db``); the notifications outbox's
+    are in ``store/notifications.py``."""
 
     backend: Backend
     _db: Connector
