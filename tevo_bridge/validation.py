@@ -188,6 +188,10 @@ def _notify(settings: Settings) -> list[Problem]:
         if wrong is not None:
             problems.append(Problem(f"{_where(settings, ['notify', 'urls'])}[{index}] ({masked(url)}) {wrong}. "
                                     "Fix: correct it, or remove it from the list."))
+    if settings.notify.urls and not settings.notify.dashboard_url and settings.server.admin_port is None:
+        problems.append(Problem("[notify] dashboard_url is not set and there is no admin listener: messages will not "
+                                "link the orders they name. Fix: set dashboard_url to where you open the dashboard, "
+                                "e.g. \"https://admin.tickets.example.com/dashboard\".", "warning"))
     return problems
 
 

@@ -288,3 +288,50 @@ def test_notify_test_without_urls_says_how_to_set_them(tmp_path: Path):
     config.write_text("")
     result = CliRunner().invoke(app, ["notify", "test", "--config", str(config)])
     assert result.exit_code == 2 and "[notify] urls is empty" in result.output
+
+
+def test_notifications_sent_longer_ago_than_retention_are_pruned_and_never_told_again(store_backend, hook):
+    store = store_backend.open()
+    try:
+        settings = settings_for(hook.url())
+        settings.store.retention_days = 30
+        notifier = started(settings, store)
+        to_review(store, 506)
+        tick(notifier)
+        (row,) = store.list_notifications()
+        asyncio.run(notifier.prune(time.monotonic()))
+        assert store.list_notifications() == [row]  # sent just now: kept
+        with store._tx() as conn:  # 40 days on: the notification and the transition it told of are old
+            conn.execute("UPDATE notifications SET updated_at = ?", ("2026-01-01T00:00:00.000Z",))
+            conn.execute("UPDATE audit SET at = ?", ("2026-01-01T00:00:00.000Z",))
+        asyncio.run(notifier.prune(time.monotonic() + 3601))
+        assert store.list_notifications() == []
+        tick(notifier)
+        assert store.list_notifications() == [] and len(hook.posts) == 1  # its transition is behind the cursor
+    finally:
+        store.close()
+
+
+def test_messages_link_the_admin_listeners_dashboard_when_no_dashboard_url_is_set():
+    from tevo_bridge.notify.notifier import dashboard_link
+
+    assert dashboard_link(Settings(server={"admin_port": 9180})) == "http://127.0.0.1:9180/dashboard"
+    assert dashboard_link(Settings(server={"admin_port": 9180, "admin_host": "::1"})) == "http://[::1]:9180/dashboard"
+    assert dashboard_link(Settings(server={"admin_port": 9180, "admin_host": "0.0.0.0"})) == ""
+    assert dashboard_link(Settings(server={"admin_port": 9180}, notify={"dashboard_url": DASHBOARD + "/"})) == DASHBOARD
+    assert dashboard_link(Settings()) == ""
+
+
+def test_check_warns_when_messages_could_not_link_orders():
+    warnings = [p.message for p in validate(Settings(notify={"urls": ["json://127.0.0.1:9/x"]}))
+                if p.severity == "warning" and "[notify]" in p.message]
+    assert warnings and "dashboard_url is not set" in warnings[0]
+    linked = Settings(notify={"urls": ["json://127.0.0.1:9/x"], "dashboard_url": DASHBOARD})
+    assert not [p for p in validate(linked) if "[notify]" in p.message]
+
+
+def test_the_dashboards_config_view_hides_the_urls():
+    from tevo_bridge.dashboard.figures import masked_config
+
+    shown = repr(masked_config(settings_for("json://bridge:S3cretHookPassw0rd@127.0.0.1:9/x")))
+    assert "S3cretHookPassw0rd" not in shown and "notify" in shown

@@ -30,6 +30,7 @@ from tevo_bridge.notify.send import send
 from tevo_bridge.notify_urls import destination_id, masked
 from tevo_bridge.store import AsyncStore
 from tevo_bridge.store.notifications import NotificationRow
+from tevo_bridge.store.retention import cutoff
 from tevo_bridge.store.vocabulary import TERMINAL_STATES
 
 log = get_logger(__name__)
@@ -42,6 +43,7 @@ AUDIT_GRACE = 600.0
 MAX_ATTEMPTS = 12
 BACKOFF_BASE = 30.0
 BACKOFF_CAP = 3600.0
+PRUNE_EVERY = 3600.0
 #: The worker counts as stuck when it has not ticked for this long (as ``/readyz`` says).
 WORKER_STALE = 60.0
 
@@ -96,6 +98,7 @@ class Notifier:
         self._outages: dict[str, float] = {}  # component -> when its failure began (announced or not)
         self._announced: set[str] = set()
         self._summary_done: str | None = None  # the local date whose summary this process recorded
+        self._pruned_at: float | None = None  # time.monotonic() of the last prune
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("notify.started", destinations=[d.shown for d in self.destinations])
@@ -113,8 +116,18 @@ class Notifier:
             log.info("notify.recorded", events=recorded)
         await self.watch_health(time.time())
         await self.daily_summary(datetime.now(UTC))
+        await self.prune(time.monotonic())
         while await self.send_due() == self.settings.notify.batch_size:
             pass  # a full batch: more may be waiting
+
+    async def prune(self, now: float) -> None:
+        """Hourly, forget the notifications sent or given up more than ``[store] retention_days`` ago (0: keep)."""
+        days = self.settings.store.retention_days
+        if days <= 0 or (self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY):
+            return
+        self._pruned_at = now
+        while await self.store.prune_notifications(cutoff(days), 500) == 500:
+            pass
 
     # Sending --------------------------------------------------------------------------------------------
 

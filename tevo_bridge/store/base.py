@@ -159,6 +159,9 @@ class Store(Protocol):
     def prune(self, before: str, limit: int = 500) -> dict[str, int]:
         """Delete up to ``limit`` old inbox and audit rows each that no open order or hold needs (retention)."""
 
+    def prune_notifications(self, before: str, limit: int) -> int:
+        """Delete up to ``limit`` sent or failed notifications last changed before ``before``."""
+
     def queue_release(self, global_id: str, reason: str) -> None:
         ...
 

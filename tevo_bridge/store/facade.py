@@ -166,6 +166,9 @@ class StoreFacade:
     async def prune(self, before: str, limit: int = 500) -> dict[str, int]:
         return await self.call(self.sync.prune, before, limit)
 
+    async def prune_notifications(self, before: str, limit: int) -> int:
+        return await self.call(self.sync.prune_notifications, before, limit)
+
     async def queue_release(self, global_id: str, reason: str) -> None:
         await self.call(self.sync.queue_release, global_id, reason)
 

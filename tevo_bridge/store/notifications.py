@@ -144,6 +144,18 @@ class NotificationStatements:
                  claimed.id, claimed.next_at)).rowcount
         return updated == 1
 
+    def prune_notifications(self, before: str, limit: int) -> int:
+        """Delete up to ``limit`` sent or given-up notifications last changed before ``before``; how many.
+
+        Safe because ``before`` ([store] retention_days, at least a day) lies far behind the audit cursor's grace:
+        a transition whose notification is deleted is never read again.
+        """
+        with self._tx() as conn:
+            deleted: int = conn.execute(
+                "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE state IN ('sent', 'failed') "
+                "AND updated_at < ? LIMIT ?)", (before, limit)).rowcount
+        return deleted
+
     def list_notifications(self, limit: int = 100) -> list[NotificationRow]:
         """The latest notifications, newest first (the CLI and the tests read them)."""
         with self._lock:

@@ -152,5 +152,7 @@ PG_MIGRATIONS: list[str] = [
 ]
 
 #: The tables ``store migrate`` copies, parents first; ``leases`` is per running cluster, never copied.
-#: ``revoked_sessions`` goes along so that a logged-out dashboard cookie stays logged out after the move.
-COPIED_TABLES: tuple[str, ...] = ("orders", "holds", "oi_invoices", "inbox", "jobs", "audit", "revoked_sessions")
+#: ``revoked_sessions`` goes along so that a logged-out dashboard cookie stays logged out after the move;
+#: ``notifications`` and ``notify_cursor`` so that nothing told is told again and nothing waiting is lost.
+COPIED_TABLES: tuple[str, ...] = ("orders", "holds", "oi_invoices", "inbox", "jobs", "audit", "revoked_sessions",
+                                  "notifications", "notify_cursor")

@@ -667,7 +667,8 @@ class SqlStore(NotificationStatements):
         return {"inbox": inbox, "audit": audit}
 
     def count(self, table: str) -> int:
-        if table not in ("inbox", "orders", "holds", "jobs", "audit", "oi_invoices", "revoked_sessions"):
+        if table not in ("inbox", "orders", "holds", "jobs", "audit", "oi_invoices", "revoked_sessions", "notifications",
+                         "notify_cursor"):
             raise ValueError(table)
         with self._lock:
             rows: int = self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
