@@ -335,3 +335,25 @@ def test_the_dashboards_config_view_hides_the_urls():
 
     shown = repr(masked_config(settings_for("json://bridge:S3cretHookPassw0rd@127.0.0.1:9/x")))
     assert "S3cretHookPassw0rd" not in shown and "notify" in shown
+
+
+def test_a_transition_committed_after_the_cursor_passed_its_time_is_still_told(store_backend, hook):
+    """On PostgreSQL a transaction may stamp its audit row, then commit after a later one was read: the notifier
+    reads again from its cursor less a grace period, so such a row is found, and its unique key keeps it once."""
+    store = store_backend.open()
+    try:
+        notifier = started(settings_for(hook.url()), store)
+        to_review(store, 507)
+        tick(notifier)  # the cursor is now past everything so far
+        store.record_event(Event("webhook", "order_created", "k508", "{}", order_id=508))
+        late = datetime.fromtimestamp(time.time() - 120, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        with store._tx() as conn:  # stamped two minutes ago, committed only now
+            conn.execute("UPDATE orders SET state = 'needs_review' WHERE id = 508")
+            conn.execute("INSERT INTO audit (order_id, at, action, from_state, to_state, reason) "
+                         "VALUES (508, ?, 'transition', 'checking', 'needs_review', 'late commit')", (late,))
+        tick(notifier)
+        tick(notifier)
+        told = [n for post in hook.posts for n in (507, 508) if f"Order {n} needs a person" in post["message"]]
+        assert told == [507, 508]
+    finally:
+        store.close()

@@ -8,7 +8,7 @@ pipeline's code, which other work changes often, needs no notification call that
 that no notification names yet (``audit_id`` is unique), from a cursor less ``grace`` seconds: a
 transaction that wrote its row's time before a later one but committed after it (PostgreSQL replicas) is
 still read, and the unique key makes reading it twice harmless. Two replicas reading at once insert the
-same keys; one insert wins. See docs/architecture.md, "Notifications".
+same keys; one insert wins (so on PostgreSQL it runs at READ COMMITTED: ``PostgresStore._READ_COMMITTED``). See docs/architecture.md, "Notifications".
 
 Sending is claimed like a job: a claim moves due rows to ``sending`` with ``next_at`` as the claim's end, in
 one transaction (SERIALIZABLE on PostgreSQL, one writer on SQLite), so two replicas never hold the same row;
@@ -127,8 +127,8 @@ class NotificationStatements:
             rows = conn.execute(
                 f"UPDATE notifications SET state = 'sending', next_at = ?, attempts = attempts + 1, updated_at = ? "
                 f"WHERE id IN (SELECT id FROM notifications WHERE state IN ('pending', 'sending') AND next_at <= ? "
-                f"ORDER BY id LIMIT ?) RETURNING {_COLUMNS}",
-                (now + lease_seconds, now_iso(), now, limit)).fetchall()
+                f"ORDER BY id LIMIT ?) AND state IN ('pending', 'sending') AND next_at <= ? RETURNING {_COLUMNS}",
+                (now + lease_seconds, now_iso(), now, limit, now)).fetchall()
         return sorted((NotificationRow(**dict(row)) for row in rows), key=lambda row: row.id)
 
     def finish_notification(self, claimed: NotificationRow, state: str, sent_to: list[str], next_at: float,
