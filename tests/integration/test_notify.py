@@ -357,3 +357,30 @@ def test_a_transition_committed_after_the_cursor_passed_its_time_is_still_told(s
         assert told == [507, 508]
     finally:
         store.close()
+
+
+def test_notify_list_shows_what_was_told(tmp_path: Path, hook):
+    from tevo_bridge.store import SqliteStore
+
+    store = SqliteStore(tmp_path / "state.sqlite3")
+    try:
+        notifier = started(settings_for(hook.url()), store)
+        to_review(store, 509)
+        tick(notifier)
+    finally:
+        store.close()
+    config = tmp_path / "config.toml"
+    config.write_text('[store]\npath = "state.sqlite3"\n')
+    result = CliRunner().invoke(app, ["notify", "list", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "sent     tries 1  needs_review:509:" in result.output
+
+
+def test_check_names_the_variable_and_index_of_a_bad_url_from_the_environment(tmp_path: Path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    monkeypatch.setenv("TEVO_BRIDGE_NOTIFY__URLS", '["json://127.0.0.1:9/ok", "nosuchservice://S3cretToken/x"]')
+    result = CliRunner().invoke(app, ["check", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "TEVO_BRIDGE_NOTIFY__URLS[1] (nosuchservice://****) is not a URL Apprise can send to" in result.output
+    assert "S3cretToken" not in result.output
