@@ -198,16 +198,21 @@ def test_an_outage_past_unhealthy_after_is_told_once_and_its_end_too(store_backe
         now = time.time()
         health.TEVO.ok()
         health.TEVO.last_ok = now - 1000
-        health.TEVO._errors.append(health.Failure(now - 400, "ConnectError: connection refused"))
+        health.TEVO._errors.append(health.Failure(now - 400, "orders: could not connect (ConnectError)"))
         asyncio.run(notifier.watch_health(now - 200))  # failing 200 s: not yet
+        asyncio.run(notifier.watch_health(now))  # one error, then quiet for 400 s: a stray error, not an outage
         asyncio.run(notifier.send_due())
         assert hook.posts == []
-        asyncio.run(notifier.watch_health(now))
+        health.TEVO._errors.append(health.Failure(now - 100, "orders: could not connect (ConnectError)"))
+        asyncio.run(notifier.watch_health(now))  # still failing, 400 s since the first error
         asyncio.run(notifier.watch_health(now + 60))
         asyncio.run(notifier.send_due())
         (post,) = hook.posts
         assert post["title"] == "tevo-bridge: TEvo trouble"
-        assert "ConnectError: connection refused" in post["message"] and "check --online" in post["message"]
+        assert "could not connect (ConnectError)" in post["message"] and "check --online" in post["message"]
+        asyncio.run(notifier.watch_health(now + 1000))  # quiet, but nothing has worked: not over
+        asyncio.run(notifier.send_due())
+        assert len(hook.posts) == 1
         health.TEVO.ok()
         asyncio.run(notifier.watch_health(time.time() + 1))
         asyncio.run(notifier.send_due())

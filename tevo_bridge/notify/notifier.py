@@ -183,8 +183,10 @@ class Notifier:
         so replicas that saw the same outage begin in the same window record it once.
         """
         after = self.settings.notify.unhealthy_after
-        for component, (since, error) in self._failures(now).items():
+        for component, (since, error, works) in self._failures(now, after).items():
             if since is None:
+                if component in self._announced and not works:
+                    continue  # quiet, not proven working: the outage is not over until a call succeeds
                 if component in self._announced:
                     await self._record("recovered", component, self._outages[component], after, error=None)
                 self._outages.pop(component, None)
@@ -202,12 +204,15 @@ class Notifier:
         if await self.store.record_notification(f"{kind}:{component}:{window}", kind, payload):
             log.warning(f"notify.{kind}", component=component)
 
-    def _failures(self, now: float) -> dict[str, tuple[float | None, str | None]]:
-        """Per component: since when it has been failing (None: it works) and its last error."""
-        failures = {"TEvo": _ledger_failure(health.TEVO), "the POS": _ledger_failure(health.POS)}
+    def _failures(self, now: float, after: float) -> dict[str, tuple[float | None, str | None, bool]]:
+        """Per component: since when it has been failing (None: it is not), its last error, and whether it is
+        proven to work (a success since the outage began, or a worker ticking again)."""
+        failures = {"TEvo": _ledger_failure(health.TEVO, now, after),
+                    "the POS": _ledger_failure(health.POS, now, after)}
         if self.worker is not None:
             age = time.monotonic() - self.worker.last_tick
-            failures["the worker"] = ((now - age, f"no tick for {age:.0f} s") if age > WORKER_STALE else (None, None))
+            failures["the worker"] = ((now - age, f"no tick for {age:.0f} s", False) if age > WORKER_STALE
+                                      else (None, None, True))
         return failures
 
     async def daily_summary(self, now: datetime) -> None:
@@ -242,11 +247,11 @@ ADVICE = {
 }
 
 
-def _ledger_failure(ledger: health.Ledger) -> tuple[float | None, str | None]:
-    """A ledger fails while its newest error is newer than its last success; since its first such error kept."""
-    errors = ledger.errors()  # newest first
+def _ledger_failure(ledger: health.Ledger, now: float, after: float) -> tuple[float | None, str | None, bool]:
+    """A part is failing while nothing has worked since its first error kept after its last success, and errors
+    still come (the newest is younger than ``after``): one stray 404 followed by quiet is not an outage."""
     last_ok = ledger.last_ok or 0.0
-    failing = [failure for failure in errors if failure.at > last_ok]
-    if not errors or not failing or errors[0].at <= last_ok:
-        return None, None
-    return failing[-1].at, failing[0].message
+    failing = [failure for failure in ledger.errors() if failure.at > last_ok]  # newest first
+    if not failing or now - failing[0].at >= after:
+        return None, None, bool(ledger.last_ok) and not failing
+    return failing[-1].at, failing[0].message, False
