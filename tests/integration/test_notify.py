@@ -130,6 +130,7 @@ def test_a_failing_destination_is_retried_later_while_the_others_get_it_once(sto
         tick(notifier)  # the claim sent to both: email took it, the webhook answered 500 (Apprise retries none)
         (row,) = store.list_notifications()
         assert row.state == "pending" and row.attempts == 1 and "json://127.0.0.1" in (row.last_error or "")
+        assert "500" in (row.last_error or ""), row.last_error  # Apprise's reason, this destination's alone
         assert len(smtp.messages) == 1 and hook.posts == []
         tick(notifier)  # 500 again: still pending, the email not sent twice
         tick(notifier)

@@ -2,15 +2,14 @@
 
 Apprise's ``notify`` blocks (SMTP, HTTP) and has no overall deadline of its own, so each send runs on a daemon
 thread of its own: a destination that hangs costs that thread, never the event loop nor the other destinations,
-and cannot keep the process from exiting. Its log lines are captured for the failure's reason and scrubbed of
-the URL's secrets (``notify_urls.secret_parts``) before anyone sees them.
+and cannot keep the process from exiting. The call's own log (Apprise 2's result) gives the failure's reason,
+scrubbed of the URL's secrets (``notify_urls.secret_parts``) before anyone sees it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import threading
 
 from tevo_bridge.notify_urls import secret_parts
@@ -25,17 +24,23 @@ def send_blocking(url: str, title: str, body: str) -> str | None:
     client = apprise.Apprise()
     if not client.add(url):
         return "not a URL Apprise can send to"
-    with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
-        ok = client.notify(title=title, body=body)
-        logged = captured.getvalue()
-    if ok:
+    result = client.notify(title=title, body=body)
+    if result:
         return None
-    return scrub(_last_lines(logged) or "the destination refused the message", url)
+    return scrub(_reasons(result) or "the destination refused the message", url)
 
 
-def _last_lines(text: str, count: int = 3) -> str:
-    lines = [line.split(" - ", 2)[-1].strip() for line in text.strip().splitlines() if line.strip()]
-    return "; ".join(lines[-count:])
+def _reasons(result: object) -> str:
+    """The warnings Apprise logged for this one call (its result's own log, Apprise 2; 1.x returns a bare bool).
+
+    *Why not ``apprise.LogCapture``:* it captures the shared ``apprise`` logger whole, so destinations sent at
+    once would read, and store, each other's errors.
+    """
+    logs = getattr(result, "logs", None)
+    if not callable(logs):
+        return ""
+    lines = [str(entry.message).strip() for entry in logs() if getattr(entry, "level", "") in ("WARNING", "ERROR")]
+    return "; ".join(lines[-3:])
 
 
 def scrub(text: str, url: str) -> str:
