@@ -5,8 +5,10 @@ password never reaches the log."""
 from __future__ import annotations
 
 from tests.e2e.test_exactly_once import send_webhook
+from tests.e2e.test_resume_from_facts import RECHECK, _not_in_hand, order_of
 from tests.notify_receivers import SmtpServer, WebhookReceiver
 from tevo_bridge.loopback.stack import stack, webhook_form
+from tevo_bridge.sandbox.inventory import demo_inventory
 from tevo_bridge.sandbox.orders import ItemRequest, OrderRequest
 from tevo_bridge.sandbox.scenarios import Channel, Scenario
 
@@ -37,3 +39,25 @@ def test_an_order_needing_review_is_told_once_by_email_and_webhook_while_a_hung_
     assert smtp.messages[0]["Subject"] == f"tevo-bridge: order {order['id']}: needs review"
     assert f"https://admin.example.com/dashboard/orders/{order['id']}" in hook.posts[0]["message"]
     assert "HangS3cretPassw0rd" not in log and "json://bridge:****@127.0.0.1" in log
+
+
+def test_an_invoiced_order_canceled_at_tevo_is_told_once(tmp_path):
+    """Keyed on what the pipeline records, so it holds whichever way the cancel of an invoiced order ends: in
+    ``canceled`` with its invoice id (told as such), or in ``needs_review`` when a void is refused."""
+    inventory = [g if g.remote_id != "88702" else _not_in_hand(g) for g in demo_inventory()]
+    with WebhookReceiver() as hook:
+        with stack(tmp_path, inventory=inventory, pipeline=RECHECK, notify={"urls": [hook.url()]}) as run:
+            run.pos_write("UPDATE ticket_groups SET eticket_pdf = NULL WHERE remote_id = ?", "88702")
+            order = order_of(run, "88702")
+            assert run.wait_for(lambda: run.state(order["id"]) == "awaiting_tickets")  # accepted and invoiced
+            invoice = run.store.get_order(order["id"]).invoice_id
+            assert invoice
+            canceled = run.sandbox.world.cancel_order(order["id"])
+            send_webhook(run, webhook_form(canceled))
+            assert run.wait_settled([order["id"]])[order["id"]] in ("canceled", "needs_review")
+            assert run.wait_for(lambda: hook.posts, timeout=45)
+            run.wait_for(lambda: len(hook.posts) > 1, timeout=6)  # a second message would arrive within a tick
+    (post,) = hook.posts
+    assert post["title"] in (f"tevo-bridge: order {order['id']}: canceled after it was invoiced",
+                             f"tevo-bridge: order {order['id']}: needs review")
+    assert invoice in post["message"] or "void" in post["message"]
