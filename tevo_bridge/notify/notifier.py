@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -87,14 +87,13 @@ class Notifier:
     """One per daemon process; several replicas share the outbox, each row sent by one of them."""
 
     def __init__(self, settings: Settings, store: AsyncStore, worker: Ticking | None = None, *,
-                 interval: float = 5.0, sender: Callable[[str, str, str, float], Awaitable[str | None]] | None = None) -> None:
+                 interval: float = 5.0) -> None:
         self.settings = settings
         self.store = store
         self.worker = worker
         self.interval = interval
         self.destinations = destinations(settings)
         self.link = dashboard_link(settings)
-        self._send = sender or send
         self._outages: dict[str, float] = {}  # component -> when its failure began (announced or not)
         self._announced: set[str] = set()
         self._summary_done: str | None = None  # the local date whose summary this process recorded
@@ -156,7 +155,7 @@ class Notifier:
         if not missing:
             return [], None
         title, body = compose(missing, self.link)
-        error = await self._send(dest.url, title, body, self.settings.notify.timeout)
+        error = await send(dest.url, title, body, self.settings.notify.timeout)
         if error is not None:
             log.warning("notify.send_failed", destination=dest.shown, events=len(missing), error=error)
             return [], error
