@@ -368,10 +368,11 @@ class Settings(BaseSettings):
             from tevo_bridge.dburl import url_password
 
             found += [self.store.postgres_url, *filter(None, [url_password(self.store.postgres_url)])]
-        for url in self.notify.urls:  # the whole URL, and its parts apprise masks (tokens, passwords)
+        if self.notify.urls:  # each whole URL, and the parts Apprise masks in it (tokens, passwords)
             from tevo_bridge.notify_urls import secret_parts
 
-            found += [url.get_secret_value(), *secret_parts(url.get_secret_value())]
+            for url in self.notify.urls:
+                found += [url.get_secret_value(), *secret_parts(url.get_secret_value())]
         return found
 
 
