@@ -286,6 +286,10 @@ from tevo_bridge.dashboard.cli import dashboard_app  # noqa: E402
 
 app.add_typer(dashboard_app, name="dashboard", help="The operator dashboard: hash-password, serve (docs/dashboard.md).")
 
+from tevo_bridge.notify.cli import notify_app  # noqa: E402
+
+app.add_typer(notify_app, name="notify", help="Notifications: `notify test` sends a test message to each destination.")
+
 orders_app = typer.Typer(help="Look at and act on the orders the daemon knows.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
 

@@ -14,6 +14,7 @@ import contextvars
 import difflib
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -293,6 +294,40 @@ class DashboardSettings(Section):
         return value
 
 
+class NotifySettings(Section):
+    """Who is told when a person is needed (docs/operations.md, "Notifications"); off while ``urls`` is empty."""
+
+    # Apprise URLs (mailto://, slack://, msteams://, tgram://, pover://, json://...): secrets, since most carry a
+    # token or password; shown only masked. Checked by `tevo-bridge check` and `run` (validation.py).
+    urls: list[SecretStr] = Field(default_factory=list, examples=[["mailtos://user:PASSWORD@smtp.example.com"]])
+    # The dashboard's address as a person's browser reaches it: messages link each order there. Empty: no links.
+    dashboard_url: str = Field("", examples=["https://admin.tickets.example.com/dashboard"])
+    # TEvo, the POS or the worker failing this long (seconds) is announced, once per outage.
+    unhealthy_after: float = Field(300.0, ge=30, examples=[300.0])
+    # A daily summary at this local time ([dashboard] time_zone), HH:MM; empty: none.
+    daily_summary_at: str = Field("", examples=["08:00"])
+    # At most this many events in one message; more wait for the next one.
+    batch_size: int = Field(20, ge=1, le=200, examples=[20])
+    # One destination's send is given up after this long (seconds) and retried later with backoff.
+    timeout: float = Field(30.0, gt=0, le=300, examples=[30.0])
+
+    @field_validator("dashboard_url")
+    @classmethod
+    def _dashboard_url_is_absolute(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// or http://, e.g. https://admin.tickets.example.com/dashboard")
+        return value
+
+    @field_validator("daily_summary_at")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("must be a time of day as HH:MM (24-hour), e.g. \"08:00\", or \"\" for no summary")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything the daemon reads at start-up."""
 
@@ -310,6 +345,7 @@ class Settings(BaseSettings):
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
     log: LogSettings = Field(default_factory=LogSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     # The folder relative paths were resolved against; plugins' settings are resolved against it later.
     _config_dir: Path | None = PrivateAttr(default=None)
@@ -349,6 +385,11 @@ class Settings(BaseSettings):
             from tevo_bridge.dburl import url_password
 
             found += [self.store.postgres_url, *filter(None, [url_password(self.store.postgres_url)])]
+        if self.notify.urls:  # each whole URL, and the parts Apprise masks in it (tokens, passwords)
+            from tevo_bridge.notify_urls import secret_parts
+
+            for url in self.notify.urls:
+                found += [url.get_secret_value(), *secret_parts(url.get_secret_value())]
         return found
 
 
@@ -368,6 +409,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     ]
     data["dashboard"].update(password_hash=settings.dashboard.password_hash.get_secret_value(),
                              session_secret=settings.dashboard.session_secret.get_secret_value())
+    data["notify"]["urls"] = [url.get_secret_value() for url in settings.notify.urls]
     env: dict[str, str] = {}
     for section, values in data.items():
         for key, value in values.items():

@@ -123,6 +123,10 @@ class Runtime:
                  asyncio.create_task(self._sweep_holds(stop), name="hold-sweeper")]
         if self.settings.poller.enabled:
             tasks.append(asyncio.create_task(run_poller(self, stop), name="poller"))
+        if self.settings.notify.urls:
+            from tevo_bridge.notify.notifier import Notifier
+
+            tasks.append(asyncio.create_task(Notifier(self.settings, self.store, self.worker).run(stop), name="notify"))
         if self.settings.store.retention_days > 0:
             tasks.append(asyncio.create_task(run_retention(self.store, self.settings.store.retention_days, stop),
                                              name="retention"))

@@ -37,7 +37,7 @@ class Problem:
 def validate(settings: Settings) -> list[Problem]:
     """Every problem with ``settings``: errors first, then warnings."""
     problems = [*_credentials(settings), *_budgets(settings), *_plugin(settings), *_fulfilment(settings),
-                *_store(settings), *_dashboard(settings), *_secret_strength(settings)]
+                *_store(settings), *_dashboard(settings), *_secret_strength(settings), *_notify(settings)]
     return sorted(problems, key=lambda p: p.severity != "error")
 
 
@@ -175,6 +175,24 @@ def _plugin_setting(settings: Settings, name: str, dotted: str, message: str, kn
     else:
         fix = f"correct [plugins.{name}] {key} as the {name} plugin's documentation describes"
     return Problem(f"{_where(settings, loc)}: {message}. Fix: {fix}{'' if fix.endswith('?') else '.'}")
+
+
+def _notify(settings: Settings) -> list[Problem]:
+    """Every destination must be one Apprise can send to: a typo found at start-up, not when an order is stuck."""
+    from tevo_bridge.notify_urls import masked, problem
+
+    problems = []
+    for index, secret in enumerate(settings.notify.urls):
+        url = secret.get_secret_value()
+        wrong = problem(url)
+        if wrong is not None:
+            problems.append(Problem(f"{_where(settings, ['notify', 'urls'])}[{index}] ({masked(url)}) {wrong}. "
+                                    "Fix: correct it, or remove it from the list."))
+    if settings.notify.urls and not settings.notify.dashboard_url and settings.server.admin_port is None:
+        problems.append(Problem("[notify] dashboard_url is not set and there is no admin listener: messages will not "
+                                "link the orders they name. Fix: set dashboard_url to where you open the dashboard, "
+                                "e.g. \"https://admin.tickets.example.com/dashboard\".", "warning"))
+    return problems
 
 
 def _fulfilment(settings: Settings) -> list[Problem]:

@@ -17,7 +17,7 @@ from tevo_bridge.store.postgres import PostgresStore
 
 runner = CliRunner()
 KEYS = {"orders": "id", "holds": "global_id", "oi_invoices": "global_id", "inbox": "id", "jobs": "id", "audit": "id",
-        "revoked_sessions": "sid"}
+        "revoked_sessions": "sid", "notifications": "id", "notify_cursor": "name"}
 
 
 @pytest.fixture
@@ -50,6 +50,8 @@ def fill(store: SqliteStore) -> None:
     store.retry_job(job, "TEvo 503 — try later", 30.5)
     job = store.claim_job(60)
     store.fail_job(job, "POS: unreachable", review=True)
+    store.record_from_audit(600, 100)  # the notifications outbox: its cursor, then an event not yet sent
+    store.record_notification("daily_summary:2026-12-04", "daily_summary", {"date": "2026-12-04"})
 
 
 def rows(conn, table: str) -> list[tuple]:

@@ -177,7 +177,16 @@ def masked_config(settings: Settings) -> list[tuple[str, list[tuple[str, str]]]]
                 sections.append((f"plugins.{plugin_name}", _rows(table, "", secret_keys=True)))
             continue
         sections.append((name, _rows(value, "", secret_keys=False)))
-    return sections
+    return [(name, _notify_destinations(settings) if name == "notify" else rows) for name, rows in sections]
+
+
+def _notify_destinations(settings: Settings) -> list[tuple[str, str]]:
+    """The ``[notify]`` rows, its URLs in Apprise's privacy form: where messages go, without the secrets."""
+    from tevo_bridge.notify_urls import masked
+
+    rows = _rows(settings.notify, "", secret_keys=False)
+    shown = ", ".join(masked(url.get_secret_value()) for url in settings.notify.urls) or "(none)"
+    return [(key, shown if key == "urls" else value) for key, value in rows]
 
 
 def _rows(value: Any, prefix: str, *, secret_keys: bool) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from tevo_bridge.store.notifications import NotificationRow
 from tevo_bridge.store.vocabulary import (
     AuditRow,
     Backend,
@@ -66,6 +67,9 @@ class Store(Protocol):
     def claim_job(self, lease_seconds: float) -> Job | None:
         """Take the most overdue job, or one whose worker died (lease expired)."""
 
+    def claim_notifications(self, limit: int, lease_seconds: float) -> list[NotificationRow]:
+        """Take up to ``limit`` due notifications for ``lease_seconds``; two senders never hold the same one."""
+
     def close(self) -> None:
         ...
 
@@ -106,6 +110,10 @@ class Store(Protocol):
     def find_orders(self, text: str, limit: int) -> list[OrderRow]:
         """Orders whose TEvo id or POS invoice id is ``text``, or whose buyer's name or e-mail contains it."""
 
+    def finish_notification(self, claimed: NotificationRow, state: str, sent_to: list[str], next_at: float,
+                            error: str | None) -> bool:
+        """What a claim achieved (``pending`` again at ``next_at``, ``sent`` or ``failed``); False if it had lapsed."""
+
     def get_hold(self, global_id: str) -> HoldRow | None:
         ...
 
@@ -136,6 +144,9 @@ class Store(Protocol):
     def list_holds(self, state: str, limit: int) -> list[HoldRow]:
         """The holds in ``state``, most recently changed first (the dashboard)."""
 
+    def list_notifications(self, limit: int = 100) -> list[NotificationRow]:
+        """The latest notifications, newest first."""
+
     def mark_hold(self, global_id: str, state: str, reason: str) -> None:
         ...
 
@@ -154,11 +165,20 @@ class Store(Protocol):
     def prune(self, before: str, limit: int = 500) -> dict[str, int]:
         """Delete up to ``limit`` old inbox and audit rows each that no open order or hold needs (retention)."""
 
+    def prune_notifications(self, before: str, limit: int) -> int:
+        """Delete up to ``limit`` sent or failed notifications last changed before ``before``."""
+
     def queue_release(self, global_id: str, reason: str) -> None:
         ...
 
     def record_event(self, event: Event, source_state: str = "new") -> bool:
         """Record an event and queue its order job in one transaction.  False for a duplicate."""
+
+    def record_from_audit(self, grace: float, limit: int) -> int:
+        """Record a notification for each transition to tell of (the outbox, read from the audit trail)."""
+
+    def record_notification(self, key: str, kind: str, payload: dict[str, Any]) -> bool:
+        """Record an event under its unique ``key``; False if it was recorded before."""
 
     def record_oi_invoice(self, event: Event) -> tuple[OiInvoiceRow | None, HoldRow | None]:
         """Record TEvo's invoice call and queue the order; the earlier row for this global id if there is one."""

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from tevo_bridge.store.base import Store
+from tevo_bridge.store.notifications import NotificationRow
 from tevo_bridge.store.vocabulary import (
     AuditRow,
     Event,
@@ -73,6 +74,9 @@ class StoreFacade:
     async def claim_job(self, lease_seconds: float) -> Job | None:
         return await self.call(self.sync.claim_job, lease_seconds)
 
+    async def claim_notifications(self, limit: int, lease_seconds: float) -> list[NotificationRow]:
+        return await self.call(self.sync.claim_notifications, limit, lease_seconds)
+
     async def complete_job(self, job: Job) -> None:
         await self.call(self.sync.complete_job, job)
 
@@ -113,6 +117,10 @@ class StoreFacade:
     async def find_orders(self, text: str, limit: int) -> list[OrderRow]:
         return await self.call(self.sync.find_orders, text, limit)
 
+    async def finish_notification(self, claimed: NotificationRow, state: str, sent_to: list[str], next_at: float,
+                                  error: str | None) -> bool:
+        return await self.call(self.sync.finish_notification, claimed, state, sent_to, next_at, error)
+
     async def get_hold(self, global_id: str) -> HoldRow | None:
         return await self.call(self.sync.get_hold, global_id)
 
@@ -143,6 +151,9 @@ class StoreFacade:
     async def list_orders(self, state: str | None = None, limit: int = 1000) -> list[OrderRow]:
         return await self.call(self.sync.list_orders, state, limit)
 
+    async def list_notifications(self, limit: int = 100) -> list[NotificationRow]:
+        return await self.call(self.sync.list_notifications, limit)
+
     async def mark_hold(self, global_id: str, state: str, reason: str) -> None:
         await self.call(self.sync.mark_hold, global_id, state, reason)
 
@@ -161,11 +172,20 @@ class StoreFacade:
     async def prune(self, before: str, limit: int = 500) -> dict[str, int]:
         return await self.call(self.sync.prune, before, limit)
 
+    async def prune_notifications(self, before: str, limit: int) -> int:
+        return await self.call(self.sync.prune_notifications, before, limit)
+
     async def queue_release(self, global_id: str, reason: str) -> None:
         await self.call(self.sync.queue_release, global_id, reason)
 
     async def record_event(self, event: Event, source_state: str = "new") -> bool:
         return await self.call(self.sync.record_event, event, source_state)
+
+    async def record_from_audit(self, grace: float, limit: int) -> int:
+        return await self.call(self.sync.record_from_audit, grace, limit)
+
+    async def record_notification(self, key: str, kind: str, payload: dict[str, Any]) -> bool:
+        return await self.call(self.sync.record_notification, key, kind, payload)
 
     async def record_oi_invoice(self, event: Event) -> tuple[OiInvoiceRow | None, HoldRow | None]:
         return await self.call(self.sync.record_oi_invoice, event)

@@ -323,7 +323,10 @@ class PostgresStore(SqlStore):
     #: gives them what SERIALIZABLE did, and they stop aborting each other. Under SERIALIZABLE, concurrent
     #: holds and webhooks touch neighbouring index pages, PostgreSQL's predicate locks see a conflict in
     #: that, and at 64 concurrent holds the retries ran out (answered 503) while throughput collapsed.
-    _READ_COMMITTED = ("record_event", "begin_hold", "finish_hold", "renew_job")  # renew_job: one fenced row
+    #: ``record_from_audit`` (the notifier's read of recent transitions) too: its inserts are keyed and its cursor
+    #: only moves forward, and at SERIALIZABLE its read of the audit index would add conflicts to the pipeline's.
+    _READ_COMMITTED = ("record_event", "begin_hold", "finish_hold", "record_from_audit",
+                      "renew_job")  # renew_job: one fenced row
 
     def _hold(self, conn: Any, global_id: str) -> HoldRow | None:
         if not self._db.read_committed:

@@ -149,4 +149,28 @@ MIGRATIONS: list[str] = [
     ALTER TABLE orders ADD COLUMN tevo_checks INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE orders ADD COLUMN pos_hold_id TEXT;
     """,
+    # 8: notifications ([notify] urls), each event told once (store/notifications.py): the outbox the notifier
+    # fills from the audit trail's transitions and from its own health and summary events, and how far it read.
+    """
+    CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,           -- the event: needs_review:<order id>:<audit id>, daily_summary:<date>...
+        kind TEXT NOT NULL,
+        audit_id INTEGER UNIQUE,            -- the transition it tells of: read from the audit trail once
+        order_id INTEGER,
+        payload TEXT NOT NULL,              -- JSON: what the message says
+        state TEXT NOT NULL,                -- pending | sending | sent | failed
+        sent_to TEXT NOT NULL DEFAULT '[]', -- JSON: the destinations (notify_urls.destination_id) that have it
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at REAL NOT NULL,              -- pending: when due, sending: when its claim lapses
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX notifications_due ON notifications(state, next_at);
+    CREATE TABLE notify_cursor (
+        name TEXT PRIMARY KEY,
+        at TEXT NOT NULL                    -- the audit trail is read from here (less a grace period)
+    );
+    """,
 ]

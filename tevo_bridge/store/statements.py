@@ -21,6 +21,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from tevo_bridge.clock import now_iso
+from tevo_bridge.store.notifications import NotificationStatements
 from tevo_bridge.store.search import MAX_TEXT, buyer_search, like_pattern
 from tevo_bridge.store.vocabulary import (
     ORDER_STATES,
@@ -60,8 +61,9 @@ class Connector(Protocol):
         """Group commit: every call inside runs in one transaction."""
 
 
-class SqlStore:
-    """Every statement of the store, run through a backend's ``Connector`` (``_db``)."""
+class SqlStore(NotificationStatements):
+    """Every statement of the store, run through a backend's ``Connector`` (``_db``); the notifications outbox's
+    are in ``store/notifications.py``."""
 
     backend: Backend
     _db: Connector
@@ -706,7 +708,8 @@ class SqlStore:
         return {"inbox": inbox, "audit": audit}
 
     def count(self, table: str) -> int:
-        if table not in ("inbox", "orders", "holds", "jobs", "audit", "oi_invoices", "revoked_sessions"):
+        if table not in ("inbox", "orders", "holds", "jobs", "audit", "oi_invoices", "revoked_sessions", "notifications",
+                         "notify_cursor"):
             raise ValueError(table)
         with self._lock:
             rows: int = self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]

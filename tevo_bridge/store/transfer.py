@@ -22,7 +22,7 @@ from tevo_bridge.store.sqlite import SqliteStore
 from tevo_bridge.store.vocabulary import StoreError
 
 #: Tables whose ids PostgreSQL generates: their sequences must start after the copied ids.
-GENERATED_IDS = ("inbox", "jobs", "audit")
+GENERATED_IDS = ("inbox", "jobs", "audit", "notifications")
 
 
 def copy_to_postgres(source: Path, url: str) -> dict[str, int]:
