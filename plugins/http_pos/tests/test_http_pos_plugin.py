@@ -291,3 +291,33 @@ def test_a_bug_in_the_reference_server_still_answers_the_api_error_shape(
         pos.call_sync("pos_find_customer", buyer=Buyer("Client", 5))
     assert "GET /customers/5: the POS answered 500 internal" in str(caught.value)
     assert "disk on fire" not in str(caught.value)
+
+
+# -- contract 2's invoice context on the wire -----------------------------------------------------------
+
+
+def test_the_invoice_carries_the_orders_context_and_its_own_currency(pos: PluginHost, reference: RunningReference
+                                                                    ) -> None:
+    from tevo_bridge.pos.types import Shipping
+
+    base = office_order(7301)
+    item = replace(base.items[0], fees=Decimal("12.50"), currency="CAD")
+    order = replace(base, items=(item,), oid="90210-7301", reference="PO-77", currency="CAD",
+                    service_fee=Decimal("12.50"), shipping=Shipping("FedEx", Decimal("25.00"), "PRIORITY_OVERNIGHT"),
+                    notes=("leave at the box office",))
+    pos.call_sync("pos_create_invoice", order=order, customer=None)
+    (sent,) = [json.loads(x.body) for x in reference.exchanges if x.method == "POST" and x.path == "/invoices"]
+    assert (sent["oid"], sent["reference"], sent["currency"], sent["service_fee"]) == (
+        "90210-7301", "PO-77", "CAD", "12.50")
+    assert sent["shipping"] == {"method": "FedEx", "cost": "25.00", "service_type": "PRIORITY_OVERNIGHT"}
+    assert sent["notes"] == ["leave at the box office"] and sent["items"][0]["fees"] == "12.50"
+
+
+def test_a_hold_and_a_price_check_send_the_currency_of_their_price(pos: PluginHost, reference: RunningReference
+                                                                  ) -> None:
+    item = replace(office_order(7302).items[0], currency="EUR")
+    pos.call_sync("pos_accept_price", item=item)
+    pos.call_sync("pos_hold", hold=Hold("G-eur", "88507", 1, Decimal("400.00"), currency="EUR"))
+    price_check = [x for x in reference.exchanges if x.path.endswith("/price-check")][-1]
+    held = [json.loads(x.body) for x in reference.exchanges if x.method == "POST" and x.path == "/holds"][-1]
+    assert "currency=EUR" in price_check.query and held["currency"] == "EUR"

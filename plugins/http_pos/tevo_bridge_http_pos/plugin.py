@@ -124,7 +124,7 @@ class HttpPos:
 
     @hookimpl
     def pos_accept_price(self, item: Item) -> PriceDecision:
-        params = {"price": _money(item.price), "currency": self.settings.currency, "quantity": str(item.quantity)}
+        params = {"price": _money(item.price), "currency": item.currency, "quantity": str(item.quantity)}
         try:
             answer = self.client.call("GET", f"/listings/{_segment(item.remote_id)}/price-check", PriceAnswer,
                                       params=params)
@@ -158,7 +158,7 @@ class HttpPos:
     def pos_hold(self, hold: Hold) -> HoldResult:
         body = {
             "global_id": hold.global_id, "remote_id": hold.remote_id, "quantity": hold.quantity,
-            "price": None if hold.price is None else _money(hold.price), "currency": self.settings.currency,
+            "price": None if hold.price is None else _money(hold.price), "currency": hold.currency,
             "ticket_group_id": hold.ticket_group_id, "order_id": hold.order_id,
             "expires_at": None if hold.expires_at is None else _utc(hold.expires_at).isoformat(),
         }
@@ -185,10 +185,17 @@ class HttpPos:
             "buyer": {"type": order.buyer.type, "id": order.buyer.id, "name": order.buyer.name,
                       "email": order.buyer.email, "phone": order.buyer.phone},
             "items": [{"item_id": i.item_id, "remote_id": i.remote_id, "quantity": i.quantity,
-                       "price": _money(i.price), "seats": list(i.seats), "global_id": i.global_id}
+                       "price": _money(i.price), "fees": _money(i.fees), "seats": list(i.seats),
+                       "global_id": i.global_id}
                       for i in order.items],
             "total": _money(order.total),
-            "currency": self.settings.currency,
+            "currency": order.currency,
+            # What a broker's invoice carries besides the lines (contract 2's invoice context).
+            "oid": order.oid, "reference": order.reference, "service_fee": _money(order.service_fee),
+            "shipping": None if order.shipping is None else {
+                "method": order.shipping.method, "cost": _money(order.shipping.cost),
+                "service_type": order.shipping.service_type},
+            "notes": list(order.notes),
         }
         try:
             answer = self.client.call("POST", "/invoices", InvoiceAnswer, key=str(order.order_id), json=body)

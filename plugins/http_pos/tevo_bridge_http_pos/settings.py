@@ -29,8 +29,6 @@ class HttpPosSettings(BaseModel):
     #: Tries of one call that is safe to repeat (a read, or a write with its Idempotency-Key) when the answer
     #: is lost (connection refused or dropped, 502/503/504), all within the hook's deadline.
     attempts: int = Field(default=3, ge=1, le=10)
-    #: The currency of every price sent (ISO 4217).
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     #: The largest ticket PDF accepted, inline or fetched from a URL.
     max_file_bytes: int = Field(default=20_000_000, ge=1)
 

@@ -132,8 +132,15 @@ class InvoiceLine(_Request):
     remote_id: NonEmpty
     quantity: Quantity
     price: Money
+    fees: Money = Decimal(0)
     seats: list[str] = Field(default_factory=list)
     global_id: str | None = None
+
+
+class ShippingBody(_Request):
+    method: str
+    cost: Money = Decimal(0)
+    service_type: str = ""
 
 
 class BuyerBody(_Request):
@@ -151,6 +158,11 @@ class InvoiceRequest(_Request):
     items: list[InvoiceLine] = Field(min_length=1)
     total: Money
     currency: Currency
+    oid: str = ""
+    reference: str = ""
+    service_fee: Money = Decimal(0)
+    shipping: ShippingBody | None = None
+    notes: list[str] = Field(default_factory=list)
 
 
 class VoidRequest(_Request):
