@@ -26,7 +26,7 @@ class TrustedProxies:
         self.app = app
         self.trusted = list(trusted)
         # uvicorn types its middleware with its own ASGI aliases; starlette's are the same protocol.
-        self._forwarded = (ProxyHeadersMiddleware(app, trusted_hosts=self.trusted)  # type: ignore[arg-type]
+        self._forwarded = (ProxyHeadersMiddleware(app, trusted_hosts=self.trusted)  # type: ignore[arg-type]  # as said
                            if trusted else None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -36,7 +36,7 @@ class TrustedProxies:
         if self._forwarded is None:
             await self.app(scope, receive, send)
         else:
-            await self._forwarded(scope, receive, send)  # type: ignore[arg-type]
+            await self._forwarded(scope, receive, send)  # type: ignore[arg-type]  # uvicorn's ASGI aliases, as above
 
 
 def is_trusted(address: str, trusted: list[str]) -> bool:

@@ -8,7 +8,7 @@ against the OpenAPI document itself, which is what a broker implements.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -21,7 +21,7 @@ __all__ = [
 ErrorCode = Literal["bad_request", "unauthorized", "unknown_listing", "unknown_customer", "unknown_invoice",
                     "out_of_stock", "price_not_acceptable", "hold_closed", "not_ready", "file_unreadable",
                     "void_refused", "unavailable", "internal"]
-ERROR_CODES: frozenset[str] = frozenset(ErrorCode.__args__)  # type: ignore[attr-defined]
+ERROR_CODES: frozenset[str] = frozenset(get_args(ErrorCode))
 
 Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
