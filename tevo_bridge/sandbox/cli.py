@@ -10,17 +10,15 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tevo_bridge.log import configure_logging
-from tevo_bridge.sandbox.driver import DriverSettings
-from tevo_bridge.sandbox.faults import FaultSettings
-from tevo_bridge.sandbox.inventory import load_inventory
-from tevo_bridge.sandbox.scenarios import InventoryExhausted, Scenario
-from tevo_bridge.sandbox.server import Sandbox, SandboxConfig, running_sandbox
 from tevo_bridge.term import echo
+
+if TYPE_CHECKING:  # the sandbox itself is imported by `serve` only: `tevo-bridge run` loads this module too
+    from tevo_bridge.sandbox.scenarios import Scenario
+    from tevo_bridge.sandbox.server import Sandbox
 
 sandbox_app = typer.Typer(name="sandbox", help="A local TEvo simulator for trying tevo-bridge safely.",
                           no_args_is_help=True)
@@ -61,6 +59,13 @@ def serve(
     = None,
 ) -> None:
     """Serve the signed TEvo API on 127.0.0.1 and print how to point tevo-bridge at it."""
+    from tevo_bridge.log import configure_logging
+    from tevo_bridge.sandbox.driver import DriverSettings
+    from tevo_bridge.sandbox.faults import FaultSettings
+    from tevo_bridge.sandbox.inventory import load_inventory
+    from tevo_bridge.sandbox.scenarios import Scenario
+    from tevo_bridge.sandbox.server import SandboxConfig, running_sandbox
+
     try:
         fault_settings = FaultSettings.parse(faults)
         mix = [Scenario(s) for s in scenario] if scenario else list(Scenario)
@@ -141,6 +146,8 @@ def _delivery_lines(tevo: Sandbox) -> list[str]:
 
 def _place_orders(tevo: Sandbox, count: int, every: float, mix: list[Scenario]) -> None:
     """The scenario mix, round-robin, with a catalog notification now and then (receivers must ignore it)."""
+    from tevo_bridge.sandbox.scenarios import InventoryExhausted
+
     settings = tevo.config.driver
     for n in range(count):
         chosen = mix[n % len(mix)]
