@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from tevo_bridge.term import cell
+
+if TYPE_CHECKING:  # the tables are the CLI's; the dashboard shares the views without loading rich
+    from rich.console import Console
+    from rich.table import Table
 
 
 def age_seconds(first_seen: str, now: datetime | None = None) -> int | None:
@@ -112,6 +113,8 @@ def _decoded(details: str | None) -> Any:
 def table_console() -> Console:
     """The console tables print on: a terminal's own width there; elsewhere (a pipe, a file, cron's mail)
     wide enough for every value whole, where rich would otherwise assume 80 columns and cut them."""
+    from rich.console import Console
+
     console = Console()
     return console if console.is_terminal else Console(width=UNBOUNDED_WIDTH)
 
@@ -149,6 +152,8 @@ def order_table(views: list[dict[str, Any]], *, fit: bool = True) -> Table:
     The reason is the reject reason for a rejected order, else the last error.  ``fit=False`` (no terminal)
     lifts the buyer and items widths too, so a script reading the table gets each value on one line, whole.
     """
+    from rich.table import Table
+
     narrow = {"buyer": 12, "items": 16, "tevo": 12} if fit else {}
     table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
     table.add_column("id", no_wrap=True, justify="right")

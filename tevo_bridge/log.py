@@ -12,9 +12,19 @@ import sys
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, TextIO
 
-import structlog
+# structlog imports rich (and pygments behind it) when it is installed, for tracebacks this module never asks
+# for: format_exc_info turns an exception into text before any renderer sees it.  rich is hidden while structlog
+# loads, so the daemon does without 4 MiB of it; the CLI imports rich itself when it draws a table.
+_HIDE_RICH = "rich" not in sys.modules and "structlog" not in sys.modules
+if _HIDE_RICH:
+    sys.modules["rich"] = None  # type: ignore[assignment]
+try:
+    import structlog
+finally:
+    if _HIDE_RICH and "rich" in sys.modules and sys.modules["rich"] is None:
+        del sys.modules["rich"]
 
-from tevo_bridge.term import safe_event
+from tevo_bridge.term import safe_event  # noqa: E402  (after structlog, which must come first)
 
 MASK = "***"
 SENSITIVE_KEYS = frozenset(

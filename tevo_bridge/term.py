@@ -13,11 +13,12 @@ character, C1 included, as a ``\\u`` escape, so the data stays exact and a ``cat
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape
-from rich.text import Text
+
+if TYPE_CHECKING:  # rich is the CLI's tables; the daemon (log.py imports this module) never loads it
+    from rich.text import Text
 
 #: C0 but tab (which moves no cursor anywhere it should not), newline only where the caller lays out lines,
 #: DEL, C1; the bidi marks, overrides and isolates, which reorder what the operator reads ("Trojan Source");
@@ -42,11 +43,15 @@ def visible(value: object, *, lines: bool = False) -> str:
 
 def markup(value: object) -> str:
     """Data to interpolate into a rich markup string: controls written out, brackets escaped."""
+    from rich.markup import escape
+
     return escape(visible(value))
 
 
 def cell(value: object) -> Text:
     """A rich table cell holding data: a ``Text`` is never parsed as markup."""
+    from rich.text import Text
+
     return Text("" if value is None else visible(value))
 
 

@@ -10,13 +10,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pypdf
 import pytest
 from pypdf import PdfReader, PdfWriter
 from reportlab.pdfgen import canvas
 
 from tests.fulfillment.conftest import ETICKET_ITEM, ETICKET_ORDER, FEDEX_ORDER
 from tests.fulfillment.fake_tevo import page_text
-from tevo_bridge.fulfillment import pages, pdf_work
+from tevo_bridge.fulfillment import pdf_work
 from tevo_bridge.fulfillment.precheck import undeliverable
 from tevo_bridge.pos.types import TicketFile
 from tevo_bridge.tevo.models import Order
@@ -56,8 +57,9 @@ def pdf_threads(monkeypatch: pytest.MonkeyPatch) -> list[threading.Thread]:
             seen.append(threading.current_thread())
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(pages, "PdfReader", RecordingReader)
-    monkeypatch.setattr(pages, "PdfWriter", RecordingWriter)
+    # pages.py imports pypdf's names when it runs (pypdf loads on the first PDF), so they are swapped at the source.
+    monkeypatch.setattr(pypdf, "PdfReader", RecordingReader)
+    monkeypatch.setattr(pypdf, "PdfWriter", RecordingWriter)
     return seen
 
 

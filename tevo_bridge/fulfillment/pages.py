@@ -12,12 +12,13 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from pypdf import PdfReader, PdfWriter
-from pypdf.errors import PyPdfError
+from typing import TYPE_CHECKING
 
 from tevo_bridge.fulfillment.confine import outside_ticket_dirs
 from tevo_bridge.pos.types import TicketFile
+
+if TYPE_CHECKING:  # pypdf (with cryptography and Pillow behind it) is ~25 MiB: loaded when a PDF is touched
+    from pypdf import PdfReader, PdfWriter
 
 __all__ = ["SelectedPages", "TicketFileProblem", "normalise_seat", "select_pages"]
 
@@ -40,6 +41,8 @@ class SelectedPages:
 
     def merged(self) -> bytes:
         """All and only the item's pages in one file: what deliver_etickets requires (§4, "Pages and quantity")."""
+        from pypdf import PdfReader, PdfWriter
+
         writer = PdfWriter()
         for page_pdf in self.pages:
             writer.append(PdfReader(io.BytesIO(page_pdf)))
@@ -109,6 +112,9 @@ def _confined(files: Sequence[TicketFile], ticket_dirs: Sequence[Path], item_id:
 
 
 def _open(ticket_file: TicketFile, number: int, item_id: int) -> PdfReader:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
     label = _label(ticket_file, number)
     if not ticket_file.pdf:
         raise TicketFileProblem(item_id, f"{label} is empty")
@@ -139,6 +145,9 @@ def _named_pages(files: Sequence[TicketFile]) -> dict[str, list[tuple[int, int]]
 
 
 def _single_page(reader: PdfReader, page_number: int, label: str, item_id: int) -> bytes:
+    from pypdf import PdfWriter
+    from pypdf.errors import PyPdfError
+
     try:
         writer = PdfWriter()
         writer.add_page(reader.pages[page_number - 1])

@@ -11,18 +11,16 @@ import json
 import signal
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tevo_bridge.log import configure_logging
-from tevo_bridge.sandbox.driver import DriverSettings
-from tevo_bridge.sandbox.faults import FaultSettings
-from tevo_bridge.sandbox.inventory_file import InventoryFileError, inventory_schema, load_inventory_file
-from tevo_bridge.sandbox.inventory_from import inventory_from
-from tevo_bridge.sandbox.scenarios import InventoryExhausted, Scenario
-from tevo_bridge.sandbox.server import Sandbox, SandboxConfig, running_sandbox
+from tevo_bridge.cli_support import ConfigOption
 from tevo_bridge.term import echo
+
+if TYPE_CHECKING:  # the sandbox itself is imported by `serve` only: `tevo-bridge run` loads this module too
+    from tevo_bridge.sandbox.scenarios import Scenario
+    from tevo_bridge.sandbox.server import Sandbox
 
 sandbox_app = typer.Typer(name="sandbox", help="A local TEvo simulator for trying tevo-bridge safely.",
                           no_args_is_help=True)
@@ -63,6 +61,13 @@ def serve(
     = None,
 ) -> None:
     """Serve the signed TEvo API on 127.0.0.1 and print how to point tevo-bridge at it."""
+    from tevo_bridge.log import configure_logging
+    from tevo_bridge.sandbox.driver import DriverSettings
+    from tevo_bridge.sandbox.faults import FaultSettings
+    from tevo_bridge.sandbox.inventory_file import InventoryFileError, load_inventory_file
+    from tevo_bridge.sandbox.scenarios import Scenario
+    from tevo_bridge.sandbox.server import SandboxConfig, running_sandbox
+
     try:
         fault_settings = FaultSettings.parse(faults)
         mix = [Scenario(s) for s in scenario] if scenario else list(Scenario)
@@ -98,10 +103,21 @@ def serve(
 @sandbox_app.command("inventory-schema")
 def inventory_schema_command() -> None:
     """Print the JSON Schema of the --inventory file (for an editor, or a script that writes one)."""
+    from tevo_bridge.sandbox.inventory_file import inventory_schema
+
     echo(json.dumps(inventory_schema(), indent=2))
 
 
-sandbox_app.command("inventory-from")(inventory_from)
+@sandbox_app.command("inventory-from")
+def inventory_from_command(
+    config: ConfigOption = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the listings (JSON).")]
+    = Path("inventory.json"),
+) -> None:
+    """Write your POS's stock as the sandbox's --inventory file, to rehearse with your own listings."""
+    from tevo_bridge.sandbox.inventory_from import inventory_from  # the plugin host: only when asked
+
+    inventory_from(config, output)
 
 
 def _stop(signum: int, frame: object) -> None:
@@ -159,6 +175,8 @@ def _delivery_lines(tevo: Sandbox) -> list[str]:
 
 def _place_orders(tevo: Sandbox, count: int, every: float, mix: list[Scenario]) -> None:
     """The scenario mix, round-robin, with a catalog notification now and then (receivers must ignore it)."""
+    from tevo_bridge.sandbox.scenarios import InventoryExhausted
+
     settings = tevo.config.driver
     for n in range(count):
         chosen = mix[n % len(mix)]
