@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 
 
 def iso(moment: datetime, timespec: str = "seconds") -> str:
-    return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:  # most moments are already UTC: the conversion was a hot spot of a hold
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def now_iso() -> str:

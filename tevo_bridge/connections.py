@@ -198,6 +198,7 @@ class GuardedH11Protocol(H11Protocol):
         cycle = self.cycle
         if cycle is not None and cycle is not self.seen_cycle:
             self.seen_cycle = cycle
+            cycle.transport = OneWrite(self.transport, cycle)  # before its task runs: the app's answer goes through it
             self.received_any = False
             self._cancel(self.header_timer)
             self.header_timer = None
@@ -250,3 +251,45 @@ class GuardedH11Protocol(H11Protocol):
 def guarded_protocol(limits: ConnectionLimits) -> type[GuardedH11Protocol]:
     """The protocol class for one listener (uvicorn's ``Config(http=...)`` takes a class, not an instance)."""
     return type(f"GuardedH11Protocol_{limits.listener}", (GuardedH11Protocol,), {"limits": limits})
+
+
+class OneWrite(asyncio.Transport):
+    """A request cycle's view of the connection: a response's status line and headers wait for its first
+    body bytes, so a complete small answer leaves in one write instead of three (headers, body, and h11's
+    empty end of message).
+
+    Under the hold load the separate writes were ~10% of the daemon's CPU (a syscall each, and a TCP
+    segment each, as uvicorn sets TCP_NODELAY). Only a response that declares its Content-Length is held
+    back, so a streamed one (the dashboard's events) still sends its headers at once; closing sends what
+    was held, so a response cut short still goes out as it did before.
+    """
+
+    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
+        super().__init__()
+        self.transport = transport
+        self.cycle = cycle
+        self.headers_sent = False  # the first write after the response started is its status line and headers
+        self.held: bytes | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self.held is not None:
+            data, self.held = self.held + bytes(data), None
+        elif self.cycle.response_started and not self.headers_sent:
+            self.headers_sent = True
+            if b"\r\ncontent-length:" in bytes(data).lower():
+                self.held = bytes(data)
+                return
+        if data:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.held is not None:
+            self.transport.write(self.held)
+            self.held = None
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.transport.get_extra_info(name, default)

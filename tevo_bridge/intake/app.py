@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -16,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from tevo_bridge import __version__
 from tevo_bridge.asgi_guard import CrashGuard
 from tevo_bridge.intake import order_integration, webhooks
+from tevo_bridge.intake.hotpath import hot
 from tevo_bridge.intake.http import BodyLimit, BodyTooLarge, json_response
 from tevo_bridge.intake.refusals import RefusalLog
 from tevo_bridge.log import get_logger
@@ -28,6 +30,9 @@ if TYPE_CHECKING:  # annotations only: tevo_bridge.seams imports modules that im
 log = get_logger(__name__)
 
 WORKER_STALE_SECONDS = 30.0
+#: FastAPI's native OpenTelemetry is off: the daemon configures no providers, and asking whether one was
+#: configured (environment look-ups) cost every request ~2% of its CPU (benchmarks/NOTES.md).
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def create_app(runtime: AppRuntime, lifespan: Any = None, *, admin_elsewhere: bool = False) -> FastAPI:
@@ -38,7 +43,7 @@ def create_app(runtime: AppRuntime, lifespan: Any = None, *, admin_elsewhere: bo
     and health.
     """
     app = FastAPI(title="tevo-bridge", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None if admin_elsewhere else "/openapi.json")
+                  openapi_url=None if admin_elsewhere else "/openapi.json", telemetry=NO_TELEMETRY)
     app.state.runtime = runtime
     app.include_router(order_integration.build_router(runtime))
     app.include_router(webhooks.build_router(runtime))
@@ -150,16 +155,18 @@ def crashed(request: Request, exc: Exception) -> Response:
 
 def with_body_limit(app: FastAPI, max_bytes: int, refusals: RefusalLog | None = None) -> BodyLimit:
     """Bodies over the limit are refused with 413 (and logged): at once if Content-Length says so, else as soon as
-    a route has read more (routes read only after the key or token check)."""
+    a route has read more (routes read only after the key or token check). The intake's own routes are served
+    by ``HotPaths``, past FastAPI's stack."""
+    served = hot(app, crashed, "intake.error")
     if refusals is None:
-        return BodyLimit(app, max_bytes)
+        return BodyLimit(served, max_bytes)
 
     def refused(scope: Any) -> None:
         path = scope.get("path", "")
         channel = "webhook" if path.startswith("/webhooks/") else "order_integration"
         refusals.note(Request(scope), channel, "body_too_large", 413, max_bytes=max_bytes)
 
-    return BodyLimit(app, max_bytes, refused)
+    return BodyLimit(served, max_bytes, refused)
 
 
 async def readiness(runtime: HealthRuntime) -> dict[str, dict[str, Any]]:

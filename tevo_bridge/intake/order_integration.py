@@ -24,6 +24,7 @@ from starlette.responses import Response
 
 from tevo_bridge.clock import iso, now_iso
 from tevo_bridge.intake.http import compact, error_fields, json_response, key_matches
+from tevo_bridge.intake.routing import PlainRoute
 from tevo_bridge.log import get_logger
 from tevo_bridge.metrics import HOLD_LATENCY, HOLDS_ANSWERED, INBOUND
 from tevo_bridge.pos import types as pos
@@ -45,7 +46,7 @@ CONFIRM_TIMEOUT = 1.0
 
 def build_router(runtime: OrderIntegrationRuntime) -> APIRouter:
     oi = runtime.settings.server.order_integration
-    router = APIRouter(tags=["Order Integration"])
+    router = APIRouter(tags=["Order Integration"], route_class=PlainRoute)
 
     @router.post(oi.hold_path, summary="Hold tickets for a TEvo checkout", responses=_doc(HOLD_ANSWERS),
                  openapi_extra=_contract(oi.api_key_header, HoldRequest))

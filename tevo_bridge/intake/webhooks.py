@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from tevo_bridge.intake.http import compact, error_fields, json_response, key_matches
+from tevo_bridge.intake.routing import PlainRoute
 from tevo_bridge.log import get_logger
 from tevo_bridge.metrics import INBOUND
 from tevo_bridge.store import Event
@@ -35,7 +36,7 @@ NOT_FOUND = {"status": "error", "error": "not_found"}
 
 
 def build_router(runtime: WebhookRuntime) -> APIRouter:
-    router = APIRouter(tags=["Webhooks"])
+    router = APIRouter(tags=["Webhooks"], route_class=PlainRoute)
 
     @router.post("/webhooks/tevo/{token}", summary="TEvo order and catalog notifications",
                  responses={200: {"description": "received, duplicate or ignored"}, 400: {"description": "invalid"},

@@ -8,7 +8,7 @@ requires only what the daemon cannot work without (``id``, ``seller_state``,
 from __future__ import annotations
 
 import json
-import unicodedata
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -22,10 +22,15 @@ MAX_ID = 2**63 - 1
 MAX_ID_DIGITS = len(str(MAX_ID))
 
 
+#: Unicode's "Cc" category exactly (C0, DEL, C1): one regex scan instead of a category look-up per character,
+#: which was ~2% of a webhook ack's CPU.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def _plain_text(value: str) -> str:
     """Text the store keeps as given: PostgreSQL refuses NUL in text (SQLite takes it), so a NUL, or any
     other control character (no id or name holds one), is invalid input rather than a 503 on one backend."""
-    if any(unicodedata.category(c) == "Cc" for c in value):
+    if _CONTROL.search(value):
         raise ValueError("must not hold control characters")
     return value
 

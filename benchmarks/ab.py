@@ -1,0 +1,104 @@
+"""Server CPU per request of two versions of the daemon, alternately: ``python -m benchmarks.ab REV [--rounds N]``.
+
+For steering a cut: the daemon of git revision ``REV`` (exported to a temporary tree) and the daemon of
+this worktree run the intake benchmark's loads (holds, then webhook acks, 16 concurrent, TEvo a socket
+that never answers) one after the other, in alternating order, each on a fresh store and POS. Each
+round prints both daemons' CPU per request (user and system, from /proc), their rates and the ratio
+new/old; the summary is the median ratio with its min-max spread. CPU per request survives the load
+other sessions put on a shared machine far better than latencies or rates do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+
+from benchmarks.common import ROOT, _wait_live, blackhole, load
+from benchmarks.intake import daemon_settings, seed_pos
+from tevo_bridge.config import settings_env
+from tevo_bridge.serve import free_port
+
+
+@dataclass(frozen=True)
+class Sample:
+    user_ms: float  # per request
+    system_ms: float
+    rate: float  # requests per second, client-side
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.user_ms + self.system_ms
+
+
+def export(rev: str, into: Path) -> Path:
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def cpu_ticks(pid: int) -> tuple[int, int]:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])
+
+
+def measure(tree: Path, kind: str, count: int, tevo: str) -> Sample:
+    """One daemon of ``tree`` on a fresh store and POS: warm it, then time ``count`` requests."""
+    tmp = Path(tempfile.mkdtemp(prefix="tevo-ab-"))
+    remote_ids = seed_pos(tmp / "pos.sqlite3")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEVO_BRIDGE_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(tree), str(tree / "plugins" / "sqlite_pos")])
+    env.update(settings_env(daemon_settings(tmp, tmp / "pos.sqlite3", tevo, port)))
+    base = f"http://127.0.0.1:{port}"
+    with (tmp / "daemon.log").open("ab") as log:
+        daemon = subprocess.Popen([sys.executable, "-m", "tevo_bridge.cli", "run"], cwd=tree, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)
+        try:
+            _wait_live(daemon, f"{base}/livez", tmp / "daemon.log")
+            load(kind, base, concurrency=16, count=300, max_seconds=60, prefix="warm", remote_ids=remote_ids)
+            before = cpu_ticks(daemon.pid)
+            result = load(kind, base, concurrency=16, count=count, max_seconds=120, prefix="ab", remote_ids=remote_ids)
+            after = cpu_ticks(daemon.pid)
+        finally:
+            daemon.terminate()
+            daemon.wait(15)
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    done = result["count"]
+    return Sample((after[0] - before[0]) * tick_ms / done, (after[1] - before[1]) * tick_ms / done, result["rate"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ab", description=__doc__)
+    parser.add_argument("rev", help="the old version: a git revision of this repository")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--count", type=int, default=2000, help="requests per load")
+    parser.add_argument("--kinds", default="hold,webhook")
+    args = parser.parse_args(argv)
+    old = export(args.rev, Path(tempfile.mkdtemp(prefix="tevo-ab-old-")))
+    new = ROOT
+    with blackhole() as tevo:
+        for kind in args.kinds.split(","):
+            ratios = []
+            for n in range(args.rounds):
+                order = [("old", old), ("new", new)] if n % 2 == 0 else [("new", new), ("old", old)]
+                got = {name: measure(tree, kind, args.count, tevo) for name, tree in order}
+                ratios.append(got["new"].cpu_ms / got["old"].cpu_ms)
+                print(f"{kind} round {n + 1}: " + "  ".join(
+                    f"{name} {s.cpu_ms:.3f} ms CPU (user {s.user_ms:.3f}, sys {s.system_ms:.3f}), {s.rate:.0f}/s"
+                    for name, s in got.items()) + f"  new/old {ratios[-1]:.2f}", flush=True)
+            print(f"{kind}: CPU per request new/old median {statistics.median(ratios):.2f} "
+                  f"(min {min(ratios):.2f}, max {max(ratios):.2f}) over {args.rounds} alternating rounds", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

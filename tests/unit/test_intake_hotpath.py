@@ -1,0 +1,233 @@
+"""The intake's hot path: PlainRoute, HotPaths and OneWrite answer exactly as the FastAPI stack did.
+
+The integration suites (test_order_integration, test_webhooks_and_health, test_hostile_boundaries) check the
+real routes' bodies byte for byte; here the pieces are checked on their own, on a real uvicorn server on
+loopback speaking through the daemon's guarded protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request
+from starlette.responses import Response, StreamingResponse
+
+from tevo_bridge.connections import ConnectionLimits, OneWrite, guarded_protocol
+from tevo_bridge.intake.app import add_error_handlers, crashed
+from tevo_bridge.intake.hotpath import HotPaths, hot, plain_routes
+from tevo_bridge.intake.http import BodyTooLarge, json_response
+from tevo_bridge.intake.routing import PlainRoute
+from tevo_bridge.serve import free_port
+from tevo_bridge.store import StoreError
+
+CALLS: list[str] = []
+
+
+def make_app() -> FastAPI:
+    router = APIRouter(route_class=PlainRoute)
+
+    @router.post("/things/{name}")
+    async def thing(request: Request, name: str) -> Response:
+        CALLS.append(name)
+        body = await request.body()
+        if name == "store-down":
+            raise StoreError("the disk is full")
+        if name == "too-large":
+            raise BodyTooLarge(10)
+        if name == "bug":
+            raise RuntimeError("a bug")
+        return json_response(200, {"status": "ok", "name": name, "bytes": len(body),
+                                   "route": request.scope["route"].path})
+
+    app = FastAPI(openapi_url="/openapi.json")
+    app.include_router(router)
+
+    @app.get("/stream")
+    async def stream() -> Response:
+        async def chunks() -> Any:
+            yield b"one"
+            yield b"two"
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    add_error_handlers(app)
+    return app
+
+
+@contextmanager
+def served(app: Any) -> Iterator[int]:
+    port = free_port()
+    limits = ConnectionLimits(header_timeout=5.0, body_timeout=5.0, max_connections=16, listener="test")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off",
+                            http=guarded_protocol(limits))
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the test server did not start"
+        time.sleep(0.01)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+class Wire:
+    """One keep-alive connection, requests written and answers read by hand (Content-Length or chunked)."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buffer = b""
+
+    def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+        head = f"{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        self.sock.sendall(head + body)
+        raw = self._until(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        if "content-length" in headers:
+            return status, headers, self._exactly(int(headers["content-length"]))
+        data = b""
+        while (size := int(self._until(b"\r\n").strip(), 16)) > 0:
+            data += self._exactly(size)
+            self._exactly(2)
+        self._exactly(2)
+        return status, headers, data
+
+    def _until(self, marker: bytes) -> bytes:
+        while marker not in self.buffer:
+            chunk = self.sock.recv(65536)
+            assert chunk, "the server closed the connection"
+            self.buffer += chunk
+        found, _, self.buffer = self.buffer.partition(marker)
+        return found + marker
+
+    def _exactly(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            chunk = self.sock.recv(65536)
+            assert chunk, "the server closed the connection"
+            self.buffer += chunk
+        found, self.buffer = self.buffer[:size], self.buffer[size:]
+        return found
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def answers(app: Any) -> list[tuple[int, bytes]]:
+    got = []
+    with served(app) as port:
+        wire = Wire(port)
+        try:
+            for name in ("fine", "store-down", "bug", "fine"):
+                status, _, body = wire.request("POST", f"/things/{name}", b'{"x":1}')
+                got.append((status, body))
+            got.append(wire.request("GET", "/things/fine")[::2])  # 405 from FastAPI's router
+            got.append(wire.request("POST", "/nothing")[::2])  # 404 from FastAPI's router
+            got.append(wire.request("GET", "/stream")[::2])  # streamed: chunked, headers at once
+        finally:
+            wire.close()
+        wire = Wire(port)  # 413 closes its connection (the rest of the body is not read)
+        try:
+            status, headers, body = wire.request("POST", "/things/too-large", b"{}")
+            got.append((status, body + headers["connection"].encode()))
+        finally:
+            wire.close()
+    return got
+
+
+def test_the_hot_path_answers_byte_for_byte_as_the_fastapi_stack_on_one_kept_connection() -> None:
+    CALLS.clear()
+    through_fastapi = answers(make_app())
+    app = make_app()
+    through_hot_path = answers(hot(app, crashed, "intake.error"))
+    assert through_hot_path == through_fastapi
+    assert CALLS == ["fine", "store-down", "bug", "fine", "too-large"] * 2
+    assert through_hot_path[0] == (200, b'{"status":"ok","name":"fine","bytes":7,"route":"/things/{name}"}')
+    assert through_hot_path[1] == (503, b'{"status":"error","error":"temporarily_unavailable"}')  # StoreError
+    assert through_hot_path[2] == (503, b'{"status":"error","error":"temporarily_unavailable"}')  # a crash
+    assert [status for status, _ in through_hot_path[4:7]] == [405, 404, 200]
+    assert through_hot_path[6][1] == b"onetwo"
+    assert through_hot_path[7] == (413, b'{"status":"invalid","error":"body_too_large","max_bytes":10}close')
+
+
+def test_hot_paths_serve_only_plain_routes_and_find_them_in_included_routers() -> None:
+    app = make_app()
+    assert [route.path for route in plain_routes(app)] == ["/things/{name}"]
+    assert isinstance(hot(app, crashed, "intake.error"), HotPaths)
+
+
+@pytest.mark.parametrize("declare", ["int_param", "no_request", "query_param", "sync"])
+def test_a_plain_route_refuses_an_endpoint_that_needs_fastapis_handler(declare: str) -> None:
+    router = APIRouter(route_class=PlainRoute)
+    with pytest.raises(TypeError, match="PlainRoute /x"):
+        if declare == "int_param":
+            @router.post("/x/{n}")
+            async def with_int(request: Request, n: int) -> Response:
+                return Response()
+        elif declare == "no_request":
+            @router.post("/x/{n}")
+            async def without_request(n: str) -> Response:
+                return Response()
+        elif declare == "query_param":
+            @router.post("/x")
+            async def with_query(request: Request, page: str) -> Response:
+                return Response()
+        else:
+            @router.post("/x")
+            def blocking(request: Request) -> Response:
+                return Response()
+
+
+class Recording(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: Any) -> None:
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: application/json\r\n\r\n"
+
+
+def test_one_write_sends_headers_and_a_declared_length_body_together() -> None:
+    transport, cycle = Recording(), SimpleNamespace(response_started=False)
+    wire = OneWrite(transport, cycle)  # type: ignore[arg-type]
+    wire.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # before the response: at once
+    cycle.response_started = True
+    wire.write(HEAD)
+    wire.write(b"{}")
+    wire.write(b"")  # h11's end of a Content-Length body: nothing to send
+    assert transport.writes == [b"HTTP/1.1 100 Continue\r\n\r\n", HEAD + b"{}"]
+
+
+def test_one_write_sends_a_streamed_responses_headers_at_once_and_held_ones_on_close() -> None:
+    transport, cycle = Recording(), SimpleNamespace(response_started=True)
+    streamed = OneWrite(transport, cycle)  # type: ignore[arg-type]
+    chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+    streamed.write(chunked)
+    streamed.write(b"3\r\n\r\ncontent-length: 9\r\n")  # a body that looks like a header is not held
+    assert transport.writes == [chunked, b"3\r\n\r\ncontent-length: 9\r\n"]
+
+    transport, cycle = Recording(), SimpleNamespace(response_started=True)
+    cut_short = OneWrite(transport, cycle)  # type: ignore[arg-type]
+    cut_short.write(HEAD)
+    assert transport.writes == []
+    cut_short.close()  # the app failed after its headers: they still go out, then the close
+    assert transport.writes == [HEAD] and transport.closed
