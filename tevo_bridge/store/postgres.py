@@ -28,10 +28,11 @@ from __future__ import annotations
 import functools
 import random
 import re
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -58,6 +59,8 @@ try:
     import psycopg
     from psycopg import errors as pg_errors
     from psycopg_pool import ConnectionPool, PoolTimeout
+
+    READ_COMMITTED = psycopg.IsolationLevel.READ_COMMITTED
 except ImportError:  # pragma: no cover - the `postgresql` extra is not installed
     psycopg = None  # type: ignore[assignment]  # optional extra: every use checks for None first
 
@@ -195,10 +198,10 @@ class PostgresConnector:
     def transaction(self) -> Iterator[_Conn]:
         with self:
             conn = self.conn
-            with conn.raw.transaction():  # a SAVEPOINT when already inside a batch's transaction
-                if self.read_committed and self.depth == 1:
-                    conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                yield conn
+            outermost = self.depth == 1 and conn.raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            with _isolation(conn.raw, READ_COMMITTED if self.read_committed and outermost else None):
+                with conn.raw.transaction():  # a SAVEPOINT when already inside a batch's transaction
+                    yield conn
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -250,6 +253,44 @@ def _configure(conn: Any) -> None:
     conn.isolation_level = psycopg.IsolationLevel.SERIALIZABLE
 
 
+@contextmanager
+def _isolation(raw: Any, level: Any) -> Iterator[None]:
+    """The next transaction's isolation level, sent in its ``BEGIN``: a ``SET TRANSACTION`` after it would be one
+    more round trip per transaction (psycopg composes ``BEGIN ISOLATION LEVEL ...`` from the connection's setting,
+    changing which costs no round trip outside a transaction)."""
+    if level is None:
+        yield
+        return
+    raw.isolation_level = level
+    try:
+        yield
+    finally:
+        if raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:  # a broken connection stays as it is
+            raw.isolation_level = psycopg.IsolationLevel.SERIALIZABLE
+
+
+def _check_without_round_trip(conn: Any) -> None:
+    """The pool's check before lending a connection, without a round trip in the common case.
+
+    ``ConnectionPool.check_connection`` sends an empty query: one network wait on every checkout, so
+    one more per transaction on the hot path. An idle connection's socket has nothing to read unless
+    the server spoke unasked, and that is almost always the end of the session (a restart, a
+    terminated backend: its FATAL message, then end-of-file); only then, or when libpq already knows
+    the connection is bad, is the full check run, which fails and makes the pool replace it. A
+    connection that breaks after this check fails its call, as it could after the full check too.
+    """
+    pgconn = conn.pgconn
+    if pgconn.status == psycopg.pq.ConnStatus.OK and not _readable(pgconn.socket):
+        return
+    ConnectionPool.check_connection(conn)
+
+
+def _readable(fd: int) -> bool:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 def _retrying(method: Callable[..., T]) -> Callable[..., T]:
     """Run the method again when PostgreSQL aborted its transaction for a concurrent one (never inside a batch,
     whose transaction the caller owns)."""
@@ -295,7 +336,7 @@ class PostgresStore(SqlStore):
         self.path = Path("postgresql")  # the SQLite store's file attribute: nothing on disk here, and nothing reads it
         self._pool = pool = ConnectionPool(url, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
                                     kwargs={"autocommit": True}, configure=_configure,
-                                    check=ConnectionPool.check_connection, name="tevo-bridge-store")
+                                    check=_check_without_round_trip, name="tevo-bridge-store")
         self._db = PostgresConnector(pool)
         self._running: dict[Job, Any] = {}  # a claim (id and lease) -> the connection holding its advisory lock
         self._running_lock = threading.Lock()
@@ -359,8 +400,15 @@ class PostgresStore(SqlStore):
 
     def _enqueue(self, conn: Any, kind: JobKind, key: str, order_id: int | None, global_id: str | None,
                  run_at: float, now: str) -> None:
-        super()._enqueue(conn, kind, key, order_id, global_id, run_at, now)
-        conn.execute(f"NOTIFY {JOBS_CHANNEL}")  # delivered at COMMIT, to every replica listening
+        with self._pipelined(conn):  # one round trip for both
+            super()._enqueue(conn, kind, key, order_id, global_id, run_at, now)
+            conn.execute(f"NOTIFY {JOBS_CHANNEL}")  # delivered at COMMIT, to every replica listening
+
+    def _pipelined(self, conn: Any) -> AbstractContextManager[Any]:
+        """psycopg's pipeline mode: the statements go out together, and the first read (or the block's end) waits
+        once for all their results. An error in any of them raises there and aborts the transaction."""
+        pipeline: AbstractContextManager[Any] = conn.raw.pipeline()
+        return pipeline
 
     def claim_job(self, lease_seconds: float) -> Job | None:
         """Take the most overdue job nobody runs, and keep it locked on a connection of its own until it ends.
