@@ -21,7 +21,7 @@ import pytest
 from tevo_bridge.store import Event
 from tevo_bridge.store.postgres import PostgresStore
 
-_WAIT = re.compile(r"^(?:[^\t\n]*\t)?F\t\d+\t(Query|Sync)\b", re.MULTILINE)  # [timestamp] F length type
+_DIRECTION = re.compile(r"^(?:[^\t\n]*\t)?([FB])\t", re.MULTILINE)  # [timestamp] F|B length type ...
 
 
 @pytest.fixture
@@ -45,7 +45,8 @@ def round_trips(store: PostgresStore, tmp_path: Path, call: Callable[[], Any]) -
         os.close(fd)
     text = trace.read_text()
     sent = [line.split("\t", 3)[-1] for line in text.splitlines() if "\tF\t" in line or line.startswith("F\t")]
-    return len(_WAIT.findall(text)), [s for s in sent if s.startswith(("Query", "Parse"))]
+    directions = "".join(_DIRECTION.findall(text))
+    return directions.count("FB"), [s for s in sent if s.startswith(("Query", "Parse"))]
 
 
 def hold_event(n: int) -> Event:
@@ -89,3 +90,22 @@ def test_a_pooled_connection_whose_session_ended_is_replaced_before_it_is_lent(s
 HOLD_ROUND_TRIPS = 8  # begin_hold: BEGIN, INSERT hold, [inbox + audit], COMMIT; finish_hold: BEGIN, SELECT .. FOR
 #                       UPDATE, [UPDATE + audit + SELECT], COMMIT
 WEBHOOK_ROUND_TRIPS = 6  # BEGIN, INSERT inbox, INSERT order, audit, [job + NOTIFY], COMMIT
+
+
+def test_a_statement_failing_inside_a_pipelined_hold_leaves_nothing_and_the_connection_usable(store):
+    # The hold's row is inserted (and read back) before the inbox row, whose payload PostgreSQL cannot store.
+    bad = Event("oi", "hold", "hold:G9", "nul \x00 byte", global_id="G9")
+    with pytest.raises(psycopg.DataError):
+        store.begin_hold(bad, "R1", 2, "10.00", None, "2099-01-01T00:00:00Z")
+    assert store.get_hold("G9") is None  # rolled back with the transaction
+    # The pool's one connection is back out of the failed transaction and pipeline mode.
+    assert store.begin_hold(hold_event(9), "R1", 2, "10.00", None, "2099-01-01T00:00:00Z") is None
+    assert store.get_hold("G9").state == "pending"
+
+
+def test_a_webhook_failing_on_the_server_mid_transaction_is_not_recorded(store):
+    with pytest.raises(psycopg.DataError):
+        store.record_event(webhook_event(2**62 * 4))  # beyond bigint: refused by the server, not the driver
+    assert store.job_counts() == {}
+    assert store.record_event(webhook_event(6)) is True
+    assert store.job_counts() == {"queued": 1}

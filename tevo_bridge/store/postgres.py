@@ -32,7 +32,7 @@ import select
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -140,11 +140,34 @@ class _Conn:
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw
+        self.pipeline: Any = None  # set while this connection's transaction runs in pipeline mode
 
     def execute(self, sql: str, params: Any = ()) -> Any:
-        if not params:
-            return self.raw.execute(sql)
-        return self.raw.execute(_placeholders(sql, isinstance(params, Mapping)), params)
+        cursor = self.raw.execute(sql) if not params else self.raw.execute(
+            _placeholders(sql, isinstance(params, Mapping)), params)
+        return cursor if self.pipeline is None else _Pending(cursor, self.pipeline)
+
+
+class _Pending:
+    """A statement's cursor in pipeline mode: its row count is known only once the results sent so far are back,
+    so reading it waits for them (one round trip for every statement queued); fetching already does."""
+
+    __slots__ = ("_cursor", "_pipeline")
+
+    def __init__(self, cursor: Any, pipeline: Any) -> None:
+        self._cursor, self._pipeline = cursor, pipeline
+
+    @property
+    def rowcount(self) -> int:
+        self._pipeline.sync()
+        count: int = self._cursor.rowcount
+        return count
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> Any:
+        return self._cursor.fetchall()
 
 
 @functools.lru_cache(maxsize=512)
@@ -205,9 +228,12 @@ class PostgresConnector:
         with self:
             conn = self.conn
             outermost = self.depth == 1 and conn.raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-            with _isolation(conn.raw, READ_COMMITTED if self.read_committed and outermost else None):
-                with conn.raw.transaction():  # a SAVEPOINT when already inside a batch's transaction
+            if self.read_committed and outermost:
+                with _pipelined_transaction(conn):
                     yield conn
+                return
+            with conn.raw.transaction():  # a SAVEPOINT when already inside a batch's transaction
+                yield conn
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -273,6 +299,28 @@ def _isolation(raw: Any, level: Any) -> Iterator[None]:
     finally:
         if raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:  # a broken connection stays as it is
             raw.isolation_level = psycopg.IsolationLevel.SERIALIZABLE
+
+
+@contextmanager
+def _pipelined_transaction(conn: _Conn) -> Iterator[None]:
+    """A hot intake transaction (``PostgresStore._READ_COMMITTED``) in psycopg's pipeline mode: its ``BEGIN`` goes
+    out with its first statement and its ``COMMIT`` with its last ones, and the program waits only where it reads
+    a result (``_Pending``). The pipeline's end waits for every result, the ``COMMIT``'s included, so the caller
+    hears back only once the transaction is durable; an error in any statement raises there at the latest, and
+    the transaction is rolled back. (psycopg's own ``transaction()`` inside a pipeline waits after its ``BEGIN``
+    and before its ``COMMIT``: two round trips this saves.)"""
+    raw = conn.raw
+    try:
+        with raw.pipeline() as pipeline:
+            conn.pipeline = pipeline
+            raw.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            yield
+            raw.execute("COMMIT")
+    finally:
+        conn.pipeline = None
+        if not raw.closed and raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            with suppress(psycopg.Error):
+                raw.execute("ROLLBACK")
 
 
 def _check_without_round_trip(conn: Any) -> None:
@@ -413,6 +461,8 @@ class PostgresStore(SqlStore):
     def _pipelined(self, conn: Any) -> AbstractContextManager[Any]:
         """psycopg's pipeline mode: the statements go out together, and the first read (or the block's end) waits
         once for all their results. An error in any of them raises there and aborts the transaction."""
+        if conn.pipeline is not None:  # the whole transaction is pipelined already: an inner block would wait
+            return nullcontext()
         pipeline: AbstractContextManager[Any] = conn.raw.pipeline()
         return pipeline
 
@@ -440,8 +490,7 @@ class PostgresStore(SqlStore):
     def _claim_on(self, raw: Any, lease_seconds: float) -> Job | None:
         conn = _Conn(raw)
         now = time.time()
-        with raw.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")  # the queue pattern SKIP LOCKED is for
+        with _isolation(raw, READ_COMMITTED), raw.transaction():  # the queue pattern SKIP LOCKED is for
             candidates = conn.execute(
                 "SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?) "
                 "ORDER BY run_at LIMIT 16 FOR UPDATE SKIP LOCKED", (now, now)).fetchall()

@@ -114,13 +114,16 @@ class SqlStore:
             return True
 
     def _insert_inbox(self, conn: sqlite3.Connection, event: Event, now: str) -> bool:
-        cursor = conn.execute(
+        return bool(self._inbox_row(conn, event, now).rowcount == 1)
+
+    def _inbox_row(self, conn: sqlite3.Connection, event: Event, now: str) -> Any:
+        """The inbox insert's cursor: a caller that needs no row count does not wait for it (PostgreSQL's pipeline)."""
+        return conn.execute(
             "INSERT INTO inbox (channel, kind, dedupe_key, order_id, global_id, outcome, payload, received_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
             (event.channel, event.kind, event.dedupe_key, event.order_id, event.global_id,
              "ignored" if event.ignored else "queued", event.payload, now),
         )
-        return cursor.rowcount == 1
 
     def _ensure_order(
         self, conn: sqlite3.Connection, order_id: int, source: str, now: str, *, global_id: str | None = None,
@@ -197,7 +200,7 @@ class SqlStore:
                 assert existing is not None  # the row that conflicted; holds are never deleted while answered
                 return self._repeated_hold(conn, existing, remote_id, quantity, now)
             with self._pipelined(conn):
-                self._insert_inbox(conn, event, now)
+                self._inbox_row(conn, event, now)
                 conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) "
                              "VALUES (?, ?, 'hold', 'pending', ?)", (event.global_id, now, f"{quantity} x {remote_id}"))
             return None
