@@ -81,7 +81,7 @@ class ReplicaRun:
     @property
     def ok(self) -> bool:
         return (self.settled and self.tally.clean and self.tally.as_expected == self.tally.orders
-                and self.crossing.holds == self.crossing.consistent > 0)
+                and self.crossing.holds == self.crossing.consistent > 0 and not self.takeovers.missed)
 
 
 def cross_holds(a: str, b: str, count: int) -> Crossing:
