@@ -86,10 +86,10 @@ def test_a_pooled_connection_whose_session_ended_is_replaced_before_it_is_lent(s
         assert store._conn.execute("SELECT pg_backend_pid()").fetchone()[0] != pid
 
 
-# Today's counts (before: 15 for a hold, 9 for a webhook; see benchmarks/NOTES.md).
-HOLD_ROUND_TRIPS = 8  # begin_hold: BEGIN, INSERT hold, [inbox + audit], COMMIT; finish_hold: BEGIN, SELECT .. FOR
-#                       UPDATE, [UPDATE + audit + SELECT], COMMIT
-WEBHOOK_ROUND_TRIPS = 6  # BEGIN, INSERT inbox, INSERT order, audit, [job + NOTIFY], COMMIT
+# Today's counts (before: 15 for a hold, 9 for a webhook; see benchmarks/NOTES.md). Brackets: sent together.
+HOLD_ROUND_TRIPS = 5  # begin_hold: [BEGIN, INSERT hold], [inbox, audit, COMMIT]; finish_hold: [BEGIN, SELECT ..
+#                       FOR UPDATE], [UPDATE, audit, SELECT], [COMMIT]
+WEBHOOK_ROUND_TRIPS = 3  # [BEGIN, INSERT inbox], [INSERT order], [audit, job, NOTIFY, COMMIT]
 
 
 def test_a_statement_failing_inside_a_pipelined_hold_leaves_nothing_and_the_connection_usable(store):
