@@ -22,11 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # This checkout's sample POS, not whichever copy an editable install points at.
 sys.path.insert(1, str(ROOT / "plugins" / "sqlite_pos"))
 
-from benchmarks import arbiter, dashboard, drain, intake, latency, pages, replicas, skybox  # noqa: E402
+from benchmarks import arbiter, dashboard, drain, intake, latency, pages, postgres, replicas, skybox  # noqa: E402
 from benchmarks.common import Figure, machine  # noqa: E402
 
 SUITES = {"pages": pages, "intake": intake, "latency": latency, "arbiter": arbiter, "drain": drain,
-          "dashboard": dashboard, "skybox": skybox, "replicas": replicas}
+          "dashboard": dashboard, "skybox": skybox, "replicas": replicas, "postgres": postgres}
 
 
 def fmt(value: float | None, unit: str = "") -> str:

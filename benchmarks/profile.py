@@ -22,16 +22,19 @@ import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import ROOT, blackhole, daemon_process, load
 from benchmarks.intake import daemon_settings, seed_pos
+from benchmarks.replicas import postgres
 from tevo_bridge.serve import free_port
 
 #: Which layer a frame belongs to, by the first matching fragment of its file path or function (in order).
 LAYERS: tuple[tuple[str, str], ...] = (
+    ("psycopg", "PostgreSQL driver (psycopg, pool)"),
     ("tevo_bridge/store/", "store (SQLite thread, commits)"),
     ("sqlite3", "store (SQLite thread, commits)"),
     ("tevo_bridge/pos/", "POS host and worker threads"),
@@ -145,24 +148,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
     parser.add_argument("--count", type=int, default=3000, help="requests per load (default 3000)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out", help="where the profiles go")
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="the daemon's store: postgresql starts a throwaway durable server (as replicas.py)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="tevo-profile-"))
     remote_ids = seed_pos(tmp / "pos.sqlite3")
     sections = []
-    with blackhole() as tevo, daemon_process(daemon_settings(tmp, tmp / "pos.sqlite3", tevo, free_port()),
-                                             tmp / "daemon.log") as daemon:
+    with ExitStack() as stack:
+        store = None
+        if args.store == "postgresql":
+            store = {"url": stack.enter_context(postgres(tmp)).new_database()}
+        tevo = stack.enter_context(blackhole())
+        daemon = stack.enter_context(daemon_process(daemon_settings(tmp, tmp / "pos.sqlite3", tevo, free_port(),
+                                                                    store=store), tmp / "daemon.log"))
         load("hold", daemon.base_url, concurrency=16, count=300, max_seconds=60, prefix="warm",
              remote_ids=remote_ids)
         for kind, label in (("hold", "OI hold, 16 concurrent"), ("webhook", "webhook ack, 16 concurrent")):
-            raw = args.out / f"profile-{kind}.txt"
+            raw = args.out / f"profile-{args.store}-{kind}.txt"
             result = _profiled(daemon.pid, raw, lambda kind=kind: load(
                 kind, daemon.base_url, concurrency=16, count=args.count, max_seconds=120, prefix=f"prof-{kind}",
                 remote_ids=remote_ids))
-            sections.append(report(label, Profile.read(raw), result["count"]))
+            sections.append(report(f"{label}, {args.store}", Profile.read(raw), result["count"]))
     shutil.rmtree(tmp, ignore_errors=True)
     text = "\n".join(sections)
-    (args.out / "PROFILE.md").write_text(text)
+    (args.out / f"PROFILE-{args.store}.md").write_text(text)
     print(text)
     print(f"raw stacks and this report in {args.out}")
     return 0

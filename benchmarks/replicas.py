@@ -1,6 +1,9 @@
 """Several daemons: OI hold latency and webhook acks for 1 daemon on SQLite, 1 on PostgreSQL, 2 and 4 on
 PostgreSQL behind one balancing proxy; and 1,000 orders drained by two replicas.
 
+Per setup, its daemons and as many bare processes stay up together and are loaded in alternating
+rounds (benchmarks/rounds.py): a ratio is the median of the per-round ratios, with its min-max.
+
 Each figure's baseline is the bare app with the same number of processes, reached the same way
 (directly for one process, through the same Caddy for several), so a ratio says what tevo-bridge
 costs beyond the processes and the proxy themselves. PostgreSQL is a server of this run's own,
@@ -19,6 +22,7 @@ from typing import Any
 
 from benchmarks.common import Figure, Process, bare_process, blackhole, daemon_process, load
 from benchmarks.intake import daemon_settings, seed_pos
+from benchmarks.rounds import Spread, alternate, as_rounds, ratios, spread
 from tevo_bridge.serve import free_port
 
 #: (label, processes, backend)
@@ -65,12 +69,17 @@ def _loads(url: str, counts: dict[str, int], warmup: int, remote_ids: list[str],
     return out
 
 
+ROUNDS = 3  # alternating bare/daemon rounds per setup (benchmarks/rounds.py); 2 with --quick
+
+
 def run(tmp: Path, quick: bool = False) -> tuple[list[Figure], dict[str, Any]]:
+    """Per setup, its daemons and as many bare processes stay up together and are loaded in alternating rounds."""
     counts = ({"hold_16": 400, "hold_64": 500, "webhook": 400} if quick
               else {"hold_16": 2000, "hold_64": 3000, "webhook": 3000})
     warmup = 50 if quick else 200
+    rounds = 2 if quick else ROUNDS
     tmp.mkdir(parents=True, exist_ok=True)
-    raw: dict[str, Any] = {"daemons": {}, "bare": {}}
+    raw: dict[str, Any] = {"daemons": {}, "bare": {}, "rounds": rounds}
     with postgres(tmp) as pg, blackhole() as tevo:
         for label, processes, backend in SETUPS:
             folder = tmp / label.replace(" ", "-").replace(",", "")
@@ -83,16 +92,17 @@ def run(tmp: Path, quick: bool = False) -> tuple[list[Figure], dict[str, Any]]:
                     settings = daemon_settings(folder, folder / "pos.sqlite3", tevo, free_port(),
                                                store={"url": url} if url else None)
                     daemons.append(stack.enter_context(daemon_process(settings, folder / f"daemon-{n}.log")))
-                front = stack.enter_context(balanced([d.base_url for d in daemons], folder))
-                raw["daemons"][label] = _loads(front, counts, warmup, remote_ids, f"d{processes}{backend[0]}")
-        for processes in sorted({p for _, p, _ in SETUPS}):
-            folder = tmp / f"bare-{processes}"
-            folder.mkdir()
-            with ExitStack() as stack:
                 bares = [stack.enter_context(bare_process(free_port(), folder / f"bare-{n}.log"))
                          for n in range(processes)]
-                front = stack.enter_context(balanced([b.base_url for b in bares], folder))
-                raw["bare"][processes] = _loads(front, counts, warmup, ["1"], f"b{processes}")
+                front = stack.enter_context(balanced([d.base_url for d in daemons], folder))
+                bare_front = stack.enter_context(balanced([b.base_url for b in bares], folder))
+                tag = f"{processes}{backend[0]}"
+                raw["bare"][label], raw["daemons"][label] = alternate(
+                    rounds,
+                    lambda n, tag=tag, bare_front=bare_front: _loads(
+                        bare_front, counts, warmup if n == 0 else 0, ["1"], f"b{tag}r{n}"),
+                    lambda n, tag=tag, front=front, remote_ids=remote_ids: _loads(
+                        front, counts, warmup if n == 0 else 0, remote_ids, f"d{tag}r{n}"))
         raw["drain"] = drain_by_two(tmp / "drain", pg, quick)
     return figures(raw), raw
 
@@ -159,19 +169,22 @@ def _states(url: str, ids: list[int]) -> dict[int, str]:
 def figures(raw: dict[str, Any]) -> list[Figure]:
     out: list[Figure] = []
     for label, processes, _ in SETUPS:
-        ours, bare = raw["daemons"][label], raw["bare"][processes]
+        ours, bare = as_rounds(raw["daemons"][label]), as_rounds(_bare_of(raw["bare"], label, processes))
         base_name = "bare app, 1 process" if processes == 1 else f"bare app, {processes} processes behind Caddy"
         for c in CONCURRENCY:
-            hold, base = ours[f"hold_{c}"], bare[f"hold_{c}"]
+            hold, base = [r[f"hold_{c}"] for r in ours], [r[f"hold_{c}"] for r in bare]
             for q in ("p50", "p99"):
                 target, met = "", None
+                value, ratio = spread(hold, q), ratios(hold, base, q)
                 if c == 16 and q == "p99":
-                    target, met = "≤ 3× bare and < 50 ms", hold[q] <= 3 * base[q] and hold[q] < 50
-                out.append(Figure(f"{label}: OI hold {q}, {c} concurrent", hold[q], "ms", base[q], base_name,
-                                  target=target, met=met, note=_note(hold, base)))
-        wh, base = ours["webhook"], bare["webhook"]
-        out.append(Figure(f"{label}: webhook acks, 16 concurrent", wh["rate"], "acks/s", base["rate"], base_name,
-                          note=_note(wh, base)))
+                    target, met = "≤ 3× bare and < 50 ms", ratio.median <= 3 and value.median < 50
+                out.append(Figure(f"{label}: OI hold {q}, {c} concurrent", value.median, "ms",
+                                  spread(base, q).median, base_name, ratio=ratio.median, target=target, met=met,
+                                  note=_note(hold, base, ratio)))
+        wh, base = [r["webhook"] for r in ours], [r["webhook"] for r in bare]
+        ratio = ratios(wh, base, "rate")
+        out.append(Figure(f"{label}: webhook acks, 16 concurrent", spread(wh, "rate").median, "acks/s",
+                          spread(base, "rate").median, base_name, ratio=ratio.median, note=_note(wh, base, ratio)))
     drain = raw["drain"]
     rate = drain["orders"] / drain["drain_seconds"]
     problems = []
@@ -187,8 +200,17 @@ def figures(raw: dict[str, Any]) -> list[Figure]:
     return out
 
 
-def _note(ours: dict[str, Any], base: dict[str, Any]) -> str:
-    bad = {k: v for k, v in ours["statuses"].items() if str(k) != "200"}
-    if bad or ours["errors"]:
-        return f"UNEXPECTED: statuses {bad}, errors {dict(ours['errors'])}"
-    return f"{ours['rate']:.0f}/s vs {base['rate']:.0f}/s bare; p99 {ours['p99']:.1f} ms vs {base['p99']:.1f} ms"
+def _bare_of(bare: dict[str, Any], label: str, processes: int) -> Any:
+    """A setup's own bare rounds; results saved before rounds kept one bare run per process count."""
+    return bare.get(label) or bare.get(str(processes)) or bare[processes]  # type: ignore[index]
+
+
+def _note(ours: list[dict[str, Any]], base: list[dict[str, Any]], ratio: Spread) -> str:
+    problems = [f"statuses {bad}, errors {dict(r['errors'])}" for r in ours
+                if (bad := {k: v for k, v in r["statuses"].items() if str(k) != "200"}) or r["errors"]]
+    if problems:
+        return "UNEXPECTED: " + "; ".join(problems)
+    rounds = f"ratio {ratio.text()}× over {ratio.rounds} alternating rounds (median, min–max)" if ratio.rounds > 1 else ""
+    rates = (f"{spread(ours, 'rate').median:.0f}/s vs {spread(base, 'rate').median:.0f}/s bare; "
+             f"p99 {spread(ours, 'p99').median:.1f} ms vs {spread(base, 'p99').median:.1f} ms")
+    return "; ".join(part for part in (rounds, rates) if part)

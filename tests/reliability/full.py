@@ -313,12 +313,18 @@ def render(results: dict[str, dict[str, Any]], total: float) -> str:
         "orders goes through the proxy, round robin. A replica picked at random was SIGKILLed and restarted "
         f"{replicas['kills']} times, and halfway through, with one replica down, PostgreSQL itself was restarted. "
         "First, holds were asked of one replica, replayed through the other (the same bytes back), released "
-        "through the other and released again through the first (`not_held`, as one daemon answers).",
+        "through the other and released again through the first (`not_held`, as one daemon answers). "
+        "Take-over: each kill but the one with the database restart waited (up to 3 s) for the victim to run a "
+        "job, froze it (SIGSTOP), read which running jobs its sessions held, killed it and kept it down until "
+        "the other replica had claimed each of them; `takeover_*` are the seconds from the freeze to each claim "
+        "(the claim's own `lease_until` less the lease), with the job lease a new seller gets.",
         "",
         _table({k: replicas[k] for k in ("replicas", "kills", "db_restarts", "crossing_holds", "crossing_consistent",
                                          "orders", "oi_without_order", "as_expected", "states", "lost",
                                          "double_accepts", "double_rejects", "double_invoices", "missing_invoices",
-                                         "duplicate_pages", "pages_delivered", "active_holds", "seconds")}),
+                                         "duplicate_pages", "pages_delivered", "active_holds", "seconds",
+                                         "lease_seconds", "takeover_kills", "takeover_jobs", "takeover_median_s",
+                                         "takeover_max_s", "takeover_missed") if k in replicas}),
         "",
         *_skybox_section(results.get("skybox")),
         *security_section(results.get("security")),

@@ -32,6 +32,8 @@ from tests.reliability.checks import (
     tally,
 )
 from tests.reliability.crash import _stop
+from tests.reliability.takeover import Takeovers, await_jobs, measure, orphans_of, running_jobs
+from tevo_bridge.config import PipelineSettings
 from tevo_bridge.loopback.seed import seed_sqlite_mirror
 from tevo_bridge.loopback.stack import API_KEY, WEBHOOK_TOKEN, settings_for
 from tevo_bridge.sandbox.driver import DriverOrder, DriverSettings
@@ -40,6 +42,8 @@ from tevo_bridge.sandbox.server import running_sandbox
 from tevo_bridge.serve import free_port
 
 SECONDS_PER_KILL = 2.5
+#: The job lease a new seller gets ([pipeline] lease_seconds' default): what a killed replica's jobs wait for.
+LEASE_SECONDS = PipelineSettings.model_fields["lease_seconds"].default
 CROSSING = TicketGroupSpec(
     remote_id="99001", ticket_group_id=399990001, event_name="Replica Check", venue="Loopback Arena",
     occurs_at="2027-02-01T19:30:00-05:00", section="101", row="A", seats=[str(n) for n in range(1, 41)],
@@ -66,17 +70,18 @@ class ReplicaRun:
     seconds: float
     settled: bool
     exits: list[int] = field(default_factory=list)
+    takeovers: Takeovers = field(default_factory=lambda: Takeovers(LEASE_SECONDS))
 
     def figures(self) -> dict[str, Any]:
         return {"replicas": 2, "kills": self.kills, "restarts": self.restarts, "db_restarts": self.db_restarts,
                 "seconds": round(self.seconds, 1), "settled_in_time": self.settled,
                 "crossing_holds": self.crossing.holds, "crossing_consistent": self.crossing.consistent,
-                **self.tally.figures()}
+                **self.tally.figures(), "lease_seconds": LEASE_SECONDS, **self.takeovers.figures()}
 
     @property
     def ok(self) -> bool:
         return (self.settled and self.tally.clean and self.tally.as_expected == self.tally.orders
-                and self.crossing.holds == self.crossing.consistent > 0)
+                and self.crossing.holds == self.crossing.consistent > 0 and not self.takeovers.missed)
 
 
 def cross_holds(a: str, b: str, count: int) -> Crossing:
@@ -134,7 +139,7 @@ def run_replicas(tmp: Path, orders: int, kills: int, seed: int = 13, settle_time
                 settings.append(settings_for(
                     sandbox, folder, pos_db, port, store={"url": url},
                     poller={"enabled": True, "interval": 60}, server={"hold_ttl": 8.0},
-                    pipeline={"max_attempts": 30, "lease_seconds": 10}, log={"level": "info"}))
+                    pipeline={"max_attempts": 30, "lease_seconds": LEASE_SECONDS}, log={"level": "info"}))
             logs = [tmp / "a" / "daemon.log", tmp / "b" / "daemon.log"]
             view = View(sandbox, url, pos_db)
             processes = [start(s, None, log) for s, log in zip(settings, logs, strict=True)]
@@ -142,6 +147,7 @@ def run_replicas(tmp: Path, orders: int, kills: int, seed: int = 13, settle_time
             failures: list[BaseException] = []
             exits: list[int] = []
             restarts = db_restarts = 0
+            takeovers = Takeovers(LEASE_SECONDS)
             try:
                 crossing = cross_holds(*(f"http://127.0.0.1:{port}" for port in ports), crossings)
 
@@ -160,11 +166,21 @@ def run_replicas(tmp: Path, orders: int, kills: int, seed: int = 13, settle_time
                 for kill in range(kills):
                     time.sleep(rng.uniform(0.5, 2.0))
                     victim = rng.randrange(2)
+                    # Frozen first, so the jobs it holds are read while it can change nothing; its statements
+                    # already sent land meanwhile. The take-over is timed from the freeze: dead from then on.
+                    if kill != kills // 2:
+                        await_jobs(url, processes[victim].pid)
+                    processes[victim].send_signal(signal.SIGSTOP)
+                    killed_at = time.time()
+                    time.sleep(0.2)
+                    orphans = orphans_of(url, processes[victim].pid, running_jobs(url))
                     processes[victim].send_signal(signal.SIGKILL)
                     exits.append(processes[victim].wait(timeout=10))
                     if kill == kills // 2:  # the database goes away too, with one replica already dead
                         server.restart()
                         db_restarts += 1
+                    else:  # the victim stays down until the other replica has taken over its jobs
+                        measure(url, killed_at, orphans, takeovers)
                     processes[victim] = start(settings[victim], None, logs[victim])
                     restarts += 1
                 creator.join(timeout=600)
@@ -178,5 +194,5 @@ def run_replicas(tmp: Path, orders: int, kills: int, seed: int = 13, settle_time
     finally:
         server.destroy()
     return ReplicaRun(result, crossing, len(exits), restarts, db_restarts, time.monotonic() - started, settled,
-                      exits)
+                      exits, takeovers)
 

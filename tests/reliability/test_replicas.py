@@ -12,6 +12,10 @@ def check(run) -> None:
     assert run.db_restarts == 1
     assert run.crossing.holds == run.crossing.consistent > 0, run.crossing.problems
     check_kills(run)  # every kill restarted; nothing lost, doubled or left held
+    # Each job a killed replica was running was claimed by the other within the lease (plus slack), not left.
+    takeovers = run.takeovers
+    assert not takeovers.missed, f"never taken over: jobs {takeovers.missed}"
+    assert all(0 <= s <= takeovers.bound for s in takeovers.seconds), takeovers.seconds
 
 
 def test_two_replicas_killed_four_times_and_a_database_restart_lose_and_double_nothing(tmp_path, figures):

@@ -12,8 +12,11 @@ if TYPE_CHECKING:
     from tevo_bridge.store.postgres import PostgresStore
 
 #: The daemon's store threads on PostgreSQL: enough that a slow query (a prune, a scrape) never holds up
-#: an Order Integration hold behind it; each holds one pooled connection.
-PG_STORE_THREADS = 4
+#: an Order Integration hold behind it; each holds one pooled connection. A thread spends a transaction
+#: mostly waiting on the network (psycopg releases the GIL), so 16 concurrent requests need about as
+#: many threads to keep PostgreSQL busy; 8 kept 4 replicas (8 + workers + 2 connections each) well
+#: inside PostgreSQL's default max_connections of 100.
+PG_STORE_THREADS = 8
 
 
 def open_store(settings: StoreSettings, *, daemon: bool = False, jobs: int = 0) -> SqliteStore | PostgresStore:
@@ -24,7 +27,10 @@ def open_store(settings: StoreSettings, *, daemon: bool = False, jobs: int = 0) 
         return SqliteStore(settings.path, daemon=daemon)
     from tevo_bridge.store.postgres import PostgresStore
 
-    return PostgresStore(url, max_size=PG_STORE_THREADS + jobs + 2)
+    # The store threads' connections stay open (min_size), so after an outage the pool reopens them in the
+    # background before the burst arrives, and running jobs (one connection each, for their advisory locks)
+    # can never take the last of them.
+    return PostgresStore(url, min_size=PG_STORE_THREADS, max_size=PG_STORE_THREADS + jobs + 2)
 
 
 def open_async_store(settings: Settings) -> AsyncStore:

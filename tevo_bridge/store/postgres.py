@@ -28,10 +28,11 @@ from __future__ import annotations
 import functools
 import random
 import re
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -58,6 +59,8 @@ try:
     import psycopg
     from psycopg import errors as pg_errors
     from psycopg_pool import ConnectionPool, PoolTimeout
+
+    READ_COMMITTED = psycopg.IsolationLevel.READ_COMMITTED
 except ImportError:  # pragma: no cover - the `postgresql` extra is not installed
     psycopg = None  # type: ignore[assignment]  # optional extra: every use checks for None first
 
@@ -137,13 +140,42 @@ class _Conn:
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw
+        self.pipeline: Any = None  # set while this connection's transaction runs in pipeline mode
 
     def execute(self, sql: str, params: Any = ()) -> Any:
-        if not params:
-            return self.raw.execute(sql)
-        sql = sql.replace("%", "%%")
-        sql = self._NAMED.sub(r"%(\1)s", sql) if isinstance(params, Mapping) else sql.replace("?", "%s")
-        return self.raw.execute(sql, params)
+        cursor = self.raw.execute(sql) if not params else self.raw.execute(
+            _placeholders(sql, isinstance(params, Mapping)), params)
+        return cursor if self.pipeline is None else _Pending(cursor, self.pipeline)
+
+
+class _Pending:
+    """A statement's cursor in pipeline mode: its row count is known only once the results sent so far are back,
+    so reading it waits for them (one round trip for every statement queued); fetching already does."""
+
+    __slots__ = ("_cursor", "_pipeline")
+
+    def __init__(self, cursor: Any, pipeline: Any) -> None:
+        self._cursor, self._pipeline = cursor, pipeline
+
+    @property
+    def rowcount(self) -> int:
+        self._pipeline.sync()
+        count: int = self._cursor.rowcount
+        return count
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> Any:
+        return self._cursor.fetchall()
+
+
+@functools.lru_cache(maxsize=512)
+def _placeholders(sql: str, named: bool) -> str:
+    """The shared SQL in psycopg's placeholders; cached, since the store sends the same few dozen statements
+    over and over and the rewrite was a measurable share of a hold's CPU on PostgreSQL."""
+    sql = sql.replace("%", "%%")
+    return _Conn._NAMED.sub(r"%(\1)s", sql) if named else sql.replace("?", "%s")
 
 
 class PostgresConnector:
@@ -195,9 +227,12 @@ class PostgresConnector:
     def transaction(self) -> Iterator[_Conn]:
         with self:
             conn = self.conn
+            outermost = self.depth == 1 and conn.raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            if self.read_committed and outermost:
+                with _pipelined_transaction(conn):
+                    yield conn
+                return
             with conn.raw.transaction():  # a SAVEPOINT when already inside a batch's transaction
-                if self.read_committed and self.depth == 1:
-                    conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                 yield conn
 
     @contextmanager
@@ -250,6 +285,66 @@ def _configure(conn: Any) -> None:
     conn.isolation_level = psycopg.IsolationLevel.SERIALIZABLE
 
 
+@contextmanager
+def _isolation(raw: Any, level: Any) -> Iterator[None]:
+    """The next transaction's isolation level, sent in its ``BEGIN``: a ``SET TRANSACTION`` after it would be one
+    more round trip per transaction (psycopg composes ``BEGIN ISOLATION LEVEL ...`` from the connection's setting,
+    changing which costs no round trip outside a transaction)."""
+    if level is None:
+        yield
+        return
+    raw.isolation_level = level
+    try:
+        yield
+    finally:
+        if raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:  # a broken connection stays as it is
+            raw.isolation_level = psycopg.IsolationLevel.SERIALIZABLE
+
+
+@contextmanager
+def _pipelined_transaction(conn: _Conn) -> Iterator[None]:
+    """A hot intake transaction (``PostgresStore._READ_COMMITTED``) in psycopg's pipeline mode: its ``BEGIN`` goes
+    out with its first statement and its ``COMMIT`` with its last ones, and the program waits only where it reads
+    a result (``_Pending``). The pipeline's end waits for every result, the ``COMMIT``'s included, so the caller
+    hears back only once the transaction is durable; an error in any statement raises there at the latest, and
+    the transaction is rolled back. (psycopg's own ``transaction()`` inside a pipeline waits after its ``BEGIN``
+    and before its ``COMMIT``: two round trips this saves.)"""
+    raw = conn.raw
+    try:
+        with raw.pipeline() as pipeline:
+            conn.pipeline = pipeline
+            raw.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            yield
+            raw.execute("COMMIT")
+    finally:
+        conn.pipeline = None
+        if not raw.closed and raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            with suppress(psycopg.Error):
+                raw.execute("ROLLBACK")
+
+
+def _check_without_round_trip(conn: Any) -> None:
+    """The pool's check before lending a connection, without a round trip in the common case.
+
+    ``ConnectionPool.check_connection`` sends an empty query: one network wait on every checkout, so
+    one more per transaction on the hot path. An idle connection's socket has nothing to read unless
+    the server spoke unasked, and that is almost always the end of the session (a restart, a
+    terminated backend: its FATAL message, then end-of-file); only then, or when libpq already knows
+    the connection is bad, is the full check run, which fails and makes the pool replace it. A
+    connection that breaks after this check fails its call, as it could after the full check too.
+    """
+    pgconn = conn.pgconn
+    if pgconn.status == psycopg.pq.ConnStatus.OK and not _readable(pgconn.socket):
+        return
+    ConnectionPool.check_connection(conn)
+
+
+def _readable(fd: int) -> bool:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 def _retrying(method: Callable[..., T]) -> Callable[..., T]:
     """Run the method again when PostgreSQL aborted its transaction for a concurrent one (never inside a batch,
     whose transaction the caller owns)."""
@@ -295,7 +390,7 @@ class PostgresStore(SqlStore):
         self.path = Path("postgresql")  # the SQLite store's file attribute: nothing on disk here, and nothing reads it
         self._pool = pool = ConnectionPool(url, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
                                     kwargs={"autocommit": True}, configure=_configure,
-                                    check=ConnectionPool.check_connection, name="tevo-bridge-store")
+                                    check=_check_without_round_trip, name="tevo-bridge-store")
         self._db = PostgresConnector(pool)
         self._running: dict[Job, Any] = {}  # a claim (id and lease) -> the connection holding its advisory lock
         self._running_lock = threading.Lock()
@@ -362,8 +457,17 @@ class PostgresStore(SqlStore):
 
     def _enqueue(self, conn: Any, kind: JobKind, key: str, order_id: int | None, global_id: str | None,
                  run_at: float, now: str) -> None:
-        super()._enqueue(conn, kind, key, order_id, global_id, run_at, now)
-        conn.execute(f"NOTIFY {JOBS_CHANNEL}")  # delivered at COMMIT, to every replica listening
+        with self._pipelined(conn):  # one round trip for both
+            super()._enqueue(conn, kind, key, order_id, global_id, run_at, now)
+            conn.execute(f"NOTIFY {JOBS_CHANNEL}")  # delivered at COMMIT, to every replica listening
+
+    def _pipelined(self, conn: Any) -> AbstractContextManager[Any]:
+        """psycopg's pipeline mode: the statements go out together, and the first read (or the block's end) waits
+        once for all their results. An error in any of them raises there and aborts the transaction."""
+        if conn.pipeline is not None:  # the whole transaction is pipelined already: an inner block would wait
+            return nullcontext()
+        pipeline: AbstractContextManager[Any] = conn.raw.pipeline()
+        return pipeline
 
     def claim_job(self, lease_seconds: float) -> Job | None:
         """Take the most overdue job nobody runs, and keep it locked on a connection of its own until it ends.
@@ -389,8 +493,7 @@ class PostgresStore(SqlStore):
     def _claim_on(self, raw: Any, lease_seconds: float) -> Job | None:
         conn = _Conn(raw)
         now = time.time()
-        with raw.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")  # the queue pattern SKIP LOCKED is for
+        with _isolation(raw, READ_COMMITTED), raw.transaction():  # the queue pattern SKIP LOCKED is for
             candidates = conn.execute(
                 "SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?) "
                 "ORDER BY run_at LIMIT 16 FOR UPDATE SKIP LOCKED", (now, now)).fetchall()

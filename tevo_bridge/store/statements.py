@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
 from tevo_bridge.clock import now_iso
@@ -79,6 +79,11 @@ class SqlStore(NotificationStatements):
     def _tx(self) -> AbstractContextManager[Any]:
         return self._db.transaction()
 
+    def _pipelined(self, conn: Any) -> AbstractContextManager[Any]:
+        """Around statements none of whose results is read before the last one's: a backend with round trips
+        (PostgreSQL) sends them together and waits once; SQLite has no round trips to save."""
+        return nullcontext()
+
     def batch(self) -> AbstractContextManager[None]:
         """Group commit: every method called inside runs in one transaction, one fsync at the end.
 
@@ -111,13 +116,16 @@ class SqlStore(NotificationStatements):
             return True
 
     def _insert_inbox(self, conn: sqlite3.Connection, event: Event, now: str) -> bool:
-        cursor = conn.execute(
+        return bool(self._inbox_row(conn, event, now).rowcount == 1)
+
+    def _inbox_row(self, conn: sqlite3.Connection, event: Event, now: str) -> Any:
+        """The inbox insert's cursor: a caller that needs no row count does not wait for it (PostgreSQL's pipeline)."""
+        return conn.execute(
             "INSERT INTO inbox (channel, kind, dedupe_key, order_id, global_id, outcome, payload, received_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
             (event.channel, event.kind, event.dedupe_key, event.order_id, event.global_id,
              "ignored" if event.ignored else "queued", event.payload, now),
         )
-        return cursor.rowcount == 1
 
     def _ensure_order(
         self, conn: sqlite3.Connection, order_id: int, source: str, now: str, *, global_id: str | None = None,
@@ -193,9 +201,10 @@ class SqlStore(NotificationStatements):
                 existing = self._hold(conn, event.global_id or "")
                 assert existing is not None  # the row that conflicted; holds are never deleted while answered
                 return self._repeated_hold(conn, existing, remote_id, quantity, now)
-            self._insert_inbox(conn, event, now)
-            conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) VALUES (?, ?, 'hold', 'pending', ?)",
-                         (event.global_id, now, f"{quantity} x {remote_id}"))
+            with self._pipelined(conn):
+                self._inbox_row(conn, event, now)
+                conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) "
+                             "VALUES (?, ?, 'hold', 'pending', ?)", (event.global_id, now, f"{quantity} x {remote_id}"))
             return None
 
     def _repeated_hold(self, conn: sqlite3.Connection, hold: HoldRow, remote_id: str, quantity: int,
@@ -226,16 +235,17 @@ class SqlStore(NotificationStatements):
                 # TEvo released it while the POS was still holding: it stays released, and whatever the
                 # POS did hold is freed by a job.
                 state, release_in_pos = HoldState.RELEASED, True
-            conn.execute(
-                "UPDATE holds SET state = ?, status = ?, response = ?, hold_id = ?, reason = ?, updated_at = ? "
-                "WHERE global_id = ?",
-                (state, status, response, hold_id, reason, now, global_id),
-            )
-            conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) VALUES (?, ?, 'hold', ?, ?)",
-                         (global_id, now, state, reason))
-            if release_in_pos:
-                self._enqueue(conn, JobKind.RELEASE_HOLD, f"release:{global_id}", None, global_id, time.time(), now)
-            return self._hold(conn, global_id)
+            with self._pipelined(conn):
+                conn.execute(
+                    "UPDATE holds SET state = ?, status = ?, response = ?, hold_id = ?, reason = ?, updated_at = ? "
+                    "WHERE global_id = ?",
+                    (state, status, response, hold_id, reason, now, global_id),
+                )
+                conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) VALUES (?, ?, 'hold', ?, ?)",
+                             (global_id, now, state, reason))
+                if release_in_pos:
+                    self._enqueue(conn, JobKind.RELEASE_HOLD, f"release:{global_id}", None, global_id, time.time(), now)
+                return self._hold(conn, global_id)
 
     def get_hold(self, global_id: str) -> HoldRow | None:
         with self._lock:
