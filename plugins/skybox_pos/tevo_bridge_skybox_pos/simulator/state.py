@@ -340,14 +340,21 @@ class SimState:
             t = self.tickets[i]
             if t.hold_id == hold.id:
                 t.hold_id = None
-        part = self.listings[hold.inventory_id]
-        if part.origin_id is not None and part.origin_id in self.listings:  # merge a split listing back
-            origin = self.listings[part.origin_id]
-            for i in list(part.tickets):
-                if self.tickets[i].status == "AVAILABLE":
-                    part.tickets.remove(i)
-                    origin.tickets.append(i)
-                    self.tickets[i].inventory_id = origin.id
+        self._merge_back(self.listings[hold.inventory_id])
+
+    def _merge_back(self, part: Listing) -> None:
+        """A listing split off by a partial hold gives its free tickets back to the one it came from, once no
+        live hold keeps it apart (the hold ended, or a void returned tickets sold from it)."""
+        if part.origin_id is None or part.origin_id not in self.listings:
+            return
+        if any(h.removed is None and h.inventory_id == part.id for h in self.holds.values()):
+            return
+        origin = self.listings[part.origin_id]
+        for i in list(part.tickets):
+            if self.tickets[i].status == "AVAILABLE":
+                part.tickets.remove(i)
+                origin.tickets.append(i)
+                self.tickets[i].inventory_id = origin.id
 
     def delete_hold(self, hold_id: int) -> dict[str, Any] | None:
         hold = self.holds.get(hold_id)
@@ -458,7 +465,9 @@ class SimState:
         for hold_id in touched:
             hold = self.holds[hold_id]
             if self.settings.invoice_ends_hold and all(self.tickets[i].status == "SOLD" for i in hold.ticket_ids):
-                hold.removed = now()
+                # Ended as a deletion ends it: its tickets let go of it, so a void that returns them to the
+                # pool (DELETE of the invoice's lines) puts them back on sale, not back on a dead hold.
+                self._remove_hold(hold, now())
         self.invoices[invoice.id] = invoice
         return self.invoice_json(invoice)
 
@@ -492,6 +501,8 @@ class SimState:
             t = self.tickets[ticket_id]
             t.status, t.invoice_line_id, t.sell_price = "AVAILABLE", None, self.listings[t.inventory_id].list_price
             self.listings[t.inventory_id].last_update = now()
+        for listing_id in {self.tickets[i].inventory_id for i in line["itemIds"]}:
+            self._merge_back(self.listings[listing_id])
 
     def invoice(self, invoice_id: int) -> InvoiceRec:
         found = self.invoices.get(invoice_id)
