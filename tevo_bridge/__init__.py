@@ -11,7 +11,7 @@ import pluggy
 # httpx's package imports its command-line client (rich.progress, rich.syntax, click) whenever rich is
 # installed, and typer installs it: about 6 MiB the daemon never uses.  Marking the module absent makes
 # httpx fall back to its stub ``httpx.main``; nothing else in httpx uses it.  A no-op if httpx came first.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: "absent", the import system's own mark
 
 __version__ = "0.1.0"
 

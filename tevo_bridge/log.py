@@ -17,7 +17,7 @@ from typing import Any, TextIO
 # loads, so the daemon does without 4 MiB of it; the CLI imports rich itself when it draws a table.
 _HIDE_RICH = "rich" not in sys.modules and "structlog" not in sys.modules
 if _HIDE_RICH:
-    sys.modules["rich"] = None  # type: ignore[assignment]
+    sys.modules["rich"] = None  # type: ignore[assignment]  # None: "absent", the import system's own mark
 try:
     import structlog
 finally:

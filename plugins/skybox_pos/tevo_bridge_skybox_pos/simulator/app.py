@@ -94,8 +94,8 @@ def create_app(state: SimState, credentials: Credentials | None = None, seed: in
 
     async def checked(request: Request, response: Response) -> Response:
         """The answer, after recording where SkyBox's model for it disagrees (``state.spec_mismatches``)."""
-        # call_next answers a streaming response; Starlette types it as the base Response, which has no iterator.
-        content = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
+        # call_next answers a streaming response, which Starlette types as the base Response.
+        content = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]  # see above
         if response.headers.get("content-type", "").startswith("application/json") and content:
             problems = spec().response_problems(request.method, request.url.path, response.status_code,
                                                 json.loads(content))
