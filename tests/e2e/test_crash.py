@@ -50,6 +50,14 @@ def start(settings, crashpoint, log: Path) -> subprocess.Popen:
     raise AssertionError("daemon did not start")
 
 
+def wait_for_state(store_path: Path, order_id: int, wanted: str, log: Path, timeout: float = 30.0) -> None:
+    """Until the order reaches ``wanted`` (read from the store file); the daemon's log tail if it never does."""
+    deadline = time.monotonic() + timeout
+    while state(store_path, order_id) != wanted and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert state(store_path, order_id) == wanted, log.read_text()[-3000:]
+
+
 def state(store_path: Path, order_id: int) -> str | None:
     store = SqliteStore(store_path)
     try:
@@ -81,10 +89,7 @@ def test_killed_between_a_call_and_recording_it_the_order_is_still_accepted_and_
         assert sandbox.inspect(made.order_id)["accept_calls"] == 1
         second = start(settings, None, log)
         try:
-            deadline = time.monotonic() + 30
-            while state(settings.store.path, made.order_id) != "done" and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert state(settings.store.path, made.order_id) == "done", log.read_text()[-3000:]
+            wait_for_state(settings.store.path, made.order_id, "done", log)
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(timeout=10)  # graceful shutdown within 10 s (uvicorn re-raises SIGTERM after it)
@@ -114,10 +119,7 @@ def test_killed_after_the_pos_voided_but_before_it_was_recorded_the_void_happens
         first = start(settings, "after_void", log)
         try:
             made = sandbox.driver.create_sync(Scenario.OFFICE_ETICKET, [Channel.WEBHOOK])
-            deadline = time.monotonic() + 30
-            while state(settings.store.path, made.order_id) != "done" and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert state(settings.store.path, made.order_id) == "done", log.read_text()[-3000:]
+            wait_for_state(settings.store.path, made.order_id, "done", log)
             sandbox.driver.cancel_sync(made.order_id)
             assert first.wait(timeout=30) == 137, log.read_text()[-3000:]  # died at the crash point
         finally:
@@ -126,10 +128,7 @@ def test_killed_after_the_pos_voided_but_before_it_was_recorded_the_void_happens
         assert state(settings.store.path, made.order_id) == "voiding"
         second = start(settings, None, log)
         try:
-            deadline = time.monotonic() + 30
-            while state(settings.store.path, made.order_id) != "needs_review" and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert state(settings.store.path, made.order_id) == "needs_review", log.read_text()[-3000:]
+            wait_for_state(settings.store.path, made.order_id, "needs_review", log)
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(timeout=10)
