@@ -28,7 +28,7 @@ from tevo_bridge.intake.poller import run_poller
 from tevo_bridge.intake.refusals import RefusalLog
 from tevo_bridge.listeners import make_listeners, serve_all
 from tevo_bridge.log import configure_logging, get_logger
-from tevo_bridge.memory import return_freed_memory
+from tevo_bridge.memory import return_freed_memory, skip_pydantic_v1_checks
 from tevo_bridge.pipeline.processor import Fulfil, OrderProcessor, Precheck
 from tevo_bridge.pipeline.worker import Worker
 from tevo_bridge.store import AsyncStore
@@ -244,6 +244,7 @@ def serve(settings: Settings) -> None:
                 sock.close()
         raise
     log_registration(settings.server)
+    skip_pydantic_v1_checks()  # before the apps add their routes
     listeners = make_listeners(settings, *build_apps(runtime), sockets=(public, admin))
     settle_gc()
     return_freed_memory()

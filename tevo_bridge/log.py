@@ -13,16 +13,18 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, TextIO
 
 # structlog imports rich (and pygments behind it) when it is installed, for tracebacks this module never asks
-# for: format_exc_info turns an exception into text before any renderer sees it.  rich is hidden while structlog
-# loads, so the daemon does without 4 MiB of it; the CLI imports rich itself when it draws a table.
-_HIDE_RICH = "rich" not in sys.modules and "structlog" not in sys.modules
-if _HIDE_RICH:
-    sys.modules["rich"] = None  # type: ignore[assignment]  # None: "absent", the import system's own mark
+# for: format_exc_info turns an exception into text before any renderer sees it; and greenlet (1 MiB, there when
+# Playwright is) for its deprecated thread-local context, which nothing here uses.  Both are hidden while structlog
+# loads, so the daemon does without them; the CLI imports rich itself when it draws a table.
+_HIDDEN = () if "structlog" in sys.modules else tuple(n for n in ("rich", "greenlet") if n not in sys.modules)
+for _name in _HIDDEN:
+    sys.modules[_name] = None  # type: ignore[assignment]  # None: "absent", the import system's own mark
 try:
     import structlog
 finally:
-    if _HIDE_RICH and "rich" in sys.modules and sys.modules["rich"] is None:
-        del sys.modules["rich"]
+    for _name in _HIDDEN:
+        if _name in sys.modules and sys.modules[_name] is None:
+            del sys.modules[_name]
 
 from tevo_bridge.term import safe_event  # noqa: E402  (after structlog, which must come first)
 

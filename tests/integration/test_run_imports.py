@@ -37,7 +37,9 @@ main()
 #: Loaded by `run` only if used; none of it is used by an idle daemon without an admin port.
 NEVER_LOADED = ("pypdf", "rich", "pygments", "cryptography", "PIL", "benchmarks", "jinja2", "httpx._main",
                 "tevo_bridge.demo", "tevo_bridge.loopback", "tevo_bridge.testing", "tevo_bridge.cli_views",
-                "tevo_bridge.pos.cli", "tevo_bridge.store.transfer")
+                "tevo_bridge.pos.cli", "tevo_bridge.store.transfer",
+                # FastAPI's v1 checks, structlog's greenlet support, the dashboard's cookie signer: unused by `run`
+                "pydantic.v1", "greenlet", "itsdangerous")
 #: The typer sub-apps stay registered, so their modules load; what they run must not.
 SUB_APP_MODULES = ("tevo_bridge.sandbox", "tevo_bridge.sandbox.cli", "tevo_bridge.dashboard",
                    "tevo_bridge.dashboard.cli", "tevo_bridge.dashboard.auth")

@@ -21,8 +21,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 LOGIN_FAILURES_ALLOWED = 5  # per client address, within LOGIN_WINDOW
 LOGIN_WINDOW = 300.0
@@ -82,6 +80,9 @@ class Sessions:
     COOKIE = "tevo_bridge_session"
 
     def __init__(self, secret: str, max_age: float, mode: str = "none", password_hash: str = "") -> None:
+        # Imported here: `run` checks the password hash with this module, and needs no signer without a dashboard.
+        from itsdangerous import URLSafeTimedSerializer
+
         self.max_age = max_age
         self.mode = mode
         key = secret or secrets.token_urlsafe(32)
@@ -101,6 +102,8 @@ class Sessions:
         """The cookie's session, or None: unsigned, expired, minted in another auth mode or for another password."""
         if not cookie or len(cookie) > 4096:
             return None
+        from itsdangerous import BadSignature
+
         try:
             data = self._signer.loads(cookie, max_age=self.max_age)  # type: ignore[arg-type]  # a float works too
         except BadSignature:  # also an expired one (SignatureExpired is a BadSignature)
