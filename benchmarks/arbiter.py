@@ -39,7 +39,8 @@ from benchmarks.common import Figure, median, percentile
 
 LATENCY = 0.1
 WARMUP = 3
-GOAL = 1.2  # × the floor
+GOAL = 1.2  # × the floor, at the median
+GOAL_P99 = 1.1  # × the floor, at p99 (issue 24: "keep ≤ 1.1× at p99")
 
 
 class CallClock:
@@ -212,7 +213,7 @@ def figures(raw: dict[str, Any]) -> list[Figure]:
         Figure("created → accepted at 100 ms per TEvo call, webhook path (median)", p50, "ms", floor, floor_name,
                target=f"≤ {GOAL}× floor", met=p50 <= GOAL * floor, note=common),
         Figure("created → accepted at 100 ms per TEvo call, webhook path (p99)", p99, "ms", floor, floor_name,
-               target=f"≤ {GOAL}× floor", met=p99 <= GOAL * floor,
+               target=f"≤ {GOAL_P99}× floor", met=p99 <= GOAL_P99 * floor,
                note=f"max {max(paths):.0f} ms; time outside the injected 100 ms per call (medians): {gaps}; "
                     f"CPU used meanwhile by this process (daemon, sandbox, client; all threads) "
                     f"{median([s['cpu_s'] * 1000 for s in samples]):.0f} ms median"),

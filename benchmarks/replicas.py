@@ -177,7 +177,7 @@ def figures(raw: dict[str, Any]) -> list[Figure]:
                 target, met = "", None
                 value, ratio = spread(hold, q), ratios(hold, base, q)
                 if c == 16 and q == "p99":
-                    target, met = "≤ 3× bare and < 50 ms", ratio.median <= 3 and value.median < 50
+                    target, met = "≤ 3× bare", ratio.median <= 3  # issue 24
                 out.append(Figure(f"{label}: OI hold {q}, {c} concurrent", value.median, "ms",
                                   spread(base, q).median, base_name, ratio=ratio.median, target=target, met=met,
                                   note=_note(hold, base, ratio)))
