@@ -4,9 +4,10 @@ import json
 import sqlite3
 import time
 
+import psycopg
 import pytest
 
-from tests.pg import kill_job_sessions
+from tests.pg import kill_job_sessions, refuse_job_inserts
 from tevo_bridge.store import Event, SqliteStore
 from tevo_bridge.store.postgres import PostgresStore
 from tevo_bridge.store.schema import MIGRATIONS
@@ -48,8 +49,13 @@ def test_a_failed_transaction_leaves_nothing(store, monkeypatch):
     def broken(*args, **kwargs):
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(store, "_enqueue", broken)
-    with pytest.raises(sqlite3.OperationalError):
+    if isinstance(store, PostgresStore):  # one statement there: its last part, the job, fails on the server
+        refuse_job_inserts(store)
+        error: type[Exception] = psycopg.Error
+    else:
+        monkeypatch.setattr(store, "_enqueue", broken)
+        error = sqlite3.OperationalError
+    with pytest.raises(error):
         store.record_event(order_event())
     assert (store.count("inbox"), store.count("orders"), store.count("jobs")) == (0, 0, 0)
 
