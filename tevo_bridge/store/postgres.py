@@ -422,6 +422,8 @@ class PostgresStore(SqlStore):
     #: that, and at 64 concurrent holds the retries ran out (answered 503) while throughput collapsed.
     #: ``record_from_audit`` (the notifier's read of recent transitions) too: its inserts are keyed and its cursor
     #: only moves forward, and at SERIALIZABLE its read of the audit index would add conflicts to the pipeline's.
+    #: The first three are one statement each now (store/pg_intake.py): this still sets the isolation of
+    #: a repeated hold's transaction and of an event that names both an order and a global id.
     _READ_COMMITTED = ("record_event", "begin_hold", "finish_hold", "record_from_audit",
                       "renew_job")  # renew_job: one fenced row
 
