@@ -15,6 +15,8 @@ dialects or the multi-process rules differ:
   connection of its own: a job whose lease ran out while its worker is alive is not taken twice,
   one whose replica died (its session ended) is, and at start-up ``requeue_running_jobs`` frees
   at once only the jobs nobody holds;
+- the intake's three hot writes (a new hold, its outcome, a webhook's event) are one statement each,
+  in autocommit (``store/pg_intake.py``): one round trip, and less driver work, per write;
 - every enqueue sends ``NOTIFY tevo_jobs`` with its commit (``listen_for_jobs`` wakes the workers
   of every replica); ``try_lead`` is a lease row, so one replica polls TEvo.
 
