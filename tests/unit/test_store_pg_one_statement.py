@@ -55,7 +55,8 @@ def blocked(pg_url: str, call: Callable[[], Any]) -> Future[Any]:
     pool.shutdown(wait=False)
     deadline = time.monotonic() + 30
     with psycopg.connect(pg_url, autocommit=True) as watcher:
-        while not watcher.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0]:
+        while not watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                  "AND wait_event_type = 'Lock'").fetchone()[0]:
             assert not future.done(), f"it did not wait for the other transaction: {future.result()!r}"
             assert time.monotonic() < deadline, "it never started waiting"
             time.sleep(0.01)
