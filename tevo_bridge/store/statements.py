@@ -117,7 +117,7 @@ class SqlStore(NotificationStatements):
     def record_event(self, event: Event, source_state: str = OrderState.NEW) -> bool:
         """Record an event and queue its order job in one transaction.  False for a duplicate.
 
-        PostgreSQL runs this as one statement (``store/pg_intake.py``, ``RECORD_EVENT``): a rule changed here
+        PostgreSQL runs this as one statement (``store/pg_intake.py``, ``RECORD_*``): a rule changed here
         changes there too."""
         now = now_iso()
         with self._tx() as conn:
