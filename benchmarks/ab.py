@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -50,14 +52,15 @@ def cpu_ticks(pid: int) -> tuple[int, int]:
     return int(fields[11]), int(fields[12])
 
 
-def measure(tree: Path, kind: str, count: int, tevo: str) -> Sample:
-    """One daemon of ``tree`` on a fresh store and POS: warm it, then time ``count`` requests."""
+def measure(tree: Path, kind: str, count: int, tevo: str, store: dict[str, str] | None = None) -> Sample:
+    """One daemon of ``tree`` on a fresh store and POS: warm it, then time ``count`` requests. ``store``: the
+    daemon's ``[store]`` (a fresh PostgreSQL database), else a fresh SQLite file."""
     tmp = Path(tempfile.mkdtemp(prefix="tevo-ab-"))
     remote_ids = seed_pos(tmp / "pos.sqlite3")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEVO_BRIDGE_")}
     env["PYTHONPATH"] = os.pathsep.join([str(tree), str(tree / "plugins" / "sqlite_pos")])
-    env.update(settings_env(daemon_settings(tmp, tmp / "pos.sqlite3", tevo, port)))
+    env.update(settings_env(daemon_settings(tmp, tmp / "pos.sqlite3", tevo, port, store=store)))
     base = f"http://127.0.0.1:{port}"
     with (tmp / "daemon.log").open("ab") as log:
         daemon = subprocess.Popen([sys.executable, "-m", "tevo_bridge.cli", "run"], cwd=tree, env=env, stdout=log,
@@ -82,15 +85,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--count", type=int, default=2000, help="requests per load")
     parser.add_argument("--kinds", default="hold,webhook")
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="postgresql: each daemon on a fresh database of one durable server of the run's own")
     args = parser.parse_args(argv)
     old = export(args.rev, Path(tempfile.mkdtemp(prefix="tevo-ab-old-")))
     new = ROOT
-    with blackhole() as tevo:
+    with blackhole() as tevo, _databases(args.store) as database:
         for kind in args.kinds.split(","):
             ratios = []
             for n in range(args.rounds):
                 order = [("old", old), ("new", new)] if n % 2 == 0 else [("new", new), ("old", old)]
-                got = {name: measure(tree, kind, args.count, tevo) for name, tree in order}
+                got = {name: measure(tree, kind, args.count, tevo, database()) for name, tree in order}
                 ratios.append(got["new"].cpu_ms / got["old"].cpu_ms)
                 print(f"{kind} round {n + 1}: " + "  ".join(
                     f"{name} {s.cpu_ms:.3f} ms CPU (user {s.user_ms:.3f}, sys {s.system_ms:.3f}), {s.rate:.0f}/s"
@@ -98,6 +103,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{kind}: CPU per request new/old median {statistics.median(ratios):.2f} "
                   f"(min {min(ratios):.2f}, max {max(ratios):.2f}) over {args.rounds} alternating rounds", flush=True)
     return 0
+
+
+@contextmanager
+def _databases(store: str) -> Iterator[Callable[[], dict[str, str] | None]]:
+    """A fresh ``[store]`` per daemon: ``None`` (a SQLite file in its folder) or a new PostgreSQL database."""
+    if store == "sqlite":
+        yield lambda: None
+        return
+    from benchmarks.replicas import postgres
+
+    with postgres(Path(tempfile.mkdtemp(prefix="tevo-ab-pg-"))) as server:
+        yield lambda: {"url": server.new_database()}
 
 
 if __name__ == "__main__":

@@ -140,3 +140,14 @@ def kill_job_sessions(store: Any) -> None:
             # With a timeout, PostgreSQL waits for the session to be gone (its advisory locks released) before
             # answering: without it the next claim could still find the lock held.
             admin.execute("SELECT pg_terminate_backend(%s, 10000)", (conn.info.backend_pid,))
+
+
+def refuse_job_inserts(store: Any) -> None:
+    """From now on the server refuses every new job row (a trigger raises): a write's last part fails on the
+    server after its first parts ran, which is where a one-statement write must still leave nothing."""
+    import psycopg
+
+    with psycopg.connect(store.url, autocommit=True) as admin:
+        admin.execute("CREATE FUNCTION refuse_job() RETURNS trigger LANGUAGE plpgsql AS "
+                      "$$BEGIN RAISE EXCEPTION 'jobs refused by the test'; END$$")
+        admin.execute("CREATE TRIGGER refuse_job BEFORE INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION refuse_job()")

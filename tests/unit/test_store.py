@@ -4,9 +4,10 @@ import json
 import sqlite3
 import time
 
+import psycopg
 import pytest
 
-from tests.pg import kill_job_sessions
+from tests.pg import kill_job_sessions, refuse_job_inserts
 from tevo_bridge.store import Event, SqliteStore
 from tevo_bridge.store.postgres import PostgresStore
 from tevo_bridge.store.schema import MIGRATIONS
@@ -39,6 +40,23 @@ def test_event_records_inbox_order_and_job_once(store):
     assert store.get_order(402117).state == "new"
 
 
+def test_an_event_naming_an_order_and_a_global_id_gives_the_known_order_that_id(store):
+    """PostgreSQL records this one as a transaction (the one-statement write does not merge a global id)."""
+    assert store.record_event(order_event(key="a"))
+    assert store.get_order(402117).global_id is None
+    assert store.record_event(Event("webhook", "order_updated", "b", "{}", order_id=402117, global_id="g9"))
+    assert store.get_order(402117).global_id == "g9"
+    assert (store.count("inbox"), store.count("orders"), store.count("jobs"), store.count("audit")) == (2, 1, 1, 1)
+
+
+def test_an_event_naming_only_an_order_group_queues_the_groups_job_once(store):
+    group = Event("webhook", "order_created", "g", "{}", order_group_id="G7")
+    assert store.record_event(group)
+    assert not store.record_event(group)
+    assert (store.count("inbox"), store.count("orders"), store.count("jobs")) == (1, 0, 1)
+    assert store.claim_job(60).key == "group:G7"
+
+
 def test_ignored_event_queues_nothing(store):
     store.record_event(Event("webhook", "event_updated", "k", "{}", ignored=True))
     assert (store.count("inbox"), store.count("jobs")) == (1, 0)
@@ -48,8 +66,13 @@ def test_a_failed_transaction_leaves_nothing(store, monkeypatch):
     def broken(*args, **kwargs):
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(store, "_enqueue", broken)
-    with pytest.raises(sqlite3.OperationalError):
+    if isinstance(store, PostgresStore):  # one statement there: its last part, the job, fails on the server
+        refuse_job_inserts(store)
+        error: type[Exception] = psycopg.Error
+    else:
+        monkeypatch.setattr(store, "_enqueue", broken)
+        error = sqlite3.OperationalError
+    with pytest.raises(error):
         store.record_event(order_event())
     assert (store.count("inbox"), store.count("orders"), store.count("jobs")) == (0, 0, 0)
 

@@ -42,6 +42,19 @@ from tevo_bridge.store.vocabulary import (
     StoreStats,
 )
 
+#: An enqueue of a job whose key exists: a finished job is re-opened; a queued one runs no later than asked; a
+#: running one runs again after. One text for ``_enqueue`` and PostgreSQL's one-statement intake writes
+#: (``store/pg_intake.py``), so the rule lives once.
+JOB_REQUEUED = """
+            ON CONFLICT(key) DO UPDATE SET
+                rerun = CASE WHEN jobs.state = 'running' THEN 1 ELSE jobs.rerun END,
+                attempts = CASE WHEN jobs.state IN ('done', 'failed') THEN 0 ELSE jobs.attempts END,
+                run_at = CASE WHEN jobs.state IN ('done', 'failed') OR excluded.run_at < jobs.run_at
+                              THEN excluded.run_at ELSE jobs.run_at END,
+                state = CASE WHEN jobs.state = 'running' THEN 'running' ELSE 'queued' END,
+                updated_at = excluded.updated_at
+            """
+
 
 class Connector(Protocol):
     """How the statements reach one backend's database (procrastinate's connectors are the model)."""
@@ -102,7 +115,10 @@ class SqlStore(NotificationStatements):
     # Inbound events ----------------------------------------------------------------
 
     def record_event(self, event: Event, source_state: str = OrderState.NEW) -> bool:
-        """Record an event and queue its order job in one transaction.  False for a duplicate."""
+        """Record an event and queue its order job in one transaction.  False for a duplicate.
+
+        PostgreSQL runs this as one statement (``store/pg_intake.py``, ``RECORD_*``): a rule changed here
+        changes there too."""
         now = now_iso()
         with self._tx() as conn:
             if not self._insert_inbox(conn, event, now):
@@ -148,20 +164,12 @@ class SqlStore(NotificationStatements):
         self, conn: sqlite3.Connection, kind: JobKind, key: str, order_id: int | None, global_id: str | None,
         run_at: float, now: str,
     ) -> None:
-        # A finished job is re-opened; a queued one runs no later than asked; a running one runs again after.
         # (Portable SQL: PostgresStore runs this statement too.)
         conn.execute(
             """
             INSERT INTO jobs (kind, key, order_id, global_id, state, run_at, created_at, updated_at)
             VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)
-            ON CONFLICT(key) DO UPDATE SET
-                rerun = CASE WHEN jobs.state = 'running' THEN 1 ELSE jobs.rerun END,
-                attempts = CASE WHEN jobs.state IN ('done', 'failed') THEN 0 ELSE jobs.attempts END,
-                run_at = CASE WHEN jobs.state IN ('done', 'failed') OR excluded.run_at < jobs.run_at
-                              THEN excluded.run_at ELSE jobs.run_at END,
-                state = CASE WHEN jobs.state = 'running' THEN 'running' ELSE 'queued' END,
-                updated_at = excluded.updated_at
-            """,
+            """ + JOB_REQUEUED,
             (kind, key, order_id, global_id, run_at, now, now),
         )
 
@@ -187,7 +195,10 @@ class SqlStore(NotificationStatements):
 
     def begin_hold(self, event: Event, remote_id: str, quantity: int, price: str | None,
                    ticket_group_id: int | None, expires_at: str) -> HoldRow | None:
-        """Record a new hold as pending before the POS is asked; the existing row if the global id is known."""
+        """Record a new hold as pending before the POS is asked; the existing row if the global id is known.
+
+        PostgreSQL records a new hold in one statement (``store/pg_intake.py``, ``BEGIN_HOLD``): a rule changed
+        here changes there too; a repeat takes ``_repeated_hold`` on both."""
         now = now_iso()
         with self._tx() as conn:
             # Insert first, read only on a conflict: a new hold (the common case) reads nothing, so on
@@ -198,14 +209,17 @@ class SqlStore(NotificationStatements):
                 (event.global_id, remote_id, quantity, price, ticket_group_id, now, expires_at, now),
             ).rowcount == 1
             if not inserted:
-                existing = self._hold(conn, event.global_id or "")
-                assert existing is not None  # the row that conflicted; holds are never deleted while answered
-                return self._repeated_hold(conn, existing, remote_id, quantity, now)
+                return self._hold_again(conn, event.global_id or "", remote_id, quantity, now)
             with self._pipelined(conn):
                 self._inbox_row(conn, event, now)
                 conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) "
                              "VALUES (?, ?, 'hold', 'pending', ?)", (event.global_id, now, f"{quantity} x {remote_id}"))
             return None
+
+    def _hold_again(self, conn: sqlite3.Connection, global_id: str, remote_id: str, quantity: int, now: str) -> HoldRow:
+        existing = self._hold(conn, global_id)
+        assert existing is not None  # the row that conflicted; holds are never deleted while answered
+        return self._repeated_hold(conn, existing, remote_id, quantity, now)
 
     def _repeated_hold(self, conn: sqlite3.Connection, hold: HoldRow, remote_id: str, quantity: int,
                        now: str) -> HoldRow:
@@ -227,7 +241,10 @@ class SqlStore(NotificationStatements):
 
     def finish_hold(self, global_id: str, state: str, status: int, response: str, *, hold_id: str | None = None,
                     reason: str | None = None, release_in_pos: bool = False) -> HoldRow | None:
-        """Store the POS's outcome and the answer; the hold as it now stands (TEvo may have released it)."""
+        """Store the POS's outcome and the answer; the hold as it now stands (TEvo may have released it).
+
+        PostgreSQL runs this as one statement (``store/pg_intake.py``, ``FINISH_HOLD``): a rule changed here
+        changes there too."""
         now = now_iso()
         with self._tx() as conn:
             current = self._hold(conn, global_id)
