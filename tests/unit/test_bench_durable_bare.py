@@ -75,3 +75,16 @@ def test_the_floor_and_the_daemon_above_it_are_per_round_ratios_against_their_ow
 def test_results_saved_before_the_durable_baseline_still_rebuild() -> None:
     names = [f.name for f in figures(_raw(durable=False))]
     assert "server CPU per hold, 16 concurrent" in names and not any("floor" in n for n in names)
+
+
+def test_the_syscall_counter_reads_strace_summaries_with_and_without_an_errors_column() -> None:
+    from benchmarks.syscalls import _table
+
+    summary = """% time     seconds  usecs/call     calls    errors syscall
+------ ----------- ----------- --------- --------- ----------------
+ 61.20    0.512000           4    107560      9811 futex
+ 20.10    0.168000           3     40740           pwrite64
+------ ----------- ----------- --------- --------- ----------------
+100.00    0.836000           5    148300      9811 total
+"""
+    assert dict(_table(summary)) == {"futex": 107560, "pwrite64": 40740}
