@@ -4,8 +4,10 @@ For steering a cut: the daemon of git revision ``REV`` (exported to a temporary 
 this worktree run the intake benchmark's loads (holds, then webhook acks, 16 concurrent, TEvo a socket
 that never answers) one after the other, in alternating order, each on a fresh store and POS. Each
 round prints both daemons' CPU per request (user and system, from /proc), their rates and the ratio
-new/old; the summary is the median ratio with its min-max spread. CPU per request survives the load
-other sessions put on a shared machine far better than latencies or rates do.
+new/old; the summary is the median ratio with its min-max spread, for the total and for user and system
+time apart (a cut of system calls shows in the system time even when the user time swings with the
+machine's load). CPU per request survives the load other sessions put on a shared machine far better
+than latencies or rates do.
 """
 
 from __future__ import annotations
@@ -92,16 +94,20 @@ def main(argv: list[str] | None = None) -> int:
     new = ROOT
     with blackhole() as tevo, _databases(args.store) as database:
         for kind in args.kinds.split(","):
-            ratios = []
+            ratios, user, system = [], [], []
             for n in range(args.rounds):
                 order = [("old", old), ("new", new)] if n % 2 == 0 else [("new", new), ("old", old)]
                 got = {name: measure(tree, kind, args.count, tevo, database()) for name, tree in order}
                 ratios.append(got["new"].cpu_ms / got["old"].cpu_ms)
+                user.append(got["new"].user_ms / got["old"].user_ms if got["old"].user_ms else 1.0)
+                system.append(got["new"].system_ms / got["old"].system_ms if got["old"].system_ms else 1.0)
                 print(f"{kind} round {n + 1}: " + "  ".join(
                     f"{name} {s.cpu_ms:.3f} ms CPU (user {s.user_ms:.3f}, sys {s.system_ms:.3f}), {s.rate:.0f}/s"
                     for name, s in got.items()) + f"  new/old {ratios[-1]:.2f}", flush=True)
             print(f"{kind}: CPU per request new/old median {statistics.median(ratios):.2f} "
-                  f"(min {min(ratios):.2f}, max {max(ratios):.2f}) over {args.rounds} alternating rounds", flush=True)
+                  f"(min {min(ratios):.2f}, max {max(ratios):.2f}) over {args.rounds} alternating rounds; "
+                  f"user {statistics.median(user):.2f} ({min(user):.2f}-{max(user):.2f}), "
+                  f"system {statistics.median(system):.2f} ({min(system):.2f}-{max(system):.2f})", flush=True)
     return 0
 
 

@@ -9,6 +9,7 @@ same shape as the real one; nothing is parsed, checked or written.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -16,38 +17,49 @@ from starlette.responses import Response
 
 from tevo_bridge import eventloop
 
-app = FastAPI(docs_url=None, redoc_url=None)
 HELD = (b'{"status":"held","global_id":"G-123","hold_id":"G-123","remote_id":"TG-1001","quantity":1,'
         b'"expires_at":"2026-01-31T18:15:00Z"}')
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-@app.get("/livez")
-@app.get("/readyz")  # what the balancing proxy's health check asks
 async def livez() -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
 
 
-@app.post("/order-integration/holds")
 async def hold(request: Request) -> Response:
     await request.body()
     return Response(HELD, media_type="application/json")
 
 
-@app.post("/webhooks/tevo/{token}")
 async def webhook(request: Request, token: str) -> Response:
     await request.body()
     return Response(b'{"status":"received"}', media_type="application/json")
 
 
+def build(hold: Endpoint = hold, webhook: Callable[[Request, str], Awaitable[Response]] = webhook) -> FastAPI:
+    """The app with these two endpoints (benchmarks/durable_bare.py gives its own, same paths and bytes)."""
+    built = FastAPI(docs_url=None, redoc_url=None)
+    built.get("/livez")(livez)
+    built.get("/readyz")(livez)  # what the balancing proxy's health check asks
+    built.post("/order-integration/holds")(hold)
+    built.post("/webhooks/tevo/{token}")(webhook)
+    return built
+
+
+app = build()
+
+
+def uvicorn_config(app: FastAPI, port: int) -> uvicorn.Config:
+    # The daemon's loop (uvloop where installed) and its parser (h11, under the connection guard): not
+    # uvicorn's "auto", which would take httptools if it happened to be installed and flatter the baseline.
+    return uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on",
+                          timeout_graceful_shutdown=2, loop=eventloop.chosen(), http="h11")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    port = parser.parse_args().port
-    # The daemon's loop (uvloop where installed) and its parser (h11, under the connection guard): not
-    # uvicorn's "auto", which would take httptools if it happened to be installed and flatter the baseline.
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=2, loop=eventloop.chosen(), http="h11")
-    uvicorn.Server(config).run()
+    uvicorn.Server(uvicorn_config(app, parser.parse_args().port)).run()
 
 
 if __name__ == "__main__":

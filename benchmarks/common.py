@@ -190,6 +190,13 @@ def bare_process(port: int, log: Path) -> Iterator[Process]:
         yield proc
 
 
+@contextmanager
+def durable_bare_process(port: int, directory: Path, log: Path) -> Iterator[Process]:
+    """The bare app plus only the durable commits a hold and an ack must make (benchmarks/durable_bare.py)."""
+    with spawned(["-m", "benchmarks.durable_bare", "--port", str(port), "--dir", str(directory)], port, log) as proc:
+        yield proc
+
+
 def load(kind: str, base_url: str, *, concurrency: int, count: int, max_seconds: float, prefix: str,
          remote_ids: list[str] | None = None, warmup: int = 0) -> dict[str, Any]:
     """Run the load generator in its own process; returns its JSON summary (latencies in ms)."""

@@ -5,7 +5,12 @@ large stock, the load generator in a third process.  TEvo is a socket that never
 the jobs the webhooks queue park a worker instead of competing for the CPU, so these
 figures are intake alone (processing is the drain benchmark's subject).
 
-Both servers stay up for the whole suite and are loaded in alternating rounds (benchmarks/rounds.py):
+A second baseline, the durable bare endpoint (benchmarks/durable_bare.py), is the bare app plus exactly
+the fsync'd SQLite commits a hold (three in series) and an ack (one) must make: the floor the promises
+set. The daemon is compared with both, and the floor with the bare app, so the notes can say how much
+of the gap is the promises and how much is our code.
+
+All three servers stay up for the whole suite and are loaded in alternating rounds (benchmarks/rounds.py):
 each figure is the median over the rounds, its ratio the median of the per-round ratios, with the
 min-max spread in the note, beside the throughput and the server's CPU time per request.
 """
@@ -25,10 +30,11 @@ from benchmarks.common import (
     blackhole,
     cpu_seconds,
     daemon_process,
+    durable_bare_process,
     fsync_rate,
     load,
 )
-from benchmarks.rounds import alternate, as_rounds, ratios, spread
+from benchmarks.rounds import alternate_all, as_rounds, ratios, spread
 from tevo_bridge.serve import free_port
 
 GROUPS = 64
@@ -86,12 +92,13 @@ def run(tmp: Path, quick: bool = False) -> tuple[list[Figure], dict[str, Any]]:
     counts = {1: 60, 16: 240, 64: 320} if quick else {1: 200, 16: 1000, 64: 1200}
     webhooks = 240 if quick else 1000
     warmup = 50 if quick else 200
-    raw: dict[str, Any] = {"rounds": rounds, "hold": {}, "bare_hold": {}}
+    raw: dict[str, Any] = {"rounds": rounds, "hold": {}, "bare_hold": {}, "durable_hold": {}}
     tmp.mkdir(parents=True, exist_ok=True)
     remote_ids = seed_pos(tmp / "pos.sqlite3")
     with blackhole() as tevo, daemon_process(daemon_settings(tmp, tmp / "pos.sqlite3", tevo, free_port()),
                                              tmp / "daemon.log") as daemon, \
-            bare_process(free_port(), tmp / "bare.log") as bare:
+            bare_process(free_port(), tmp / "bare.log") as bare, \
+            durable_bare_process(free_port(), tmp / "durable", tmp / "durable.log") as durable:
 
         def holds(process: Any, name: str, c: int) -> Callable[[int], dict[str, Any]]:
             return lambda n: _measured(process, "hold", process.base_url, concurrency=c, count=counts[c],
@@ -103,8 +110,10 @@ def run(tmp: Path, quick: bool = False) -> tuple[list[Figure], dict[str, Any]]:
                                        max_seconds=60, prefix=f"{name}-wh-r{n}", warmup=warmup if n == 0 else 0)
 
         for c in CONCURRENCY:
-            raw["bare_hold"][c], raw["hold"][c] = alternate(rounds, holds(bare, "bare", c), holds(daemon, "hold", c))
-        raw["bare_webhook"], raw["webhook"] = alternate(rounds, acks(bare, "bare"), acks(daemon, "daemon"))
+            raw["bare_hold"][c], raw["durable_hold"][c], raw["hold"][c] = alternate_all(
+                rounds, holds(bare, "bare", c), holds(durable, "durable", c), holds(daemon, "hold", c))
+        raw["bare_webhook"], raw["durable_webhook"], raw["webhook"] = alternate_all(
+            rounds, acks(bare, "bare"), acks(durable, "durable"), acks(daemon, "daemon"))
     raw["fsync_per_second"] = fsync_rate(tmp)
     return figures(raw), raw
 
@@ -117,12 +126,17 @@ def _check(results: list[dict[str, Any]], ok: str) -> str:
     return ("UNEXPECTED: " + ", ".join(problems)) if problems else ""
 
 
+BARE = "bare endpoint"
+DURABLE = "durable bare"
+
+
 def _compared(name: str, subject: list[dict[str, Any]], base: list[dict[str, Any]], key: str, unit: str,
-              target: str = "", meets: Callable[[float, float], bool] | None = None, note: str = "") -> Figure:
+              target: str = "", meets: Callable[[float, float], bool] | None = None, note: str = "",
+              base_name: str = BARE) -> Figure:
     """A figure whose value and baseline are medians over the rounds and whose ratio is the median per-round ratio."""
     value, baseline, ratio = spread(subject, key), spread(base, key), ratios(subject, base, key)
     spread_note = f"ratio {ratio.text()}× over {ratio.rounds} alternating rounds (median, min–max)"
-    return Figure(name, value.median, unit, baseline.median, "bare endpoint", ratio=ratio.median, target=target,
+    return Figure(name, value.median, unit, baseline.median, base_name, ratio=ratio.median, target=target,
                   met=meets(ratio.median, value.median) if meets else None,
                   note="; ".join(part for part in (spread_note, note) if part),
                   extra={"ratio_low": ratio.low, "ratio_high": ratio.high, "rounds": ratio.rounds})
@@ -148,4 +162,27 @@ def figures(raw: dict[str, Any]) -> list[Figure]:
                          lambda ratio, _: ratio >= 0.6, note=_check(wh, "200") or fsync))
     out.append(_compared("server CPU per webhook ack, 16 concurrent", wh, bare_wh, "server_cpu_ms_per_request", "ms",
                          note=_check(wh, "200")))
+    if "durable_hold" in raw:  # results saved before the durable baseline have none
+        out += floor_figures(raw)
+    return out
+
+
+#: What the daemon and the floor are compared on: (key, unit of a hold, unit of an ack, what it is).
+FLOOR_KEYS = (("server_cpu_ms_per_request", "ms", "ms", "server CPU per {}"), ("rate", "holds/s", "acks/s", "{}s/s"),
+              ("p50", "ms", "ms", "{} latency p50"), ("p99", "ms", "ms", "{} latency p99"))
+
+
+def floor_figures(raw: dict[str, Any]) -> list[Figure]:
+    """At 16 concurrent: the durable bare endpoint against the bare one (the floor the promises set), and the
+    daemon against the durable bare endpoint (what our code costs above that floor)."""
+    loads = {"hold": (as_rounds(raw["hold"][16]), as_rounds(raw["durable_hold"][16]), as_rounds(raw["bare_hold"][16])),
+             "ack": (as_rounds(raw["webhook"]), as_rounds(raw["durable_webhook"]), as_rounds(raw["bare_webhook"]))}
+    out: list[Figure] = []
+    for what, (daemon, durable, bare) in loads.items():
+        for key, hold_unit, ack_unit, name in FLOOR_KEYS:
+            unit, label = (hold_unit if what == "hold" else ack_unit), name.format(what)
+            out.append(_compared(f"floor: durable bare {label}, 16 concurrent", durable, bare, key, unit,
+                                 note=_check(durable, "200")))
+            out.append(_compared(f"daemon {label} vs the floor, 16 concurrent", daemon, durable, key, unit,
+                                 note=_check(daemon, "200"), base_name=DURABLE))
     return out

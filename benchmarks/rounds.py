@@ -20,16 +20,19 @@ Result = dict[str, Any]
 def alternate(rounds: int, baseline: Callable[[int], Result], subject: Callable[[int], Result]
               ) -> tuple[list[Result], list[Result]]:
     """Run ``baseline`` and ``subject`` (each given the round number) ``rounds`` times, in alternating order."""
-    base: list[Result] = []
-    measured: list[Result] = []
-    for n in range(rounds):
-        if n % 2 == 0:
-            base.append(baseline(n))
-            measured.append(subject(n))
-        else:
-            measured.append(subject(n))
-            base.append(baseline(n))
+    base, measured = alternate_all(rounds, baseline, subject)
     return base, measured
+
+
+def alternate_all(rounds: int, *loads: Callable[[int], Result]) -> list[list[Result]]:
+    """Run each of ``loads`` once per round, in the given order in even rounds and reversed in odd ones
+    (so no load always follows the same one); returns each load's results, round by round."""
+    results: list[list[Result]] = [[] for _ in loads]
+    for n in range(rounds):
+        order = list(range(len(loads)))
+        for i in order if n % 2 == 0 else reversed(order):
+            results[i].append(loads[i](n))
+    return results
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.rounds import Spread, alternate, as_rounds, ratios
+from benchmarks.rounds import Spread, alternate, alternate_all, as_rounds, ratios
 
 
 def test_rounds_alternate_which_side_goes_first() -> None:
@@ -28,3 +28,14 @@ def test_a_ratio_is_the_median_of_per_round_ratios_not_the_ratio_of_medians() ->
 def test_results_saved_before_rounds_read_as_one_round() -> None:
     assert as_rounds({"p50": 1.0}) == [{"p50": 1.0}]
     assert as_rounds([{"p50": 1.0}]) == [{"p50": 1.0}]
+
+
+def test_three_loads_alternate_so_none_always_follows_the_same_one() -> None:
+    order: list[str] = []
+
+    def side(name: str):
+        return lambda n: order.append(f"{name}{n}") or {"n": n}
+
+    base, floor, subject = alternate_all(3, side("b"), side("f"), side("s"))
+    assert order == ["b0", "f0", "s0", "s1", "f1", "b1", "b2", "f2", "s2"]
+    assert [r["n"] for r in floor] == [0, 1, 2] and [r["n"] for r in subject] == [0, 1, 2]

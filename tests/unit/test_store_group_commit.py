@@ -1,6 +1,8 @@
 """Group commit: calls that queue up share one transaction, each still atomic, each answered after COMMIT."""
 
 import asyncio
+import contextlib
+import os
 import sqlite3
 
 import pytest
@@ -46,3 +48,31 @@ async def test_concurrent_calls_are_all_recorded_and_errors_reach_only_their_cal
         assert store.sync.count("orders") == 50 and store.sync.count("jobs") == 50
     finally:
         store.close()
+
+
+def _sqlite_temp_files() -> set[str]:
+    """SQLite's temporary files this process has open (it deletes them at once: only the open fd shows them)."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if "etilqs_" in target:
+                found.add(target)
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads the process's open files from /proc")
+def test_a_batch_keeps_its_savepoints_in_memory_not_in_a_temporary_file(tmp_path):
+    # Each call of a batch runs in a SAVEPOINT; SQLite copies the pages it changes to a sub-journal, which by
+    # default spilled to a temporary file (created, written and deleted per batch: ~26 writes per OI hold).
+    store = SqliteStore(tmp_path / "state.sqlite3")
+    for n in range(1, 201):
+        store.record_event(order_event(n, f"warm{n}"))
+    seen: set[str] = set()
+    with store.batch():
+        for n in range(1000, 1032):
+            assert store.record_event(order_event(n, f"k{n}"))
+            seen |= _sqlite_temp_files()
+    assert seen == set()
+    assert store.count("orders") == 232
+    store.close()
