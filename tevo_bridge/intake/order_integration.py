@@ -358,7 +358,7 @@ async def invoice_call(runtime: OrderIntegrationRuntime, request: Request) -> Re
             return json_response(earlier.status or 200, earlier.response)
     else:
         INBOUND.labels("order_integration", "recorded").inc()
-        runtime.wake()
+        runtime.wake(1)  # the order's one job
     status, body, review = await _invoice_answer(runtime, req, hold)
     if review is None:
         await runtime.store.set_oi_invoice_response(req.global_id, status, compact(body))
