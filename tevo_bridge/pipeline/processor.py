@@ -140,7 +140,7 @@ class OrderProcessor:
                 raise
             await self._look_again(row, f"TEvo could not be read ({exc})")  # never a reason to send it to a person
             return
-        row = await self._remember(order, known=row is not None)
+        row = await self._remember(order, row)
         action = seller_state_action(order.seller_state)
 
         if row.state in TERMINAL_STATES:
@@ -300,7 +300,7 @@ class OrderProcessor:
         except (OutcomeUnknown, ValidationFailed) as exc:
             # Never repeat blindly: look at what TEvo now says, then decide.
             order = await self.tevo.get_order(order.id)
-            row = await self._remember(order)
+            row = await self._remember(order, row)
             await self.store.audit("accept", order_id=order.id, reason=f"{exc}; TEvo now says {order.seller_state}")
             action = seller_state_action(order.seller_state)
             if action is SellerState.FULFIL:
@@ -310,8 +310,9 @@ class OrderProcessor:
             else:
                 await self.process(order.id)
                 return None
-        row = await self._remember(accepted)
-        row = await self._transition(row, OrderState.INVOICING, "accepted at TEvo", accepted_at=now_iso())
+        # TEvo's answer and the move it allows in one commit: the accept's answer is the order as TEvo has it now.
+        row = await self._transition(row, OrderState.INVOICING, "accepted at TEvo", accepted_at=now_iso(),
+                                     **_facts(accepted))
         return accepted, row
 
     async def _reject(self, order: Order, row: OrderRow, reason: RejectReason, notes: str) -> None:
@@ -323,7 +324,7 @@ class OrderProcessor:
             if seller_state_action(order.seller_state) is SellerState.DECIDE:
                 raise StepFailed(f"reject did not go through: {exc}") from None
             if seller_state_action(order.seller_state) is not SellerState.REJECTED:
-                await self._remember(order)
+                await self._remember(order, row)
                 raise StepFailed(f"wanted to reject, but TEvo says {order.seller_state}", final=True) from None
         await self._transition(row, OrderState.REJECTED, f"rejected at TEvo: {reason.value}")
 
@@ -541,11 +542,16 @@ class OrderProcessor:
 
     # Bookkeeping ----------------------------------------------------------------------
 
-    async def _remember(self, order: Order, *, known: bool = True) -> OrderRow:
-        if not known:
+    async def _remember(self, order: Order, row: OrderRow | None) -> OrderRow:
+        """Store what TEvo said of the order; ``row`` is the order as stored (None: not yet)."""
+        facts = _facts(order)
+        if row is None:
             await self.store.ensure_order(order.id, "pipeline")
-        await self.store.update_order(order.id, **_facts(order))
-        return await self._reload(order.id)
+            await self.store.update_order(order.id, **facts)
+            return await self._reload(order.id)
+        await self.store.update_order(order.id, **facts)
+        # Only this job writes the order while it runs (as in ``_transition``): the row is what was just written.
+        return dataclasses.replace(row, **facts)
 
     async def _reload(self, order_id: int) -> OrderRow:
         row = await self.store.get_order(order_id)
