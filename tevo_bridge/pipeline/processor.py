@@ -140,8 +140,11 @@ class OrderProcessor:
                 raise
             await self._look_again(row, f"TEvo could not be read ({exc})")  # never a reason to send it to a person
             return
-        row = await self._remember(order, row)
         action = seller_state_action(order.seller_state)
+        if row is not None and action is SellerState.DECIDE and row.state not in TERMINAL_STATES:
+            await self._decide(order, row, _facts(order))  # TEvo's word written with the decision's first step
+            return
+        row = await self._remember(order, row)
 
         if row.state in TERMINAL_STATES:
             if action is SellerState.CANCELED and row.state == OrderState.DONE:
@@ -189,12 +192,17 @@ class OrderProcessor:
 
     # Deciding -----------------------------------------------------------------------
 
-    async def _decide(self, order: Order, row: OrderRow) -> None:
+    async def _decide(self, order: Order, row: OrderRow, unsaid: dict[str, Any] | None = None) -> None:
+        """``unsaid``: what TEvo just said of the order (``_facts``), not yet stored; it is written with the move
+        to ``checking`` (one commit fewer on the webhook-to-accept path), or first on every other way out."""
         classified = classify_buyer(order, self.settings.pipeline.other_office_buyers)
+        fraud = fraud_decision(order.fraud_check_status, self.settings.pipeline.fraud_approved_values)
+        if unsaid and (classified.kind is None or (classified.kind is BuyerKind.CLIENT and fraud is not Fraud.GO)):
+            row = await self._remember(order, row)
+            unsaid = None
         if classified.kind is None:
             raise StepFailed(classified.review_reason or "unclassified buyer", final=True)
         if classified.kind is BuyerKind.CLIENT:
-            fraud = fraud_decision(order.fraud_check_status, self.settings.pipeline.fraud_approved_values)
             if fraud is Fraud.WAIT:
                 await self._transition(row, OrderState.AWAITING_FRAUD, "fraud check pending at TEvo")
                 raise StepWaiting("fraud check pending at TEvo", self._recheck)
@@ -205,7 +213,7 @@ class OrderProcessor:
                     raise StepFailed("fraud check declined", final=True)
                 await self._reject(order, row, RejectReason.FRAUDULENT, "fraud check declined")
                 return
-        row = await self._transition(row, OrderState.CHECKING, f"buyer is {classified.kind.value}")
+        row = await self._transition(row, OrderState.CHECKING, f"buyer is {classified.kind.value}", **(unsaid or {}))
         # Both are POS work on their own threads, so the deliverability check costs no wall time; its
         # outcome (or error) matters only once every item is reserved: stock is the first question.
         reservation, undeliverable = await asyncio.gather(self._reserve(order, row), self._precheck(order),
