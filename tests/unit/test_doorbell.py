@@ -141,10 +141,10 @@ def test_each_job_wakes_one_worker_not_all_of_them(tmp_path):
             await asyncio.sleep(0.05)  # the job completed; its worker found the queue empty and waits again
 
     calls = asyncio.run(_workers(tmp_path, body))
-    # Per job: the woken worker's claim, and its empty claim and look at the queue once it is done.
-    # With every worker woken per job it was 8 claims and 7 looks per job.
-    assert calls["claim_job"] <= 2 * 10, calls
-    assert calls["next_job_due"] <= 10, calls
+    # Per job: the woken worker's claim, and its empty claim (which says when to look again) once it is
+    # done. With every worker woken per job it was 8 claims and 7 looks at the queue per job.
+    assert calls["claim_job_or_next_due"] <= 2 * 10, calls
+    assert calls["claim_job"] == calls["next_job_due"] == 0, calls
 
 
 def test_a_relay_drains_several_jobs_queued_by_one_commit_on_as_many_workers(tmp_path):

@@ -96,12 +96,12 @@ class Worker:
         while not stop.is_set():
             self.last_tick = time.monotonic()
             try:
-                job = await self.runtime.store.claim_job(self.settings.lease_seconds)
-            except Exception as exc:  # the store may be briefly unwritable; keep ticking
+                job, due = await self.runtime.store.claim_job_or_next_due(self.settings.lease_seconds)
+            except Exception as exc:  # the store may be briefly unwritable (PostgreSQL restarting): look again soon
                 log.warning("worker.claim_failed", error=str(exc))
-                job = None
+                job, due = None, time.time() + 1.0
             if job is None:
-                ring = await self._sleep()
+                ring = await self._sleep(due)
                 continue
             self.doorbell.claimed()
             if ring is Ring.RELAY:  # more jobs may wait behind this one: the next idle worker looks
@@ -119,13 +119,8 @@ class Worker:
             finally:
                 self.in_flight -= 1
 
-    async def _sleep(self) -> Ring:
+    async def _sleep(self, due: float | None) -> Ring:
         """Wait for a ring, the next job's due time (a retry's backoff) or the idle poll, whichever is first."""
-        try:
-            due = await self.runtime.store.next_job_due()
-        except Exception as exc:  # the database is unreachable (PostgreSQL restarting): look again soon
-            log.warning("worker.store_unavailable", error=str(exc))
-            due = time.time() + 1.0
         idle = getattr(self.runtime, "idle_poll", 1.0)
         timeout = idle if due is None else min(idle, max(0.0, due - time.time()))
         return await self.doorbell.wait(timeout)
