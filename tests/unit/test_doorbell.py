@@ -80,13 +80,18 @@ class CountingStore:
 
     def __init__(self, store: AsyncStore) -> None:
         self.store, self.calls = store, Counter[str]()
+        self.pause_empty_claim: asyncio.Event | None = None  # holds the next empty claim's answer until set
 
     def __getattr__(self, name: str):
         method = getattr(self.store, name)
 
         async def call(*args, **kwargs):
             self.calls[name] += 1
-            return await method(*args, **kwargs)
+            result = await method(*args, **kwargs)
+            if name == "claim_job_or_next_due" and result[0] is None and self.pause_empty_claim is not None:
+                pause, self.pause_empty_claim = self.pause_empty_claim, None
+                await pause.wait()
+            return result
 
         return call
 
@@ -111,18 +116,18 @@ class GatedProcessor:
             await self.changed.wait()
 
 
-async def _workers(tmp_path, body) -> Counter[str]:
-    """Run 8 real workers on a fresh store while ``body(worker, sync_store, processor)`` runs; then stop them."""
+async def _workers(tmp_path, body, workers: int = 8) -> Counter[str]:
+    """Run real workers on a fresh store while ``body(worker, sync_store, processor)`` runs; then stop them."""
     sync = SqliteStore(tmp_path / "state.sqlite3")
     store = CountingStore(AsyncStore(sync))
     processor = GatedProcessor()
-    settings = Settings(pipeline={"workers": 8})
+    settings = Settings(pipeline={"workers": workers})
     worker = Worker(SimpleNamespace(store=store, settings=settings, idle_poll=IDLE_POLL), processor)  # type: ignore[arg-type]
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     try:
         await asyncio.sleep(0.2)  # every worker found the queue empty and is waiting
-        assert worker.doorbell.idle == 8
+        assert worker.doorbell.idle == workers
         store.calls.clear()
         await asyncio.wait_for(body(worker, sync, processor), LIVENESS)
     finally:
@@ -169,3 +174,27 @@ def test_a_job_due_later_runs_when_it_is_due_without_a_ring(tmp_path):
         # ... and ran once due, not at the idle poll: the liveness bound (10 s) is far below IDLE_POLL (60 s)
 
     asyncio.run(_workers(tmp_path, body))
+
+
+def test_a_ring_kept_while_a_worker_was_between_an_empty_claim_and_its_wait_wakes_it(tmp_path):
+    # Two jobs are rung for at once: one idle worker hears the first; the other worker's claim found the queue
+    # empty just before the jobs were committed, so nobody hears the second ring: it is kept, and the rung
+    # worker's own claim must not use it up, or the second job would wait for the idle poll.
+    async def body(worker: Worker, sync: SqliteStore, processor: GatedProcessor) -> None:
+        store = worker.runtime.store
+        processor.release.clear()  # jobs run until the end of the test: only a second worker can start job 2
+        paused = asyncio.Event()
+        store.pause_empty_claim = paused
+        worker.doorbell.ring(1)  # nothing queued: the woken worker's claim comes back empty, and is held there
+        while store.pause_empty_claim is not None:
+            await asyncio.sleep(0.01)
+        sync.enqueue_order(1, "webhook")
+        sync.enqueue_order(2, "webhook")
+        worker.doorbell.ring(1)  # heard by the idle worker
+        worker.doorbell.ring(1)  # nobody idle: kept
+        await processor.until(1)  # the rung worker claimed job 1
+        paused.set()  # the other worker goes on to its wait: the kept ring sends it to job 2
+        await processor.until(2)
+        processor.release.set()
+
+    asyncio.run(_workers(tmp_path, body, workers=2))

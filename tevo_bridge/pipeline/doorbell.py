@@ -7,8 +7,9 @@ store calls on an order's path were idle workers looking at an empty queue (benc
 ``ring(n)`` says that ``n`` jobs were committed: it wakes ``n`` idle workers, oldest waiter first. A ring
 no idle worker hears is kept (up to one per worker) for the next worker about to sleep, so a job
 committed while a worker is between an empty claim and its wait is not left for ``idle_poll``; a
-successful claim takes one kept ring back, since that claim served a committed job (busy workers claim
-again after each job anyway). ``relay()`` says that an unknown number of jobs were committed (a poll
+successful claim no ring asked for (a busy worker's, after its job) takes one kept ring back, since it
+served a committed job and that worker claims again when it is done; a rung worker's claim serves its
+own ring, so the kept one still wakes the next worker about to sleep. ``relay()`` says that an unknown number of jobs were committed (a poll
 that queued several, a PostgreSQL notification that may stand for many): it wakes one worker, who
 passes the relay on to the next idle worker when its claim found a job, so the queue drains as fast as
 with a broadcast while the relay's last claim is the only one to find nothing. ``close()`` wakes every
@@ -58,8 +59,8 @@ class Doorbell:
             self._kept_relay = True
 
     def claimed(self) -> None:
-        """A worker's claim found a job: one kept ring is served (a claim found the job it stood for, or an
-        older one; either way the claiming worker claims again when it is done)."""
+        """A claim no ring asked for found a job: one kept ring is served (the claim found the job it stood
+        for, or an older one; either way the claiming worker claims again when it is done)."""
         self._kept = max(0, self._kept - 1)
 
     def close(self) -> None:

@@ -103,8 +103,9 @@ class Worker:
             if job is None:
                 ring = await self._sleep(due)
                 continue
-            self.doorbell.claimed()
-            if ring is Ring.RELAY:  # more jobs may wait behind this one: the next idle worker looks
+            if ring is Ring.TIMEOUT:  # a claim no ring asked for (after a job, or on time) may serve a kept ring
+                self.doorbell.claimed()
+            elif ring is Ring.RELAY:  # more jobs may wait behind this one: the next idle worker looks
                 self.doorbell.relay()
             ring = Ring.TIMEOUT
             self.in_flight += 1
