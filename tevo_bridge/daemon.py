@@ -59,7 +59,6 @@ class Runtime:
         self.store = store
         self.pos = pos_host
         self.tevo = tevo
-        self.wake_event = asyncio.Event()
         self.processor = OrderProcessor(store, tevo, pos_host, settings, fulfil, precheck)
         self.worker = Worker(self, self.processor)
         self.refusals = RefusalLog()  # refused requests, logged for the seller without flooding the disk
@@ -70,9 +69,16 @@ class Runtime:
         # Idle workers look at the queue this often; on PostgreSQL, NOTIFY wakes them and this is only the backstop.
         self.idle_poll = 1.0
 
-    def wake(self) -> None:
-        """Called after intake commits a job: workers start on it now, not at their next tick."""
-        self.wake_event.set()
+    def wake(self, jobs: int | None = None) -> None:
+        """Called after a commit that queued jobs: a worker starts on each now, not at its next tick.
+
+        ``jobs``: how many were queued, when the caller knows (one idle worker woken for each); None
+        when it may be several (a relay: the woken worker passes it on while it finds jobs).
+        """
+        if jobs is None:
+            self.worker.doorbell.relay()
+        else:
+            self.worker.doorbell.ring(jobs)
 
     def note_pos_trouble(self, message: str) -> None:
         self._pos_trouble = (time.monotonic(), message)
@@ -102,7 +108,7 @@ class Runtime:
 
     async def _requeue_release(self, global_id: str) -> None:
         await self.store.queue_release(global_id, "POS hold finished after the budget: releasing it")
-        self.wake()
+        self.wake(1)
 
     async def start(self, stop: asyncio.Event) -> list[asyncio.Task[Any]]:
         self.loop = asyncio.get_running_loop()
@@ -140,7 +146,7 @@ class Runtime:
         url = self.settings.store.postgres_url
         assert url is not None
 
-        def wake() -> None:
+        def wake() -> None:  # one notification may stand for several jobs (one transaction's, a reconnect's)
             with contextlib.suppress(RuntimeError):  # the loop closed: the daemon is stopping
                 loop.call_soon_threadsafe(self.wake)
 

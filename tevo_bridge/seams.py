@@ -13,7 +13,6 @@ base of them all, ``StoreRuntime``, is ``metrics``'s own, since the TEvo client 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -62,7 +61,7 @@ class WebhookRuntime(StoreRuntime, Protocol):
     @property
     def refusals(self) -> RefusalLog: ...
 
-    def wake(self) -> None: ...
+    def wake(self, jobs: int | None = None) -> None: ...
 
 
 class OrderIntegrationRuntime(WebhookRuntime, Protocol):
@@ -107,7 +106,7 @@ class PollerRuntime(StoreRuntime, Protocol):
     @property
     def replica_id(self) -> str: ...
 
-    def wake(self) -> None: ...
+    def wake(self, jobs: int | None = None) -> None: ...
 
 
 class WorkerRuntime(StoreRuntime, Protocol):
@@ -119,9 +118,6 @@ class WorkerRuntime(StoreRuntime, Protocol):
     @property
     def tevo(self) -> TevoClient: ...
 
-    @property
-    def wake_event(self) -> asyncio.Event: ...
-
-    def wake(self) -> None: ...
+    def wake(self, jobs: int | None = None) -> None: ...
 
     def note_pos_trouble(self, message: str) -> None: ...

@@ -53,7 +53,7 @@ async def test_details_already_at_tevo_are_not_sent_again(fake, run):
 
     state, _ = await run(PICKUP_ORDER)
 
-    assert (state, [c.endpoint for c in fake.calls]) == ("done", ["orders.show"])
+    assert (state, [c.endpoint for c in fake.calls]) == ("done", [])
 
 
 async def test_update_whose_answer_is_lost_is_found_again_by_refetching_the_order(fake, run):

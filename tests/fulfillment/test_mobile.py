@@ -111,6 +111,8 @@ async def test_eticket_transfer_goes_on_through_the_eticket_path(fake, host, run
     assert [c.endpoint for c in fake.calls if c.method != "GET"] == [
         "shipments.update", "items.add_etickets", "items.finalize_etickets"]
     assert len(fake.delivered[MOBILE_ITEM]) == 2
+    # The order handed in shows the shipment as TBD: the second pass planned from a read of its own.
+    assert [c.endpoint for c in fake.calls].count("orders.show") == 1
 
 
 async def test_the_transfer_is_on_the_audit_log(store, run):

@@ -108,6 +108,17 @@ def test_retry_delays_the_job(store):
     assert store.next_job_due() > time.time() + 20
 
 
+def test_a_free_worker_gets_a_job_or_when_to_look_again_in_one_call(store):
+    assert store.claim_job_or_next_due(60) == (None, None)  # nothing queued: the idle poll decides
+    store.record_event(order_event())
+    job, due = store.claim_job_or_next_due(60)
+    assert job is not None and job.key == "order:402117" and due is None
+    store.retry_job(job, "TEvo 503", delay=30)
+    job, due = store.claim_job_or_next_due(60)
+    assert job is None and due is not None and due > time.time() + 20  # the retry's backoff bounds the wait
+    assert store.job_counts() == {"queued": 1}
+
+
 def test_order_transitions_are_audited(store):
     store.record_event(order_event())
     store.update_order(402117, state="checking", reason="buyer is tevo")

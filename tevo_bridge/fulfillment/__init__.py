@@ -38,7 +38,7 @@ def make_fulfil(
                                                         settings.fulfillment.max_airbill_bytes))
 
     async def fulfil(order: Order, row: OrderRow) -> tuple[str, str]:
-        return await fulfil_order(ctx, order.id)
+        return await fulfil_order(ctx, order.id, order)  # the order as this job run read it
 
     return fulfil
 

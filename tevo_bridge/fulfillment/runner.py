@@ -1,8 +1,9 @@
 """Plan and run one order's fulfilment from TEvo's current state.
 
-The plan is rebuilt from a fresh ``GET /v9/orders/:id`` on every run, never
-from what an earlier run believed: after a crash, TEvo's item flags and
-shipment ids are the only truth (§4 step 4, §5.3).  Each item and shipment is
+The plan is rebuilt on every run from TEvo's order as that run read it (its
+own ``GET /v9/orders/:id``, or TEvo's answer to its accept), never from what
+an earlier run believed: after a crash, TEvo's item flags and shipment ids are
+the only truth (§4 step 4, §5.3).  Each item and shipment is
 handled on its own, so one bad PDF does not hold back the rest of the order,
 and the order is ``done`` only when every one of them is.
 """
@@ -82,10 +83,16 @@ def eticket_items(order: Order) -> list[Item]:
     return items
 
 
-async def fulfil_order(ctx: Context, order_id: int) -> tuple[str, str]:
-    """``("done" | "fulfilling" | "needs_review", reason)``, as the pipeline's Fulfil contract asks."""
+async def fulfil_order(ctx: Context, order_id: int, read: Order | None = None) -> tuple[str, str]:
+    """``("done" | "fulfilling" | "needs_review", reason)``, as the pipeline's Fulfil contract asks.
+
+    ``read``: the order as this job run read it from TEvo (the run's first fetch, or TEvo's answer to the
+    accept), planned from as it is: a GET of its own repeated that read a moment later, one TEvo call in
+    six of the drain's. A later pass (a TBD shipment turned Eticket) and every run after a crash read afresh.
+    """
     for _ in range(MAX_PASSES):
-        order = await ctx.tevo.get_order(order_id)
+        order = read if read is not None else await ctx.tevo.get_order(order_id)
+        read = None
         if order.seller_state == "completed":
             return "done", "TEvo says the order is completed"
         current = plan(ctx, order)

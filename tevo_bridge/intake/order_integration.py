@@ -358,7 +358,7 @@ async def invoice_call(runtime: OrderIntegrationRuntime, request: Request) -> Re
             return json_response(earlier.status or 200, earlier.response)
     else:
         INBOUND.labels("order_integration", "recorded").inc()
-        runtime.wake()
+        runtime.wake(1)  # the order's one job
     status, body, review = await _invoice_answer(runtime, req, hold)
     if review is None:
         await runtime.store.set_oi_invoice_response(req.global_id, status, compact(body))
@@ -399,15 +399,23 @@ async def _invoice_answer(runtime: OrderIntegrationRuntime, req: InvoiceRequest,
     return runtime.settings.server.order_integration.queued_status, body, None
 
 
+#: How often the invoice call looks whether its order settled: soon at first, then less often. A fixed 20 ms
+#: was 2.3 of the drain's 25 store calls per order (an order the pipeline invoices in ~0.25 s under load).
+SETTLED_POLL_FIRST, SETTLED_POLL_GROWTH, SETTLED_POLL_MOST = 0.02, 1.5, 0.1
+
+
 async def _settled_order(runtime: OrderIntegrationRuntime, order_id: int, deadline: float) -> OrderRow | None:
     """The order once invoiced or handed to a person, else as it stands at the deadline."""
+    pause = SETTLED_POLL_FIRST
     while True:
         order = await runtime.store.get_order(order_id)
         if order is not None and (order.invoice_id or order.state == "needs_review"):
             return order
-        if time.monotonic() >= deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             return order
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(min(pause, left))
+        pause = min(SETTLED_POLL_MOST, pause * SETTLED_POLL_GROWTH)
 
 
 async def _tevo_lacks(runtime: OrderIntegrationRuntime, order_id: int, deadline: float) -> bool:

@@ -89,7 +89,7 @@ async def _receive(runtime: WebhookRuntime, request: Request, token: str) -> Res
     new = await runtime.store.record_event(event)
     INBOUND.labels("webhook", "received" if new else "duplicate").inc()
     if new:
-        runtime.wake()
+        runtime.wake(1)  # one event, one job
     log.info("webhook.received", event_type=hook.event_type, order_id=order_id, duplicate=not new)
     return json_response(200, {"status": "received" if new else "duplicate"})
 

@@ -140,8 +140,11 @@ class OrderProcessor:
                 raise
             await self._look_again(row, f"TEvo could not be read ({exc})")  # never a reason to send it to a person
             return
-        row = await self._remember(order, known=row is not None)
         action = seller_state_action(order.seller_state)
+        if row is not None and action is SellerState.DECIDE and row.state not in TERMINAL_STATES:
+            await self._decide(order, row, _facts(order))  # TEvo's word written with the decision's first step
+            return
+        row = await self._remember(order, row)
 
         if row.state in TERMINAL_STATES:
             if action is SellerState.CANCELED and row.state == OrderState.DONE:
@@ -189,12 +192,17 @@ class OrderProcessor:
 
     # Deciding -----------------------------------------------------------------------
 
-    async def _decide(self, order: Order, row: OrderRow) -> None:
+    async def _decide(self, order: Order, row: OrderRow, unsaid: dict[str, Any] | None = None) -> None:
+        """``unsaid``: what TEvo just said of the order (``_facts``), not yet stored; it is written with the move
+        to ``checking`` (one commit fewer on the webhook-to-accept path), or first on every other way out."""
         classified = classify_buyer(order, self.settings.pipeline.other_office_buyers)
+        fraud = fraud_decision(order.fraud_check_status, self.settings.pipeline.fraud_approved_values)
+        if unsaid and (classified.kind is None or (classified.kind is BuyerKind.CLIENT and fraud is not Fraud.GO)):
+            row = await self._remember(order, row)
+            unsaid = None
         if classified.kind is None:
             raise StepFailed(classified.review_reason or "unclassified buyer", final=True)
         if classified.kind is BuyerKind.CLIENT:
-            fraud = fraud_decision(order.fraud_check_status, self.settings.pipeline.fraud_approved_values)
             if fraud is Fraud.WAIT:
                 await self._transition(row, OrderState.AWAITING_FRAUD, "fraud check pending at TEvo")
                 raise StepWaiting("fraud check pending at TEvo", self._recheck)
@@ -205,7 +213,7 @@ class OrderProcessor:
                     raise StepFailed("fraud check declined", final=True)
                 await self._reject(order, row, RejectReason.FRAUDULENT, "fraud check declined")
                 return
-        row = await self._transition(row, OrderState.CHECKING, f"buyer is {classified.kind.value}")
+        row = await self._transition(row, OrderState.CHECKING, f"buyer is {classified.kind.value}", **(unsaid or {}))
         # Both are POS work on their own threads, so the deliverability check costs no wall time; its
         # outcome (or error) matters only once every item is reserved: stock is the first question.
         reservation, undeliverable = await asyncio.gather(self._reserve(order, row), self._precheck(order),
@@ -300,7 +308,7 @@ class OrderProcessor:
         except (OutcomeUnknown, ValidationFailed) as exc:
             # Never repeat blindly: look at what TEvo now says, then decide.
             order = await self.tevo.get_order(order.id)
-            row = await self._remember(order)
+            row = await self._remember(order, row)
             await self.store.audit("accept", order_id=order.id, reason=f"{exc}; TEvo now says {order.seller_state}")
             action = seller_state_action(order.seller_state)
             if action is SellerState.FULFIL:
@@ -310,8 +318,9 @@ class OrderProcessor:
             else:
                 await self.process(order.id)
                 return None
-        row = await self._remember(accepted)
-        row = await self._transition(row, OrderState.INVOICING, "accepted at TEvo", accepted_at=now_iso())
+        # TEvo's answer and the move it allows in one commit: the accept's answer is the order as TEvo has it now.
+        row = await self._transition(row, OrderState.INVOICING, "accepted at TEvo", accepted_at=now_iso(),
+                                     **_facts(accepted))
         return accepted, row
 
     async def _reject(self, order: Order, row: OrderRow, reason: RejectReason, notes: str) -> None:
@@ -323,7 +332,7 @@ class OrderProcessor:
             if seller_state_action(order.seller_state) is SellerState.DECIDE:
                 raise StepFailed(f"reject did not go through: {exc}") from None
             if seller_state_action(order.seller_state) is not SellerState.REJECTED:
-                await self._remember(order)
+                await self._remember(order, row)
                 raise StepFailed(f"wanted to reject, but TEvo says {order.seller_state}", final=True) from None
         await self._transition(row, OrderState.REJECTED, f"rejected at TEvo: {reason.value}")
 
@@ -541,11 +550,16 @@ class OrderProcessor:
 
     # Bookkeeping ----------------------------------------------------------------------
 
-    async def _remember(self, order: Order, *, known: bool = True) -> OrderRow:
-        if not known:
+    async def _remember(self, order: Order, row: OrderRow | None) -> OrderRow:
+        """Store what TEvo said of the order; ``row`` is the order as stored (None: not yet)."""
+        facts = _facts(order)
+        if row is None:
             await self.store.ensure_order(order.id, "pipeline")
-        await self.store.update_order(order.id, **_facts(order))
-        return await self._reload(order.id)
+            await self.store.update_order(order.id, **facts)
+            return await self._reload(order.id)
+        await self.store.update_order(order.id, **facts)
+        # Only this job writes the order while it runs (as in ``_transition``): the row is what was just written.
+        return dataclasses.replace(row, **facts)
 
     async def _reload(self, order_id: int) -> OrderRow:
         row = await self.store.get_order(order_id)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from tevo_bridge.clock import iso
 from tevo_bridge.log import get_logger
 from tevo_bridge.pipeline import pos_args
+from tevo_bridge.pipeline.doorbell import Doorbell, Ring
 from tevo_bridge.pipeline.lease import LeaseKeeper, LeaseLost
 from tevo_bridge.pipeline.processor import OrderProcessor, StepFailed, StepWaiting
 from tevo_bridge.pos.errors import PosError, PosTimeout
@@ -75,21 +76,38 @@ class Worker:
         self.settings = runtime.settings.pipeline
         self.last_tick = time.monotonic()
         self.in_flight = 0
+        # One idle worker woken per committed job (pipeline/doorbell.py), not every worker for every job.
+        self.doorbell = Doorbell(self.settings.workers)
 
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.gather(*(self._loop(stop) for _ in range(self.settings.workers)))
+        closer = asyncio.create_task(self._close_when(stop))
+        try:
+            await asyncio.gather(*(self._loop(stop) for _ in range(self.settings.workers)))
+        finally:
+            closer.cancel()
+
+    async def _close_when(self, stop: asyncio.Event) -> None:
+        """Stop wakes every worker, however it is set (the daemon's lifespan, a test)."""
+        await stop.wait()
+        self.doorbell.close()
 
     async def _loop(self, stop: asyncio.Event) -> None:
+        ring = Ring.TIMEOUT
         while not stop.is_set():
             self.last_tick = time.monotonic()
             try:
-                job = await self.runtime.store.claim_job(self.settings.lease_seconds)
-            except Exception as exc:  # the store may be briefly unwritable; keep ticking
+                job, due = await self.runtime.store.claim_job_or_next_due(self.settings.lease_seconds)
+            except Exception as exc:  # the store may be briefly unwritable (PostgreSQL restarting): look again soon
                 log.warning("worker.claim_failed", error=str(exc))
-                job = None
+                job, due = None, time.time() + 1.0
             if job is None:
-                await self._sleep(stop)
+                ring = await self._sleep(due)
                 continue
+            if ring is Ring.TIMEOUT:  # a claim no ring asked for (after a job, or on time) may serve a kept ring
+                self.doorbell.claimed()
+            elif ring is Ring.RELAY:  # more jobs may wait behind this one: the next idle worker looks
+                self.doorbell.relay()
+            ring = Ring.TIMEOUT
             self.in_flight += 1
             try:
                 await self.run_job(job)
@@ -102,20 +120,11 @@ class Worker:
             finally:
                 self.in_flight -= 1
 
-    async def _sleep(self, stop: asyncio.Event) -> None:
-        try:
-            due = await self.runtime.store.next_job_due()
-        except Exception as exc:  # the database is unreachable (PostgreSQL restarting): look again soon
-            log.warning("worker.store_unavailable", error=str(exc))
-            due = time.time() + 1.0
+    async def _sleep(self, due: float | None) -> Ring:
+        """Wait for a ring, the next job's due time (a retry's backoff) or the idle poll, whichever is first."""
         idle = getattr(self.runtime, "idle_poll", 1.0)
         timeout = idle if due is None else min(idle, max(0.0, due - time.time()))
-        wake = self.runtime.wake_event
-        try:
-            await asyncio.wait_for(wake.wait(), timeout=timeout)
-        except TimeoutError:
-            pass
-        wake.clear()
+        return await self.doorbell.wait(timeout)
 
     async def run_job(self, job: Job) -> None:
         keeper = LeaseKeeper(self.runtime.store, job, self.settings.lease_seconds)
@@ -219,8 +228,8 @@ class Worker:
         async for order in self.runtime.tevo.iter_orders(order_group_id=order_group_id, type="Order"):
             event = Event("webhook", "order_group", f"group:{order_group_id}:{order.id}:{order.updated_at}",
                           f'{{"id":{order.id}}}', order_id=order.id)
-            await self.runtime.store.record_event(event)
-        self.runtime.wake()
+            if await self.runtime.store.record_event(event):
+                self.runtime.wake(1)
 
     async def release_now(self, global_ids: list[str]) -> None:
         """Free these holds in the POS now; their queued release jobs stay as the fallback if the POS fails."""

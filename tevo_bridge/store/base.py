@@ -67,6 +67,9 @@ class Store(Protocol):
     def claim_job(self, lease_seconds: float) -> Job | None:
         """Take the most overdue job, or one whose worker died (lease expired)."""
 
+    def claim_job_or_next_due(self, lease_seconds: float) -> tuple[Job | None, float | None]:
+        """``claim_job``; when there is none to take, also when the next one is due (``next_job_due``)."""
+
     def claim_notifications(self, limit: int, lease_seconds: float) -> list[NotificationRow]:
         """Take up to ``limit`` due notifications for ``lease_seconds``; two senders never hold the same one."""
 

@@ -74,6 +74,9 @@ class StoreFacade:
     async def claim_job(self, lease_seconds: float) -> Job | None:
         return await self.call(self.sync.claim_job, lease_seconds)
 
+    async def claim_job_or_next_due(self, lease_seconds: float) -> tuple[Job | None, float | None]:
+        return await self.call(self.sync.claim_job_or_next_due, lease_seconds)
+
     async def claim_notifications(self, limit: int, lease_seconds: float) -> list[NotificationRow]:
         return await self.call(self.sync.claim_notifications, limit, lease_seconds)
 

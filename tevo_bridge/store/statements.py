@@ -406,6 +406,13 @@ class SqlStore(NotificationStatements):
             ).fetchone()
         return Job(**dict(row)) if row else None
 
+    def claim_job_or_next_due(self, lease_seconds: float) -> tuple[Job | None, float | None]:
+        """What a worker asks when it is free: a job, or when to look again. One call, not two: every job a
+        worker finishes ends in an empty claim and a look at the queue, and each awaited store call is a
+        hand-off to the store thread and back (benchmarks/NOTES.md, "Issue 24: drain")."""
+        job = self.claim_job(lease_seconds)  # PostgresStore's own claim, advisory lock and all
+        return (job, None) if job is not None else (None, self.next_job_due())
+
     def renew_job(self, job: Job, lease_seconds: float) -> Job | None:
         """The heartbeat of a running job (``pipeline/lease.py``): fenced on the lease the worker holds, so a
         claim another worker has taken over is never extended, and the caller learns it lost the job."""
