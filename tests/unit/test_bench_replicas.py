@@ -26,7 +26,10 @@ def test_a_setups_ratio_is_the_median_of_its_rounds_against_its_own_bare_rounds(
            "drain": DRAIN}
     p99 = next(f for f in figures(raw) if f.name == "1 daemon, SQLite: OI hold p99, 16 concurrent")
     assert p99.ratio == 2.0 and p99.value == 60.0  # the ratio of medians would say 60 / 30 too; per round it is 2x
-    assert p99.met is False  # within 3x bare, but the p99 is not under 50 ms
+    assert p99.met is True  # issue 24's target is the ratio alone: within 3x bare
+    slower = [{k: {**v, "p99": v["p99"] * 4} for k, v in r.items()} for r in bare]
+    raw["daemons"] = {label: slower for label, _, _ in SETUPS}
+    assert next(f for f in figures(raw) if f.name == p99.name).met is False  # 4x bare
     assert "2.00 (2.00–2.00)× over 2 alternating rounds" in p99.note
 
 
