@@ -70,8 +70,8 @@ class Connector(Protocol):
     def transaction(self) -> AbstractContextManager[Any]:
         """One transaction (a savepoint inside a batch), yielding the connection."""
 
-    def batch(self) -> AbstractContextManager[None]:
-        """Group commit: every call inside runs in one transaction."""
+    def batch(self, *, savepoints: bool = True) -> AbstractContextManager[None]:
+        """Group commit: every call inside runs in one transaction (without savepoints: see ``SqlStore.batch``)."""
 
 
 class SqlStore(NotificationStatements):
@@ -97,15 +97,17 @@ class SqlStore(NotificationStatements):
         (PostgreSQL) sends them together and waits once; SQLite has no round trips to save."""
         return nullcontext()
 
-    def batch(self) -> AbstractContextManager[None]:
+    def batch(self, *, savepoints: bool = True) -> AbstractContextManager[None]:
         """Group commit: every method called inside runs in one transaction, one fsync at the end.
 
-        Each method keeps its own atomicity (a savepoint it rolls back on error); the caller
-        (``AsyncStore``) reports results only after the commit returned, so "recorded before
-        answered" holds for every call in the batch. If the commit fails, nothing of the batch is
-        kept and every caller gets the error.
+        With ``savepoints`` each method keeps its own atomicity (a savepoint it rolls back on error).
+        Without, a batch costs no statements beyond its BEGIN and COMMIT, but a method that fails
+        taints it: the batch then raises ``BatchTainted`` and commits nothing (a backend may keep
+        savepoints regardless). The caller (``AsyncStore``) reports results only after the commit
+        returned, so "recorded before answered" holds for every call in the batch. If the commit
+        fails, nothing of the batch is kept and every caller gets the error.
         """
-        return self._db.batch()
+        return self._db.batch(savepoints=savepoints)
 
     def check_writable(self) -> None:
         """Raise if a write transaction cannot start (read-only file, full disk, locked)."""
