@@ -249,22 +249,26 @@ class SqlStore(NotificationStatements):
         changes there too."""
         now = now_iso()
         with self._tx() as conn:
-            current = self._hold(conn, global_id)
-            if current is not None and current.state == HoldState.RELEASED:
+            if state == HoldState.RELEASED:  # the row after the update cannot tell whether it was released before
+                current = self._hold(conn, global_id)
+                release_in_pos = release_in_pos or (current is not None and current.state == HoldState.RELEASED)
+            # One statement updates and reads back (a read before and one after were two more per hold).
+            rows = conn.execute(
+                "UPDATE holds SET state = CASE WHEN state = 'released' THEN 'released' ELSE ? END, status = ?, "
+                "response = ?, hold_id = ?, reason = ?, updated_at = ? WHERE global_id = ? RETURNING *",
+                (state, status, response, hold_id, reason, now, global_id),
+            ).fetchall()
+            hold = HoldRow(**dict(rows[0])) if rows else None
+            if hold is not None and hold.state == HoldState.RELEASED and state != HoldState.RELEASED:
                 # TEvo released it while the POS was still holding: it stays released, and whatever the
                 # POS did hold is freed by a job.
                 state, release_in_pos = HoldState.RELEASED, True
             with self._pipelined(conn):
-                conn.execute(
-                    "UPDATE holds SET state = ?, status = ?, response = ?, hold_id = ?, reason = ?, updated_at = ? "
-                    "WHERE global_id = ?",
-                    (state, status, response, hold_id, reason, now, global_id),
-                )
                 conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) VALUES (?, ?, 'hold', ?, ?)",
                              (global_id, now, state, reason))
                 if release_in_pos:
                     self._enqueue(conn, JobKind.RELEASE_HOLD, f"release:{global_id}", None, global_id, time.time(), now)
-                return self._hold(conn, global_id)
+            return hold
 
     def get_hold(self, global_id: str) -> HoldRow | None:
         with self._lock:
