@@ -46,6 +46,8 @@ class AsyncStore(StoreFacade):
         self._closed = False
 
     async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn`` on the store thread. It may run twice, its first run rolled back (a batch one of whose
+        calls failed runs again with savepoints): it must act on the database only."""
         if self._closed:
             raise RuntimeError("the store is closed")
         loop = asyncio.get_running_loop()
