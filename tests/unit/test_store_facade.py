@@ -64,7 +64,7 @@ class RecordingStore:
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any], str]] = []
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self, *, savepoints: bool = True) -> Iterator[None]:
         yield
 
     def close(self) -> None:

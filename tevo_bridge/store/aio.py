@@ -15,6 +15,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from tevo_bridge.store.base import Store
 from tevo_bridge.store.facade import StoreFacade
+from tevo_bridge.store.vocabulary import BatchTainted
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -45,6 +46,8 @@ class AsyncStore(StoreFacade):
         self._closed = False
 
     async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn`` on the store thread. It may run twice, its first run rolled back (a batch one of whose
+        calls failed runs again with savepoints): it must act on the database only."""
         if self._closed:
             raise RuntimeError("the store is closed")
         loop = asyncio.get_running_loop()
@@ -94,6 +97,32 @@ class AsyncStore(StoreFacade):
             self._hand_back(calls, outcomes)
             return
         try:
+            outcomes = self._batch_without_savepoints(calls)
+        except BatchTainted:  # a call failed and the batch was rolled back whole: again, each call on its own
+            outcomes = self._batch_with_savepoints(calls)
+        except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch is durable
+            outcomes = [(False, exc)] * len(calls)
+        self._hand_back(calls, outcomes)
+
+    def _batch_without_savepoints(self, calls: list[Any]) -> list[tuple[bool, Any]]:
+        """The common case, where every call succeeds: no statements beyond the batch's BEGIN and COMMIT.
+
+        A SAVEPOINT and RELEASE per call were a third of the statements per hold, and each statement
+        is a GIL hand-off with the busy event loop. The first call to fail ends the try: ``batch`` rolls
+        everything back (nothing of it was committed or answered), so running the calls again applies
+        each exactly once."""
+        outcomes: list[tuple[bool, Any]] = []
+        with self.sync.batch(savepoints=False):
+            for _loop, _future, fn, args, kwargs in calls:
+                try:
+                    outcomes.append((True, fn(*args, **kwargs)))
+                except Exception as exc:  # its half is in the transaction: the whole batch must roll back
+                    raise BatchTainted() from exc
+        return outcomes
+
+    def _batch_with_savepoints(self, calls: list[Any]) -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
             with self.sync.batch():
                 for _loop, _future, fn, args, kwargs in calls:
                     try:
@@ -102,7 +131,7 @@ class AsyncStore(StoreFacade):
                         outcomes.append((False, exc))
         except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch is durable
             outcomes = [(False, exc)] * len(calls)
-        self._hand_back(calls, outcomes)
+        return outcomes
 
     @staticmethod
     def _hand_back(calls: list[Any], outcomes: list[tuple[bool, Any]]) -> None:

@@ -46,8 +46,11 @@ class Store(Protocol):
     def audit_trail(self, order_id: int) -> list[AuditRow]:
         ...
 
-    def batch(self) -> AbstractContextManager[None]:
-        """Group commit: every method called inside runs in one transaction, one fsync at the end."""
+    def batch(self, *, savepoints: bool = True) -> AbstractContextManager[None]:
+        """Group commit: every method called inside runs in one transaction, one fsync at the end.
+
+        ``savepoints=False``: calls run plainly, and if one fails the batch raises ``BatchTainted`` and
+        commits nothing (``AsyncStore`` then runs it again with savepoints)."""
 
     def begin_hold(
         self,

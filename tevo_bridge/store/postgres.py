@@ -240,8 +240,8 @@ class PostgresConnector:
                 yield conn
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
-        """One transaction around every call inside (each its own savepoint).
+    def batch(self, *, savepoints: bool = True) -> Iterator[None]:
+        """One transaction around every call inside (each its own savepoint, whatever ``savepoints`` says).
 
         The daemon does not batch on PostgreSQL (``AsyncStore`` with several threads): PostgreSQL
         already flushes the WAL of concurrent commits together, and one transaction per call keeps

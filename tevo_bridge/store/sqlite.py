@@ -21,7 +21,7 @@ from tevo_bridge.store.files import DaemonLock
 from tevo_bridge.store.moved import moved_mark
 from tevo_bridge.store.schema import MIGRATIONS
 from tevo_bridge.store.statements import SqlStore
-from tevo_bridge.store.vocabulary import SCHEMA_VERSION, Backend, SchemaTooNew, StoreMoved
+from tevo_bridge.store.vocabulary import SCHEMA_VERSION, Backend, BatchTainted, SchemaTooNew, StoreMoved
 
 
 class SqliteConnector:
@@ -30,6 +30,8 @@ class SqliteConnector:
     def __init__(self, path: Path | str) -> None:
         self.lock = threading.RLock()
         self.in_batch = False
+        self.savepoints = True
+        self.tainted = False
         self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         self.conn.row_factory = sqlite3.Row
 
@@ -41,16 +43,7 @@ class SqliteConnector:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self.lock:
             if self.in_batch:
-                # Inside a group commit: this call is atomic on its own (a savepoint), and
-                # durable when the batch commits, which is before its caller hears back.
-                self.conn.execute("SAVEPOINT call")
-                try:
-                    yield self.conn
-                except BaseException:
-                    self.conn.execute("ROLLBACK TO call")
-                    self.conn.execute("RELEASE call")
-                    raise
-                self.conn.execute("RELEASE call")
+                yield from self._call_in_batch()
                 return
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -65,13 +58,38 @@ class SqliteConnector:
                         self.conn.execute("ROLLBACK")
                 raise
 
+    def _call_in_batch(self) -> Iterator[sqlite3.Connection]:
+        """One call inside a group commit, durable when the batch commits (before its caller hears back).
+
+        With savepoints the call is atomic on its own. Without (the optimistic first try of a batch),
+        a call that fails leaves its half in the batch's transaction: it marks the batch ``tainted``,
+        and ``batch`` then refuses to commit (``BatchTainted``), so the batch is rolled back as a whole.
+        """
+        if not self.savepoints:
+            try:
+                yield self.conn
+            except BaseException:
+                self.tainted = True
+                raise
+            return
+        self.conn.execute("SAVEPOINT call")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK TO call")
+            self.conn.execute("RELEASE call")
+            raise
+        self.conn.execute("RELEASE call")
+
     @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self, *, savepoints: bool = True) -> Iterator[None]:
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
-            self.in_batch = True
+            self.in_batch, self.savepoints, self.tainted = True, savepoints, False
             try:
                 yield
+                if self.tainted:  # a call failed (even if its caller swallowed it): its half must not commit
+                    raise BatchTainted()
             except BaseException:
                 self.in_batch = False
                 self.conn.execute("ROLLBACK")

@@ -70,8 +70,8 @@ class Connector(Protocol):
     def transaction(self) -> AbstractContextManager[Any]:
         """One transaction (a savepoint inside a batch), yielding the connection."""
 
-    def batch(self) -> AbstractContextManager[None]:
-        """Group commit: every call inside runs in one transaction."""
+    def batch(self, *, savepoints: bool = True) -> AbstractContextManager[None]:
+        """Group commit: every call inside runs in one transaction (without savepoints: see ``SqlStore.batch``)."""
 
 
 class SqlStore(NotificationStatements):
@@ -97,15 +97,17 @@ class SqlStore(NotificationStatements):
         (PostgreSQL) sends them together and waits once; SQLite has no round trips to save."""
         return nullcontext()
 
-    def batch(self) -> AbstractContextManager[None]:
+    def batch(self, *, savepoints: bool = True) -> AbstractContextManager[None]:
         """Group commit: every method called inside runs in one transaction, one fsync at the end.
 
-        Each method keeps its own atomicity (a savepoint it rolls back on error); the caller
-        (``AsyncStore``) reports results only after the commit returned, so "recorded before
-        answered" holds for every call in the batch. If the commit fails, nothing of the batch is
-        kept and every caller gets the error.
+        With ``savepoints`` each method keeps its own atomicity (a savepoint it rolls back on error).
+        Without, a batch costs no statements beyond its BEGIN and COMMIT, but a method that fails
+        taints it: the batch then raises ``BatchTainted`` and commits nothing (a backend may keep
+        savepoints regardless). The caller (``AsyncStore``) reports results only after the commit
+        returned, so "recorded before answered" holds for every call in the batch. If the commit
+        fails, nothing of the batch is kept and every caller gets the error.
         """
-        return self._db.batch()
+        return self._db.batch(savepoints=savepoints)
 
     def check_writable(self) -> None:
         """Raise if a write transaction cannot start (read-only file, full disk, locked)."""
@@ -247,22 +249,26 @@ class SqlStore(NotificationStatements):
         changes there too."""
         now = now_iso()
         with self._tx() as conn:
-            current = self._hold(conn, global_id)
-            if current is not None and current.state == HoldState.RELEASED:
+            if state == HoldState.RELEASED:  # the row after the update cannot tell whether it was released before
+                current = self._hold(conn, global_id)
+                release_in_pos = release_in_pos or (current is not None and current.state == HoldState.RELEASED)
+            # One statement updates and reads back (a read before and one after were two more per hold).
+            rows = conn.execute(
+                "UPDATE holds SET state = CASE WHEN state = 'released' THEN 'released' ELSE ? END, status = ?, "
+                "response = ?, hold_id = ?, reason = ?, updated_at = ? WHERE global_id = ? RETURNING *",
+                (state, status, response, hold_id, reason, now, global_id),
+            ).fetchall()
+            hold = HoldRow(**dict(rows[0])) if rows else None
+            if hold is not None and hold.state == HoldState.RELEASED and state != HoldState.RELEASED:
                 # TEvo released it while the POS was still holding: it stays released, and whatever the
                 # POS did hold is freed by a job.
                 state, release_in_pos = HoldState.RELEASED, True
             with self._pipelined(conn):
-                conn.execute(
-                    "UPDATE holds SET state = ?, status = ?, response = ?, hold_id = ?, reason = ?, updated_at = ? "
-                    "WHERE global_id = ?",
-                    (state, status, response, hold_id, reason, now, global_id),
-                )
                 conn.execute("INSERT INTO audit (global_id, at, action, to_state, reason) VALUES (?, ?, 'hold', ?, ?)",
                              (global_id, now, state, reason))
                 if release_in_pos:
                     self._enqueue(conn, JobKind.RELEASE_HOLD, f"release:{global_id}", None, global_id, time.time(), now)
-                return self._hold(conn, global_id)
+            return hold
 
     def get_hold(self, global_id: str) -> HoldRow | None:
         with self._lock:

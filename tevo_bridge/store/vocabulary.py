@@ -152,6 +152,14 @@ class StoreMoved(StoreError):
             f"no longer the store. Nothing was read or changed. Fix: set [store] url (or TEVO_BRIDGE_STORE__URL) "
             f"to {url}, with its password.")
 
+class BatchTainted(Exception):
+    """A call in a group commit run without savepoints failed: the batch was rolled back as a whole, and
+    ``AsyncStore`` runs its calls again, each in its own savepoint. Never reaches a caller."""
+
+    def __init__(self) -> None:
+        super().__init__("a call in the batch failed; the batch was rolled back")
+
+
 #: What ``retry_order`` did: queued it, found no such order, or refused a finished one.
 RetryOutcome = Literal["queued", "unknown", "terminal"]
 #: What ``resolve_order`` did: resolved it, found no such order, or refused one not in ``needs_review``.

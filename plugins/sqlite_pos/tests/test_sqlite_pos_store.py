@@ -18,7 +18,7 @@ from tevo_bridge_sqlite_pos import SqlitePos, store
 from tevo_bridge_sqlite_pos.cli import app
 from typer.testing import CliRunner
 
-from tevo_bridge.pos.inventory import CSV_COLUMNS, InventoryRow
+from tevo_bridge.pos.inventory import CSV_COLUMNS, InventoryRow, timestamp
 from tevo_bridge.pos.types import Buyer, Hold, Item, Order
 
 GROUP = InventoryRow(
@@ -109,6 +109,36 @@ def test_an_expired_hold_is_marked_expired_and_cannot_be_released(pos: SqlitePos
     with sqlite3.connect(database) as conn:
         state = conn.execute("SELECT state FROM holds WHERE global_id = 'G-old'").fetchone()[0]
     assert (released, state) == (False, "expired")
+
+
+def test_a_hold_reads_what_it_decides_on_in_one_statement(pos: SqlitePos, database: Path) -> None:
+    # The group, its stock and an earlier hold of the same global id: one statement (three were three GIL
+    # hand-offs per hold under load), then the insert; no savepoint around a write alone.
+    assert pos.pos_hold(hold=Hold("G-warm", "TG-50", 1)).held  # this thread's connection, opened
+    statements: list[str] = []
+    conn = pos._connections._local.conn
+    conn.set_trace_callback(statements.append)
+    try:
+        result = pos.pos_hold(hold=Hold("G-1", "TG-50", 5))
+    finally:
+        conn.set_trace_callback(None)
+    assert result.held and result.available == 44
+    heads = [" ".join(s.split()[:2]) for s in statements]
+    assert heads == ["BEGIN IMMEDIATE", "UPDATE holds", "SELECT g.*,", "INSERT INTO", "COMMIT"]
+
+
+def test_hold_facts_of_an_unknown_group_a_repeat_and_a_lapsed_hold(pos: SqlitePos, database: Path) -> None:
+    pos.pos_hold(hold=Hold("G-1", "TG-50", 5))
+    pos.pos_hold(hold=Hold("G-old", "TG-50", 7, expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    now = timestamp(datetime.now(UTC))
+    with store.connect(database) as conn:
+        unknown = store.hold_facts(conn, "G-2", "TG-none", now)
+        repeat = store.hold_facts(conn, "G-1", "TG-50", now)
+        fresh = store.hold_facts(conn, "G-2", "TG-50", now)
+        group = store.ticket_group(conn, "TG-50")
+    assert unknown == store.HoldFacts(None, None, None)
+    assert repeat.previous == ("TG-50", 5, "held") and repeat.available == 45  # the lapsed hold no longer counts
+    assert fresh.previous is None and fresh.group == group and fresh.available == 45
 
 
 def test_reimporting_a_group_keeps_its_holds(pos: SqlitePos, database: Path) -> None:

@@ -83,8 +83,41 @@ def test_writes_that_queue_share_one_batch_and_a_failing_one_rolls_back_only_its
             futures[5].result(10)
         with pytest.raises(sqlite3.IntegrityError):
             futures[6].result(10)
-    assert names(database) == [f"n{i}" for i in range(5)]  # "half" rolled back with its failing write
-    assert batches.count == 2  # the first batch, then all seven together
+    assert names(database) == [f"n{i}" for i in range(5)]  # "half" rolled back with its failing write, none twice
+    # The first batch, then all seven together: tried plainly, rolled back whole at the failure, then run
+    # again with each write in its own savepoint.
+    assert batches.count == 3
+
+
+def test_a_batch_whose_writes_all_succeed_runs_no_savepoint(database):
+    statements: list[str] = []
+    batches = Batches()
+
+    def prepare(conn: sqlite3.Connection) -> None:
+        batches(conn)
+        conn.set_trace_callback(statements.append)
+
+    writer = make_writer(database, prepare)
+    gate, inside = threading.Event(), threading.Event()
+
+    def held_open(conn: sqlite3.Connection) -> None:
+        inside.set()
+        gate.wait(10)
+
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(writer.run, held_open)
+        assert inside.wait(10)
+        futures = []
+        for write in (insert(f"n{i}") for i in range(6)):
+            futures.append(pool.submit(writer.run, write))
+            while len(writer._queue) < len(futures):
+                threading.Event().wait(0.005)
+        gate.set()
+        first.result(10)
+        assert [f.result(10) for f in futures] == [f"n{i}" for i in range(6)]
+    assert names(database) == [f"n{i}" for i in range(6)]
+    assert batches.count == 2  # the first batch, then all six together, once
+    assert not [s for s in statements if s.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))]
 
 
 def test_when_the_batch_cannot_start_every_caller_gets_the_error_and_nothing_is_written(database):

@@ -115,12 +115,8 @@ class SqlitePos:
         return self._writer.run(lambda conn: self._hold(conn, hold, timestamp()))
 
     def _hold(self, conn: sqlite3.Connection, hold: Hold, now: str) -> HoldResult:
-        previous = conn.execute(
-            "SELECT remote_id, quantity, state FROM holds WHERE global_id = ?", (hold.global_id,)
-        ).fetchone()
-        count = store.available(conn, hold.remote_id, now)
-        group = store.ticket_group(conn, hold.remote_id)
-        answer = answer_hold(hold, group, count, None if previous is None else tuple(previous))
+        group, count, previous = store.hold_facts(conn, hold.global_id, hold.remote_id, now)
+        answer = answer_hold(hold, group, count, previous)
         if answer is not None:
             return answer
         assert count is not None  # answer_hold refuses an unknown group

@@ -205,8 +205,10 @@ def upsert_ticket_groups(conn: sqlite3.Connection, rows: Iterable[InventoryRow])
 
 def ticket_group(conn: sqlite3.Connection, remote_id: str) -> InventoryRow | None:
     r = conn.execute("SELECT * FROM ticket_groups WHERE remote_id = ?", (remote_id,)).fetchone()
-    if r is None:
-        return None
+    return None if r is None else _inventory_row(r)
+
+
+def _inventory_row(r: sqlite3.Row) -> InventoryRow:
     return InventoryRow(
         remote_id=r["remote_id"],
         event=r["event"] or "",
@@ -238,14 +240,39 @@ class Stock(NamedTuple):
 
 
 # A hold past its expires_at no longer counts, even before a write marks it expired.
-_STOCK_SQL = """
-SELECT remote_id, quantity,
-    COALESCE((SELECT SUM(h.quantity) FROM holds h WHERE h.remote_id = g.remote_id AND h.state = 'held'
-              AND (h.expires_at IS NULL OR h.expires_at > :now)), 0),
-    COALESCE((SELECT SUM(l.quantity) FROM invoice_lines l WHERE l.remote_id = g.remote_id
-              AND l.invoice_id NOT IN (SELECT invoice_id FROM voids)), 0)
+_HELD_SQL = """COALESCE((SELECT SUM(h.quantity) FROM holds h WHERE h.remote_id = g.remote_id AND h.state = 'held'
+              AND (h.expires_at IS NULL OR h.expires_at > :now)), 0)"""
+_SOLD_SQL = """COALESCE((SELECT SUM(l.quantity) FROM invoice_lines l WHERE l.remote_id = g.remote_id
+              AND l.invoice_id NOT IN (SELECT invoice_id FROM voids)), 0)"""
+_STOCK_SQL = f"""
+SELECT remote_id, quantity, {_HELD_SQL}, {_SOLD_SQL}
 FROM ticket_groups g
 """
+# What a hold decides on, in one statement (three were three GIL hand-offs per hold): the group, its stock,
+# and an earlier hold with the same global id. A row always comes back; its columns are NULL for what is not there.
+_HOLD_FACTS_SQL = f"""
+SELECT g.*, {_HELD_SQL} AS held, {_SOLD_SQL} AS sold,
+    p.global_id AS previous_global_id, p.remote_id AS previous_remote_id, p.quantity AS previous_quantity, p.state AS previous_state
+FROM (SELECT 1) AS one
+LEFT JOIN ticket_groups g ON g.remote_id = :rid
+LEFT JOIN holds p ON p.global_id = :gid
+"""
+
+
+class HoldFacts(NamedTuple):
+    group: InventoryRow | None
+    available: int | None  # None for an unknown group
+    previous: tuple[str, int, str] | None  # (remote_id, quantity, state) of an earlier hold with the global id
+
+
+def hold_facts(conn: sqlite3.Connection, global_id: str, remote_id: str, now: str) -> HoldFacts:
+    """The group, its available stock (as ``available``) and an earlier hold of ``global_id``, read at once."""
+    r = conn.execute(_HOLD_FACTS_SQL, {"now": now, "rid": remote_id, "gid": global_id}).fetchone()
+    previous = None if r["previous_global_id"] is None else (
+        r["previous_remote_id"], r["previous_quantity"], r["previous_state"])
+    if r["remote_id"] is None:
+        return HoldFacts(None, None, previous)
+    return HoldFacts(_inventory_row(r), Stock(r["remote_id"], r["quantity"], r["held"], r["sold"]).available, previous)
 
 
 def stock(conn: sqlite3.Connection, now: str, remote_id: str | None = None) -> list[Stock]:
