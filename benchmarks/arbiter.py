@@ -37,6 +37,7 @@ A few warm-up orders (connections, first imports) are not counted.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sqlite3
@@ -397,17 +398,20 @@ def _gap_medians(samples: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m benchmarks.arbiter [--quick] [--in-process]``: this suite alone, its table printed, nothing written."""
+    """``python -m benchmarks.arbiter [--quick] [--in-process] [--raw FILE]``: this suite alone, its table printed."""
     from benchmarks.__main__ import print_table
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.arbiter", description=main.__doc__)
     parser.add_argument("--quick", action="store_true", help="30 orders instead of 200")
     parser.add_argument("--in-process", action="store_true",
                         help="the daemon in this process with the sandbox (the variant before it had its own)")
+    parser.add_argument("--raw", type=Path, help="also write the raw samples to this JSON file")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="tevo-arbiter-") as work:
-        got, _ = run(Path(work), quick=args.quick, daemon_here=args.in_process)
+        got, raw = run(Path(work), quick=args.quick, daemon_here=args.in_process)
     print_table(got)
+    if args.raw:
+        args.raw.write_text(json.dumps(raw, indent=1) + "\n")
     return 0
 
 
