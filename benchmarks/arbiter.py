@@ -26,10 +26,10 @@ fulfilment included), so each figure is a latency, not a queue.  For each order:
   audit, their commits), and the time inside ``pos_hold`` itself from the daemon's
   ``tevo_bridge_pos_call_seconds`` histogram on its ``/metrics`` (read before and after each order, off
   the clock);
-- the CPU used over the path, per process: the daemon's from ``/proc/<pid>/task/*/schedstat`` (every
-  thread's run time in ns; ``/proc/<pid>/stat`` counts 10 ms ticks, too coarse for one order), this
-  process's (sandbox and client) from ``time.process_time``; it says how much of the time beyond the
-  floor is work rather than waiting (fsyncs, hand-offs), and whose work.
+- the CPU used over the path, per process (the daemon's; this one's: sandbox and client), and the time
+  their threads spent runnable but waiting for a core, from ``/proc/<pid>/task/*/schedstat`` (ns
+  resolution): it says how much of the time beyond the floor is work rather than waiting, whose work, and
+  whether a slow order waited for the machine.
 
 A few warm-up orders (connections, first imports) are not counted.
 """
@@ -142,18 +142,22 @@ def reservation_step(trail: list[Any]) -> float | None:
     return None
 
 
-def thread_cpu_seconds(pid: int) -> float:
-    """CPU time of a process's live threads, in ns resolution (``/proc/<pid>/task/*/schedstat``, first field).
+def thread_times(pid: int) -> tuple[float, float]:
+    """A process's live threads' CPU time and time spent runnable but waiting for a core, summed, in seconds.
 
-    A thread that ends drops out of the sum; the daemon's threads (event loop, store, hook pool) live
+    ``/proc/<pid>/task/*/schedstat`` (ns resolution; ``/proc/<pid>/stat`` counts 10 ms ticks, too coarse
+    for one order).  The wait tells a slow order that waited for the machine (other processes on its two
+    cores) from one that did more work; a wait for the GIL or an fsync is neither: the thread sleeps.
+    A thread that ends drops out of the sums; the daemon's threads (event loop, store, hook pool) live
     as long as it does, so a window is exact unless a thread ends inside it."""
-    total = 0
+    run = wait = 0
     for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
         try:
-            total += int(stat.read_text().split()[0])
+            fields = stat.read_text().split()
+            run, wait = run + int(fields[0]), wait + int(fields[1])
         except (OSError, IndexError, ValueError):
             continue  # the thread ended between the listing and the read
-    return total / 1e9
+    return run / 1e9, wait / 1e9
 
 
 def cmdline(pid: int) -> list[str]:
@@ -286,13 +290,13 @@ def run(tmp: Path, quick: bool = False, *, orders: int | None = None,
                 form = webhook_form(target.sandbox.world.orders[made.order_id])
             accepted = clock.reset(made.order_id)
             held_before = target.pos_hold_seconds()
-            daemon_before, self_before = thread_cpu_seconds(target.pid), time.process_time()
+            daemon_before, self_before = thread_times(target.pid), thread_times(os.getpid())
             sent = time.perf_counter()
             answer = client.post(target.webhook_url, content=form,
                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
             if answer.status_code != 200 or not accepted.wait(30):
                 raise RuntimeError(f"order {made.order_id}: webhook {answer.status_code}, not accepted within 30 s")
-            daemon_cpu, self_cpu = thread_cpu_seconds(target.pid) - daemon_before, time.process_time() - self_before
+            daemon_after, self_after = thread_times(target.pid), thread_times(os.getpid())
             at_accept = clock.accepted_at()
             calls = clock.calls(sent, at_accept)
             state = _wait_settled(target, made.order_id)
@@ -309,8 +313,10 @@ def run(tmp: Path, quick: bool = False, *, orders: int | None = None,
                 "gaps_s": _gaps(sent, calls),
                 "pos_hold_s": target.pos_hold_seconds() - held_before,
                 # In process, both figures are the one process: the daemon's share is not separable there.
-                "daemon_cpu_s": daemon_cpu if not daemon_here else None,
-                "benchmark_cpu_s": self_cpu,
+                "daemon_cpu_s": daemon_after[0] - daemon_before[0] if not daemon_here else None,
+                "daemon_runq_s": daemon_after[1] - daemon_before[1] if not daemon_here else None,
+                "benchmark_cpu_s": self_after[0] - self_before[0],
+                "benchmark_runq_s": self_after[1] - self_before[1],
             })
         for sample, order_id in zip(samples, ids, strict=True):
             sample["reservation_s"] = reservation_step(target.trail(order_id))
@@ -374,12 +380,20 @@ def _cpu_text(raw: dict[str, Any]) -> str:
     if "benchmark_cpu_s" not in samples[0]:  # results measured before the daemon had its own process
         return (f"CPU used meanwhile by the one process (daemon, sandbox, client; all threads) "
                 f"{median([s['cpu_s'] * 1000 for s in samples]):.0f} ms median")
-    here = median([s["benchmark_cpu_s"] * 1000 for s in samples])
+    here, here_wait = _ms(samples, "benchmark_cpu_s"), _ms(samples, "benchmark_runq_s")
     if samples[0]["daemon_cpu_s"] is None:
-        return f"CPU used meanwhile by the one process (daemon, sandbox, client; all threads) {here:.0f} ms median"
-    daemon = [s["daemon_cpu_s"] * 1000 for s in samples]
+        return (f"CPU used meanwhile by the one process (daemon, sandbox, client; all threads) {median(here):.0f} ms "
+                f"median; its threads waited for a core {median(here_wait):.1f} ms (p99 "
+                f"{percentile(here_wait, 99):.1f} ms)")
+    daemon, daemon_wait = _ms(samples, "daemon_cpu_s"), _ms(samples, "daemon_runq_s")
     return (f"CPU used meanwhile (medians per order): the daemon process {median(daemon):.1f} ms (p99 "
-            f"{percentile(daemon, 99):.1f} ms), the benchmark process (sandbox, client) {here:.1f} ms")
+            f"{percentile(daemon, 99):.1f} ms), the benchmark process (sandbox, client) {median(here):.1f} ms; "
+            f"the daemon's threads waited for a core {median(daemon_wait):.1f} ms (p99 "
+            f"{percentile(daemon_wait, 99):.1f} ms), the benchmark's {median(here_wait):.1f} ms")
+
+
+def _ms(samples: list[dict[str, Any]], key: str) -> list[float]:
+    return [s[key] * 1000 for s in samples]
 
 
 def _gap_medians(samples: list[dict[str, Any]]) -> str:

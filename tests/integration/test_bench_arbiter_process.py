@@ -31,6 +31,7 @@ def test_the_daemon_runs_in_its_own_process_and_every_figure_is_measured(tmp_pat
         assert sample["reservation_s"] is not None  # read back from the daemon's own store file
         assert sample["pos_hold_s"] > 0  # from the daemon's /metrics, not this process's registry
         assert sample["daemon_cpu_s"] > 0 and sample["benchmark_cpu_s"] > 0
+        assert sample["daemon_runq_s"] >= 0 and sample["benchmark_runq_s"] >= 0
     assert [f.baseline for f in figures[:2]] == [200.0, 200.0]
     assert "the daemon process" in figures[1].note and "the benchmark process" in figures[1].note
 
@@ -41,6 +42,6 @@ def test_the_in_process_variant_is_told_apart(tmp_path: Path) -> None:
 
     assert raw["daemon"] == "in this process"
     assert raw["daemon_pid"] == os.getpid()
-    assert raw["orders"][0]["daemon_cpu_s"] is None
+    assert raw["orders"][0]["daemon_cpu_s"] is None is raw["orders"][0]["daemon_runq_s"]
     assert raw["orders"][0]["pos_hold_s"] > 0 and raw["orders"][0]["reservation_s"] is not None
     assert "the one process" in figures[1].note

@@ -1,6 +1,6 @@
 """The arbiter benchmark's floor: round trips that ran one after another, and the gaps between them."""
 
-from benchmarks.arbiter import LATENCY, _cpu_text, _gaps, chain, reservation_step, shape, thread_cpu_seconds
+from benchmarks.arbiter import LATENCY, _cpu_text, _gaps, chain, reservation_step, shape, thread_times
 
 
 def call(arrived: float, answered: float | None) -> dict:
@@ -54,20 +54,22 @@ def test_thread_cpu_counts_every_thread_of_a_process() -> None:
         spun.append(time.thread_time() - started)
         release.wait(60)  # alive while read: an ended thread leaves /proc/<pid>/task
 
-    before = thread_cpu_seconds(os.getpid())
+    before = thread_times(os.getpid())[0]
     worker = threading.Thread(target=work)
     worker.start()
     while not spun:
         time.sleep(0.01)
-    after = thread_cpu_seconds(os.getpid())
+    after = thread_times(os.getpid())[0]
     release.set()
     worker.join(timeout=60)
     assert after - before >= spun[0] > 0
 
 
 def test_cpu_note_per_process_and_for_older_results() -> None:
-    new = {"orders": [{"daemon_cpu_s": 0.012, "benchmark_cpu_s": 0.004}]}
+    new = {"orders": [{"daemon_cpu_s": 0.012, "daemon_runq_s": 0.003, "benchmark_cpu_s": 0.004,
+                       "benchmark_runq_s": 0.001}]}
     assert "the daemon process 12.0 ms" in _cpu_text(new) and "benchmark process (sandbox, client) 4.0 ms" in \
         _cpu_text(new)
+    assert "waited for a core 3.0 ms" in _cpu_text(new)
     old = {"orders": [{"cpu_s": 0.018}]}  # benchmarks/results.json from before the daemon had its own process
     assert "the one process" in _cpu_text(old) and "18 ms" in _cpu_text(old)
