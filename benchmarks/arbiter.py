@@ -350,8 +350,8 @@ def figures(raw: dict[str, Any]) -> list[Figure]:
     trips_text = "/".join(map(str, trips))
     floor_name = f"floor: {trips_text} TEvo round trips × {latency * 1000:.0f} ms"
     foreign = sum(s["foreign"] for s in samples)
-    where = ("daemon in this process with the sandbox and client" if raw.get("daemon") == "in this process"
-             else "daemon as `tevo-bridge run` in its own process, sandbox and client in the benchmark's")
+    where = ("daemon as `tevo-bridge run` in its own process, sandbox and client in the benchmark's"
+             if raw.get("daemon") == "own process" else "daemon in this process with the sandbox and client")
     common = (f"{len(samples)} orders one at a time, {where}; webhook POST → accept recorded by the sandbox; round trips "
               f"per order counted from the sandbox's requests: {trips_text} sequential ({'; '.join(calls)})"
               + (f"; {foreign} requests for other orders in the window" if foreign else ""))

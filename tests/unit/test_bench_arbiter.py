@@ -1,6 +1,6 @@
-"""The arbiter benchmark's floor: round trips that ran one after another, and the gaps between them."""
+"""The arbiter benchmark: its floor (round trips one after another), the gaps between them, its per-process CPU."""
 
-from benchmarks.arbiter import LATENCY, _cpu_text, _gaps, chain, reservation_step, shape, thread_times
+from benchmarks.arbiter import LATENCY, _cpu_text, _gaps, chain, figures, reservation_step, shape, thread_times
 
 
 def call(arrived: float, answered: float | None) -> dict:
@@ -73,3 +73,14 @@ def test_cpu_note_per_process_and_for_older_results() -> None:
     assert "waited for a core 3.0 ms" in _cpu_text(new)
     old = {"orders": [{"cpu_s": 0.018}]}  # benchmarks/results.json from before the daemon had its own process
     assert "the one process" in _cpu_text(old) and "18 ms" in _cpu_text(old)
+
+
+def test_results_from_before_the_split_still_read_as_one_process() -> None:
+    """``python -m benchmarks --rebuild`` re-renders benchmarks/results.json, which may predate the daemon's own process."""
+    sample = {"path_s": 0.23, "calls": ["GET /v9/orders/{id}", "POST /v9/orders/{id}/accept"], "sequential": 2,
+              "foreign": 0, "gaps_s": [], "reservation_s": 0.006, "pos_hold_s": 0.002, "cpu_s": 0.018}
+    old = figures({"latency_s": LATENCY, "warmup": 3, "orders": [sample]})
+    assert "daemon in this process" in old[0].note and "the one process" in old[1].note
+    split = {**sample, "daemon_cpu_s": 0.012, "daemon_runq_s": 0.0, "benchmark_cpu_s": 0.005, "benchmark_runq_s": 0.0}
+    new = figures({"latency_s": LATENCY, "warmup": 3, "orders": [split], "daemon": "own process"})
+    assert "in its own process" in new[0].note and "the daemon process 12.0 ms" in new[1].note
