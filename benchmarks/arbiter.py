@@ -49,9 +49,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.common import Figure, median, percentile
+
+if TYPE_CHECKING:
+    from tevo_bridge.sandbox.inventory import TicketGroupSpec
+    from tevo_bridge.sandbox.server import Sandbox
+    from tevo_bridge.store.vocabulary import AuditRow
 
 LATENCY = 0.1
 WARMUP = 3
@@ -134,7 +139,7 @@ def _at(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def reservation_step(trail: list[Any]) -> float | None:
+def reservation_step(trail: list[AuditRow]) -> float | None:
     """Seconds from the ``checking`` transition to the ``accepting`` one in an order's audit trail (ms resolution)."""
     marks = {row.to_state: _at(row.at) for row in trail if row.action == "transition"}
     if "checking" in marks and "accepting" in marks:
@@ -168,16 +173,16 @@ def cmdline(pid: int) -> list[str]:
 class Target:
     """The stack under measurement, as the loop sees it, wherever the daemon runs."""
 
-    sandbox: Any
+    sandbox: Sandbox
     pid: int  # the daemon's process
     webhook_url: str
     pos_hold_seconds: Callable[[], float]
     state: Callable[[int], str | None]
-    trail: Callable[[int], list[Any]]
+    trail: Callable[[int], list[AuditRow]]
 
 
 @contextmanager
-def own_process(tmp: Path, inventory: list[Any]) -> Iterator[Target]:
+def own_process(tmp: Path, inventory: list[TicketGroupSpec]) -> Iterator[Target]:
     """Sandbox here; ``tevo-bridge run`` in its own process over the SQLite sample POS (as benchmarks/drain.py)."""
     from benchmarks.common import daemon_process
     from tevo_bridge.loopback.seed import seed_sqlite_mirror
@@ -204,7 +209,7 @@ def own_process(tmp: Path, inventory: list[Any]) -> Iterator[Target]:
 
 
 @contextmanager
-def in_process(tmp: Path, inventory: list[Any]) -> Iterator[Target]:
+def in_process(tmp: Path, inventory: list[TicketGroupSpec]) -> Iterator[Target]:
     """The old variant: sandbox, daemon and POS in this process (``tevo_bridge.loopback.stack``), one GIL."""
     from tevo_bridge.daemon import settle_gc
     from tevo_bridge.loopback.stack import stack
@@ -248,7 +253,7 @@ def _store_state(db: Path, order_id: int) -> str | None:
     return str(rows[0]["state"]) if rows else None
 
 
-def _store_trail(db: Path, order_id: int) -> list[Any]:
+def _store_trail(db: Path, order_id: int) -> list[AuditRow]:
     from tevo_bridge.store.vocabulary import AuditRow
 
     rows = _read_store(db, "SELECT at, action, from_state, to_state, reason, details FROM audit "
