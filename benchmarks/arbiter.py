@@ -291,30 +291,33 @@ def run(tmp: Path, quick: bool = False, *, orders: int | None = None,
         clock = CallClock(target.sandbox)
         for n in range(WARMUP + count):
             made = target.sandbox.driver.create_sync(Scenario.OFFICE_ETICKET, [Channel.POLL])  # not announced
+            order_id = made.order_id
+            if order_id is None:
+                raise RuntimeError(f"the sandbox created no order: {made}")
             with target.sandbox.world.lock:
-                form = webhook_form(target.sandbox.world.orders[made.order_id])
-            accepted = clock.reset(made.order_id)
+                form = webhook_form(target.sandbox.world.orders[order_id])
+            accepted = clock.reset(order_id)
             held_before = target.pos_hold_seconds()
             daemon_before, self_before = thread_times(target.pid), thread_times(os.getpid())
             sent = time.perf_counter()
             answer = client.post(target.webhook_url, content=form,
                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
             if answer.status_code != 200 or not accepted.wait(30):
-                raise RuntimeError(f"order {made.order_id}: webhook {answer.status_code}, not accepted within 30 s")
+                raise RuntimeError(f"order {order_id}: webhook {answer.status_code}, not accepted within 30 s")
             daemon_after, self_after = thread_times(target.pid), thread_times(os.getpid())
             at_accept = clock.accepted_at()
             calls = clock.calls(sent, at_accept)
-            state = _wait_settled(target, made.order_id)
+            state = _wait_settled(target, order_id)
             if state != "done":
-                raise RuntimeError(f"order {made.order_id} ended {state}")
+                raise RuntimeError(f"order {order_id} ended {state}")
             if n < WARMUP:
                 continue
-            ids.append(made.order_id)
+            ids.append(order_id)
             samples.append({
                 "path_s": at_accept - sent,
                 "calls": [shape(c["call"]) for c in calls],
                 "sequential": chain(calls),
-                "foreign": sum(1 for c in calls if c["order_id"] not in (None, made.order_id)),
+                "foreign": sum(1 for c in calls if c["order_id"] not in (None, order_id)),
                 "gaps_s": _gaps(sent, calls),
                 "pos_hold_s": target.pos_hold_seconds() - held_before,
                 # In process, both figures are the one process: the daemon's share is not separable there.
@@ -323,8 +326,8 @@ def run(tmp: Path, quick: bool = False, *, orders: int | None = None,
                 "benchmark_cpu_s": self_after[0] - self_before[0],
                 "benchmark_runq_s": self_after[1] - self_before[1],
             })
-        for sample, order_id in zip(samples, ids, strict=True):
-            sample["reservation_s"] = reservation_step(target.trail(order_id))
+        for sample, counted in zip(samples, ids, strict=True):
+            sample["reservation_s"] = reservation_step(target.trail(counted))
     raw["orders"] = samples
     raw["daemon"] = "in this process" if daemon_here else "own process"
     return figures(raw), raw
