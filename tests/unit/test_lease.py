@@ -142,3 +142,25 @@ def test_a_stopping_daemon_cancels_the_job_as_before_not_as_a_lost_lease(tmp_pat
 
     asyncio.run(run())
     sync.close()
+
+
+def test_a_worker_busy_on_a_long_job_keeps_ticking_so_readiness_does_not_call_it_stale(tmp_path) -> None:
+    # Every worker slot waiting on a slow TEvo call (30 s per read, retried) made /readyz answer 503 after 30 s,
+    # and a balancer then took every replica out: OI holds, which need no worker, hung in front of them.
+    sync = _queued(tmp_path)
+
+    async def run() -> None:
+        store = AsyncStore(SqliteStore(tmp_path / "state.sqlite3"))
+        try:
+            job = await store.claim_job(LEASE)
+            worker = _worker(store, SlowProcessor(4 * LEASE))
+            worker.last_tick = time.monotonic() - 3600  # its loop last turned long ago
+            running = asyncio.create_task(worker.run_job(job))
+            await asyncio.sleep(2 * LEASE)
+            assert time.monotonic() - worker.last_tick < LEASE  # renewed leases ticked for it
+            await running
+        finally:
+            store.close()
+
+    asyncio.run(run())
+    sync.close()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from tevo_bridge.log import get_logger
 from tevo_bridge.store import AsyncStore, Job
@@ -35,10 +35,12 @@ class LeaseLost(Exception):
 class LeaseKeeper:
     """Runs one job's work while renewing its lease; ``job`` is always the claim as the store last confirmed it."""
 
-    def __init__(self, store: AsyncStore, job: Job, lease_seconds: float) -> None:
+    def __init__(self, store: AsyncStore, job: Job, lease_seconds: float,
+                 on_renewed: Callable[[], None] | None = None) -> None:
         self.store = store
         self.job = job
         self.lease_seconds = lease_seconds
+        self.on_renewed = on_renewed
         self.interval = lease_seconds / BEATS_PER_LEASE
         self.lost: str | None = None
 
@@ -78,6 +80,8 @@ class LeaseKeeper:
                 self._lose(task, "another worker has taken the job over")
                 return
             self.job = renewed
+            if self.on_renewed is not None:
+                self.on_renewed()
             if self.lost is not None:
                 return
 

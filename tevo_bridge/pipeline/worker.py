@@ -120,6 +120,9 @@ class Worker:
             finally:
                 self.in_flight -= 1
 
+    def _tick(self) -> None:
+        self.last_tick = time.monotonic()
+
     async def _sleep(self, due: float | None) -> Ring:
         """Wait for a ring, the next job's due time (a retry's backoff) or the idle poll, whichever is first."""
         idle = getattr(self.runtime, "idle_poll", 1.0)
@@ -127,7 +130,9 @@ class Worker:
         return await self.doorbell.wait(timeout)
 
     async def run_job(self, job: Job) -> None:
-        keeper = LeaseKeeper(self.runtime.store, job, self.settings.lease_seconds)
+        # A renewed lease is a tick too: a worker whose every slot waits on a slow TEvo call (30 s per read,
+        # retried) is alive, and /readyz must not call it stale and take the replica out of the balancer.
+        keeper = LeaseKeeper(self.runtime.store, job, self.settings.lease_seconds, on_renewed=self._tick)
         try:
             await keeper.run(handler_for(job)(self, job))
         except LeaseLost:
