@@ -94,7 +94,7 @@ class Worker:
     async def _loop(self, stop: asyncio.Event) -> None:
         ring = Ring.TIMEOUT
         while not stop.is_set():
-            self.last_tick = time.monotonic()
+            self._tick()
             try:
                 job, due = await self.runtime.store.claim_job_or_next_due(self.settings.lease_seconds)
             except Exception as exc:  # the store may be briefly unwritable (PostgreSQL restarting): look again soon

@@ -97,40 +97,31 @@ class AsyncStore(StoreFacade):
             self._hand_back(calls, outcomes)
             return
         try:
-            outcomes = self._batch_without_savepoints(calls)
-        except BatchTainted:  # a call failed and the batch was rolled back whole: again, each call on its own
-            outcomes = self._batch_with_savepoints(calls)
+            try:
+                outcomes = self._batch(calls, savepoints=False)
+            except BatchTainted:  # a call failed and the batch was rolled back whole: again, each call on its own
+                outcomes = self._batch(calls, savepoints=True)
         except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch is durable
             outcomes = [(False, exc)] * len(calls)
         self._hand_back(calls, outcomes)
 
-    def _batch_without_savepoints(self, calls: list[Any]) -> list[tuple[bool, Any]]:
-        """The common case, where every call succeeds: no statements beyond the batch's BEGIN and COMMIT.
+    def _batch(self, calls: list[Any], *, savepoints: bool) -> list[tuple[bool, Any]]:
+        """The calls in one transaction; without savepoints (the common case, where every call succeeds) no
+        statements beyond the batch's BEGIN and COMMIT.
 
         A SAVEPOINT and RELEASE per call were a third of the statements per hold, and each statement
-        is a GIL hand-off with the busy event loop. The first call to fail ends the try: ``batch`` rolls
-        everything back (nothing of it was committed or answered), so running the calls again applies
-        each exactly once."""
+        is a GIL hand-off with the busy event loop. Without them the first call to fail ends the try:
+        ``batch`` rolls everything back (nothing of it was committed or answered), so running the calls
+        again, each in its savepoint, applies each exactly once."""
         outcomes: list[tuple[bool, Any]] = []
-        with self.sync.batch(savepoints=False):
+        with self.sync.batch(savepoints=savepoints):
             for _loop, _future, fn, args, kwargs in calls:
                 try:
                     outcomes.append((True, fn(*args, **kwargs)))
-                except Exception as exc:  # its half is in the transaction: the whole batch must roll back
-                    raise BatchTainted() from exc
-        return outcomes
-
-    def _batch_with_savepoints(self, calls: list[Any]) -> list[tuple[bool, Any]]:
-        outcomes: list[tuple[bool, Any]] = []
-        try:
-            with self.sync.batch():
-                for _loop, _future, fn, args, kwargs in calls:
-                    try:
-                        outcomes.append((True, fn(*args, **kwargs)))
-                    except Exception as exc:  # this call's savepoint is rolled back; the others go on
-                        outcomes.append((False, exc))
-        except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch is durable
-            outcomes = [(False, exc)] * len(calls)
+                except Exception as exc:
+                    if not savepoints:  # its half is in the transaction: the whole batch must roll back
+                        raise BatchTainted() from exc
+                    outcomes.append((False, exc))  # its savepoint is rolled back; the others go on
         return outcomes
 
     @staticmethod
