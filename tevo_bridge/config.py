@@ -39,6 +39,7 @@ from tevo_bridge.config_env import (
     variable_name,
 )
 from tevo_bridge.eventloop import EventLoopChoice
+from tevo_bridge.httpparser import HttpParserChoice
 from tevo_bridge.paths import ConfigPath, config_dir
 
 CONFIG_ENV = "TEVO_BRIDGE_CONFIG"
@@ -130,6 +131,18 @@ class ServerSettings(Section):
 
         if value == "uvloop" and not uvloop_available():
             raise ValueError('"uvloop" is not installed here (pip install uvloop); use "auto" or "asyncio"')
+        return value
+
+    # httptools where installed (uvicorn's h11 was a quarter of a hold's CPU); "h11" is the way back.
+    http_parser: HttpParserChoice = Field("auto", examples=["auto"])
+
+    @field_validator("http_parser")
+    @classmethod
+    def _httptools_installed(cls, value: HttpParserChoice) -> HttpParserChoice:
+        from tevo_bridge.httpparser import httptools_available
+
+        if value == "httptools" and not httptools_available():
+            raise ValueError('"httptools" is not installed here (pip install httptools); use "auto" or "h11"')
         return value
     # Peers (IPs or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto and proxy user header are believed;
     # empty: nobody's, every address is the socket's (docs/security.md).

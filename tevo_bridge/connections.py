@@ -3,7 +3,8 @@
 uvicorn bounds only idle keep-alive connections: a client may take forever to send its request headers
 or its body, and may open as many connections as the process has file descriptors. A few hundred such
 clients used to exhaust the descriptors, after which no hold could be answered. Each listener therefore
-speaks HTTP through ``GuardedH11Protocol``, which:
+speaks HTTP through uvicorn's httptools or h11 protocol (``[server] http_parser``, ``httpparser.py``) with
+``ConnectionGuard`` mixed in, which:
 
 - closes a connection whose request headers are not complete within ``[server] header_timeout``
   (counted from the connection's first byte, or from the first byte of a later request on it);
@@ -11,19 +12,26 @@ speaks HTTP through ``GuardedH11Protocol``, which:
   headers, answering 408 when nothing was answered yet;
 - keeps at most ``[server] max_connections`` connections (lowered to fit the file limit, see
   ``connection_budget``), making room by closing the oldest connection that has no request in progress.
+
+The guard is written once, against what both of uvicorn's protocols share: ``connection_made``,
+``data_received``, ``on_response_complete``, ``connection_lost`` and a request cycle with ``more_body``,
+``response_started``, ``response_complete``, ``disconnected`` and ``message_event``. The one difference it
+must know is which cycle is running: h11 parses a pipelined request only once the one before is answered,
+so its ``cycle`` is the running one; httptools parses ahead and queues, so its ``cycle`` may be a request
+still waiting, and its adapter names the running one instead (``running_cycle``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import resource
 import time
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
-
+from tevo_bridge.httpparser import HttpParser
 from tevo_bridge.log import get_logger
 
 log = get_logger(__name__)
@@ -106,36 +114,68 @@ class ShedLog:
 SHED = ShedLog()
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with header and body deadlines and a connection cap (see the module docstring).
+class Cycle(Protocol):
+    """What the guard uses of a request cycle; uvicorn's h11 and httptools cycles both have it."""
 
-    Subclassed per listener by ``guarded_protocol``, which sets ``limits``.
+    transport: asyncio.Transport
+    more_body: bool
+    response_started: bool
+    response_complete: bool
+    disconnected: bool
+    message_event: asyncio.Event
+
+
+if TYPE_CHECKING:
+    class _UvicornProtocol(asyncio.Protocol):
+        """What the guard uses of uvicorn's protocols (h11 and httptools alike): the class it is mixed into."""
+
+        cycle: Any
+        transport: asyncio.Transport
+        loop: asyncio.AbstractEventLoop
+        connections: set[Any]
+
+        def on_response_complete(self) -> None: ...
+else:
+    _UvicornProtocol = asyncio.Protocol
+
+
+class ConnectionGuard(_UvicornProtocol):
+    """Header and body deadlines and a connection cap (see the module docstring), mixed into uvicorn's protocol.
+
+    ``guarded_protocol`` makes the class per listener and parser, which sets ``limits``.
     """
 
     limits: ClassVar[ConnectionLimits]
+    http_parser: ClassVar[HttpParser]  # "httptools" or "h11": which uvicorn protocol this is mixed into
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.opened = time.monotonic()
         self.served = 0  # requests answered on this connection
         self.received_any = False  # bytes of a request not yet parsed into a request cycle
-        self.seen_cycle: RequestResponseCycle | None = None
+        self.seen_cycle: Cycle | None = None
         self.header_timer: asyncio.TimerHandle | None = None
         self.body_timer: asyncio.TimerHandle | None = None
 
+    @property
+    def running_cycle(self) -> Cycle | None:
+        """The request being answered (or whose body is arriving); h11's ``cycle``, overridden for httptools."""
+        cycle: Cycle | None = self.cycle
+        return cycle
+
     # Connection cap --------------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn's own override narrows it the same way
-        open_now = [c for c in self.connections if isinstance(c, GuardedH11Protocol) and not c.closing]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        open_now = [c for c in self.connections if isinstance(c, ConnectionGuard) and not c.closing]
         super().connection_made(transport)
         if len(open_now) >= self.limits.max_connections and not self._make_room(open_now):
             SHED.note(self.limits.listener, "refused_at_cap")
-            transport.write(TOO_MANY_CONNECTIONS)
-            transport.close()
+            self.transport.write(TOO_MANY_CONNECTIONS)
+            self.transport.close()
             return
         self.header_timer = self.loop.call_later(self.limits.header_timeout, self._header_late)
 
-    def _make_room(self, open_now: list[GuardedH11Protocol]) -> bool:
+    def _make_room(self, open_now: list[ConnectionGuard]) -> bool:
         """Close one connection to make room for the new one; False if every connection is processing a request.
 
         The victim is the oldest in the first non-empty group: connections that never completed a request and
@@ -158,9 +198,10 @@ class GuardedH11Protocol(H11Protocol):
     @property
     def eviction_rank(self) -> int | None:
         """0 never served and idle, 1 idle keep-alive, 2 body still arriving, None processing (never evicted)."""
-        if not self.busy:
+        cycle = self.running_cycle
+        if cycle is None or cycle.response_complete:
             return 0 if self.served == 0 else 1
-        if self.cycle.more_body:
+        if cycle.more_body:
             return 2
         return None
 
@@ -171,7 +212,8 @@ class GuardedH11Protocol(H11Protocol):
     @property
     def busy(self) -> bool:
         """A request was received and its answer is not complete yet."""
-        return self.cycle is not None and not self.cycle.response_complete
+        cycle = self.running_cycle
+        return cycle is not None and not cycle.response_complete
 
     # Deadlines -------------------------------------------------------------------------
 
@@ -193,12 +235,13 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def _track_cycle(self) -> None:
-        """After h11 parsed what arrived: a new request stops the header clock and starts the body clock;
-        a complete body stops the body clock."""
-        cycle = self.cycle
+        """After the parser took what arrived: a request that started running stops the header clock and starts
+        the body clock; a complete body stops the body clock. Both protocols create a request's task before this
+        runs but the loop runs it only after, so its answer goes through ``OneWrite``."""
+        cycle = self.running_cycle
         if cycle is not None and cycle is not self.seen_cycle:
             self.seen_cycle = cycle
-            cycle.transport = OneWrite(self.transport, cycle)  # before its task runs: the app's answer goes through it
+            cycle.transport = OneWrite(self.transport, cycle)
             self.received_any = False
             self._cancel(self.header_timer)
             self.header_timer = None
@@ -219,7 +262,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def _body_late(self) -> None:
         self.body_timer = None
-        cycle = self.cycle
+        cycle = self.running_cycle
         if self.closing or cycle is None or not cycle.more_body:
             return
         SHED.note(self.limits.listener, "body_timeout")
@@ -228,7 +271,7 @@ class GuardedH11Protocol(H11Protocol):
     def cut(self) -> None:
         """Close the connection, answering 408 if a request is in and unanswered; the app reading its body sees
         the client gone."""
-        cycle = self.cycle
+        cycle = self.running_cycle
         if cycle is not None and not cycle.response_complete:
             if not cycle.response_started:
                 self.transport.write(REQUEST_TIMEOUT)
@@ -248,15 +291,51 @@ class GuardedH11Protocol(H11Protocol):
             timer.cancel()
 
 
-def guarded_protocol(limits: ConnectionLimits) -> type[GuardedH11Protocol]:
-    """The protocol class for one listener (uvicorn's ``Config(http=...)`` takes a class, not an instance)."""
-    return type(f"GuardedH11Protocol_{limits.listener}", (GuardedH11Protocol,), {"limits": limits})
+def guarded_protocol(limits: ConnectionLimits, parser: HttpParser = "h11") -> type[ConnectionGuard]:
+    """The protocol class for one listener (uvicorn's ``Config(http=...)`` takes a class, not an instance).
+
+    Only the chosen parser's uvicorn module is imported, so a daemon on httptools never loads h11 for it."""
+    base = _httptools_guarded() if parser == "httptools" else _h11_guarded()
+    return type(f"{base.__name__}_{limits.listener}", (base,), {"limits": limits, "http_parser": parser})
+
+
+@functools.cache
+def _h11_guarded() -> type[ConnectionGuard]:
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class GuardedH11Protocol(ConnectionGuard, H11Protocol):
+        """uvicorn's h11 protocol, guarded: its ``cycle`` is the running request (h11 parses one at a time)."""
+
+    return GuardedH11Protocol
+
+
+@functools.cache
+def _httptools_guarded() -> type[ConnectionGuard]:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class GuardedHttpToolsProtocol(ConnectionGuard, HttpToolsProtocol):
+        """uvicorn's httptools protocol, guarded. httptools parses pipelined requests ahead and queues them, so its
+        ``cycle`` is the last request parsed; the running one is the last handed to ``_start_asgi_task``. Were the
+        guard to follow ``cycle``, a queued request's body clock could cut the connection under a request being
+        answered, which h11 never does."""
+
+        running: Cycle | None = None
+
+        @property
+        def running_cycle(self) -> Cycle | None:
+            return self.running
+
+        def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+            self.running = cycle
+            super()._start_asgi_task(cycle, app)
+
+    return GuardedHttpToolsProtocol
 
 
 class OneWrite(asyncio.Transport):
     """A request cycle's view of the connection: a response's status line and headers wait for its first
-    body bytes, so a complete small answer leaves in one write instead of three (headers, body, and h11's
-    empty end of message).
+    body bytes, so a complete small answer leaves in one write instead of three on h11 (headers, body, and its
+    empty end of message) or two on httptools (headers, body).
 
     Under the hold load the separate writes were ~10% of the daemon's CPU (a syscall each, and a TCP
     segment each, as uvicorn sets TCP_NODELAY). Only a response that declares its Content-Length is held
@@ -264,7 +343,7 @@ class OneWrite(asyncio.Transport):
     was held, so a response cut short still goes out as it did before.
     """
 
-    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
+    def __init__(self, transport: asyncio.Transport, cycle: Cycle) -> None:
         super().__init__()
         self.transport = transport
         self.cycle = cycle

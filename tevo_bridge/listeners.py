@@ -19,8 +19,9 @@ from typing import Any, Literal
 
 import uvicorn
 
+from tevo_bridge import httpparser
 from tevo_bridge.config import ServerSettings, Settings
-from tevo_bridge.connections import Budget, ConnectionLimits, connection_budget, guarded_protocol
+from tevo_bridge.connections import Budget, ConnectionGuard, ConnectionLimits, connection_budget, guarded_protocol
 from tevo_bridge.log import get_logger
 from tevo_bridge.proxies import TrustedProxies
 from tevo_bridge.sdnotify import notify
@@ -88,11 +89,21 @@ def listener_config(app: Any, host: str, port: int, server: ServerSettings, budg
                     lifespan: Literal["on", "off"] = "off") -> uvicorn.Config:
     """uvicorn's settings for one listener: its own proxy handling off (it believes X-Forwarded-For from
     127.0.0.1 by default, and FORWARDED_ALLOW_IPS from the environment), ``TrustedProxies`` instead; the header
-    and body deadlines and the connection cap of ``budget`` (tevo_bridge/connections.py)."""
+    and body deadlines and the connection cap of ``budget`` (tevo_bridge/connections.py), on the HTTP parser of
+    ``[server] http_parser`` (tevo_bridge/httpparser.py)."""
     limits = ConnectionLimits(server.header_timeout, server.body_timeout, budget.max_connections, name)
+    protocol = guarded_protocol(limits, httpparser.chosen(server.http_parser))
     return uvicorn.Config(TrustedProxies(app, server.trusted_proxies), host=host, port=port, log_config=None,
                           access_log=False, lifespan=lifespan, timeout_graceful_shutdown=2, proxy_headers=False,
-                          forwarded_allow_ips="", backlog=budget.backlog, http=guarded_protocol(limits))
+                          forwarded_allow_ips="", backlog=budget.backlog, http=protocol)
+
+
+def parser_of(server: uvicorn.Server) -> str:
+    """The HTTP parser a listener speaks through ("httptools" or "h11"): its guarded protocol class says."""
+    protocol = server.config.http
+    if isinstance(protocol, type) and issubclass(protocol, ConnectionGuard):
+        return protocol.http_parser
+    return str(protocol)
 
 
 async def serve_all(listeners: Listeners) -> None:
@@ -122,7 +133,7 @@ async def serve_all(listeners: Listeners) -> None:
         """systemd hears READY=1 only once every listener serves (the runtime started with the public one)."""
         await asyncio.gather(*(server.up.wait() for server in servers))
         where = ", ".join(host_port(server.config.host, server.config.port) for server in servers)
-        log.info("daemon.listening", address=where)
+        log.info("daemon.listening", address=where, http_parser=", ".join(sorted({parser_of(s) for s in servers})))
         notify(f"READY=1\nSTATUS=serving on {where}")
 
     async def run(server: Listener) -> None:

@@ -57,9 +57,10 @@ DASHBOARD_CASES = {
 }
 
 
-@pytest.fixture
-def daemon(tmp_path):
-    with stack(tmp_path, log_level="info", server={"admin_port": 0}, dashboard=DASHBOARD) as run:
+@pytest.fixture(params=["httptools", "h11"])  # both of uvicorn's HTTP parsers ([server] http_parser)
+def daemon(request, tmp_path):
+    with stack(tmp_path, log_level="info", server={"admin_port": 0, "http_parser": request.param},
+               dashboard=DASHBOARD) as run:
         yield run
 
 

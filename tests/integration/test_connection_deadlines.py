@@ -21,19 +21,23 @@ CAP = 16
 HOLD = {"remote_id": "91508", "quantity": 1, "global_id": "deadline-1"}
 
 
-@pytest.fixture
-def daemon(tmp_path, pos_db):
+#: The guard runs on both of uvicorn's HTTP parsers ([server] http_parser): every test here runs on each.
+PARSERS = ["httptools", "h11"]
+
+
+@pytest.fixture(params=PARSERS)
+def daemon(request, tmp_path, pos_db):
     server = {"header_timeout": HEADER_TIMEOUT, "body_timeout": BODY_TIMEOUT, "max_connections": CAP,
-              "admin_port": 0}
+              "admin_port": 0, "http_parser": request.param}
     with running_daemon(make_settings(tmp_path, pos_db, server=server)) as running:
         yield running
 
 
-@pytest.fixture
-def patient(tmp_path, pos_db):
+@pytest.fixture(params=PARSERS)
+def patient(request, tmp_path, pos_db):
     """Deadlines far beyond read_until_closed's 10 s: a connection closed in that time was closed for
     another reason (answered without its body, evicted at the cap)."""
-    server = {"header_timeout": 60.0, "body_timeout": 60.0, "max_connections": CAP}
+    server = {"header_timeout": 60.0, "body_timeout": 60.0, "max_connections": CAP, "http_parser": request.param}
     with running_daemon(make_settings(tmp_path, pos_db, server=server)) as running:
         yield running
 

@@ -134,6 +134,10 @@ def test_run_without_admin_port_loads_no_sandbox_dashboard_pdf_or_rich(tmp_path:
     assert _loaded(modules, ("tevo_bridge.sandbox", "tevo_bridge.dashboard")) == sorted(
         m for m in SUB_APP_MODULES if m in modules)
     assert "typer.rich_utils" not in modules
+    # It speaks HTTP through httptools ([server] http_parser = "auto"), so uvicorn's h11 protocol stays out. h11
+    # itself is loaded anyway: httpcore imports it with the TEvo client's httpx (its HTTP/1.1 client).
+    assert "uvicorn.protocols.http.httptools_impl" in modules
+    assert "uvicorn.protocols.http.h11_impl" not in modules
 
 
 def test_run_with_admin_port_loads_the_dashboard(tmp_path: Path) -> None:

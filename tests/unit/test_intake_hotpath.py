@@ -2,7 +2,7 @@
 
 The integration suites (test_order_integration, test_webhooks_and_health, test_hostile_boundaries) check the
 real routes' bodies byte for byte; here the pieces are checked on their own, on a real uvicorn server on
-loopback speaking through the daemon's guarded protocol.
+loopback speaking through the daemon's guarded protocol, on each of uvicorn's HTTP parsers.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response, StreamingResponse
 
 from tevo_bridge.connections import ConnectionLimits, OneWrite, guarded_protocol
+from tevo_bridge.httpparser import HttpParser
 from tevo_bridge.intake.app import add_error_handlers, crashed
 from tevo_bridge.intake.hotpath import HotPaths, hot, plain_routes
 from tevo_bridge.intake.http import BodyTooLarge, json_response
@@ -30,6 +31,7 @@ from tevo_bridge.serve import free_port
 from tevo_bridge.store import StoreError
 
 CALLS: list[str] = []
+SLOW = 1.5  # seconds the "slow" thing takes: longer than the body deadline of the pipelining test
 
 
 def make_app() -> FastAPI:
@@ -45,6 +47,8 @@ def make_app() -> FastAPI:
             raise BodyTooLarge(10)
         if name == "bug":
             raise RuntimeError("a bug")
+        if name == "slow":
+            await asyncio.sleep(SLOW)
         return json_response(200, {"status": "ok", "name": name, "bytes": len(body),
                                    "route": request.scope["route"].path})
 
@@ -62,12 +66,15 @@ def make_app() -> FastAPI:
     return app
 
 
+PARSERS: list[HttpParser] = ["httptools", "h11"]
+
+
 @contextmanager
-def served(app: Any) -> Iterator[int]:
+def served(app: Any, parser: HttpParser, body_timeout: float = 5.0) -> Iterator[int]:
     port = free_port()
-    limits = ConnectionLimits(header_timeout=5.0, body_timeout=5.0, max_connections=16, listener="test")
+    limits = ConnectionLimits(header_timeout=5.0, body_timeout=body_timeout, max_connections=16, listener="test")
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off",
-                            http=guarded_protocol(limits))
+                            http=guarded_protocol(limits, parser))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -125,9 +132,9 @@ class Wire:
         self.sock.close()
 
 
-def answers(app: Any) -> list[tuple[int, bytes]]:
+def answers(app: Any, parser: HttpParser) -> list[tuple[int, bytes]]:
     got = []
-    with served(app) as port:
+    with served(app, parser) as port:
         wire = Wire(port)
         try:
             for name in ("fine", "store-down", "bug", "fine"):
@@ -147,11 +154,12 @@ def answers(app: Any) -> list[tuple[int, bytes]]:
     return got
 
 
-def test_the_hot_path_answers_byte_for_byte_as_the_fastapi_stack_on_one_kept_connection() -> None:
+@pytest.mark.parametrize("parser", PARSERS)
+def test_the_hot_path_answers_byte_for_byte_as_the_fastapi_stack_on_one_kept_connection(parser: HttpParser) -> None:
     CALLS.clear()
-    through_fastapi = answers(make_app())
+    through_fastapi = answers(make_app(), parser)
     app = make_app()
-    through_hot_path = answers(hot(app, crashed, "intake.error"))
+    through_hot_path = answers(hot(app, crashed, "intake.error"), parser)
     assert through_hot_path == through_fastapi
     assert CALLS == ["fine", "store-down", "bug", "fine", "too-large"] * 2
     assert through_hot_path[0] == (200, b'{"status":"ok","name":"fine","bytes":7,"route":"/things/{name}"}')
@@ -160,6 +168,110 @@ def test_the_hot_path_answers_byte_for_byte_as_the_fastapi_stack_on_one_kept_con
     assert [status for status, _ in through_hot_path[4:7]] == [405, 404, 200]
     assert through_hot_path[6][1] == b"onetwo"
     assert through_hot_path[7] == (413, b'{"status":"invalid","error":"body_too_large","max_bytes":10}close')
+
+
+def test_both_parsers_answer_the_hot_path_alike() -> None:
+    assert answers(hot(make_app(), crashed, "intake.error"), "httptools") == \
+        answers(hot(make_app(), crashed, "intake.error"), "h11")
+
+
+def read_all(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_a_pipelined_requests_body_clock_starts_when_the_one_before_is_answered(parser: HttpParser) -> None:
+    """httptools parses a pipelined request while the one before runs; the guard must not start its body clock
+    then (h11 does not parse it until then): here the first request outlasts the body deadline, and is answered
+    before the second, unfinished, gets its 408."""
+    with served(hot(make_app(), crashed, "intake.error"), parser, body_timeout=0.5) as port:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            sock.sendall(b"POST /things/slow HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}"
+                         b"POST /things/late HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nx")
+            data = read_all(sock)
+        finally:
+            sock.close()
+    first, _, rest = data.partition(b"\r\n\r\n")
+    assert first.startswith(b"HTTP/1.1 200 "), data
+    assert rest.startswith(b'{"status":"ok","name":"slow"'), data
+    assert b"HTTP/1.1 408 " in rest and rest.endswith(b'{"status":"error","error":"request_timeout"}'), data
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_a_request_that_is_not_http_gets_uvicorns_plain_400_and_the_connection_closed(parser: HttpParser) -> None:
+    """Both parsers answer it alike (docs/security.md, "What the reverse proxy must do"): not JSON, uvicorn's."""
+    CALLS.clear()
+    with served(hot(make_app(), crashed, "intake.error"), parser) as port:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            sock.sendall(b"POST /things/fine HTTP/1.1\r\nHost: t\r\nContent-Length: " + b"9" * 40 + b"\r\n\r\n")
+            data = read_all(sock)
+        finally:
+            sock.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"content-type: text/plain; charset=utf-8" in head.lower(), data
+    assert b"connection: close" in head.lower()
+    assert b"Invalid HTTP request received." in body
+    assert CALLS == []  # nothing reached the app
+
+
+class FakeSocket(asyncio.Transport):
+    """A connection's transport that records each write (one write is one send syscall on a real socket)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: Any) -> None:
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"sockname": ("127.0.0.1", 8080), "peername": ("127.0.0.1", 50000)}.get(name, default)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_a_small_answer_leaves_in_one_write_on_either_parser(parser: HttpParser) -> None:
+    """The guarded protocol itself, fed a request: the hot path's answer is one write (h11 made three, httptools
+    two, before OneWrite)."""
+    from uvicorn.server import ServerState
+
+    async def one_request() -> list[bytes]:
+        config = uvicorn.Config(hot(make_app(), crashed, "intake.error"), log_config=None, access_log=False,
+                                lifespan="off")
+        limits = ConnectionLimits(header_timeout=5.0, body_timeout=5.0, max_connections=16, listener="test")
+        protocol = guarded_protocol(limits, parser)(config=config, server_state=ServerState(), app_state={},
+                                                    _loop=asyncio.get_running_loop())
+        transport = FakeSocket()
+        protocol.connection_made(transport)
+        protocol.data_received(b'POST /things/fine HTTP/1.1\r\nHost: t\r\nContent-Length: 7\r\n\r\n{"x":1}')
+        for _ in range(500):
+            if transport.writes:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # any further write of the same answer would land meanwhile
+        protocol.connection_lost(None)
+        return transport.writes
+
+    writes = asyncio.run(one_request())
+    assert len(writes) == 1, writes
+    assert writes[0].startswith(b"HTTP/1.1 200 ") and writes[0].endswith(b'"route":"/things/{name}"}')
 
 
 def test_hot_paths_serve_only_plain_routes_and_find_them_in_included_routers() -> None:
