@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -54,6 +55,14 @@ def cpu_ticks(pid: int) -> tuple[int, int]:
     return int(fields[11]), int(fields[12])
 
 
+def known_to(tree: Path, variables: dict[str, str]) -> dict[str, str]:
+    """The settings ``tree``'s config has: an older version refuses a key added since (its sections forbid
+    extras), and without it runs as that version did (``[server] http_parser`` before there was a choice)."""
+    config = (tree / "tevo_bridge" / "config.py").read_text()
+    return {name: value for name, value in variables.items() if "_PLUGINS__" in name  # the plugins' own tables
+            or re.search(rf"^\s+{re.escape(name.rsplit('__', 1)[-1].lower())}\s*:", config, re.MULTILINE)}
+
+
 def measure(tree: Path, kind: str, count: int, tevo: str, store: dict[str, str] | None = None) -> Sample:
     """One daemon of ``tree`` on a fresh store and POS: warm it, then time ``count`` requests. ``store``: the
     daemon's ``[store]`` (a fresh PostgreSQL database), else a fresh SQLite file."""
@@ -62,7 +71,7 @@ def measure(tree: Path, kind: str, count: int, tevo: str, store: dict[str, str] 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEVO_BRIDGE_")}
     env["PYTHONPATH"] = os.pathsep.join([str(tree), str(tree / "plugins" / "sqlite_pos")])
-    env.update(settings_env(daemon_settings(tmp, tmp / "pos.sqlite3", tevo, port, store=store)))
+    env.update(known_to(tree, settings_env(daemon_settings(tmp, tmp / "pos.sqlite3", tevo, port, store=store))))
     base = f"http://127.0.0.1:{port}"
     with (tmp / "daemon.log").open("ab") as log:
         daemon = subprocess.Popen([sys.executable, "-m", "tevo_bridge.cli", "run"], cwd=tree, env=env, stdout=log,

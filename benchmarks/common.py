@@ -184,9 +184,10 @@ def daemon_process(settings: Any, log: Path) -> Iterator[Process]:
 
 
 @contextmanager
-def bare_process(port: int, log: Path) -> Iterator[Process]:
-    """The bare FastAPI app (same routes' shape, answers at once) under the same uvicorn settings."""
-    with spawned(["-m", "benchmarks.bare_app", "--port", str(port)], port, log) as proc:
+def bare_process(port: int, log: Path, http: str = "h11") -> Iterator[Process]:
+    """The bare FastAPI app (same routes' shape, answers at once) under the same uvicorn settings, on h11 unless
+    ``http`` says httptools (benchmarks/bare_app.py)."""
+    with spawned(["-m", "benchmarks.bare_app", "--port", str(port), "--http", http], port, log) as proc:
         yield proc
 
 

@@ -1,8 +1,11 @@
 """The floor the promises set: the bare app plus exactly the durable work a hold and a webhook ack must do.
 
 ``python -m benchmarks.durable_bare --port N --dir DIR``. The same FastAPI app, routes and ``uvicorn.Config``
-as ``benchmarks/bare_app.py``; each route also makes its request durable before it answers, as the
-daemon must, and does nothing else (no parsing, no checks, no logging, no metrics):
+as ``benchmarks/bare_app.py``, on the same parser (h11): the floor is the bare endpoint plus the promises, so
+floor / bare prices the promises alone; on httptools it would price the parser's gain too, against a bare
+endpoint without it (the intake suite's "bare on httptools" figures price the parser). Each route also makes
+its request durable before it answers, as the daemon must, and does nothing else (no parsing, no checks, no
+logging, no metrics):
 
 - a webhook ack: one fsync'd SQLite commit of a row (the request's body) in the store file;
 - an Order Integration hold: three commits in series, as a hold needs them: the pending row in the

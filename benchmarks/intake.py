@@ -10,7 +10,11 @@ the fsync'd SQLite commits a hold (three in series) and an ack (one) must make: 
 set. The daemon is compared with both, and the floor with the bare app, so the notes can say how much
 of the gap is the promises and how much is our code.
 
-All three servers stay up for the whole suite and are loaded in alternating rounds (benchmarks/rounds.py):
+A third baseline, the bare app on uvicorn's httptools parser (the bare endpoint itself stays on h11, issue 24's
+fixed yardstick; the daemon runs on httptools, ``[server] http_parser = "auto"``), is loaded at 16 concurrent
+only: "bare on httptools" figures say how much of the daemon's gain is the parser itself.
+
+All four servers stay up for the whole suite and are loaded in alternating rounds (benchmarks/rounds.py):
 each figure is the median over the rounds, its ratio the median of the per-round ratios, with the
 min-max spread in the note, beside the throughput and the server's CPU time per request.
 """
@@ -35,6 +39,7 @@ from benchmarks.common import (
     load,
 )
 from benchmarks.rounds import alternate_all, as_rounds, ratios, spread
+from tevo_bridge.httpparser import httptools_available
 from tevo_bridge.serve import free_port
 
 GROUPS = 64
@@ -93,12 +98,14 @@ def run(tmp: Path, quick: bool = False) -> tuple[list[Figure], dict[str, Any]]:
     webhooks = 240 if quick else 1000
     warmup = 50 if quick else 200
     raw: dict[str, Any] = {"rounds": rounds, "hold": {}, "bare_hold": {}, "durable_hold": {}}
+    raw["daemon_http_parser"] = "httptools" if httptools_available() else "h11"
     tmp.mkdir(parents=True, exist_ok=True)
     remote_ids = seed_pos(tmp / "pos.sqlite3")
     with blackhole() as tevo, daemon_process(daemon_settings(tmp, tmp / "pos.sqlite3", tevo, free_port()),
                                              tmp / "daemon.log") as daemon, \
             bare_process(free_port(), tmp / "bare.log") as bare, \
-            durable_bare_process(free_port(), tmp / "durable", tmp / "durable.log") as durable:
+            durable_bare_process(free_port(), tmp / "durable", tmp / "durable.log") as durable, \
+            bare_process(free_port(), tmp / "bare-httptools.log", http="httptools") as bare_httptools:
 
         def holds(process: Any, name: str, c: int) -> Callable[[int], dict[str, Any]]:
             return lambda n: _measured(process, "hold", process.base_url, concurrency=c, count=counts[c],
@@ -110,10 +117,16 @@ def run(tmp: Path, quick: bool = False) -> tuple[list[Figure], dict[str, Any]]:
                                        max_seconds=60, prefix=f"{name}-wh-r{n}", warmup=warmup if n == 0 else 0)
 
         for c in CONCURRENCY:
-            raw["bare_hold"][c], raw["durable_hold"][c], raw["hold"][c] = alternate_all(
-                rounds, holds(bare, "bare", c), holds(durable, "durable", c), holds(daemon, "hold", c))
-        raw["bare_webhook"], raw["durable_webhook"], raw["webhook"] = alternate_all(
-            rounds, acks(bare, "bare"), acks(durable, "durable"), acks(daemon, "daemon"))
+            loads = [holds(bare, "bare", c), holds(durable, "durable", c), holds(daemon, "hold", c)]
+            if c == 16:
+                loads.append(holds(bare_httptools, "bare-httptools", c))
+            got = alternate_all(rounds, *loads)
+            raw["bare_hold"][c], raw["durable_hold"][c], raw["hold"][c] = got[:3]
+            if c == 16:
+                raw["bare_httptools_hold"] = got[3]
+        raw["bare_webhook"], raw["durable_webhook"], raw["webhook"], raw["bare_httptools_webhook"] = alternate_all(
+            rounds, acks(bare, "bare"), acks(durable, "durable"), acks(daemon, "daemon"),
+            acks(bare_httptools, "bare-httptools"))
     raw["fsync_per_second"] = fsync_rate(tmp)
     return figures(raw), raw
 
@@ -164,6 +177,8 @@ def figures(raw: dict[str, Any]) -> list[Figure]:
                          note=_check(wh, "200")))
     if "durable_hold" in raw:  # results saved before the durable baseline have none
         out += floor_figures(raw)
+    if "bare_httptools_hold" in raw:  # nor before the bare endpoint on httptools
+        out += parser_figures(raw)
     return out
 
 
@@ -185,4 +200,28 @@ def floor_figures(raw: dict[str, Any]) -> list[Figure]:
                                  note=_check(durable, "200")))
             out.append(_compared(f"daemon {label} vs the floor, 16 concurrent", daemon, durable, key, unit,
                                  note=_check(daemon, "200"), base_name=DURABLE))
+    return out
+
+
+BARE_HTTPTOOLS = "bare on httptools"
+#: What the parser figures compare, at 16 concurrent: (key, unit of a hold, unit of an ack, what it is).
+PARSER_KEYS = (("server_cpu_ms_per_request", "ms", "ms", "server CPU per {}"), ("rate", "holds/s", "acks/s", "{}s/s"))
+
+
+def parser_figures(raw: dict[str, Any]) -> list[Figure]:
+    """At 16 concurrent: the bare app on httptools against the bare one on h11 (what the parser alone is worth),
+    and the daemon against the bare app on httptools (the daemon's cost above a bare endpoint on its own parser)."""
+    loads = {"hold": (as_rounds(raw["hold"][16]), as_rounds(raw["bare_httptools_hold"]),
+                      as_rounds(raw["bare_hold"][16])),
+             "ack": (as_rounds(raw["webhook"]), as_rounds(raw["bare_httptools_webhook"]),
+                     as_rounds(raw["bare_webhook"]))}
+    parser = raw.get("daemon_http_parser", "httptools")
+    out: list[Figure] = []
+    for what, (daemon, httptools, bare) in loads.items():
+        for key, hold_unit, ack_unit, name in PARSER_KEYS:
+            unit, label = (hold_unit if what == "hold" else ack_unit), name.format(what)
+            out.append(_compared(f"bare on httptools: {label}, 16 concurrent", httptools, bare, key, unit,
+                                 note=_check(httptools, "200")))
+            out.append(_compared(f"daemon ({parser}) {label} vs bare on httptools, 16 concurrent", daemon, httptools,
+                                 key, unit, note=_check(daemon, "200"), base_name=BARE_HTTPTOOLS))
     return out
