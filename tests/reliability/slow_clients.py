@@ -340,10 +340,11 @@ def attack(daemon: Daemon, port: int, kind: str, count: int, holds: Holds, per_p
 
 
 def run_slow_clients(tmp: Path, count: int = 300, per_phase: int = 5, kinds: list[str] | None = None,
-                     through_caddy: bool = False) -> SlowClientsRun:
-    """``through_caddy``: attacks and holds go through the shipped deploy/Caddyfile, as on a real host."""
+                     through_caddy: bool = False, http_parser: str = "auto") -> SlowClientsRun:
+    """``through_caddy``: attacks and holds go through the shipped deploy/Caddyfile, as on a real host;
+    ``http_parser``: the daemon's ``[server] http_parser``."""
     result = SlowClientsRun()
-    with low_limit_daemon(tmp) as daemon, contextlib.ExitStack() as proxy:
+    with low_limit_daemon(tmp, http_parser=http_parser) as daemon, contextlib.ExitStack() as proxy:
         port = int(daemon.base.rsplit(":", 1)[1])
         if through_caddy:
             port = proxy.enter_context(deploy_caddy(tmp, port))
