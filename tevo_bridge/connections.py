@@ -291,10 +291,11 @@ class ConnectionGuard(_UvicornProtocol):
             timer.cancel()
 
 
-def guarded_protocol(limits: ConnectionLimits, parser: HttpParser = "h11") -> type[ConnectionGuard]:
+def guarded_protocol(limits: ConnectionLimits, parser: HttpParser) -> type[ConnectionGuard]:
     """The protocol class for one listener (uvicorn's ``Config(http=...)`` takes a class, not an instance).
 
-    Only the chosen parser's uvicorn module is imported, so a daemon on httptools never loads h11 for it."""
+    Only the chosen parser's uvicorn module is imported: a daemon on httptools never imports uvicorn's h11
+    protocol (tests/integration/test_run_imports.py)."""
     base = _httptools_guarded() if parser == "httptools" else _h11_guarded()
     return type(f"{base.__name__}_{limits.listener}", (base,), {"limits": limits, "http_parser": parser})
 
