@@ -142,7 +142,8 @@ class ServerSettings(Section):
         from tevo_bridge.httpparser import httptools_available
 
         if value == "httptools" and not httptools_available():
-            raise ValueError('"httptools" is not installed here (pip install httptools); use "auto" or "h11"')
+            raise ValueError('"httptools" is not installed here, or this uvicorn cannot run it under the connection '
+                             'guard (pip install -U httptools uvicorn); use "auto" or "h11"')
         return value
     # Peers (IPs or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto and proxy user header are believed;
     # empty: nobody's, every address is the socket's (docs/security.md).

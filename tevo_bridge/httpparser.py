@@ -16,11 +16,18 @@ HttpParser = Literal["httptools", "h11"]
 
 
 def httptools_available() -> bool:
+    """httptools importable, and uvicorn's protocol for it names the request it starts running.
+
+    The guard learns which pipelined request is running from ``HttpToolsProtocol._start_asgi_task``
+    (connections.py); a uvicorn without it would leave every request's deadlines unwatched, so such a
+    uvicorn counts as having no httptools and ``auto`` stays on h11.
+    """
     try:
         import httptools  # noqa: F401
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:
         return False
-    return True
+    return callable(getattr(HttpToolsProtocol, "_start_asgi_task", None))
 
 
 def chosen(choice: HttpParserChoice = "auto") -> HttpParser:

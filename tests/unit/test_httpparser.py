@@ -26,7 +26,7 @@ def test_auto_is_httptools_where_it_is_installed_else_h11(monkeypatch: pytest.Mo
 def test_insisting_on_httptools_where_it_is_missing_is_a_config_error_naming_the_fix(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(httpparser, "httptools_available", lambda: False)
-    with pytest.raises(ValueError, match="pip install httptools"):
+    with pytest.raises(ValueError, match="pip install -U httptools uvicorn"):
         ServerSettings(http_parser="httptools")
     assert ServerSettings(http_parser="auto").http_parser == "auto"  # auto falls back instead
 
@@ -47,5 +47,17 @@ def test_check_and_run_refuse_httptools_where_it_is_missing(command: str, tmp_pa
     monkeypatch.setattr(httpparser, "httptools_available", lambda: False)
     result = CliRunner().invoke(app, [command, "--config", str(config)])
     assert result.exit_code == 2, result.output
-    assert "http_parser" in result.output and "pip install httptools" in result.output
+    assert "http_parser" in result.output and "pip install -U httptools uvicorn" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_uvicorn_that_cannot_name_the_running_request_counts_as_no_httptools(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guard follows ``HttpToolsProtocol._start_asgi_task`` to know which pipelined request runs; without it
+    every request's deadlines would go unwatched, so ``auto`` must fall back to h11 rather than run unguarded."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    assert httpparser.httptools_available()
+    monkeypatch.delattr(HttpToolsProtocol, "_start_asgi_task")
+    assert not httpparser.httptools_available()
+    assert httpparser.chosen("auto") == "h11"
