@@ -8,7 +8,6 @@ POS is a remote system that can hang and the asyncio loop must never block on it
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import time
 from collections.abc import Callable, Mapping
@@ -43,6 +42,7 @@ from tevo_bridge.pos.errors import (
     TicketsNotReady,
     VoidRefused,
 )
+from tevo_bridge.pos.handback import settled
 from tevo_bridge.pos.hookspecs import ALL_HOOKS, DEFAULT_BUDGETS, hook_name
 from tevo_bridge.pos.probe import HealthProbe
 from tevo_bridge.pos.types import (
@@ -268,17 +268,13 @@ class PluginHost:
         """Run a hook under its budget, or under ``budget`` when the caller has less time left (an OI hold)."""
         limit = self.budgets[hook] if budget is None else min(budget, self.budgets[hook])
         future = self._submit(hook, kwargs, limit)
-        waiter = asyncio.wrap_future(future)
-        # Retrieve a late exception, so an abandoned call does not log "exception never retrieved".
-        waiter.add_done_callback(lambda f: f.cancelled() or f.exception())
         started = time.monotonic()
-        done, _ = await asyncio.wait({waiter}, timeout=limit)
-        if not done:
+        if not await settled(future, limit):
             POS_LATENCY.labels(hook, "timeout").observe(time.monotonic() - started)
             health.POS.failed(f"{hook}: no answer within {limit:g}s")
             raise self._timeout(hook, future, limit)
         try:
-            result = waiter.result()
+            result = future.result()
         except Exception as exc:
             POS_LATENCY.labels(hook, "error").observe(time.monotonic() - started)
             if isinstance(exc, CannotSupply | TicketsNotReady | VoidRefused):
@@ -339,8 +335,7 @@ class PluginHost:
     async def notify(self, event: OrderEvent) -> None:
         """Tell every ``pos_order_event`` implementation; failures and overruns are logged, not raised."""
         future = self._pool.submit(self._fan_out, event)
-        done, _ = await asyncio.wait({asyncio.wrap_future(future)}, timeout=self.budgets["pos_order_event"])
-        if not done:
+        if not await settled(future, self.budgets["pos_order_event"]):
             self._timeout("pos_order_event", future)
 
     def _fan_out(self, event: OrderEvent) -> None:
