@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from tevo_bridge.clock import iso
 from tevo_bridge.log import get_logger
-from tevo_bridge.pipeline import pos_args
+from tevo_bridge.pipeline import pos_args, reads
 from tevo_bridge.pipeline.doorbell import Doorbell, Ring
 from tevo_bridge.pipeline.lease import LeaseKeeper, LeaseLost
 from tevo_bridge.pipeline.processor import OrderProcessor, StepFailed, StepWaiting
@@ -133,15 +133,16 @@ class Worker:
         # A renewed lease is a tick too: a worker whose every slot waits on a slow TEvo call (30 s per read,
         # retried) is alive, and /readyz must not call it stale and take the replica out of the balancer.
         keeper = LeaseKeeper(self.runtime.store, job, self.settings.lease_seconds, on_renewed=self._tick)
-        try:
-            await keeper.run(handler_for(job)(self, job))
-        except LeaseLost:
-            await self._let_go(keeper.job)
-            return
-        except Exception as exc:  # noqa: BLE001 - every outcome is recorded below, a bug's included
-            await self._settle(keeper.job, exc)
-            return
-        await self.runtime.store.complete_job(keeper.job)
+        with reads.recorded() as last_read:  # news older than the run's last TEvo read makes no second run
+            try:
+                await keeper.run(handler_for(job)(self, job))
+            except LeaseLost:
+                await self._let_go(keeper.job)
+                return
+            except Exception as exc:  # noqa: BLE001 - every outcome is recorded below, a bug's included
+                await self._settle(keeper.job, exc)
+                return
+        await self.runtime.store.complete_job(keeper.job, last_read.sent_at)
 
     async def _let_go(self, job: Job) -> None:
         """After a lost lease: record no outcome (the job runs again from the facts, here or on another replica),

@@ -6,11 +6,13 @@ inbound event committed with its job).  Nothing outside ``store/`` writes SQL.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from tevo_bridge.store.notifications import NotificationRow
 from tevo_bridge.store.vocabulary import (
+    AuditNote,
     AuditRow,
     Backend,
     Event,
@@ -79,7 +81,8 @@ class Store(Protocol):
     def close(self) -> None:
         ...
 
-    def complete_job(self, job: Job) -> None:
+    def complete_job(self, job: Job, read_at: float | None = None) -> None:
+        """Done, or queued again if asked for while it ran and not before ``read_at`` (the run's last TEvo read)."""
         ...
 
     def count(self, table: str) -> int:
@@ -239,6 +242,8 @@ class Store(Protocol):
         *,
         state: str | None = None,
         reason: str | None = None,
+        notes: Sequence[AuditNote] = (),
         **fields: Any,
     ) -> None:
-        """Change an order's fields and, when the state moves, write the transition to the audit log."""
+        """Change an order's fields and, when the state moves, write the transition to the audit log; ``notes``
+        (audit rows of the same moment, ``AuditNote``) go first, in the same transaction."""

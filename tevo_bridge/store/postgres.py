@@ -574,7 +574,10 @@ class PostgresStore(SqlStore):
         keep it from every replica for as long as this process runs)."""
         self._release_job(job)
 
-    def complete_job(self, job: Job) -> None:
+    def complete_job(self, job: Job, read_at: float | None = None) -> None:
+        """As in SqlStore, but every ask while the job ran queues it again, however old: an ask's stamp is the
+        clock of the replica that took the news, not this one's, so "before the read" cannot be told exactly
+        here (the database's own clock would cost a round trip before every read)."""
         try:
             super().complete_job(job)
         finally:
