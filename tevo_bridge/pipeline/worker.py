@@ -133,7 +133,7 @@ class Worker:
         # A renewed lease is a tick too: a worker whose every slot waits on a slow TEvo call (30 s per read,
         # retried) is alive, and /readyz must not call it stale and take the replica out of the balancer.
         keeper = LeaseKeeper(self.runtime.store, job, self.settings.lease_seconds, on_renewed=self._tick)
-        with reads.recorded() as last_read:  # news older than the run's last TEvo read makes no second run
+        with reads.recorded() as this_run:  # news older than the run's last TEvo read makes no second run
             try:
                 await keeper.run(handler_for(job)(self, job))
             except LeaseLost:
@@ -142,7 +142,7 @@ class Worker:
             except Exception as exc:  # noqa: BLE001 - every outcome is recorded below, a bug's included
                 await self._settle(keeper.job, exc)
                 return
-        await self.runtime.store.complete_job(keeper.job, last_read.sent_at)
+        await self.runtime.store.complete_job(keeper.job, this_run.sent_at)
 
     async def _let_go(self, job: Job) -> None:
         """After a lost lease: record no outcome (the job runs again from the facts, here or on another replica),
