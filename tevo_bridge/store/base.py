@@ -85,6 +85,11 @@ class Store(Protocol):
         """Done, or queued again if asked for while it ran and not before ``read_at`` (the run's last TEvo read)."""
         ...
 
+    def complete_job_and_claim(self, job: Job, read_at: float | None,
+                               lease_seconds: float) -> tuple[Job | None, float | None]:
+        """``complete_job``, then ``claim_job_or_next_due``: one call for a worker that finished a job."""
+        ...
+
     def count(self, table: str) -> int:
         ...
 

@@ -84,6 +84,10 @@ class StoreFacade:
     async def complete_job(self, job: Job, read_at: float | None = None) -> None:
         await self.call(self.sync.complete_job, job, read_at)
 
+    async def complete_job_and_claim(self, job: Job, read_at: float | None,
+                                     lease_seconds: float) -> tuple[Job | None, float | None]:
+        return await self.call(self.sync.complete_job_and_claim, job, read_at, lease_seconds)
+
     async def count(self, table: str) -> int:
         return await self.call(self.sync.count, table)
 

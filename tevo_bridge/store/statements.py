@@ -459,6 +459,15 @@ class SqlStore(NotificationStatements):
                 (*(() if read_at is None else (read_at,)), time.time(), now_iso(), job.id, job.lease_until),
             )
 
+    def complete_job_and_claim(self, job: Job, read_at: float | None,
+                               lease_seconds: float) -> tuple[Job | None, float | None]:
+        """``complete_job``, then ``claim_job_or_next_due`` for the worker now free: one hand-off to the store
+        thread where there were two, for every job a worker finishes (most such claims find nothing: 1.3 awaited
+        store calls per order of the drain, benchmarks/NOTES.md "Issue 24, third pass"). Still two transactions:
+        a completion does not wait for, nor fall with, the claim."""
+        self.complete_job(job, read_at)
+        return self.claim_job_or_next_due(lease_seconds)
+
     def retry_job(self, job: Job, error: str, delay: float) -> None:
         with self._tx() as conn:
             conn.execute(
