@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -585,7 +584,9 @@ class OrderProcessor:
 def _facts(order: Order) -> dict[str, Any]:
     """The order's columns that say what TEvo said in this read of it (the snapshot, TEvo's state and when)."""
     buyer = order.buyer
-    return {"snapshot": json.dumps(order.model_dump(mode="json"), separators=(",", ":")),
+    # pydantic-core writes the JSON itself: a third of the time of model_dump + json.dumps (three reads per order),
+    # the same values (non-ASCII text as UTF-8 rather than \u escapes: every reader parses it).
+    return {"snapshot": order.model_dump_json(),
             "created_at": order.created_at, "buyer_type": buyer.type if buyer else None,
             "buyer_id": buyer.id if buyer else None, **tevo_word.tevo_fields(order)}
 
