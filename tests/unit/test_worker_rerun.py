@@ -20,8 +20,8 @@ ORDER = 402117
 class NewsProcessor:
     """Reads the order once (a stand-in for TEvo's GET) and lets news come before, during or after the read."""
 
-    def __init__(self, store: AsyncStore, news_at: str | None, *, read: bool = True) -> None:
-        self.store, self.news_at, self.read = store, news_at, read
+    def __init__(self, store: AsyncStore, news_at: str | None, *, read: bool = True, ask: str = "webhook") -> None:
+        self.store, self.news_at, self.read, self.ask = store, news_at, read, ask
 
     async def process(self, order_id: int) -> None:
         await self._news_if("before")
@@ -34,15 +34,22 @@ class NewsProcessor:
         return {"id": order_id}
 
     async def _news_if(self, moment: str) -> None:
-        if moment == self.news_at:
+        if moment != self.news_at:
+            return
+        if self.ask == "webhook":
             assert await self.store.record_event(Event("webhook", "order_created", f"news-{moment}", "{}",
                                                        order_id=ORDER))
+        elif self.ask == "operator":
+            assert await self.store.retry_order(ORDER, "operator retry") == "queued"
+        else:  # TEvo's Order Integration invoice names the checkout's hold: a fact of the store, not of TEvo's order
+            await self.store.record_oi_invoice(Event("order_integration", "invoice", "oi:invoice:g1", "{}",
+                                                     order_id=ORDER, global_id="g1"))
 
     async def give_up(self, order_id: int, reason: str) -> None:
         raise AssertionError("no step fails here")
 
 
-def job_state_after_run(tmp_path, news_at: str | None, *, read: bool = True) -> str:
+def job_state_after_run(tmp_path, news_at: str | None, *, read: bool = True, ask: str = "webhook") -> str:
     path = tmp_path / "state.sqlite3"
     sync = SqliteStore(path)
     sync.record_event(Event("webhook", "order_created", "first", "{}", order_id=ORDER))
@@ -53,7 +60,7 @@ def job_state_after_run(tmp_path, news_at: str | None, *, read: bool = True) -> 
             job = await store.claim_job(60)
             assert job is not None
             runtime = SimpleNamespace(store=store, settings=Settings())
-            await Worker(runtime, NewsProcessor(store, news_at, read=read)).run_job(job)
+            await Worker(runtime, NewsProcessor(store, news_at, read=read, ask=ask)).run_job(job)
         finally:
             store.close()
 
@@ -82,3 +89,28 @@ def test_news_during_a_run_that_read_nothing_makes_a_second_run(tmp_path):
 
 def test_a_run_without_news_is_done(tmp_path):
     assert job_state_after_run(tmp_path, None) == "done"
+
+
+def test_an_operators_retry_before_the_read_still_makes_a_second_run(tmp_path):
+    """A retry changed the order in the store (back to ``new``), which no read of TEvo shows: skipping the second
+    run would leave the order in ``new`` with no job to move it."""
+    assert job_state_after_run(tmp_path, "before", ask="operator") == "queued"
+
+
+def test_an_order_integration_invoice_before_the_read_still_makes_a_second_run(tmp_path):
+    """The invoice call names the hold the order converts: a fact of the store the run may have looked for early."""
+    assert job_state_after_run(tmp_path, "before", ask="oi_invoice") == "queued"
+
+
+def test_news_that_came_before_the_claim_is_not_held_against_the_run(tmp_path):
+    """An ask while the job was queued is this run's to see: the claim clears it, and only asks during the run count."""
+    path = tmp_path / "state.sqlite3"
+    sync = SqliteStore(path)
+    sync.record_event(Event("webhook", "order_created", "first", "{}", order_id=ORDER))
+    assert sync.retry_order(ORDER, "operator retry") == "queued"  # a forced ask, while queued
+    job = sync.claim_job(60)
+    sync.record_event(Event("webhook", "order_created", "news", "{}", order_id=ORDER))  # TEvo's news during the run
+    asked_at = sync.job_for_order(ORDER)["asked_at"]
+    sync.complete_job(job, read_at=asked_at + 0.001)
+    assert sync.job_for_order(ORDER)["state"] == "done"
+    sync.close()

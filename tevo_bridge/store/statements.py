@@ -44,6 +44,9 @@ from tevo_bridge.store.vocabulary import (
     StoreStats,
 )
 
+#: The ``asked_at`` of an ask that makes a running job run again whatever the run read (``_enqueue``).
+ALWAYS_RERUN = float("inf")
+
 #: An enqueue of a job whose key exists: a finished job is re-opened; a queued one runs no later than asked; a
 #: running one runs again after (unless its run read TEvo after the latest ask: ``complete_job``). One text for ``_enqueue`` and PostgreSQL's one-statement intake writes
 #: (``store/pg_intake.py``), so the rule lives once.
@@ -132,7 +135,9 @@ class SqlStore(NotificationStatements):
             if event.order_id is not None and not event.ignored:
                 self._ensure_order(conn, event.order_id, event.channel, now, global_id=event.global_id,
                                    state=source_state)
-                self._enqueue(conn, JobKind.ORDER, f"order:{event.order_id}", event.order_id, None, time.time(), now)
+                now_epoch = time.time()
+                self._enqueue(conn, JobKind.ORDER, f"order:{event.order_id}", event.order_id, None, now_epoch, now,
+                              asked_at=now_epoch)  # TEvo's news: a read of TEvo sent after it shows it
             elif event.order_group_id is not None and not event.ignored:
                 self._enqueue(conn, JobKind.ORDER_GROUP, f"group:{event.order_group_id}", None, None, time.time(), now)
             return True
@@ -168,15 +173,18 @@ class SqlStore(NotificationStatements):
 
     def _enqueue(
         self, conn: sqlite3.Connection, kind: JobKind, key: str, order_id: int | None, global_id: str | None,
-        run_at: float, now: str,
+        run_at: float, now: str, *, asked_at: float = ALWAYS_RERUN,
     ) -> None:
+        """``asked_at``: when the news was taken, for news a read of TEvo shows (``record_event``); every other ask
+        (an operator's retry, an Order Integration invoice naming a hold) changed the store, which no read of
+        TEvo shows, and makes a second run of a running job whatever its time (``complete_job``)."""
         # (Portable SQL: PostgresStore runs this statement too.)
         conn.execute(
             """
             INSERT INTO jobs (kind, key, order_id, global_id, state, run_at, asked_at, created_at, updated_at)
             VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)
             """ + JOB_REQUEUED,
-            (kind, key, order_id, global_id, run_at, time.time(), now, now),
+            (kind, key, order_id, global_id, run_at, asked_at, now, now),
         )
 
     def ensure_order(self, order_id: int, source: str) -> None:
@@ -404,7 +412,7 @@ class SqlStore(NotificationStatements):
         with self._tx() as conn:
             row = conn.execute(
                 """
-                UPDATE jobs SET state = 'running', lease_until = ?, updated_at = ?
+                UPDATE jobs SET state = 'running', lease_until = ?, asked_at = NULL, updated_at = ?
                 WHERE id = (
                     SELECT id FROM jobs
                     WHERE (state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?)
