@@ -48,8 +48,9 @@ from tevo_bridge.store.vocabulary import (
 ALWAYS_RERUN = float("inf")
 
 #: An enqueue of a job whose key exists: a finished job is re-opened; a queued one runs no later than asked; a
-#: running one runs again after (unless its run read TEvo after the latest ask: ``complete_job``). One text for ``_enqueue`` and PostgreSQL's one-statement intake writes
-#: (``store/pg_intake.py``), so the rule lives once.
+#: running one runs again after (unless its run read TEvo after the latest ask, ``asked_at``: ``complete_job``).
+#: One text for ``_enqueue`` and PostgreSQL's one-statement intake writes (``store/pg_intake.py``), so the rule
+#: lives once.
 JOB_REQUEUED = """
             ON CONFLICT(key) DO UPDATE SET
                 rerun = CASE WHEN jobs.state = 'running' THEN 1 ELSE jobs.rerun END,
