@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 
 class RunReads:
-    """One job run's: when (``time.time()``) its latest read of the order was sent (None before any answered),
+    """One job run's: when (``time.monotonic()``, the clock news is stamped on, store/statements.py) its latest read of the order was sent (None before any answered),
     and what it kept for its later steps."""
 
     def __init__(self) -> None:
@@ -47,7 +47,7 @@ def recorded() -> Iterator[RunReads]:
 async def reading(fetch: Awaitable[T]) -> T:
     """Await ``fetch``, a read of the order whose answer the run acts on; once it answered, it is the run's
     latest read. The clock is read before the request can go out, so the moment noted is never late."""
-    sent_at = time.time()
+    sent_at = time.monotonic()  # system-wide on Linux, never stepped: a wall clock set back would skip a run
     answer = await fetch
     run = _RUN.get()
     if run is not None:

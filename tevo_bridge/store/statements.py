@@ -136,9 +136,10 @@ class SqlStore(NotificationStatements):
             if event.order_id is not None and not event.ignored:
                 self._ensure_order(conn, event.order_id, event.channel, now, global_id=event.global_id,
                                    state=source_state)
-                now_epoch = time.time()
-                self._enqueue(conn, JobKind.ORDER, f"order:{event.order_id}", event.order_id, None, now_epoch, now,
-                              asked_at=now_epoch)  # TEvo's news: a read of TEvo sent after it shows it
+                # TEvo's news: a read of TEvo sent after it shows it. Stamped on the monotonic clock, as the run's
+                # read is (pipeline/reads.py): a wall clock stepped back between the two would skip a needed run.
+                self._enqueue(conn, JobKind.ORDER, f"order:{event.order_id}", event.order_id, None, time.time(), now,
+                              asked_at=time.monotonic())
             elif event.order_group_id is not None and not event.ignored:
                 self._enqueue(conn, JobKind.ORDER_GROUP, f"group:{event.order_group_id}", None, None, time.time(), now)
             return True
@@ -454,11 +455,13 @@ class SqlStore(NotificationStatements):
     def complete_job(self, job: Job, read_at: float | None = None) -> None:
         """The job is done, unless it was asked for again while it ran (``rerun``): then it is queued again.
 
-        ``read_at``: when the run sent the read of TEvo its outcome rests on (``time.time()``, taken before the
+        ``read_at``: when the run sent the read of TEvo its outcome rests on (``time.monotonic()``, taken before the
         request went out). An ask stamped before it came before that read, which therefore already shows what
         the news was about: no second run for it. Only an ask at the same moment or later queues the job again.
         Exact because the stamps and ``read_at`` are one clock: every process that writes a SQLite store runs
-        on its host (one daemon, the CLI); ``PostgresStore`` passes no ``read_at`` (replicas' clocks differ).
+        on its host (one daemon, the CLI), whose monotonic clock they share and which no one sets back; a stamp
+        never outlives a boot (the claim clears it). ``PostgresStore`` passes no ``read_at`` (replicas' clocks
+        differ).
         """
         rerun = "rerun <> 0" if read_at is None else "rerun <> 0 AND (asked_at IS NULL OR asked_at >= ?)"
         with self._tx() as conn:
