@@ -15,6 +15,7 @@ from tests.e2e.test_exactly_once import send_webhook
 from tevo_bridge import hookimpl
 from tevo_bridge.cli import app
 from tevo_bridge.loopback.stack import Stack, stack, webhook_form
+from tevo_bridge.pos.errors import TicketsNotReady
 from tevo_bridge.pos.host import PluginHost
 from tevo_bridge.sandbox.inventory import demo_inventory
 from tevo_bridge.sandbox.orders import ItemRequest, OrderRequest
@@ -91,7 +92,9 @@ def test_tickets_not_in_hand_are_accepted_then_wait_visibly_until_the_pos_has_th
 
 
 class FilesGoMissing(SqlitePos):
-    """The SQLite POS whose ticket files vanish after the pre-accept check, until the seller restores them."""
+    """The SQLite POS whose ticket files are not ready at the pre-accept check and missing when fulfilment asks,
+    until the seller restores them. (Files the check read are uploaded by the same job run without asking again,
+    so a delivery that fails after the accept needs the check to have had none.)"""
 
     missing = threading.Event()
     calls = 0
@@ -99,6 +102,8 @@ class FilesGoMissing(SqlitePos):
     @hookimpl
     def pos_ticket_files(self, order, item):
         type(self).calls += 1
+        if type(self).calls == 1:  # the pre-accept check: the order is accepted, and waits for its files
+            raise TicketsNotReady("the seller uploads them later (injected)")
         if type(self).calls > 1 and not self.missing.is_set():
             self.missing.set()  # from the second call on: fulfilment's
         if self.missing.is_set():

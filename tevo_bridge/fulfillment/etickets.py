@@ -18,14 +18,14 @@ from tevo_bridge.fulfillment.context import Context, Outcome, PosFacade
 from tevo_bridge.fulfillment.pages import SelectedPages, TicketFileProblem, select_pages
 from tevo_bridge.fulfillment.pdf_work import off_loop
 from tevo_bridge.log import get_logger
-from tevo_bridge.pipeline import pos_args
+from tevo_bridge.pipeline import pos_args, reads
 from tevo_bridge.pipeline.processor import StepFailed
 from tevo_bridge.pos.errors import CannotSupply, PosError, PosTimeout, TicketFileUnreadable, TicketsNotReady
 from tevo_bridge.pos.types import TicketFile
 from tevo_bridge.tevo.errors import OutcomeUnknown, TevoError, ValidationFailed
 from tevo_bridge.tevo.models import Item, Order
 
-__all__ = ["batches", "fulfil_item", "ticket_files_for"]
+__all__ = ["batches", "chosen_pages", "fulfil_item", "keep_chosen_pages", "ticket_files_for"]
 
 log = get_logger(__name__)
 
@@ -48,17 +48,19 @@ class _StartAgain(Exception):
 async def fulfil_item(ctx: Context, order: Order, item: Item) -> Outcome:
     if item.eticket_finalized:
         return Outcome.done(f"item {item.id}: e-tickets already finalized at TEvo")
-    files = await _ticket_files(ctx, order, item)
-    if isinstance(files, Outcome):
-        return files
-    try:
-        # Parsing and cutting PDFs is CPU work: off the event loop, which is answering holds meanwhile.
-        selected = await off_loop(select_pages, files, item.seat_list, item_id=item.id, quantity=item.quantity,
-                                  ticket_dirs=allowed_ticket_dirs(ctx.settings.ticket_dirs, ctx.pos))
-    except TicketFileProblem as problem:
-        # Checked before any TEvo call, so a bad file never leaves a half-uploaded item behind.
-        await ctx.audit("etickets.refused", order.id, str(problem), item_id=item.id)
-        return Outcome.review(str(problem))
+    selected = chosen_pages(order, item)
+    if selected is None:
+        files = await _ticket_files(ctx, order, item)
+        if isinstance(files, Outcome):
+            return files
+        try:
+            # Parsing and cutting PDFs is CPU work: off the event loop, which is answering holds meanwhile.
+            selected = await off_loop(select_pages, files, item.seat_list, item_id=item.id, quantity=item.quantity,
+                                      ticket_dirs=allowed_ticket_dirs(ctx.settings.ticket_dirs, ctx.pos))
+        except TicketFileProblem as problem:
+            # Checked before any TEvo call, so a bad file never leaves a half-uploaded item behind.
+            await ctx.audit("etickets.refused", order.id, str(problem), item_id=item.id)
+            return Outcome.review(str(problem))
 
     last: _StartAgain | None = None
     for _ in range(ATTEMPTS):
@@ -76,6 +78,26 @@ async def fulfil_item(ctx: Context, order: Order, item: Item) -> Outcome:
     if isinstance(last.cause, ValidationFailed):
         return Outcome.review(f"item {item.id}: TEvo refused the e-tickets twice: {last.cause}")
     raise StepFailed(f"item {item.id}: e-tickets not confirmed by TEvo: {last.cause}")
+
+
+def keep_chosen_pages(order: Order, item: Item, selected: SelectedPages) -> None:
+    """The pages the check before accepting chose (``precheck``): fulfilment in the same job run uploads them.
+
+    Asking the POS for the files again and cutting them again a moment later was a sixth of the drain's
+    daemon CPU (pypdf) and a POS call per e-ticket item. Kept for this run only (``pipeline/reads.py``), under
+    the seats and quantity they were chosen for: if TEvo's item says otherwise by the time it is uploaded,
+    the files are asked for and cut afresh.
+    """
+    reads.keep(_chosen_key(order, item), selected)
+
+
+def chosen_pages(order: Order, item: Item) -> SelectedPages | None:
+    found = reads.kept(_chosen_key(order, item))
+    return found if isinstance(found, SelectedPages) else None
+
+
+def _chosen_key(order: Order, item: Item) -> tuple[str, int, int, tuple[str, ...], int]:
+    return ("eticket_pages", order.id, item.id, tuple(item.seat_list), item.quantity)
 
 
 def batches(pages: Sequence[bytes], max_bytes: int) -> Iterator[list[bytes]]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from tevo_bridge.config import FulfillmentSettings
-from tevo_bridge.fulfillment.capability import missing_settings, ticket_files_problem
+from tevo_bridge.fulfillment.capability import missing_settings
 from tevo_bridge.fulfillment.confine import allowed_ticket_dirs
 from tevo_bridge.fulfillment.context import PosFacade
-from tevo_bridge.fulfillment.etickets import ticket_files_for
+from tevo_bridge.fulfillment.etickets import keep_chosen_pages, ticket_files_for
+from tevo_bridge.fulfillment.pages import TicketFileProblem, select_pages
 from tevo_bridge.fulfillment.pdf_work import off_loop
 from tevo_bridge.fulfillment.runner import eticket_items, live_shipments
 from tevo_bridge.tevo.models import Order
@@ -34,9 +35,12 @@ async def undeliverable(settings: FulfillmentSettings, pos: PosFacade, order: Or
             if files.state == "wait":
                 continue
             return files.reason
-        # Parsing PDFs is CPU work: off the event loop, which is answering checkouts meanwhile.
-        problem = await off_loop(ticket_files_problem, files, item.seat_list, item.quantity,
-                                 allowed_ticket_dirs(settings.ticket_dirs, pos))
-        if problem:
-            return f"item {item.id}: {problem}"
+        try:
+            # Parsing PDFs is CPU work: off the event loop, which is answering checkouts meanwhile. The very
+            # check fulfilment makes before uploading (capability.ticket_files_problem), its pages kept for it.
+            selected = await off_loop(select_pages, files, item.seat_list, item_id=item.id, quantity=item.quantity,
+                                      ticket_dirs=allowed_ticket_dirs(settings.ticket_dirs, pos))
+        except TicketFileProblem as problem:
+            return str(problem)
+        keep_chosen_pages(order, item, selected)
     return None

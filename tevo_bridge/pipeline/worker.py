@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from tevo_bridge.clock import iso
 from tevo_bridge.log import get_logger
-from tevo_bridge.pipeline import pos_args
+from tevo_bridge.pipeline import pos_args, reads
 from tevo_bridge.pipeline.doorbell import Doorbell, Ring
 from tevo_bridge.pipeline.lease import LeaseKeeper, LeaseLost
 from tevo_bridge.pipeline.processor import OrderProcessor, StepFailed, StepWaiting
@@ -35,6 +35,9 @@ log = get_logger(__name__)
 
 #: What runs a job: the worker and the claimed job (its order id or global id is what it works on).
 JobHandler = Callable[["Worker", Job], Awaitable[None]]
+
+#: What a free worker learns from the store: a job it now holds, or (None and) when the next one is due.
+Claim = tuple[Job | None, float | None]
 
 #: Every job kind this worker can run, each registered beside its handler by ``@handles``.
 HANDLERS: dict[str, JobHandler] = {}
@@ -93,13 +96,11 @@ class Worker:
 
     async def _loop(self, stop: asyncio.Event) -> None:
         ring = Ring.TIMEOUT
+        claimed: Claim | None = None  # the next job (or when to look), asked for with the last one's completion
         while not stop.is_set():
             self._tick()
-            try:
-                job, due = await self.runtime.store.claim_job_or_next_due(self.settings.lease_seconds)
-            except Exception as exc:  # the store may be briefly unwritable (PostgreSQL restarting): look again soon
-                log.warning("worker.claim_failed", error=str(exc))
-                job, due = None, time.time() + 1.0
+            job, due = claimed if claimed is not None else await self._claim()
+            claimed = None
             if job is None:
                 ring = await self._sleep(due)
                 continue
@@ -110,15 +111,21 @@ class Worker:
             ring = Ring.TIMEOUT
             self.in_flight += 1
             try:
-                await self.run_job(job)
+                claimed = await self.run_job(job, claim_until=stop)
             except Exception as exc:  # the store could not record the outcome: the job runs again after its lease
                 log.warning("worker.outcome_not_recorded", job=job.key, error=str(exc))
-                try:
-                    await self.runtime.store.abandon_job(job)
-                except Exception as again:  # its lock then goes with its connection
-                    log.warning("worker.abandon_failed", job=job.key, error=str(again))
+                await self._let_go(job)
             finally:
                 self.in_flight -= 1
+        if claimed is not None and claimed[0] is not None:  # taken as stop came: it runs again, as one cut short
+            await self._let_go(claimed[0])
+
+    async def _claim(self) -> Claim:
+        try:
+            return await self.runtime.store.claim_job_or_next_due(self.settings.lease_seconds)
+        except Exception as exc:  # the store may be briefly unwritable (PostgreSQL restarting): look again soon
+            log.warning("worker.claim_failed", error=str(exc))
+            return None, time.time() + 1.0
 
     def _tick(self) -> None:
         self.last_tick = time.monotonic()
@@ -129,19 +136,27 @@ class Worker:
         timeout = idle if due is None else min(idle, max(0.0, due - time.time()))
         return await self.doorbell.wait(timeout)
 
-    async def run_job(self, job: Job) -> None:
+    async def run_job(self, job: Job, *, claim_until: asyncio.Event | None = None) -> Claim | None:
+        """Run ``job`` and record how it ended. With ``claim_until`` (the loop's stop) not yet set when the job
+        completes, the completion is recorded in the one store call that also claims this worker's next job (or
+        says when to look), which it returns."""
         # A renewed lease is a tick too: a worker whose every slot waits on a slow TEvo call (30 s per read,
         # retried) is alive, and /readyz must not call it stale and take the replica out of the balancer.
         keeper = LeaseKeeper(self.runtime.store, job, self.settings.lease_seconds, on_renewed=self._tick)
-        try:
-            await keeper.run(handler_for(job)(self, job))
-        except LeaseLost:
-            await self._let_go(keeper.job)
-            return
-        except Exception as exc:  # noqa: BLE001 - every outcome is recorded below, a bug's included
-            await self._settle(keeper.job, exc)
-            return
-        await self.runtime.store.complete_job(keeper.job)
+        with reads.recorded() as this_run:  # news older than the run's last TEvo read makes no second run
+            try:
+                await keeper.run(handler_for(job)(self, job))
+            except LeaseLost:
+                await self._let_go(keeper.job)
+                return None
+            except Exception as exc:  # noqa: BLE001 - every outcome is recorded below, a bug's included
+                await self._settle(keeper.job, exc)
+                return None
+        if claim_until is not None and not claim_until.is_set():
+            return await self.runtime.store.complete_job_and_claim(keeper.job, this_run.sent_at,
+                                                                   self.settings.lease_seconds)
+        await self.runtime.store.complete_job(keeper.job, this_run.sent_at)
+        return None
 
     async def _let_go(self, job: Job) -> None:
         """After a lost lease: record no outcome (the job runs again from the facts, here or on another replica),

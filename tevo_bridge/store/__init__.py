@@ -12,6 +12,7 @@ from tevo_bridge.store.vocabulary import (
     SCHEMA_VERSIONS,
     SQLITE_SCHEMA_VERSION,
     TERMINAL_STATES,
+    AuditNote,
     Backend,
     Event,
     HoldRow,
@@ -35,7 +36,7 @@ from tevo_bridge.store.vocabulary import (
 
 __all__ = [
     "ORDER_STATES", "PG_SCHEMA_VERSION", "SCHEMA_VERSION", "SCHEMA_VERSIONS", "SQLITE_SCHEMA_VERSION",
-    "TERMINAL_STATES", "AsyncStore", "Backend", "DaemonLock", "Event", "HoldRow", "HoldState", "Job", "JobKind", "JobState",
+    "TERMINAL_STATES", "AsyncStore", "AuditNote", "Backend", "DaemonLock", "Event", "HoldRow", "HoldState", "Job", "JobKind", "JobState",
     "NotAStore", "OrderQuery", "OrderRow", "OrderState", "ResolveOutcome", "RetryOutcome", "SchemaTooNew",
     "SqliteStore", "Store", "StoreBusy", "StoreError", "StoreUnavailable", "StoreFacts", "StoreInUse", "StoreMoved",
     "backup_store", "inspect_store", "now_iso", "restore_store",

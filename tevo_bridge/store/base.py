@@ -6,11 +6,13 @@ inbound event committed with its job).  Nothing outside ``store/`` writes SQL.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from tevo_bridge.store.notifications import NotificationRow
 from tevo_bridge.store.vocabulary import (
+    AuditNote,
     AuditRow,
     Backend,
     Event,
@@ -79,7 +81,13 @@ class Store(Protocol):
     def close(self) -> None:
         ...
 
-    def complete_job(self, job: Job) -> None:
+    def complete_job(self, job: Job, read_at: float | None = None) -> None:
+        """Done, or queued again if asked for while it ran and not before ``read_at`` (the run's last TEvo read)."""
+        ...
+
+    def complete_job_and_claim(self, job: Job, read_at: float | None,
+                               lease_seconds: float) -> tuple[Job | None, float | None]:
+        """``complete_job``, then ``claim_job_or_next_due``: one call for a worker that finished a job."""
         ...
 
     def count(self, table: str) -> int:
@@ -239,6 +247,8 @@ class Store(Protocol):
         *,
         state: str | None = None,
         reason: str | None = None,
+        notes: Sequence[AuditNote] = (),
         **fields: Any,
     ) -> None:
-        """Change an order's fields and, when the state moves, write the transition to the audit log."""
+        """Change an order's fields and, when the state moves, write the transition to the audit log; ``notes``
+        (audit rows of the same moment, ``AuditNote``) go first, in the same transaction."""

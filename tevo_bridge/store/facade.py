@@ -8,12 +8,13 @@ thread makes of calls that queue up (group commit), and ``AsyncStore.close`` als
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from tevo_bridge.store.base import Store
 from tevo_bridge.store.notifications import NotificationRow
 from tevo_bridge.store.vocabulary import (
+    AuditNote,
     AuditRow,
     Event,
     HoldRow,
@@ -80,8 +81,12 @@ class StoreFacade:
     async def claim_notifications(self, limit: int, lease_seconds: float) -> list[NotificationRow]:
         return await self.call(self.sync.claim_notifications, limit, lease_seconds)
 
-    async def complete_job(self, job: Job) -> None:
-        await self.call(self.sync.complete_job, job)
+    async def complete_job(self, job: Job, read_at: float | None = None) -> None:
+        await self.call(self.sync.complete_job, job, read_at)
+
+    async def complete_job_and_claim(self, job: Job, read_at: float | None,
+                                     lease_seconds: float) -> tuple[Job | None, float | None]:
+        return await self.call(self.sync.complete_job_and_claim, job, read_at, lease_seconds)
 
     async def count(self, table: str) -> int:
         return await self.call(self.sync.count, table)
@@ -247,6 +252,7 @@ class StoreFacade:
         *,
         state: str | None = None,
         reason: str | None = None,
+        notes: Sequence[AuditNote] = (),
         **fields: Any,
     ) -> None:
-        await self.call(self.sync.update_order, order_id, state=state, reason=reason, **fields)
+        await self.call(self.sync.update_order, order_id, state=state, reason=reason, notes=notes, **fields)

@@ -164,6 +164,10 @@ PG_MIGRATIONS: list[str] = [
         at TEXT NOT NULL
     );
     """,
+    # 7: SQLite's 9, when a job was last asked for (see store/schema.py).
+    """
+    ALTER TABLE jobs ADD COLUMN asked_at DOUBLE PRECISION;
+    """,
 ]
 
 #: The tables ``store migrate`` copies, parents first; ``leases`` is per running cluster, never copied.

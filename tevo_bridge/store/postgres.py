@@ -47,7 +47,7 @@ from tevo_bridge.dburl import url_password as url_password
 from tevo_bridge.store import pg_intake
 from tevo_bridge.store.pg_intake import JOBS_CHANNEL as JOBS_CHANNEL
 from tevo_bridge.store.pg_schema import PG_MIGRATIONS
-from tevo_bridge.store.statements import SqlStore
+from tevo_bridge.store.statements import ALWAYS_RERUN, SqlStore
 from tevo_bridge.store.vocabulary import (
     PG_SCHEMA_VERSION,
     Backend,
@@ -493,9 +493,9 @@ class PostgresStore(SqlStore):
     # Jobs: the dialect's statements and the cross-process rules -----------------------------------
 
     def _enqueue(self, conn: Any, kind: JobKind, key: str, order_id: int | None, global_id: str | None,
-                 run_at: float, now: str) -> None:
+                 run_at: float, now: str, *, asked_at: float = ALWAYS_RERUN) -> None:
         with self._pipelined(conn):  # one round trip for both
-            super()._enqueue(conn, kind, key, order_id, global_id, run_at, now)
+            super()._enqueue(conn, kind, key, order_id, global_id, run_at, now, asked_at=asked_at)
             conn.execute(f"NOTIFY {JOBS_CHANNEL}")  # delivered at COMMIT, to every replica listening
 
     def _pipelined(self, conn: Any) -> AbstractContextManager[Any]:
@@ -539,7 +539,7 @@ class PostgresStore(SqlStore):
                     continue  # its worker is alive, only slow: not taken twice
                 try:
                     row = conn.execute(
-                        "UPDATE jobs SET state = 'running', lease_until = ?, updated_at = ? WHERE id = ? "
+                        "UPDATE jobs SET state = 'running', lease_until = ?, asked_at = NULL, updated_at = ? WHERE id = ? "
                         "RETURNING id, kind, key, order_id, global_id, attempts, lease_until",
                         (now + lease_seconds, now_iso(), job_id)).fetchone()
                 except BaseException:
@@ -574,7 +574,10 @@ class PostgresStore(SqlStore):
         keep it from every replica for as long as this process runs)."""
         self._release_job(job)
 
-    def complete_job(self, job: Job) -> None:
+    def complete_job(self, job: Job, read_at: float | None = None) -> None:
+        """As in SqlStore, but every ask while the job ran queues it again, however old: an ask's stamp is the
+        clock of the replica that took the news, not this one's, so "before the read" cannot be told exactly
+        here (the database's own clock would cost a round trip before every read)."""
         try:
             super().complete_job(job)
         finally:

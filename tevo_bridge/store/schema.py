@@ -173,4 +173,10 @@ MIGRATIONS: list[str] = [
         at TEXT NOT NULL                    -- the audit trail is read from here (less a grace period)
     );
     """,
+    # 9: when a job was last asked for since its claim (time.monotonic() of the host's process that took TEvo's news; +inf for
+    # an ask that changed the store), so that TEvo's news that came while it ran but before the run's last read of
+    # TEvo does not make a second run (SqlStore.complete_job).
+    """
+    ALTER TABLE jobs ADD COLUMN asked_at REAL;
+    """,
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
@@ -26,6 +27,7 @@ from tevo_bridge.store.search import MAX_TEXT, buyer_search, like_pattern
 from tevo_bridge.store.vocabulary import (
     ORDER_STATES,
     TERMINAL_STATES,
+    AuditNote,
     AuditRow,
     Backend,
     Event,
@@ -42,12 +44,18 @@ from tevo_bridge.store.vocabulary import (
     StoreStats,
 )
 
+#: The ``asked_at`` of an ask that makes a running job run again whatever the run read (``_enqueue``).
+ALWAYS_RERUN = float("inf")
+
 #: An enqueue of a job whose key exists: a finished job is re-opened; a queued one runs no later than asked; a
-#: running one runs again after. One text for ``_enqueue`` and PostgreSQL's one-statement intake writes
-#: (``store/pg_intake.py``), so the rule lives once.
+#: running one runs again after (unless its run read TEvo after the latest ask, ``asked_at``: ``complete_job``).
+#: One text for ``_enqueue`` and PostgreSQL's one-statement intake writes (``store/pg_intake.py``), so the rule
+#: lives once.
 JOB_REQUEUED = """
             ON CONFLICT(key) DO UPDATE SET
                 rerun = CASE WHEN jobs.state = 'running' THEN 1 ELSE jobs.rerun END,
+                asked_at = CASE WHEN jobs.asked_at IS NULL OR excluded.asked_at > jobs.asked_at
+                                THEN excluded.asked_at ELSE jobs.asked_at END,
                 attempts = CASE WHEN jobs.state IN ('done', 'failed') THEN 0 ELSE jobs.attempts END,
                 run_at = CASE WHEN jobs.state IN ('done', 'failed') OR excluded.run_at < jobs.run_at
                               THEN excluded.run_at ELSE jobs.run_at END,
@@ -128,7 +136,10 @@ class SqlStore(NotificationStatements):
             if event.order_id is not None and not event.ignored:
                 self._ensure_order(conn, event.order_id, event.channel, now, global_id=event.global_id,
                                    state=source_state)
-                self._enqueue(conn, JobKind.ORDER, f"order:{event.order_id}", event.order_id, None, time.time(), now)
+                # TEvo's news: a read of TEvo sent after it shows it. Stamped on the monotonic clock, as the run's
+                # read is (pipeline/reads.py): a wall clock stepped back between the two would skip a needed run.
+                self._enqueue(conn, JobKind.ORDER, f"order:{event.order_id}", event.order_id, None, time.time(), now,
+                              asked_at=time.monotonic())
             elif event.order_group_id is not None and not event.ignored:
                 self._enqueue(conn, JobKind.ORDER_GROUP, f"group:{event.order_group_id}", None, None, time.time(), now)
             return True
@@ -164,15 +175,18 @@ class SqlStore(NotificationStatements):
 
     def _enqueue(
         self, conn: sqlite3.Connection, kind: JobKind, key: str, order_id: int | None, global_id: str | None,
-        run_at: float, now: str,
+        run_at: float, now: str, *, asked_at: float = ALWAYS_RERUN,
     ) -> None:
+        """``asked_at``: when the news was taken, for news a read of TEvo shows (``record_event``); every other ask
+        (an operator's retry, an Order Integration invoice naming a hold) changed the store, which no read of
+        TEvo shows, and makes a second run of a running job whatever its time (``complete_job``)."""
         # (Portable SQL: PostgresStore runs this statement too.)
         conn.execute(
             """
-            INSERT INTO jobs (kind, key, order_id, global_id, state, run_at, created_at, updated_at)
-            VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)
+            INSERT INTO jobs (kind, key, order_id, global_id, state, run_at, asked_at, created_at, updated_at)
+            VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)
             """ + JOB_REQUEUED,
-            (kind, key, order_id, global_id, run_at, now, now),
+            (kind, key, order_id, global_id, run_at, asked_at, now, now),
         )
 
     def ensure_order(self, order_id: int, source: str) -> None:
@@ -400,7 +414,7 @@ class SqlStore(NotificationStatements):
         with self._tx() as conn:
             row = conn.execute(
                 """
-                UPDATE jobs SET state = 'running', lease_until = ?, updated_at = ?
+                UPDATE jobs SET state = 'running', lease_until = ?, asked_at = NULL, updated_at = ?
                 WHERE id = (
                     SELECT id FROM jobs
                     WHERE (state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?)
@@ -438,13 +452,33 @@ class SqlStore(NotificationStatements):
                 "WHERE state = 'running'", (time.time(), now_iso())).rowcount
         return requeued
 
-    def complete_job(self, job: Job) -> None:
+    def complete_job(self, job: Job, read_at: float | None = None) -> None:
+        """The job is done, unless it was asked for again while it ran (``rerun``): then it is queued again.
+
+        ``read_at``: when the run sent the read of TEvo its outcome rests on (``time.monotonic()``, taken before the
+        request went out). An ask stamped before it came before that read, which therefore already shows what
+        the news was about: no second run for it. Only an ask at the same moment or later queues the job again.
+        Exact because the stamps and ``read_at`` are one clock: every process that writes a SQLite store runs
+        on its host (one daemon, the CLI), whose monotonic clock they share and which no one sets back; a stamp
+        never outlives a boot (the claim clears it). ``PostgresStore`` passes no ``read_at`` (replicas' clocks
+        differ).
+        """
+        rerun = "rerun <> 0" if read_at is None else "rerun <> 0 AND (asked_at IS NULL OR asked_at >= ?)"
         with self._tx() as conn:
             conn.execute(
-                "UPDATE jobs SET state = CASE WHEN rerun <> 0 THEN 'queued' ELSE 'done' END, rerun = 0, attempts = 0, "
+                f"UPDATE jobs SET state = CASE WHEN {rerun} THEN 'queued' ELSE 'done' END, rerun = 0, attempts = 0, "
                 "run_at = ?, lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND lease_until = ?",
-                (time.time(), now_iso(), job.id, job.lease_until),
+                (*(() if read_at is None else (read_at,)), time.time(), now_iso(), job.id, job.lease_until),
             )
+
+    def complete_job_and_claim(self, job: Job, read_at: float | None,
+                               lease_seconds: float) -> tuple[Job | None, float | None]:
+        """``complete_job``, then ``claim_job_or_next_due`` for the worker now free: one hand-off to the store
+        thread where there were two, for every job a worker finishes (most such claims find nothing: 1.3 awaited
+        store calls per order of the drain, benchmarks/NOTES.md "Issue 24, third pass"). Still two transactions:
+        a completion does not wait for, nor fall with, the claim."""
+        self.complete_job(job, read_at)
+        return self.claim_job_or_next_due(lease_seconds)
 
     def retry_job(self, job: Job, error: str, delay: float) -> None:
         with self._tx() as conn:
@@ -526,8 +560,9 @@ class SqlStore(NotificationStatements):
         return OrderRow(**dict(row)) if row else None
 
     def update_order(self, order_id: int, *, state: str | None = None, reason: str | None = None,
-                     **fields: Any) -> None:
-        """Change an order's fields and, when the state moves, write the transition to the audit log."""
+                     notes: Sequence[AuditNote] = (), **fields: Any) -> None:
+        """Change an order's fields and, when the state moves, write the transition to the audit log; ``notes``
+        (audit rows of the same moment) go first, in the same transaction."""
         allowed = {"seller_state", "buyer_type", "buyer_id", "global_id", "customer_id", "invoice_id",
                    "reject_reason", "last_error", "snapshot", "created_at", "accepted_at", "reservation_round",
                    "tevo_seen_at", "tevo_shipments", "tevo_checks", "pos_hold_id"}
@@ -535,6 +570,8 @@ class SqlStore(NotificationStatements):
         if unknown:
             raise ValueError(f"unknown order fields {sorted(unknown)}")
         with self._tx() as conn:
+            for note in notes:
+                self._audit_row(conn, note.action, order_id, None, note.reason, note.details)
             self._update_order(conn, order_id, state, reason, fields)
 
     def _update_order(self, conn: sqlite3.Connection, order_id: int, state: str | None, reason: str | None,
@@ -562,11 +599,15 @@ class SqlStore(NotificationStatements):
     def audit(self, action: str, *, order_id: int | None = None, global_id: str | None = None,
               reason: str | None = None, details: Any = None) -> None:
         with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO audit (order_id, global_id, at, action, reason, details) VALUES (?, ?, ?, ?, ?, ?)",
-                (order_id, global_id, now_iso(), action, reason,
-                 json.dumps(details, default=str, separators=(",", ":")) if details is not None else None),
-            )
+            self._audit_row(conn, action, order_id, global_id, reason, details)
+
+    def _audit_row(self, conn: sqlite3.Connection, action: str, order_id: int | None, global_id: str | None,
+                   reason: str | None, details: Any) -> None:
+        conn.execute(
+            "INSERT INTO audit (order_id, global_id, at, action, reason, details) VALUES (?, ?, ?, ?, ?, ?)",
+            (order_id, global_id, now_iso(), action, reason,
+             json.dumps(details, default=str, separators=(",", ":")) if details is not None else None),
+        )
 
     def revoke_session(self, sid: str, until: float) -> None:
         """Refuse dashboard session ``sid`` until ``until`` (epoch seconds); forget those whose time has passed."""

@@ -268,6 +268,19 @@ class OiInvoiceRow:
 
 
 @dataclass(frozen=True)
+class AuditNote:
+    """An order's audit row written by ``update_order`` in the transaction of its change, before its transition row.
+
+    For a record of the same moment as the move it precedes (the POS invoice and the move to ``fulfilling``):
+    one commit instead of two, and no run that crashed between the two writes leaves the record without the move.
+    """
+
+    action: str
+    reason: str | None = None
+    details: Any = None
+
+
+@dataclass(frozen=True)
 class AuditRow:
     at: str
     action: str
