@@ -141,3 +141,29 @@ async def test_a_write_alone_is_one_statement_in_autocommit_as_before(store, bat
     assert await store.record_event(order_event(5, "e5")) is True
     assert await store.record_event(order_event(5, "e5")) is False
     assert batches == []  # nothing queued beside it: no transaction of its own
+
+
+def test_a_batch_aborted_for_a_concurrent_transaction_runs_again_whole(pg_url, monkeypatch):
+    """Two batches that lock the same rows in opposite orders deadlock; PostgreSQL aborts one, which is then sent
+    again as it was (``_retrying``), not split: nothing of the aborted try was kept."""
+    from psycopg import errors as pg_errors
+
+    from tevo_bridge.store import postgres
+
+    sync = PostgresStore(pg_url, min_size=1, max_size=2)
+    real, tries = postgres._pipelined_transaction, []
+
+    def deadlocked_once(conn: Any) -> Any:
+        tries.append(1)
+        if len(tries) == 1:
+            raise pg_errors.DeadlockDetected("deadlock detected")
+        return real(conn)
+
+    monkeypatch.setattr(postgres, "_pipelined_transaction", deadlocked_once)
+    try:
+        plans = [sync._plan_record_event(order_event(n, f"k{n}")) for n in (1, 2)]
+        rows = sync._run_together(plans)
+        assert [plan.answer(row) for plan, row in zip(plans, rows, strict=True)] == [True, True]
+        assert len(tries) == 2 and sync.job_counts() == {"queued": 2}
+    finally:
+        sync.close()
