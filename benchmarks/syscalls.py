@@ -4,7 +4,9 @@ The daemon (as in the intake benchmark: ``tevo-bridge run``, SQLite POS, TEvo a 
 and the durable bare endpoint (benchmarks/durable_bare.py) each take the intake loads at 16 concurrent
 while ``strace -c -f`` counts every thread's system calls; printed per request, by call. Counts, unlike
 times, do not move with the machine's load: what a cut of writes, reads, fsyncs or thread wake-ups
-(``futex``) saves shows here first. Needs strace and ptrace rights over the child (as py-spy does).
+(``futex``) saves shows here first. ``--store postgresql`` puts the daemon on a durable PostgreSQL server of
+the run's own (as benchmarks/replicas.py; only the daemon's process is traced, not the server's backends).
+Needs strace and ptrace rights over the child (as py-spy does).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 
 from benchmarks.common import Process, blackhole, daemon_process, durable_bare_process, load
 from benchmarks.intake import daemon_settings, seed_pos
+from benchmarks.replicas import postgres
 from tevo_bridge.serve import free_port
 
 
@@ -50,14 +53,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.syscalls", description=__doc__)
     parser.add_argument("--count", type=int, default=2000, help="requests per load")
     parser.add_argument("--kinds", default="hold,webhook")
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="the daemon's store; postgresql leaves out the durable bare endpoint (SQLite's floor)")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="tevo-syscalls-"))
     remote_ids = seed_pos(tmp / "pos.sqlite3")
-    with blackhole() as tevo:
+    with ExitStack() as stack:
+        tevo = stack.enter_context(blackhole())
+        store = None if args.store == "sqlite" else {"url": stack.enter_context(postgres(tmp)).new_database()}
         servers: dict[str, AbstractContextManager[Process]] = {
-            "daemon": daemon_process(daemon_settings(tmp, tmp / "pos.sqlite3", tevo, free_port()), tmp / "daemon.log"),
-            "durable bare": durable_bare_process(free_port(), tmp / "durable", tmp / "durable.log"),
+            f"daemon ({args.store})": daemon_process(daemon_settings(tmp, tmp / "pos.sqlite3", tevo, free_port(),
+                                                                     store=store), tmp / "daemon.log"),
         }
+        if store is None:
+            servers["durable bare"] = durable_bare_process(free_port(), tmp / "durable", tmp / "durable.log")
         for name, server in servers.items():
             with server as process:
                 for kind in args.kinds.split(","):

@@ -109,3 +109,16 @@ def test_a_webhook_failing_on_the_server_mid_transaction_is_not_recorded(store):
     assert store.job_counts() == {}
     assert store.record_event(webhook_event(6)) is True
     assert store.job_counts() == {"queued": 1}
+
+
+def test_intake_writes_committed_together_wait_on_the_database_once(store, tmp_path):
+    """The intake threads' group commit (store/pg_aio.py): a batch's BEGIN, statements and COMMIT go out in one
+    pipeline, so several callers' writes cost one wait between them (each alone costs one or two)."""
+    plans = [store._plan_begin_hold(hold_event(1), "R1", 2, "10.00", None, "2099-01-01T00:00:00Z"),
+             store._plan_record_event(webhook_event(7)), store._plan_record_event(webhook_event(8))]
+    rows: list[Any] = []
+    waits, sent = round_trips(store, tmp_path, lambda: rows.extend(store._run_together(plans)))
+    print(f"three writes together: {waits} round trips", *sent, sep="\n  ")
+    assert [plan.answer(row) for plan, row in zip(plans, rows, strict=True)] == [None, True, True]
+    assert store.get_hold("G1").state == "pending" and store.job_counts() == {"queued": 2}
+    assert waits == 1, sent

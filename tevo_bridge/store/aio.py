@@ -33,7 +33,8 @@ class AsyncStore(StoreFacade):
     One thread is enough for SQLite: it takes one writer at a time anyway, and keeping
     every transaction on one thread keeps them short and ordered.  PostgreSQL runs
     transactions side by side, so ``PostgresStore`` gets several threads, each on its own
-    pooled connection, and ``max_batch=1`` (docs/architecture.md, "The PostgreSQL store").
+    pooled connection, and ``max_batch=1``; its intake writes are group-committed by threads of
+    their own (``PostgresAsyncStore``, store/pg_aio.py; docs/architecture.md, "The PostgreSQL store").
     """
 
     def __init__(self, store: Store, max_batch: int = MAX_BATCH, threads: int = 1) -> None:

@@ -11,11 +11,10 @@ if TYPE_CHECKING:
     from tevo_bridge.config import Settings, StoreSettings
     from tevo_bridge.store.postgres import PostgresStore
 
-#: The daemon's store threads on PostgreSQL: enough that a slow query (a prune, a scrape) never holds up
-#: an Order Integration hold behind it; each holds one pooled connection. A thread spends a transaction
-#: mostly waiting on the network (psycopg releases the GIL), so 16 concurrent requests need about as
-#: many threads to keep PostgreSQL busy; 8 kept 4 replicas (8 + workers + 2 connections each) well
-#: inside PostgreSQL's default max_connections of 100.
+#: The daemon's store threads on PostgreSQL, each holding one pooled connection: ``INTAKE_THREADS`` of them
+#: group-commit the intake's hot writes (store/pg_aio.py), the others take every other call one at a time,
+#: so a slow query (a prune, a scrape) or the workers' calls never hold up an Order Integration hold. 8 keep
+#: 4 replicas (8 + workers + 2 connections each) well inside PostgreSQL's default max_connections of 100.
 PG_STORE_THREADS = 8
 
 
@@ -34,12 +33,16 @@ def open_store(settings: StoreSettings, *, daemon: bool = False, jobs: int = 0) 
 
 
 def open_async_store(settings: Settings) -> AsyncStore:
-    """The daemon's store: SQLite on one thread with group commit, PostgreSQL on several threads, one call each."""
+    """The daemon's store: SQLite on one thread with group commit, PostgreSQL on several threads (``as_async``)."""
     return as_async(open_store(settings.store, daemon=True, jobs=settings.pipeline.workers), settings.store)
 
 
 def as_async(store: SqliteStore | PostgresStore, settings: StoreSettings) -> AsyncStore:
-    """``store`` behind its thread(s): SQLite's one writer batches commits, PostgreSQL's pool serves several."""
+    """``store`` behind its thread(s): SQLite's one writer batches commits; on PostgreSQL the intake's hot writes
+    are group-committed by threads of their own and every other call runs alone on one of the rest."""
     if settings.postgres_url is None:
         return AsyncStore(store)
-    return AsyncStore(store, max_batch=1, threads=PG_STORE_THREADS)
+    from tevo_bridge.store.pg_aio import INTAKE_THREADS, PostgresAsyncStore
+
+    assert not isinstance(store, SqliteStore)  # [store] url names PostgreSQL
+    return PostgresAsyncStore(store, threads=PG_STORE_THREADS - INTAKE_THREADS)

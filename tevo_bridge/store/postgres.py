@@ -16,7 +16,8 @@ dialects or the multi-process rules differ:
   one whose replica died (its session ended) is, and at start-up ``requeue_running_jobs`` frees
   at once only the jobs nobody holds;
 - the intake's three hot writes (a new hold, its outcome, a webhook's event) are one statement each,
-  in autocommit (``store/pg_intake.py``): one round trip, and less driver work, per write;
+  in autocommit (``store/pg_intake.py``): one round trip, and less driver work, per write; the daemon
+  sends those that queue up together, in one transaction (``_run_together``, ``store/pg_aio.py``);
 - every enqueue sends ``NOTIFY tevo_jobs`` with its commit (``listen_for_jobs`` wakes the workers
   of every replica); ``try_lead`` is a lease row, so one replica polls TEvo.
 
@@ -33,10 +34,11 @@ import re
 import select
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from tevo_bridge.clock import now_iso
 
@@ -429,28 +431,72 @@ class PostgresStore(SqlStore):
     _READ_COMMITTED = ("record_event", "begin_hold", "finish_hold", "record_from_audit",
                       "renew_job")  # renew_job: one fenced row
 
-    # The intake's hot writes: one statement each (store/pg_intake.py says why and what stays the same).
+    # The intake's hot writes: one statement each (store/pg_intake.py says why and what stays the same). Each is
+    # planned (its statement, and how its row answers the call) apart from being run, so that the store's intake
+    # threads can send several callers' plans in one transaction (``_run_together``, store/pg_aio.py).
 
     def record_event(self, event: Event, source_state: str = OrderState.NEW) -> bool:
-        if event.order_id is not None and event.global_id is not None and not event.ignored:
+        plan = self._plan_record_event(event, source_state)
+        if plan is None:
             return super().record_event(event, source_state)  # merges the global id into a known order
-        sql, params = pg_intake.record_event(event, source_state, now_iso(), time.time())
-        return bool(self._one_statement(sql, params)[0])
+        return plan.answer(self._one_statement(plan.sql, plan.params))
 
     def begin_hold(self, event: Event, remote_id: str, quantity: int, price: str | None,
                    ticket_group_id: int | None, expires_at: str) -> HoldRow | None:
-        now = now_iso()
-        params = pg_intake.begin_hold(event, remote_id, quantity, price, ticket_group_id, expires_at, now)
-        if self._one_statement(pg_intake.BEGIN_HOLD, params)[0]:
-            return None
-        with self._tx() as conn:  # a repeat: read, then decide, under the row lock
-            return self._hold_again(conn, event.global_id or "", remote_id, quantity, now)
+        plan = self._plan_begin_hold(event, remote_id, quantity, price, ticket_group_id, expires_at)
+        return plan.answer(self._one_statement(plan.sql, plan.params))
 
     def finish_hold(self, global_id: str, state: str, status: int, response: str, *, hold_id: str | None = None,
                     reason: str | None = None, release_in_pos: bool = False) -> HoldRow | None:
+        plan = self._plan_finish_hold(global_id, state, status, response, hold_id=hold_id, reason=reason,
+                                      release_in_pos=release_in_pos)
+        return plan.answer(self._one_statement(plan.sql, plan.params))
+
+    def _plan_record_event(self, event: Event, source_state: str = OrderState.NEW) -> Planned[bool] | None:
+        """``record_event`` as one statement; None for an event naming both an order and a global id (a transaction)."""
+        if event.order_id is not None and event.global_id is not None and not event.ignored:
+            return None
+        sql, params = pg_intake.record_event(event, source_state, now_iso(), time.time())
+        return Planned(sql, params, _first_as_bool)
+
+    def _plan_begin_hold(self, event: Event, remote_id: str, quantity: int, price: str | None,
+                         ticket_group_id: int | None, expires_at: str) -> Planned[HoldRow | None]:
+        """A new hold in one statement; a repeat (the statement inserted nothing) is read and decided after it, in a
+        transaction of its own under the row lock (``_hold_again_alone``)."""
+        now = now_iso()
+        params = pg_intake.begin_hold(event, remote_id, quantity, price, ticket_group_id, expires_at, now)
+        global_id = event.global_id or ""
+
+        def answer(row: tuple[Any, ...]) -> HoldRow | None:
+            return None if row[0] else self._hold_again_alone(global_id, remote_id, quantity, now)
+
+        return Planned(pg_intake.BEGIN_HOLD, params, answer)
+
+    def _plan_finish_hold(self, global_id: str, state: str, status: int, response: str, *,
+                          hold_id: str | None = None, reason: str | None = None,
+                          release_in_pos: bool = False) -> Planned[HoldRow | None]:
         params = pg_intake.finish_hold(global_id, state, status, response, hold_id, reason, release_in_pos,
                                        now_iso(), time.time())
-        return pg_intake.hold_row(self._one_statement(pg_intake.FINISH_HOLD, params))
+        return Planned(pg_intake.FINISH_HOLD, params, pg_intake.hold_row)
+
+    def _run_together(self, plans: Sequence[Planned[Any]]) -> list[tuple[Any, ...]]:
+        """Several plans' statements in ONE transaction at READ COMMITTED, sent in one pipeline with its ``BEGIN`` and
+        ``COMMIT``: one round trip and one commit for all; each statement's row, in order, once the COMMIT is back.
+
+        Each statement's outcome is the one it has alone (pg_intake: each decides its conflicts on the rows' latest
+        committed versions, and at READ COMMITTED each statement of a transaction takes a fresh snapshot, so a later
+        plan sees an earlier one's rows as if it had committed first). If any statement fails, nothing is kept and
+        the error is raised (the caller then runs each call alone)."""
+        with self._db as db:
+            conn = db.conn
+            with _pipelined_transaction(conn):
+                cursors = [conn.raw.cursor(row_factory=tuple_row).execute(plan.sql, plan.params) for plan in plans]
+        rows: list[tuple[Any, ...]] = [cursor.fetchone() for cursor in cursors]
+        return rows
+
+    def _hold_again_alone(self, global_id: str, remote_id: str, quantity: int, now: str) -> HoldRow:
+        with self._tx() as conn:  # a repeat: read, then decide, under the row lock
+            return self._hold_again(conn, global_id, remote_id, quantity, now)
 
     def _one_statement(self, sql: str, params: Mapping[str, Any]) -> tuple[Any, ...]:
         """One statement's one row, as a plain tuple. In autocommit it is its own transaction, durable when this
@@ -627,6 +673,19 @@ class PostgresStore(SqlStore):
         return row is not None
 
 
+@dataclass(frozen=True, slots=True)
+class Planned(Generic[T]):
+    """One hot write as its statement and how its row answers the call (``PostgresStore._plan_*``)."""
+
+    sql: str
+    params: Mapping[str, Any]
+    answer: Callable[[tuple[Any, ...]], T]
+
+
+def _first_as_bool(row: tuple[Any, ...]) -> bool:
+    return bool(row[0])
+
+
 def _lock_key(job_id: int) -> int:
     """The advisory lock's second key (an int4) for a job id."""
     return job_id % 2147483647
@@ -650,6 +709,13 @@ for _name in [n for n in dir(PostgresStore) if not n.startswith("_")]:
         if _name in PostgresStore._READ_COMMITTED:
             _method = _reading_committed(_method)
         setattr(PostgresStore, _name, _retrying(_method))
+
+
+# For the intake threads (store/pg_aio.py): a batch PostgreSQL aborted for a concurrent transaction runs again
+# whole, an unreachable database is StoreUnavailable; a repeated hold found by a batch is read and decided in a
+# transaction of its own, as ``begin_hold`` does.
+PostgresStore._run_together = _retrying(PostgresStore._run_together)  # type: ignore[method-assign]
+PostgresStore._hold_again_alone = _retrying(_reading_committed(PostgresStore._hold_again_alone))  # type: ignore[method-assign]
 
 
 def listen_for_jobs(url: str, on_notify: Callable[[], None], stop: threading.Event,

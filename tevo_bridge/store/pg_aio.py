@@ -1,0 +1,139 @@
+"""PostgreSQL's store threads, with group commit for the intake's hot writes.
+
+*Why:* on PostgreSQL every store call was its own hand-off to one of the store threads, its own pool
+checkout and its own statement and commit, where SQLite answers every call that queued meanwhile with
+one wake-up, one transaction and one hand-back (``AsyncStore``). Under the intake's load that was the
+daemon's CPU per request PostgreSQL paid above SQLite (benchmarks/NOTES.md, "Issue 24, third pass").
+
+*What:* a webhook's event, a new hold and a hold's outcome (``record_event``, ``begin_hold``,
+``finish_hold``: one statement each, store/pg_intake.py) go to intake threads of their own. A thread
+takes every such call queued when it wakes and sends their statements in ONE transaction, pipelined
+with its ``BEGIN`` and ``COMMIT`` (``PostgresStore._run_together``): one round trip, one commit, one
+hand-back to the event loop for all of them. Every caller hears back only after that COMMIT, so
+"recorded before answered" holds for each. A call alone runs as before (autocommit, one statement).
+
+*Outcomes stay each call's own:* if any statement of the batch fails, PostgreSQL rolls the whole
+transaction back and each call then runs alone (so only the failing one fails), as SQLite's group
+commit does. A batch PostgreSQL aborted for a concurrent transaction (a deadlock between two batches)
+is run again whole first; a lost connection answers each call ``StoreUnavailable`` (the HTTP layer's
+503: TEvo sends it again, and the writes are idempotent), as it did one call at a time. Every other
+call (jobs, orders, the dashboard's reads) takes the store threads as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from tevo_bridge.store.aio import MAX_BATCH, AsyncStore
+from tevo_bridge.store.postgres import Planned, PostgresStore
+from tevo_bridge.store.vocabulary import StoreUnavailable
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_STOP = object()
+
+#: One batch is being sent and committed while the next one gathers on the other thread: more would take
+#: fewer calls each, and every wake-up and commit is what this saves.
+INTAKE_THREADS = 2
+
+
+class PostgresAsyncStore(AsyncStore):
+    """``AsyncStore`` over ``PostgresStore``: ``threads`` store threads, one call each, plus ``INTAKE_THREADS``
+    that group-commit the intake's hot writes."""
+
+    sync: PostgresStore
+
+    def __init__(self, store: PostgresStore, threads: int, intake_threads: int = INTAKE_THREADS,
+                 max_batch: int = MAX_BATCH) -> None:
+        super().__init__(store, max_batch=1, threads=threads)
+        self.intake_batch = max_batch
+        self._planners: dict[Callable[..., Any], Callable[..., Planned[Any] | None]] = {
+            store.record_event: store._plan_record_event,
+            store.begin_hold: store._plan_begin_hold,
+            store.finish_hold: store._plan_finish_hold,
+        }
+        self._intake: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._intake_threads = [threading.Thread(target=self._run_intake, name=f"store-intake-{n}", daemon=True)
+                                for n in range(intake_threads)]
+        for thread in self._intake_threads:
+            thread.start()
+
+    async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        planner = self._planners.get(fn)
+        if planner is None:
+            return await super().call(fn, *args, **kwargs)
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._intake.put((loop, future, fn, args, kwargs, planner))
+        return await future
+
+    def close(self) -> None:
+        if not self._closed:
+            for _ in self._intake_threads:
+                self._intake.put(_STOP)
+            for thread in self._intake_threads:
+                thread.join()
+        super().close()
+
+    # -- the intake threads ----------------------------------------------------------------------
+
+    def _run_intake(self) -> None:
+        while True:
+            first = self._intake.get()
+            if first is _STOP:
+                return
+            calls = [first]
+            stop = False
+            while len(calls) < self.intake_batch:
+                try:
+                    more = self._intake.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stop = True
+                    break
+                calls.append(more)
+            self._hand_back(calls, self._outcomes(calls))
+            if stop:
+                return
+
+    def _outcomes(self, calls: list[Any]) -> list[tuple[bool, Any]]:
+        if len(calls) > 1:
+            try:
+                return self._together(calls)
+            except StoreUnavailable as exc:  # the database is unreachable: each call would have failed alike
+                return [(False, exc)] * len(calls)
+            except Exception:  # a statement failed and nothing of the batch was kept: each call alone
+                pass
+        return [_alone(fn, args, kwargs) for _loop, _future, fn, args, kwargs, _planner in calls]
+
+    def _together(self, calls: list[Any]) -> list[tuple[bool, Any]]:
+        """The calls' plans in one transaction; those with no plan (a rare shape of event) run alone after it."""
+        plans = [planner(*args, **kwargs) for *_, args, kwargs, planner in calls]
+        planned = [plan for plan in plans if plan is not None]
+        rows = iter(self.sync._run_together(planned) if planned else ())
+        outcomes: list[tuple[bool, Any]] = []
+        for (_loop, _future, fn, args, kwargs, _planner), plan in zip(calls, plans, strict=True):
+            if plan is None:
+                outcomes.append(_alone(fn, args, kwargs))
+                continue
+            row = next(rows)
+            try:
+                outcomes.append((True, plan.answer(row)))  # a repeated hold reads and decides here, on its own
+            except Exception as exc:
+                outcomes.append((False, exc))
+        return outcomes
+
+
+def _alone(fn: Callable[..., Any], args: Any, kwargs: Any) -> tuple[bool, Any]:
+    try:
+        return True, fn(*args, **kwargs)
+    except Exception as exc:
+        return False, exc
