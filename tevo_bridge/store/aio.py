@@ -24,7 +24,8 @@ T = TypeVar("T")
 #: the first caller in a batch does not wait long for the last.
 MAX_BATCH = 32
 
-_STOP = object()
+#: Put once per store thread by ``close``: the thread finishes the batch it took and ends.
+STOP = object()
 
 
 class AsyncStore(StoreFacade):
@@ -60,7 +61,7 @@ class AsyncStore(StoreFacade):
         if not self._closed:
             self._closed = True
             for _ in self._threads:
-                self._queue.put(_STOP)
+                self._queue.put(STOP)
             for thread in self._threads:
                 thread.join()
         self.sync.close()
@@ -68,24 +69,7 @@ class AsyncStore(StoreFacade):
     # -- the store thread ----------------------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            calls = [first]
-            stop = False
-            while len(calls) < self.max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is _STOP:
-                    stop = True
-                    break
-                calls.append(more)
-            self._run_batch(calls)
-            if stop:
-                return
+        serve_batches(self._queue, self.max_batch, self._run_batch)
 
     def _run_batch(self, calls: list[Any]) -> None:
         outcomes: list[tuple[bool, Any]] = []
@@ -145,3 +129,26 @@ def _settle(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
             future.set_result(value)
         else:
             future.set_exception(value)
+
+
+def serve_batches(calls: queue.SimpleQueue[Any], max_batch: int, run_batch: Callable[[list[Any]], None]) -> None:
+    """A store thread's loop: wait for a call, take every call queued behind it (at most ``max_batch``) and run them
+    as one batch, until ``STOP``. The batch is what a thread's one wake-up, commit and hand-back are shared by."""
+    while True:
+        first = calls.get()
+        if first is STOP:
+            return
+        batch = [first]
+        stop = False
+        while len(batch) < max_batch:
+            try:
+                more = calls.get_nowait()
+            except queue.Empty:
+                break
+            if more is STOP:
+                stop = True
+                break
+            batch.append(more)
+        run_batch(batch)
+        if stop:
+            return

@@ -28,14 +28,12 @@ import threading
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from tevo_bridge.store.aio import MAX_BATCH, AsyncStore
+from tevo_bridge.store.aio import MAX_BATCH, STOP, AsyncStore, serve_batches
 from tevo_bridge.store.postgres import Planned, PostgresStore
 from tevo_bridge.store.vocabulary import StoreUnavailable
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-_STOP = object()
 
 #: One batch is being sent and committed while the next one gathers on the other thread: more would take
 #: fewer calls each, and every wake-up and commit is what this saves.
@@ -77,7 +75,7 @@ class PostgresAsyncStore(AsyncStore):
     def close(self) -> None:
         if not self._closed:
             for _ in self._intake_threads:
-                self._intake.put(_STOP)
+                self._intake.put(STOP)
             for thread in self._intake_threads:
                 thread.join()
         super().close()
@@ -85,24 +83,7 @@ class PostgresAsyncStore(AsyncStore):
     # -- the intake threads ----------------------------------------------------------------------
 
     def _run_intake(self) -> None:
-        while True:
-            first = self._intake.get()
-            if first is _STOP:
-                return
-            calls = [first]
-            stop = False
-            while len(calls) < self.intake_batch:
-                try:
-                    more = self._intake.get_nowait()
-                except queue.Empty:
-                    break
-                if more is _STOP:
-                    stop = True
-                    break
-                calls.append(more)
-            self._hand_back(calls, self._outcomes(calls))
-            if stop:
-                return
+        serve_batches(self._intake, self.intake_batch, lambda calls: self._hand_back(calls, self._outcomes(calls)))
 
     def _outcomes(self, calls: list[Any]) -> list[tuple[bool, Any]]:
         if len(calls) > 1:
