@@ -302,24 +302,11 @@ def test_a_plain_route_refuses_an_endpoint_that_needs_fastapis_handler(declare: 
                 return Response()
 
 
-class Recording(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[bytes] = []
-        self.closed = False
-
-    def write(self, data: Any) -> None:
-        self.writes.append(bytes(data))
-
-    def close(self) -> None:
-        self.closed = True
-
-
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: application/json\r\n\r\n"
 
 
 def test_one_write_sends_headers_and_a_declared_length_body_together() -> None:
-    transport, cycle = Recording(), SimpleNamespace(response_started=False)
+    transport, cycle = FakeSocket(), SimpleNamespace(response_started=False)
     wire = OneWrite(transport, cycle)  # type: ignore[arg-type]
     wire.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # before the response: at once
     cycle.response_started = True
@@ -330,14 +317,14 @@ def test_one_write_sends_headers_and_a_declared_length_body_together() -> None:
 
 
 def test_one_write_sends_a_streamed_responses_headers_at_once_and_held_ones_on_close() -> None:
-    transport, cycle = Recording(), SimpleNamespace(response_started=True)
+    transport, cycle = FakeSocket(), SimpleNamespace(response_started=True)
     streamed = OneWrite(transport, cycle)  # type: ignore[arg-type]
     chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
     streamed.write(chunked)
     streamed.write(b"3\r\n\r\ncontent-length: 9\r\n")  # a body that looks like a header is not held
     assert transport.writes == [chunked, b"3\r\n\r\ncontent-length: 9\r\n"]
 
-    transport, cycle = Recording(), SimpleNamespace(response_started=True)
+    transport, cycle = FakeSocket(), SimpleNamespace(response_started=True)
     cut_short = OneWrite(transport, cycle)  # type: ignore[arg-type]
     cut_short.write(HEAD)
     assert transport.writes == []
