@@ -82,3 +82,17 @@ def test_info_level_writes_no_debug_line_from_structlog_or_stdlib():
     finally:
         configure_logging("warning", "json")
     assert [r["event"] for r in lines(out)] == ["shown"]
+
+
+def test_numbers_booleans_and_none_pass_through_while_secrets_beside_them_are_masked():
+    redactor = Redactor(["oi-api-key-123456"])
+
+    class Count(int):  # a subclass takes the general checks, and comes out as it went in, as before
+        pass
+
+    event = {"event": "oi.hold", "quantity": 2, "ms": 1.5, "closed": None, "held": True, "status": 200,
+             "token": 7, "count": Count(3), "detail": "key oi-api-key-123456 sent", "nested": {"Secret": 1.0, "n": 0}}
+    scrubbed = redactor(None, "info", event)
+    assert scrubbed == {"event": "oi.hold", "quantity": 2, "ms": 1.5, "closed": None, "held": True, "status": 200,
+                        "token": "***", "count": 3, "detail": "key *** sent", "nested": {"Secret": "***", "n": 0}}
+    assert type(scrubbed["held"]) is bool and type(scrubbed["count"]) is Count

@@ -10,9 +10,13 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+#: What ``json.dumps(body, separators=(",", ":"), default=str)`` builds anew on every call, made once: the same
+#: bytes (stored answers are replayed byte for byte), without an encoder per hold and per ack.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), default=str)
+
 
 def compact(body: Any) -> str:
-    return json.dumps(body, separators=(",", ":"), default=str)
+    return _COMPACT.encode(body)
 
 
 def json_response(status: int, body: Any | str) -> Response:

@@ -26,7 +26,7 @@ from tevo_bridge.clock import iso, now_iso
 from tevo_bridge.intake.http import compact, error_fields, json_response, key_matches
 from tevo_bridge.intake.routing import PlainRoute
 from tevo_bridge.log import get_logger
-from tevo_bridge.metrics import HOLD_LATENCY, HOLDS_ANSWERED, INBOUND
+from tevo_bridge.metrics import HOLD_LATENCY, HOLDS_ANSWERED, INBOUND, child
 from tevo_bridge.pos import types as pos
 from tevo_bridge.pos.errors import PosError, PosTimeout
 from tevo_bridge.store import Event, HoldRow, OrderRow
@@ -151,11 +151,11 @@ def authorised(runtime: OrderIntegrationRuntime, request: Request) -> bool:
 async def authorised_json(runtime: OrderIntegrationRuntime, request: Request) -> dict[str, Any] | Response:
     """The key check, then the JSON body: what every Order Integration call starts with."""
     if not authorised(runtime, request):
-        INBOUND.labels("order_integration", "unauthorized").inc()
+        child(INBOUND, "order_integration", "unauthorized").inc()
         return json_response(401, UNAUTHORIZED)
     data = await read_json(runtime, request)
     if isinstance(data, Response):
-        INBOUND.labels("order_integration", "invalid").inc()
+        child(INBOUND, "order_integration", "invalid").inc()
     return data
 
 
@@ -202,6 +202,7 @@ class HoldCall:
         self.request = request
         self.started = time.monotonic()
         self.budget = runtime.settings.server.hold_budget
+        self.expires_at = ""
 
     async def answer(self) -> Response:
         try:
@@ -217,21 +218,22 @@ class HoldCall:
         try:
             req = HoldRequest.model_validate(data)
         except ValidationError as exc:
-            INBOUND.labels("order_integration", "invalid").inc()
+            child(INBOUND, "order_integration", "invalid").inc()
             return invalid(validation_errors(exc))
         store = self.runtime.store
         expires = datetime.now(UTC) + timedelta(seconds=self.runtime.settings.server.hold_ttl)
+        self.expires_at = iso(expires)  # the stored expiry and the answer's, formatted once
         event = Event("order_integration", "hold", f"oi:hold:{req.global_id}", compact(data),
                       global_id=req.global_id)
         existing = await store.begin_hold(event, req.remote_id, req.quantity,
                                           str(req.price) if req.price is not None else None,
-                                          req.ticket_group_id, iso(expires))
+                                          req.ticket_group_id, self.expires_at)
         if existing is not None:
-            INBOUND.labels("order_integration", "duplicate").inc()
+            child(INBOUND, "order_integration", "duplicate").inc()
             return self._replay(req, existing)
-        INBOUND.labels("order_integration", "recorded").inc()
+        child(INBOUND, "order_integration", "recorded").inc()
         status, body, state, hold_id, reason, release = await self._hold_in_pos(req, expires)
-        HOLDS_ANSWERED.labels({200: "held", 409: "unavailable"}.get(status, "error")).inc()
+        child(HOLDS_ANSWERED, {200: "held", 409: "unavailable"}.get(status, "error")).inc()
         text = compact(body)
         final = await store.finish_hold(req.global_id, state, status, text, hold_id=hold_id, reason=reason,
                                         release_in_pos=release)
@@ -277,7 +279,7 @@ class HoldCall:
         if not result.held:
             return self._unavailable(req, result.reason or "insufficient_quantity", result.available, None)
         body = {"status": "held", "global_id": req.global_id, "hold_id": result.hold_id or req.global_id,
-                "remote_id": req.remote_id, "quantity": req.quantity, "expires_at": iso(expires)}
+                "remote_id": req.remote_id, "quantity": req.quantity, "expires_at": self.expires_at}
         return 200, body, "held", result.hold_id, None, False
 
     def _remaining(self) -> float:
@@ -327,7 +329,7 @@ async def release_call(runtime: OrderIntegrationRuntime, request: Request, path_
     event = Event("order_integration", "release", f"oi:release:{req.global_id}:{now_iso()}", compact(data),
                   global_id=req.global_id)
     before = await runtime.store.release_hold(event)
-    INBOUND.labels("order_integration", "recorded").inc()
+    child(INBOUND, "order_integration", "recorded").inc()
     if before is not None and before.state == "invoiced":
         return json_response(409, {"status": "conflict", "global_id": req.global_id, "reason": "already_invoiced"})
     if before is not None and before.state in ("held", "pending"):
@@ -357,7 +359,7 @@ async def invoice_call(runtime: OrderIntegrationRuntime, request: Request) -> Re
         if earlier.response is not None:
             return json_response(earlier.status or 200, earlier.response)
     else:
-        INBOUND.labels("order_integration", "recorded").inc()
+        child(INBOUND, "order_integration", "recorded").inc()
         runtime.wake(1)  # the order's one job
     status, body, review = await _invoice_answer(runtime, req, hold)
     if review is None:

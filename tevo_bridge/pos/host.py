@@ -20,7 +20,7 @@ import pydantic
 import structlog
 
 from tevo_bridge import health
-from tevo_bridge.metrics import POS_LATENCY
+from tevo_bridge.metrics import POS_LATENCY, child
 from tevo_bridge.paths import CONTEXT_KEY
 from tevo_bridge.pos.deadline import call_by
 from tevo_bridge.pos.discovery import (
@@ -270,19 +270,19 @@ class PluginHost:
         future = self._submit(hook, kwargs, limit)
         started = time.monotonic()
         if not await settled(future, limit):
-            POS_LATENCY.labels(hook, "timeout").observe(time.monotonic() - started)
+            child(POS_LATENCY, hook, "timeout").observe(time.monotonic() - started)
             health.POS.failed(f"{hook}: no answer within {limit:g}s")
             raise self._timeout(hook, future, limit)
         try:
             result = future.result()
         except Exception as exc:
-            POS_LATENCY.labels(hook, "error").observe(time.monotonic() - started)
+            child(POS_LATENCY, hook, "error").observe(time.monotonic() - started)
             if isinstance(exc, CannotSupply | TicketsNotReady | VoidRefused):
                 health.POS.ok()  # an honest "cannot supply" or "not yet": the POS answered, it is not at fault
             else:
                 health.POS.failed(f"{hook}: {type(exc).__name__}: {exc}")
             raise PosError(hook, exc) from exc
-        POS_LATENCY.labels(hook, "ok").observe(time.monotonic() - started)
+        child(POS_LATENCY, hook, "ok").observe(time.monotonic() - started)
         health.POS.ok()
         return result
 
