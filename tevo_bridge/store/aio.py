@@ -42,20 +42,23 @@ class AsyncStore(StoreFacade):
         self.sync = store
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._run, name=f"store-{n}", daemon=True) for n in range(threads)]
-        for thread in self._threads:
-            thread.start()
+        self._threads = started_threads(self._run, "store", threads)
         self._closed = False
 
     async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn`` on the store thread. It may run twice, its first run rolled back (a batch one of whose
         calls failed runs again with savepoints): it must act on the database only."""
+        return await self._queued(self._queue, fn, args, kwargs)
+
+    def _queued(self, calls: queue.SimpleQueue[Any], fn: Callable[..., T], args: Any,
+                kwargs: Any) -> asyncio.Future[T]:
+        """``fn`` queued for the threads that serve ``calls``; the future its batch's hand-back settles."""
         if self._closed:
             raise RuntimeError("the store is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put((loop, future, fn, args, kwargs))
-        return await future
+        calls.put((loop, future, fn, args, kwargs))
+        return future
 
     def close(self) -> None:
         if not self._closed:
@@ -75,11 +78,7 @@ class AsyncStore(StoreFacade):
         outcomes: list[tuple[bool, Any]] = []
         if len(calls) == 1:  # alone: its own transaction, which the store may retry after a conflict
             _loop, _future, fn, args, kwargs = calls[0]
-            try:
-                outcomes.append((True, fn(*args, **kwargs)))
-            except Exception as exc:
-                outcomes.append((False, exc))
-            self._hand_back(calls, outcomes)
+            self._hand_back(calls, [outcome_of(fn, args, kwargs)])
             return
         try:
             try:
@@ -152,3 +151,19 @@ def serve_batches(calls: queue.SimpleQueue[Any], max_batch: int, run_batch: Call
         run_batch(batch)
         if stop:
             return
+
+
+def outcome_of(fn: Callable[..., Any], args: Any, kwargs: Any) -> tuple[bool, Any]:
+    """One call run alone, as its batch hands it back: (True, its result) or (False, its error)."""
+    try:
+        return True, fn(*args, **kwargs)
+    except Exception as exc:
+        return False, exc
+
+
+def started_threads(target: Callable[[], None], name: str, count: int) -> list[threading.Thread]:
+    """``count`` daemon threads running ``target`` (a store thread's loop), started."""
+    threads = [threading.Thread(target=target, name=f"{name}-{n}", daemon=True) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads

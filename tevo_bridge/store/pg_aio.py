@@ -22,13 +22,11 @@ call (jobs, orders, the dashboard's reads) takes the store threads as before.
 
 from __future__ import annotations
 
-import asyncio
 import queue
-import threading
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from tevo_bridge.store.aio import MAX_BATCH, STOP, AsyncStore, serve_batches
+from tevo_bridge.store.aio import MAX_BATCH, STOP, AsyncStore, outcome_of, serve_batches, started_threads
 from tevo_bridge.store.postgres import Planned, PostgresStore
 from tevo_bridge.store.vocabulary import StoreUnavailable
 
@@ -56,21 +54,10 @@ class PostgresAsyncStore(AsyncStore):
             store.finish_hold: store._plan_finish_hold,
         }
         self._intake: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._intake_threads = [threading.Thread(target=self._run_intake, name=f"store-intake-{n}", daemon=True)
-                                for n in range(intake_threads)]
-        for thread in self._intake_threads:
-            thread.start()
+        self._intake_threads = started_threads(self._run_intake, "store-intake", intake_threads)
 
     async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        planner = self._planners.get(fn)
-        if planner is None:
-            return await super().call(fn, *args, **kwargs)
-        if self._closed:
-            raise RuntimeError("the store is closed")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._intake.put((loop, future, fn, args, kwargs, planner))
-        return await future
+        return await self._queued(self._intake if fn in self._planners else self._queue, fn, args, kwargs)
 
     def close(self) -> None:
         if not self._closed:
@@ -93,17 +80,17 @@ class PostgresAsyncStore(AsyncStore):
                 return [(False, exc)] * len(calls)
             except Exception:  # a statement failed and nothing of the batch was kept: each call alone
                 pass
-        return [_alone(fn, args, kwargs) for _loop, _future, fn, args, kwargs, _planner in calls]
+        return [outcome_of(fn, args, kwargs) for _loop, _future, fn, args, kwargs in calls]
 
     def _together(self, calls: list[Any]) -> list[tuple[bool, Any]]:
         """The calls' plans in one transaction; those with no plan (a rare shape of event) run alone after it."""
-        plans = [planner(*args, **kwargs) for *_, args, kwargs, planner in calls]
+        plans = [self._planners[fn](*args, **kwargs) for _loop, _future, fn, args, kwargs in calls]
         planned = [plan for plan in plans if plan is not None]
         rows = iter(self.sync._run_together(planned) if planned else ())
         outcomes: list[tuple[bool, Any]] = []
-        for (_loop, _future, fn, args, kwargs, _planner), plan in zip(calls, plans, strict=True):
+        for (_loop, _future, fn, args, kwargs), plan in zip(calls, plans, strict=True):
             if plan is None:
-                outcomes.append(_alone(fn, args, kwargs))
+                outcomes.append(outcome_of(fn, args, kwargs))
                 continue
             row = next(rows)
             try:
@@ -112,9 +99,3 @@ class PostgresAsyncStore(AsyncStore):
                 outcomes.append((False, exc))
         return outcomes
 
-
-def _alone(fn: Callable[..., Any], args: Any, kwargs: Any) -> tuple[bool, Any]:
-    try:
-        return True, fn(*args, **kwargs)
-    except Exception as exc:
-        return False, exc
