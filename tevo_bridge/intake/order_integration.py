@@ -202,7 +202,6 @@ class HoldCall:
         self.request = request
         self.started = time.monotonic()
         self.budget = runtime.settings.server.hold_budget
-        self.expires_at = ""
 
     async def answer(self) -> Response:
         try:
@@ -222,17 +221,17 @@ class HoldCall:
             return invalid(validation_errors(exc))
         store = self.runtime.store
         expires = datetime.now(UTC) + timedelta(seconds=self.runtime.settings.server.hold_ttl)
-        self.expires_at = iso(expires)  # the stored expiry and the answer's, formatted once
+        expires_at = iso(expires)  # the stored expiry and the answer's, formatted once
         event = Event("order_integration", "hold", f"oi:hold:{req.global_id}", compact(data),
                       global_id=req.global_id)
         existing = await store.begin_hold(event, req.remote_id, req.quantity,
                                           str(req.price) if req.price is not None else None,
-                                          req.ticket_group_id, self.expires_at)
+                                          req.ticket_group_id, expires_at)
         if existing is not None:
             child(INBOUND, "order_integration", "duplicate").inc()
             return self._replay(req, existing)
         child(INBOUND, "order_integration", "recorded").inc()
-        status, body, state, hold_id, reason, release = await self._hold_in_pos(req, expires)
+        status, body, state, hold_id, reason, release = await self._hold_in_pos(req, expires, expires_at)
         child(HOLDS_ANSWERED, {200: "held", 409: "unavailable"}.get(status, "error")).inc()
         text = compact(body)
         final = await store.finish_hold(req.global_id, state, status, text, hold_id=hold_id, reason=reason,
@@ -261,8 +260,9 @@ class HoldCall:
             return json_response(503, {"status": "error", "global_id": req.global_id, "reason": "in_progress"})
         return json_response(existing.status or 200, existing.response)
 
-    async def _hold_in_pos(self, req: HoldRequest, expires: datetime) -> tuple[int, dict[str, Any], str, str | None,
-                                                                                 str | None, bool]:
+    async def _hold_in_pos(self, req: HoldRequest, expires: datetime, expires_at: str,
+                           ) -> tuple[int, dict[str, Any], str, str | None, str | None, bool]:
+        """``expires_at``: ``expires`` as stored and answered (``iso``), for the answer's body."""
         hold = pos.Hold(global_id=req.global_id, remote_id=req.remote_id, quantity=req.quantity, price=req.price,
                         ticket_group_id=req.ticket_group_id, expires_at=expires)
         host = self.runtime.pos
@@ -279,7 +279,7 @@ class HoldCall:
         if not result.held:
             return self._unavailable(req, result.reason or "insufficient_quantity", result.available, None)
         body = {"status": "held", "global_id": req.global_id, "hold_id": result.hold_id or req.global_id,
-                "remote_id": req.remote_id, "quantity": req.quantity, "expires_at": self.expires_at}
+                "remote_id": req.remote_id, "quantity": req.quantity, "expires_at": expires_at}
         return 200, body, "held", result.hold_id, None, False
 
     def _remaining(self) -> float:
