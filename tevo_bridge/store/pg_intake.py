@@ -41,9 +41,10 @@ HOLD_COLUMNS = ", ".join(f"holds.{name}" for name in _HOLD_FIELDS)
 
 def _job(source: str, order_id: str, global_id: str) -> str:
     """A job upserted once per row of ``source`` (none: nothing queued), with the ``NOTIFY`` an enqueue sends
-    (delivered at commit; ``woken`` must be read by the main query, or PostgreSQL would not run it). These
-    jobs run at once, so ``run_at`` is also the moment they were asked for (``asked_at``): an event's is TEvo's
-    news, as in ``SqlStore.record_event``; a release job has no read of TEvo to be compared with."""
+    (delivered at commit; ``woken`` must be read by the main query, or PostgreSQL would not run it). Its
+    ``asked_at`` is ``run_at``, the epoch: on PostgreSQL no stamp is ever compared with a run's read
+    (``PostgresStore.complete_job``: replicas' clocks differ), so every ask while a job runs makes a second run;
+    SQLite's comparable stamps are on the monotonic clock (``SqlStore.record_event``)."""
     return f"""job AS (
         INSERT INTO jobs (kind, key, order_id, global_id, state, run_at, asked_at, created_at, updated_at)
         SELECT %(job_kind)s, %(job_key)s, {order_id}, {global_id}, 'queued', %(run_at)s::float8, %(run_at)s::float8,
