@@ -192,15 +192,7 @@ def floor_figures(raw: dict[str, Any]) -> list[Figure]:
     daemon against the durable bare endpoint (what our code costs above that floor)."""
     loads = {"hold": (as_rounds(raw["hold"][16]), as_rounds(raw["durable_hold"][16]), as_rounds(raw["bare_hold"][16])),
              "ack": (as_rounds(raw["webhook"]), as_rounds(raw["durable_webhook"]), as_rounds(raw["bare_webhook"]))}
-    out: list[Figure] = []
-    for what, (daemon, durable, bare) in loads.items():
-        for key, hold_unit, ack_unit, name in FLOOR_KEYS:
-            unit, label = (hold_unit if what == "hold" else ack_unit), name.format(what)
-            out.append(_compared(f"floor: durable bare {label}, 16 concurrent", durable, bare, key, unit,
-                                 note=_check(durable, "200")))
-            out.append(_compared(f"daemon {label} vs the floor, 16 concurrent", daemon, durable, key, unit,
-                                 note=_check(daemon, "200"), base_name=DURABLE))
-    return out
+    return _between(loads, FLOOR_KEYS, "floor: durable bare {}", "daemon {} vs the floor", DURABLE)
 
 
 BARE_HTTPTOOLS = "bare on httptools"
@@ -216,12 +208,20 @@ def parser_figures(raw: dict[str, Any]) -> list[Figure]:
              "ack": (as_rounds(raw["webhook"]), as_rounds(raw["bare_httptools_webhook"]),
                      as_rounds(raw["bare_webhook"]))}
     parser = raw.get("daemon_http_parser", "httptools")
+    return _between(loads, PARSER_KEYS, "bare on httptools: {}", f"daemon ({parser}) {{}} vs bare on httptools",
+                    BARE_HTTPTOOLS)
+
+
+def _between(loads: dict[str, tuple[Any, Any, Any]], keys: tuple[tuple[str, str, str, str], ...], middle_name: str,
+             daemon_name: str, middle_base: str) -> list[Figure]:
+    """For holds and acks, ``loads`` being (daemon, middle, bare) rounds: the middle server against the bare one,
+    then the daemon against the middle one, on each of ``keys``; the names are ``*_name`` with the figure's label."""
     out: list[Figure] = []
-    for what, (daemon, httptools, bare) in loads.items():
-        for key, hold_unit, ack_unit, name in PARSER_KEYS:
+    for what, (daemon, middle, bare) in loads.items():
+        for key, hold_unit, ack_unit, name in keys:
             unit, label = (hold_unit if what == "hold" else ack_unit), name.format(what)
-            out.append(_compared(f"bare on httptools: {label}, 16 concurrent", httptools, bare, key, unit,
-                                 note=_check(httptools, "200")))
-            out.append(_compared(f"daemon ({parser}) {label} vs bare on httptools, 16 concurrent", daemon, httptools,
-                                 key, unit, note=_check(daemon, "200"), base_name=BARE_HTTPTOOLS))
+            out.append(_compared(f"{middle_name.format(label)}, 16 concurrent", middle, bare, key, unit,
+                                 note=_check(middle, "200")))
+            out.append(_compared(f"{daemon_name.format(label)}, 16 concurrent", daemon, middle, key, unit,
+                                 note=_check(daemon, "200"), base_name=middle_base))
     return out
