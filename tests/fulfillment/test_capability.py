@@ -6,7 +6,8 @@ import pytest
 
 from tests.fulfillment.conftest import PICKUP
 from tevo_bridge.config import FulfillmentSettings, LocalPickupSettings
-from tevo_bridge.fulfillment.capability import FEDEX, LOCAL_PICKUP, missing_settings, ticket_files_problem
+from tevo_bridge.fulfillment.capability import FEDEX, LOCAL_PICKUP, missing_settings
+from tevo_bridge.fulfillment.pages import TicketFileProblem, select_pages
 from tevo_bridge.pos.types import TicketFile
 from tevo_bridge.testing.ticket_pdfs import make_ticket_pdf
 
@@ -63,6 +64,16 @@ def test_an_airbill_dir_that_cannot_hold_files_rules_out_fedex(tmp_path, where, 
 
 
 # Ticket files -------------------------------------------------------------------------------------
+# The check before accepting (fulfillment/precheck.py) is ``select_pages`` itself, the very one fulfilment makes
+# before uploading: what it refuses is what a person must fix.
+
+
+def ticket_files_problem(files, seats, quantity):
+    try:
+        select_pages(files, seats, item_id=0, quantity=quantity)
+    except TicketFileProblem as problem:
+        return problem.problem
+    return None
 
 
 def test_files_with_a_page_for_every_seat_are_deliverable():

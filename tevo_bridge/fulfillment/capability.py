@@ -8,15 +8,11 @@ pipeline refuses with it before accepting.  Both checks change nothing and call 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 from tevo_bridge.config import FulfillmentSettings, LocalPickupSettings
-from tevo_bridge.fulfillment.pages import TicketFileProblem, select_pages
-from tevo_bridge.pos.types import TicketFile
 
-__all__ = ["FEDEX", "LOCAL_PICKUP", "PICKUP_REQUIRED", "missing_pickup_keys", "missing_settings",
-           "ticket_files_problem"]
+__all__ = ["FEDEX", "LOCAL_PICKUP", "PICKUP_REQUIRED", "missing_pickup_keys", "missing_settings"]
 
 #: Shipment kinds (``Shipment.kind``: TEvo's type without ``Delivery::``, lower case) that need settings.
 FEDEX = "fedex"
@@ -66,20 +62,4 @@ def _unwritable(directory: Path) -> str | None:
     if not parent.is_dir():
         return f"cannot be created: {parent} is a file"
     return None if os.access(parent, os.W_OK | os.X_OK) else f"does not exist and this user cannot create it in {parent}"
-
-
-def ticket_files_problem(files: Sequence[TicketFile], seats: Sequence[str], quantity: int,
-                         ticket_dirs: Sequence[Path] | None = None) -> str | None:
-    """None when these files can be delivered as the item's e-tickets, else what a person must fix.
-
-    Deliverable means: every file a readable, unencrypted PDF with pages; a page named for each of
-    the item's ``seats`` (every seat the files name when TEvo names none), inside its file, one ticket
-    a page; exactly ``quantity`` of them.  It is ``select_pages`` itself, so a check made before
-    accepting an order is the very one fulfilment makes before uploading.
-    """
-    try:
-        select_pages(files, seats, item_id=0, quantity=quantity, ticket_dirs=ticket_dirs)
-    except TicketFileProblem as problem:
-        return problem.problem  # without the "item 0:" prefix: the caller knows which item it asked about
-    return None
 

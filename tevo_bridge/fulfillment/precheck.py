@@ -37,7 +37,7 @@ async def undeliverable(settings: FulfillmentSettings, pos: PosFacade, order: Or
             return files.reason
         try:
             # Parsing PDFs is CPU work: off the event loop, which is answering checkouts meanwhile. The very
-            # check fulfilment makes before uploading (capability.ticket_files_problem), its pages kept for it.
+            # check fulfilment makes before uploading (select_pages), its pages kept for it.
             selected = await off_loop(select_pages, files, item.seat_list, item_id=item.id, quantity=item.quantity,
                                       ticket_dirs=allowed_ticket_dirs(settings.ticket_dirs, pos))
         except TicketFileProblem as problem:
