@@ -244,6 +244,23 @@ def test_answers_are_cached_for_the_ttl_then_asked_again() -> None:
     assert len(calls) == 2
 
 
+def test_an_answer_counts_from_the_moment_the_plugin_gives_it_not_when_its_waiter_wakes() -> None:
+    """Two listeners, two loops: the call ended on the hook thread, its waiter has not run yet, and a request on
+    the other loop arrives. It must take that answer, not ask the POS again (seen as 2 calls in 3 s under load)."""
+    pending: list[Future[Any]] = []
+
+    def submit() -> Future[Any]:
+        pending.append(Future())
+        return pending[-1]
+
+    probe = HealthProbe(submit, budget=5.0, ttl=5.0)
+    first, future, _ = probe._start()
+    assert first is None and len(pending) == 1
+    future.set_result(PosHealth(False, "till offline"))  # answered; nobody has called _finish yet
+    assert probe.check_sync() == PosHealth(False, "till offline")
+    assert len(pending) == 1
+
+
 # -- a refusal is not a POS fault ---------------------------------------------------------------
 
 class SoldOutPos(StubPos):

@@ -54,16 +54,25 @@ class HealthProbe:
         with self._lock:
             if self._cached is not None and now - self._cached[0] < self._ttl:
                 return self._cached[1], Future(), 0.0
-            if self._running is None or self._running[1].done():
+            asking = self._running is None or self._running[1].done()
+            if asking:
                 self._running = (now, self._submit())
             started, future = self._running
+        if asking:
+            # Kept the moment the plugin answers, not when a waiter wakes: between the two a request on the
+            # other listener's loop saw a finished call and no answer, and asked the POS again.
+            future.add_done_callback(self._keep)
         return None, future, max(0.0, self._budget - (now - started))
+
+    def _keep(self, future: Future[Any]) -> None:
+        answer = _answer(future)
+        with self._lock:
+            self._cached = (self._clock(), answer)
 
     def _finish(self, future: Future[Any]) -> PosHealth:
         if future.done():
-            answer = _answer(future)
-        else:
-            answer = PosHealth(False, f"pos_health: no answer within its {self._budget:g} s budget")
+            return _answer(future)
+        answer = PosHealth(False, f"pos_health: no answer within its {self._budget:g} s budget")
         with self._lock:
             self._cached = (self._clock(), answer)
         return answer
