@@ -54,10 +54,11 @@ class HealthProbe:
         with self._lock:
             if self._cached is not None and now - self._cached[0] < self._ttl:
                 return self._cached[1], Future(), 0.0
-            asking = self._running is None or self._running[1].done()
-            if asking:
-                self._running = (now, self._submit())
-            started, future = self._running
+            running = self._running
+            asking = running is None or running[1].done()
+            if running is None or asking:
+                running = self._running = (now, self._submit())
+            started, future = running
         if asking:
             # Kept the moment the plugin answers, not when a waiter wakes: between the two a request on the
             # other listener's loop saw a finished call and no answer, and asked the POS again.
