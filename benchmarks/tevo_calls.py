@@ -8,6 +8,10 @@ default), in alternating order, each on a fresh client: ``time.process_time`` of
 calls after 200 warm-up calls, so the figure is the client's CPU per call (signing, httpx, the transport, the
 JSON decode; not the server's). Printed per round, then the median ratio builtin/httpcore with its min-max
 spread (benchmarks/rounds.py). CPU time per call survives the machine's load far better than latencies do.
+
+``--drains N``: the effect on the daemon instead. N alternating pairs of quick drains (benchmarks/drain.py, 100
+mixed orders from the sandbox), one daemon with ``[tevo] http_transport = "builtin"`` and one with ``"httpcore"``,
+same code otherwise; printed per pair: daemon CPU per order, drained ÷ announced, TEvo calls per order, idle RSS.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
@@ -127,6 +131,36 @@ def _above_floor(builtin: list[dict[str, float]], httpcore: list[dict[str, float
                       for b, h, f in zip(builtin, httpcore, floor, strict=True) if h["cpu"] > f["cpu"]])
 
 
+def drains(pairs: int) -> int:
+    """Quick drains, the daemon on each transport in turn (alternating order), per pair and as median ratios."""
+    from benchmarks import drain
+
+    def one(kind: TransportKind) -> Callable[[int], dict[str, float]]:
+        def run(n: int) -> dict[str, float]:
+            with tempfile.TemporaryDirectory(prefix=f"tevo-drain-{kind}-") as tmp:
+                _, raw = drain.run(Path(tmp), quick=True, tevo={"http_transport": kind})
+            orders = raw["orders_created"]
+            result = {"cpu_ms": raw["daemon_cpu_share"] * raw["drain_seconds"] / orders * 1e3,
+                      "drained_rate": orders / raw["drain_seconds"],
+                      "announced_rate": raw["scenario_calls"] / raw["create_seconds"],
+                      "tevo_calls": sum(raw["calls"]["tevo"].values()) / orders,
+                      "rss_idle_mb": raw["rss_idle_mb"], "unsettled": raw["unsettled"] + raw["unexpected_count"]}
+            print(f"pair {n + 1}, {kind}: {result['cpu_ms']:.1f} ms daemon CPU per order, drained "
+                  f"{result['drained_rate']:.1f}/s against {result['announced_rate']:.1f}/s announced "
+                  f"({result['drained_rate'] / result['announced_rate']:.2f}×), {result['tevo_calls']:.2f} TEvo "
+                  f"calls per order, idle RSS {result['rss_idle_mb']:.1f} MiB, {result['unsettled']:.0f} unsettled "
+                  f"or unexpected", flush=True)
+            return result
+        return run
+
+    builtin, httpcore = alternate_all(pairs, one("builtin"), one("httpcore"))
+    for key, what in (("cpu_ms", "daemon CPU per order"), ("drained_rate", "drained rate"),
+                      ("rss_idle_mb", "idle RSS")):
+        ratio = Spread.of([b[key] / h[key] for b, h in zip(builtin, httpcore, strict=True)])
+        print(f"{what}, builtin ÷ httpcore per pair (median of {pairs}, min–max): {ratio.text(2, '×')}", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.tevo_calls", description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
@@ -134,7 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--methods", default="GET,POST")
     parser.add_argument("--quick", action="store_true", help="3 rounds of 500 calls: a smoke run")
+    parser.add_argument("--drains", type=int, default=0, help="instead: N pairs of quick drains, builtin vs httpcore")
     args = parser.parse_args(argv)
+    if args.drains:
+        return drains(args.drains)
     rounds, calls = (3, 500) if args.quick else (args.rounds, args.calls)
     configure_logging("info", "json")  # as the daemon runs: the per-call debug line is filtered, not written
     with tempfile.TemporaryDirectory(prefix="tevo-calls-") as tmp, order_server(Path(tmp)) as base_url:
