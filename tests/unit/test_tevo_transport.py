@@ -18,8 +18,10 @@ import stamina.instrumentation
 import trustme
 
 from tests.cassettes.record import SECRET, TOKEN, fixture
+from tevo_bridge.config import TevoSettings
 from tevo_bridge.tevo.client import ClientOptions, TevoClient
 from tevo_bridge.tevo.errors import OutcomeUnknown, ResponseTooLarge, RetryableError
+from tevo_bridge.tevo.models import Order
 from tevo_bridge.tevo.transport import TevoTransport, transport_for
 
 ORDER = fixture("office_sale_eticket")
@@ -359,3 +361,31 @@ def test_the_transport_is_chosen_by_config_and_a_proxy_keeps_httpx_default(monke
     assert isinstance(proxied, httpx.AsyncHTTPTransport) and proxied is not tevo._http._transport
     monkeypatch.setenv("NO_PROXY", "api.ticketevolution.com")
     assert isinstance(transport_for("https://api.ticketevolution.com", "builtin", 4), TevoTransport)
+
+
+async def test_an_upload_the_server_does_not_read_ends_at_the_upload_timeout_as_outcome_unknown() -> None:
+    """The write timeout is the client's upload timeout for e-tickets: a stalled upload is not waited on forever."""
+    heads: list[bytes] = []
+
+    async def never_read(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append(await reader.readuntil(b"\r\n\r\n"))
+        await asyncio.sleep(5)  # the body is never read: the client's socket buffer fills up
+        writer.close()
+
+    server = await asyncio.start_server(never_read, "127.0.0.1", 0)
+    base_url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    item = Order.model_validate(ORDER).items[0]
+    try:
+        async with client(base_url, upload_timeout=0.3, read_timeout=30.0) as tevo:
+            with pytest.raises(OutcomeUnknown, match="WriteTimeout"):
+                await tevo.add_etickets(ORDER["id"], item, [b"%PDF-" + b"x" * 48_000_000])
+    finally:
+        server.close()
+    assert len(heads) == 1
+
+
+def test_http_transport_httpcore_is_httpx_default() -> None:
+    settings = TevoSettings(base_url="https://api.ticketevolution.com", http_transport="httpcore")
+    assert isinstance(TevoClient.from_settings(settings)._http._transport, httpx.AsyncHTTPTransport)
+    settings = TevoSettings(base_url="https://api.ticketevolution.com")
+    assert isinstance(TevoClient.from_settings(settings)._http._transport, TevoTransport)
