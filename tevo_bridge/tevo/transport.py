@@ -224,8 +224,10 @@ class _Body(httpx.AsyncByteStream):
         return self
 
     async def __anext__(self) -> bytes:
-        if self._complete or self._lease.done:
+        if self._complete:
             raise StopAsyncIteration
+        if self._lease.done:  # closed before its end: never a silently shortened body
+            raise httpx.ReadError("the answer was closed before its end", request=self._request)
         try:
             event = await self._lease.conn.next_event(self._request, self._timeout)
         except BaseException:
