@@ -67,6 +67,8 @@ class TevoSettings(Section):
     max_retries: int = Field(4, ge=0, le=20, examples=[4])
     backoff_base: float = Field(2.0, gt=0, examples=[2.0])
     backoff_cap: float = Field(300.0, gt=0, examples=[300.0])
+    # "builtin": tevo/transport.py (asyncio + h11, a fraction of the CPU per call); "httpcore": httpx's default.
+    http_transport: Literal["builtin", "httpcore"] = Field("builtin", examples=["httpcore"])
 
     @field_validator("base_url")
     @classmethod

@@ -12,13 +12,18 @@ import asyncio
 import base64
 import copy
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
 import httpx
 import vcr
+from vcr.stubs.httpx_stubs import vcr_handle_async_request
 
 from tevo_bridge.tevo.client import RejectReason, TevoClient
 from tevo_bridge.tevo.models import Order
+from tevo_bridge.tevo.transport import TevoTransport
 
 HERE = Path(__file__).parent
 FIXTURES = HERE.parent / "fixtures"
@@ -32,8 +37,19 @@ def fixture(name: str) -> dict:
     return json.loads((FIXTURES / "orders" / f"{name}.json").read_text())
 
 
+class TevoVCR(vcr.VCR):
+    """vcrpy patches httpx's own transports; a cassette also stands in for the client's own (tevo/transport.py)."""
+
+    @contextmanager
+    def use_cassette(self, path: str, **kwargs: object) -> Iterator[vcr.cassette.Cassette]:  # type: ignore[override]
+        with super().use_cassette(path, **kwargs) as cassette:
+            stub = vcr_handle_async_request(cassette, TevoTransport.handle_async_request, httpx)
+            with mock.patch.object(TevoTransport, "handle_async_request", stub):
+                yield cassette
+
+
 def cassette_vcr(record_mode: str) -> vcr.VCR:
-    return vcr.VCR(
+    return TevoVCR(
         cassette_library_dir=str(HERE),
         record_mode=record_mode,
         match_on=["method", "path", "query", "body"],

@@ -39,7 +39,9 @@ NEVER_LOADED = ("pypdf", "rich", "pygments", "cryptography", "PIL", "benchmarks"
                 "tevo_bridge.demo", "tevo_bridge.loopback", "tevo_bridge.testing", "tevo_bridge.cli_views",
                 "tevo_bridge.pos.cli", "tevo_bridge.store.transfer",
                 # FastAPI's v1 checks, structlog's greenlet support, the dashboard's cookie signer: unused by `run`
-                "pydantic.v1", "greenlet", "itsdangerous")
+                "pydantic.v1", "greenlet", "itsdangerous",
+                # httpx's default transport: TEvo calls go through tevo/transport.py ([tevo] http_transport)
+                "httpcore")
 #: The typer sub-apps stay registered, so their modules load; what they run must not.
 SUB_APP_MODULES = ("tevo_bridge.sandbox", "tevo_bridge.sandbox.cli", "tevo_bridge.dashboard",
                    "tevo_bridge.dashboard.cli", "tevo_bridge.dashboard.auth")

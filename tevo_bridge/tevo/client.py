@@ -37,6 +37,7 @@ from tevo_bridge.tevo.errors import (
 )
 from tevo_bridge.tevo.models import Item, Order, OrderPage, Shipment
 from tevo_bridge.tevo.signing import TevoAuth, canonical_query, json_body
+from tevo_bridge.tevo.transport import TransportKind, transport_for
 
 log = get_logger(__name__)
 
@@ -78,6 +79,7 @@ class ClientOptions:
     max_retries: int = 4
     backoff_base: float = 2.0
     backoff_cap: float = 300.0
+    http_transport: TransportKind = "builtin"
 
 
 class TevoClient:
@@ -93,6 +95,8 @@ class TevoClient:
     ) -> None:
         self.options = options or ClientOptions()
         self._base = base_url.rstrip("/") + "/v9"
+        if transport is None:
+            transport = transport_for(base_url, self.options.http_transport, self.options.max_concurrency)
         self._http = httpx.AsyncClient(
             auth=TevoAuth(token, secret),
             headers={"Accept": "application/json", "User-Agent": f"tevo-bridge/{__version__}"},
@@ -123,6 +127,7 @@ class TevoClient:
             max_retries=tevo.max_retries,
             backoff_base=tevo.backoff_base,
             backoff_cap=tevo.backoff_cap,
+            http_transport=tevo.http_transport,
         )
         if probe_timeout is not None:
             options = replace(options, max_retries=0, connect_timeout=min(options.connect_timeout, probe_timeout),
