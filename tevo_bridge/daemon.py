@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tevo_bridge import eventloop
@@ -151,11 +150,7 @@ class Runtime:
             with contextlib.suppress(RuntimeError):  # the loop closed: the daemon is stopping
                 loop.call_soon_threadsafe(self.wake)
 
-        def settled(order_id: int | None) -> None:  # another replica's write may have settled it (store/watch.py)
-            watch = self.store.watch
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(watch.changed_all if order_id is None else partial(watch.changed, order_id))
-
+        settled = self.store.watch.from_thread(loop)  # another replica's write may have settled an order
         threading.Thread(target=listen_for_jobs, args=(url, wake, halt), kwargs={"on_settled": settled},
                          name="store-listen", daemon=True).start()
         loop.create_task(_set_when(stop, halt))

@@ -9,6 +9,7 @@ Reads are counted on a real store; time is only a liveness bound.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from types import SimpleNamespace
 
@@ -17,6 +18,8 @@ import pytest
 from tevo_bridge.intake import order_integration
 from tevo_bridge.intake.order_integration import _settled_order
 from tevo_bridge.store import AsyncStore, OrderRow, SqliteStore
+from tevo_bridge.store.pg_aio import PostgresAsyncStore
+from tevo_bridge.store.postgres import PostgresStore, listen_for_jobs
 
 ORDER = 402117
 LIVENESS = 20.0
@@ -128,3 +131,53 @@ def test_a_wake_up_for_another_order_costs_nothing(store, monkeypatch):
 
     row = asyncio.run(_wait_and(store, 3600, both))
     assert row is not None and row.invoice_id == "INV-5" and store.reads == 2
+
+
+class CountingPgStore(PostgresAsyncStore):
+    reads = 0
+
+    async def get_order(self, order_id: int) -> OrderRow | None:
+        self.reads += 1
+        return await super().get_order(order_id)
+
+
+def test_on_postgresql_a_settle_by_another_replica_wakes_the_call_through_the_listener(pg_url, monkeypatch):
+    monkeypatch.setattr(order_integration, "SETTLED_FALLBACK", 3600.0)  # only a wake-up answers in time
+    here = CountingPgStore(PostgresStore(pg_url), threads=2)
+    other = PostgresStore(pg_url)  # another replica: its writes never pass through ``here``
+    other.ensure_order(ORDER, "order_integration")
+    stop = threading.Event()
+
+    async def wait_while_the_other_invoices() -> OrderRow | None:
+        heard = here.watch.from_thread(asyncio.get_running_loop())  # as the daemon wires its listener
+        connected = threading.Event()
+
+        def on_settled(order_id: int | None) -> None:
+            heard(order_id)  # first: the connect's "any order" is then run before this test's wait goes on
+            connected.set()
+
+        listener = threading.Thread(target=listen_for_jobs, args=(pg_url, lambda: None, stop),
+                                    kwargs={"on_settled": on_settled}, daemon=True)
+        listener.start()
+        assert await asyncio.to_thread(connected.wait, 10)
+
+        async def invoice_elsewhere() -> None:
+            await _after_reads(here, 1)
+            await asyncio.sleep(0.05)
+            await asyncio.to_thread(other.update_order, ORDER, state="fulfilling", invoice_id="INV-PG")
+
+        task = asyncio.create_task(invoice_elsewhere())
+        try:
+            return await asyncio.wait_for(
+                _settled_order(SimpleNamespace(store=here), ORDER, time.monotonic() + 3600), LIVENESS)
+        finally:
+            await task
+
+    try:
+        row = asyncio.run(wait_while_the_other_invoices())
+    finally:
+        stop.set()
+        other.close()
+        here.close()
+    assert row is not None and row.invoice_id == "INV-PG"
+    assert here.reads == 2  # the start, and once woken by the other replica's NOTIFY

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from typing import Any
 
 from tevo_bridge.store.vocabulary import OrderRow, OrderState
@@ -71,6 +72,16 @@ class OrderWatch:
         for waiters in self._waiting.values():
             for woken in waiters:
                 woken.set()
+
+    def from_thread(self, loop: asyncio.AbstractEventLoop) -> Callable[[int | None], None]:
+        """``changed(order_id)`` (``None``: any order) for a thread to call, run on ``loop``: what the PostgreSQL
+        listener hears from other replicas (``listen_for_jobs``'s ``on_settled``)."""
+
+        def heard(order_id: int | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the daemon is stopping
+                loop.call_soon_threadsafe(self.changed_all if order_id is None else partial(self.changed, order_id))
+
+        return heard
 
 
 async def woken_within(woken: asyncio.Event, timeout: float) -> None:
