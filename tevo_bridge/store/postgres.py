@@ -19,7 +19,9 @@ dialects or the multi-process rules differ:
   in autocommit (``store/pg_intake.py``): one round trip, and less driver work, per write; the daemon
   sends those that queue up together, in one transaction (``_run_together``, ``store/pg_aio.py``);
 - every enqueue sends ``NOTIFY tevo_jobs`` with its commit (``listen_for_jobs`` wakes the workers
-  of every replica); ``try_lead`` is a lease row, so one replica polls TEvo.
+  of every replica), and every write that may settle an order ``NOTIFY tevo_settled`` with its id
+  (a waiting Order Integration invoice call on any replica reads it: store/watch.py); ``try_lead`` is
+  a lease row, so one replica polls TEvo.
 
 The connections come from a ``psycopg_pool`` pool that checks a connection before lending it, so
 after a database restart the store reconnects by itself.  The URL may carry a password: only
