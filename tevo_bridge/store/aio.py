@@ -46,11 +46,6 @@ class AsyncStore(StoreFacade):
         self._threads = started_threads(self._run, "store", threads)
         self._closed = False
         self.watch = OrderWatch()
-        #: The calls each loop made this tick, by the queue they go to; handed over at the tick's end.
-        self._this_tick: dict[asyncio.AbstractEventLoop, dict[queue.SimpleQueue[Any], list[Any]]] = {}
-        #: Queues whose threads take calls in batches get a tick's calls as ONE item (one wake-up); a queue
-        #: served one call per thread (PostgreSQL's) gets each call as its own item, so they run side by side.
-        self._batched: dict[queue.SimpleQueue[Any], bool] = {self._queue: max_batch > 1}
 
     async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn`` on the store thread. It may run twice, its first run rolled back (a batch one of whose
@@ -64,31 +59,12 @@ class AsyncStore(StoreFacade):
             raise RuntimeError("the store is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        tick = self._this_tick.get(loop)
-        if tick is None:
-            tick = self._this_tick[loop] = {}
-            loop.call_soon(self._hand_over, loop)
-        tick.setdefault(calls, []).append((loop, future, fn, args, kwargs))
+        calls.put((loop, future, fn, args, kwargs))
         return future
-
-    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
-        """The calls ``loop`` made during one tick, to the store threads together: one wake-up for all of them.
-
-        *Why at the tick's end:* a call put on the queue at once woke the store thread at once, which then
-        fought the busy loop for the GIL, once per call; the calls of one tick now wake it once, in the order
-        they were made (so calls from one coroutine keep their order)."""
-        for calls, made in self._this_tick.pop(loop, {}).items():
-            if self._batched.get(calls, False):
-                calls.put(made)
-            else:
-                for call in made:
-                    calls.put([call])
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            for loop in list(self._this_tick):  # calls made this tick still run, before the threads stop
-                self._hand_over(loop)
             for _ in self._threads:
                 self._queue.put(STOP)
             for thread in self._threads:
@@ -163,7 +139,7 @@ def serve_batches(calls: queue.SimpleQueue[Any], max_batch: int, run_batch: Call
         first = calls.get()
         if first is STOP:
             return
-        batch = list(first)  # each item is a list of calls: one loop tick's (AsyncStore._hand_over)
+        batch = [first]
         stop = False
         while len(batch) < max_batch:
             try:
@@ -173,9 +149,8 @@ def serve_batches(calls: queue.SimpleQueue[Any], max_batch: int, run_batch: Call
             if more is STOP:
                 stop = True
                 break
-            batch.extend(more)
-        for start in range(0, len(batch), max_batch):
-            run_batch(batch[start:start + max_batch])
+            batch.append(more)
+        run_batch(batch)
         if stop:
             return
 

@@ -54,7 +54,6 @@ class PostgresAsyncStore(AsyncStore):
             store.finish_hold: store._plan_finish_hold,
         }
         self._intake: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._batched[self._intake] = True
         self._intake_threads = started_threads(self._run_intake, "store-intake", intake_threads)
 
     async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
@@ -62,8 +61,6 @@ class PostgresAsyncStore(AsyncStore):
 
     def close(self) -> None:
         if not self._closed:
-            for loop in list(self._this_tick):  # calls made this tick still run, before the threads stop
-                self._hand_over(loop)
             for _ in self._intake_threads:
                 self._intake.put(STOP)
             for thread in self._intake_threads:
