@@ -150,7 +150,9 @@ class Runtime:
             with contextlib.suppress(RuntimeError):  # the loop closed: the daemon is stopping
                 loop.call_soon_threadsafe(self.wake)
 
-        threading.Thread(target=listen_for_jobs, args=(url, wake, halt), name="store-listen", daemon=True).start()
+        settled = self.store.watch.from_thread(loop)  # another replica's write may have settled an order
+        threading.Thread(target=listen_for_jobs, args=(url, wake, halt), kwargs={"on_settled": settled},
+                         name="store-listen", daemon=True).start()
         loop.create_task(_set_when(stop, halt))
         self.idle_poll = 30.0
 

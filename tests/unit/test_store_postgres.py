@@ -6,6 +6,7 @@ would be; the database is a real throwaway server (tests/pg.py).
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 
@@ -131,6 +132,25 @@ def test_a_job_committed_by_one_replica_wakes_the_others_listener(replicas, pg_u
         assert not woke.wait(0.3)  # nothing committed: no wake-up
         replicas[1].record_event(order_event(5))
         assert woke.wait(10)
+    finally:
+        stop.set()
+        listener.join(10)
+
+
+def test_a_write_that_settles_an_order_on_one_replica_names_it_to_the_others_listener(replicas, pg_url):
+    settled: queue.Queue[int | None] = queue.Queue()
+    stop = threading.Event()
+    listener = threading.Thread(target=listen_for_jobs, args=(pg_url, lambda: None, stop),
+                                kwargs={"on_settled": settled.put})
+    listener.start()
+    try:
+        assert settled.get(timeout=10) is None  # on connecting: any order may have settled unheard
+        for order_id in (7, 8):
+            replicas[1].ensure_order(order_id, "webhook")
+        replicas[1].update_order(7, state="checking")  # settles nothing: no notification
+        replicas[1].update_order(8, state="fulfilling", invoice_id="INV-8")
+        replicas[1].update_order(7, state="needs_review", reason="a person decides")
+        assert [settled.get(timeout=10), settled.get(timeout=10)] == [8, 7]
     finally:
         stop.set()
         listener.join(10)

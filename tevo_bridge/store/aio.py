@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 from tevo_bridge.store.base import Store
 from tevo_bridge.store.facade import StoreFacade
 from tevo_bridge.store.vocabulary import BatchTainted
+from tevo_bridge.store.watch import OrderWatch
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -44,6 +45,7 @@ class AsyncStore(StoreFacade):
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads = started_threads(self._run, "store", threads)
         self._closed = False
+        self.watch = OrderWatch()
 
     async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn`` on the store thread. It may run twice, its first run rolled back (a batch one of whose

@@ -26,6 +26,7 @@ from tevo_bridge.store.vocabulary import (
     RetryOutcome,
     StoreStats,
 )
+from tevo_bridge.store.watch import OrderWatch, settles
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -35,6 +36,8 @@ class StoreFacade:
     """Every ``Store`` method the daemon awaits; ``AsyncStore`` provides ``sync`` and ``call``."""
 
     sync: Store
+    #: Told of every write awaited here that may settle an order (store/watch.py): one place, so no writer forgets.
+    watch: OrderWatch
 
     async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         raise NotImplementedError
@@ -102,6 +105,8 @@ class StoreFacade:
 
     async def fail_job(self, job: Job, error: str, *, review: bool = False) -> None:
         await self.call(self.sync.fail_job, job, error, review=review)
+        if review and job.order_id is not None:
+            self.watch.changed(job.order_id)
 
     async def fail_stale_pending_holds(self, older_than: str) -> list[str]:
         return await self.call(self.sync.fail_stale_pending_holds, older_than)
@@ -256,3 +261,5 @@ class StoreFacade:
         **fields: Any,
     ) -> None:
         await self.call(self.sync.update_order, order_id, state=state, reason=reason, notes=notes, **fields)
+        if settles(state, fields):
+            self.watch.changed(order_id)

@@ -19,7 +19,9 @@ dialects or the multi-process rules differ:
   in autocommit (``store/pg_intake.py``): one round trip, and less driver work, per write; the daemon
   sends those that queue up together, in one transaction (``_run_together``, ``store/pg_aio.py``);
 - every enqueue sends ``NOTIFY tevo_jobs`` with its commit (``listen_for_jobs`` wakes the workers
-  of every replica); ``try_lead`` is a lease row, so one replica polls TEvo.
+  of every replica), and every write that may settle an order ``NOTIFY tevo_settled`` with its id
+  (a waiting Order Integration invoice call on any replica reads it: store/watch.py); ``try_lead`` is
+  a lease row, so one replica polls TEvo.
 
 The connections come from a ``psycopg_pool`` pool that checks a connection before lending it, so
 after a database restart the store reconnects by itself.  The URL may carry a password: only
@@ -62,6 +64,7 @@ from tevo_bridge.store.vocabulary import (
     StoreError,
     StoreUnavailable,
 )
+from tevo_bridge.store.watch import SETTLED_CHANNEL, settles
 
 try:
     import psycopg
@@ -544,6 +547,14 @@ class PostgresStore(SqlStore):
             super()._enqueue(conn, kind, key, order_id, global_id, run_at, now, asked_at=asked_at)
             conn.execute(f"NOTIFY {JOBS_CHANNEL}")  # delivered at COMMIT, to every replica listening
 
+    def _update_order(self, conn: Any, order_id: int, state: str | None, reason: str | None,
+                      fields: dict[str, Any]) -> None:
+        """As ``SqlStore``'s; a write that may settle the order also tells every replica, at COMMIT, so an Order
+        Integration invoice call waiting on another replica reads it at once (store/watch.py)."""
+        super()._update_order(conn, order_id, state, reason, fields)
+        if settles(state, fields):
+            conn.execute(f"NOTIFY {SETTLED_CHANNEL}, '{int(order_id)}'")
+
     def _pipelined(self, conn: Any) -> AbstractContextManager[Any]:
         """psycopg's pipeline mode: the statements go out together, and the first read (or the block's end) waits
         once for all their results. An error in any of them raises there and aborts the transaction."""
@@ -719,20 +730,29 @@ PostgresStore._hold_again_alone = _retrying(_reading_committed(PostgresStore._ho
 
 
 def listen_for_jobs(url: str, on_notify: Callable[[], None], stop: threading.Event,
-                    reconnect_after: float = 1.0) -> None:
-    """Call ``on_notify`` whenever any replica commits a job (``NOTIFY tevo_jobs``), until ``stop`` is set.
+                    reconnect_after: float = 1.0, on_settled: Callable[[int | None], None] | None = None) -> None:
+    """Call ``on_notify`` whenever any replica commits a job (``NOTIFY tevo_jobs``), and ``on_settled(order_id)``
+    whenever one commits a write that may settle an order (``NOTIFY tevo_settled``, store/watch.py), until
+    ``stop`` is set.
 
     Runs on a thread of its own with a connection of its own (a pooled one would be lent to others
-    between notifications).  After a lost connection it reconnects, and calls ``on_notify`` once on
-    every (re)connect, since whatever was committed while it was away sent no notification it heard.
+    between notifications).  After a lost connection it reconnects, and calls ``on_notify`` and
+    ``on_settled(None)`` (any order) once on every (re)connect, since whatever was committed while it
+    was away sent no notification it heard.
     """
     while not stop.is_set():
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
                 conn.execute(f"LISTEN {JOBS_CHANNEL}")
+                if on_settled is not None:
+                    conn.execute(f"LISTEN {SETTLED_CHANNEL}")
+                    on_settled(None)
                 on_notify()
                 while not stop.is_set():
-                    for _ in conn.notifies(timeout=0.5, stop_after=1):
-                        on_notify()
+                    for notice in conn.notifies(timeout=0.5, stop_after=1):
+                        if notice.channel == SETTLED_CHANNEL and on_settled is not None:
+                            on_settled(int(notice.payload))
+                        else:
+                            on_notify()
         except psycopg.Error:
             stop.wait(reconnect_after)
