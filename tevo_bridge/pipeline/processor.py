@@ -140,8 +140,11 @@ class OrderProcessor:
             await self._look_again(row, f"TEvo could not be read ({exc})")  # never a reason to send it to a person
             return
         action = seller_state_action(order.seller_state)
-        if row is not None and action is SellerState.DECIDE and row.state not in TERMINAL_STATES:
-            await self._decide(order, row, _facts(order))  # TEvo's word written with the decision's first step
+        if action is SellerState.DECIDE and (row is None or row.state not in TERMINAL_STATES):
+            if row is None:  # the order's first row, TEvo's word in it
+                await self._decide(order, await self._remember(order, None))
+            else:  # TEvo's word written with the decision's first step
+                await self._decide(order, row, _facts(order))
             return
         row = await self._remember(order, row)
 
@@ -162,9 +165,6 @@ class OrderProcessor:
             return
         if action is SellerState.CANCELED:
             await self._cancel(order, row)
-            return
-        if action is SellerState.DECIDE:
-            await self._decide(order, row)
             return
         await self._deliver(order, row)
 
