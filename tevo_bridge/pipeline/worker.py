@@ -102,7 +102,7 @@ class Worker:
 
         The poll finds what no ring announced: a job another process queued (the CLI, or a replica whose
         notification was missed). Every idle worker polling on its own made ``workers`` store transactions
-        per ``idle_poll`` (8 a second on SQLite, a third of the idle daemon's CPU, and the ones that fell on
+        per ``idle_poll`` (8 a second on SQLite, a fifth of the idle daemon's CPU, and the ones that fell on
         an order's path took a core from it); a relay wakes one idle worker, who passes it on if it found a
         job, so a queue another process filled still drains on every free worker.
         """
