@@ -4,7 +4,7 @@ order's writes stay in their order: nothing is written, and TEvo's accept is not
 Real SQLite store; TEvo and the POS are stand-ins that record what happened when. The move to ``checking``
 is held back (its store call waits on a gate) until the POS has been asked to hold, which only an order
 whose reservation no longer waits for that commit can reach: the old order of steps would wait forever
-and fail the liveness bound.
+and fail the liveness bound. The last test follows a run that had to reserve in a new round on to its invoice.
 """
 
 from __future__ import annotations
@@ -58,7 +58,11 @@ class Tevo:
     async def accept_order(self, order_id: int, reviewer_id: int) -> Order:
         row = self.store.get_order(order_id)
         self.events.append(f"accept called, order stored as {row.state if row else None}")
+        if self.go_on:
+            return self.order.model_copy(update={"seller_state": "accepted"})
         raise Accepted()
+
+    go_on = False  # True: TEvo accepts and the run goes on to the invoice
 
 
 class Pos:
@@ -77,6 +81,10 @@ class Pos:
         await asyncio.sleep(0.05)  # the POS at work: the commit may land meanwhile, or not
         return pos.HoldResult(held=True, hold_id="P-1")
 
+    async def create_invoice(self, order: pos.Order, customer: pos.Customer | None) -> pos.Invoice:
+        self.events.append("invoice consuming " + ", ".join(str(item.global_id) for item in order.items))
+        return pos.Invoice(invoice_id="INV-1", created=True)
+
     async def release_hold(self, hold: pos.Hold) -> bool:
         self.events.append(f"release {hold.global_id}")
         return True
@@ -85,17 +93,21 @@ class Pos:
         return False
 
 
-async def _run(tmp_path: Path, *, stale: bool) -> tuple[list[str], list[Any]]:
+async def _run(tmp_path: Path, *, stale: bool, go_on: bool = False) -> tuple[list[str], list[Any]]:
     sync = SqliteStore(tmp_path / "state.sqlite3")
     events: list[str] = []
     order = Order.model_validate(copy.deepcopy(ORDER))
     sync.ensure_order(order.id, "webhook")
     store = GatedStore(AsyncStore(sync), sync, events)
-    processor = OrderProcessor(store, Tevo(order, events, sync), Pos(events, store.gate, stale),  # type: ignore[arg-type]
-                               Settings())
+    tevo = Tevo(order, events, sync)
+    tevo.go_on = go_on
+    processor = OrderProcessor(store, tevo, Pos(events, store.gate, stale), Settings())  # type: ignore[arg-type]
     try:
-        with pytest.raises(Accepted):
+        if go_on:
             await asyncio.wait_for(processor.process(order.id), LIVENESS)
+        else:
+            with pytest.raises(Accepted):
+                await asyncio.wait_for(processor.process(order.id), LIVENESS)
         return events, sync.audit_trail(order.id)
     finally:
         store.store.close()
@@ -120,3 +132,11 @@ def test_a_lapsed_reservation_starts_the_next_round_only_after_checking_is_commi
                                                            for n in (0, 1)]
     assert events[-1] == "accept called, order stored as accepting"
     assert [row.to_state for row in trail if row.action == "transition"][-2:] == ["checking", "accepting"]
+
+
+def test_an_order_reserved_in_a_new_round_is_invoiced_against_that_round(tmp_path: Path) -> None:
+    # The same run goes on from the accept to the invoice: it must consume the round it reserved in, not the
+    # lapsed one (the POS would take stock for it and keep the new round's reservation held until it lapses).
+    events, _trail = asyncio.run(_run(tmp_path, stale=True, go_on=True))
+    item = f"order-{ORDER['id']}-item-{ORDER['items'][0]['id']}"
+    assert [e for e in events if e.startswith("invoice")] == [f"invoice consuming {item}-r1"]

@@ -228,7 +228,10 @@ class OrderProcessor:
             row = await checking
         if isinstance(reservation, BaseException):
             raise reservation
-        reserved, problems, pos_hold_ids = reservation
+        reserved, problems, pos_hold_ids, reservation_round = reservation
+        # A lapsed round was replaced by the next: the invoice must consume that round's reservations, not
+        # the old round's, or the POS would take stock and leave the new ones held until they lapse.
+        row = dataclasses.replace(row, reservation_round=reservation_round)
         if problems:
             await self._release(order, reserved, "cannot supply every item")
             if not self.settings.pipeline.auto_reject:
@@ -252,7 +255,7 @@ class OrderProcessor:
         return None if self.precheck is None else await self.precheck(order)
 
     async def _reserve(self, order: Order, row: OrderRow,
-                       checking: asyncio.Future[OrderRow]) -> tuple[dict[int, str], list[ItemProblem], list[str]]:
+                       checking: asyncio.Future[OrderRow]) -> tuple[dict[int, str], list[ItemProblem], list[str], int]:
         """Reserve every item in the POS, or say why not: never accept what the POS has not set aside.
 
         A replay of a held reservation (after a crash) reserves nothing more. ``global_id_used``
@@ -260,6 +263,7 @@ class OrderProcessor:
         The checkout's Order Integration hold is replayed only while it holds: once it lapsed, was
         released or invoiced, its global id is spent in the POS and every replay would be refused.
         ``checking``: the move to ``checking``, committed meanwhile; awaited before this writes anything.
+        Also returns the round reserved in (the row's, or the next one's).
         """
         oi_hold = await self.store.hold_for_order(order.id)
         if oi_hold is not None and oi_hold.state != HoldState.HELD:
@@ -281,7 +285,7 @@ class OrderProcessor:
                 else:
                     problems.append(await self._problem(order, item, result))
             if not stale:
-                return reserved, problems, pos_hold_ids
+                return reserved, problems, pos_hold_ids, row.reservation_round
             await checking  # this order's writes in their order: the move to `checking` first
             await self._release(order, reserved, "a reservation of this round had lapsed")
             row = await self._next_round(row)
