@@ -106,10 +106,9 @@ class Worker:
         an order's path took a core from it); a relay wakes one idle worker, who passes it on if it found a
         job, so a queue another process filled still drains on every free worker.
         """
-        every = getattr(self.runtime, "idle_poll", 1.0)
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every)
+            with contextlib.suppress(TimeoutError):  # read each time: PostgreSQL's LISTEN lengthens it after start
+                await asyncio.wait_for(stop.wait(), getattr(self.runtime, "idle_poll", 1.0))
             if self.doorbell.idle and not stop.is_set():
                 self.doorbell.relay()
 
