@@ -216,7 +216,8 @@ class OrderProcessor:
         # by the reservation (its global ids come from the order and the round, so a crash before this commit
         # replays them), and everything after the reservation waits for it, so the order's writes stay in
         # their order and it is durable before the accept. One commit (and its fsync) fewer in series on
-        # the webhook-to-accept path; the reservation's first read rides in the same store batch.
+        # the webhook-to-accept path; the reservation's first read, queued right behind it, usually shares
+        # its store batch.
         checking = asyncio.ensure_future(self._transition(row, OrderState.CHECKING, f"buyer is {classified.kind.value}",
                                                           **(unsaid or {})))
         try:
