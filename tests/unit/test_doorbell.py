@@ -198,3 +198,47 @@ def test_a_ring_kept_while_a_worker_was_between_an_empty_claim_and_its_wait_wake
         processor.release.set()
 
     asyncio.run(_workers(tmp_path, body, workers=2))
+
+
+# The pool's idle poll ------------------------------------------------------------------------------------
+
+
+async def _polling_workers(tmp_path, body, *, idle_poll: float, workers: int = 8) -> Counter[str]:
+    """As ``_workers``, with a short idle poll: what finds the jobs no ring announced (another process's)."""
+    sync = SqliteStore(tmp_path / "state.sqlite3")
+    store = CountingStore(AsyncStore(sync))
+    processor = GatedProcessor()
+    worker = Worker(SimpleNamespace(store=store, settings=Settings(pipeline={"workers": workers}),  # type: ignore[arg-type]
+                                    idle_poll=idle_poll), processor)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await asyncio.sleep(0.2)
+        store.calls.clear()
+        await asyncio.wait_for(body(worker, sync, processor), LIVENESS)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, LIVENESS)
+        store.store.close()
+    return store.calls
+
+
+def test_idle_workers_look_at_the_queue_once_per_idle_poll_together_not_once_each(tmp_path):
+    async def body(worker: Worker, sync: SqliteStore, processor: GatedProcessor) -> None:
+        await asyncio.sleep(2.0)  # ten idle polls of the pool
+
+    calls = asyncio.run(_polling_workers(tmp_path, body, idle_poll=0.2))
+    # One claim per poll (eight workers polling each on their own made 8 per poll, 80 here); the bound leaves
+    # room for a slow loop, and the lower one shows the poll does run.
+    assert 3 <= calls["claim_job_or_next_due"] <= 15, calls
+
+
+def test_jobs_another_process_queued_without_a_ring_are_found_by_the_poll_and_run_on_as_many_workers(tmp_path):
+    async def body(worker: Worker, sync: SqliteStore, processor: GatedProcessor) -> None:
+        processor.release.clear()  # each job runs until all four have started: only four workers can do that
+        for order_id in range(1, 5):
+            sync.enqueue_order(order_id, "cli")  # committed by another process: nobody here rings
+        await processor.until(4)
+        processor.release.set()
+
+    asyncio.run(_polling_workers(tmp_path, body, idle_poll=0.2))

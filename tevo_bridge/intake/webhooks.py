@@ -11,12 +11,12 @@ import hashlib
 import ipaddress
 import json
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from tevo_bridge.intake.formdata import parse_form
 from tevo_bridge.intake.http import compact, error_fields, json_response, key_matches
 from tevo_bridge.intake.routing import PlainRoute
 from tevo_bridge.log import get_logger
@@ -98,8 +98,7 @@ def _parse(raw: bytes, content_type: str) -> dict[str, str] | Response:
     if content_type.split(";")[0].strip().lower() not in ("application/x-www-form-urlencoded", ""):
         return _invalid({"content-type": ["must be application/x-www-form-urlencoded"]})
     try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw), errors="strict",
-                          max_num_fields=50)
+        pairs = parse_form(raw, strict_parsing=bool(raw), max_num_fields=50)
     except (UnicodeDecodeError, ValueError):
         return _invalid({"form": ["not a valid UTF-8 url-encoded form"]})
     form: dict[str, str] = {}

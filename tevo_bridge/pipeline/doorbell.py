@@ -28,7 +28,7 @@ class Ring(Enum):
 
     JOB = "job"  # a job (or one of n) was committed: claim it
     RELAY = "relay"  # some jobs were committed: claim, and pass the relay on if a job was there
-    TIMEOUT = "timeout"  # the wait's own time ran out: a job due later (a retry's backoff) or the idle poll
+    TIMEOUT = "timeout"  # the wait's own time ran out: a job due later (a retry's backoff)
     CLOSED = "closed"  # the daemon is stopping
 
 
@@ -69,8 +69,8 @@ class Doorbell:
         while self._waiting:
             self._settle(self._waiting.popleft(), Ring.CLOSED)
 
-    async def wait(self, timeout: float) -> Ring:
-        """Until a ring, ``close`` or ``timeout`` seconds; a kept ring ends it at once."""
+    async def wait(self, timeout: float | None) -> Ring:
+        """Until a ring, ``close`` or ``timeout`` seconds (None: no time limit); a kept ring ends it at once."""
         kept = self._take_kept()
         if kept is not None:
             return kept

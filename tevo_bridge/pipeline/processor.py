@@ -140,8 +140,11 @@ class OrderProcessor:
             await self._look_again(row, f"TEvo could not be read ({exc})")  # never a reason to send it to a person
             return
         action = seller_state_action(order.seller_state)
-        if row is not None and action is SellerState.DECIDE and row.state not in TERMINAL_STATES:
-            await self._decide(order, row, _facts(order))  # TEvo's word written with the decision's first step
+        if action is SellerState.DECIDE and (row is None or row.state not in TERMINAL_STATES):
+            if row is None:  # the order's first row, TEvo's word in it
+                await self._decide(order, await self._remember(order, None))
+            else:  # TEvo's word written with the decision's first step
+                await self._decide(order, row, _facts(order))
             return
         row = await self._remember(order, row)
 
@@ -162,9 +165,6 @@ class OrderProcessor:
             return
         if action is SellerState.CANCELED:
             await self._cancel(order, row)
-            return
-        if action is SellerState.DECIDE:
-            await self._decide(order, row)
             return
         await self._deliver(order, row)
 
@@ -212,14 +212,27 @@ class OrderProcessor:
                     raise StepFailed("fraud check declined", final=True)
                 await self._reject(order, row, RejectReason.FRAUDULENT, "fraud check declined")
                 return
-        row = await self._transition(row, OrderState.CHECKING, f"buyer is {classified.kind.value}", **(unsaid or {}))
-        # Both are POS work on their own threads, so the deliverability check costs no wall time; its
-        # outcome (or error) matters only once every item is reserved: stock is the first question.
-        reservation, undeliverable = await asyncio.gather(self._reserve(order, row), self._precheck(order),
-                                                          return_exceptions=True)
+        # The move to `checking` is committed while the POS reserves, not before: nothing it writes is needed
+        # by the reservation (its global ids come from the order and the round, so a crash before this commit
+        # replays them), and everything after the reservation waits for it, so the order's writes stay in
+        # their order and it is durable before the accept. One commit (and its fsync) fewer in series on
+        # the webhook-to-accept path; the reservation's first read, queued right behind it, usually shares
+        # its store batch.
+        checking = asyncio.ensure_future(self._transition(row, OrderState.CHECKING, f"buyer is {classified.kind.value}",
+                                                          **(unsaid or {})))
+        try:
+            # Both are POS work on their own threads, so the deliverability check costs no wall time; its
+            # outcome (or error) matters only once every item is reserved: stock is the first question.
+            reservation, undeliverable = await asyncio.gather(self._reserve(order, row, checking),
+                                                              self._precheck(order), return_exceptions=True)
+        finally:
+            row = await checking
         if isinstance(reservation, BaseException):
             raise reservation
-        reserved, problems, pos_hold_ids = reservation
+        reserved, problems, pos_hold_ids, reservation_round = reservation
+        # A lapsed round was replaced by the next: the invoice must consume that round's reservations, not
+        # the old round's, or the POS would take stock and leave the new ones held until they lapse.
+        row = dataclasses.replace(row, reservation_round=reservation_round)
         if problems:
             await self._release(order, reserved, "cannot supply every item")
             if not self.settings.pipeline.auto_reject:
@@ -242,13 +255,16 @@ class OrderProcessor:
     async def _precheck(self, order: Order) -> str | None:
         return None if self.precheck is None else await self.precheck(order)
 
-    async def _reserve(self, order: Order, row: OrderRow) -> tuple[dict[int, str], list[ItemProblem], list[str]]:
+    async def _reserve(self, order: Order, row: OrderRow,
+                       checking: asyncio.Future[OrderRow]) -> tuple[dict[int, str], list[ItemProblem], list[str], int]:
         """Reserve every item in the POS, or say why not: never accept what the POS has not set aside.
 
         A replay of a held reservation (after a crash) reserves nothing more. ``global_id_used``
         means this round's reservation lapsed or was released meanwhile: start a new round once.
         The checkout's Order Integration hold is replayed only while it holds: once it lapsed, was
         released or invoiced, its global id is spent in the POS and every replay would be refused.
+        ``checking``: the move to ``checking``, committed meanwhile; awaited before this writes anything.
+        Also returns the round reserved in (the row's, or the next one's).
         """
         oi_hold = await self.store.hold_for_order(order.id)
         if oi_hold is not None and oi_hold.state != HoldState.HELD:
@@ -270,7 +286,8 @@ class OrderProcessor:
                 else:
                     problems.append(await self._problem(order, item, result))
             if not stale:
-                return reserved, problems, pos_hold_ids
+                return reserved, problems, pos_hold_ids, row.reservation_round
+            await checking  # this order's writes in their order: the move to `checking` first
             await self._release(order, reserved, "a reservation of this round had lapsed")
             row = await self._next_round(row)
         raise StepFailed("the POS refused the reservation's global id twice; will try again")
