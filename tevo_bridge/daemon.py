@@ -23,7 +23,7 @@ from tevo_bridge.admin_guard import guarded
 from tevo_bridge.clock import iso
 from tevo_bridge.config import Settings
 from tevo_bridge.fulfillment import make_fulfil, make_precheck
-from tevo_bridge.intake.app import create_admin_app, create_app, with_body_limit
+from tevo_bridge.intake.app import WORKER_STALE_SECONDS, create_admin_app, create_app, with_body_limit
 from tevo_bridge.intake.poller import run_poller
 from tevo_bridge.intake.refusals import RefusalLog
 from tevo_bridge.listeners import make_listeners, serve_all
@@ -154,7 +154,9 @@ class Runtime:
         threading.Thread(target=listen_for_jobs, args=(url, wake, halt), kwargs={"on_settled": settled},
                          name="store-listen", daemon=True).start()
         loop.create_task(_set_when(stop, halt))
-        self.idle_poll = 30.0
+        # NOTIFY wakes the workers; the poll is the backstop, and an idle pool's only tick: a third of what
+        # /readyz allows, so an idle replica is never called stale (30 s, its old value, sat on that line).
+        self.idle_poll = WORKER_STALE_SECONDS / 3
 
     def _stale_pending_after(self) -> timedelta:
         """A hold pending this long was interrupted: its request's budget is long past."""
