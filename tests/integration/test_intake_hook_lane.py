@@ -14,9 +14,11 @@ import httpx
 from tevo_bridge_sqlite_pos.plugin import SqlitePos
 
 from tests.integration.conftest import API_KEY, make_settings, pos_rows
+from tests.pos_stubs import HOLD, ITEM, StubPos
 from tevo_bridge import hookimpl
 from tevo_bridge.config import Settings
 from tevo_bridge.pos.host import DEFAULT_POOL_SIZE, PluginHost, pool_size_for
+from tevo_bridge.pos.types import Availability
 from tevo_bridge.serve import running_daemon
 
 WORKERS = 2
@@ -78,3 +80,31 @@ def _eventually(predicate, timeout: float = 15.0) -> bool:
 def test_the_daemon_sizes_the_workers_hook_threads_from_the_workers():
     assert pool_size_for(Settings(pipeline={"workers": 8}).pipeline.workers) == DEFAULT_POOL_SIZE
     assert pool_size_for(24) == 48  # a job's stock and deliverability questions run at once
+
+
+class StuckStockChecks(StubPos):
+    """``pos_check_inventory`` blocks until the test opens ``gate``; holds answer at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.inside = threading.Event()
+
+    @hookimpl
+    def pos_check_inventory(self, item):
+        self.inside.set()
+        self.gate.wait(30)
+        return Availability(item.remote_id, 1)
+
+
+async def test_an_intake_hold_does_not_queue_behind_a_full_workers_pool():
+    plugin = StuckStockChecks()
+    with PluginHost("stuck", plugin, pool_size=1) as host:
+        stuck = host._submit("pos_check_inventory", {"item": ITEM})  # the workers' one thread, taken
+        assert plugin.inside.wait(10)
+        try:
+            assert (await host.hold(HOLD, intake=True)).held
+            assert not stuck.done()
+        finally:
+            plugin.gate.set()
+        assert stuck.result(timeout=10) == Availability(ITEM.remote_id, 1)
