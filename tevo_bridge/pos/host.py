@@ -63,7 +63,7 @@ from tevo_bridge.pos.types import (
 )
 from tevo_bridge.pos.workers import WorkerPool
 
-__all__ = ["DEFAULT_POOL_SIZE", "EMPTY_TICKET_FILES", "INTAKE_POOL_SIZE", "PluginHost", "PluginInfo", "discover_plugins", "plugin_config", "resolve_budgets"]
+__all__ = ["DEFAULT_POOL_SIZE", "EMPTY_TICKET_FILES", "INTAKE_POOL_SIZE", "PluginHost", "PluginInfo", "discover_plugins", "plugin_config", "pool_size_for", "resolve_budgets"]
 
 log = structlog.get_logger(__name__)
 
