@@ -76,11 +76,20 @@ def summary(settings: Settings) -> list[str]:
         f"store:     {settings.store.describe()}",
         f"poller:    {'every ' + str(settings.poller.interval) + 's' if settings.poller.enabled else 'off'}",
         f"pipeline:  {settings.pipeline.workers} workers, {settings.pipeline.max_attempts} attempts, "
-        f"auto_reject={settings.pipeline.auto_reject}",
+        f"auto_reject={settings.pipeline.auto_reject}{_connections(settings)}",
         f"pos:       plugin {settings.pos.plugin!r}",
         f"log:       {settings.log.level}, {settings.log.format}",
         f"dashboard: {_dashboard_line(settings)}",
     ]
+
+
+def _connections(settings: Settings) -> str:
+    """On PostgreSQL, what each replica asks of the server's max_connections (docs/operations.md, "PostgreSQL")."""
+    if settings.store.postgres_url is None:
+        return ""
+    from tevo_bridge.store.backends import pg_connections
+
+    return f", up to {pg_connections(settings.pipeline.workers)} PostgreSQL connections per replica"
 
 
 def _dashboard_line(settings: Settings) -> str:

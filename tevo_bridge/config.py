@@ -21,7 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -229,8 +238,16 @@ class PollerSettings(Section):
     direct_buyer_type: Literal["Office", "Client"] | None = Field(None, examples=["Office"])
 
 
+#: ``[pipeline] workers`` left unset, by store. SQLite: one daemon does all the work, and 16 keep up with a burst
+#: of orders (8 let a backlog build: benchmarks/NOTES.md, "workers"). PostgreSQL: replicas multiply the workers
+#: and each running job holds a connection, so 8 keep four replicas inside the server's default 100 connections.
+WORKERS_SQLITE = 16
+WORKERS_POSTGRESQL = 8
+
+
 class PipelineSettings(Section):
-    workers: int = Field(8, ge=1, le=64, examples=[8])
+    # Unset: by store (Settings fills it in, WORKERS_SQLITE / WORKERS_POSTGRESQL).
+    workers: int = Field(WORKERS_SQLITE, ge=1, le=64, examples=[16])
     max_attempts: int = Field(8, ge=1, examples=[8])
     backoff_base: float = Field(2.0, gt=0, examples=[2.0])
     backoff_cap: float = Field(300.0, gt=0, examples=[300.0])
@@ -381,6 +398,13 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+    @model_validator(mode="after")
+    def _workers_by_store(self) -> Settings:
+        """``[pipeline] workers`` unset on PostgreSQL: fewer, since every replica's running jobs hold connections."""
+        if self.store.postgres_url is not None and "workers" not in self.pipeline.model_fields_set:
+            self.pipeline = self.pipeline.model_copy(update={"workers": WORKERS_POSTGRESQL})
+        return self
 
     @property
     def config_file(self) -> Path | None:

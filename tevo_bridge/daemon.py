@@ -184,12 +184,13 @@ async def _set_when(stop: asyncio.Event, halt: threading.Event) -> None:
 
 
 def build_runtime(settings: Settings, pos_host: PluginHost | None = None, fulfil: Fulfil | None = None) -> Runtime:
-    from tevo_bridge.pos.host import PluginHost
+    from tevo_bridge.pos.host import PluginHost, pool_size_for
 
     store = open_async_store(settings)  # SQLite: one daemon per store (DaemonLock); PostgreSQL: any number
     if pos_host is None:
         pos_host = PluginHost.load(settings.pos.plugin, settings.plugins.get(settings.pos.plugin, {}),
-                                   settings.pos.budgets, base_dir=settings.config_dir)
+                                   settings.pos.budgets, base_dir=settings.config_dir,
+                                   pool_size=pool_size_for(settings.pipeline.workers))
     tevo = TevoClient.from_settings(settings.tevo)
     if fulfil is None:
         fulfil = make_fulfil(settings, tevo, pos_host, store)

@@ -269,7 +269,8 @@ class HoldCall:
         host = self.runtime.pos
         try:
             # One POS call: by the hook contract pos_hold also refuses a price below what the seller takes.
-            result = await host.hold(hold, budget=self._remaining())
+            # On the intake's own hook threads: never queued behind the workers' jobs' hooks.
+            result = await host.hold(hold, budget=self._remaining(), intake=True)
         except PosTimeout as exc:
             self.runtime.release_when_done(exc, req.global_id)
             return self._error(req, "pos_timeout")

@@ -63,12 +63,22 @@ from tevo_bridge.pos.types import (
 )
 from tevo_bridge.pos.workers import WorkerPool
 
-__all__ = ["DEFAULT_POOL_SIZE", "EMPTY_TICKET_FILES", "PluginHost", "PluginInfo", "discover_plugins", "plugin_config", "resolve_budgets"]
+__all__ = ["DEFAULT_POOL_SIZE", "EMPTY_TICKET_FILES", "INTAKE_POOL_SIZE", "PluginHost", "PluginInfo", "discover_plugins", "plugin_config", "pool_size_for", "resolve_budgets"]
 
 log = structlog.get_logger(__name__)
 
 #: Enough threads that a few hung POS calls leave room for the rest; few enough to be cheap.
 DEFAULT_POOL_SIZE = 16
+#: The Order Integration holds' own threads (``hold(..., intake=True)``), apart from the workers' hooks: a hold
+#: TEvo waits on (``[server] hold_budget``, 2 s) never queues behind however many jobs' hooks are running, or
+#: hung. 16: the concurrency the intake is measured at, and what holds had when they shared the one pool.
+INTAKE_POOL_SIZE = 16
+
+
+def pool_size_for(workers: int) -> int:
+    """Hook threads for ``workers`` jobs: two each, as a job asks the POS for stock and deliverability at once
+    (and tells listeners of its transitions meanwhile); never fewer than the default's 16."""
+    return max(DEFAULT_POOL_SIZE, 2 * workers)
 
 # What each hook may return. A plugin returning the wrong thing is a plugin bug, reported as a
 # PosError at the call rather than as an AttributeError somewhere deep in the pipeline.
@@ -171,6 +181,7 @@ class PluginHost:
         self.budgets = resolve_budgets(budgets)
         self._pm = checked_manager(name, plugin)
         self._pool = WorkerPool(pool_size, name=f"pos-{name}")
+        self._intake = WorkerPool(INTAKE_POOL_SIZE, name=f"pos-{name}-intake")  # threads start at the first hold
         self._probe = HealthProbe(lambda: self._submit("pos_health", {}), self.budgets["pos_health"])
         self._closed = False
         self._startup()
@@ -181,15 +192,15 @@ class PluginHost:
         try:
             self.call_sync("pos_startup")
         except PosError as exc:
-            self._pool.close()
+            self._close_pools()
             raise PluginStartError(self.name, exc.original, "pos_startup") from exc
         except PosTimeout as exc:
-            self._pool.close()
+            self._close_pools()
             raise PluginStartError(self.name, exc) from exc
 
     @classmethod
     def load(cls, name: str, config: Mapping[str, Any], budgets: Mapping[str, float] | None = None,
-             *, base_dir: Path | None = None) -> PluginHost:
+             *, base_dir: Path | None = None, pool_size: int = DEFAULT_POOL_SIZE) -> PluginHost:
         """Build the plugin installed under entry point ``name`` from its ``[plugins.<name>]`` table.
 
         Relative path settings in the table resolve against ``base_dir`` (``Settings.config_dir``).
@@ -197,6 +208,7 @@ class PluginHost:
         Raises a ``PluginLoadError``: ``PluginNotFound`` (listing the installed names),
         ``PluginImportError``, ``PluginConfigError`` (naming each bad key), ``PluginStartError``
         (the plugin's ``__init__`` raised), ``PluginHookError`` or ``PluginMissingHooks``.
+        ``pool_size``: the workers' hook threads (``pool_size_for``).
         """
         plugin_class = load_plugin_class(name)
         settings = plugin_config(name, plugin_class, config, base_dir)
@@ -204,7 +216,7 @@ class PluginHost:
             plugin = plugin_class(settings)
         except Exception as exc:
             raise PluginStartError(name, exc) from exc
-        return cls(name, plugin, budgets)
+        return cls(name, plugin, budgets, pool_size=pool_size)
 
     def add_listener(self, listener: object, name: str | None = None) -> None:
         """Register one more ``pos_order_event`` implementation (a chat notifier, a metrics feed).
@@ -237,10 +249,11 @@ class PluginHost:
     def _invoke(self, hook: str, kwargs: dict[str, Any]) -> Any:
         return _check_result(hook, getattr(self._pm.hook, hook)(**kwargs))
 
-    def _submit(self, hook: str, kwargs: dict[str, Any], limit: float | None = None) -> concurrent.futures.Future[Any]:
+    def _submit(self, hook: str, kwargs: dict[str, Any], limit: float | None = None, *, intake: bool = False,
+                ) -> concurrent.futures.Future[Any]:
         """Queue ``hook``; its deadline (``tevo_bridge.pos.deadline``) counts from now, queueing included."""
         deadline = time.monotonic() + (self.budgets[hook] if limit is None else limit)
-        return self._pool.submit(call_by, deadline, self._invoke, hook, kwargs)
+        return (self._intake if intake else self._pool).submit(call_by, deadline, self._invoke, hook, kwargs)
 
     def _timeout(self, hook: str, future: concurrent.futures.Future[Any], budget: float | None = None) -> PosTimeout:
         # A call still queued behind hung ones never starts: cancel it, so nothing is left to compensate.
@@ -264,10 +277,11 @@ class PluginHost:
 
     # Hook results are untyped (pluggy); each typed method below names what its hook returns by the contract
     # (docs/plugins.md), which the contract suite (tevo_bridge.testing.PosContract) checks of every plugin.
-    async def _call(self, hook: str, budget: float | None = None, **kwargs: Any) -> Any:
-        """Run a hook under its budget, or under ``budget`` when the caller has less time left (an OI hold)."""
+    async def _call(self, hook: str, budget: float | None = None, *, intake: bool = False, **kwargs: Any) -> Any:
+        """Run a hook under its budget, or under ``budget`` when the caller has less time left (an OI hold);
+        ``intake``: on the intake's own threads (``INTAKE_POOL_SIZE``)."""
         limit = self.budgets[hook] if budget is None else min(budget, self.budgets[hook])
-        future = self._submit(hook, kwargs, limit)
+        future = self._submit(hook, kwargs, limit, intake=intake)
         started = time.monotonic()
         if not await settled(future, limit):
             child(POS_LATENCY, hook, "timeout").observe(time.monotonic() - started)
@@ -298,8 +312,9 @@ class PluginHost:
     async def create_customer(self, buyer: Buyer, *, budget: float | None = None) -> Customer:
         return cast(Customer, await self._call("pos_create_customer", budget, buyer=buyer))
 
-    async def hold(self, hold: Hold, *, budget: float | None = None) -> HoldResult:
-        return cast(HoldResult, await self._call("pos_hold", budget, hold=hold))
+    async def hold(self, hold: Hold, *, budget: float | None = None, intake: bool = False) -> HoldResult:
+        """``intake``: TEvo is waiting for this answer (an Order Integration hold), so it runs on threads of its own."""
+        return cast(HoldResult, await self._call("pos_hold", budget, intake=intake, hold=hold))
 
     async def release_hold(self, hold: Hold, *, budget: float | None = None) -> bool:
         return cast(bool, await self._call("pos_release_hold", budget, hold=hold))
@@ -358,7 +373,11 @@ class PluginHost:
                 self.call_sync("pos_shutdown")
             except PosCallError as exc:  # stopping anyway: say so, and let the rest of the shutdown run
                 log.warning("pos_shutdown_failed", plugin=self.name, error=str(exc))
+        self._close_pools()
+
+    def _close_pools(self) -> None:
         self._pool.close()
+        self._intake.close()
 
     def __enter__(self) -> PluginHost:
         return self

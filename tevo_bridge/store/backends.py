@@ -13,9 +13,18 @@ if TYPE_CHECKING:
 
 #: The daemon's store threads on PostgreSQL, each holding one pooled connection: ``INTAKE_THREADS`` of them
 #: group-commit the intake's hot writes (store/pg_aio.py), the others take every other call one at a time,
-#: so a slow query (a prune, a scrape) or the workers' calls never hold up an Order Integration hold. 8 keep
-#: 4 replicas (8 + workers + 2 connections each) well inside PostgreSQL's default max_connections of 100.
+#: so a slow query (a prune, a scrape) or the workers' calls never hold up an Order Integration hold. With
+#: PostgreSQL's 8 workers by default (config.WORKERS_POSTGRESQL), 4 replicas need 76 of the server's default
+#: max_connections of 100 (``pg_connections``).
 PG_STORE_THREADS = 8
+#: Pooled connections beyond the store threads and the running jobs: room while one is being replaced.
+PG_SPARE = 2
+
+
+def pg_connections(workers: int) -> int:
+    """The most PostgreSQL connections one daemon opens: its pool (store threads, one per running job, the spare)
+    and the one that listens for jobs other replicas commit."""
+    return PG_STORE_THREADS + workers + PG_SPARE + 1
 
 
 def open_store(settings: StoreSettings, *, daemon: bool = False, jobs: int = 0) -> SqliteStore | PostgresStore:
@@ -29,7 +38,7 @@ def open_store(settings: StoreSettings, *, daemon: bool = False, jobs: int = 0) 
     # The store threads' connections stay open (min_size), so after an outage the pool reopens them in the
     # background before the burst arrives, and running jobs (one connection each, for their advisory locks)
     # can never take the last of them.
-    return PostgresStore(url, min_size=PG_STORE_THREADS, max_size=PG_STORE_THREADS + jobs + 2)
+    return PostgresStore(url, min_size=PG_STORE_THREADS, max_size=PG_STORE_THREADS + jobs + PG_SPARE)
 
 
 def open_async_store(settings: Settings) -> AsyncStore:
