@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 from typer.testing import CliRunner
 
 from tevo_bridge.cli import app, summary
 from tevo_bridge.config import WORKERS_POSTGRESQL, WORKERS_SQLITE, Settings, load_settings
 from tevo_bridge.store.backends import pg_connections
 
-ROOT = Path(__file__).resolve().parents[2]
 PG = {"url": "postgresql://tevo:pw@127.0.0.1:5432/tevo_bridge"}
 
 
@@ -48,15 +44,7 @@ def test_check_says_the_workers_and_on_postgresql_the_connections():
     assert not any("PostgreSQL connections" in line for line in summary(Settings()))
 
 
-def test_check_prints_the_sqlite_default_of_the_example_config(tmp_path, monkeypatch):
-    from tevo_bridge_sqlite_pos import store
-
-    config = tmp_path / "config.toml"
-    shutil.copy(ROOT / "config.example.toml", config)
-    store.init_db(tmp_path / "pos.sqlite3")
-    monkeypatch.setenv("TEVO_BRIDGE_TEVO__TOKEN", "Y" * 32)
-    monkeypatch.setenv("TEVO_BRIDGE_TEVO__SECRET", "Z" * 40)
-    monkeypatch.setenv("TEVO_BRIDGE_TEVO__REVIEWER_ID", "4711")
-    result = CliRunner().invoke(app, ["check", "--config", str(config)])
+def test_check_prints_the_sqlite_default_of_the_example_config(seller):
+    result = CliRunner().invoke(app, ["check", "--config", str(seller)])
     assert result.exit_code == 0, result.output
     assert f"pipeline:  {WORKERS_SQLITE} workers" in result.output
