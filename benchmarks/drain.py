@@ -144,6 +144,14 @@ def _calls(bridge: str) -> dict[str, Any]:
     return {"tevo": tevo, "pos": {hook: {"calls": c, "seconds": s} for hook, (c, s) in pos.items()}}
 
 
+def announced_rate(raw: dict[str, Any]) -> float:
+    """Orders the sandbox created and announced per second: the drained rate's unit, so their ratio is the time to
+    announce them all ÷ the time until all are settled. (Until 2026-12-05 it counted every scenario call, the OI
+    checkouts that make no order too, against orders drained: each ratio was ~0.9× what it should have been.)"""
+    orders = raw["orders_created"] if "orders_created" in raw else raw["orders"]
+    return float(orders / raw["create_seconds"])
+
+
 def figures(raw: dict[str, Any]) -> list[Figure]:
     n, secs = raw["orders_created"], raw["drain_seconds"]
     rate = n / secs
@@ -154,7 +162,7 @@ def figures(raw: dict[str, Any]) -> list[Figure]:
         issues.append(f"{raw['unexpected_count']} unexpected outcomes, e.g. {raw['unexpected_outcomes'][:3]}")
     if raw["missing_orders"]:
         issues.append(f"{raw['missing_orders']} OI orders not created (hold refused)")
-    create_rate = raw["scenario_calls"] / raw["create_seconds"]
+    create_rate = announced_rate(raw)
     return [
         Figure(f"{n} mixed orders drained end to end", rate, "orders/s", create_rate,
                "sandbox creating + announcing them", target="≥ 0.9× the announce rate, every outcome as expected",

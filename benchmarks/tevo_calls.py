@@ -142,7 +142,7 @@ def drains(pairs: int) -> int:
             orders = raw["orders_created"]
             result = {"cpu_ms": raw["daemon_cpu_share"] * raw["drain_seconds"] / orders * 1e3,
                       "drained_rate": orders / raw["drain_seconds"],
-                      "announced_rate": raw["scenario_calls"] / raw["create_seconds"],
+                      "announced_rate": drain.announced_rate(raw),
                       "tevo_calls": sum(raw["calls"]["tevo"].values()) / orders,
                       "rss_idle_mb": raw["rss_idle_mb"], "unsettled": raw["unsettled"] + raw["unexpected_count"]}
             print(f"pair {n + 1}, {kind}: {result['cpu_ms']:.1f} ms daemon CPU per order, drained "
