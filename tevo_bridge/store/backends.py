@@ -21,10 +21,15 @@ PG_STORE_THREADS = 8
 PG_SPARE = 2
 
 
+def pg_pool_size(jobs: int) -> int:
+    """The pool's connections: the store threads', one per running job (its advisory locks), and the spare."""
+    return PG_STORE_THREADS + jobs + PG_SPARE
+
+
 def pg_connections(workers: int) -> int:
-    """The most PostgreSQL connections one daemon opens: its pool (store threads, one per running job, the spare)
-    and the one that listens for jobs other replicas commit."""
-    return PG_STORE_THREADS + workers + PG_SPARE + 1
+    """The most PostgreSQL connections one daemon opens: its pool and the one that listens for jobs other replicas
+    commit."""
+    return pg_pool_size(workers) + 1
 
 
 def open_store(settings: StoreSettings, *, daemon: bool = False, jobs: int = 0) -> SqliteStore | PostgresStore:
@@ -38,7 +43,7 @@ def open_store(settings: StoreSettings, *, daemon: bool = False, jobs: int = 0) 
     # The store threads' connections stay open (min_size), so after an outage the pool reopens them in the
     # background before the burst arrives, and running jobs (one connection each, for their advisory locks)
     # can never take the last of them.
-    return PostgresStore(url, min_size=PG_STORE_THREADS, max_size=PG_STORE_THREADS + jobs + PG_SPARE)
+    return PostgresStore(url, min_size=PG_STORE_THREADS, max_size=pg_pool_size(jobs))
 
 
 def open_async_store(settings: Settings) -> AsyncStore:
