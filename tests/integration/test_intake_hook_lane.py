@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 
 import httpx
 from tevo_bridge_sqlite_pos.plugin import SqlitePos
@@ -17,6 +16,7 @@ from tests.integration.conftest import API_KEY, make_settings, pos_rows
 from tests.pos_stubs import HOLD, ITEM, StubPos
 from tevo_bridge import hookimpl
 from tevo_bridge.config import Settings
+from tevo_bridge.loopback.stack import wait_for
 from tevo_bridge.pos.host import DEFAULT_POOL_SIZE, PluginHost, pool_size_for
 from tevo_bridge.pos.types import Availability
 from tevo_bridge.serve import running_daemon
@@ -64,17 +64,8 @@ def test_a_hold_is_answered_while_every_worker_is_blocked_in_a_pos_hook(tmp_path
         assert len(stuck) == WORKERS
         plugin.gate.set()
         daemon_holds = "SELECT global_id, state FROM holds ORDER BY global_id"
-        assert _eventually(lambda: pos_rows(pos_db, daemon_holds) == [
+        assert wait_for(lambda: pos_rows(pos_db, daemon_holds) == [
             ("g-1", "released"), ("g-2", "released"), ("g-3", "released"), ("g-4", "held")])
-
-
-def _eventually(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_the_daemon_sizes_the_workers_hook_threads_from_the_workers():

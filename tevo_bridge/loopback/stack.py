@@ -72,12 +72,7 @@ class Stack:
         return {oid: self.state(oid) for oid in order_ids}
 
     def wait_for(self, predicate: Any, timeout: float = 15.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.05)
-        return False
+        return wait_for(predicate, timeout)
 
     def poll(self) -> int:
         """Run one poll cycle on the daemon's own event loop, as its poller task would."""
@@ -105,6 +100,16 @@ class Stack:
     def invoices_for(self, order_id: int) -> int:
         count: int = self.pos("SELECT COUNT(*) FROM invoices WHERE tevo_order_id = ?", order_id)[0][0]
         return count
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+    """Whether ``predicate`` came true within ``timeout`` seconds, looked at every 50 ms."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def settings_for(sandbox: Sandbox, tmp: Path, pos_db: Path, port: int, **sections: dict[str, Any]) -> Settings:
