@@ -1,7 +1,7 @@
 """The contract suite fails a careless plugin, and says what went wrong.
 
 A suite that any plugin passes proves nothing: this runs it, in a separate pytest session, on a
-plugin with ten classic POS bugs and checks that exactly those tests fail, with their messages.
+plugin with eleven classic POS bugs and checks that exactly those tests fail, with their messages.
 """
 
 from __future__ import annotations
@@ -76,6 +76,20 @@ class CarelessPos:
         time.sleep(0.02)  # bug 1: no lock, and a slow POS round trip between check and write
         self.holds.append([hold.global_id, hold.remote_id, hold.quantity, "held", hold.order_id])
         return HoldResult(True, hold.global_id, available - hold.quantity)
+
+    @hookimpl
+    def pos_hold_many(self, holds):
+        # bug 11: every hold of a batch is checked against the stock as it was before the batch
+        before = {h.remote_id: self._available(h.remote_id, reservations=False) for h in holds
+                  if h.remote_id in self.groups}
+        answers = []
+        for hold in holds:
+            if hold.price is None and hold.quantity <= before.get(hold.remote_id, -1):
+                self.holds.append([hold.global_id, hold.remote_id, hold.quantity, "held", None])
+                answers.append(HoldResult(True, hold.global_id, before[hold.remote_id] - hold.quantity))
+            else:
+                answers.append(self.pos_hold(hold))
+        return answers
 
     @hookimpl
     def pos_release_hold(self, hold):
@@ -154,9 +168,11 @@ def test_the_suite_fails_exactly_the_careless_plugins_bugs(failures: dict[str, s
         "test_racing_holds_never_oversell",
         "test_racing_invoices_never_oversell",
         "test_racing_reservations_and_checkout_holds_take_the_last_tickets_once",
+        "test_racing_batches_and_single_holds_never_oversell",
         # bug 2
         "test_repeating_a_hold_returns_the_same_hold_and_takes_nothing_more",
         "test_racing_repeats_of_one_hold_hold_once",
+        "test_a_hold_repeated_in_a_later_batch_or_alone_is_the_same_hold",
         # bug 3
         "test_invoicing_an_order_twice_returns_the_first_invoice_and_sells_nothing_more",
         # bug 4
@@ -177,6 +193,8 @@ def test_the_suite_fails_exactly_the_careless_plugins_bugs(failures: dict[str, s
         "test_ticket_files_are_none_or_files_never_an_empty_list",
         # bug 10 (contract 2)
         "test_order_events_never_raise",
+        # bug 11 (pos_hold_many)
+        "test_holds_of_one_batch_never_oversell",
     }
 
 
@@ -184,6 +202,8 @@ def test_the_suite_fails_exactly_the_careless_plugins_bugs(failures: dict[str, s
     ("test", "message"),
     [
         ("test_racing_holds_never_oversell", "8 racing holds of 3 of 10: "),
+        ("test_holds_of_one_batch_never_oversell", "four holds of 3 of 10 in one call: [HoldResult(held=True"),
+        ("test_a_hold_repeated_in_a_later_batch_or_alone_is_the_same_hold", "G-b1 held in a batch, then again in a batch, then alone"),
         ("test_a_checkout_hold_cannot_take_tickets_an_order_reserved", "both buyers would be told yes"),
         ("test_a_hold_stops_counting_once_it_lapses", "a hold past its expires_at still counts"),
         ("test_repeating_a_hold_returns_the_same_hold_and_takes_nothing_more", "a replayed hold must not hold twice"),

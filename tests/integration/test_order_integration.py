@@ -156,6 +156,11 @@ class HangingHolds(SqlitePos):
         time.sleep(1.0)
         return super().pos_hold(hold)
 
+    @hookimpl
+    def pos_hold_many(self, holds):
+        time.sleep(1.0)
+        return super().pos_hold_many(holds)
+
 
 def test_a_hanging_pos_answers_503_within_budget_and_the_late_hold_is_released(tmp_path, pos_db):
     settings = make_settings(tmp_path, pos_db, server={"hold_budget": 0.3, "admin_port": 0})

@@ -61,6 +61,10 @@ class TemperedPos(SqlitePos):
         self._temper(hold.remote_id)
         return super().pos_hold(hold)
 
+    # Tempers are per ticket group, and a batch shares its fate (one hung group would hang the holds beside it):
+    # this POS places checkout holds one by one, as a POS without pos_hold_many does.
+    pos_hold_many = None
+
 
 @dataclass
 class PosFaultRun:

@@ -178,6 +178,11 @@ class ControlledPos(SqlitePos):
         return super().pos_hold(hold)
 
     @hookimpl
+    def pos_hold_many(self, holds):
+        self._temper("pos_hold")
+        return super().pos_hold_many(holds)
+
+    @hookimpl
     def pos_release_hold(self, hold):
         self._temper("pos_release_hold")
         return super().pos_release_hold(hold)

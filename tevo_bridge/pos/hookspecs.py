@@ -67,7 +67,7 @@ REQUIRED_HOOKS: Final = (
 #: Hooks a plugin may leave out; the host then reports ``has_hook(name) is False``.
 OPTIONAL_HOOKS: Final = (
     "pos_mobile_transfer", "pos_order_event", "pos_health", "pos_startup", "pos_shutdown", "pos_void_invoice",
-    "pos_list_stock",
+    "pos_list_stock", "pos_hold_many",
 )
 ALL_HOOKS: Final = REQUIRED_HOOKS + OPTIONAL_HOOKS
 
@@ -86,6 +86,7 @@ DEFAULT_BUDGETS: Final[Mapping[str, float]] = MappingProxyType(
         "pos_find_customer": 10.0,
         "pos_create_customer": 10.0,
         "pos_hold": 3.0,
+        "pos_hold_many": 3.0,
         "pos_release_hold": 10.0,
         "pos_create_invoice": 30.0,
         "pos_ticket_files": 60.0,
@@ -172,6 +173,26 @@ def pos_hold(hold: Hold) -> HoldResult:
     Idempotency: keyed by ``global_id``; repeating a successful hold returns the same ``hold_id``
     and reserves nothing more.
     Budget: 3 s (TEvo's buyer is waiting at checkout).
+    """
+
+
+@hookspec(firstresult=True)
+def pos_hold_many(holds: list[Hold]) -> list[HoldResult | Exception]:
+    """Optional (contract 2). Place several Order Integration holds in one call: one round trip or transaction.
+
+    When a plugin implements it, the daemon sends TEvo's checkout holds here instead of to
+    ``pos_hold``: the holds that arrive while a batch is with the POS go together as the next
+    batch (at most 32), so a burst of checkouts costs the POS a few calls, not one each.
+    Reservations for orders still go to ``pos_hold``, which stays required.
+    Arguments: ``holds``, Order Integration holds (``order_id`` None), each with its own ``global_id``
+    (never two with the same ``global_id`` in one call).
+    Returns: one answer per hold, in the same order: the ``HoldResult`` ``pos_hold`` would have
+    answered for that hold, placed as if one after another (so holds of one batch competing for the
+    last tickets never oversell), or an ``Exception`` for a hold that failed on its own (answered
+    TEvo as a POS error). Raising fails every hold of the batch: each is answered as a POS error and
+    released by a job, so write nothing, or nothing that a release does not undo.
+    Idempotency: keyed by each hold's ``global_id``, as ``pos_hold``.
+    Budget: 3 s, and never past the earliest deadline of the holds in the call (``deadline.time_left()``).
     """
 
 

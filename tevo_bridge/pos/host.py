@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType, NoneType
 from typing import Any, cast
@@ -22,6 +22,7 @@ import structlog
 from tevo_bridge import health
 from tevo_bridge.metrics import POS_LATENCY, child
 from tevo_bridge.paths import CONTEXT_KEY
+from tevo_bridge.pos.batches import HoldBatches
 from tevo_bridge.pos.deadline import call_by
 from tevo_bridge.pos.discovery import (
     PluginInfo,
@@ -88,6 +89,7 @@ _RESULT_TYPES: Mapping[str, tuple[type, ...]] = {
     "pos_find_customer": (Customer, NoneType),
     "pos_create_customer": (Customer,),
     "pos_hold": (HoldResult,),
+    "pos_hold_many": (list,),
     "pos_release_hold": (bool,),
     "pos_create_invoice": (Invoice,),
     "pos_ticket_files": (list, NoneType),
@@ -117,6 +119,15 @@ def resolve_budgets(overrides: Mapping[str, float] | None) -> Mapping[str, float
             raise ValueError(f"the budget of {hook} must be a positive number of seconds, got {seconds!r}")
         budgets[hook] = float(seconds)
     return MappingProxyType(budgets)
+
+
+def _check_hold_answers(answers: list[Any], holds: int) -> None:
+    """``pos_hold_many``: one ``HoldResult`` or ``Exception`` per hold, else the whole batch is a plugin bug."""
+    if len(answers) != holds:
+        raise TypeError(f"pos_hold_many returned {len(answers)} answers for {holds} holds")
+    wrong = sorted({type(a).__name__ for a in answers if not isinstance(a, HoldResult | Exception)})
+    if wrong:
+        raise TypeError(f"pos_hold_many returned {', '.join(wrong)} in its list, expected HoldResult or an Exception")
 
 
 def _check_result(hook: str, result: Any) -> Any:
@@ -182,6 +193,7 @@ class PluginHost:
         self._pm = checked_manager(name, plugin)
         self._pool = WorkerPool(pool_size, name=f"pos-{name}")
         self._intake = WorkerPool(INTAKE_POOL_SIZE, name=f"pos-{name}-intake")  # threads start at the first hold
+        self._batches = HoldBatches(self._place_holds, self._intake) if self.has_hook("pos_hold_many") else None
         self._probe = HealthProbe(lambda: self._submit("pos_health", {}), self.budgets["pos_health"])
         self._closed = False
         self._startup()
@@ -247,7 +259,15 @@ class PluginHost:
     # -- calling -------------------------------------------------------------------------------
 
     def _invoke(self, hook: str, kwargs: dict[str, Any]) -> Any:
-        return _check_result(hook, getattr(self._pm.hook, hook)(**kwargs))
+        result = _check_result(hook, getattr(self._pm.hook, hook)(**kwargs))
+        if hook == "pos_hold_many":
+            _check_hold_answers(result, len(kwargs["holds"]))
+        return result
+
+    def _place_holds(self, holds: Sequence[Hold], deadline: float) -> list[HoldResult | Exception]:
+        """A batch of Order Integration holds (``HoldBatches``), by the earliest deadline among them."""
+        deadline = min(deadline, time.monotonic() + self.budgets["pos_hold_many"])
+        return cast("list[HoldResult | Exception]", call_by(deadline, self._invoke, "pos_hold_many", {"holds": list(holds)}))
 
     def _submit(self, hook: str, kwargs: dict[str, Any], limit: float | None = None, *, intake: bool = False,
                 ) -> concurrent.futures.Future[Any]:
@@ -281,7 +301,10 @@ class PluginHost:
         """Run a hook under its budget, or under ``budget`` when the caller has less time left (an OI hold);
         ``intake``: on the intake's own threads (``INTAKE_POOL_SIZE``)."""
         limit = self.budgets[hook] if budget is None else min(budget, self.budgets[hook])
-        future = self._submit(hook, kwargs, limit, intake=intake)
+        return await self._outcome(hook, self._submit(hook, kwargs, limit, intake=intake), limit)
+
+    async def _outcome(self, hook: str, future: concurrent.futures.Future[Any], limit: float) -> Any:
+        """The call's result once ``future`` is done, if within ``limit`` seconds."""
         started = time.monotonic()
         if not await settled(future, limit):
             child(POS_LATENCY, hook, "timeout").observe(time.monotonic() - started)
@@ -313,8 +336,21 @@ class PluginHost:
         return cast(Customer, await self._call("pos_create_customer", budget, buyer=buyer))
 
     async def hold(self, hold: Hold, *, budget: float | None = None, intake: bool = False) -> HoldResult:
-        """``intake``: TEvo is waiting for this answer (an Order Integration hold), so it runs on threads of its own."""
+        """``intake``: TEvo is waiting for this answer (an Order Integration hold), so it runs on threads of its own,
+        in a batch with the holds queued beside it when the plugin has ``pos_hold_many``."""
+        if intake and self._batches is not None:
+            return await self._hold_in_batch(hold, budget)
         return cast(HoldResult, await self._call("pos_hold", budget, intake=intake, hold=hold))
+
+    async def _hold_in_batch(self, hold: Hold, budget: float | None) -> HoldResult:
+        assert self._batches is not None
+        limit = self.budgets["pos_hold"] if budget is None else min(budget, self.budgets["pos_hold"])
+        try:
+            return cast(HoldResult, await self._outcome("pos_hold", self._batches.add(hold, time.monotonic() + limit),
+                                                        limit))
+        except PosTimeout:
+            self._batches.revive()  # the batch ahead may be hung: the holds queued behind this one no longer wait for it
+            raise
 
     async def release_hold(self, hold: Hold, *, budget: float | None = None) -> bool:
         return cast(bool, await self._call("pos_release_hold", budget, hold=hold))

@@ -509,6 +509,69 @@ class PosContract:
         again = self.hold(pos, "G-lapsing", group, group.quantity, expires_at=lapses)
         assert (again.held, again.reason) == (False, "global_id_used"), f"a lapsed hold answered a replay: {again}"
 
+    # -- holds in batches (pos_hold_many, optional) ----------------------------------------------
+
+    @staticmethod
+    def hold_many(pos: PluginHost, holds: Sequence[Hold]) -> list[HoldResult]:
+        if not pos.has_hook("pos_hold_many"):
+            pytest.skip("the plugin does not implement the optional pos_hold_many (checkout holds go one by one)")
+        answers = pos.call_sync("pos_hold_many", holds=list(holds))
+        failed = [(hold.global_id, answer) for hold, answer in zip(holds, answers, strict=True)
+                  if not isinstance(answer, HoldResult)]
+        assert not failed, f"pos_hold_many failed holds it should have answered: {failed}"
+        return cast(list[HoldResult], answers)
+
+    def test_a_batch_of_holds_answers_each_as_pos_hold_would(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        ten, four = groups["90417"], groups["90422"]
+        answers = self.hold_many(pos, [
+            Hold("G-b1", ten.remote_id, 3),
+            Hold("G-b2", four.remote_id, four.quantity + 1),
+            Hold("G-b3", UNKNOWN_REMOTE_ID, 1),
+            Hold("G-b4", ten.remote_id, 1, price=ten.min_price - 1),
+        ])
+        got = [(a.held, a.reason) for a in answers]
+        assert got == [(True, None), (False, "insufficient_quantity"), (False, "unknown_remote_id"),
+                       (False, "price_not_acceptable")], f"pos_hold_many's answers, in order: {answers}"
+        assert answers[0].hold_id and answers[0].available == ten.quantity - 3, f"the held hold: {answers[0]}"
+        stock = (self.available(pos, ten.remote_id), self.available(pos, four.remote_id))
+        assert stock == (ten.quantity - 3, four.quantity), f"stock after the batch: {stock}, only G-b1 holds 3"
+
+    def test_holds_of_one_batch_never_oversell(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:
+        group = groups["90417"]  # 10 on hand; four holds of 3 in one call: the first three win
+        answers = self.hold_many(pos, [Hold(f"G-b{i}", group.remote_id, 3) for i in range(4)])
+        assert [a.held for a in answers] == [True, True, True, False], f"four holds of 3 of 10 in one call: {answers}"
+        assert answers[3].reason == "insufficient_quantity", f"the fourth hold: {answers[3]}"
+        assert self.available(pos, group.remote_id) == 1, "holds of one pos_hold_many call oversold"
+
+    def test_a_hold_repeated_in_a_later_batch_or_alone_is_the_same_hold(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        group = groups["90417"]
+        first = self.hold_many(pos, [Hold("G-b1", group.remote_id, 3)])[0]
+        again = self.hold_many(pos, [Hold("G-b1", group.remote_id, 3), Hold("G-b2", group.remote_id, 2)])
+        alone = self.hold(pos, "G-b1", group, 3)
+        assert {first.hold_id, again[0].hold_id, alone.hold_id} == {first.hold_id} and first.held, (
+            f"G-b1 held in a batch, then again in a batch, then alone: {first}, {again[0]}, {alone}"
+        )
+        assert self.available(pos, group.remote_id) == group.quantity - 5, "a repeated hold held twice"
+
+    def test_racing_batches_and_single_holds_never_oversell(
+        self, pos: PluginHost, groups: dict[str, InventoryRow]
+    ) -> None:
+        group = groups["90417"]  # 10 on hand; racers want 3 each, half through pos_hold_many: exactly 3 can win
+        self.hold_many(pos, [])  # skips here when the plugin has no pos_hold_many
+
+        def one(i: int) -> HoldResult:
+            hold = Hold(f"G-race-{i}", group.remote_id, 3)
+            return self.hold_many(pos, [hold])[0] if i % 2 else cast(HoldResult, pos.call_sync("pos_hold", hold=hold))
+
+        results = _race(CONCURRENCY, one)
+        held = sum(isinstance(r, HoldResult) and r.held for r in results)
+        remaining = self.available(pos, group.remote_id)
+        assert (held, remaining) == (3, 1), f"{CONCURRENCY} racing holds of 3 of 10: {held} held, {remaining} left; {results}"
+
     # -- no oversell under concurrency -----------------------------------------------------------
 
     def test_racing_holds_never_oversell(self, pos: PluginHost, groups: dict[str, InventoryRow]) -> None:

@@ -145,3 +145,52 @@ def test_an_interrupted_batch_still_answers_its_writes_and_the_next_write_leads(
         writer.run(interrupted)
     assert writer.run(insert("after")) == "after"  # not wedged waiting for a leader that is gone
     assert names(database) == ["after"]
+
+
+def test_run_many_commits_its_writes_in_one_batch_each_answered_alone(database):
+    batches = Batches()
+    writer = make_writer(database, batches)
+
+    def fails(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO notes VALUES ('half')")
+        raise ValueError("no stock")
+
+    answers = writer.run_many([insert("a"), fails, insert("b"), insert("a")])
+    assert answers[0::2] == ["a", "b"]
+    assert isinstance(answers[1], ValueError) and isinstance(answers[3], sqlite3.IntegrityError)
+    assert names(database) == ["a", "b"]  # "half" rolled back with its failing write
+    assert batches.count == 2  # tried plainly, rolled back whole at the failure, then each in its savepoint
+    assert writer.run_many([]) == []
+
+
+def test_run_many_queued_behind_a_batch_and_longer_than_one_is_answered_whole(database):
+    """More writes than a batch takes, queued while another caller leads: the caller leads what is left."""
+    batches = Batches()
+    writer = GroupWriter(store.ThreadConnections(database).connect, prepare=batches, max_batch=3)
+    gate, inside = threading.Event(), threading.Event()
+
+    def held_open(conn: sqlite3.Connection) -> None:
+        inside.set()
+        gate.wait(10)
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(writer.run, held_open)
+        assert inside.wait(10)
+        many = pool.submit(writer.run_many, [insert(f"n{i}") for i in range(7)])
+        while len(writer._queue) < 7:
+            threading.Event().wait(0.005)
+        gate.set()
+        first.result(10)
+        assert many.result(10) == [f"n{i}" for i in range(7)]
+    assert names(database) == [f"n{i}" for i in range(7)]
+    assert batches.count == 4  # the first batch, then 3 + 3 + 1
+
+
+def test_run_many_and_run_from_many_threads_write_each_once(database):
+    writer = make_writer(database, Batches())
+    with ThreadPoolExecutor(8) as pool:
+        singles = [pool.submit(writer.run, insert(f"s{i}")) for i in range(20)]
+        groups = [pool.submit(writer.run_many, [insert(f"m{i}-{j}") for j in range(4)]) for i in range(10)]
+        assert [f.result(10) for f in singles] == [f"s{i}" for i in range(20)]
+        assert [f.result(10) for f in groups] == [[f"m{i}-{j}" for j in range(4)] for i in range(10)]
+    assert len(names(database)) == 60

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from functools import partial
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -113,6 +114,12 @@ class SqlitePos:
     @hookimpl
     def pos_hold(self, hold: Hold) -> HoldResult:
         return self._writer.run(lambda conn: self._hold(conn, hold, timestamp()))
+
+    @hookimpl
+    def pos_hold_many(self, holds: list[Hold]) -> list[HoldResult | Exception]:
+        # One write each (a failing one rolls back alone), queued together: one transaction, one fsync.
+        now = timestamp()
+        return self._writer.run_many([partial(self._hold, hold=hold, now=now) for hold in holds])
 
     def _hold(self, conn: sqlite3.Connection, hold: Hold, now: str) -> HoldResult:
         group, count, previous = store.hold_facts(conn, hold.global_id, hold.remote_id, now)

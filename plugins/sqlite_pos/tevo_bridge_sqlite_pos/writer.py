@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar, cast
 
@@ -82,6 +82,23 @@ class GroupWriter:
         # Leading: the batch starts with this write (it is first in the queue).
         self._lead()
         return mine.result()
+
+    def run_many(self, writes: Sequence[Callable[[sqlite3.Connection], T]]) -> list[T | Exception]:
+        """Each write as ``run`` runs it, all queued at once so they share a batch (``pos_hold_many``): each
+        write's result, or its error as a value, in order, once committed."""
+        mine: list[_Write[T]] = [_Write(write) for write in writes]
+        if not mine:
+            return []
+        with self._lock:
+            self._queue.extend(mine)
+            follow, self._leading = self._leading, True
+        if not follow:
+            self._lead()  # the queue was empty: the batch starts with the first of these
+        for item in mine:
+            item.wake.wait()
+            if not item.settled:  # handed the lead: it heads the queue
+                self._lead()
+        return [item.value for item in mine]
 
     def _lead(self) -> None:
         with self._lock:
