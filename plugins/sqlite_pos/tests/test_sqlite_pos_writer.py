@@ -40,6 +40,17 @@ class Batches:
         self.count += 1
 
 
+class HeldOpen:
+    """A write that keeps its batch open until ``gate`` is set: the writes queued meanwhile share the next batch."""
+
+    def __init__(self) -> None:
+        self.gate, self.inside = threading.Event(), threading.Event()
+
+    def __call__(self, conn: sqlite3.Connection) -> None:
+        self.inside.set()
+        self.gate.wait(10)
+
+
 def insert(name: str):
     def write(conn: sqlite3.Connection) -> str:
         conn.execute("INSERT INTO notes VALUES (?)", (name,))
@@ -57,11 +68,7 @@ def test_a_write_is_committed_when_run_returns(database):
 def test_writes_that_queue_share_one_batch_and_a_failing_one_rolls_back_only_itself(database):
     batches = Batches()
     writer = make_writer(database, batches)
-    gate, inside = threading.Event(), threading.Event()
-
-    def held_open(conn: sqlite3.Connection) -> None:
-        inside.set()
-        gate.wait(10)
+    held_open = HeldOpen()
 
     def half_then_fail(conn: sqlite3.Connection) -> None:
         conn.execute("INSERT INTO notes VALUES ('half')")
@@ -69,14 +76,14 @@ def test_writes_that_queue_share_one_batch_and_a_failing_one_rolls_back_only_its
 
     with ThreadPoolExecutor(8) as pool:
         first = pool.submit(writer.run, held_open)
-        assert inside.wait(10)
+        assert held_open.inside.wait(10)
         # The first batch is open: these queue up behind it, in this order.
         futures = []
         for write in [*(insert(f"n{i}") for i in range(5)), half_then_fail, insert("n0")]:
             futures.append(pool.submit(writer.run, write))
             while len(writer._queue) < len(futures):
                 threading.Event().wait(0.005)
-        gate.set()
+        held_open.gate.set()
         first.result(10)
         assert [f.result(10) for f in futures[:5]] == [f"n{i}" for i in range(5)]
         with pytest.raises(ValueError, match="no stock"):
@@ -98,21 +105,17 @@ def test_a_batch_whose_writes_all_succeed_runs_no_savepoint(database):
         conn.set_trace_callback(statements.append)
 
     writer = make_writer(database, prepare)
-    gate, inside = threading.Event(), threading.Event()
-
-    def held_open(conn: sqlite3.Connection) -> None:
-        inside.set()
-        gate.wait(10)
+    held_open = HeldOpen()
 
     with ThreadPoolExecutor(8) as pool:
         first = pool.submit(writer.run, held_open)
-        assert inside.wait(10)
+        assert held_open.inside.wait(10)
         futures = []
         for write in (insert(f"n{i}") for i in range(6)):
             futures.append(pool.submit(writer.run, write))
             while len(writer._queue) < len(futures):
                 threading.Event().wait(0.005)
-        gate.set()
+        held_open.gate.set()
         first.result(10)
         assert [f.result(10) for f in futures] == [f"n{i}" for i in range(6)]
     assert names(database) == [f"n{i}" for i in range(6)]
@@ -167,19 +170,15 @@ def test_run_many_queued_behind_a_batch_and_longer_than_one_is_answered_whole(da
     """More writes than a batch takes, queued while another caller leads: the caller leads what is left."""
     batches = Batches()
     writer = GroupWriter(store.ThreadConnections(database).connect, prepare=batches, max_batch=3)
-    gate, inside = threading.Event(), threading.Event()
-
-    def held_open(conn: sqlite3.Connection) -> None:
-        inside.set()
-        gate.wait(10)
+    held_open = HeldOpen()
 
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(writer.run, held_open)
-        assert inside.wait(10)
+        assert held_open.inside.wait(10)
         many = pool.submit(writer.run_many, [insert(f"n{i}") for i in range(7)])
         while len(writer._queue) < 7:
             threading.Event().wait(0.005)
-        gate.set()
+        held_open.gate.set()
         first.result(10)
         assert many.result(10) == [f"n{i}" for i in range(7)]
     assert names(database) == [f"n{i}" for i in range(7)]
