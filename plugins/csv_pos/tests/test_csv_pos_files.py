@@ -205,3 +205,14 @@ def test_a_ticket_pdf_moved_after_the_start_is_named_as_unreadable_not_raised_ra
         pos.pos_ticket_files(order=order, item=item)
 
     assert caught.value.path == directory / "tickets" / "TG-41.pdf" and "Fix:" in str(caught.value)
+
+
+def test_a_batch_of_holds_rewrites_the_holds_file_once(pos: CsvPos, directory: Path, monkeypatch) -> None:
+    writes: list[str] = []
+    write = pos.folder.write
+    monkeypatch.setattr(pos.folder, "write", lambda name, rows: (writes.append(name), write(name, rows))[1])
+    answers = pos.pos_hold_many(holds=[Hold(f"G-{i}", "TG-40", 15) for i in range(3)])
+    assert [a.held for a in answers] == [True, True, False]  # 40 on hand: the third finds 10 left
+    assert (writes, len(_rows(directory / HOLDS))) == ([HOLDS], 2)
+    again = pos.pos_hold_many(holds=[Hold("G-0", "TG-40", 15), Hold("G-9", "TG-40", 50)])
+    assert [a.held for a in again] == [True, False] and writes == [HOLDS]  # a replay and a refusal write nothing

@@ -157,31 +157,47 @@ class CsvPos:
 
     @hookimpl
     def pos_hold(self, hold: Hold) -> HoldResult:
+        return self._place([hold])[0]
+
+    @hookimpl
+    def pos_hold_many(self, holds: list[Hold]) -> list[HoldResult | Exception]:
+        # The whole folder is read and the holds file rewritten per call: a batch pays that once, not per hold.
+        return list(self._place(holds))
+
+    def _place(self, holds: list[Hold]) -> list[HoldResult]:
+        """Each hold decided in order against the books as the earlier ones left them; one write for all."""
         now = timestamp()
         with self.folder.locked():
             books = _Books.read(self.folder, now)
-            count = books.available(hold.remote_id)
-            previous = books.hold(hold.global_id)
-            answer = answer_hold(
-                hold,
-                books.inventory.get(hold.remote_id),
-                count,
-                None if previous is None else (previous["remote_id"], int(previous["quantity"]), previous["state"]),
-            )
-            if answer is not None:
-                return answer
-            assert count is not None  # answer_hold refuses an unknown group
-            books.holds.append(
-                {
-                    "global_id": hold.global_id,
-                    "remote_id": hold.remote_id,
-                    "quantity": str(hold.quantity),
-                    "state": "held",
-                    "created_at": now,
-                    "expires_at": timestamp(hold.expires_at) if hold.expires_at else "",
-                }
-            )
-            self.folder.write(HOLDS, books.holds)
+            known = len(books.holds)
+            answers = [self._hold(books, hold, now) for hold in holds]
+            if len(books.holds) > known:  # a replay or a refusal adds no row: nothing to write
+                self.folder.write(HOLDS, books.holds)
+        return answers
+
+    @staticmethod
+    def _hold(books: _Books, hold: Hold, now: str) -> HoldResult:
+        count = books.available(hold.remote_id)
+        previous = books.hold(hold.global_id)
+        answer = answer_hold(
+            hold,
+            books.inventory.get(hold.remote_id),
+            count,
+            None if previous is None else (previous["remote_id"], int(previous["quantity"]), previous["state"]),
+        )
+        if answer is not None:
+            return answer
+        assert count is not None  # answer_hold refuses an unknown group
+        books.holds.append(
+            {
+                "global_id": hold.global_id,
+                "remote_id": hold.remote_id,
+                "quantity": str(hold.quantity),
+                "state": "held",
+                "created_at": now,
+                "expires_at": timestamp(hold.expires_at) if hold.expires_at else "",
+            }
+        )
         return HoldResult(True, hold.global_id, count - hold.quantity)
 
     @hookimpl
