@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from starlette.responses import Response, StreamingResponse
 
 from tevo_bridge.connections import ConnectionLimits, OneWrite, guarded_protocol
@@ -49,6 +49,13 @@ def make_app() -> FastAPI:
             raise RuntimeError("a bug")
         if name == "slow":
             await asyncio.sleep(SLOW)
+        if name == "teapot":
+            raise HTTPException(418)
+        if name == "half":  # a handled exception once the answer has begun: nothing complete can follow
+            async def broken() -> Any:
+                yield b"begun"
+                raise StoreError("the disk is full")
+            return StreamingResponse(broken(), media_type="text/plain")
         return json_response(200, {"status": "ok", "name": name, "bytes": len(body),
                                    "route": request.scope["route"].path})
 
@@ -168,6 +175,35 @@ def test_the_hot_path_answers_byte_for_byte_as_the_fastapi_stack_on_one_kept_con
     assert [status for status, _ in through_hot_path[4:7]] == [405, 404, 200]
     assert through_hot_path[6][1] == b"onetwo"
     assert through_hot_path[7] == (413, b'{"status":"invalid","error":"body_too_large","max_bytes":10}close')
+
+
+def without_date(raw: bytes) -> bytes:
+    return b"\r\n".join(line for line in raw.split(b"\r\n") if not line.lower().startswith(b"date:"))
+
+
+def status_handler_and_half_answer(app: Any, parser: HttpParser) -> tuple[tuple[int, bytes], bytes]:
+    with served(app, parser) as port:
+        wire = Wire(port)
+        try:
+            teapot = wire.request("POST", "/things/teapot")[::2]
+            wire.sock.sendall(b"POST /things/half HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
+            half = wire.buffer + read_all(wire.sock)
+        finally:
+            wire.close()
+    return teapot, without_date(half)
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_an_http_exception_takes_its_status_handler_and_a_handled_one_after_the_answer_began_closes_the_connection(
+        parser: HttpParser) -> None:
+    """The two exception paths of Starlette's wrapping the byte-for-byte test above does not take."""
+    through_fastapi = status_handler_and_half_answer(make_app(), parser)
+    through_hot_path = status_handler_and_half_answer(hot(make_app(), crashed, "intake.error"), parser)
+    assert through_hot_path == through_fastapi
+    assert through_hot_path[0] == (418, b'{"status":"error","error":"error"}')
+    head, _, body = through_hot_path[1].partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"begun" in body  # then closed: no end of the chunked body
+    assert not body.endswith(b"0\r\n\r\n")
 
 
 def test_both_parsers_answer_the_hot_path_alike() -> None:
