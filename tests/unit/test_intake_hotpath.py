@@ -366,3 +366,41 @@ def test_one_write_sends_a_streamed_responses_headers_at_once_and_held_ones_on_c
     assert transport.writes == []
     cut_short.close()  # the app failed after its headers: they still go out, then the close
     assert transport.writes == [HEAD] and transport.closed
+
+
+class Teapot(Exception):
+    pass
+
+
+def teapot_app(threads: list[str]) -> FastAPI:
+    router = APIRouter(route_class=PlainRoute)
+
+    @router.post("/brew")
+    async def brew(request: Request) -> Response:
+        threads.append(threading.current_thread().name)  # the event loop's
+        raise Teapot()
+
+    app = FastAPI()
+    app.include_router(router)
+    add_error_handlers(app)
+
+    def short_and_stout(request: Request, exc: Exception) -> Response:  # a plain function: Starlette runs it in a thread
+        threads.append(threading.current_thread().name)
+        return json_response(418, {"status": "error", "error": "teapot"})
+
+    app.add_exception_handler(Teapot, short_and_stout)
+    return app
+
+
+def test_a_plain_function_handler_answers_from_a_worker_thread_as_through_fastapi() -> None:
+    answers_by_way = []
+    for make in (lambda threads: teapot_app(threads), lambda threads: hot(teapot_app(threads), crashed, "intake.error")):
+        threads: list[str] = []
+        with served(make(threads), "httptools") as port:
+            wire = Wire(port)
+            try:
+                answers_by_way.append(wire.request("POST", "/brew")[::2])
+            finally:
+                wire.close()
+        assert len(threads) == 2 and threads[1] != threads[0]  # the handler ran off the event loop's thread
+    assert answers_by_way[0] == answers_by_way[1] == (418, b'{"status":"error","error":"teapot"}')
