@@ -30,6 +30,9 @@ finally:
 
 from tevo_bridge.term import safe_event  # noqa: E402  (after structlog, which must come first)
 
+#: The stdout structlog's PrintLogger took at its import: a logger for it writes to whatever stdout is then.
+_STDOUT = sys.stdout
+
 MASK = "***"
 SENSITIVE_KEYS = frozenset(
     {"x-token", "x-signature", "x-api-key", "token", "secret", "api_key", "api_keys", "webhook_token", "authorization"}
@@ -241,6 +244,18 @@ class _NamedPrintLogger(structlog.PrintLogger):
     def __init__(self, file: Any, name: Any) -> None:
         super().__init__(file)
         self.name = name if isinstance(name, str) else None
+
+    def msg(self, message: str) -> None:
+        """The line and its newline in one ``write``. ``print`` writes them apart: on an unbuffered stream
+        (``PYTHONUNBUFFERED=1``, as deploy/tevo-bridge.service runs the daemon) that was two ``write(2)``s per
+        line, each letting go of the GIL, which the event loop then waits to take back."""
+        file = sys.stdout if self._file is _STDOUT else self._file  # as PrintLogger: the current stdout
+        with self._lock:
+            file.write(message + "\n")
+            file.flush()
+
+    log = debug = info = warn = warning = msg  # PrintLogger's aliases name its own msg: named again here
+    fatal = failure = err = error = critical = exception = msg
 
 
 class _CurrentStderrHandler(logging.StreamHandler[TextIO]):

@@ -117,3 +117,32 @@ def test_a_logger_writes_to_the_current_stderr_when_it_is_replaced(monkeypatch):
     lines = [json.loads(line) for line in second.getvalue().splitlines()]
     assert [r["event"] for r in lines] == ["two", "three"] and lines[1]["order_id"] == 1
     assert all(r["logger"] == "t" for r in lines)
+
+
+class CountingFile(io.FileIO):
+    """A file's raw layer that counts its writes: each is one write(2)."""
+
+    writes = 0
+
+    def write(self, data):  # type: ignore[override]
+        self.writes += 1
+        return super().write(data)
+
+
+def test_a_line_is_one_write_on_an_unbuffered_stream(tmp_path):
+    """PYTHONUNBUFFERED=1 (deploy/tevo-bridge.service) makes stderr a text layer straight on the raw file, as here."""
+    raw = CountingFile(tmp_path / "log", "w")
+    stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+    configure_logging("info", "json", stream=stream)
+    try:
+        log = get_logger("t")
+        log.info("one", n=1)
+        log.warning("two")
+        log.bind(order_id=7).error("three")
+    finally:
+        configure_logging("warning", "json")
+        stream.close()
+    lines = [json.loads(line) for line in (tmp_path / "log").read_text().splitlines()]
+    assert [(r["event"], r["level"]) for r in lines] == [("one", "info"), ("two", "warning"), ("three", "error")]
+    assert lines[2]["order_id"] == 7
+    assert raw.writes == 3
