@@ -20,11 +20,11 @@ over on its compiled pattern, without building the child scope ``matches`` build
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
+from starlette._utils import is_async_callable  # Starlette's own test, so a handler runs as there
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -110,7 +110,7 @@ class PlainApp:
                     raise
                 if started:
                     raise RuntimeError("Caught handled exception, but response already started.") from exc
-                answer = (await handler(request, exc) if inspect.iscoroutinefunction(handler)
+                answer = (await handler(request, exc) if is_async_callable(handler)
                           else await run_in_threadpool(handler, request, exc))
                 if answer is not None:
                     await answer(scope, receive, tracking)
