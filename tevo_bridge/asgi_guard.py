@@ -46,11 +46,16 @@ class CrashGuard:
         try:
             await self.app(scope, receive, tracking)
         except Exception as exc:
-            request = Request(scope)
-            log.exception(self.event, path=request.url.path, error=str(exc)[:500], answered=not started)
-            if started:
-                # Half an answer is already on the wire: nothing complete can follow, so the server
-                # must close this connection (re-raising would log the crash twice; returning lets
-                # uvicorn see an unfinished response and close it).
-                return
-            await self.answer(request, exc)(scope, receive, send)
+            await self.recover(exc, started, scope, receive, send)
+
+    async def recover(self, exc: Exception, started: bool, scope: Scope, receive: Receive, send: Send) -> None:
+        """Log the crash and answer it: called inside the ``except`` block (the log line takes its traceback).
+        ``started``: whether the response had begun. Also the intake's hot path's last line (intake/hotpath.py)."""
+        request = Request(scope)
+        log.exception(self.event, path=request.url.path, error=str(exc)[:500], answered=not started)
+        if started:
+            # Half an answer is already on the wire: nothing complete can follow, so the server
+            # must close this connection (re-raising would log the crash twice; returning lets
+            # uvicorn see an unfinished response and close it).
+            return
+        await self.answer(request, exc)(scope, receive, send)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from starlette.responses import Response, StreamingResponse
 
 from tevo_bridge.connections import ConnectionLimits, OneWrite, guarded_protocol
@@ -49,6 +49,13 @@ def make_app() -> FastAPI:
             raise RuntimeError("a bug")
         if name == "slow":
             await asyncio.sleep(SLOW)
+        if name == "teapot":
+            raise HTTPException(418)
+        if name == "half":  # a handled exception once the answer has begun: nothing complete can follow
+            async def broken() -> Any:
+                yield b"begun"
+                raise StoreError("the disk is full")
+            return StreamingResponse(broken(), media_type="text/plain")
         return json_response(200, {"status": "ok", "name": name, "bytes": len(body),
                                    "route": request.scope["route"].path})
 
@@ -168,6 +175,35 @@ def test_the_hot_path_answers_byte_for_byte_as_the_fastapi_stack_on_one_kept_con
     assert [status for status, _ in through_hot_path[4:7]] == [405, 404, 200]
     assert through_hot_path[6][1] == b"onetwo"
     assert through_hot_path[7] == (413, b'{"status":"invalid","error":"body_too_large","max_bytes":10}close')
+
+
+def without_date(raw: bytes) -> bytes:
+    return b"\r\n".join(line for line in raw.split(b"\r\n") if not line.lower().startswith(b"date:"))
+
+
+def status_handler_and_half_answer(app: Any, parser: HttpParser) -> tuple[tuple[int, bytes], bytes]:
+    with served(app, parser) as port:
+        wire = Wire(port)
+        try:
+            teapot = wire.request("POST", "/things/teapot")[::2]
+            wire.sock.sendall(b"POST /things/half HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
+            half = wire.buffer + read_all(wire.sock)
+        finally:
+            wire.close()
+    return teapot, without_date(half)
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_an_http_exception_takes_its_status_handler_and_a_handled_one_after_the_answer_began_closes_the_connection(
+        parser: HttpParser) -> None:
+    """The two exception paths of Starlette's wrapping the byte-for-byte test above does not take."""
+    through_fastapi = status_handler_and_half_answer(make_app(), parser)
+    through_hot_path = status_handler_and_half_answer(hot(make_app(), crashed, "intake.error"), parser)
+    assert through_hot_path == through_fastapi
+    assert through_hot_path[0] == (418, b'{"status":"error","error":"error"}')
+    head, _, body = through_hot_path[1].partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"begun" in body  # then closed: no end of the chunked body
+    assert not body.endswith(b"0\r\n\r\n")
 
 
 def test_both_parsers_answer_the_hot_path_alike() -> None:
@@ -330,3 +366,41 @@ def test_one_write_sends_a_streamed_responses_headers_at_once_and_held_ones_on_c
     assert transport.writes == []
     cut_short.close()  # the app failed after its headers: they still go out, then the close
     assert transport.writes == [HEAD] and transport.closed
+
+
+class Teapot(Exception):
+    pass
+
+
+def teapot_app(threads: list[str]) -> FastAPI:
+    router = APIRouter(route_class=PlainRoute)
+
+    @router.post("/brew")
+    async def brew(request: Request) -> Response:
+        threads.append(threading.current_thread().name)  # the event loop's
+        raise Teapot()
+
+    app = FastAPI()
+    app.include_router(router)
+    add_error_handlers(app)
+
+    def short_and_stout(request: Request, exc: Exception) -> Response:  # a plain function: Starlette runs it in a thread
+        threads.append(threading.current_thread().name)
+        return json_response(418, {"status": "error", "error": "teapot"})
+
+    app.add_exception_handler(Teapot, short_and_stout)
+    return app
+
+
+def test_a_plain_function_handler_answers_from_a_worker_thread_as_through_fastapi() -> None:
+    answers_by_way = []
+    for make in (lambda threads: teapot_app(threads), lambda threads: hot(teapot_app(threads), crashed, "intake.error")):
+        threads: list[str] = []
+        with served(make(threads), "httptools") as port:
+            wire = Wire(port)
+            try:
+                answers_by_way.append(wire.request("POST", "/brew")[::2])
+            finally:
+                wire.close()
+        assert len(threads) == 2 and threads[1] != threads[0]  # the handler ran off the event loop's thread
+    assert answers_by_way[0] == answers_by_way[1] == (418, b'{"status":"error","error":"teapot"}')

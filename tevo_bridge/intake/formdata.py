@@ -39,7 +39,9 @@ def parse_form(raw: bytes, *, strict_parsing: bool, max_num_fields: int) -> list
 def _unquote_plus(field: bytes) -> str:
     field = field.replace(b"+", b" ")
     escapes = field.count(b"%")
-    if escapes and b"=" not in field and b"\r" not in field and b"\n" not in field:
+    if not escapes:
+        return field.decode("utf-8")  # what unquote returns for a text without "%", without its call
+    if b"=" not in field and b"\r" not in field and b"\n" not in field:
         decoded = binascii.a2b_qp(field.replace(b"%", b"="))
         if len(decoded) == len(field) - 2 * escapes:  # every "%" began a valid escape: decoded as unquote does
             return decoded.decode("utf-8")

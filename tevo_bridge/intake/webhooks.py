@@ -20,7 +20,7 @@ from tevo_bridge.intake.formdata import parse_form
 from tevo_bridge.intake.http import compact, error_fields, json_response, key_matches
 from tevo_bridge.intake.routing import PlainRoute
 from tevo_bridge.log import get_logger
-from tevo_bridge.metrics import INBOUND
+from tevo_bridge.metrics import INBOUND, child
 from tevo_bridge.store import Event
 from tevo_bridge.tevo.models import MAX_ID, MAX_ID_DIGITS, WebhookForm
 
@@ -61,24 +61,24 @@ async def _receive(runtime: WebhookRuntime, request: Request, token: str) -> Res
     refused = ("webhook_token_not_set" if not expected else "webhook_token_wrong" if not key_matches(token, [expected])
                else "address_not_allowed" if not _address_allowed(runtime, request) else None)
     if refused is not None:
-        INBOUND.labels("webhook", "not_found").inc()
+        child(INBOUND, "webhook", "not_found").inc()
         runtime.refusals.note(request, "webhook", refused, 404)  # the path holds the token: never logged
         return json_response(404, NOT_FOUND)
     form = _parse(await request.body(), request.headers.get("content-type", ""))
     if isinstance(form, Response):
-        INBOUND.labels("webhook", "invalid").inc()
+        child(INBOUND, "webhook", "invalid").inc()
         return form
     try:
         hook = WebhookForm.model_validate(form)
     except ValidationError as exc:
-        INBOUND.labels("webhook", "invalid").inc()
+        child(INBOUND, "webhook", "invalid").inc()
         return _invalid({".".join(map(str, e["loc"])) or "form": [e["msg"]] for e in exc.errors()})
 
     if hook.recipient not in (None, "seller") or hook.event_type not in ACTIONABLE:
         return await _ignore(runtime, hook, form)
     body = _order_body(hook)
     if isinstance(body, Response):
-        INBOUND.labels("webhook", "invalid").inc()
+        child(INBOUND, "webhook", "invalid").inc()
         return body
     order_id = body.get("id")
     group = hook.order_group_id if order_id is None else None
@@ -87,7 +87,7 @@ async def _receive(runtime: WebhookRuntime, request: Request, token: str) -> Res
     ).hexdigest()
     event = Event("webhook", hook.event_type, key, compact(form), order_id=order_id, order_group_id=group)
     new = await runtime.store.record_event(event)
-    INBOUND.labels("webhook", "received" if new else "duplicate").inc()
+    child(INBOUND, "webhook", "received" if new else "duplicate").inc()
     if new:
         runtime.wake(1)  # one event, one job
     log.info("webhook.received", event_type=hook.event_type, order_id=order_id, duplicate=not new)
@@ -136,7 +136,7 @@ async def _ignore(runtime: WebhookRuntime, hook: WebhookForm, form: dict[str, st
     key = "webhook:ignored:" + hashlib.sha256(json.dumps(form, sort_keys=True).encode()).hexdigest()
     event = Event("webhook", hook.event_type, key, compact(form), ignored=True)
     await runtime.store.record_event(event)
-    INBOUND.labels("webhook", "ignored").inc()
+    child(INBOUND, "webhook", "ignored").inc()
     log.info("webhook.ignored", event_type=hook.event_type, recipient=hook.recipient,
              order_group_id=hook.order_group_id)
     return json_response(200, {"status": "ignored"})
