@@ -7,6 +7,7 @@ by uvicorn) stops intake first, then drains the background tasks.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import gc
 import os
@@ -63,6 +64,9 @@ class Runtime:
         self.worker = Worker(self, self.processor)
         self.refusals = RefusalLog()  # refused requests, logged for the seller without flooding the disk
         self._pos_trouble: tuple[float, str] | None = None
+        # Holds TEvo was told "no" for while the POS was still placing them, and the release each one queued.
+        self._late_holds: set[concurrent.futures.Future[Any]] = set()
+        self._late_releases: set[asyncio.Task[None]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None  # the loop serving the app, once started
         # Who this process is to the other replicas of a PostgreSQL store (the poller's lease names it).
         self.replica_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -94,17 +98,38 @@ class Runtime:
         self.note_pos_trouble(str(timeout))
 
         def done(future: Any) -> None:
+            self._late_holds.discard(future)
             if future.cancelled() or future.exception() is not None:
                 return
             if getattr(future.result(), "held", False):
                 try:
-                    loop.call_soon_threadsafe(lambda: loop.create_task(self._requeue_release(global_id)))
+                    loop.call_soon_threadsafe(self._release_late, global_id)
                 except RuntimeError:  # the daemon stopped meanwhile; the POS hold lapses at its expires_at
                     log.warning("oi.late_hold_after_shutdown", global_id=global_id)
 
         future = getattr(timeout, "future", None)
         if future is not None:
+            self._late_holds.add(future)
             future.add_done_callback(done)
+
+    def _release_late(self, global_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._requeue_release(global_id))
+        self._late_releases.add(task)
+        task.add_done_callback(self._late_releases.discard)
+
+    async def settle_late_holds(self, timeout: float) -> None:
+        """At shutdown, with the POS and the store still open: give holds still being placed after their timeout
+        up to ``timeout`` seconds to land, and queue the release of those that do.
+
+        Otherwise a restart right after a timed-out hold (an operator's, or systemd's) let the hold land in the
+        POS after this process could no longer queue its release, and the tickets stayed off sale until the
+        hold's TTL (found by the reliability suite's state machine)."""
+        landing = [asyncio.wrap_future(future) for future in list(self._late_holds)]
+        if landing and timeout > 0:
+            await asyncio.wait(landing, timeout=timeout)
+        await asyncio.sleep(0)  # the landed holds' call_soon_threadsafe(_release_late) runs before this returns
+        if self._late_releases:
+            await asyncio.wait(set(self._late_releases), timeout=max(timeout, 1.0))
 
     async def _requeue_release(self, global_id: str) -> None:
         await self.store.queue_release(global_id, "POS hold finished after the budget: releasing it")
@@ -216,10 +241,12 @@ def build_apps(runtime: Runtime) -> tuple[BodyLimit, ASGIApp | None]:
         finally:
             stop.set()
             runtime.wake()
+            stopping = time.monotonic()
             done, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE)
             for task in pending:  # a job cut short re-runs after its lease: safe by design
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+            await runtime.settle_late_holds(SHUTDOWN_GRACE - (time.monotonic() - stopping))
             await runtime.tevo.aclose()
             runtime.pos.close()
             runtime.store.close()

@@ -179,6 +179,21 @@ def test_a_hanging_pos_answers_503_within_budget_and_the_late_hold_is_released(t
         assert health["checks"]["plugin"]["ok"] is False
 
 
+def test_a_hold_landing_after_its_timeout_while_the_daemon_stops_is_released_at_the_next_start(tmp_path, pos_db):
+    """The 503'd hold's release ran (nothing held yet), then the daemon stopped while the POS was still placing
+    it: the shutdown waits for it to land and queues its release, so it does not stay held until its TTL."""
+    settings = make_settings(tmp_path, pos_db, server={"hold_budget": 0.3})
+    slow = PluginHost("sqlite_pos", HangingHolds(HangingHolds.Config(database=pos_db)))
+    with running_daemon(settings, pos_host=slow) as daemon:
+        assert post(daemon, HOLDS, HOLD).json()["reason"] == "pos_timeout"
+        assert wait_for(lambda: "POS released: False" in audit_reasons(daemon, GID))
+        assert pos_rows(pos_db, "SELECT state FROM holds") == []  # the POS is still placing it
+    assert pos_rows(pos_db, "SELECT state FROM holds") == [("held",)]  # it landed during the shutdown
+    with running_daemon(settings) as daemon:
+        assert wait_for(lambda: pos_rows(pos_db, "SELECT state FROM holds") == [("released",)])
+        assert "POS hold finished after the budget: releasing it" in audit_reasons(daemon, GID)
+
+
 # Answers that stay true ----------------------------------------------------------------------------
 
 HOLDS = "/order-integration/holds"
