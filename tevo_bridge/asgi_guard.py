@@ -23,6 +23,22 @@ log = get_logger(__name__)
 Answer = Callable[[Request, Exception], Response]
 
 
+class StartTracking:
+    """``send``, remembering whether the response has begun: a crash after that cannot be answered, only the
+    connection closed. A class rather than a closure, so ``CrashGuard`` and the intake's hot path share it."""
+
+    __slots__ = ("send", "started")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
+
+
 class CrashGuard:
     """Pure ASGI (no ``BaseHTTPMiddleware``, whose task group would itself re-raise)."""
 
@@ -35,18 +51,11 @@ class CrashGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracking = StartTracking(send)
         try:
             await self.app(scope, receive, tracking)
         except Exception as exc:
-            await self.recover(exc, started, scope, receive, send)
+            await self.recover(exc, tracking.started, scope, receive, send)
 
     async def recover(self, exc: Exception, started: bool, scope: Scope, receive: Receive, send: Send) -> None:
         """Log the crash and answer it: called inside the ``except`` block (the log line takes its traceback).

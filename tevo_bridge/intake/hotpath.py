@@ -30,9 +30,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tevo_bridge.asgi_guard import Answer, CrashGuard
+from tevo_bridge.asgi_guard import Answer, CrashGuard, StartTracking
 from tevo_bridge.intake.routing import PlainRoute
 
 #: Starlette's per-request exception handler tables: (by exception class, by status code).
@@ -92,13 +92,7 @@ class PlainApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
-        started = False
-
-        async def tracking(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        tracking = StartTracking(send)
 
         try:
             try:
@@ -108,7 +102,7 @@ class PlainApp:
                 handler = self._handler(exc)
                 if handler is None:
                     raise
-                if started:
+                if tracking.started:
                     raise RuntimeError("Caught handled exception, but response already started.") from exc
                 answer = (await handler(request, exc) if is_async_callable(handler)
                           else await run_in_threadpool(handler, request, exc))
@@ -116,7 +110,7 @@ class PlainApp:
                     await answer(scope, receive, tracking)
                 exc.__traceback__ = None  # as Starlette: a reused exception would gather tracebacks
         except Exception as exc:
-            await self.guard.recover(exc, started, scope, receive, send)
+            await self.guard.recover(exc, tracking.started, scope, receive, send)
 
     def _handler(self, exc: Exception) -> Callable[..., Any] | None:
         by_class, by_status = self.paths.handlers()
