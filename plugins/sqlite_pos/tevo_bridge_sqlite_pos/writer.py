@@ -71,24 +71,18 @@ class GroupWriter:
 
     def run(self, write: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``write`` in the next batch; return its result (or raise its error) once committed."""
-        mine: _Write[T] = _Write(write)
-        with self._lock:
-            self._queue.append(mine)
-            follow, self._leading = self._leading, True
-        if follow:
-            mine.wake.wait()
-            if mine.settled:
-                return mine.result()
-        # Leading: the batch starts with this write (it is first in the queue).
-        self._lead()
+        (mine,) = self._settled([_Write(write)])
         return mine.result()
 
     def run_many(self, writes: Sequence[Callable[[sqlite3.Connection], T]]) -> list[T | Exception]:
         """Each write as ``run`` runs it, all queued at once so they share a batch (``pos_hold_many``): each
         write's result, or its error as a value, in order, once committed."""
-        mine: list[_Write[T]] = [_Write(write) for write in writes]
+        return [item.value for item in self._settled([_Write(write) for write in writes])]
+
+    def _settled(self, mine: list[_Write[T]]) -> list[_Write[T]]:
+        """Queue ``mine`` together and return them once each is settled, leading whichever batch is handed to them."""
         if not mine:
-            return []
+            return mine
         with self._lock:
             self._queue.extend(mine)
             follow, self._leading = self._leading, True
@@ -98,7 +92,7 @@ class GroupWriter:
             item.wake.wait()
             if not item.settled:  # handed the lead: it heads the queue
                 self._lead()
-        return [item.value for item in mine]
+        return mine
 
     def _lead(self) -> None:
         with self._lock:
