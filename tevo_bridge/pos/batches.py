@@ -3,16 +3,16 @@
 Each hold on a thread of its own cost the process about ten thread wake-ups (the hook thread's,
 the GIL's between it and the busy event loop, the POS's own write lock's): under sixteen checkouts
 at once the POS threads' CPU per hold was 0.21-0.27 ms, more than the bare endpoint's whole request
-(benchmarks/NOTES.md, "Batched holds"). A plugin that implements ``pos_hold_many`` is given the
+(benchmarks/NOTES.md, "fifth pass: holds in batches"). A plugin that implements ``pos_hold_many`` is given the
 holds that queued while its previous batch ran, at most ``MAX_BATCH``, in one call on one thread;
 that thread keeps taking batches while holds keep coming, as the store's group commit does, so an
 idle daemon adds no wait to a lone hold and a burst costs a few hand-offs in all.
 
 A batch that outlives its deadline no longer stands in line: the next hold to arrive, or the first
 queued hold to time out, finds no runner within its time and starts another on a free pool thread,
-so a hung POS call does not hold up every later checkout (as when each hold had its own thread). A hold that timed out while still queued is never sent
-(its future is cancelled); one already in a batch keeps its future, so the caller can release it
-should it be held late (``PosTimeout.future``).
+so a hung POS call does not hold up every later checkout (as when each hold had its own thread). A
+hold that timed out while still queued is never sent (its future is cancelled); one already in a
+batch keeps its future, so the caller can release it should it be held late (``PosTimeout.future``).
 """
 
 from __future__ import annotations

@@ -300,8 +300,12 @@ class PluginHost:
     async def _call(self, hook: str, budget: float | None = None, *, intake: bool = False, **kwargs: Any) -> Any:
         """Run a hook under its budget, or under ``budget`` when the caller has less time left (an OI hold);
         ``intake``: on the intake's own threads (``INTAKE_POOL_SIZE``)."""
-        limit = self.budgets[hook] if budget is None else min(budget, self.budgets[hook])
+        limit = self._limit(hook, budget)
         return await self._outcome(hook, self._submit(hook, kwargs, limit, intake=intake), limit)
+
+    def _limit(self, hook: str, budget: float | None) -> float:
+        """The hook's budget, or the caller's when it has less time left."""
+        return self.budgets[hook] if budget is None else min(budget, self.budgets[hook])
 
     async def _outcome(self, hook: str, future: concurrent.futures.Future[Any], limit: float) -> Any:
         """The call's result once ``future`` is done, if within ``limit`` seconds."""
@@ -344,7 +348,7 @@ class PluginHost:
 
     async def _hold_in_batch(self, hold: Hold, budget: float | None) -> HoldResult:
         assert self._batches is not None
-        limit = self.budgets["pos_hold"] if budget is None else min(budget, self.budgets["pos_hold"])
+        limit = self._limit("pos_hold", budget)
         try:
             return cast(HoldResult, await self._outcome("pos_hold", self._batches.add(hold, time.monotonic() + limit),
                                                         limit))
