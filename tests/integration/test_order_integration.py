@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ from tevo_bridge_sqlite_pos.plugin import SqlitePos
 from tests.conftest import load_fixture
 from tests.integration.conftest import API_KEY, make_settings, pos_rows
 from tevo_bridge import hookimpl
+from tevo_bridge.loopback.stack import wait_for as stack_wait_for
 from tevo_bridge.pos.host import PluginHost
 from tevo_bridge.sandbox.server import running_sandbox
 from tevo_bridge.serve import running_daemon
@@ -38,13 +40,8 @@ def store_counts(daemon):
     return {t: store.count(t) for t in ("inbox", "holds", "jobs", "orders")}
 
 
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
+# The loopback stack's poll, at this module's pace: 10 s, looked at every 20 ms.
+wait_for = partial(stack_wait_for, timeout=10.0, every=0.02)
 
 
 def test_hold_is_answered_held_and_recorded_in_the_pos(daemon, pos_db):

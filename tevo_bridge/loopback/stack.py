@@ -102,13 +102,13 @@ class Stack:
         return count
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
-    """Whether ``predicate`` came true within ``timeout`` seconds, looked at every 50 ms."""
+def wait_for(predicate: Callable[[], bool], timeout: float = 15.0, every: float = 0.05) -> bool:
+    """Whether ``predicate`` came true within ``timeout`` seconds, looked at every ``every`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return True
-        time.sleep(0.05)
+        time.sleep(every)
     return False
 
 
