@@ -2,7 +2,7 @@
 
 The daemon (as in the intake benchmark: ``tevo-bridge run``, SQLite POS, TEvo a socket that never answers) and
 the durable bare endpoint (benchmarks/durable_bare.py) each take the intake loads at 16 concurrent; printed per
-request: the *voluntary context switches* of every thread of the server (``/proc/<pid>/task/*/status``), by
+request, by thread, its CPU time (``/proc/<pid>/task/*/stat``) and the *voluntary context switches* of every thread of the server (``/proc/<pid>/task/*/status``), by
 thread. A thread switches out voluntarily when it blocks: waiting for the GIL another thread holds, for a queue,
 an event or a lock, for the socket. So the count is the hand-offs a request costs, by who waits, without
 strace slowing the server down (``benchmarks.syscalls`` counts the ``futex`` calls themselves). Threads get
@@ -64,16 +64,36 @@ def switches(pid: int) -> Counter[str]:
     return counts
 
 
-def counted(process: Process, kind: str, count: int, remote_ids: list[str]) -> dict[str, float]:
-    """Warm the server, then count its threads' switches over ``count`` requests: {thread: per request}."""
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> Counter[str]:
+    """User + system CPU so far, by thread pool (``/proc/<pid>/task/*/stat``, in clock ticks)."""
+    seconds: Counter[str] = Counter()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            comm = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        seconds[pool_name(comm)] += (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+    return seconds
+
+
+def counted(process: Process, kind: str, count: int, remote_ids: list[str]) -> tuple[dict[str, float], dict[str, float]]:
+    """Warm the server, then count its threads' switches and CPU over ``count`` requests.
+
+    Returns ({thread: switches per request}, {thread: CPU ms per request})."""
     load(kind, process.base_url, concurrency=16, count=300, max_seconds=60, prefix=f"warm-{kind}",
          remote_ids=remote_ids)
-    before = switches(process.pid)
+    before, cpu_before = switches(process.pid), cpu_seconds(process.pid)
     result = load(kind, process.base_url, concurrency=16, count=count, max_seconds=300, prefix=f"count-{kind}",
                   remote_ids=remote_ids)
-    after = switches(process.pid)
+    after, cpu_after = switches(process.pid), cpu_seconds(process.pid)
     after.subtract(before)
-    return {name: n / result["count"] for name, n in after.items() if n > 0}
+    cpu_after.subtract(cpu_before)
+    return ({name: n / result["count"] for name, n in after.items() if n > 0},
+            {name: 1000 * s / result["count"] for name, s in cpu_after.items() if s > 0})
 
 
 @contextmanager
@@ -106,10 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         for name, server in servers.items():
             with server as process:
                 for kind in args.kinds.split(","):
-                    by_thread = counted(process, kind, args.count, remote_ids)
+                    by_thread, cpu = counted(process, kind, args.count, remote_ids)
                     top = sorted(by_thread.items(), key=lambda item: -item[1])
                     print(f"{name}, {kind}: {sum(by_thread.values()):.1f} voluntary context switches per request: "
                           + ", ".join(f"{thread} {n:.2f}" for thread, n in top), flush=True)
+                    top = sorted(cpu.items(), key=lambda item: -item[1])
+                    print(f"{name}, {kind}: {sum(cpu.values()):.3f} ms of CPU per request: "
+                          + ", ".join(f"{thread} {ms:.3f}" for thread, ms in top), flush=True)
     return 0
 
 

@@ -202,6 +202,16 @@ def test_schema_has_the_sqlite_schemas_tables_and_columns(pg_url, tmp_path):
             "WHERE ns.nspname = 'public' AND NOT x.indisprimary AND NOT x.indisunique AND t.relname = ANY(%s) "
             "GROUP BY i.relname", (tables,))}
     assert pg_indexes == sqlite_indexes
+    # And the same partial ones: a hold writes no entry into an index of order rows on either.
+    sqlite_partial = {name for (name,) in lite.execute("SELECT name FROM pragma_index_list('audit') WHERE partial "
+                                                       "UNION SELECT name FROM pragma_index_list('inbox') WHERE partial "
+                                                       "UNION SELECT name FROM pragma_index_list('holds') WHERE partial")}
+    with psycopg.connect(pg_url) as conn:
+        pg_partial = {name for (name,) in conn.execute(
+            "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+            "WHERE x.indpred IS NOT NULL AND i.relname = ANY(%s)", ([n for n, _ in sqlite_indexes],))}
+    assert pg_partial == sqlite_partial == {"inbox_order", "holds_order", "audit_order", "audit_global", "audit_action",
+                                            "audit_outcome"}
 
 
 def test_many_holds_and_webhooks_at_once_on_two_replicas_all_commit(replicas):

@@ -7,6 +7,8 @@ no longer matches).  Version 1 is the whole SQLite schema as of its version 3; a
 migration gets its PostgreSQL twin appended here.  Appended only, never edited.
 """
 
+from tevo_bridge.store.schema import PARTIAL_INDEXES
+
 PG_MIGRATIONS: list[str] = [
     # 1: SQLite versions 1-3, and the leases table (the poller runs on one replica: ``try_lead``).
     """
@@ -168,6 +170,8 @@ PG_MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN asked_at DOUBLE PRECISION;
     """,
+    # 8: SQLite's 10, the partial indexes (see store/schema.py).
+    PARTIAL_INDEXES,
 ]
 
 #: The tables ``store migrate`` copies, parents first; ``leases`` is per running cluster, never copied.

@@ -6,6 +6,22 @@ higher version than ``len(MIGRATIONS)`` was written by a newer tevo-bridge and i
 refused (``SchemaTooNew``).  docs/operations.md "Upgrades" lists every version.
 """
 
+#: Schema version 10 (SQLite) and 8 (PostgreSQL): the same statements on both.
+PARTIAL_INDEXES = """
+    DROP INDEX inbox_order;
+    CREATE INDEX inbox_order ON inbox(order_id) WHERE order_id IS NOT NULL;
+    DROP INDEX holds_order;
+    CREATE INDEX holds_order ON holds(order_id) WHERE order_id IS NOT NULL;
+    DROP INDEX audit_order;
+    CREATE INDEX audit_order ON audit(order_id) WHERE order_id IS NOT NULL;
+    DROP INDEX audit_global;
+    CREATE INDEX audit_global ON audit(global_id) WHERE global_id IS NOT NULL;
+    DROP INDEX audit_action;
+    CREATE INDEX audit_action ON audit(action, order_id) WHERE order_id IS NOT NULL;
+    DROP INDEX audit_outcome;
+    CREATE INDEX audit_outcome ON audit(to_state, at, order_id, action) WHERE action = 'transition';
+"""
+
 MIGRATIONS: list[str] = [
     # 1: the first schema.
     """
@@ -179,4 +195,9 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN asked_at REAL;
     """,
+    # 10: the indexes only some rows need are partial, so a hold (whose inbox, holds and audit rows name no order)
+    # and an order's transitions (which name no hold) write only the index entries a query reads. Every query
+    # these serve already says what the condition says (``order_id = ?`` implies ``order_id IS NOT NULL``;
+    # the outcome counts read ``action = 'transition'``). Per hold, 6 B-trees fewer to write and commit.
+    PARTIAL_INDEXES,
 ]

@@ -141,6 +141,26 @@ def test_hold_facts_of_an_unknown_group_a_repeat_and_a_lapsed_hold(pos: SqlitePo
     assert fresh.previous is None and fresh.group == group and fresh.available == 45
 
 
+def test_a_groups_held_count_is_read_from_the_index_alone(pos: SqlitePos, database: Path) -> None:
+    """However many holds a group has, summing them reads no table row (each was one, per hold asked)."""
+    now = timestamp(datetime.now(UTC))
+    with store.connect(database) as conn:
+        plan = " / ".join(row[3] for row in conn.execute(
+            f"EXPLAIN QUERY PLAN {store._HOLD_FACTS_SQL}", {"now": now, "rid": "TG-50", "gid": "G-1"}))
+    assert "SEARCH h USING COVERING INDEX holds_stock (remote_id=? AND state=?)" in plan, plan
+
+
+def test_a_database_from_before_the_covering_index_gets_it_in_place_of_the_old_one(database: Path) -> None:
+    with store.connect(database) as conn:
+        conn.execute("DROP INDEX holds_stock")
+        conn.execute("CREATE INDEX holds_by_group ON holds (remote_id, state)")
+    SqlitePos(SqlitePos.Config(database=database))
+    with store.connect(database) as conn:
+        indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'holds' "
+                                                  "AND type = 'index' AND sql IS NOT NULL")}
+    assert indexes == {"holds_stock", "holds_by_expiry"}
+
+
 def test_reimporting_a_group_keeps_its_holds(pos: SqlitePos, database: Path) -> None:
     pos.pos_hold(hold=Hold("G-1", "TG-50", 5))
     with store.connect(database) as conn:
