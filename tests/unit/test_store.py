@@ -205,6 +205,7 @@ def test_interrupted_pending_holds_fail_closed(store):
     assert store.fail_stale_pending_holds("2999-01-01T00:00:00Z") == ["g1"]
     hold = store.get_hold("g1")
     assert hold.state == "failed" and hold.status == 503
+    assert audit_reasons(store, "g1") == ["1 x 1: interrupted: the daemon stopped before the POS answered"]
 
 
 def test_oi_invoice_is_recorded_once_and_links_the_hold(store):

@@ -21,18 +21,19 @@ def traced(store: SqliteStore) -> list[str]:
     return statements
 
 
-def test_a_new_hold_is_three_inserts_and_its_answer_one_update_and_one_insert(tmp_path):
+def test_a_new_hold_is_two_inserts_and_its_answer_one_update_and_one_insert(tmp_path):
     store = SqliteStore(tmp_path / "state.sqlite3")
     statements = traced(store)
     assert store.begin_hold(hold_event(), "1", 2, None, None, "2999-01-01T00:00:00Z") is None
-    assert _heads(statements) == ["BEGIN IMMEDIATE", "INSERT INTO holds", "INSERT INTO inbox", "INSERT INTO audit",
-                                  "COMMIT"]
+    assert _heads(statements) == ["BEGIN IMMEDIATE", "INSERT INTO holds", "INSERT INTO inbox", "COMMIT"]
     statements.clear()
     final = store.finish_hold("g1", "held", 200, '{"status":"held"}', hold_id="h1")
     assert _heads(statements) == ["BEGIN IMMEDIATE", "UPDATE holds", "INSERT INTO audit", "COMMIT"]
     store._db.conn.set_trace_callback(None)
     assert final == store.get_hold("g1")  # the row it read back with RETURNING is the row as stored
     assert (final.state, final.status, final.hold_id) == ("held", 200, "h1")
+    with store._lock:  # the hold's one audit row: what was asked for and what came of it
+        assert [tuple(r) for r in store._conn.execute("SELECT to_state, reason FROM audit")] == [("held", "2 x 1")]
     store.close()
 
 

@@ -257,6 +257,12 @@ class HoldRow:
             return HoldState.INVOICED
         return None
 
+    def outcome_reason(self, reason: str | None) -> str:
+        """The reason of the audit row ``finish_hold`` writes, the hold's one row until it is released, expired or
+        invoiced: what was asked for (``2 x 91508``), then why it came out so when the POS or the daemon said."""
+        asked = f"{self.quantity} x {self.remote_id}"
+        return f"{asked}: {reason}" if reason else asked
+
 
 @dataclass(frozen=True)
 class OiInvoiceRow:
