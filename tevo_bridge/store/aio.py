@@ -2,7 +2,14 @@
 
 Calls that queue up while the thread is busy run together as one transaction (group
 commit): one fsync for the lot instead of one each, and one hand-back to the event
-loop.  Every caller still hears back only after the COMMIT that made its call durable.
+loop.  Every caller still hears back only after the fsync that made its call durable.
+
+The fsync of a group is not the store thread's: it commits and goes on to the next group while
+the *syncer* thread makes what was committed durable (``Store.make_durable``) and only then hands
+the results back, for every group committed since its last fsync at once. Answers therefore
+leave in commit order and each after a sync that began after its commit, so whatever an answer
+says (even a read of another call's fresh row) is on the disk before anyone hears it
+(store/walsync.py; benchmarks/NOTES.md, "seventh pass").
 """
 
 from __future__ import annotations
@@ -13,10 +20,13 @@ import threading
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+from tevo_bridge.log import get_logger
 from tevo_bridge.store.base import Store
 from tevo_bridge.store.facade import StoreFacade
-from tevo_bridge.store.vocabulary import BatchTainted
+from tevo_bridge.store.vocabulary import BatchTainted, StoreError, StoreNotDurable
 from tevo_bridge.store.watch import OrderWatch
+
+log = get_logger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -27,6 +37,9 @@ MAX_BATCH = 32
 
 #: Put once per store thread by ``close``: the thread finishes the batch it took and ends.
 STOP = object()
+
+#: At most this many committed groups are made durable by one fsync (in practice, the few committed meanwhile).
+MAX_SYNCED = 64
 
 
 class AsyncStore(StoreFacade):
@@ -43,7 +56,11 @@ class AsyncStore(StoreFacade):
         self.sync = store
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._committed: queue.SimpleQueue[Any] = queue.SimpleQueue()  # (calls, outcomes) waiting for the fsync
+        self._not_durable: StoreError | None = None  # once set (a failed fsync), every call is refused
         self._threads = started_threads(self._run, "store", threads)
+        # Only groups of several calls are synced apart: a call alone syncs in its own transaction.
+        self._syncers = started_threads(self._run_syncer, "store-sync", 1) if max_batch > 1 else []
         self._closed = False
         self.watch = OrderWatch()
 
@@ -57,6 +74,8 @@ class AsyncStore(StoreFacade):
         """``fn`` queued for the threads that serve ``calls``; the future its batch's hand-back settles."""
         if self._closed:
             raise RuntimeError("the store is closed")
+        if self._not_durable is not None:
+            raise self._not_durable
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         calls.put((loop, future, fn, args, kwargs))
@@ -69,6 +88,9 @@ class AsyncStore(StoreFacade):
                 self._queue.put(STOP)
             for thread in self._threads:
                 thread.join()
+            for syncer in self._syncers:  # after the store threads: whatever they committed is synced and answered
+                self._committed.put(STOP)
+                syncer.join()
         self.sync.close()
 
     # -- the store thread ----------------------------------------------------------------------
@@ -77,10 +99,17 @@ class AsyncStore(StoreFacade):
         serve_batches(self._queue, self.max_batch, self._run_batch)
 
     def _run_batch(self, calls: list[Any]) -> None:
-        outcomes: list[tuple[bool, Any]] = []
-        if len(calls) == 1:  # alone: its own transaction, which the store may retry after a conflict
+        if self._not_durable is not None:
+            self._hand_back(calls, [(False, self._not_durable)] * len(calls))
+            return
+        # PostgreSQL: each call its own transaction, which the store may retry after a conflict. SQLite: a call
+        # alone is a group of one, so that its answer too (a read's included) waits for the syncer's fsync.
+        if not self._syncers:
             _loop, _future, fn, args, kwargs = calls[0]
-            self._hand_back(calls, [outcome_of(fn, args, kwargs)])
+            outcome = outcome_of(fn, args, kwargs)
+            if isinstance(outcome[1], StoreNotDurable):
+                self._refuse_from_now(outcome[1])
+            self._hand_back(calls, [outcome])
             return
         try:
             try:
@@ -88,8 +117,9 @@ class AsyncStore(StoreFacade):
             except BatchTainted:  # a call failed and the batch was rolled back whole: again, each call on its own
                 outcomes = self._batch(calls, savepoints=True)
         except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch is durable
-            outcomes = [(False, exc)] * len(calls)
-        self._hand_back(calls, outcomes)
+            self._hand_back(calls, [(False, exc)] * len(calls))
+            return
+        self._committed.put((calls, outcomes))  # answered by the syncer, once durable
 
     def _batch(self, calls: list[Any], *, savepoints: bool) -> list[tuple[bool, Any]]:
         """The calls in one transaction; without savepoints (the common case, where every call succeeds) no
@@ -100,7 +130,7 @@ class AsyncStore(StoreFacade):
         ``batch`` rolls everything back (nothing of it was committed or answered), so running the calls
         again, each in its savepoint, applies each exactly once."""
         outcomes: list[tuple[bool, Any]] = []
-        with self.sync.batch(savepoints=savepoints):
+        with self.sync.batch(savepoints=savepoints, durable=False):
             for _loop, _future, fn, args, kwargs in calls:
                 try:
                     outcomes.append((True, fn(*args, **kwargs)))
@@ -109,6 +139,29 @@ class AsyncStore(StoreFacade):
                         raise BatchTainted() from exc
                     outcomes.append((False, exc))  # its savepoint is rolled back; the others go on
         return outcomes
+
+    # -- the syncer thread ----------------------------------------------------------------------
+
+    def _run_syncer(self) -> None:
+        serve_batches(self._committed, MAX_SYNCED, self._sync_and_hand_back)
+
+    def _sync_and_hand_back(self, groups: list[tuple[list[Any], list[tuple[bool, Any]]]]) -> None:
+        """One fsync for every group committed since the last, then their results, in commit order."""
+        try:
+            self.sync.make_durable()
+        except Exception as exc:  # committed, but maybe not on the disk: nobody may be told it is done
+            error = exc if isinstance(exc, StoreError) else StoreError(f"the store's writes may not be durable: {exc!r}")
+            self._refuse_from_now(error)
+            for calls, _outcomes in groups:
+                self._hand_back(calls, [(False, error)] * len(calls))
+            return
+        for calls, outcomes in groups:
+            self._hand_back(calls, outcomes)
+
+    def _refuse_from_now(self, error: StoreError) -> None:
+        if self._not_durable is None:
+            self._not_durable = error
+            log.critical("store.not_durable", error=str(error))
 
     @staticmethod
     def _hand_back(calls: list[Any], outcomes: list[tuple[bool, Any]]) -> None:

@@ -48,11 +48,15 @@ class Store(Protocol):
     def audit_trail(self, order_id: int) -> list[AuditRow]:
         ...
 
-    def batch(self, *, savepoints: bool = True) -> AbstractContextManager[None]:
+    def batch(self, *, savepoints: bool = True, durable: bool = True) -> AbstractContextManager[None]:
         """Group commit: every method called inside runs in one transaction, one fsync at the end.
 
         ``savepoints=False``: calls run plainly, and if one fails the batch raises ``BatchTainted`` and
-        commits nothing (``AsyncStore`` then runs it again with savepoints)."""
+        commits nothing (``AsyncStore`` then runs it again with savepoints). ``durable=False``: no fsync at
+        the end; the caller calls ``make_durable`` before anyone hears of the batch."""
+
+    def make_durable(self) -> None:
+        """Every commit so far survives a power loss once this returns (raises ``StoreNotDurable`` if not)."""
 
     def begin_hold(
         self,

@@ -167,6 +167,9 @@ class StoreFacade:
     async def list_notifications(self, limit: int = 100) -> list[NotificationRow]:
         return await self.call(self.sync.list_notifications, limit)
 
+    async def make_durable(self) -> None:
+        await self.call(self.sync.make_durable)
+
     async def mark_hold(self, global_id: str, state: str, reason: str) -> None:
         await self.call(self.sync.mark_hold, global_id, state, reason)
 

@@ -244,8 +244,11 @@ class PostgresConnector:
             with conn.raw.transaction():  # a SAVEPOINT when already inside a batch's transaction
                 yield conn
 
+    def make_durable(self) -> None:
+        """Nothing to do: a PostgreSQL COMMIT returns once its WAL is flushed."""
+
     @contextmanager
-    def batch(self, *, savepoints: bool = True) -> Iterator[None]:
+    def batch(self, *, savepoints: bool = True, durable: bool = True) -> Iterator[None]:
         """One transaction around every call inside (each its own savepoint, whatever ``savepoints`` says).
 
         The daemon does not batch on PostgreSQL (``AsyncStore`` with several threads): PostgreSQL

@@ -1,9 +1,11 @@
-"""The store on SQLite: one file, WAL, ``synchronous=FULL``; the statements are ``store/statements.py``.
+"""The store on SQLite: one file, WAL, synced after every commit; the statements are ``store/statements.py``.
 
-``synchronous=FULL`` makes a commit survive power loss, not just a killed process: an order
-acknowledged to TEvo must never be lost. This module opens the file, migrates it and supplies the
-statements their connection (``SqliteConnector``): one connection, serialised by a lock, each call
-one ``BEGIN IMMEDIATE`` … ``COMMIT``. The store's words (states, errors, rows, schema versions) are
+A commit must survive power loss, not just a killed process: an order acknowledged to TEvo must never be
+lost. SQLite's ``synchronous=FULL`` did that by an fsync inside COMMIT; the store runs ``NORMAL`` and makes
+the same fsync itself (``store/walsync.py`` says why): right after COMMIT for a call on its own, and for a
+group commit on ``AsyncStore``'s syncer thread, before any caller of the group hears back. This module opens
+the file, migrates it and supplies the statements their connection (``SqliteConnector``): one connection,
+serialised by a lock, each call one ``BEGIN IMMEDIATE`` … ``COMMIT``. The store's words (states, errors, rows, schema versions) are
 ``store/vocabulary.py``; the tools for a store file as a whole (lock, backup, restore) are
 ``store/files.py``.
 """
@@ -21,7 +23,15 @@ from tevo_bridge.store.files import DaemonLock
 from tevo_bridge.store.moved import moved_mark
 from tevo_bridge.store.schema import MIGRATIONS
 from tevo_bridge.store.statements import SqlStore
-from tevo_bridge.store.vocabulary import SCHEMA_VERSION, Backend, BatchTainted, SchemaTooNew, StoreMoved
+from tevo_bridge.store.vocabulary import (
+    SCHEMA_VERSION,
+    Backend,
+    BatchTainted,
+    SchemaTooNew,
+    StoreMoved,
+    StoreNotDurable,
+)
+from tevo_bridge.store.walsync import WalFile
 
 
 class SqliteConnector:
@@ -32,12 +42,37 @@ class SqliteConnector:
         self.in_batch = False
         self.savepoints = True
         self.tainted = False
+        self.path = Path(path)
+        self.wal = WalFile(self.path) if str(path) != ":memory:" else None
+        self.not_durable: StoreNotDurable | None = None  # once an fsync failed: every later call is refused
         self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         self.conn.row_factory = sqlite3.Row
 
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+        if self.wal is not None:
+            self.wal.close()
+
+    def make_durable(self) -> None:
+        """fsync the log (``WalFile.sync``): every commit so far survives a power loss once this returns.
+
+        A failed fsync is final (``StoreNotDurable``): the commits it was for are visible to every later read, and
+        the kernel may have dropped the pages it could not write while reporting the next fsync as fine."""
+        if self.not_durable is not None:
+            raise self.not_durable
+        if self.wal is None:
+            return
+        try:
+            self.wal.sync()
+        except OSError as exc:
+            self.not_durable = StoreNotDurable(self.path, exc)
+            raise self.not_durable from exc
+
+    def _begin(self) -> None:
+        if self.not_durable is not None:
+            raise self.not_durable
+        self.conn.execute("BEGIN IMMEDIATE")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -45,7 +80,7 @@ class SqliteConnector:
             if self.in_batch:
                 yield from self._call_in_batch()
                 return
-            self.conn.execute("BEGIN IMMEDIATE")
+            self._begin()
             try:
                 yield self.conn
                 self.conn.execute("COMMIT")
@@ -57,6 +92,7 @@ class SqliteConnector:
                     with suppress(sqlite3.Error):
                         self.conn.execute("ROLLBACK")
                 raise
+            self.make_durable()
 
     def _call_in_batch(self) -> Iterator[sqlite3.Connection]:
         """One call inside a group commit, durable when the batch commits (before its caller hears back).
@@ -82,9 +118,10 @@ class SqliteConnector:
         self.conn.execute("RELEASE call")
 
     @contextmanager
-    def batch(self, *, savepoints: bool = True) -> Iterator[None]:
+    def batch(self, *, savepoints: bool = True, durable: bool = True) -> Iterator[None]:
+        """``durable=False``: the caller makes the batch durable (``make_durable``) before telling anyone of it."""
         with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self._begin()
             self.in_batch, self.savepoints, self.tainted = True, savepoints, False
             try:
                 yield
@@ -101,6 +138,8 @@ class SqliteConnector:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
+            if durable:
+                self.make_durable()
 
 
 class SqliteStore(SqlStore):
@@ -128,7 +167,7 @@ class SqliteStore(SqlStore):
             if mark is not None:
                 raise StoreMoved(self.path, mark.url, mark.moved_at)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # and SqliteConnector.make_durable after each commit
             # Group commit runs each call in a SAVEPOINT: SQLite copies the pages a call changes to a
             # sub-journal (only to roll that call back), which spilled to a temporary file after 64 KiB:
             # a file created, written ~165 times and deleted per batch, ~26 writes per hold. In memory it

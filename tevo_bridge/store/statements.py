@@ -78,8 +78,12 @@ class Connector(Protocol):
     def transaction(self) -> AbstractContextManager[Any]:
         """One transaction (a savepoint inside a batch), yielding the connection."""
 
-    def batch(self, *, savepoints: bool = True) -> AbstractContextManager[None]:
-        """Group commit: every call inside runs in one transaction (without savepoints: see ``SqlStore.batch``)."""
+    def batch(self, *, savepoints: bool = True, durable: bool = True) -> AbstractContextManager[None]:
+        """Group commit: every call inside runs in one transaction (without savepoints, or not yet durable at its
+        end: see ``SqlStore.batch``)."""
+
+    def make_durable(self) -> None:
+        """Every commit so far survives a power loss once this returns (see ``SqlStore.make_durable``)."""
 
 
 class SqlStore(NotificationStatements):
@@ -105,7 +109,7 @@ class SqlStore(NotificationStatements):
         (PostgreSQL) sends them together and waits once; SQLite has no round trips to save."""
         return nullcontext()
 
-    def batch(self, *, savepoints: bool = True) -> AbstractContextManager[None]:
+    def batch(self, *, savepoints: bool = True, durable: bool = True) -> AbstractContextManager[None]:
         """Group commit: every method called inside runs in one transaction, one fsync at the end.
 
         With ``savepoints`` each method keeps its own atomicity (a savepoint it rolls back on error).
@@ -114,8 +118,17 @@ class SqlStore(NotificationStatements):
         savepoints regardless). The caller (``AsyncStore``) reports results only after the commit
         returned, so "recorded before answered" holds for every call in the batch. If the commit
         fails, nothing of the batch is kept and every caller gets the error.
+
+        ``durable=False`` leaves the fsync to the caller, who calls ``make_durable`` before anyone hears of the
+        batch (``AsyncStore``'s syncer thread, so that the next batch is written meanwhile).
         """
-        return self._db.batch(savepoints=savepoints)
+        return self._db.batch(savepoints=savepoints, durable=durable)
+
+    def make_durable(self) -> None:
+        """Every commit so far survives a power loss once this returns: the SQLite store's fsync of its log
+        (``store/walsync.py``); nothing on PostgreSQL, whose COMMIT waits for its own. Raises ``StoreNotDurable``
+        if the disk failed, after which the store refuses every call."""
+        self._db.make_durable()
 
     def check_writable(self) -> None:
         """Raise if a write transaction cannot start (read-only file, full disk, locked)."""

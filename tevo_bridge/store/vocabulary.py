@@ -124,6 +124,19 @@ class SchemaTooNew(StoreError):
             f"(tevo-bridge store restore BACKUP).")
 
 
+class StoreNotDurable(StoreError):
+    """The disk failed to make committed writes durable (an fsync of the SQLite store's log failed): they are in
+    the file as SQLite sees it but may not survive a power loss, and after a failed fsync the disk cannot be trusted
+    to say so again. The store refuses every call from then on; a restart reads the file as the disk has it."""
+
+    def __init__(self, path: Path | str, error: OSError) -> None:
+        self.path = Path(path)
+        super().__init__(
+            f"{path}: the disk failed to make the store's last writes durable ({error.strerror or error}); nothing more "
+            f"is read or written. Fix: check the disk (dmesg, free space), then restart tevo-bridge: it reads what the "
+            f"disk holds, and every request whose answer was not sent is asked again.")
+
+
 class StoreBusy(StoreError):
     """The store could not commit for concurrent writers (PostgreSQL serialization failures past the retries):
     the request is answered 503 and may be sent again."""
