@@ -22,11 +22,13 @@ class HeldSync:
     def __init__(self, real):
         self.real = real
         self.calls = 0
+        self.threads: list[str] = []
         self.entered = threading.Event()
         self.hold = threading.Event()
 
     def __call__(self):
         self.calls += 1
+        self.threads.append(threading.current_thread().name)
         self.entered.set()
         assert self.hold.wait(10), "the test never let the fsync finish"
         self.real()
@@ -52,21 +54,53 @@ def test_the_store_leaves_the_fsync_to_itself_and_makes_it_after_every_transacti
         store.close()
 
 
-def test_a_group_is_answered_only_after_an_fsync_that_began_after_its_commit(tmp_path):
+def test_under_load_groups_are_answered_only_after_an_fsync_that_began_after_their_commit(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    store = AsyncStore(SqliteStore(path), max_batch=2)  # five calls: three groups, each with more queued behind
+    synced = HeldSync(store.sync._db.wal.sync)
+    store.sync._db.wal.sync = synced
+    busy, release = threading.Event(), threading.Event()
+
+    def hold_the_thread() -> None:
+        busy.set()
+        release.wait(10)
+
+    async def scenario() -> None:
+        held = asyncio.ensure_future(store.call(hold_the_thread))
+        assert await asyncio.to_thread(busy.wait, 10)
+        calls = [asyncio.ensure_future(store.ensure_order(n, "operator")) for n in range(1, 6)]
+        await asyncio.sleep(0)  # each is on the queue
+        release.set()
+        assert await asyncio.to_thread(synced.entered.wait, 10)
+        await asyncio.sleep(0.2)  # the store thread goes on committing while the syncer's fsync hangs
+        assert not held.done() and not any(call.done() for call in calls)  # nobody is told before the fsync
+        assert orders_on_disk(path) == {1, 2, 3, 4, 5}  # ... though every write is in
+        assert synced.threads == ["store-sync-0"]
+        synced.hold.set()
+        await asyncio.wait_for(asyncio.gather(held, *calls), 10)
+        assert await store.get_order(3) is not None  # and the store serves on after it
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        synced.hold.set()
+        store.close()
+
+
+def test_a_call_on_a_quiet_store_is_synced_by_the_store_thread_before_it_is_answered(tmp_path):
     path = tmp_path / "state.sqlite3"
     store = AsyncStore(SqliteStore(path))
     synced = HeldSync(store.sync._db.wal.sync)
     store.sync._db.wal.sync = synced
 
     async def scenario() -> None:
-        calls = [asyncio.ensure_future(store.ensure_order(n, "operator")) for n in range(1, 6)]
+        call = asyncio.ensure_future(store.ensure_order(1, "operator"))
         assert await asyncio.to_thread(synced.entered.wait, 10)
-        await asyncio.sleep(0.2)  # the store thread goes on committing whatever is queued meanwhile
-        assert not any(call.done() for call in calls)  # committed, maybe not on the disk: nobody is told
-        assert orders_on_disk(path) == {1, 2, 3, 4, 5}  # ... though the writes are in (the store went on)
+        await asyncio.sleep(0.1)
+        assert not call.done() and orders_on_disk(path) == {1}
+        assert synced.threads == ["store-0"]  # no hop to the syncer: nothing else waited behind this fsync
         synced.hold.set()
-        await asyncio.wait_for(asyncio.gather(*calls), 10)
-        assert await store.get_order(3) is not None  # and the store serves on after it
+        await asyncio.wait_for(call, 10)
 
     try:
         asyncio.run(scenario())

@@ -63,14 +63,19 @@ class RecordingStore:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any], str]] = []
+        self.in_batch = False
 
     @contextmanager
     def batch(self, *, savepoints: bool = True, durable: bool = True) -> Iterator[None]:
-        yield
+        self.in_batch = True
+        try:
+            yield
+        finally:
+            self.in_batch = False
 
     def make_durable(self) -> None:
-        if threading.current_thread().name.startswith("store-sync"):
-            return  # the syncer's, after every group (store/aio.py): not a call the facade made
+        if not self.in_batch:
+            return  # AsyncStore's own, after every group (store/aio.py): not a call the facade made
         self.calls.append(("make_durable", (), {}, threading.current_thread().name))
 
     def close(self) -> None:

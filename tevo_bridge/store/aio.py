@@ -4,12 +4,14 @@ Calls that queue up while the thread is busy run together as one transaction (gr
 commit): one fsync for the lot instead of one each, and one hand-back to the event
 loop.  Every caller still hears back only after the fsync that made its call durable.
 
-The fsync of a group is not the store thread's: it commits and goes on to the next group while
-the *syncer* thread makes what was committed durable (``Store.make_durable``) and only then hands
+Under load the fsync of a group is not the store thread's: it commits and goes on to the next group
+while the *syncer* thread makes what was committed durable (``Store.make_durable``) and only then hands
 the results back, for every group committed since its last fsync at once. Answers therefore
 leave in commit order and each after a sync that began after its commit, so whatever an answer
 says (even a read of another call's fresh row) is on the disk before anyone hears it
-(store/walsync.py; benchmarks/NOTES.md, "seventh pass").
+(store/walsync.py; benchmarks/NOTES.md, "seventh pass"). A group committed while nothing else is
+queued or waiting for the syncer is synced and answered by the store thread itself: no one waits
+behind that fsync, and its callers are spared a hop.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class AsyncStore(StoreFacade):
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._committed: queue.SimpleQueue[Any] = queue.SimpleQueue()  # (calls, outcomes) waiting for the fsync
+        self._unsynced = 0  # groups committed and not yet answered
+        self._unsynced_lock = threading.Lock()
         self._not_durable: StoreError | None = None  # once set (a failed fsync), every call is refused
         self._threads = started_threads(self._run, "store", threads)
         # Only groups of several calls are synced apart: a call alone syncs in its own transaction.
@@ -119,7 +123,15 @@ class AsyncStore(StoreFacade):
         except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch is durable
             self._hand_back(calls, [(False, exc)] * len(calls))
             return
-        self._committed.put((calls, outcomes))  # answered by the syncer, once durable
+        # Nothing queued behind this group and nothing waiting for the syncer (a quiet daemon): its fsync here
+        # holds no one up, and its callers are spared the hop to the syncer thread.
+        quiet = self._unsynced == 0 and self._queue.empty()
+        with self._unsynced_lock:
+            self._unsynced += 1
+        if quiet:
+            self._sync_and_hand_back([(calls, outcomes)])
+        else:
+            self._committed.put((calls, outcomes))  # answered by the syncer, once durable
 
     def _batch(self, calls: list[Any], *, savepoints: bool) -> list[tuple[bool, Any]]:
         """The calls in one transaction; without savepoints (the common case, where every call succeeds) no
@@ -154,9 +166,12 @@ class AsyncStore(StoreFacade):
             self._refuse_from_now(error)
             for calls, _outcomes in groups:
                 self._hand_back(calls, [(False, error)] * len(calls))
-            return
-        for calls, outcomes in groups:
-            self._hand_back(calls, outcomes)
+        else:
+            for calls, outcomes in groups:
+                self._hand_back(calls, outcomes)
+        finally:
+            with self._unsynced_lock:
+                self._unsynced -= len(groups)
 
     def _refuse_from_now(self, error: StoreError) -> None:
         if self._not_durable is None:
