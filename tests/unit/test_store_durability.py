@@ -7,6 +7,8 @@ import errno
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -34,6 +36,19 @@ class HeldSync:
         self.real()
 
 
+@contextmanager
+def held_sync_store(path, **kwargs) -> Iterator[tuple[AsyncStore, HeldSync]]:
+    """An AsyncStore on a SQLite file whose log's fsync is a ``HeldSync``; let go and closed at the end."""
+    store = AsyncStore(SqliteStore(path), **kwargs)
+    synced = HeldSync(store.sync._db.wal.sync)
+    store.sync._db.wal.sync = synced
+    try:
+        yield store, synced
+    finally:
+        synced.hold.set()
+        store.close()
+
+
 def orders_on_disk(path) -> set[int]:
     """The orders another connection sees: what is committed, durable or not."""
     with sqlite3.connect(path) as conn:
@@ -56,9 +71,6 @@ def test_the_store_leaves_the_fsync_to_itself_and_makes_it_after_every_transacti
 
 def test_under_load_groups_are_answered_only_after_an_fsync_that_began_after_their_commit(tmp_path):
     path = tmp_path / "state.sqlite3"
-    store = AsyncStore(SqliteStore(path), max_batch=2)  # five calls: three groups, each with more queued behind
-    synced = HeldSync(store.sync._db.wal.sync)
-    store.sync._db.wal.sync = synced
     busy, release = threading.Event(), threading.Event()
 
     def hold_the_thread() -> None:
@@ -80,18 +92,12 @@ def test_under_load_groups_are_answered_only_after_an_fsync_that_began_after_the
         await asyncio.wait_for(asyncio.gather(held, *calls), 10)
         assert await store.get_order(3) is not None  # and the store serves on after it
 
-    try:
+    with held_sync_store(path, max_batch=2) as (store, synced):  # five calls: three groups, more queued behind each
         asyncio.run(scenario())
-    finally:
-        synced.hold.set()
-        store.close()
 
 
 def test_a_call_on_a_quiet_store_is_synced_by_the_store_thread_before_it_is_answered(tmp_path):
     path = tmp_path / "state.sqlite3"
-    store = AsyncStore(SqliteStore(path))
-    synced = HeldSync(store.sync._db.wal.sync)
-    store.sync._db.wal.sync = synced
 
     async def scenario() -> None:
         call = asyncio.ensure_future(store.ensure_order(1, "operator"))
@@ -102,11 +108,8 @@ def test_a_call_on_a_quiet_store_is_synced_by_the_store_thread_before_it_is_answ
         synced.hold.set()
         await asyncio.wait_for(call, 10)
 
-    try:
+    with held_sync_store(path) as (store, synced):
         asyncio.run(scenario())
-    finally:
-        synced.hold.set()
-        store.close()
 
 
 def test_a_failed_fsync_fails_its_callers_and_every_call_after_it(tmp_path):

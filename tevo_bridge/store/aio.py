@@ -25,7 +25,7 @@ from typing import Any, ParamSpec, TypeVar
 from tevo_bridge.log import get_logger
 from tevo_bridge.store.base import Store
 from tevo_bridge.store.facade import StoreFacade
-from tevo_bridge.store.vocabulary import BatchTainted, StoreError, StoreNotDurable
+from tevo_bridge.store.vocabulary import BatchTainted, StoreError
 from tevo_bridge.store.watch import OrderWatch
 
 log = get_logger(__name__)
@@ -107,13 +107,10 @@ class AsyncStore(StoreFacade):
             self._hand_back(calls, [(False, self._not_durable)] * len(calls))
             return
         # PostgreSQL: each call its own transaction, which the store may retry after a conflict. SQLite: a call
-        # alone is a group of one, so that its answer too (a read's included) waits for the syncer's fsync.
+        # alone is a group of one, so that its answer too (a read's included) waits for an fsync after it.
         if not self._syncers:
             _loop, _future, fn, args, kwargs = calls[0]
-            outcome = outcome_of(fn, args, kwargs)
-            if isinstance(outcome[1], StoreNotDurable):
-                self._refuse_from_now(outcome[1])
-            self._hand_back(calls, [outcome])
+            self._hand_back(calls, [outcome_of(fn, args, kwargs)])
             return
         try:
             try:
