@@ -2,8 +2,8 @@
 
 The daemon (as in the intake benchmark: ``tevo-bridge run``, SQLite POS, TEvo a socket that never answers) and
 the durable bare endpoint (benchmarks/durable_bare.py) each take the intake loads at 16 concurrent; printed per
-request, by thread, its CPU time (``/proc/<pid>/task/*/stat``) and the *voluntary context switches* of every thread of the server (``/proc/<pid>/task/*/status``), by
-thread. A thread switches out voluntarily when it blocks: waiting for the GIL another thread holds, for a queue,
+request, by thread of the server: its CPU time (``/proc/<pid>/task/*/stat``) and its *voluntary context
+switches* (``/proc/<pid>/task/*/status``). A thread switches out voluntarily when it blocks: waiting for the GIL another thread holds, for a queue,
 an event or a lock, for the socket. So the count is the hand-offs a request costs, by who waits, without
 strace slowing the server down (``benchmarks.syscalls`` counts the ``futex`` calls themselves). Threads get
 their Python name as their OS name (``prctl``, by a ``sitecustomize`` put first on the server's path), cut to
@@ -80,7 +80,8 @@ def cpu_seconds(pid: int) -> Counter[str]:
     return seconds
 
 
-def counted(process: Process, kind: str, count: int, remote_ids: list[str]) -> tuple[dict[str, float], dict[str, float]]:
+def counted(process: Process, kind: str, count: int,
+            remote_ids: list[str]) -> tuple[dict[str, float], dict[str, float]]:
     """Warm the server, then count its threads' switches and CPU over ``count`` requests.
 
     Returns ({thread: switches per request}, {thread: CPU ms per request})."""

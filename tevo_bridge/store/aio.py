@@ -59,11 +59,11 @@ class AsyncStore(StoreFacade):
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._committed: queue.SimpleQueue[Any] = queue.SimpleQueue()  # (calls, outcomes) waiting for the fsync
-        self._unsynced = 0  # groups committed and not yet answered
+        self._unsynced = 0  # groups handed to the syncer and not yet answered
         self._unsynced_lock = threading.Lock()
         self._not_durable: StoreError | None = None  # once set (a failed fsync), every call is refused
         self._threads = started_threads(self._run, "store", threads)
-        # Only groups of several calls are synced apart: a call alone syncs in its own transaction.
+        # PostgreSQL (one call at a time, max_batch=1) has none: its COMMIT waits for its own WAL flush.
         self._syncers = started_threads(self._run_syncer, "store-sync", 1) if max_batch > 1 else []
         self._closed = False
         self.watch = OrderWatch()
@@ -122,13 +122,12 @@ class AsyncStore(StoreFacade):
             return
         # Nothing queued behind this group and nothing waiting for the syncer (a quiet daemon): its fsync here
         # holds no one up, and its callers are spared the hop to the syncer thread.
-        quiet = self._unsynced == 0 and self._queue.empty()
+        if self._unsynced == 0 and self._queue.empty():
+            self._sync_and_hand_back([(calls, outcomes)])
+            return
         with self._unsynced_lock:
             self._unsynced += 1
-        if quiet:
-            self._sync_and_hand_back([(calls, outcomes)])
-        else:
-            self._committed.put((calls, outcomes))  # answered by the syncer, once durable
+        self._committed.put((calls, outcomes))  # answered by the syncer, once durable
 
     def _batch(self, calls: list[Any], *, savepoints: bool) -> list[tuple[bool, Any]]:
         """The calls in one transaction; without savepoints (the common case, where every call succeeds) no
@@ -152,23 +151,28 @@ class AsyncStore(StoreFacade):
     # -- the syncer thread ----------------------------------------------------------------------
 
     def _run_syncer(self) -> None:
-        serve_batches(self._committed, MAX_SYNCED, self._sync_and_hand_back)
+        serve_batches(self._committed, MAX_SYNCED, self._sync_handed)
+
+    def _sync_handed(self, groups: list[tuple[list[Any], list[tuple[bool, Any]]]]) -> None:
+        try:
+            self._sync_and_hand_back(groups)
+        finally:
+            with self._unsynced_lock:
+                self._unsynced -= len(groups)
 
     def _sync_and_hand_back(self, groups: list[tuple[list[Any], list[tuple[bool, Any]]]]) -> None:
         """One fsync for every group committed since the last, then their results, in commit order."""
         try:
             self.sync.make_durable()
         except Exception as exc:  # committed, but maybe not on the disk: nobody may be told it is done
-            error = exc if isinstance(exc, StoreError) else StoreError(f"the store's writes may not be durable: {exc!r}")
+            error = exc if isinstance(exc, StoreError) else StoreError(
+                f"the store's writes may not be durable: {exc!r}")
             self._refuse_from_now(error)
             for calls, _outcomes in groups:
                 self._hand_back(calls, [(False, error)] * len(calls))
-        else:
-            for calls, outcomes in groups:
-                self._hand_back(calls, outcomes)
-        finally:
-            with self._unsynced_lock:
-                self._unsynced -= len(groups)
+            return
+        for calls, outcomes in groups:
+            self._hand_back(calls, outcomes)
 
     def _refuse_from_now(self, error: StoreError) -> None:
         if self._not_durable is None:

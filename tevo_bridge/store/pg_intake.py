@@ -83,8 +83,8 @@ RECORD_GROUP_EVENT = f"""WITH {_INBOX_ROW}, {_job("inbox_row", "NULL::bigint", "
 #: ``record_event`` of an event that queues nothing (ignored, or naming nothing to fetch).
 RECORD_INBOX_ONLY = f"WITH {_INBOX_ROW} SELECT EXISTS (SELECT FROM inbox_row)"
 
-#: ``begin_hold``: the pending hold; only if it is new, its inbox row (its audit row comes with its outcome). False: the global id is
-#: known (the caller then reads it under a row lock: ``SqlStore._hold_again``).
+#: ``begin_hold``: the pending hold; only if it is new, its inbox row (its audit row comes with its outcome).
+#: False: the global id is known (the caller then reads it under a row lock: ``SqlStore._hold_again``).
 BEGIN_HOLD = """WITH hold AS (
         INSERT INTO holds (global_id, remote_id, quantity, price, ticket_group_id, state, created_at, expires_at,
                            updated_at)
@@ -102,9 +102,8 @@ BEGIN_HOLD = """WITH hold AS (
     SELECT EXISTS (SELECT FROM hold)"""
 
 #: ``finish_hold``: under the hold's row lock, a hold TEvo released meanwhile stays released and whatever the
-#: POS held is freed by a job; the update, its audit (``HoldRow.outcome_reason``'s words; written even for an unknown
-#: hold, as on SQLite), the job
-#: if one is due, and the row as it now stands. ``(SELECT) AS one LEFT JOIN``: one row whether or not the
+#: POS held is freed by a job; the update, its audit (``HoldRow.outcome_reason``'s words; written even for an
+#: unknown hold, as on SQLite), the job if one is due, and the row as it now stands. ``(SELECT) AS one LEFT JOIN``: one row whether or not the
 #: hold exists.
 FINISH_HOLD = f"""WITH current AS (
         SELECT state FROM holds WHERE global_id = %(global_id)s FOR UPDATE
@@ -121,7 +120,8 @@ FINISH_HOLD = f"""WITH current AS (
         INSERT INTO audit (global_id, at, action, to_state, reason)
         SELECT %(global_id)s, %(now)s, 'hold', outcome.state,
                CASE WHEN updated.global_id IS NULL THEN %(reason)s::text
-                    ELSE updated.quantity || ' x ' || updated.remote_id || COALESCE(': ' || NULLIF(%(reason)s::text, ''), '')
+                    ELSE updated.quantity || ' x ' || updated.remote_id
+                         || COALESCE(': ' || NULLIF(%(reason)s::text, ''), '')
                END
         FROM outcome LEFT JOIN updated ON true
     ), {_job("outcome WHERE outcome.release", "NULL::bigint", "%(global_id)s::text")}

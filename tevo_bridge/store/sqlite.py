@@ -5,8 +5,8 @@ lost. SQLite's ``synchronous=FULL`` did that by an fsync inside COMMIT; the stor
 the same fsync itself (``store/walsync.py`` says why): right after COMMIT for a call on its own, and for a
 group commit on ``AsyncStore``'s syncer thread, before any caller of the group hears back. This module opens
 the file, migrates it and supplies the statements their connection (``SqliteConnector``): one connection,
-serialised by a lock, each call one ``BEGIN IMMEDIATE`` … ``COMMIT``. The store's words (states, errors, rows, schema versions) are
-``store/vocabulary.py``; the tools for a store file as a whole (lock, backup, restore) are
+serialised by a lock, each call one ``BEGIN IMMEDIATE`` … ``COMMIT``. The store's words (states, errors,
+rows, schema versions) are ``store/vocabulary.py``; the tools for a store file as a whole (lock, backup, restore) are
 ``store/files.py``.
 """
 
