@@ -274,3 +274,34 @@ def test_two_processes_starting_at_once_run_each_migration_once(tmp_path):
         thread.join()
     assert not errors, errors
     assert inspect_store(path).schema_version == SCHEMA_VERSION
+
+
+class _LockedFirst:
+    """A connection whose WAL switch finds the file locked ``times`` times, as when another process opens it at once."""
+
+    def __init__(self, times: int, error: str = "database is locked") -> None:
+        self.times, self.error, self.tries = times, error, 0
+
+    def execute(self, sql: str) -> None:
+        self.tries += 1
+        if self.tries <= self.times:
+            raise sqlite3.OperationalError(self.error)
+
+
+def test_the_wal_switch_waits_out_a_lock_sqlite_answers_at_once():
+    from tevo_bridge.store.sqlite import _use_wal
+
+    conn = _LockedFirst(3)
+    _use_wal(conn)  # type: ignore[arg-type]
+    assert conn.tries == 4
+
+
+def test_the_wal_switch_gives_up_after_its_patience_and_passes_other_errors_on():
+    from tevo_bridge.store.sqlite import _use_wal
+
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _use_wal(_LockedFirst(10**9), patience=0.05)  # type: ignore[arg-type]
+    other = _LockedFirst(1, "disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _use_wal(other)  # type: ignore[arg-type]
+    assert other.tries == 1

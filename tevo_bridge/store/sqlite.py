@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -142,6 +143,24 @@ class SqliteConnector:
                 self.make_durable()
 
 
+def _use_wal(conn: sqlite3.Connection, *, patience: float = 30.0) -> None:
+    """Put the file in WAL mode (it stays so: a no-op on every later open).
+
+    The switch needs the file to itself, and SQLite answers "database is locked" at once instead of waiting
+    (it skips its busy handler where waiting could deadlock) when another connection is opening the same file:
+    two processes starting together on a new store, a daemon and an ``orders`` command. It is retried for as
+    long as a ``BEGIN`` would wait (the connection's 30 s timeout)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
 class SqliteStore(SqlStore):
     """The store in one SQLite file; the daemon calls it from its store thread."""
 
@@ -166,7 +185,7 @@ class SqliteStore(SqlStore):
             mark = moved_mark(conn)
             if mark is not None:
                 raise StoreMoved(self.path, mark.url, mark.moved_at)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _use_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")  # and SqliteConnector.make_durable after each commit
             # Group commit runs each call in a SAVEPOINT: SQLite copies the pages a call changes to a
             # sub-journal (only to roll that call back), which spilled to a temporary file after 64 KiB:
