@@ -40,7 +40,7 @@ from tevo_bridge.pipeline.rules import (
     seller_state_action,
 )
 from tevo_bridge.pos import types as pos
-from tevo_bridge.pos.errors import CannotSupply, PosError, VoidRefused
+from tevo_bridge.pos.errors import CannotSupply, PosError, PosTimeout, VoidRefused
 from tevo_bridge.store import TERMINAL_STATES, AsyncStore, AuditNote, HoldRow, HoldState, OrderRow, OrderState
 from tevo_bridge.tevo.client import RejectReason, TevoClient
 from tevo_bridge.tevo.errors import NotFound, OutcomeUnknown, TevoError, ValidationFailed
@@ -234,7 +234,7 @@ class OrderProcessor:
         # the old round's, or the POS would take stock and leave the new ones held until they lapse.
         row = dataclasses.replace(row, reservation_round=reservation_round)
         if problems:
-            await self._release(order, reserved, "cannot supply every item")
+            await self._release(order, row, reserved, "cannot supply every item")
             if not self.settings.pipeline.auto_reject:
                 raise StepFailed(f"cannot supply: {describe(problems)}", final=True)
             await self._reject(order, row, reject_reason(problems), describe(problems))
@@ -269,6 +269,7 @@ class OrderProcessor:
         oi_hold = await self.store.hold_for_order(order.id)
         if oi_hold is not None and oi_hold.state != HoldState.HELD:
             oi_hold = None
+        await self._release_earlier_rounds(order, row)
         for _ in range(2):
             reserved: dict[int, str] = {}
             problems: list[ItemProblem] = []
@@ -288,7 +289,7 @@ class OrderProcessor:
             if not stale:
                 return reserved, problems, pos_hold_ids, row.reservation_round
             await checking  # this order's writes in their order: the move to `checking` first
-            await self._release(order, reserved, "a reservation of this round had lapsed")
+            await self._release(order, row, reserved, "a reservation of this round had lapsed")
             row = await self._next_round(row)
         raise StepFailed("the POS refused the reservation's global id twice; will try again")
 
@@ -543,11 +544,21 @@ class OrderProcessor:
         """Free every reservation of the order's current round, and move to the next round."""
         if row.invoice_id:
             return  # invoiced: the reservations were consumed and the tickets are sold
-        released = await self._release(order, _reservation_ids(order, row), why)
+        released = await self._release(order, row, _reservation_ids(order, row), why)
         if released:
             await self._next_round(row)
 
-    async def _release(self, order: Order, reserved: Mapping[int, str], why: str) -> int:
+    async def _release(self, order: Order, row: OrderRow | None, reserved: Mapping[int, str], why: str) -> int:
+        """Free ``reserved`` in the POS; how many the POS freed. ``row``: the order, when these are its current
+        round's reservations.
+
+        A release that timed out may still be carried out by the POS, late. The current round's global ids are
+        then never reserved again (the order moves to the next round before the error goes on): a later
+        reservation under the same id would be freed by that late release, after TEvo's accept was called on its
+        strength (seen by the stateful reliability run, stop 32: a hung POS's release landed after the operator's
+        retry had reserved the same id again, and the invoice found the tickets no longer set aside). What a
+        late hold of an old round sets aside is freed when the order reserves again (``_release_earlier_rounds``).
+        """
         items = {item.id: item for item in order.items}
         freed = 0
         for item_id, global_id in reserved.items():
@@ -556,11 +567,27 @@ class OrderProcessor:
             item = items[item_id]
             hold = pos.Hold(global_id=global_id, remote_id=item.ticket_group.remote_id or "",
                             quantity=item.quantity, order_id=order.id)
-            freed += bool(await self.pos.release_hold(hold))
+            try:
+                freed += bool(await self.pos.release_hold(hold))
+            except PosTimeout:
+                if row is not None:
+                    await self._next_round(row)
+                raise
         if freed:
             await self.store.audit("release_reservation", order_id=order.id,
                                    reason=f"{why}: freed {freed} reservation(s) in the POS")
         return freed
+
+    async def _release_earlier_rounds(self, order: Order, row: OrderRow) -> None:
+        """Free whatever an earlier round still holds before this round asks for the same tickets.
+
+        Each earlier round was released when the order moved on, but a hold or a release of it that timed out
+        may have been carried out by the POS after that, in either order, and left tickets set aside that no
+        round will consume: this round would then find too few (and the order be refused) until they lapsed.
+        Releasing is idempotent (``False``: nothing to free), and only an order that moved on pays for it."""
+        for earlier in range(row.reservation_round):
+            await self._release(order, None, {item.id: reservation_id(order.id, item.id, earlier)
+                                              for item in order.items}, f"round {earlier} set aside tickets late")
 
     async def _next_round(self, row: OrderRow) -> OrderRow:
         await self.store.update_order(row.id, reservation_round=row.reservation_round + 1)
