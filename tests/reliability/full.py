@@ -102,7 +102,9 @@ def _stateful(tmp: Path) -> dict[str, Any]:
             figures[name] = run_stateful(examples, STATEFUL_STEPS, kind=kind, derandomize=False).figures()
         except Exception as exc:  # the failing example's steps are in the message: report, go on
             figures[name] = None
-            failures.append(f"{name}: {exc}")
+            # A failure Hypothesis could not repeat (FlakyFailure) carries the first one's message inside.
+            inner = "".join(f"\n  first failure: {sub}" for sub in getattr(exc, "exceptions", ()))
+            failures.append(f"{name}: {exc}{inner}")
     return {**figures, "failures": failures, "ok": not failures}
 
 

@@ -269,7 +269,7 @@ class OrderProcessor:
         oi_hold = await self.store.hold_for_order(order.id)
         if oi_hold is not None and oi_hold.state != HoldState.HELD:
             oi_hold = None
-        await self._release_earlier_rounds(order, row)
+        await self._release_earlier_rounds(order, row, checking)
         for _ in range(2):
             reserved: dict[int, str] = {}
             problems: list[ItemProblem] = []
@@ -578,13 +578,16 @@ class OrderProcessor:
                                    reason=f"{why}: freed {freed} reservation(s) in the POS")
         return freed
 
-    async def _release_earlier_rounds(self, order: Order, row: OrderRow) -> None:
+    async def _release_earlier_rounds(self, order: Order, row: OrderRow, checking: asyncio.Future[OrderRow]) -> None:
         """Free whatever an earlier round still holds before this round asks for the same tickets.
 
         Each earlier round was released when the order moved on, but a hold or a release of it that timed out
         may have been carried out by the POS after that, in either order, and left tickets set aside that no
         round will consume: this round would then find too few (and the order be refused) until they lapsed.
         Releasing is idempotent (``False``: nothing to free), and only an order that moved on pays for it."""
+        if row.reservation_round == 0:
+            return
+        await checking  # this order's writes in their order (a freed reservation is audited): `checking` first
         for earlier in range(row.reservation_round):
             await self._release(order, None, {item.id: reservation_id(order.id, item.id, earlier)
                                               for item in order.items}, f"round {earlier} set aside tickets late")
