@@ -589,8 +589,8 @@ class OrderProcessor:
             return
         await checking  # this order's writes in their order (a freed reservation is audited): `checking` first
         for earlier in range(row.reservation_round):
-            await self._release(order, None, {item.id: reservation_id(order.id, item.id, earlier)
-                                              for item in order.items}, f"round {earlier} set aside tickets late")
+            await self._release(order, None, _reservation_ids(order, row, earlier),
+                                f"round {earlier} set aside tickets late")
 
     async def _next_round(self, row: OrderRow) -> OrderRow:
         await self.store.update_order(row.id, reservation_round=row.reservation_round + 1)
@@ -648,9 +648,10 @@ def _consumed_hold_id(oi_hold: HoldRow | None, holds: Mapping[int, str]) -> str 
     return oi_hold.hold_id if oi_hold is not None and oi_hold.global_id in holds.values() else None
 
 
-def _reservation_ids(order: Order, row: OrderRow) -> dict[int, str]:
-    """This round's reservation of each item, by item id."""
-    return {item.id: reservation_id(order.id, item.id, row.reservation_round) for item in order.items}
+def _reservation_ids(order: Order, row: OrderRow, round_: int | None = None) -> dict[int, str]:
+    """A round's reservation of each item, by item id: the order's current round unless ``round_`` says which."""
+    chosen = row.reservation_round if round_ is None else round_
+    return {item.id: reservation_id(order.id, item.id, chosen) for item in order.items}
 
 
 async def _notify(pos_host: PipelinePos, event: pos.OrderEvent) -> None:

@@ -34,6 +34,9 @@ from tevo_bridge.store.vocabulary import (
 )
 from tevo_bridge.store.walsync import WalFile
 
+#: How long a write waits for another process's lock (SQLite's busy timeout), and the WAL switch at open with it.
+BUSY_TIMEOUT = 30.0
+
 
 class SqliteConnector:
     """One SQLite connection behind one re-entrant lock: SQLite has one writer at a time anyway."""
@@ -46,7 +49,7 @@ class SqliteConnector:
         self.path = Path(path)
         self.wal = WalFile(self.path) if str(path) != ":memory:" else None
         self.not_durable: StoreNotDurable | None = None  # once an fsync failed: every later call is refused
-        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT)
         self.conn.row_factory = sqlite3.Row
 
     def close(self) -> None:
@@ -143,13 +146,13 @@ class SqliteConnector:
                 self.make_durable()
 
 
-def _use_wal(conn: sqlite3.Connection, *, patience: float = 30.0) -> None:
+def _use_wal(conn: sqlite3.Connection, *, patience: float = BUSY_TIMEOUT) -> None:
     """Put the file in WAL mode (it stays so: a no-op on every later open).
 
     The switch needs the file to itself, and SQLite answers "database is locked" at once instead of waiting
     (it skips its busy handler where waiting could deadlock) when another connection is opening the same file:
     two processes starting together on a new store, a daemon and an ``orders`` command. It is retried for as
-    long as a ``BEGIN`` would wait (the connection's 30 s timeout)."""
+    long as a ``BEGIN`` would wait (``BUSY_TIMEOUT``)."""
     deadline = time.monotonic() + patience
     while True:
         try:
