@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      ("tevo_bridge/__init__.py", "tevo_bridge/clock.py", "tevo_bridge/paths.py", "tevo_bridge/term.py",
       "tevo_bridge/log.py", "tevo_bridge/crashpoints.py", "tevo_bridge/private_files.py",
       "tevo_bridge/config_env.py", "tevo_bridge/dburl.py", "tevo_bridge/sdnotify.py", "tevo_bridge/memory.py", "tevo_bridge/eventloop.py",
-      "tevo_bridge/httpparser.py",
+      "tevo_bridge/httpparser.py", "tevo_bridge/cpus.py",
       "tevo_bridge/service.py", "tevo_bridge/asgi_guard.py", "tevo_bridge/connections.py",
       "tevo_bridge/proxies.py", "tevo_bridge/admin_guard.py", "tevo_bridge/health.py",
       "tevo_bridge/cli_views.py", "tevo_bridge/notify_urls.py")),

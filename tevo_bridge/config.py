@@ -39,6 +39,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from tevo_bridge import cpus
 from tevo_bridge.config_env import (
     ENV_PREFIX,
     environment_problems,
@@ -47,6 +48,7 @@ from tevo_bridge.config_env import (
     source_variable,
     variable_name,
 )
+from tevo_bridge.cpus import LoopCpu
 from tevo_bridge.eventloop import EventLoopChoice
 from tevo_bridge.httpparser import HttpParserChoice
 from tevo_bridge.paths import ConfigPath, config_dir
@@ -143,6 +145,14 @@ class ServerSettings(Section):
         if value == "uvloop" and not uvloop_available():
             raise ValueError('"uvloop" is not installed here (pip install uvloop); use "auto" or "asyncio"')
         return value
+
+    # The event loop kept on one CPU (tevo_bridge/cpus.py): "auto" the one it starts on, a number that one, "any" as before.
+    loop_cpu: LoopCpu = Field("auto", examples=["auto", 1])
+
+    @field_validator("loop_cpu")
+    @classmethod
+    def _cpu_usable(cls, value: LoopCpu) -> LoopCpu:
+        return cpus.check(value)
 
     # httptools where installed (uvicorn's h11 was a quarter of a hold's CPU); "h11" is the way back.
     http_parser: HttpParserChoice = Field("auto", examples=["auto"])

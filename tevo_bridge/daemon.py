@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tevo_bridge import eventloop
+from tevo_bridge import cpus, eventloop
 from tevo_bridge.admin_guard import guarded
 from tevo_bridge.clock import iso
 from tevo_bridge.config import Settings
@@ -267,6 +267,8 @@ def serve(settings: Settings) -> None:
 
     configure_logging(settings.log.level, settings.log.format, settings.secrets())
     server = settings.server
+    # This thread runs the event loop; threads it starts stay on its CPU unless they roam (tevo_bridge/cpus.py).
+    log.info("daemon.loop_cpu", loop_cpu=server.loop_cpu, cpu=cpus.keep_loop_to(server.loop_cpu))
     # Before the store, the plugin or TEvo: a port that is taken must stop us with nothing done.
     public = bind_listener(server.host, server.port)
     try:

@@ -1,7 +1,7 @@
 """What `tevo-bridge run` loads: only what the daemon uses (issue 24, "Memory").
 
-The daemon is started the way the console script starts it (``tevo_bridge.cli.main`` with ``run``),
-in its own process, with a real config, store and POS plugin; once it answers /livez it is stopped
+The daemon is started the way the console script starts it (``tevo_bridge.cli.main`` with ``run``,
+tests/integration/run_daemon.py), in its own process, with a real config, store and POS plugin; once it answers /livez it is stopped
 with SIGTERM and the modules it had loaded are read from the file an ``atexit`` hook wrote. The
 assertions name modules, never MiB: the sandbox, the other commands' internals, the benchmarks,
 rich and pypdf stay out, and the dashboard stays out unless ``[server] admin_port`` is set. The
@@ -11,28 +11,10 @@ admin-port run is the proof that the probe sees what ``run`` loads: there, the d
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
-import pytest
-
+from tests.integration.run_daemon import running
 from tevo_bridge.serve import free_port
-
-STARTUP = 30.0
-
-LAUNCHER = """
-import atexit, json, sys
-dump, config = sys.argv[1:3]
-atexit.register(lambda: open(dump, "w").write(json.dumps(sorted(n for n, m in sys.modules.items() if m is not None))))
-sys.argv = ["tevo-bridge", "run", "--config", config]
-from tevo_bridge.cli import main
-main()
-"""
 
 #: Loaded by `run` only if used; none of it is used by an idle daemon without an admin port.
 NEVER_LOADED = ("pypdf", "rich", "pygments", "cryptography", "PIL", "benchmarks", "jinja2", "httpx._main",
@@ -48,79 +30,11 @@ SUB_APP_MODULES = ("tevo_bridge.sandbox", "tevo_bridge.sandbox.cli", "tevo_bridg
 DASHBOARD = ("jinja2", "tevo_bridge.dashboard.app", "tevo_bridge.dashboard.pages", "tevo_bridge.dashboard.base")
 
 
-def _config(folder: Path, port: int, admin_port: int | None) -> Path:
-    from tevo_bridge_sqlite_pos import store as pos_store
-
-    pos_db = folder / "pos.sqlite3"
-    pos_store.init_db(pos_db)
-    admin = f"admin_port = {admin_port}\nadmin_host = \"127.0.0.1\"\n" if admin_port else ""
-    config = folder / "config.toml"
-    config.write_text(f"""
-[tevo]
-base_url = "http://127.0.0.1:9"
-reviewer_id = 4711
-
-[server]
-host = "127.0.0.1"
-port = {port}
-{admin}
-[store]
-path = "{folder / 'tevo-bridge.sqlite3'}"
-
-[poller]
-enabled = false
-
-[fulfillment]
-airbill_dir = "{folder / 'airbills'}"
-
-[pos]
-plugin = "sqlite_pos"
-
-[plugins.sqlite_pos]
-database = "{pos_db}"
-
-[dashboard]
-auth = "none"
-
-[log]
-format = "json"
-""")
-    return config
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEVO_BRIDGE_") and k != "NOTIFY_SOCKET"}
-    env.update({"TEVO_BRIDGE_TEVO__TOKEN": "a1b2c3d4" * 4, "TEVO_BRIDGE_TEVO__SECRET": "S" * 40,
-                "TEVO_BRIDGE_SERVER__WEBHOOK_TOKEN": "wxyzSECRETwebhookTOKENthatIsLong1234567890",
-                "TEVO_BRIDGE_SERVER__ORDER_INTEGRATION__API_KEYS": '["an-order-integration-key-0123456789abcdef"]'})
-    return env
-
-
 def _modules_of_run(folder: Path, admin_port: int | None = None) -> set[str]:
     """Start `run`, wait for /livez, stop it; the modules it had loaded (not those marked absent: None)."""
-    port = free_port()
-    config, dump = _config(folder, port, admin_port), folder / "modules.json"
-    log = (folder / "daemon.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(dump), str(config)], cwd=folder, env=_env(),
-                               stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + STARTUP
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/livez", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"the daemon did not come up:\n{(folder / 'daemon.log').read_text()[-3000:]}")
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=STARTUP) == 0, (folder / "daemon.log").read_text()[-3000:]
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        log.close()
-    return set(json.loads(dump.read_text()))
+    with running(folder, admin_port):
+        pass
+    return set(json.loads((folder / "modules.json").read_text()))
 
 
 def _loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+from tevo_bridge import cpus
 from tevo_bridge.log import get_logger
 from tevo_bridge.store.base import Store
 from tevo_bridge.store.facade import StoreFacade
@@ -224,6 +225,11 @@ def serve_batches(calls: queue.SimpleQueue[Any], max_batch: int, run_batch: Call
             return
 
 
+def _roaming(target: Callable[[], None]) -> None:
+    cpus.roam()
+    target()
+
+
 def outcome_of(fn: Callable[..., Any], args: Any, kwargs: Any) -> tuple[bool, Any]:
     """One call run alone, as its batch hands it back: (True, its result) or (False, its error)."""
     try:
@@ -233,8 +239,9 @@ def outcome_of(fn: Callable[..., Any], args: Any, kwargs: Any) -> tuple[bool, An
 
 
 def started_threads(target: Callable[[], None], name: str, count: int) -> list[threading.Thread]:
-    """``count`` daemon threads running ``target`` (a store thread's loop), started."""
-    threads = [threading.Thread(target=target, name=f"{name}-{n}", daemon=True) for n in range(count)]
+    """``count`` daemon threads running ``target`` (a store thread's loop), started; each free to run on any CPU,
+    since most of its time is SQLite's C or an fsync, with the GIL let go (tevo_bridge/cpus.py)."""
+    threads = [threading.Thread(target=_roaming, args=(target,), name=f"{name}-{n}", daemon=True) for n in range(count)]
     for thread in threads:
         thread.start()
     return threads
