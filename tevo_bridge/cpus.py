@@ -1,22 +1,23 @@
 """Which CPU the daemon's event loop runs on: one, kept, unless the config says otherwise.
 
 The daemon is one CPython process whose threads take turns holding one GIL. The event loop's thread holds it
-most (every request's Python); the store's threads and the POS's hook threads hold it briefly and spend the rest
-in C with the GIL let go (SQLite's steps, the fsync, a remote POS's network wait). Left to the kernel, the loop
-was moved from CPU to CPU: a wake-up from another thread (the store's hand-back writes to the loop's self-pipe)
-tends to put the woken thread beside the one that woke it, where the two then contend for one CPU while the
-other CPU idles, and each move costs the loop its caches. Kept on one CPU, the loop stays put, and the kernel
-puts the helpers where a CPU is free, so their C work overlaps the loop's Python. Measured on the two-core
-benchmark machine (benchmarks/NOTES.md, "ninth pass"): 10-20% more holds per second for 7-14% less CPU per hold,
-and at saturation 2-10% fewer webhook acks (an ack is mostly the loop's own work, and a kept loop cannot step
-aside when another process takes its CPU). Keeping every thread on the loop's CPU did less well (their C work then waits for the
-loop's Python), and so did sending the helpers to the other CPUs (a helper beside the loop hands the GIL over
-without a cross-CPU wake-up).
+most (every request's Python) and hands it to a POS hook thread and back for every Order Integration hold; the
+store's threads hold it briefly and spend the rest in C with the GIL let go (SQLite's steps, the fsync). Left to
+the kernel, the loop was moved from CPU to CPU, next to whichever thread woke it, and each move cost it its
+caches; each hand-off of the GIL to a thread on the other CPU was a cross-CPU wake-up. Kept on one CPU with the
+POS's hook threads, the loop stays put and hands the GIL over without one, while the store's threads run their C
+on whichever CPU is free. Measured on the two-core benchmark machine (benchmarks/NOTES.md, "ninth pass"): 15-28%
+more holds per second for 14-21% less CPU per hold; at saturation 8-9% fewer webhook acks per second for 15%
+more CPU per ack (an ack is mostly the loop's own work, and a kept loop cannot step aside when another process,
+the load generator there, a proxy in front in production, takes its CPU). Tried and measured worse: every thread on the
+loop's CPU (the store's C then waits for the loop's Python), the POS's threads left to roam too (fewer holds per
+second, and from run to run more or fewer as the kernel placed them), and the helpers sent to the other CPUs
+(the kernel's own placement did better).
 
 ``[server] loop_cpu``: ``"auto"`` (the default) keeps the loop on the CPU the daemon started on (the kernel
 starts a new process on an idle one); a number names the CPU; ``"any"`` leaves the loop to the kernel, as
-before. Threads the loop starts stay with it, except the pools that call ``roam`` first (the store's, the
-POS's). Linux only: elsewhere ``"auto"`` changes nothing and a number is a config error.
+before. Threads the loop starts stay with it (the POS's hook threads among them), except those that call ``roam``
+first (the store's). Linux only: elsewhere ``"auto"`` changes nothing and a number is a config error.
 """
 
 from __future__ import annotations
@@ -88,8 +89,8 @@ def keep_loop_to(choice: LoopCpu) -> int | None:
 
 
 def roam() -> None:
-    """Let the calling thread run on any CPU the process may use: first thing in a pool thread whose work is mostly
-    C with the GIL let go, which a CPU beside the loop's can overlap. Nothing if the loop was not kept to one."""
+    """Let the calling thread run on any CPU the process may use: first thing in a store thread, whose work is
+    mostly C with the GIL let go, which another CPU can overlap. Nothing if the loop was not kept to one."""
     if _process_cpus is not None:
         os.sched_setaffinity(0, _process_cpus)
 

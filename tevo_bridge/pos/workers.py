@@ -14,8 +14,6 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from tevo_bridge import cpus
-
 T = TypeVar("T")
 
 _STOP = object()
@@ -50,7 +48,6 @@ class WorkerPool:
         return future
 
     def _work(self) -> None:
-        cpus.roam()  # a hook's time is the POS's (SQL, a network wait), mostly without the GIL: any CPU will do
         while True:
             job = self._queue.get()
             if job is _STOP:
