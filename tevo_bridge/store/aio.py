@@ -17,6 +17,7 @@ behind that fsync, and its callers are spared a hop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import queue
 import threading
 from collections.abc import Callable
@@ -55,6 +56,10 @@ class AsyncStore(StoreFacade):
     their own (``PostgresAsyncStore``, store/pg_aio.py; docs/architecture.md, "The PostgreSQL store").
     """
 
+    #: Whether the store's threads run on any CPU (``cpus.roam``) rather than the event loop's: SQLite's work is C
+    #: with the GIL let go (its steps, the fsync), which another CPU overlaps with the loop's Python.
+    roams = True
+
     def __init__(self, store: Store, max_batch: int = MAX_BATCH, threads: int = 1) -> None:
         self.sync = store
         self.max_batch = max_batch
@@ -63,9 +68,9 @@ class AsyncStore(StoreFacade):
         self._unsynced = 0  # groups handed to the syncer and not yet answered
         self._unsynced_lock = threading.Lock()
         self._not_durable: StoreError | None = None  # once set (a failed fsync), every call is refused
-        self._threads = started_threads(self._run, "store", threads)
+        self._threads = started_threads(self._run, "store", threads, roam=self.roams)
         # PostgreSQL (one call at a time, max_batch=1) has none: its COMMIT waits for its own WAL flush.
-        self._syncers = started_threads(self._run_syncer, "store-sync", 1) if max_batch > 1 else []
+        self._syncers = started_threads(self._run_syncer, "store-sync", 1, roam=self.roams) if max_batch > 1 else []
         self._closed = False
         self.watch = OrderWatch()
 
@@ -238,10 +243,11 @@ def outcome_of(fn: Callable[..., Any], args: Any, kwargs: Any) -> tuple[bool, An
         return False, exc
 
 
-def started_threads(target: Callable[[], None], name: str, count: int) -> list[threading.Thread]:
-    """``count`` daemon threads running ``target`` (a store thread's loop), started; each free to run on any CPU,
-    since most of its time is SQLite's C or an fsync, with the GIL let go (tevo_bridge/cpus.py)."""
-    threads = [threading.Thread(target=_roaming, args=(target,), name=f"{name}-{n}", daemon=True) for n in range(count)]
+def started_threads(target: Callable[[], None], name: str, count: int, *, roam: bool) -> list[threading.Thread]:
+    """``count`` daemon threads running ``target`` (a store thread's loop), started; with ``roam``, each free to run
+    on any CPU, otherwise on the event loop's (tevo_bridge/cpus.py)."""
+    run = functools.partial(_roaming, target) if roam else target
+    threads = [threading.Thread(target=run, name=f"{name}-{n}", daemon=True) for n in range(count)]
     for thread in threads:
         thread.start()
     return threads

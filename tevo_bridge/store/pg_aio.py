@@ -43,6 +43,10 @@ class PostgresAsyncStore(AsyncStore):
     that group-commit the intake's hot writes."""
 
     sync: PostgresStore
+    #: On the event loop's CPU: a PostgreSQL call's time here is psycopg's Python and waiting for the server, whose
+    #: own processes are what a second CPU is for (A/B, benchmarks/NOTES.md "ninth pass": 16% more holds/s, 9% more
+    #: acks/s than roaming).
+    roams = False
 
     def __init__(self, store: PostgresStore, threads: int, intake_threads: int = INTAKE_THREADS,
                  max_batch: int = MAX_BATCH) -> None:
@@ -54,7 +58,7 @@ class PostgresAsyncStore(AsyncStore):
             store.finish_hold: store._plan_finish_hold,
         }
         self._intake: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._intake_threads = started_threads(self._run_intake, "store-intake", intake_threads)
+        self._intake_threads = started_threads(self._run_intake, "store-intake", intake_threads, roam=self.roams)
 
     async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         return await self._queued(self._intake if fn in self._planners else self._queue, fn, args, kwargs)
