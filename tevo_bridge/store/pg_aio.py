@@ -44,7 +44,7 @@ class PostgresAsyncStore(AsyncStore):
 
     sync: PostgresStore
     #: On the event loop's CPU: a PostgreSQL call's time here is psycopg's Python and waiting for the server, whose
-    #: own processes are what a second CPU is for (A/B, benchmarks/NOTES.md "ninth pass": 16% more holds/s, 9% more
+    #: own processes are what a second CPU is for (A/B, benchmarks/NOTES.md "ninth pass": 15% more holds/s, 9% more
     #: acks/s than roaming).
     roams = False
 
