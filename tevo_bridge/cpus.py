@@ -1,19 +1,19 @@
 """Which CPU the daemon's event loop runs on: one, kept, unless the config says otherwise.
 
-The daemon is one CPython process whose threads take turns holding one GIL. The event loop's thread holds it
-most (every request's Python) and hands it to a POS hook thread and back for every Order Integration hold; a
-SQLite store's threads hold it briefly and spend the rest in C with the GIL let go (SQLite's steps, the fsync).
-Left to the kernel, the loop was moved from CPU to CPU, next to whichever thread woke it, and each move cost it
-its caches; each hand-off of the GIL to a thread on the other CPU was a cross-CPU wake-up. Kept on one CPU with
-the POS's hook threads, the loop stays put and hands the GIL over without one, while SQLite's C runs on whichever
-CPU is free (a PostgreSQL store's threads, psycopg's Python and a wait for the server, stay with the loop: the
+The daemon is one CPython process whose threads take turns holding one GIL. The event loop's thread holds it most
+(every request's Python) and hands it to a POS hook thread and back for every Order Integration hold; a SQLite
+store's threads hold it briefly and spend the rest in C with the GIL let go (SQLite's steps, the fsync). Left to
+the kernel, the loop was moved from CPU to CPU, next to whichever thread woke it, and each move cost it its
+caches; each hand-off of the GIL to a thread on the other CPU was a cross-CPU wake-up. Kept on one CPU with the
+POS's hook threads, the loop stays put and hands the GIL over without one, while SQLite's C runs on whichever CPU
+is free (a PostgreSQL store's threads, psycopg's Python and a wait for the server, stay with the loop: the
 server's processes are what another CPU is for). Measured on the two-core benchmark machine (benchmarks/NOTES.md,
-"ninth pass"): 28% more holds per second for 21% less CPU per hold on SQLite, more on PostgreSQL; at saturation
-8-11% fewer webhook acks per second for ~15% more CPU per ack on SQLite (an ack is mostly the loop's own work,
-and a kept loop cannot step aside when another process, the load generator there, a proxy in front in
+"ninth pass"): 28% more holds per second for 21% less CPU per hold on SQLite, 15% more on PostgreSQL; at
+saturation 8-11% fewer webhook acks per second for ~15% more CPU per ack on SQLite (an ack is mostly the loop's
+own work, and a kept loop cannot step aside when another process, the load generator there, a proxy in front in
 production, takes its CPU). Tried and measured worse: every thread on the loop's CPU (SQLite's C then waits for
-the loop's Python), the POS's threads left to roam too (fewer holds per second, and from run to run more or
-fewer as the kernel placed them), and the helpers sent to the other CPUs (the kernel's own placement did better).
+the loop's Python), the POS's threads left to roam too (fewer holds per second, and from run to run more or fewer
+as the kernel placed them), and the helpers sent to the other CPUs (the kernel's own placement did better).
 
 ``[server] loop_cpu``: ``"auto"`` (the default) keeps the loop on the CPU the daemon started on (the kernel
 starts a new process on an idle one); a number names the CPU; ``"any"`` leaves the loop to the kernel, as
