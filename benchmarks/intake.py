@@ -61,17 +61,15 @@ def seed_pos(path: Path, groups: int = GROUPS) -> list[str]:
 
 
 def daemon_settings(tmp: Path, pos_db: Path | None, tevo_url: str, port: int, plugin: str = "sqlite_pos",
-                    plugin_settings: dict[str, Any] | None = None, store: dict[str, Any] | None = None,
-                    loop_cpu: int | str = "auto") -> Any:
+                    plugin_settings: dict[str, Any] | None = None, store: dict[str, Any] | None = None) -> Any:
     """The daemon's settings for a benchmark: TEvo unreachable-but-silent, retries off, the given POS plugin and
-    store (the SQLite file in ``tmp`` unless given), its event loop kept on one CPU unless ``loop_cpu`` says otherwise."""
+    store (the SQLite file in ``tmp`` unless given)."""
     from tevo_bridge.config import Settings
 
     return Settings(
         tevo={"base_url": tevo_url, "token": "T" * 32, "secret": "S" * 40, "reviewer_id": 4711, "office_id": 2187,
               "brokerage_id": 2241, "connect_timeout": 5, "read_timeout": 300, "max_retries": 0},
-        server={"port": port, "webhook_token": WEBHOOK_TOKEN, "order_integration": {"api_keys": [API_KEY]},
-                "loop_cpu": loop_cpu},
+        server={"port": port, "webhook_token": WEBHOOK_TOKEN, "order_integration": {"api_keys": [API_KEY]}},
         store=store or {"path": str(tmp / "state.sqlite3")},
         poller={"enabled": False},
         pipeline={"backoff_base": 300, "backoff_cap": 600},

@@ -1,6 +1,7 @@
 """Shared test set-up: retries without sleeping, fixture paths."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,16 @@ def _fast_retries():
 
 def load_fixture(relative: str):
     return json.loads((FIXTURES / relative).read_text())
+
+
+@pytest.fixture
+def two_cpus() -> list[int]:
+    """The CPUs this process may use, sorted; skips (loudly) where there is only one, since keeping a thread to one
+    CPU (tevo_bridge/cpus.py) is then indistinguishable from leaving it alone."""
+    usable = sorted(os.sched_getaffinity(0))
+    if len(usable) < 2:
+        pytest.skip(f"SKIPPED LOUDLY: this process may use only CPU {usable}: nothing to keep a thread to")
+    return usable
 
 
 @pytest.fixture(scope="session")

@@ -146,7 +146,8 @@ class ServerSettings(Section):
             raise ValueError('"uvloop" is not installed here (pip install uvloop); use "auto" or "asyncio"')
         return value
 
-    # The event loop kept on one CPU (tevo_bridge/cpus.py): "auto" the one it starts on, a number that one, "any" as before.
+    # The event loop kept on one CPU (tevo_bridge/cpus.py): "auto" the one it starts on, a number that one, "any"
+    # as before.
     loop_cpu: LoopCpu = Field("auto", examples=["auto", 1])
 
     @field_validator("loop_cpu")

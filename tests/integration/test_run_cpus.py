@@ -33,10 +33,8 @@ def _started(folder: Path) -> dict[str, object]:
 
 
 @pytest.fixture
-def usable() -> str:
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2:
-        pytest.skip(f"SKIPPED LOUDLY: this machine lets the tests use only CPU {cpus}: one CPU is all there is")
+def usable(two_cpus: list[int]) -> str:
+    """The test run's own CPUs as ``/proc`` lists them (``Cpus_allowed_list``), where there are two or more."""
     return Path("/proc/self/status").read_text().split("Cpus_allowed_list:\t", 1)[1].split("\n", 1)[0]
 
 

@@ -1,10 +1,10 @@
 """What `tevo-bridge run` loads: only what the daemon uses (issue 24, "Memory").
 
 The daemon is started the way the console script starts it (``tevo_bridge.cli.main`` with ``run``,
-tests/integration/run_daemon.py), in its own process, with a real config, store and POS plugin; once it answers /livez it is stopped
-with SIGTERM and the modules it had loaded are read from the file an ``atexit`` hook wrote. The
-assertions name modules, never MiB: the sandbox, the other commands' internals, the benchmarks,
-rich and pypdf stay out, and the dashboard stays out unless ``[server] admin_port`` is set. The
+tests/integration/run_daemon.py), in its own process, with a real config, store and POS plugin; once it
+answers /livez it is stopped with SIGTERM and the modules it had loaded are read from the file an ``atexit``
+hook wrote. The assertions name modules, never MiB: the sandbox, the other commands' internals, the
+benchmarks, rich and pypdf stay out, and the dashboard stays out unless ``[server] admin_port`` is set. The
 admin-port run is the proof that the probe sees what ``run`` loads: there, the dashboard is in.
 """
 
